@@ -1,0 +1,1 @@
+#include "wg/blake2s.h"

@@ -1,0 +1,147 @@
+/* The WireGuard protocol core: a sans-I/O state machine.
+ *
+ * Inputs:  a datagram and its source (wg_input_datagram), an IP packet read from
+ *          the TUN (wg_input_tun), configuration calls, and the time ("now",
+ *          monotonic ns). Wall-clock time (TAI64N, latest handshake) comes from
+ *          the host through wg_host_ops.walltime.
+ * Outputs: the in-place result of the input call (send these bytes there /
+ *          deliver this plaintext), datagrams handed to wg_host_ops.send
+ *          (handshakes, cookie replies, keepalives, packets staged while a
+ *          handshake ran), and the next deadline (wg_next_expiry).
+ *
+ * This layer knows nothing of libuv, sockets, SQLite or the mesh. It uses
+ * libsodium, libb2 and util/ only.
+ *
+ * Buffers: data-path buffers carry WG_HEADROOM bytes in front of the IP packet
+ * and at least WG_TAILROOM bytes after it, so encryption and decryption run in
+ * place with no copy and no allocation.
+ */
+#ifndef MESHD_WG_WG_H
+#define MESHD_WG_WG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/addr.h"
+#include "util/time.h"
+
+enum {
+	WG_KEY_LEN = 32,
+	WG_HEADROOM = 16,	/* type(4) + receiver(4) + counter(8) */
+	WG_TAILROOM = 16 + 15,	/* Poly1305 tag + padding to 16 */
+	WG_MAX_DATAGRAM = 65535,
+};
+
+struct wg_device;
+struct wg_peer;
+
+struct wg_host_ops {
+	/* Send one datagram now. buf is only borrowed for the duration of the call. */
+	void (*send)(void *ctx, const union endpoint *dst, const uint8_t *buf, size_t len);
+	/* Current wall-clock time (for TAI64N timestamps and latest-handshake). */
+	void (*walltime)(void *ctx, struct walltime *out);
+};
+
+enum wg_action {
+	WG_ACT_NONE = 0,	/* nothing to do (consumed, queued or dropped) */
+	WG_ACT_SEND,		/* send buf[off, off+len) to dst */
+	WG_ACT_DELIVER,		/* write buf[off, off+len) (an IP packet) to the TUN */
+};
+
+struct wg_result {
+	enum wg_action act;
+	size_t off, len;
+	union endpoint dst;	/* for WG_ACT_SEND */
+	struct wg_peer *peer;	/* the peer concerned, or NULL */
+};
+
+/* Creation. Returns NULL and sets *err (MESHD_E_NOMEM) on failure. ops is copied. */
+struct wg_device *wg_device_new(const struct wg_host_ops *ops, void *ctx, int *err);
+/* Frees the device, all peers and all key material (zeroed). NULL is a no-op. */
+void wg_device_free(struct wg_device *dev);
+
+/* Set the static private key (clamped as X25519 requires). An all-zero key
+ * removes it. Peers whose public key equals the new public key are removed
+ * (as the kernel does). Returns 0 or MESHD_E_INVAL. */
+int wg_device_set_private_key(struct wg_device *dev, const uint8_t key[WG_KEY_LEN], mtime_ns now);
+/* Copies the private/public key out; false when none is set. */
+bool wg_device_get_private_key(const struct wg_device *dev, uint8_t out[WG_KEY_LEN]);
+bool wg_device_get_public_key(const struct wg_device *dev, uint8_t out[WG_KEY_LEN]);
+
+/* Data path. buf points WG_HEADROOM bytes before the IP packet of length len;
+ * cap is the whole buffer size (>= WG_HEADROOM + len + WG_TAILROOM). On a
+ * valid session the packet is encrypted in place and the result says
+ * WG_ACT_SEND with the peer's endpoint. Without a session the packet is
+ * queued (bounded) and a handshake is started; no route: dropped. */
+void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
+		  mtime_ns now, struct wg_result *res);
+
+/* A datagram from the UDP socket (buf must be 8-byte aligned). Data messages
+ * are decrypted in place (WG_ACT_DELIVER); handshake and cookie messages are
+ * consumed and any reply goes out through ops->send. Anything malformed or
+ * unauthenticated is dropped without a reply. */
+void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+		       const union endpoint *src, mtime_ns now, struct wg_result *res);
+
+/* Timers: the earliest deadline of any peer (MTIME_NEVER if none), and the
+ * handler to call at or after it; it does nothing when nothing expired. */
+mtime_ns wg_next_expiry(const struct wg_device *dev);
+void wg_handle_expiry(struct wg_device *dev, mtime_ns now);
+
+/* Force "under load" (cookie replies for every initiation) on or off, or
+ * leave it to the core's own measurement (WG_LOAD_AUTO). For tests and for a
+ * host that knows its queues are filling. */
+enum wg_load_mode { WG_LOAD_AUTO = 0, WG_LOAD_FORCE_ON, WG_LOAD_FORCE_OFF };
+void wg_device_set_load_mode(struct wg_device *dev, enum wg_load_mode mode);
+
+/* Peers. */
+/* Adds a peer; MESHD_E_EXIST if present (*out then points to it), MESHD_E_INVAL
+ * if it is our own public key, MESHD_E_NOMEM. */
+int wg_peer_add(struct wg_device *dev, const uint8_t pubkey[WG_KEY_LEN], mtime_ns now,
+		struct wg_peer **out);
+struct wg_peer *wg_peer_lookup(const struct wg_device *dev, const uint8_t pubkey[WG_KEY_LEN]);
+/* Removes the peer, its sessions, allowed IPs and queued packets. */
+void wg_peer_remove(struct wg_device *dev, struct wg_peer *peer);
+void wg_peer_remove_all(struct wg_device *dev);
+/* Iterates in insertion order: wg_peer_next(dev, NULL) is the first. */
+struct wg_peer *wg_peer_next(const struct wg_device *dev, const struct wg_peer *prev);
+
+/* All-zero clears the preshared key. */
+void wg_peer_set_psk(struct wg_peer *peer, const uint8_t psk[WG_KEY_LEN]);
+void wg_peer_set_endpoint(struct wg_peer *peer, const union endpoint *ep);
+/* Persistent keepalive interval in seconds (0 = off). When turned on for a
+ * peer with an endpoint, a keepalive is sent at once (as wireguard-go does). */
+void wg_peer_set_keepalive(struct wg_device *dev, struct wg_peer *peer, uint16_t interval_s,
+			   mtime_ns now);
+/* Cryptokey routing. family is AF_INET or AF_INET6; addr in network order;
+ * cidr is clamped to the family's width (MESHD_E_INVAL if larger). Adding a
+ * prefix another peer holds moves it to this peer. */
+int wg_peer_allowedip_add(struct wg_device *dev, struct wg_peer *peer, int family,
+			  const void *addr, uint8_t cidr);
+int wg_peer_allowedip_remove(struct wg_device *dev, struct wg_peer *peer, int family,
+			     const void *addr, uint8_t cidr);
+void wg_peer_allowedips_clear(struct wg_device *dev, struct wg_peer *peer);
+typedef void wg_allowedip_fn(void *arg, int family, const uint8_t *addr, uint8_t cidr);
+void wg_peer_allowedips_foreach(const struct wg_device *dev, const struct wg_peer *peer,
+				wg_allowedip_fn *fn, void *arg);
+
+struct wg_peer_info {
+	uint8_t public_key[WG_KEY_LEN];
+	uint8_t preshared_key[WG_KEY_LEN];	/* all-zero when none */
+	union endpoint endpoint;		/* AF_UNSPEC when none */
+	struct walltime last_handshake;		/* zero when never */
+	uint64_t rx_bytes, tx_bytes;		/* datagram bytes as wireguard-go counts them */
+	uint16_t keepalive_interval;		/* seconds, 0 = off */
+};
+void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *out);
+
+/* Opaque per-peer pointer for the layer above (the mesh keeps its node here). */
+void wg_peer_set_user(struct wg_peer *peer, void *user);
+void *wg_peer_get_user(const struct wg_peer *peer);
+
+/* Whether a message type byte belongs to WireGuard (1..4, other bytes zero):
+ * lets the host demultiplex WireGuard from other protocols on one socket. */
+bool wg_is_wg_datagram(const uint8_t *buf, size_t len);
+
+#endif
