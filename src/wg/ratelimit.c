@@ -1,0 +1,1 @@
+#include "wg/ratelimit.h"
