@@ -1,0 +1,262 @@
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/cert.h"
+#include "util/err.h"
+
+bool mesh_name_valid(const char *s)
+{
+	size_t n = strnlen(s, MESH_NAME_MAX + 1), i;
+
+	if (n == 0 || n > MESH_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+static size_t family_bytes(uint8_t family)
+{
+	return family == MESH_FAMILY_V4 ? 4 : 16;
+}
+
+/* The fields a struct may hold and still encode canonically. */
+static bool cert_encodable(const struct mesh_cert *c)
+{
+	unsigned i;
+
+	if (c->version != MESH_CERT_VERSION || (c->flags & ~MESH_CERT_F_KNOWN) != 0 ||
+	    c->nroutes > MESH_CERT_MAX_ROUTES || !mesh_name_valid(c->name))
+		return false;
+	for (i = 0; i < c->nroutes; i++)
+		if (!mesh_prefix_valid(&c->routes[i]))
+			return false;
+	return true;
+}
+
+/* Everything before the signature. */
+static int cert_encode_body(const struct mesh_cert *c, struct wr *w)
+{
+	unsigned i;
+	int r;
+
+	if (!cert_encodable(c))
+		return MESHD_E_INVAL;
+	if ((r = wr_u8(w, c->version)) != 0 ||
+	    (r = wr_bytes(w, c->mesh_id, sizeof c->mesh_id)) != 0 ||
+	    (r = wr_bytes(w, c->node_id, sizeof c->node_id)) != 0 ||
+	    (r = wr_str(w, c->name)) != 0 ||
+	    (r = wr_bytes(w, c->wg_pubkey, sizeof c->wg_pubkey)) != 0 ||
+	    (r = wr_bytes(w, c->ipv4, sizeof c->ipv4)) != 0 ||
+	    (r = wr_bytes(w, c->ipv6, sizeof c->ipv6)) != 0 ||
+	    (r = wr_u8(w, c->flags)) != 0 ||
+	    (r = wr_u8(w, c->nroutes)) != 0)
+		return r;
+	for (i = 0; i < c->nroutes; i++) {
+		const struct mesh_prefix *p = &c->routes[i];
+
+		if ((r = wr_u8(w, p->family)) != 0 ||
+		    (r = wr_bytes(w, p->addr, family_bytes(p->family))) != 0 ||
+		    (r = wr_u8(w, p->len)) != 0)
+			return r;
+	}
+	if ((r = wr_u64(w, c->issued_at)) != 0 ||
+	    (r = wr_u64(w, c->expires_at)) != 0)
+		return r;
+	return 0;
+}
+
+int mesh_cert_encode(const struct mesh_cert *c, struct wr *w)
+{
+	size_t start = w->off;
+	int r;
+
+	if ((r = cert_encode_body(c, w)) != 0 ||
+	    (r = wr_bytes(w, c->sig, sizeof c->sig)) != 0)
+		w->off = start;
+	return r;
+}
+
+static int route_decode(struct rd *rd, struct mesh_prefix *p)
+{
+	int r;
+
+	if ((r = rd_u8(rd, &p->family)) != 0)
+		return r;
+	if (p->family != MESH_FAMILY_V4 && p->family != MESH_FAMILY_V6)
+		return MESHD_E_PROTO;
+	if ((r = rd_bytes(rd, p->addr, family_bytes(p->family))) != 0 ||
+	    (r = rd_u8(rd, &p->len)) != 0)
+		return r;
+	return mesh_prefix_valid(p) ? 0 : MESHD_E_PROTO;
+}
+
+int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
+{
+	struct rd rd;
+	unsigned i;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	rd_init(&rd, p, len);
+	if ((r = rd_u8(&rd, &out->version)) != 0)
+		goto out;
+	if (out->version != MESH_CERT_VERSION) {
+		r = MESHD_E_PROTO;
+		goto out;
+	}
+	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
+	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
+	    (r = rd_str(&rd, out->name, sizeof out->name, MESH_NAME_MAX)) != 0 ||
+	    (r = rd_bytes(&rd, out->wg_pubkey, sizeof out->wg_pubkey)) != 0 ||
+	    (r = rd_bytes(&rd, out->ipv4, sizeof out->ipv4)) != 0 ||
+	    (r = rd_bytes(&rd, out->ipv6, sizeof out->ipv6)) != 0 ||
+	    (r = rd_u8(&rd, &out->flags)) != 0 ||
+	    (r = rd_u8(&rd, &out->nroutes)) != 0)
+		goto out;
+	if (!mesh_name_valid(out->name) || (out->flags & ~MESH_CERT_F_KNOWN) != 0 ||
+	    out->nroutes > MESH_CERT_MAX_ROUTES) {
+		r = MESHD_E_PROTO;
+		goto out;
+	}
+	for (i = 0; i < out->nroutes; i++)
+		if ((r = route_decode(&rd, &out->routes[i])) != 0)
+			goto out;
+	if ((r = rd_u64(&rd, &out->issued_at)) != 0 ||
+	    (r = rd_u64(&rd, &out->expires_at)) != 0 ||
+	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
+	    (r = rd_end(&rd)) != 0)
+		goto out;
+out:
+	if (r != 0) {
+		/* rd_str's "does not fit" cannot happen (cap > maxlen): still, one code. */
+		r = MESHD_E_PROTO;
+		memset(out, 0, sizeof *out);
+	}
+	return r;
+}
+
+/* True when mesh_id is the id of authority_pk. */
+static bool mesh_id_matches(const uint8_t mesh_id[MESH_ID_LEN],
+    const uint8_t authority_pk[MESH_PK_LEN])
+{
+	uint8_t want[MESH_ID_LEN];
+
+	mesh_identity_mesh_id(authority_pk, want);
+	return sodium_memcmp(want, mesh_id, MESH_ID_LEN) == 0;
+}
+
+int mesh_cert_sign(struct mesh_cert *c, const uint8_t authority_sk[MESH_SK_LEN])
+{
+	uint8_t buf[MESH_CERT_MAX_LEN], pk[MESH_PK_LEN];
+	struct wr w;
+	int r;
+
+	mesh_identity_sk_to_pk(authority_sk, pk);
+	if (!mesh_id_matches(c->mesh_id, pk))
+		return MESHD_E_INVAL;
+	wr_init(&w, buf, sizeof buf);
+	if ((r = cert_encode_body(c, &w)) != 0)
+		return r;
+	return mesh_identity_sign(authority_sk, MESH_CERT_DOMAIN, buf, w.off, c->sig);
+}
+
+bool mesh_cert_verify(const struct mesh_cert *c, const uint8_t authority_pk[MESH_PK_LEN],
+    uint64_t now_unix)
+{
+	uint8_t buf[MESH_CERT_MAX_LEN];
+	struct wr w;
+
+	if (c->version != MESH_CERT_VERSION || !mesh_id_matches(c->mesh_id, authority_pk))
+		return false;
+	if (c->issued_at >= c->expires_at || now_unix >= c->expires_at ||
+	    (c->issued_at > now_unix && c->issued_at - now_unix > MESH_CERT_SKEW_S))
+		return false;
+	wr_init(&w, buf, sizeof buf);
+	if (cert_encode_body(c, &w) != 0)
+		return false;
+	return mesh_identity_verify(authority_pk, MESH_CERT_DOMAIN, buf, w.off, c->sig);
+}
+
+static int revoke_encode_body(const struct mesh_revoke *rv, struct wr *w)
+{
+	int r;
+
+	if (rv->version != MESH_REVOKE_VERSION)
+		return MESHD_E_INVAL;
+	if ((r = wr_u8(w, rv->version)) != 0 ||
+	    (r = wr_bytes(w, rv->mesh_id, sizeof rv->mesh_id)) != 0 ||
+	    (r = wr_bytes(w, rv->node_id, sizeof rv->node_id)) != 0 ||
+	    (r = wr_u64(w, rv->revoked_at)) != 0)
+		return r;
+	return 0;
+}
+
+int mesh_revoke_encode(const struct mesh_revoke *rv, struct wr *w)
+{
+	size_t start = w->off;
+	int r;
+
+	if ((r = revoke_encode_body(rv, w)) != 0 ||
+	    (r = wr_bytes(w, rv->sig, sizeof rv->sig)) != 0)
+		w->off = start;
+	return r;
+}
+
+int mesh_revoke_decode(const uint8_t *p, size_t len, struct mesh_revoke *out)
+{
+	struct rd rd;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	rd_init(&rd, p, len);
+	if ((r = rd_u8(&rd, &out->version)) != 0)
+		goto out;
+	if (out->version != MESH_REVOKE_VERSION) {
+		r = MESHD_E_PROTO;
+		goto out;
+	}
+	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
+	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
+	    (r = rd_u64(&rd, &out->revoked_at)) != 0 ||
+	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
+	    (r = rd_end(&rd)) != 0)
+		goto out;
+out:
+	if (r != 0)
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+int mesh_revoke_sign(struct mesh_revoke *rv, const uint8_t authority_sk[MESH_SK_LEN])
+{
+	uint8_t buf[MESH_REVOKE_LEN], pk[MESH_PK_LEN];
+	struct wr w;
+	int r;
+
+	mesh_identity_sk_to_pk(authority_sk, pk);
+	if (!mesh_id_matches(rv->mesh_id, pk))
+		return MESHD_E_INVAL;
+	wr_init(&w, buf, sizeof buf);
+	if ((r = revoke_encode_body(rv, &w)) != 0)
+		return r;
+	return mesh_identity_sign(authority_sk, MESH_REVOKE_DOMAIN, buf, w.off, rv->sig);
+}
+
+bool mesh_revoke_verify(const struct mesh_revoke *rv, const uint8_t authority_pk[MESH_PK_LEN])
+{
+	uint8_t buf[MESH_REVOKE_LEN];
+	struct wr w;
+
+	if (rv->version != MESH_REVOKE_VERSION || !mesh_id_matches(rv->mesh_id, authority_pk))
+		return false;
+	wr_init(&w, buf, sizeof buf);
+	if (revoke_encode_body(rv, &w) != 0)
+		return false;
+	return mesh_identity_verify(authority_pk, MESH_REVOKE_DOMAIN, buf, w.off, rv->sig);
+}

@@ -1,0 +1,260 @@
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/token.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+_Static_assert(sizeof(MESH_TOKEN_PREFIX) - 1 == MESH_TOKEN_PREFIX_LEN, "prefix length");
+_Static_assert(sizeof(MESH_TOKEN_CSUM_DOMAIN) - 1 >= crypto_generichash_KEYBYTES_MIN, "key");
+_Static_assert(sizeof(MESH_TOKEN_HASH_DOMAIN) - 1 >= crypto_generichash_KEYBYTES_MIN, "key");
+_Static_assert(MESH_TOKEN_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key");
+_Static_assert(MESH_TOKEN_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce");
+_Static_assert(MESH_TOKEN_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag");
+_Static_assert((int)MESH_TOKEN_ID_LEN <= (int)MESH_ID_LEN, "pin");
+
+static void checksum(const uint8_t *p, size_t len, uint8_t out[MESH_TOKEN_CSUM_LEN])
+{
+	uint8_t h[crypto_generichash_BYTES_MIN];
+
+	crypto_generichash(h, sizeof h, p, len, (const uint8_t *)MESH_TOKEN_CSUM_DOMAIN,
+	    strlen(MESH_TOKEN_CSUM_DOMAIN));
+	memcpy(out, h, MESH_TOKEN_CSUM_LEN);
+}
+
+static int ep_encode(const union endpoint *ep, struct wr *w)
+{
+	int r;
+
+	if (ep->sa.sa_family == AF_INET) {
+		if (ep->sin.sin_port == 0)
+			return MESHD_E_INVAL;
+		if ((r = wr_u8(w, MESH_FAMILY_V4)) != 0 ||
+		    (r = wr_bytes(w, (const uint8_t *)&ep->sin.sin_addr, 4)) != 0 ||
+		    (r = wr_u16(w, ntohs(ep->sin.sin_port))) != 0)
+			return r;
+		return 0;
+	}
+	if (ep->sa.sa_family == AF_INET6) {
+		if (ep->sin6.sin6_port == 0 || ep->sin6.sin6_scope_id != 0 ||
+		    IN6_IS_ADDR_V4MAPPED(&ep->sin6.sin6_addr))
+			return MESHD_E_INVAL;
+		if ((r = wr_u8(w, MESH_FAMILY_V6)) != 0 ||
+		    (r = wr_bytes(w, (const uint8_t *)&ep->sin6.sin6_addr, 16)) != 0 ||
+		    (r = wr_u16(w, ntohs(ep->sin6.sin6_port))) != 0)
+			return r;
+		return 0;
+	}
+	return MESHD_E_INVAL;
+}
+
+int mesh_token_encode(const struct mesh_token *tok, char *out, size_t cap)
+{
+	uint8_t bin[MESH_TOKEN_BIN_MAX];
+	struct wr w;
+	size_t need;
+	unsigned i;
+	int r;
+
+	if (cap > 0)
+		out[0] = '\0';
+	if (tok->nep < 1 || tok->nep > MESH_TOKEN_MAX_EP)
+		return MESHD_E_INVAL;
+	wr_init(&w, bin, sizeof bin);
+	if ((r = wr_u8(&w, MESH_TOKEN_VERSION)) != 0 ||
+	    (r = wr_bytes(&w, tok->mesh_id, sizeof tok->mesh_id)) != 0 ||
+	    (r = wr_bytes(&w, tok->secret, sizeof tok->secret)) != 0 ||
+	    (r = wr_u32(&w, tok->expires_at)) != 0 ||
+	    (r = wr_u8(&w, tok->nep)) != 0)
+		goto out;
+	for (i = 0; i < tok->nep; i++)
+		if ((r = ep_encode(&tok->ep[i], &w)) != 0)
+			goto out;
+	/* The buffer is sized for the largest payload: this cannot fail. */
+	checksum(bin, w.off, bin + w.off);
+	w.off += MESH_TOKEN_CSUM_LEN;
+	need = MESH_TOKEN_PREFIX_LEN + sodium_base64_encoded_len(w.off,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if (cap < need) {
+		r = MESHD_E_RANGE;
+		goto out;
+	}
+	memcpy(out, MESH_TOKEN_PREFIX, MESH_TOKEN_PREFIX_LEN);
+	sodium_bin2base64(out + MESH_TOKEN_PREFIX_LEN, cap - MESH_TOKEN_PREFIX_LEN, bin, w.off,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	r = 0;
+out:
+	sodium_memzero(bin, sizeof bin);
+	return r;
+}
+
+static bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int ep_decode(struct rd *rd, union endpoint *ep)
+{
+	uint8_t family;
+	uint16_t port;
+	int r;
+
+	if ((r = rd_u8(rd, &family)) != 0)
+		return r;
+	if (family == MESH_FAMILY_V4) {
+		ep->sin.sin_family = AF_INET;
+		if ((r = rd_bytes(rd, (uint8_t *)&ep->sin.sin_addr, 4)) != 0 ||
+		    (r = rd_u16(rd, &port)) != 0)
+			return r;
+		ep->sin.sin_port = htons(port);
+	} else if (family == MESH_FAMILY_V6) {
+		ep->sin6.sin6_family = AF_INET6;
+		if ((r = rd_bytes(rd, (uint8_t *)&ep->sin6.sin6_addr, 16)) != 0 ||
+		    (r = rd_u16(rd, &port)) != 0)
+			return r;
+		/* v4 travels as family 4 only: one encoding per endpoint */
+		if (IN6_IS_ADDR_V4MAPPED(&ep->sin6.sin6_addr))
+			return MESHD_E_PROTO;
+		ep->sin6.sin6_port = htons(port);
+	} else {
+		return MESHD_E_PROTO;
+	}
+	return port != 0 ? 0 : MESHD_E_PROTO;
+}
+
+/* The version 1 payload, checksum already checked and cut off. */
+static int parse_v1(const uint8_t *p, size_t len, struct mesh_token *out)
+{
+	struct rd rd;
+	uint8_t version;
+	unsigned i;
+	int r;
+
+	rd_init(&rd, p, len);
+	if ((r = rd_u8(&rd, &version)) != 0 ||
+	    (r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
+	    (r = rd_bytes(&rd, out->secret, sizeof out->secret)) != 0 ||
+	    (r = rd_u32(&rd, &out->expires_at)) != 0 ||
+	    (r = rd_u8(&rd, &out->nep)) != 0)
+		return r;
+	if (out->nep < 1 || out->nep > MESH_TOKEN_MAX_EP)
+		return MESHD_E_PROTO;
+	for (i = 0; i < out->nep; i++)
+		if ((r = ep_decode(&rd, &out->ep[i])) != 0)
+			return r;
+	return rd_end(&rd);
+}
+
+int mesh_token_parse(const char *s, struct mesh_token *out)
+{
+	uint8_t bin[MESH_TOKEN_BIN_MAX], want[MESH_TOKEN_CSUM_LEN];
+	const char *b64;
+	size_t n, blen;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	if (s == NULL)
+		return MESHD_E_INVAL;
+	while (is_space(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && is_space(s[n - 1]))
+		n--;
+	/* "", "m" ... "meshd-": a token cut short, not a foreign string */
+	if (n <= MESH_TOKEN_PREFIX_LEN && memcmp(s, MESH_TOKEN_PREFIX, n) == 0)
+		return MESHD_E_PROTO;
+	if (n < MESH_TOKEN_PREFIX_LEN || memcmp(s, MESH_TOKEN_PREFIX, MESH_TOKEN_PREFIX_LEN) != 0)
+		return MESHD_E_INVAL;
+	if (n > MESH_TOKEN_STR_MAX)
+		return MESHD_E_PROTO;
+	b64 = s + MESH_TOKEN_PREFIX_LEN;
+	r = MESHD_E_PROTO;
+	if (sodium_base642bin(bin, sizeof bin, b64, n - MESH_TOKEN_PREFIX_LEN, NULL, &blen, NULL,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		goto out;
+	if (blen < 1 + MESH_TOKEN_CSUM_LEN)
+		goto out;
+	blen -= MESH_TOKEN_CSUM_LEN;
+	checksum(bin, blen, want);
+	if (sodium_memcmp(want, bin + blen, MESH_TOKEN_CSUM_LEN) != 0)
+		goto out;
+	if (bin[0] != MESH_TOKEN_VERSION) {
+		r = MESHD_E_RANGE;
+		goto out;
+	}
+	r = parse_v1(bin, blen, out);
+out:
+	if (r != 0) {
+		r = r == MESHD_E_RANGE ? r : MESHD_E_PROTO;
+		mesh_token_clear(out);
+	}
+	sodium_memzero(bin, sizeof bin);
+	return r;
+}
+
+const char *mesh_token_strerror(int err)
+{
+	switch (err) {
+	case 0: return "valid token";
+	case MESHD_E_INVAL: return "not a meshd invite token (it should start with '" MESH_TOKEN_PREFIX "')";
+	case MESHD_E_PROTO: return "malformed invite token (mistyped or cut short?)";
+	case MESHD_E_RANGE: return "invite token from an unsupported meshd version";
+	case MESHD_E_EXPIRED: return "invite token has expired";
+	}
+	return meshd_strerror(err);
+}
+
+int mesh_token_check_expiry(const struct mesh_token *tok, uint64_t now_unix)
+{
+	return now_unix >= tok->expires_at ? MESHD_E_EXPIRED : 0;
+}
+
+bool mesh_token_pins(const struct mesh_token *tok, const uint8_t mesh_id[MESH_ID_LEN])
+{
+	return sodium_memcmp(tok->mesh_id, mesh_id, MESH_TOKEN_ID_LEN) == 0;
+}
+
+void mesh_token_clear(struct mesh_token *tok)
+{
+	sodium_memzero(tok, sizeof *tok);
+}
+
+void mesh_token_secret_hash(const uint8_t secret[MESH_TOKEN_SECRET_LEN], uint8_t out[32])
+{
+	crypto_generichash(out, 32, secret, MESH_TOKEN_SECRET_LEN,
+	    (const uint8_t *)MESH_TOKEN_HASH_DOMAIN, strlen(MESH_TOKEN_HASH_DOMAIN));
+}
+
+void mesh_token_join_key(const uint8_t secret_hash[32], uint8_t key[MESH_TOKEN_KEY_LEN])
+{
+	crypto_generichash(key, MESH_TOKEN_KEY_LEN, (const uint8_t *)MESH_TOKEN_JOIN_DOMAIN,
+	    strlen(MESH_TOKEN_JOIN_DOMAIN), secret_hash, 32);
+}
+
+int mesh_token_join_seal(const uint8_t key[MESH_TOKEN_KEY_LEN],
+    const uint8_t nonce[MESH_TOKEN_NONCE_LEN], const uint8_t *ad, size_t adlen,
+    const uint8_t *msg, size_t len, uint8_t *out)
+{
+	if (len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX)
+		return MESHD_E_RANGE;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, msg, len, ad, adlen, NULL,
+	    nonce, key);
+	return 0;
+}
+
+bool mesh_token_join_open(const uint8_t key[MESH_TOKEN_KEY_LEN],
+    const uint8_t nonce[MESH_TOKEN_NONCE_LEN], const uint8_t *ad, size_t adlen,
+    const uint8_t *c, size_t clen, uint8_t *out)
+{
+	if (clen < MESH_TOKEN_TAG_LEN)
+		return false;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, c, clen, ad, adlen,
+	    nonce, key) != 0) {
+		if (clen > MESH_TOKEN_TAG_LEN)
+			memset(out, 0, clen - MESH_TOKEN_TAG_LEN);
+		return false;
+	}
+	return true;
+}
