@@ -1,0 +1,1484 @@
+/* Tests for src/store/: schema and migrations, each table's round trip and
+ * merge rules, invite consumption, transactions, file mode and durability
+ * across a SIGKILL. Databases live in a fresh temporary directory per test. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/internal.h"
+#include "store/store.h"
+#include "util/err.h"
+
+Suite *suite_store(void);
+
+/* ---- fixtures ---- */
+
+struct tmpdb {
+	char dir[64];
+	char path[96];
+};
+
+static void tmpdb_init(struct tmpdb *t)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(t->dir, sizeof t->dir, "%s/check_store.XXXXXX",
+	    base != NULL && base[0] != '\0' && strlen(base) < 32 ? base : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	snprintf(t->path, sizeof t->path, "%s/meshd.db", t->dir);
+}
+
+static void tmpdb_clear(struct tmpdb *t)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[128];
+	size_t i;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", t->path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(t->dir);
+}
+
+static struct store *open_mem(void)
+{
+	struct store *st = NULL;
+
+	ck_assert_int_eq(store_open_memory(&st), 0);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+static void id_fill(uint8_t id[STORE_NODE_ID_LEN], uint8_t b)
+{
+	memset(id, b, STORE_NODE_ID_LEN);
+}
+
+/* Member number n: name "node<n>", 100.64.0.<n>, fd00::<n>. */
+static void member_make(struct store_member *m, uint8_t n)
+{
+	memset(m, 0, sizeof *m);
+	id_fill(m->node_id, n);
+	snprintf(m->name, sizeof m->name, "node%u", n);
+	memset(m->wg_public_key, 0x80 + n, sizeof m->wg_public_key);
+	snprintf(m->overlay4, sizeof m->overlay4, "100.64.0.%u", n);
+	snprintf(m->overlay6, sizeof m->overlay6, "fd00::%x", n);
+	m->cert_version = 1000 + n;
+	m->cert_expires_at = 2000000000;
+	m->admin = n == 1;
+	m->updated_at = 1700000000 + n;
+	m->cert_len = 100 + n;
+	memset(m->cert, n, m->cert_len);
+}
+
+static void member_add(struct store *st, uint8_t n)
+{
+	struct store_member m;
+
+	member_make(&m, n);
+	ck_assert_int_eq(store_member_upsert(st, &m), 0);
+}
+
+static void endpoint_make(struct store_endpoint *ep, uint8_t n,
+    const char *addr, enum store_ep_source src, int64_t seen)
+{
+	memset(ep, 0, sizeof *ep);
+	id_fill(ep->node_id, n);
+	snprintf(ep->addr, sizeof ep->addr, "%s", addr);
+	ep->source = src;
+	ep->last_seen = seen;
+	ep->rtt_us = -1;
+}
+
+static void node_make(struct store_node *n)
+{
+	memset(n, 0, sizeof *n);
+	id_fill(n->node_id, 7);
+	strcpy(n->name, "alpha");
+	memset(n->wg_private_key, 0x5a, sizeof n->wg_private_key);
+	n->listen_port = 51820;
+	strcpy(n->ifname, "meshd0");
+	n->created_at = 1700000000;
+}
+
+static void invite_make(struct store_invite *inv, uint8_t b, uint32_t uses,
+    int64_t expires)
+{
+	memset(inv, 0, sizeof *inv);
+	memset(inv->secret_hash, b, sizeof inv->secret_hash);
+	inv->uses_left = uses;
+	inv->expires_at = expires;
+	inv->created_at = 1000;
+}
+
+static int count_cb(const void *rec, void *arg)
+{
+	(void)rec;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_member(const struct store_member *m, void *arg)
+{
+	return count_cb(m, arg);
+}
+
+static int count_revocation(const struct store_revocation *r, void *arg)
+{
+	return count_cb(r, arg);
+}
+
+static int count_endpoint(const struct store_endpoint *ep, void *arg)
+{
+	return count_cb(ep, arg);
+}
+
+static int count_path(const struct store_path *p, void *arg)
+{
+	return count_cb(p, arg);
+}
+
+/* Opens the file with plain SQLite to look at or damage what the store
+ * wrote. */
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	return db;
+}
+
+static int raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int raw_has_index(sqlite3 *db, const char *name)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'index' AND name = '%s'", name);
+	return raw_int(db, sql);
+}
+
+/* ---- open, schema, migrations ---- */
+
+START_TEST(test_store_open_memory_latest)
+{
+	struct store *st = open_mem();
+
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
+	store_close(st);
+	store_close(NULL);
+}
+END_TEST
+
+START_TEST(test_store_open_file_latest)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
+	store_close(st);
+	/* Reopening an up-to-date database changes nothing. */
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
+	store_close(st);
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"),
+	    STORE_SCHEMA_LATEST);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name IN ('node', 'mesh', 'members', "
+	    "'revocations', 'endpoints', 'endpoint_records', 'invites', "
+	    "'paths')"), 8);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+START_TEST(test_store_open_bad_args)
+{
+	struct store *st = NULL;
+
+	ck_assert_int_eq(store_open(NULL, &st), MESHD_E_INVAL);
+	ck_assert_int_eq(store_open("", &st), MESHD_E_INVAL);
+	ck_assert_int_eq(store_open(":memory:", &st), MESHD_E_INVAL);
+	ck_assert_int_eq(store_open_at_version("/tmp/x", 0, &st),
+	    MESHD_E_INVAL);
+	ck_assert_int_eq(store_open_at_version("/tmp/x",
+	    STORE_SCHEMA_LATEST + 1, &st), MESHD_E_INVAL);
+	ck_assert_int_eq(store_open("/nonexistent-dir-meshd/x.db", &st),
+	    MESHD_E_SYS);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_null(st);
+}
+END_TEST
+
+START_TEST(test_store_open_file_mode_0600)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_node n;
+	struct stat sb;
+	char wal[128];
+	mode_t old = umask(0);
+	int fd;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	node_make(&n);
+	ck_assert_int_eq(store_node_put(st, &n), 0);
+	store_node_clear(&n);
+	ck_assert_int_eq(stat(t.path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	/* The WAL holds the same secrets; SQLite copies the file's mode. */
+	snprintf(wal, sizeof wal, "%s-wal", t.path);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	store_close(st);
+	tmpdb_clear(&t);
+
+	/* An existing world-readable file is tightened, with its WAL. */
+	tmpdb_init(&t);
+	fd = open(t.path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(wal, sizeof wal, "%s-wal", t.path);
+	fd = open(wal, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(stat(t.path, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+	store_close(st);
+	tmpdb_clear(&t);
+	umask(old);
+}
+END_TEST
+
+START_TEST(test_store_open_refuses_future_version)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	store_close(st);
+	st = NULL;
+	db = raw_open(t.path);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	ck_assert_int_eq(store_open(t.path, &st), MESHD_E_RANGE);
+	ck_assert_ptr_null(st);
+	/* Left as it was. */
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 999);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+START_TEST(test_store_open_rejects_non_database)
+{
+	static const char junk[] = "this is not an SQLite database, it is "
+	    "a text file that is long enough to hold a header........";
+	struct tmpdb t;
+	struct store *st = NULL;
+	int fd;
+
+	tmpdb_init(&t);
+	fd = open(t.path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+	close(fd);
+	ck_assert_int_eq(store_open(t.path, &st), MESHD_E_PROTO);
+	ck_assert_ptr_null(st);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+START_TEST(test_store_migrate_from_v1)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_node n;
+	struct store_member m, got;
+	struct store_endpoint ep;
+	struct store_invite inv;
+	uint8_t id[STORE_NODE_ID_LEN];
+	uint32_t left;
+	int count = 0;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open_at_version(t.path, 1, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 1);
+	node_make(&n);
+	ck_assert_int_eq(store_node_put(st, &n), 0);
+	member_add(st, 1);
+	member_add(st, 2);
+	endpoint_make(&ep, 2, "198.51.100.2:51820", STORE_EP_REFLEXIVE, 50);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	invite_make(&inv, 0x11, 2, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	store_close(st);
+	st = NULL;
+
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_has_index(db, "endpoints_last_seen"), 0);
+	sqlite3_close(db);
+
+	/* The full build migrates it and keeps every row. */
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
+	store_node_clear(&n);
+	ck_assert_int_eq(store_node_get(st, &n), 0);
+	ck_assert_str_eq(n.name, "alpha");
+	store_node_clear(&n);
+	member_make(&m, 2);
+	id_fill(id, 2);
+	ck_assert_int_eq(store_member_get_by_id(st, id, &got), 0);
+	ck_assert_str_eq(got.name, m.name);
+	ck_assert_uint_eq(got.cert_len, m.cert_len);
+	ck_assert_mem_eq(got.cert, m.cert, m.cert_len);
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 2);
+	count = 0;
+	ck_assert_int_eq(store_endpoint_foreach_for_node(st, id,
+	    count_endpoint, &count), 0);
+	ck_assert_int_eq(count, 1);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 100, &left),
+	    0);
+	ck_assert_uint_eq(left, 1);
+	store_close(st);
+
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"),
+	    STORE_SCHEMA_LATEST);
+	ck_assert_int_eq(raw_has_index(db, "endpoints_last_seen"), 1);
+	ck_assert_int_eq(raw_has_index(db, "members_cert_expires"), 1);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+START_TEST(test_store_migrate_failure_rolls_back)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	sqlite3 *db;
+
+	/* A v1 database in which v2's index name is already taken: the
+	 * migration fails and the database stays at v1, unchanged. */
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open_at_version(t.path, 1, &st), 0);
+	store_close(st);
+	st = NULL;
+	db = raw_open(t.path);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE members_cert_expires "
+	    "(x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_lt(store_open(t.path, &st), 0);
+	ck_assert_ptr_null(st);
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_has_index(db, "endpoints_last_seen"), 0);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+/* ---- node and mesh ---- */
+
+START_TEST(test_store_node_roundtrip)
+{
+	struct store *st = open_mem();
+	struct store_node n, got;
+
+	ck_assert_int_eq(store_node_get(st, &got), MESHD_E_NOENT);
+	node_make(&n);
+	ck_assert_int_eq(store_node_put(st, &n), 0);
+	ck_assert_int_eq(store_node_get(st, &got), 0);
+	ck_assert_mem_eq(got.node_id, n.node_id, sizeof n.node_id);
+	ck_assert_str_eq(got.name, "alpha");
+	ck_assert_mem_eq(got.wg_private_key, n.wg_private_key,
+	    sizeof n.wg_private_key);
+	ck_assert_uint_eq(got.listen_port, 51820);
+	ck_assert_str_eq(got.ifname, "meshd0");
+	ck_assert_int_eq(got.created_at, 1700000000);
+
+	/* Put replaces the single row. */
+	n.listen_port = 0;
+	strcpy(n.ifname, "");
+	ck_assert_int_eq(store_node_put(st, &n), 0);
+	ck_assert_int_eq(store_node_get(st, &got), 0);
+	ck_assert_uint_eq(got.listen_port, 0);
+	ck_assert_str_eq(got.ifname, "");
+
+	store_node_clear(&got);
+	ck_assert_uint_eq(got.wg_private_key[0], 0);
+	store_node_clear(&n);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_node_put_rejects_bad_text)
+{
+	struct store *st = open_mem();
+	struct store_node n;
+
+	node_make(&n);
+	n.name[0] = '\0';
+	ck_assert_int_eq(store_node_put(st, &n), MESHD_E_INVAL);
+	memset(n.name, 'a', STORE_NAME_MAX);
+	n.name[STORE_NAME_MAX] = '\0';
+	ck_assert_int_eq(store_node_put(st, &n), 0);	/* 63: fits */
+	memset(n.ifname, 'i', sizeof n.ifname);		/* unterminated */
+	ck_assert_int_eq(store_node_put(st, &n), MESHD_E_INVAL);
+	store_node_clear(&n);
+	store_close(st);
+}
+END_TEST
+
+static void mesh_make(struct store_mesh *m, bool admin)
+{
+	memset(m, 0, sizeof *m);
+	memset(m->mesh_id, 0x33, sizeof m->mesh_id);
+	strcpy(m->name, "mesh");
+	memset(m->authority_pk, 0x44, sizeof m->authority_pk);
+	m->has_authority_sk = admin;
+	if (admin)
+		memset(m->authority_sk, 0x55, sizeof m->authority_sk);
+	strcpy(m->prefix4, "100.64.0.0/16");
+	strcpy(m->prefix6, "FD12:3456:789a::/48");
+	m->created_at = 1700000000;
+}
+
+START_TEST(test_store_mesh_roundtrip)
+{
+	struct store *st = open_mem();
+	struct store_mesh m, got;
+
+	ck_assert_int_eq(store_mesh_get(st, &got), MESHD_E_NOENT);
+	mesh_make(&m, true);
+	ck_assert_int_eq(store_mesh_put(st, &m), 0);
+	ck_assert_int_eq(store_mesh_get(st, &got), 0);
+	ck_assert_mem_eq(got.mesh_id, m.mesh_id, sizeof m.mesh_id);
+	ck_assert_str_eq(got.name, "mesh");
+	ck_assert_mem_eq(got.authority_pk, m.authority_pk,
+	    sizeof m.authority_pk);
+	ck_assert(got.has_authority_sk);
+	ck_assert_mem_eq(got.authority_sk, m.authority_sk,
+	    sizeof m.authority_sk);
+	ck_assert_str_eq(got.prefix4, "100.64.0.0/16");
+	ck_assert_str_eq(got.prefix6, "fd12:3456:789a::/48");	/* canonical */
+	ck_assert_int_eq(got.created_at, 1700000000);
+	store_mesh_clear(&got);
+
+	/* A non-admin node keeps no authority secret. */
+	mesh_make(&m, false);
+	ck_assert_int_eq(store_mesh_put(st, &m), 0);
+	ck_assert_int_eq(store_mesh_get(st, &got), 0);
+	ck_assert(!got.has_authority_sk);
+	store_mesh_clear(&got);
+	store_mesh_clear(&m);
+	store_close(st);
+}
+END_TEST
+
+static void mesh_bad_prefix(struct store *st, const char *p4, const char *p6)
+{
+	struct store_mesh m;
+
+	mesh_make(&m, false);
+	strcpy(m.prefix4, p4);
+	strcpy(m.prefix6, p6);
+	ck_assert_msg(store_mesh_put(st, &m) == MESHD_E_INVAL,
+	    "accepted '%s' '%s'", p4, p6);
+}
+
+START_TEST(test_store_mesh_put_rejects_bad_prefix)
+{
+	struct store *st = open_mem();
+
+	mesh_bad_prefix(st, "100.64.0.0", "fd00::/48");
+	mesh_bad_prefix(st, "100.64.0.0/33", "fd00::/48");
+	mesh_bad_prefix(st, "100.64.0.0/", "fd00::/48");
+	mesh_bad_prefix(st, "100.64.0.0/-1", "fd00::/48");
+	mesh_bad_prefix(st, "100.64.0.0/16x", "fd00::/48");
+	mesh_bad_prefix(st, "fd00::/48", "fd00::/48");
+	mesh_bad_prefix(st, "100.64.0.0/16", "100.64.0.0/16");
+	mesh_bad_prefix(st, "100.64.0.0/16", "fd00::/129");
+	store_close(st);
+}
+END_TEST
+
+/* ---- members ---- */
+
+START_TEST(test_store_member_roundtrip)
+{
+	struct store *st = open_mem();
+	struct store_member m, got;
+
+	member_make(&m, 3);
+	ck_assert_int_eq(store_member_get_by_id(st, m.node_id, &got),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_member_get_by_name(st, "node3", &got),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_member_upsert(st, &m), 0);
+	ck_assert_int_eq(store_member_get_by_id(st, m.node_id, &got), 0);
+	ck_assert_mem_eq(got.node_id, m.node_id, sizeof m.node_id);
+	ck_assert_str_eq(got.name, "node3");
+	ck_assert_mem_eq(got.wg_public_key, m.wg_public_key,
+	    sizeof m.wg_public_key);
+	ck_assert_str_eq(got.overlay4, "100.64.0.3");
+	ck_assert_str_eq(got.overlay6, "fd00::3");
+	ck_assert_uint_eq(got.cert_version, 1003);
+	ck_assert_int_eq(got.cert_expires_at, 2000000000);
+	ck_assert(!got.admin);
+	ck_assert_int_eq(got.updated_at, 1700000003);
+	ck_assert_uint_eq(got.cert_len, 103);
+	ck_assert_mem_eq(got.cert, m.cert, 103);
+	/* Names are DNS labels: case does not matter. */
+	ck_assert_int_eq(store_member_get_by_name(st, "NODE3", &got), 0);
+	ck_assert_mem_eq(got.node_id, m.node_id, sizeof m.node_id);
+
+	/* Same node id: replaced in place (a renewed certificate). */
+	m.cert_version = 2000;
+	m.admin = true;
+	strcpy(m.name, "renamed");
+	ck_assert_int_eq(store_member_upsert(st, &m), 0);
+	ck_assert_int_eq(store_member_get_by_name(st, "renamed", &got), 0);
+	ck_assert_uint_eq(got.cert_version, 2000);
+	ck_assert(got.admin);
+	ck_assert_int_eq(store_member_get_by_name(st, "node3", &got),
+	    MESHD_E_NOENT);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_member_upsert_conflicts)
+{
+	struct store *st = open_mem();
+	struct store_member m;
+
+	member_add(st, 1);
+	member_make(&m, 2);
+	strcpy(m.name, "node1");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_EXIST);
+	strcpy(m.name, "NoDe1");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_EXIST);
+	member_make(&m, 2);
+	memset(m.wg_public_key, 0x81, sizeof m.wg_public_key);
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_EXIST);
+	member_make(&m, 2);
+	strcpy(m.overlay4, "100.64.0.1");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_EXIST);
+	member_make(&m, 2);
+	strcpy(m.overlay6, "fd00:0::1");	/* same address, other spelling */
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_EXIST);
+	member_make(&m, 2);
+	ck_assert_int_eq(store_member_upsert(st, &m), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_member_upsert_rejects_invalid)
+{
+	struct store *st = open_mem();
+	struct store_member m;
+
+	member_make(&m, 1);
+	strcpy(m.overlay4, "100.64.0.300");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	member_make(&m, 1);
+	strcpy(m.overlay4, "fd00::1");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	member_make(&m, 1);
+	strcpy(m.overlay6, "100.64.0.1");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	member_make(&m, 1);
+	m.cert_len = 0;
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	m.cert_len = STORE_CERT_MAX + 1;
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	member_make(&m, 1);
+	m.cert_version = (uint64_t)INT64_MAX + 1;
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	member_make(&m, 1);
+	memset(m.name, 'n', sizeof m.name);
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_INVAL);
+	ck_assert_int_eq(store_member_get_by_name(st, "", &m), MESHD_E_INVAL);
+	store_close(st);
+}
+END_TEST
+
+static int stop_at_two(const struct store_member *m, void *arg)
+{
+	int *n = arg;
+
+	return ++*n == 2 ? 42 : 0;
+}
+
+static int collect_names(const struct store_member *m, void *arg)
+{
+	strcat(arg, m->name);
+	strcat(arg, ",");
+	return 0;
+}
+
+START_TEST(test_store_member_foreach_counts)
+{
+	struct store *st = open_mem();
+	char names[64] = "";
+	int count = 0;
+
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 0);
+	member_add(st, 3);
+	member_add(st, 1);
+	member_add(st, 2);
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 3);
+	ck_assert_int_eq(store_member_foreach(st, collect_names, names), 0);
+	ck_assert_str_eq(names, "node1,node2,node3,");
+	count = 0;
+	ck_assert_int_eq(store_member_foreach(st, stop_at_two, &count), 42);
+	ck_assert_int_eq(count, 2);
+	/* The statement was reset: a new walk starts from the beginning. */
+	count = 0;
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 3);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_member_delete_cascades)
+{
+	struct store *st = open_mem();
+	struct store_endpoint ep;
+	struct store_endpoint_record rec;
+	struct store_path p, got;
+	uint8_t id1[STORE_NODE_ID_LEN], id2[STORE_NODE_ID_LEN];
+	uint8_t id3[STORE_NODE_ID_LEN];
+	int count = 0;
+
+	member_add(st, 1);
+	member_add(st, 2);
+	member_add(st, 3);
+	id_fill(id1, 1);
+	id_fill(id2, 2);
+	id_fill(id3, 3);
+	endpoint_make(&ep, 2, "198.51.100.2:1", STORE_EP_LOCAL, 10);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, id2, sizeof id2);
+	rec.version = 1;
+	rec.record_len = 8;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), 0);
+	memset(&p, 0, sizeof p);
+	memcpy(p.node_id, id2, sizeof id2);
+	p.kind = STORE_PATH_DIRECT;
+	strcpy(p.endpoint, "198.51.100.2:1");
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+	/* node3 reached through node2. */
+	memcpy(p.node_id, id3, sizeof id3);
+	p.kind = STORE_PATH_RELAY;
+	memcpy(p.via, id2, sizeof id2);
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+	/* node1 reached through node3: unaffected. */
+	memcpy(p.node_id, id1, sizeof id1);
+	memcpy(p.via, id3, sizeof id3);
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+
+	ck_assert_int_eq(store_member_delete(st, id2), 0);
+	ck_assert_int_eq(store_member_delete(st, id2), MESHD_E_NOENT);
+	ck_assert_int_eq(store_endpoint_foreach_for_node(st, id2,
+	    count_endpoint, &count), 0);
+	ck_assert_int_eq(count, 0);
+	ck_assert_int_eq(store_endpoint_record_get(st, id2, &rec),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_path_get(st, id2, &got), MESHD_E_NOENT);
+	ck_assert_int_eq(store_path_get(st, id3, &got), MESHD_E_NOENT);
+	ck_assert_int_eq(store_path_get(st, id1, &got), 0);
+	ck_assert_int_eq(store_member_get_by_id(st, id3,
+	    &(struct store_member){ 0 }), 0);
+	store_close(st);
+}
+END_TEST
+
+/* ---- revocations ---- */
+
+START_TEST(test_store_revocation_roundtrip)
+{
+	struct store *st = open_mem();
+	struct store_revocation rv, got;
+	uint8_t other[STORE_NODE_ID_LEN];
+	int count = 0;
+
+	memset(&rv, 0, sizeof rv);
+	id_fill(rv.node_id, 9);		/* not a member: allowed */
+	rv.revoked_at = 1234;
+	rv.record_len = 96;
+	memset(rv.record, 0xee, rv.record_len);
+	ck_assert_int_eq(store_revocation_exists(st, rv.node_id), 0);
+	ck_assert_int_eq(store_revocation_get(st, rv.node_id, &got),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_revocation_put(st, &rv), 0);
+	ck_assert_int_eq(store_revocation_exists(st, rv.node_id), 1);
+	ck_assert_int_eq(store_revocation_get(st, rv.node_id, &got), 0);
+	ck_assert_mem_eq(got.node_id, rv.node_id, sizeof rv.node_id);
+	ck_assert_int_eq(got.revoked_at, 1234);
+	ck_assert_uint_eq(got.record_len, 96);
+	ck_assert_mem_eq(got.record, rv.record, 96);
+
+	/* The first revocation is kept. */
+	rv.revoked_at = 9999;
+	ck_assert_int_eq(store_revocation_put(st, &rv), MESHD_E_EXIST);
+	ck_assert_int_eq(store_revocation_get(st, rv.node_id, &got), 0);
+	ck_assert_int_eq(got.revoked_at, 1234);
+
+	id_fill(other, 8);
+	ck_assert_int_eq(store_revocation_exists(st, other), 0);
+	memcpy(rv.node_id, other, sizeof other);
+	rv.record_len = 0;
+	ck_assert_int_eq(store_revocation_put(st, &rv), MESHD_E_INVAL);
+	rv.record_len = STORE_RECORD_MAX + 1;
+	ck_assert_int_eq(store_revocation_put(st, &rv), MESHD_E_INVAL);
+	rv.record_len = STORE_RECORD_MAX;
+	ck_assert_int_eq(store_revocation_put(st, &rv), 0);
+	ck_assert_int_eq(store_revocation_foreach(st, count_revocation,
+	    &count), 0);
+	ck_assert_int_eq(count, 2);
+	store_close(st);
+}
+END_TEST
+
+/* ---- endpoints ---- */
+
+struct ep_list {
+	int n;
+	struct store_endpoint ep[8];
+};
+
+static int collect_endpoints(const struct store_endpoint *ep, void *arg)
+{
+	struct ep_list *l = arg;
+
+	ck_assert_int_lt(l->n, 8);
+	l->ep[l->n++] = *ep;
+	return 0;
+}
+
+START_TEST(test_store_endpoint_upsert_merges)
+{
+	struct store *st = open_mem();
+	struct store_endpoint ep;
+	struct ep_list l = { 0 };
+
+	member_add(st, 1);
+	endpoint_make(&ep, 1, "[::ffff:203.0.113.5]:4000", STORE_EP_REFLEXIVE,
+	    100);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	/* Older sighting with a success and an RTT: last_seen stays. */
+	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_REFLEXIVE, 90);
+	ep.last_success = 95;
+	ep.rtt_us = 1500;
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	/* Newer sighting, no success, no RTT: both kept. */
+	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_REFLEXIVE, 200);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	ck_assert_int_eq(store_endpoint_foreach_for_node(st, ep.node_id,
+	    collect_endpoints, &l), 0);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.ep[0].addr, "203.0.113.5:4000");
+	ck_assert_int_eq(l.ep[0].source, STORE_EP_REFLEXIVE);
+	ck_assert_int_eq(l.ep[0].first_seen, 100);
+	ck_assert_int_eq(l.ep[0].last_seen, 200);
+	ck_assert_int_eq(l.ep[0].last_success, 95);
+	ck_assert_int_eq(l.ep[0].rtt_us, 1500);
+
+	/* Same address from another source is another row; a fresh one has
+	 * no success and no RTT. */
+	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_PORTMAP, 150);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	endpoint_make(&ep, 1, "[2001:db8::5]:4000", STORE_EP_LOCAL, 300);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	l.n = 0;
+	ck_assert_int_eq(store_endpoint_foreach_for_node(st, ep.node_id,
+	    collect_endpoints, &l), 0);
+	ck_assert_int_eq(l.n, 3);
+	/* Successful first, then most recently seen. */
+	ck_assert_int_eq(l.ep[0].source, STORE_EP_REFLEXIVE);
+	ck_assert_str_eq(l.ep[1].addr, "[2001:db8::5]:4000");
+	ck_assert_int_eq(l.ep[1].last_success, 0);
+	ck_assert_int_eq(l.ep[1].rtt_us, -1);
+	ck_assert_int_eq(l.ep[2].source, STORE_EP_PORTMAP);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_endpoint_upsert_rejects)
+{
+	struct store *st = open_mem();
+	struct store_endpoint ep;
+
+	member_add(st, 1);
+	endpoint_make(&ep, 2, "203.0.113.5:4000", STORE_EP_LOCAL, 1);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_NOENT);
+	endpoint_make(&ep, 1, "203.0.113.5", STORE_EP_LOCAL, 1);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
+	endpoint_make(&ep, 1, "host.example:1", STORE_EP_LOCAL, 1);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
+	endpoint_make(&ep, 1, "203.0.113.5:4000", (enum store_ep_source)3, 1);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
+	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_LOCAL, 1);
+	ep.rtt_us = -2;
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_endpoint_delete_stale_counts)
+{
+	struct store *st = open_mem();
+	struct store_endpoint ep;
+	int count = 0;
+
+	member_add(st, 1);
+	member_add(st, 2);
+	endpoint_make(&ep, 1, "198.51.100.1:1", STORE_EP_LOCAL, 10);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	endpoint_make(&ep, 1, "198.51.100.1:2", STORE_EP_LOCAL, 20);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	endpoint_make(&ep, 2, "198.51.100.2:1", STORE_EP_LOCAL, 30);
+	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+	ck_assert_int_eq(store_endpoint_delete_stale(st, 10), 0);
+	ck_assert_int_eq(store_endpoint_delete_stale(st, 21), 2);
+	ck_assert_int_eq(store_endpoint_foreach_for_node(st, ep.node_id,
+	    count_endpoint, &count), 0);
+	ck_assert_int_eq(count, 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_endpoint_record_newer_wins)
+{
+	struct store *st = open_mem();
+	struct store_endpoint_record rec, got;
+
+	member_add(st, 1);
+	memset(&rec, 0, sizeof rec);
+	id_fill(rec.node_id, 1);
+	ck_assert_int_eq(store_endpoint_record_get(st, rec.node_id, &got),
+	    MESHD_E_NOENT);
+	rec.version = 5;
+	rec.updated_at = 500;
+	rec.record_len = 40;
+	memset(rec.record, 5, rec.record_len);
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), 0);
+
+	/* Equal and older versions are refused and change nothing. */
+	rec.updated_at = 999;
+	memset(rec.record, 9, rec.record_len);
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), MESHD_E_EXIST);
+	rec.version = 4;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), MESHD_E_EXIST);
+	ck_assert_int_eq(store_endpoint_record_get(st, rec.node_id, &got), 0);
+	ck_assert_uint_eq(got.version, 5);
+	ck_assert_int_eq(got.updated_at, 500);
+	ck_assert_uint_eq(got.record[0], 5);
+
+	rec.version = 6;
+	rec.record_len = 50;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), 0);
+	ck_assert_int_eq(store_endpoint_record_get(st, rec.node_id, &got), 0);
+	ck_assert_uint_eq(got.version, 6);
+	ck_assert_uint_eq(got.record_len, 50);
+	ck_assert_mem_eq(got.record, rec.record, 50);
+
+	rec.version = (uint64_t)INT64_MAX;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), 0);
+	rec.version = (uint64_t)INT64_MAX + 1;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), MESHD_E_INVAL);
+	rec.version = 1;
+	rec.record_len = 0;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), MESHD_E_INVAL);
+	id_fill(rec.node_id, 2);	/* not a member */
+	rec.record_len = 1;
+	ck_assert_int_eq(store_endpoint_record_put(st, &rec), MESHD_E_NOENT);
+	store_close(st);
+}
+END_TEST
+
+/* Randomized: endpoint merges, stale sweeps and record versions against a
+ * naive model kept in arrays. The seed is fixed and printed on failure. */
+
+#define RND_SEED	0x6d657368u
+#define RND_NODES	3
+#define RND_ADDRS	4
+#define RND_SOURCES	3
+
+struct model_ep {
+	bool present;
+	int64_t first, last, success, rtt;
+};
+
+struct model {
+	struct model_ep ep[RND_NODES][RND_ADDRS][RND_SOURCES];
+	bool has_rec[RND_NODES];
+	uint64_t rec_version[RND_NODES];
+};
+
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static const char *const rnd_addrs[RND_ADDRS] = {
+	"198.51.100.1:1", "198.51.100.1:2", "[2001:db8::1]:1", "203.0.113.9:7",
+};
+
+struct rnd_check {
+	const struct model *m;
+	int node;
+	int seen;
+};
+
+static int check_against_model(const struct store_endpoint *ep, void *arg)
+{
+	struct rnd_check *c = arg;
+	const struct model_ep *me = NULL;
+	int a;
+
+	for (a = 0; a < RND_ADDRS; a++)
+		if (strcmp(ep->addr, rnd_addrs[a]) == 0)
+			me = &c->m->ep[c->node][a][ep->source];
+	ck_assert_msg(me != NULL && me->present, "seed %#x: extra endpoint %s",
+	    RND_SEED, ep->addr);
+	ck_assert_msg(ep->first_seen == me->first && ep->last_seen ==
+	    me->last && ep->last_success == me->success &&
+	    ep->rtt_us == me->rtt, "seed %#x: %s/%d differs", RND_SEED,
+	    ep->addr, ep->source);
+	c->seen++;
+	return 0;
+}
+
+static void model_compare(struct store *st, const struct model *m)
+{
+	struct store_endpoint_record rec;
+	uint8_t id[STORE_NODE_ID_LEN];
+	int n, a, src, want;
+
+	for (n = 0; n < RND_NODES; n++) {
+		struct rnd_check c = { m, n, 0 };
+
+		want = 0;
+		for (a = 0; a < RND_ADDRS; a++)
+			for (src = 0; src < RND_SOURCES; src++)
+				want += m->ep[n][a][src].present;
+		id_fill(id, (uint8_t)(n + 1));
+		ck_assert_int_eq(store_endpoint_foreach_for_node(st, id,
+		    check_against_model, &c), 0);
+		ck_assert_msg(c.seen == want, "seed %#x: node %d has %d "
+		    "endpoints, model %d", RND_SEED, n, c.seen, want);
+		if (!m->has_rec[n]) {
+			ck_assert_int_eq(store_endpoint_record_get(st, id,
+			    &rec), MESHD_E_NOENT);
+			continue;
+		}
+		ck_assert_int_eq(store_endpoint_record_get(st, id, &rec), 0);
+		ck_assert_uint_eq(rec.version, m->rec_version[n]);
+		ck_assert_uint_eq(rec.record[0], (uint8_t)m->rec_version[n]);
+	}
+}
+
+START_TEST(test_store_endpoint_random_vs_model)
+{
+	static struct model m;
+	struct store *st = open_mem();
+	struct store_endpoint ep;
+	struct store_endpoint_record rec;
+	uint32_t x = RND_SEED;
+	int i, n, a, src, want, got;
+
+	memset(&m, 0, sizeof m);
+	for (n = 0; n < RND_NODES; n++)
+		member_add(st, (uint8_t)(n + 1));
+	for (i = 0; i < 3000; i++) {
+		uint32_t op = rnd(&x) % 16;
+
+		n = (int)(rnd(&x) % RND_NODES);
+		if (op < 12) {
+			struct model_ep *me;
+
+			a = (int)(rnd(&x) % RND_ADDRS);
+			src = (int)(rnd(&x) % RND_SOURCES);
+			me = &m.ep[n][a][src];
+			endpoint_make(&ep, (uint8_t)(n + 1), rnd_addrs[a],
+			    (enum store_ep_source)src, 1 + rnd(&x) % 1000);
+			if (rnd(&x) % 2)
+				ep.last_success = 1 + rnd(&x) % 1000;
+			if (rnd(&x) % 2)
+				ep.rtt_us = rnd(&x) % 100000;
+			ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
+			if (!me->present) {
+				me->present = true;
+				me->first = ep.last_seen;
+				me->last = ep.last_seen;
+				me->success = ep.last_success;
+				me->rtt = ep.rtt_us;
+			} else {
+				if (ep.last_seen > me->last)
+					me->last = ep.last_seen;
+				if (ep.last_success > me->success)
+					me->success = ep.last_success;
+				if (ep.rtt_us >= 0)
+					me->rtt = ep.rtt_us;
+			}
+		} else if (op < 15) {
+			memset(&rec, 0, sizeof rec);
+			id_fill(rec.node_id, (uint8_t)(n + 1));
+			rec.version = rnd(&x) % 64;
+			rec.record_len = 1;
+			rec.record[0] = (uint8_t)rec.version;
+			want = m.has_rec[n] && rec.version <= m.rec_version[n] ?
+			    MESHD_E_EXIST : 0;
+			ck_assert_msg(store_endpoint_record_put(st, &rec) ==
+			    want, "seed %#x: op %d record put", RND_SEED, i);
+			if (want == 0) {
+				m.has_rec[n] = true;
+				m.rec_version[n] = rec.version;
+			}
+		} else {
+			int64_t before = rnd(&x) % 300;
+
+			want = 0;
+			for (n = 0; n < RND_NODES; n++)
+				for (a = 0; a < RND_ADDRS; a++)
+					for (src = 0; src < RND_SOURCES; src++) {
+						struct model_ep *me =
+						    &m.ep[n][a][src];
+
+						if (me->present &&
+						    me->last < before) {
+							me->present = false;
+							want++;
+						}
+					}
+			got = store_endpoint_delete_stale(st, before);
+			ck_assert_msg(got == want, "seed %#x: op %d deleted "
+			    "%d, model %d", RND_SEED, i, got, want);
+		}
+		if (i % 500 == 0)
+			model_compare(st, &m);
+	}
+	model_compare(st, &m);
+	store_close(st);
+}
+END_TEST
+
+/* ---- invites ---- */
+
+START_TEST(test_store_invite_consume_counts_down)
+{
+	struct store *st = open_mem();
+	struct store_invite inv, got;
+	int64_t id = 0;
+	uint32_t left = 99;
+
+	invite_make(&inv, 0xa1, 2, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv, &id), 0);
+	ck_assert_int_gt(id, 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4000,
+	    &left), 0);
+	ck_assert_uint_eq(left, 1);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4000,
+	    &left), 0);
+	ck_assert_uint_eq(left, 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4000,
+	    NULL), MESHD_E_PERM);
+	/* Used up wins over expired. */
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 6000,
+	    NULL), MESHD_E_PERM);
+	ck_assert_int_eq(store_invite_get(st, inv.secret_hash, &got), 0);
+	ck_assert_int_eq(got.id, id);
+	ck_assert_uint_eq(got.uses_left, 0);
+	ck_assert_int_eq(got.expires_at, 5000);
+	ck_assert_int_eq(got.created_at, 1000);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_invite_consume_expired)
+{
+	struct store *st = open_mem();
+	struct store_invite inv, got;
+
+	invite_make(&inv, 0xa2, 1, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 5000,
+	    NULL), MESHD_E_EXPIRED);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 7000,
+	    NULL), MESHD_E_EXPIRED);
+	ck_assert_int_eq(store_invite_get(st, inv.secret_hash, &got), 0);
+	ck_assert_uint_eq(got.uses_left, 1);	/* refusal changed nothing */
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4999,
+	    NULL), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_invite_consume_unknown)
+{
+	struct store *st = open_mem();
+	struct store_invite inv;
+	uint8_t other[STORE_HASH_LEN];
+
+	memset(other, 0xbb, sizeof other);
+	ck_assert_int_eq(store_invite_consume(st, other, 1, NULL),
+	    MESHD_E_NOENT);
+	invite_make(&inv, 0xa3, 1, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_consume(st, other, 1, NULL),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_invite_get(st, other, &inv), MESHD_E_NOENT);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_invite_add_rejects_and_purge)
+{
+	struct store *st = open_mem();
+	struct store_invite inv;
+
+	invite_make(&inv, 0xa4, 0, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), MESHD_E_INVAL);
+	invite_make(&inv, 0xa4, 1, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), MESHD_E_EXIST);
+	invite_make(&inv, 0xa5, 1, 9000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	invite_make(&inv, 0xa6, 1, 9000);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 10, NULL),
+	    0);
+	/* 0xa4 expired at 6000, 0xa6 used up; 0xa5 stays. */
+	ck_assert_int_eq(store_invite_purge(st, 6000), 2);
+	ck_assert_int_eq(store_invite_purge(st, 6000), 0);
+	memset(inv.secret_hash, 0xa5, sizeof inv.secret_hash);
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 6000, NULL),
+	    0);
+	store_close(st);
+}
+END_TEST
+
+/* ---- paths ---- */
+
+START_TEST(test_store_path_roundtrip)
+{
+	struct store *st = open_mem();
+	struct store_path p, got;
+	int count = 0;
+
+	member_add(st, 1);
+	member_add(st, 2);
+	member_add(st, 3);
+	memset(&p, 0, sizeof p);
+	id_fill(p.node_id, 2);
+	ck_assert_int_eq(store_path_get(st, p.node_id, &got), MESHD_E_NOENT);
+	p.kind = STORE_PATH_DIRECT;
+	strcpy(p.endpoint, "[2001:db8::2]:51820");
+	p.since = 77;
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+	ck_assert_int_eq(store_path_get(st, p.node_id, &got), 0);
+	ck_assert_int_eq(got.kind, STORE_PATH_DIRECT);
+	ck_assert_str_eq(got.endpoint, "[2001:db8::2]:51820");
+	ck_assert_int_eq(got.since, 77);
+
+	p.kind = STORE_PATH_RELAY;
+	id_fill(p.via, 3);
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+	ck_assert_int_eq(store_path_get(st, p.node_id, &got), 0);
+	ck_assert_int_eq(got.kind, STORE_PATH_RELAY);
+	ck_assert_mem_eq(got.via, p.via, sizeof p.via);
+
+	p.kind = STORE_PATH_NONE;
+	p.endpoint[0] = '\0';
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+	ck_assert_int_eq(store_path_get(st, p.node_id, &got), 0);
+	ck_assert_int_eq(got.kind, STORE_PATH_NONE);
+	ck_assert_str_eq(got.endpoint, "");
+
+	id_fill(p.node_id, 1);
+	p.kind = STORE_PATH_DIRECT;
+	strcpy(p.endpoint, "198.51.100.1:1");
+	ck_assert_int_eq(store_path_put(st, &p), 0);
+	ck_assert_int_eq(store_path_foreach(st, count_path, &count), 0);
+	ck_assert_int_eq(count, 2);
+	store_close(st);
+}
+END_TEST
+
+static void path_bad(struct store *st, enum store_path_kind kind,
+    const char *ep, uint8_t node, uint8_t via, int want)
+{
+	struct store_path p;
+
+	memset(&p, 0, sizeof p);
+	id_fill(p.node_id, node);
+	id_fill(p.via, via);
+	p.kind = kind;
+	strcpy(p.endpoint, ep);
+	ck_assert_msg(store_path_put(st, &p) == want,
+	    "kind %d ep '%s' node %u via %u: not %d", kind, ep, node, via,
+	    want);
+}
+
+START_TEST(test_store_path_put_rejects)
+{
+	struct store *st = open_mem();
+
+	member_add(st, 1);
+	member_add(st, 2);
+	path_bad(st, STORE_PATH_DIRECT, "", 1, 0, MESHD_E_INVAL);
+	path_bad(st, STORE_PATH_DIRECT, "nope", 1, 0, MESHD_E_INVAL);
+	path_bad(st, STORE_PATH_NONE, "198.51.100.1:1", 1, 0, MESHD_E_INVAL);
+	path_bad(st, STORE_PATH_RELAY, "", 1, 1, MESHD_E_INVAL);
+	path_bad(st, (enum store_path_kind)7, "", 1, 2, MESHD_E_INVAL);
+	path_bad(st, STORE_PATH_RELAY, "", 1, 9, MESHD_E_NOENT);
+	path_bad(st, STORE_PATH_DIRECT, "198.51.100.1:1", 9, 0,
+	    MESHD_E_NOENT);
+	path_bad(st, STORE_PATH_RELAY, "", 1, 2, 0);
+	store_close(st);
+}
+END_TEST
+
+/* ---- transactions ---- */
+
+START_TEST(test_store_tx_rollback_leaves_nothing)
+{
+	struct store *st = open_mem();
+	struct store_member m;
+	struct store_invite inv;
+	int count = 0;
+
+	ck_assert_int_eq(store_tx_commit(st), MESHD_E_STATE);
+	ck_assert_int_eq(store_tx_rollback(st), MESHD_E_STATE);
+	ck_assert_int_eq(store_tx_begin(st), 0);
+	ck_assert_int_eq(store_tx_begin(st), MESHD_E_STATE);
+	member_add(st, 1);
+	member_add(st, 2);
+	invite_make(&inv, 0xc1, 1, 100);
+	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	/* An operation that uses a savepoint inside the transaction. */
+	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 1, NULL),
+	    0);
+	ck_assert_int_eq(store_tx_rollback(st), 0);
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 0);
+	ck_assert_int_eq(store_invite_get(st, inv.secret_hash, &inv),
+	    MESHD_E_NOENT);
+
+	ck_assert_int_eq(store_tx_begin(st), 0);
+	member_add(st, 1);
+	/* A failed statement does not end the transaction. */
+	member_make(&m, 2);
+	strcpy(m.name, "node1");
+	ck_assert_int_eq(store_member_upsert(st, &m), MESHD_E_EXIST);
+	member_add(st, 2);
+	ck_assert_int_eq(store_tx_commit(st), 0);
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 2);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_close_rolls_back_open_tx)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	int count = 0;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_tx_begin(st), 0);
+	member_add(st, 1);
+	store_close(st);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 0);
+	store_close(st);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+START_TEST(test_store_tx_begin_busy_is_again)
+{
+	struct tmpdb t;
+	struct store *a = NULL, *b = NULL;
+	struct store_member m;
+	int count = 0;
+
+	/* Two connections (daemon and CLI): a writer waits at most the busy
+	 * timeout for the other's write lock, then gets MESHD_E_AGAIN; a
+	 * reader is never blocked (WAL) and sees only committed data. */
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open(t.path, &a), 0);
+	ck_assert_int_eq(store_open(t.path, &b), 0);
+	ck_assert_int_eq(store_tx_begin(a), 0);
+	member_add(a, 1);
+	ck_assert_int_eq(store_tx_begin(b), MESHD_E_AGAIN);
+	member_make(&m, 2);
+	ck_assert_int_eq(store_member_foreach(b, count_member, &count), 0);
+	ck_assert_int_eq(count, 0);
+	ck_assert_int_eq(store_tx_commit(a), 0);
+	ck_assert_int_eq(store_member_upsert(b, &m), 0);
+	ck_assert_int_eq(store_member_foreach(a, count_member, &count), 0);
+	ck_assert_int_eq(count, 2);
+	store_close(a);
+	store_close(b);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+/* ---- durability ---- */
+
+START_TEST(test_store_commit_survives_sigkill)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_member got;
+	uint8_t id[STORE_NODE_ID_LEN];
+	int status, count = 0;
+	pid_t pid;
+
+	tmpdb_init(&t);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Child: commit, leave a transaction open, die without
+		 * closing anything. Exit codes 1-3 report a failed step. */
+		struct store_member m;
+
+		if (store_open(t.path, &st) != 0)
+			_exit(1);
+		member_make(&m, 1);
+		if (store_member_upsert(st, &m) != 0)
+			_exit(2);
+		if (store_tx_begin(st) != 0)
+			_exit(3);
+		member_make(&m, 2);
+		if (store_member_upsert(st, &m) != 0)
+			_exit(3);
+		raise(SIGKILL);
+		_exit(4);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "child did not die by SIGKILL (status %#x)", status);
+
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	id_fill(id, 1);
+	ck_assert_int_eq(store_member_get_by_id(st, id, &got), 0);
+	ck_assert_str_eq(got.name, "node1");
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 1);	/* the open transaction is gone */
+	store_close(st);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+Suite *suite_store(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("schema");
+	tcase_add_test(tc, test_store_open_memory_latest);
+	tcase_add_test(tc, test_store_open_file_latest);
+	tcase_add_test(tc, test_store_open_bad_args);
+	tcase_add_test(tc, test_store_open_file_mode_0600);
+	tcase_add_test(tc, test_store_open_refuses_future_version);
+	tcase_add_test(tc, test_store_open_rejects_non_database);
+	tcase_add_test(tc, test_store_migrate_from_v1);
+	tcase_add_test(tc, test_store_migrate_failure_rolls_back);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tables");
+	tcase_add_test(tc, test_store_node_roundtrip);
+	tcase_add_test(tc, test_store_node_put_rejects_bad_text);
+	tcase_add_test(tc, test_store_mesh_roundtrip);
+	tcase_add_test(tc, test_store_mesh_put_rejects_bad_prefix);
+	tcase_add_test(tc, test_store_member_roundtrip);
+	tcase_add_test(tc, test_store_member_upsert_conflicts);
+	tcase_add_test(tc, test_store_member_upsert_rejects_invalid);
+	tcase_add_test(tc, test_store_member_foreach_counts);
+	tcase_add_test(tc, test_store_member_delete_cascades);
+	tcase_add_test(tc, test_store_revocation_roundtrip);
+	tcase_add_test(tc, test_store_endpoint_upsert_merges);
+	tcase_add_test(tc, test_store_endpoint_upsert_rejects);
+	tcase_add_test(tc, test_store_endpoint_delete_stale_counts);
+	tcase_add_test(tc, test_store_endpoint_record_newer_wins);
+	tcase_add_test(tc, test_store_endpoint_random_vs_model);
+	tcase_add_test(tc, test_store_invite_consume_counts_down);
+	tcase_add_test(tc, test_store_invite_consume_expired);
+	tcase_add_test(tc, test_store_invite_consume_unknown);
+	tcase_add_test(tc, test_store_invite_add_rejects_and_purge);
+	tcase_add_test(tc, test_store_path_roundtrip);
+	tcase_add_test(tc, test_store_path_put_rejects);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transactions");
+	tcase_set_timeout(tc, 60);	/* one busy wait; valgrind */
+	tcase_add_test(tc, test_store_tx_rollback_leaves_nothing);
+	tcase_add_test(tc, test_store_close_rolls_back_open_tx);
+	tcase_add_test(tc, test_store_tx_begin_busy_is_again);
+	tcase_add_test(tc, test_store_commit_survives_sigkill);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_store());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
