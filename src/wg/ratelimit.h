@@ -6,6 +6,7 @@
 #define MESHD_WG_RATELIMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/addr.h"
 #include "util/time.h"
@@ -22,5 +23,7 @@ struct wg_ratelimit *wg_ratelimit_new(void);
 void wg_ratelimit_free(struct wg_ratelimit *rl);
 /* True when a packet from src may be processed now (and charges it). */
 bool wg_ratelimit_allow(struct wg_ratelimit *rl, const union endpoint *src, mtime_ns now);
+/* Number of sources currently tracked (at most WG_RATELIMIT_TABLE). */
+size_t wg_ratelimit_count(const struct wg_ratelimit *rl);
 
 #endif

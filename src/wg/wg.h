@@ -36,6 +36,10 @@ enum {
 struct wg_device;
 struct wg_peer;
 
+/* The core is single-threaded: one thread calls every wg_* function of a
+ * device. The upcalls below run synchronously inside wg_input_tun,
+ * wg_input_datagram, wg_handle_expiry and wg_peer_set_keepalive; they must not
+ * call back into the device (no wg_* calls on it, above all no peer removal). */
 struct wg_host_ops {
 	/* Send one datagram now. buf is only borrowed for the duration of the call. */
 	void (*send)(void *ctx, const union endpoint *dst, const uint8_t *buf, size_t len);
@@ -85,7 +89,10 @@ void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
 		       const union endpoint *src, mtime_ns now, struct wg_result *res);
 
 /* Timers: the earliest deadline of any peer (MTIME_NEVER if none), and the
- * handler to call at or after it; it does nothing when nothing expired. */
+ * handler to call at or after it; it does nothing when nothing expired.
+ * Every other call (input, peer configuration) may move the deadline
+ * earlier, so re-read wg_next_expiry() after each batch of calls.
+ * wg_next_expiry() scans all peers (O(peers)). */
 mtime_ns wg_next_expiry(const struct wg_device *dev);
 void wg_handle_expiry(struct wg_device *dev, mtime_ns now);
 
@@ -94,6 +101,10 @@ void wg_handle_expiry(struct wg_device *dev, mtime_ns now);
  * host that knows its queues are filling. */
 enum wg_load_mode { WG_LOAD_AUTO = 0, WG_LOAD_FORCE_ON, WG_LOAD_FORCE_OFF };
 void wg_device_set_load_mode(struct wg_device *dev, enum wg_load_mode mode);
+
+/* The TUN MTU: data padding (to a multiple of 16) never grows a packet past
+ * it, as the kernel and wireguard-go do. 0 (the default) = no cap. */
+void wg_device_set_mtu(struct wg_device *dev, unsigned mtu);
 
 /* Peers. */
 /* Adds a peer; MESHD_E_EXIST if present (*out then points to it), MESHD_E_INVAL

@@ -1,0 +1,70 @@
+/* struct wg_device and the functions the core's files share (internal). */
+#ifndef MESHD_WG_DEVICE_H
+#define MESHD_WG_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/list.h"
+#include "util/time.h"
+#include "wg/allowedips.h"
+#include "wg/cookie.h"
+#include "wg/index.h"
+#include "wg/ratelimit.h"
+#include "wg/wg.h"
+
+enum {
+	/* Automatic load detection: the device counts itself "under load" once
+	 * more than WG_LOAD_HANDSHAKES_PER_SEC handshake messages (types 1
+	 * and 2, right length) arrive within one second, and stays so until
+	 * WG_LOAD_HOLD_MS pass without that happening again (the kernel holds
+	 * for one second as well). 256/s is far above what legitimate peers
+	 * produce (one initiation per peer per REKEY_TIMEOUT) and far below
+	 * what one core can answer. */
+	WG_LOAD_HANDSHAKES_PER_SEC = 256,
+	WG_LOAD_HOLD_MS = 1000,
+};
+
+struct wg_device {
+	struct wg_host_ops ops;
+	void *ctx;
+
+	uint8_t static_private[32];
+	uint8_t static_public[32];
+	bool have_key;
+
+	struct list peers;		/* of struct wg_peer, insertion order */
+	uint64_t next_internal_id;
+	struct wg_allowedips aip;
+	struct wg_cookie_checker cookie;
+	struct wg_ratelimit *ratelimit;
+
+	enum wg_load_mode load_mode;
+	mtime_ns load_window_start;	/* monotonic */
+	unsigned load_window_count;
+	mtime_ns last_under_load;	/* 0 = never */
+
+	unsigned mtu;			/* 0 = do not cap padding */
+
+	struct wg_index index;		/* large: keep last */
+};
+
+/* send.c */
+/* Start a handshake unless one was sent less than REKEY_TIMEOUT ago. A retry
+ * keeps the attempt count; otherwise it is reset. */
+void wg_send_handshake_initiation(struct wg_device *dev, struct wg_peer *peer, bool is_retry,
+				  mtime_ns now);
+void wg_send_handshake_response(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
+/* Stage a keepalive (when nothing is staged) and send what is staged. */
+void wg_send_keepalive(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
+/* Encrypt and send every staged packet with the current keypair, or start a
+ * handshake when there is none usable. */
+void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
+/* Hand a datagram to the host and account for it. */
+void wg_send_buffer(struct wg_device *dev, struct wg_peer *peer, const uint8_t *buf,
+		    size_t len);
+
+/* receive.c: the handshake rate accounting behind WG_LOAD_AUTO. */
+bool wg_device_under_load(struct wg_device *dev, mtime_ns now);
+
+#endif

@@ -1,0 +1,451 @@
+/* Noise_IKpsk2 handshake and keypair slots (see noise.h).
+ *
+ * Notation as in the whitepaper §5.4: C chaining key, H hash, KDFn, MIX-HASH.
+ * Every function keeps its working chaining key, hash and keys on the stack
+ * and copies them into the handshake only when the message authenticated;
+ * the stack copies are wiped at `out:`.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util/endian.h"
+#include "util/log.h"
+#include "wg/blake2s.h"
+#include "wg/crypto.h"
+#include "wg/device.h"
+#include "wg/noise.h"
+#include "wg/peer.h"
+
+static const char noise_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
+static const char wg_identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
+
+/* C0 = HASH(CONSTRUCTION), H0 = HASH(C0 || IDENTIFIER): computed once. */
+static uint8_t initial_chaining_key[NOISE_HASH_LEN];
+static uint8_t initial_hash[NOISE_HASH_LEN];
+static bool noise_ready;
+
+/* TAI64 label of 1970-01-01 00:00:10 TAI (2^62 + 10), as the kernel and
+ * wireguard-go write it: the responder only compares timestamps, but peers
+ * that alternate implementations on one key must agree on the base. */
+#define TAI64_BASE 0x400000000000000aULL
+/* Nanoseconds are rounded down to a multiple of this (2^24 ns ~ 16.8 ms, the
+ * largest power of two below 1 s / INITIATIONS_PER_SECOND). */
+#define TAI64N_WHITEN_MASK (~(uint32_t)((1u << 24) - 1))
+
+void wg_noise_init(void)
+{
+	if (noise_ready)
+		return;
+	wg_blake2s_hash(initial_chaining_key, noise_construction, strlen(noise_construction));
+	wg_blake2s_hash2(initial_hash, initial_chaining_key, NOISE_HASH_LEN, wg_identifier,
+			 strlen(wg_identifier));
+	noise_ready = true;
+}
+
+void wg_noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t sec, uint32_t nsec)
+{
+	be64enc(out, TAI64_BASE + sec);
+	be32enc(out + 8, nsec & TAI64N_WHITEN_MASK);
+}
+
+/* H = HASH(H || data) */
+static void mix_hash(uint8_t h[NOISE_HASH_LEN], const void *data, size_t len)
+{
+	wg_blake2s_hash2(h, h, NOISE_HASH_LEN, data, len);
+}
+
+/* C = KDF1(C, data) */
+static void mix_ck(uint8_t ck[NOISE_HASH_LEN], const void *data, size_t len)
+{
+	wg_kdf(ck, NULL, NULL, ck, data, len);
+}
+
+/* (C, k) = KDF2(C, DH(priv, pub)); k may be NULL (KDF1). False on a
+ * low-order point. */
+static bool mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t priv[32],
+		   const uint8_t pub[32])
+{
+	uint8_t dh[32];
+	bool ok = wg_crypto_dh(dh, priv, pub);
+
+	if (ok)
+		wg_kdf(ck, key, NULL, ck, dh, sizeof dh);
+	sodium_memzero(dh, sizeof dh);
+	return ok;
+}
+
+void wg_noise_precompute_ss(struct wg_device *dev, struct wg_peer *peer)
+{
+	struct wg_handshake *hs = &peer->hs;
+
+	hs->have_ss = dev->have_key &&
+		      wg_crypto_dh(hs->precomputed_ss, dev->static_private, hs->remote_static);
+	if (!hs->have_ss)
+		sodium_memzero(hs->precomputed_ss, sizeof hs->precomputed_ss);
+}
+
+void wg_noise_handshake_clear(struct wg_device *dev, struct wg_peer *peer)
+{
+	struct wg_handshake *hs = &peer->hs;
+
+	wg_index_remove(&dev->index, &hs->entry);
+	sodium_memzero(hs->ephemeral_private, sizeof hs->ephemeral_private);
+	sodium_memzero(hs->remote_ephemeral, sizeof hs->remote_ephemeral);
+	sodium_memzero(hs->hash, sizeof hs->hash);
+	sodium_memzero(hs->chaining_key, sizeof hs->chaining_key);
+	hs->remote_index = 0;
+	hs->state = WG_HS_ZEROED;
+}
+
+bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
+				struct wg_msg_initiation *msg)
+{
+	struct wg_handshake *hs = &peer->hs;
+	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t eph[NOISE_PUBLIC_KEY_LEN], ts[NOISE_TIMESTAMP_LEN];
+	struct walltime wt;
+	bool ok = false;
+
+	if (!dev->have_key || !hs->have_ss)
+		goto out;
+
+	memcpy(ck, initial_chaining_key, sizeof ck);
+	memcpy(h, initial_hash, sizeof h);
+	mix_hash(h, hs->remote_static, NOISE_PUBLIC_KEY_LEN);
+
+	/* e */
+	wg_crypto_generate(eph);
+	if (!wg_crypto_public(msg->unencrypted_ephemeral, eph))
+		goto out;
+	mix_ck(ck, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(h, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
+
+	/* es */
+	if (!mix_dh(ck, key, eph, hs->remote_static))
+		goto out;
+
+	/* s */
+	wg_aead_encrypt(msg->encrypted_static, dev->static_public, NOISE_PUBLIC_KEY_LEN,
+			h, sizeof h, 0, key);
+	mix_hash(h, msg->encrypted_static, sizeof msg->encrypted_static);
+
+	/* ss */
+	wg_kdf(ck, key, NULL, ck, hs->precomputed_ss, NOISE_PUBLIC_KEY_LEN);
+
+	/* {t} */
+	memset(&wt, 0, sizeof wt);
+	dev->ops.walltime(dev->ctx, &wt);
+	wg_noise_tai64n(ts, wt.sec, wt.nsec);
+	wg_aead_encrypt(msg->encrypted_timestamp, ts, sizeof ts, h, sizeof h, 0, key);
+	mix_hash(h, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp);
+
+	le32enc(&msg->header.type, WG_MSG_INITIATION);
+	wg_index_insert_new(&dev->index, &hs->entry, WG_INDEX_HANDSHAKE, peer);
+	le32enc(&msg->sender_index, hs->entry.id);
+	memset(&msg->macs, 0, sizeof msg->macs);
+
+	memcpy(hs->ephemeral_private, eph, sizeof eph);
+	memcpy(hs->chaining_key, ck, sizeof ck);
+	memcpy(hs->hash, h, sizeof h);
+	hs->state = WG_HS_CREATED_INITIATION;
+	ok = true;
+out:
+	sodium_memzero(ck, sizeof ck);
+	sodium_memzero(h, sizeof h);
+	sodium_memzero(key, sizeof key);
+	sodium_memzero(eph, sizeof eph);
+	return ok;
+}
+
+struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
+					    const struct wg_msg_initiation *msg, mtime_ns now)
+{
+	struct wg_peer *peer = NULL, *found;
+	struct wg_handshake *hs;
+	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t s[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	const uint8_t *e = msg->unencrypted_ephemeral;
+	bool replay, flood;
+
+	if (!dev->have_key)
+		goto out;
+
+	memcpy(ck, initial_chaining_key, sizeof ck);
+	memcpy(h, initial_hash, sizeof h);
+	mix_hash(h, dev->static_public, NOISE_PUBLIC_KEY_LEN);
+
+	/* e */
+	mix_ck(ck, e, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(h, e, NOISE_PUBLIC_KEY_LEN);
+
+	/* es */
+	if (!mix_dh(ck, key, dev->static_private, e))
+		goto out;
+
+	/* s */
+	if (!wg_aead_decrypt(s, msg->encrypted_static, sizeof msg->encrypted_static,
+			     h, sizeof h, 0, key))
+		goto out;
+	mix_hash(h, msg->encrypted_static, sizeof msg->encrypted_static);
+
+	found = wg_index_pubkey_lookup(&dev->index, s);
+	if (!found || !found->hs.have_ss)
+		goto out;
+	hs = &found->hs;
+
+	/* ss */
+	wg_kdf(ck, key, NULL, ck, hs->precomputed_ss, NOISE_PUBLIC_KEY_LEN);
+
+	/* {t} */
+	if (!wg_aead_decrypt(t, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp,
+			     h, sizeof h, 0, key))
+		goto out;
+	mix_hash(h, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp);
+
+	/* Timestamps are public big-endian counters: memcmp orders them. */
+	replay = memcmp(t, hs->latest_timestamp, NOISE_TIMESTAMP_LEN) <= 0;
+	flood = hs->have_consumed_initiation &&
+		hs->last_initiation_consumption + SEC(1) / INITIATIONS_PER_SECOND > now;
+	if (replay || flood)
+		goto out;
+
+	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->latest_timestamp, t, sizeof t);
+	memcpy(hs->hash, h, sizeof h);
+	memcpy(hs->chaining_key, ck, sizeof ck);
+	sodium_memzero(hs->ephemeral_private, sizeof hs->ephemeral_private);
+	hs->remote_index = le32dec(&msg->sender_index);
+	hs->last_initiation_consumption = now;
+	hs->have_consumed_initiation = true;
+	hs->state = WG_HS_CONSUMED_INITIATION;
+	peer = found;
+out:
+	sodium_memzero(ck, sizeof ck);
+	sodium_memzero(h, sizeof h);
+	sodium_memzero(key, sizeof key);
+	sodium_memzero(s, sizeof s);
+	return peer;
+}
+
+bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
+			      struct wg_msg_response *msg)
+{
+	struct wg_handshake *hs = &peer->hs;
+	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t tau[NOISE_HASH_LEN], eph[NOISE_PUBLIC_KEY_LEN];
+	bool ok = false;
+
+	if (hs->state != WG_HS_CONSUMED_INITIATION)
+		goto out;
+	memcpy(ck, hs->chaining_key, sizeof ck);
+	memcpy(h, hs->hash, sizeof h);
+
+	/* e */
+	wg_crypto_generate(eph);
+	if (!wg_crypto_public(msg->unencrypted_ephemeral, eph))
+		goto out;
+	mix_ck(ck, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(h, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
+
+	/* ee */
+	if (!mix_dh(ck, NULL, eph, hs->remote_ephemeral))
+		goto out;
+
+	/* se */
+	if (!mix_dh(ck, NULL, eph, hs->remote_static))
+		goto out;
+
+	/* psk */
+	wg_kdf(ck, tau, key, ck, hs->psk, NOISE_SYMMETRIC_KEY_LEN);
+	mix_hash(h, tau, sizeof tau);
+
+	/* {} */
+	wg_aead_encrypt(msg->encrypted_nothing, NULL, 0, h, sizeof h, 0, key);
+	mix_hash(h, msg->encrypted_nothing, sizeof msg->encrypted_nothing);
+
+	le32enc(&msg->header.type, WG_MSG_RESPONSE);
+	wg_index_insert_new(&dev->index, &hs->entry, WG_INDEX_HANDSHAKE, peer);
+	le32enc(&msg->sender_index, hs->entry.id);
+	le32enc(&msg->receiver_index, hs->remote_index);
+	memset(&msg->macs, 0, sizeof msg->macs);
+
+	memcpy(hs->ephemeral_private, eph, sizeof eph);
+	memcpy(hs->chaining_key, ck, sizeof ck);
+	memcpy(hs->hash, h, sizeof h);
+	hs->state = WG_HS_CREATED_RESPONSE;
+	ok = true;
+out:
+	sodium_memzero(ck, sizeof ck);
+	sodium_memzero(h, sizeof h);
+	sodium_memzero(key, sizeof key);
+	sodium_memzero(tau, sizeof tau);
+	sodium_memzero(eph, sizeof eph);
+	return ok;
+}
+
+struct wg_peer *wg_noise_consume_response(struct wg_device *dev,
+					  const struct wg_msg_response *msg)
+{
+	struct wg_index_entry *entry;
+	struct wg_peer *peer = NULL, *found;
+	struct wg_handshake *hs;
+	uint8_t ck[NOISE_HASH_LEN], h[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t tau[NOISE_HASH_LEN];
+	const uint8_t *e = msg->unencrypted_ephemeral;
+
+	if (!dev->have_key)
+		goto out;
+	entry = wg_index_lookup(&dev->index, le32dec(&msg->receiver_index));
+	if (!entry || entry->kind != WG_INDEX_HANDSHAKE)
+		goto out;
+	found = entry->peer;
+	hs = &found->hs;
+	if (hs->state != WG_HS_CREATED_INITIATION)
+		goto out;
+	memcpy(ck, hs->chaining_key, sizeof ck);
+	memcpy(h, hs->hash, sizeof h);
+
+	/* e */
+	mix_ck(ck, e, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(h, e, NOISE_PUBLIC_KEY_LEN);
+
+	/* ee */
+	if (!mix_dh(ck, NULL, hs->ephemeral_private, e))
+		goto out;
+
+	/* se */
+	if (!mix_dh(ck, NULL, dev->static_private, e))
+		goto out;
+
+	/* psk */
+	wg_kdf(ck, tau, key, ck, hs->psk, NOISE_SYMMETRIC_KEY_LEN);
+	mix_hash(h, tau, sizeof tau);
+
+	/* {} */
+	if (!wg_aead_decrypt(NULL, msg->encrypted_nothing, sizeof msg->encrypted_nothing,
+			     h, sizeof h, 0, key))
+		goto out;
+	mix_hash(h, msg->encrypted_nothing, sizeof msg->encrypted_nothing);
+
+	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->chaining_key, ck, sizeof ck);
+	memcpy(hs->hash, h, sizeof h);
+	hs->remote_index = le32dec(&msg->sender_index);
+	hs->state = WG_HS_CONSUMED_RESPONSE;
+	peer = found;
+out:
+	sodium_memzero(ck, sizeof ck);
+	sodium_memzero(h, sizeof h);
+	sodium_memzero(key, sizeof key);
+	sodium_memzero(tau, sizeof tau);
+	return peer;
+}
+
+static void keypair_drop(struct wg_device *dev, struct wg_keypair *kp)
+{
+	if (!kp)
+		return;
+	if (kp->entry.kind != WG_INDEX_NONE)
+		log_debug("keypair %llu destroyed", (unsigned long long)kp->internal_id);
+	wg_index_remove(&dev->index, &kp->entry);
+	sodium_memzero(kp->send_key, sizeof kp->send_key);
+	sodium_memzero(kp->recv_key, sizeof kp->recv_key);
+	kp->sending_valid = kp->receiving_valid = false;
+	kp->send_counter = 0;
+	kp->remote_index = 0;
+}
+
+static struct wg_keypair *free_slot(struct wg_peer *peer)
+{
+	for (size_t i = 0; i < 3; i++) {
+		struct wg_keypair *kp = &peer->slots[i];
+
+		if (kp != peer->next && kp != peer->current && kp != peer->previous)
+			return kp;
+	}
+	return NULL;	/* not reached: at most two slots stay in use below */
+}
+
+bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	struct wg_handshake *hs = &peer->hs;
+	struct wg_keypair *kp;
+	bool initiator;
+
+	if (hs->state != WG_HS_CREATED_RESPONSE && hs->state != WG_HS_CONSUMED_RESPONSE)
+		return false;
+	initiator = hs->state == WG_HS_CONSUMED_RESPONSE;
+
+	/* Make room first (each branch leaves at most two slots in use). */
+	if (initiator) {
+		if (peer->next) {
+			/* An unconfirmed responder keypair outlives current:
+			 * it becomes previous, still good for receiving. */
+			keypair_drop(dev, peer->previous);
+			keypair_drop(dev, peer->current);
+			peer->previous = peer->next;
+			peer->next = NULL;
+		} else {
+			keypair_drop(dev, peer->previous);
+			peer->previous = peer->current;
+		}
+		peer->current = NULL;
+	} else {
+		keypair_drop(dev, peer->next);
+		keypair_drop(dev, peer->previous);
+		peer->next = peer->previous = NULL;
+	}
+	kp = free_slot(peer);
+
+	/* (Tsend, Trecv) = KDF2(C, empty), the initiator's view */
+	if (initiator)
+		wg_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
+	else
+		wg_kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+	kp->send_counter = 0;
+	wg_replay_init(&kp->replay);
+	kp->birth = now;
+	kp->remote_index = hs->remote_index;
+	kp->i_am_initiator = initiator;
+	kp->sending_valid = kp->receiving_valid = true;
+	kp->internal_id = ++dev->next_internal_id;
+	wg_index_replace(&dev->index, &hs->entry, &kp->entry, WG_INDEX_KEYPAIR);
+
+	if (initiator)
+		peer->current = kp;
+	else
+		peer->next = kp;
+	wg_noise_handshake_clear(dev, peer);
+	log_debug("peer %llu: keypair %llu created (%s)", (unsigned long long)peer->internal_id,
+		  (unsigned long long)kp->internal_id, initiator ? "initiator" : "responder");
+	return true;
+}
+
+bool wg_noise_received_with_keypair(struct wg_device *dev, struct wg_peer *peer,
+				    struct wg_keypair *kp)
+{
+	if (!peer->next || kp != peer->next)
+		return false;
+	keypair_drop(dev, peer->previous);
+	peer->previous = peer->current;
+	peer->current = peer->next;
+	peer->next = NULL;
+	return true;
+}
+
+void wg_noise_keypairs_clear(struct wg_device *dev, struct wg_peer *peer)
+{
+	keypair_drop(dev, peer->next);
+	keypair_drop(dev, peer->current);
+	keypair_drop(dev, peer->previous);
+	peer->next = peer->current = peer->previous = NULL;
+}
+
+void wg_noise_expire_current_keypairs(struct wg_peer *peer)
+{
+	if (peer->next)
+		peer->next->sending_valid = false;
+	if (peer->current)
+		peer->current->sending_valid = false;
+}

@@ -1,0 +1,251 @@
+/* Receiving: wg_input_datagram. Each type's length is checked exactly before
+ * the bytes are viewed as its struct; anything malformed or unauthenticated
+ * is dropped without a reply. The endpoint of a peer moves to the source of
+ * every authenticated handshake or data message (roaming). */
+#include <string.h>
+
+#include "util/endian.h"
+#include "util/log.h"
+#include "wg/crypto.h"
+#include "wg/device.h"
+#include "wg/messages.h"
+#include "wg/peer.h"
+
+bool wg_device_under_load(struct wg_device *dev, mtime_ns now)
+{
+	switch (dev->load_mode) {
+	case WG_LOAD_FORCE_ON:
+		return true;
+	case WG_LOAD_FORCE_OFF:
+		return false;
+	case WG_LOAD_AUTO:
+		break;
+	}
+	if (now < dev->load_window_start || now - dev->load_window_start >= SEC(1)) {
+		dev->load_window_start = now;
+		dev->load_window_count = 0;
+	}
+	if (++dev->load_window_count > WG_LOAD_HANDSHAKES_PER_SEC)
+		dev->last_under_load = now;
+	return dev->last_under_load != MTIME_NEVER && now >= dev->last_under_load &&
+	       now - dev->last_under_load < MSEC(WG_LOAD_HOLD_MS);
+}
+
+static void set_endpoint(struct wg_peer *peer, const union endpoint *src)
+{
+	if (!endpoint_eq(&peer->endpoint, src))
+		peer->endpoint = *src;
+}
+
+/* mac1 must be good. Under load mac2 must be good too (else the sender gets
+ * a cookie reply) and the source must be within its rate. */
+static bool handshake_admitted(struct wg_device *dev, const uint8_t *buf, size_t len,
+			       const union endpoint *src, mtime_ns now)
+{
+	bool under_load = wg_device_under_load(dev, now);
+	enum wg_cookie_verdict v = wg_cookie_validate(&dev->cookie, buf, len, src, now);
+	uint8_t reply[WG_COOKIE_REPLY_LEN];
+
+	if (v == WG_COOKIE_BAD_MAC1)
+		return false;
+	if (!under_load)
+		return true;
+	if (v != WG_COOKIE_MAC2_OK) {
+		/* The sender index sits at offset 4 in types 1 and 2. */
+		wg_cookie_make_reply(&dev->cookie, reply, le32dec(buf + 4), buf, len, src, now);
+		dev->ops.send(dev->ctx, src, reply, sizeof reply);
+		return false;
+	}
+	return wg_ratelimit_allow(dev->ratelimit, src, now);
+}
+
+static void account_received(struct wg_peer *peer, size_t len, mtime_ns now)
+{
+	peer->rx_bytes += len;
+	wg_timers_any_authenticated_packet_received(peer);
+	wg_timers_any_authenticated_packet_traversal(peer, now);
+}
+
+static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
+			       const union endpoint *src, mtime_ns now, struct wg_result *res)
+{
+	const struct wg_msg_initiation *msg = (const struct wg_msg_initiation *)buf;
+	struct wg_peer *peer;
+
+	if (!handshake_admitted(dev, buf, len, src, now))
+		return;
+	peer = wg_noise_consume_initiation(dev, msg, now);
+	if (!peer)
+		return;
+	res->peer = peer;
+	set_endpoint(peer, src);
+	log_debug("peer %llu: received handshake initiation", (unsigned long long)peer->internal_id);
+	wg_send_handshake_response(dev, peer, now);
+	account_received(peer, len, now);
+}
+
+static void receive_response(struct wg_device *dev, uint8_t *buf, size_t len,
+			     const union endpoint *src, mtime_ns now, struct wg_result *res)
+{
+	const struct wg_msg_response *msg = (const struct wg_msg_response *)buf;
+	struct wg_peer *peer;
+
+	if (!handshake_admitted(dev, buf, len, src, now))
+		return;
+	peer = wg_noise_consume_response(dev, msg);
+	if (!peer)
+		return;
+	res->peer = peer;
+	set_endpoint(peer, src);
+	log_debug("peer %llu: received handshake response", (unsigned long long)peer->internal_id);
+	if (wg_noise_begin_session(dev, peer, now)) {
+		wg_timers_session_derived(peer, now);
+		wg_timers_handshake_complete(dev, peer, now);
+		/* Confirms the session to the responder (or carries what
+		 * was staged). */
+		wg_send_keepalive(dev, peer, now);
+	}
+	account_received(peer, len, now);
+}
+
+static void receive_cookie(struct wg_device *dev, uint8_t *buf, size_t len, mtime_ns now,
+			   struct wg_result *res)
+{
+	const struct wg_msg_cookie *msg = (const struct wg_msg_cookie *)buf;
+	struct wg_index_entry *e = wg_index_lookup(&dev->index, le32dec(&msg->receiver_index));
+
+	if (!e)
+		return;
+	if (wg_cookie_consume_reply(&e->peer->cookie, buf, len, now))
+		res->peer = e->peer;
+}
+
+/* Receive side of "keep the key fresh": the initiator starts a handshake
+ * before its keypair's REJECT_AFTER_TIME, once. */
+static void keep_key_fresh(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	struct wg_keypair *kp = peer->current;
+
+	if (peer->timers.sent_lastminute_handshake)
+		return;
+	if (kp && kp->sending_valid && kp->i_am_initiator &&
+	    wg_birthdate_has_expired(kp->birth,
+				     SEC(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT), now)) {
+		peer->timers.sent_lastminute_handshake = true;
+		wg_send_handshake_initiation(dev, peer, false, now);
+	}
+}
+
+static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const union endpoint *src, mtime_ns now, struct wg_result *res)
+{
+	struct wg_index_entry *e = wg_index_lookup(&dev->index, le32dec(buf + 4));
+	struct wg_keypair *kp;
+	struct wg_peer *peer;
+	struct wg_aip_owner *owner;
+	uint64_t counter;
+	size_t clen = len - WG_MSG_DATA_MIN_LEN, plen;
+	uint8_t *pkt = buf + sizeof(struct wg_msg_data);
+	const uint8_t *inner_src;
+	int family;
+
+	if (!e || e->kind != WG_INDEX_KEYPAIR)
+		return;
+	kp = container_of(e, struct wg_keypair, entry);
+	peer = e->peer;
+	if (!kp->receiving_valid ||
+	    wg_birthdate_has_expired(kp->birth, SEC(REJECT_AFTER_TIME), now))
+		return;
+	counter = le64dec(buf + 8);
+	if (!wg_replay_check(&kp->replay, counter, REJECT_AFTER_MESSAGES))
+		return;
+	if (!wg_aead_decrypt_inplace(pkt, clen, pkt + clen, counter, kp->recv_key))
+		return;
+	if (!wg_replay_update(&kp->replay, counter, REJECT_AFTER_MESSAGES))
+		return;
+
+	/* Authenticated. */
+	res->peer = peer;
+	set_endpoint(peer, src);
+	if (wg_noise_received_with_keypair(dev, peer, kp)) {
+		wg_timers_handshake_complete(dev, peer, now);
+		wg_send_staged(dev, peer, now);
+	}
+	keep_key_fresh(dev, peer, now);
+	account_received(peer, len, now);
+	if (clen == 0)
+		return;		/* keepalive */
+	wg_timers_data_received(peer, now);
+
+	switch (pkt[0] >> 4) {
+	case 4:
+		if (clen < 20)
+			return;
+		plen = be16dec(pkt + 2);
+		if (plen < 20)
+			return;
+		family = AF_INET;
+		inner_src = pkt + 12;
+		break;
+	case 6:
+		if (clen < 40)
+			return;
+		plen = 40 + (size_t)be16dec(pkt + 4);
+		family = AF_INET6;
+		inner_src = pkt + 8;
+		break;
+	default:
+		return;
+	}
+	if (plen > clen)
+		return;
+	owner = wg_allowedips_lookup(&dev->aip, family, inner_src);
+	if (owner != &peer->aip) {
+		log_ratelimited(LOG_LVL_DEBUG, "peer %llu: inner source not allowed, dropped",
+				(unsigned long long)peer->internal_id);
+		return;
+	}
+	res->act = WG_ACT_DELIVER;
+	res->off = sizeof(struct wg_msg_data);
+	res->len = plen;
+}
+
+void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+		       const union endpoint *src, mtime_ns now, struct wg_result *res)
+{
+	res->act = WG_ACT_NONE;
+	res->peer = NULL;
+	res->off = res->len = 0;
+	if (len < sizeof(struct wg_msg_header) || !endpoint_is_set(src))
+		return;
+	switch (le32dec(buf)) {
+	case WG_MSG_INITIATION:
+		if (len == sizeof(struct wg_msg_initiation))
+			receive_initiation(dev, buf, len, src, now, res);
+		break;
+	case WG_MSG_RESPONSE:
+		if (len == sizeof(struct wg_msg_response))
+			receive_response(dev, buf, len, src, now, res);
+		break;
+	case WG_MSG_COOKIE:
+		if (len == sizeof(struct wg_msg_cookie))
+			receive_cookie(dev, buf, len, now, res);
+		break;
+	case WG_MSG_DATA:
+		if (len >= WG_MSG_DATA_MIN_LEN && len <= WG_MAX_DATAGRAM)
+			receive_data(dev, buf, len, src, now, res);
+		break;
+	default:
+		break;
+	}
+}
+
+bool wg_is_wg_datagram(const uint8_t *buf, size_t len)
+{
+	uint32_t t;
+
+	if (len < sizeof(struct wg_msg_header))
+		return false;
+	t = le32dec(buf);
+	return t >= WG_MSG_INITIATION && t <= WG_MSG_DATA;
+}

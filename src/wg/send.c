@@ -1,0 +1,220 @@
+/* Sending: handshake messages, keepalives, staged packets and the data path
+ * from the TUN (wg_input_tun). Data is encrypted in place in the caller's
+ * buffer: [header 16][packet][padding][tag 16]. */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "util/endian.h"
+#include "util/log.h"
+#include "wg/crypto.h"
+#include "wg/device.h"
+#include "wg/messages.h"
+#include "wg/peer.h"
+
+_Static_assert(WG_HEADROOM == sizeof(struct wg_msg_data), "headroom is the data header");
+_Static_assert(WG_TAILROOM == NOISE_AUTHTAG_LEN + WG_MSG_PADDING_MULTIPLE - 1,
+	       "tailroom is tag + padding");
+
+void wg_send_buffer(struct wg_device *dev, struct wg_peer *peer, const uint8_t *buf,
+		    size_t len)
+{
+	if (!endpoint_is_set(&peer->endpoint))
+		return;
+	dev->ops.send(dev->ctx, &peer->endpoint, buf, len);
+	peer->tx_bytes += len;
+}
+
+void wg_send_handshake_initiation(struct wg_device *dev, struct wg_peer *peer, bool is_retry,
+				  mtime_ns now)
+{
+	struct wg_msg_initiation msg;
+
+	if (!is_retry)
+		peer->timers.handshake_attempts = 0;
+	/* At most one initiation per REKEY_TIMEOUT. */
+	if (!wg_birthdate_has_expired(peer->timers.last_sent_handshake, SEC(REKEY_TIMEOUT), now))
+		return;
+	peer->timers.last_sent_handshake = now;
+	if (!wg_noise_create_initiation(dev, peer, &msg))
+		return;
+	wg_cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof msg, now);
+	wg_timers_any_authenticated_packet_traversal(peer, now);
+	wg_timers_any_authenticated_packet_sent(peer);
+	log_debug("peer %llu: sending handshake initiation", (unsigned long long)peer->internal_id);
+	wg_send_buffer(dev, peer, (const uint8_t *)&msg, sizeof msg);
+	wg_timers_handshake_initiated(peer, now);
+}
+
+void wg_send_handshake_response(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	struct wg_msg_response msg;
+
+	if (!wg_noise_create_response(dev, peer, &msg))
+		return;
+	wg_cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof msg, now);
+	if (!wg_noise_begin_session(dev, peer, now))
+		return;
+	wg_timers_session_derived(peer, now);
+	wg_timers_any_authenticated_packet_traversal(peer, now);
+	wg_timers_any_authenticated_packet_sent(peer);
+	peer->timers.last_sent_handshake = now;
+	log_debug("peer %llu: sending handshake response", (unsigned long long)peer->internal_id);
+	wg_send_buffer(dev, peer, (const uint8_t *)&msg, sizeof msg);
+}
+
+static bool keypair_can_send(const struct wg_keypair *kp, mtime_ns now)
+{
+	return kp && kp->sending_valid && kp->send_counter < REJECT_AFTER_MESSAGES &&
+	       !wg_birthdate_has_expired(kp->birth, SEC(REJECT_AFTER_TIME), now);
+}
+
+/* Padding to a multiple of 16, capped at the MTU (kernel semantics). */
+static size_t padded_len(const struct wg_device *dev, size_t len)
+{
+	size_t unit = len, padded;
+
+	if (!dev->mtu)
+		return (len + WG_MSG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_MSG_PADDING_MULTIPLE - 1);
+	if (unit > dev->mtu)
+		unit %= dev->mtu;
+	padded = (unit + WG_MSG_PADDING_MULTIPLE - 1) & ~(size_t)(WG_MSG_PADDING_MULTIPLE - 1);
+	if (padded > dev->mtu)
+		padded = dev->mtu;
+	return len + (padded - unit);
+}
+
+/* Encrypts buf[WG_HEADROOM, +len) in place into a data message starting at
+ * buf. Returns the datagram length, 0 if the keypair is exhausted. */
+static size_t encrypt_packet(const struct wg_device *dev, struct wg_keypair *kp,
+			     uint8_t *buf, size_t len)
+{
+	size_t plen = padded_len(dev, len);
+	uint64_t counter;
+
+	if (kp->send_counter >= REJECT_AFTER_MESSAGES)
+		return 0;
+	counter = kp->send_counter++;
+	memset(buf + WG_HEADROOM + len, 0, plen - len);
+	le32enc(buf, WG_MSG_DATA);
+	le32enc(buf + 4, kp->remote_index);
+	le64enc(buf + 8, counter);
+	wg_aead_encrypt_inplace(buf + WG_HEADROOM, plen, buf + WG_HEADROOM + plen, counter,
+				kp->send_key);
+	return WG_HEADROOM + plen + NOISE_AUTHTAG_LEN;
+}
+
+/* Send side of "keep the key fresh": a new handshake before the current
+ * keypair runs out of messages, or (initiator) of time. */
+static void keep_key_fresh(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	struct wg_keypair *kp = peer->current;
+
+	if (kp && kp->sending_valid &&
+	    (kp->send_counter > REKEY_AFTER_MESSAGES ||
+	     (kp->i_am_initiator &&
+	      wg_birthdate_has_expired(kp->birth, SEC(REKEY_AFTER_TIME), now))))
+		wg_send_handshake_initiation(dev, peer, false, now);
+}
+
+static void account_sent(struct wg_peer *peer, bool keepalive, mtime_ns now)
+{
+	wg_timers_any_authenticated_packet_traversal(peer, now);
+	wg_timers_any_authenticated_packet_sent(peer);
+	if (!keepalive)
+		wg_timers_data_sent(peer, now);
+}
+
+void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	struct wg_keypair *kp = peer->current;
+	bool sent = false;
+
+	if (!peer->staged_count)
+		return;
+	if (!keypair_can_send(kp, now)) {
+		wg_send_handshake_initiation(dev, peer, false, now);
+		return;
+	}
+	while (peer->staged_count) {
+		struct wg_staged *s = &peer->staged[peer->staged_head];
+		size_t out = encrypt_packet(dev, kp, s->buf, s->len);
+
+		if (!out) {
+			wg_send_handshake_initiation(dev, peer, false, now);
+			break;
+		}
+		account_sent(peer, s->len == 0, now);
+		wg_send_buffer(dev, peer, s->buf, out);
+		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
+		peer->staged_count--;
+		sent = true;
+	}
+	if (sent)
+		keep_key_fresh(dev, peer, now);
+}
+
+void wg_send_keepalive(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	if (!peer->staged_count && wg_peer_stage(peer, NULL, 0) != 0)
+		return;
+	wg_send_staged(dev, peer, now);
+}
+
+void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
+		  mtime_ns now, struct wg_result *res)
+{
+	const uint8_t *pkt = buf + WG_HEADROOM;
+	struct wg_aip_owner *owner;
+	struct wg_peer *peer;
+	struct wg_keypair *kp;
+	size_t out;
+	int family;
+
+	res->act = WG_ACT_NONE;
+	res->peer = NULL;
+	res->off = res->len = 0;
+	if (len < 1 || cap < WG_HEADROOM + WG_TAILROOM ||
+	    len > cap - WG_HEADROOM - WG_TAILROOM ||
+	    len > WG_MAX_DATAGRAM - WG_HEADROOM - WG_TAILROOM)
+		return;
+	switch (pkt[0] >> 4) {
+	case 4:
+		if (len < 20)
+			return;
+		family = AF_INET;
+		owner = wg_allowedips_lookup(&dev->aip, family, pkt + 16);
+		break;
+	case 6:
+		if (len < 40)
+			return;
+		family = AF_INET6;
+		owner = wg_allowedips_lookup(&dev->aip, family, pkt + 24);
+		break;
+	default:
+		return;
+	}
+	if (!owner)
+		return;
+	peer = container_of(owner, struct wg_peer, aip);
+	res->peer = peer;
+	if (!endpoint_is_set(&peer->endpoint))
+		return;
+
+	kp = peer->current;
+	if (!peer->staged_count && keypair_can_send(kp, now) &&
+	    (out = encrypt_packet(dev, kp, buf, len)) != 0) {
+		account_sent(peer, false, now);
+		peer->tx_bytes += out;
+		res->act = WG_ACT_SEND;
+		res->off = 0;
+		res->len = out;
+		res->dst = peer->endpoint;
+		keep_key_fresh(dev, peer, now);
+		return;
+	}
+	/* No usable session (or older packets wait): keep it for later. */
+	if (wg_peer_stage(peer, pkt, len) != 0)
+		return;
+	wg_send_staged(dev, peer, now);
+}
