@@ -1,0 +1,634 @@
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/udp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tun.h"
+#include "wgdev.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "wg/wg.h"
+
+/* ---- host upcalls for the core ---- */
+
+static void host_send(void *ctx, const union endpoint *dst, const uint8_t *buf, size_t len)
+{
+	struct wgdev *dev = ctx;
+
+	if (udp_send(&dev->udp, dst, buf, len) != 0) {
+		char ep[ENDPOINT_STRLEN];
+
+		dev->udp_send_errs++;
+		log_ratelimited(LOG_LVL_DEBUG, "send to %s failed: %s",
+				endpoint_format(dst, ep, sizeof ep), strerror(errno));
+	}
+}
+
+static void host_walltime(void *ctx, struct walltime *out)
+{
+	sched_walltime(out);
+}
+
+static const struct wg_host_ops host_ops = {
+	.send = host_send,
+	.walltime = host_walltime,
+};
+
+/* ---- timers ---- */
+
+static mtime_ns timer_next(void *ctx)
+{
+	struct wgdev *dev = ctx;
+
+	return wg_next_expiry(dev->wg);
+}
+
+static void timer_fire(void *ctx, mtime_ns now)
+{
+	struct wgdev *dev = ctx;
+
+	wg_handle_expiry(dev->wg, now);
+}
+
+/* ---- data path: UDP -> wg -> TUN ---- */
+
+static void deliver(struct wgdev *dev, const uint8_t *pkt, size_t len)
+{
+	if (write(dev->tun_fd, pkt, len) < 0) {
+		dev->tun_write_errs++;
+		log_ratelimited(LOG_LVL_DEBUG, "TUN write failed: %s", strerror(errno));
+	}
+}
+
+/* The GRO segment size of a received message, or 0 when not coalesced. */
+static size_t gro_size(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(cm), sizeof v);
+			return v > 0 ? (size_t)v : 0;
+		}
+	return 0;
+}
+
+static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src,
+		      mtime_ns now)
+{
+	struct wg_result res;
+
+	wg_input_datagram(dev->wg, buf, len, src, now, &res);
+	if (res.act == WG_ACT_DELIVER && res.len > 0)
+		deliver(dev, buf + res.off, res.len);
+}
+
+static void on_udp(uv_poll_t *h, int status, int events)
+{
+	struct wgdev_poll *p = h->data;
+	struct wgdev *dev = p->dev;
+	unsigned npkts;
+	mtime_ns now;
+	int n;
+
+	if (status < 0)
+		return;
+	for (unsigned i = 0; i < dev->rx_vlen; i++) {
+		struct msghdr *mh = &dev->rxmsg[i].msg_hdr;
+
+		mh->msg_namelen = sizeof dev->rxsrc[i];
+		mh->msg_control = dev->rxctl[i].buf;
+		mh->msg_controllen = sizeof dev->rxctl[i].buf;
+		mh->msg_flags = 0;
+	}
+	n = recvmmsg(p->fd, dev->rxmsg, dev->rx_vlen, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	now = sched_now();
+	npkts = 0;
+	for (int i = 0; i < n; i++) {
+		uint8_t *buf = dev->rxbuf + (size_t)i * WGDEV_BUF_SIZE;
+		struct msghdr *mh = &dev->rxmsg[i].msg_hdr;
+		size_t len = dev->rxmsg[i].msg_len, seg;
+
+		if (mh->msg_flags & MSG_TRUNC)
+			continue;
+		if (dev->rxsrc[i].sa.sa_family == AF_INET6)
+			endpoint_unmap(&dev->rxsrc[i]);
+		seg = gro_size(mh);
+		if (seg == 0 || seg >= len) {
+			input_one(dev, buf, len, &dev->rxsrc[i], now);
+			npkts++;
+			continue;
+		}
+		npkts += (len + seg - 1) / seg;
+		/* Coalesced by UDP GRO: equal segments, the last may be shorter. The
+		 * core wants 8-byte aligned datagrams: copy the unaligned ones. */
+		for (size_t off = 0; off < len; off += seg) {
+			size_t sl = len - off < seg ? len - off : seg;
+			uint8_t *s = buf + off;
+
+			if ((uintptr_t)s & 7) {
+				memcpy(dev->scratch, s, sl);
+				s = dev->scratch;
+			}
+			input_one(dev, s, sl, &dev->rxsrc[i], now);
+		}
+	}
+	/* With GRO one message may hold dozens of packets: keep a callback's
+	 * work near one burst so the TUN side is not starved. */
+	if (npkts > 4 * WGDEV_BURST && dev->rx_vlen > 4)
+		dev->rx_vlen /= 2;
+	else if (npkts <= 2 * WGDEV_BURST && dev->rx_vlen < WGDEV_BURST)
+		dev->rx_vlen *= 2;
+	sched_rearm(&dev->sched);
+}
+
+/* ---- data path: TUN -> wg -> UDP ---- */
+
+static void refresh_mtu(struct wgdev *dev);
+
+/* Builds the messages for packets [from, q->n): one per run of same-destination,
+ * same-length packets when GSO is on, else one per packet. Returns the count. */
+static unsigned txq_build(struct wgdev *dev, struct wgdev_txq *q, unsigned from)
+{
+	unsigned m = 0, i = from;
+
+	while (i < q->n) {
+		struct msghdr *mh = &q->msg[m].msg_hdr;
+		size_t seg = q->iov[i].iov_len, total = seg;
+		unsigned j = i + 1;
+
+		if (!dev->gso_off) {
+			while (j < q->n && j - i < WGDEV_GSO_MAX_SEGS &&
+			       total + q->iov[j].iov_len <= WGDEV_GSO_MAX_BYTES &&
+			       q->iov[j].iov_len <= seg && endpoint_eq(&q->dst[j], &q->dst[i])) {
+				total += q->iov[j].iov_len;
+				if (q->iov[j++].iov_len < seg)
+					break;	/* a shorter packet ends the run */
+			}
+		}
+		memset(mh, 0, sizeof *mh);
+		mh->msg_name = &q->dst[i];
+		mh->msg_namelen = (socklen_t)endpoint_len(&q->dst[i]);
+		mh->msg_iov = &q->iov[i];
+		mh->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *cm;
+
+			mh->msg_control = q->ctl[m].buf;
+			mh->msg_controllen = sizeof q->ctl[m].buf;
+			cm = CMSG_FIRSTHDR(mh);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			*(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)seg;
+			mh->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+		}
+		q->first[m++] = i;
+		i = j;
+	}
+	return m;
+}
+
+static void txq_flush(struct wgdev *dev, struct wgdev_txq *q, int fd)
+{
+	unsigned nmsg = txq_build(dev, q, 0), off = 0;
+
+	while (off < nmsg) {
+		int r = sendmmsg(fd, q->msg + off, nmsg - off, 0);
+
+		if (r > 0) {
+			off += (unsigned)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (q->msg[off].msg_hdr.msg_iovlen > 1 &&
+		    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+			/* No UDP GSO on this path (EIO: no checksum offload; EINVAL:
+			 * segment larger than the path MTU): go one by one. */
+			log_info("UDP GSO unavailable (%s): sending datagrams one by one",
+				 strerror(errno));
+			dev->gso_off = true;
+			nmsg = txq_build(dev, q, q->first[off]);
+			off = 0;
+			continue;
+		}
+		/* EAGAIN: the socket buffer is full, drop the rest of the burst (the
+		 * inner transport backs off as it would on a full qdisc). Any other
+		 * error belongs to the first message: skip it, keep the others. */
+		dev->udp_send_errs++;
+		log_ratelimited(LOG_LVL_DEBUG, "sendmmsg: %s", strerror(errno));
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		off++;
+	}
+	q->n = 0;
+}
+
+static void txq_add(struct wgdev *dev, uint8_t *data, size_t len, const union endpoint *dst)
+{
+	int fam = dst->sa.sa_family == AF_INET6 ? 1 : 0;
+	struct wgdev_txq *q = &dev->txq[fam];
+	unsigned i = q->n;
+
+	if (dst->sa.sa_family != AF_INET && dst->sa.sa_family != AF_INET6)
+		return;
+	q->iov[i].iov_base = data;
+	q->iov[i].iov_len = len;
+	q->dst[i] = *dst;
+	q->n++;
+}
+
+static void on_tun(uv_poll_t *h, int status, int events)
+{
+	struct wgdev_poll *p = h->data;
+	struct wgdev *dev = p->dev;
+	struct wg_result res;
+	mtime_ns now = 0;
+	int i;
+
+	if (status < 0) {
+		wgdev_shutdown(dev, "TUN device error");
+		return;
+	}
+	for (i = 0; i < WGDEV_BURST; i++) {
+		uint8_t *buf = dev->txbuf + (size_t)i * WGDEV_BUF_SIZE;
+		ssize_t n = read(dev->tun_fd, buf + WG_HEADROOM, WGDEV_MAX_PACKET);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			/* EBADFD and friends: the interface was deleted under us */
+			log_info("TUN read: %s", strerror(errno));
+			wgdev_shutdown(dev, "TUN device gone");
+			return;
+		}
+		if (n == 0)
+			break;
+		if (i == 0)
+			now = sched_now();
+		if (n > dev->mtu)
+			refresh_mtu(dev);
+		wg_input_tun(dev->wg, buf, (size_t)n, WGDEV_BUF_SIZE, now, &res);
+		if (res.act == WG_ACT_SEND)
+			txq_add(dev, buf + res.off, res.len, &res.dst);
+	}
+	if (dev->txq[0].n)
+		txq_flush(dev, &dev->txq[0], dev->udp.fd4);
+	if (dev->txq[1].n)
+		txq_flush(dev, &dev->txq[1], dev->udp.fd6);
+	if (i > 0)
+		sched_rearm(&dev->sched);
+}
+
+/* ---- UDP poll handles ---- */
+
+static void poll_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void udp_polls_stop(struct wgdev *dev)
+{
+	struct wgdev_poll **pp[2] = { &dev->poll4, &dev->poll6 };
+
+	for (int i = 0; i < 2; i++) {
+		if (!*pp[i])
+			continue;
+		uv_poll_stop(&(*pp[i])->h);
+		uv_close((uv_handle_t *)&(*pp[i])->h, poll_freed);
+		*pp[i] = NULL;
+	}
+}
+
+static int udp_polls_start(struct wgdev *dev)
+{
+	int fds[2] = { dev->udp.fd4, dev->udp.fd6 };
+	struct wgdev_poll **pp[2] = { &dev->poll4, &dev->poll6 };
+
+	for (int i = 0; i < 2; i++) {
+		struct wgdev_poll *p;
+		int e;
+
+		if (fds[i] < 0)
+			continue;
+		p = calloc(1, sizeof *p);
+		if (!p) {
+			errno = ENOMEM;
+			return MESHD_E_SYS;
+		}
+		p->dev = dev;
+		p->fd = fds[i];
+		e = uv_poll_init(&dev->loop, &p->h, fds[i]);
+		if (e) {
+			free(p);
+			errno = -e;
+			return MESHD_E_SYS;
+		}
+		p->h.data = p;
+		*pp[i] = p;
+		e = uv_poll_start(&p->h, UV_READABLE, on_udp);
+		if (e) {
+			errno = -e;
+			return MESHD_E_SYS;
+		}
+	}
+	return 0;
+}
+
+/* UAPI: listen_port / fwmark changes. Returns 0 or a positive errno. */
+static int host_rebind(void *ctx, uint16_t *port, uint32_t fwmark, bool port_changed)
+{
+	struct wgdev *dev = ctx;
+	struct udp nu;
+
+	if (!port_changed) {
+		if (udp_set_fwmark(&dev->udp, fwmark) != 0) {
+			log_warn("cannot set fwmark %u: %s", fwmark, strerror(errno));
+			return EADDRINUSE;	/* the code wireguard-go answers */
+		}
+		return 0;
+	}
+	udp_init(&nu);
+	if (udp_bind(&nu, *port, fwmark) != 0) {
+		log_warn("cannot bind UDP port %u: %s", *port, strerror(errno));
+		return EADDRINUSE;
+	}
+	udp_polls_stop(dev);
+	udp_close(&dev->udp);
+	dev->udp = nu;
+	if (udp_polls_start(dev) != 0) {
+		log_error("cannot poll UDP sockets: %s", strerror(errno));
+		wgdev_shutdown(dev, "internal error");
+		return EIO;
+	}
+	*port = nu.port;
+	log_info("listening on UDP port %u", nu.port);
+	return 0;
+}
+
+/* The core caps padding at the MTU. Without a netlink listener we re-read it
+ * when a packet exceeds the cached value and after each UAPI request. */
+static void refresh_mtu(struct wgdev *dev)
+{
+	int mtu;
+
+	if (tun_get_mtu(dev->ifname, &mtu) == 0 && mtu > 0 && mtu != dev->mtu) {
+		dev->mtu = mtu;
+		wg_device_set_mtu(dev->wg, (unsigned)mtu);
+	}
+}
+
+static void after_uapi(void *ctx)
+{
+	struct wgdev *dev = ctx;
+
+	refresh_mtu(dev);
+	sched_rearm(&dev->sched);
+}
+
+/* ---- signals and the socket watch ---- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct wgdev *dev = h->data;
+
+	wgdev_shutdown(dev, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Removing the socket stops the daemon, as with wireguard-go. */
+static void on_sockwatch(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+	struct wgdev *dev = h->data;
+	struct stat st;
+
+	if (dev->stopping)
+		return;
+	if (lstat(dev->uapi.path, &st) < 0 && errno == ENOENT) {
+		dev->uapi.path[0] = '\0';	/* not ours to unlink any more */
+		wgdev_shutdown(dev, "UAPI socket removed");
+	}
+}
+
+/* ---- start / stop ---- */
+
+static void *buf_alloc(size_t n)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, 64, n * WGDEV_BUF_SIZE) != 0)
+		return NULL;
+	return p;
+}
+
+static void setup_msgs(struct wgdev *dev)
+{
+	for (int i = 0; i < WGDEV_BURST; i++) {
+		dev->rxiov[i].iov_base = dev->rxbuf + (size_t)i * WGDEV_BUF_SIZE;
+		dev->rxiov[i].iov_len = WGDEV_MAX_PACKET;
+		memset(&dev->rxmsg[i], 0, sizeof dev->rxmsg[i]);
+		dev->rxmsg[i].msg_hdr.msg_name = &dev->rxsrc[i];
+		dev->rxmsg[i].msg_hdr.msg_iov = &dev->rxiov[i];
+		dev->rxmsg[i].msg_hdr.msg_iovlen = 1;
+	}
+	dev->txq[0].n = dev->txq[1].n = 0;
+	dev->rx_vlen = WGDEV_BURST;
+}
+
+static void close_handles(struct wgdev *dev)
+{
+	uapi_server_stop(&dev->uapi);
+	if (dev->sockwatch_on) {
+		uv_fs_event_stop(&dev->sockwatch);
+		uv_close((uv_handle_t *)&dev->sockwatch, NULL);
+		dev->sockwatch_on = false;
+	}
+	if (dev->signals_on) {
+		uv_close((uv_handle_t *)&dev->sigint, NULL);
+		uv_close((uv_handle_t *)&dev->sigterm, NULL);
+		dev->signals_on = false;
+	}
+	if (dev->sched_on) {
+		sched_close(&dev->sched);
+		dev->sched_on = false;
+	}
+	udp_polls_stop(dev);
+	if (dev->tun_poll_on) {
+		uv_poll_stop(&dev->tun_poll.h);
+		uv_close((uv_handle_t *)&dev->tun_poll.h, NULL);
+		dev->tun_poll_on = false;
+	}
+}
+
+/* Frees everything once the loop has no more handles. */
+static void release(struct wgdev *dev)
+{
+	if (dev->loop_on) {
+		uv_run(&dev->loop, UV_RUN_DEFAULT);	/* run the close callbacks */
+		if (uv_loop_close(&dev->loop) != 0)
+			log_debug("loop still had handles at exit");
+		dev->loop_on = false;
+	}
+	udp_close(&dev->udp);
+	wg_device_free(dev->wg);
+	dev->wg = NULL;
+	if (dev->tun_fd >= 0)
+		close(dev->tun_fd);	/* the kernel deletes the interface */
+	dev->tun_fd = -1;
+	free(dev->txbuf);
+	free(dev->rxbuf);
+	free(dev->scratch);
+	dev->txbuf = dev->rxbuf = dev->scratch = NULL;
+}
+
+void wgdev_shutdown(struct wgdev *dev, const char *why)
+{
+	if (dev->stopping)
+		return;
+	dev->stopping = true;
+	log_info("shutting down (%s); errors: TUN write %llu, UDP send %llu", why,
+		 (unsigned long long)dev->tun_write_errs, (unsigned long long)dev->udp_send_errs);
+	close_handles(dev);
+}
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+
+int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
+{
+	const char *what;
+	int r, e, mtu;
+
+	dev->tun_fd = -1;
+	udp_init(&dev->udp);
+	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
+
+	r = uapi_socket_check(ifname);
+	if (r == MESHD_E_EXIST) {
+		char path[108];
+
+		uapi_socket_path(path, sizeof path, ifname);
+		FAIL("interface '%s' is already served by a running daemon (%s)", ifname, path);
+	}
+	if (r) {
+		char path[108];
+
+		uapi_socket_path(path, sizeof path, ifname);
+		FAIL("cannot use %s: %s", path, strerror(errno));
+	}
+
+	r = dev->tun_fd = tun_open(ifname);
+	if (r < 0) {
+		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+			FAIL("cannot create TUN '%s': /dev/net/tun: %s", ifname, strerror(errno));
+		if (errno == EINVAL && if_nametoindex(ifname) != 0)
+			FAIL("cannot create TUN '%s': an interface of another type has that name",
+			     ifname);
+		FAIL("cannot create TUN '%s': %s", ifname, strerror(errno));
+	}
+	/* Keep an MTU the user already chose (re-attaching), else the WireGuard default. */
+	if (tun_get_mtu(ifname, &mtu) != 0 || mtu == 1500) {
+		if (tun_set_mtu(ifname, TUN_DEFAULT_MTU) != 0)
+			FAIL("cannot set MTU of '%s': %s", ifname, strerror(errno));
+	}
+	if (tun_set_txqueuelen(ifname, TUN_TXQUEUELEN) != 0)
+		log_warn("cannot set txqueuelen of '%s': %s", ifname, strerror(errno));
+
+	dev->txbuf = buf_alloc(WGDEV_BURST);
+	dev->rxbuf = buf_alloc(WGDEV_BURST);
+	dev->scratch = buf_alloc(1);
+	if (!dev->txbuf || !dev->rxbuf || !dev->scratch)
+		FAIL("out of memory");
+	setup_msgs(dev);
+
+	dev->wg = wg_device_new(&host_ops, dev, &r);
+	if (!dev->wg)
+		FAIL("cannot create WireGuard device: %s", meshd_strerror(r));
+
+	if (tun_get_mtu(ifname, &mtu) == 0 && mtu > 0) {
+		dev->mtu = mtu;
+		wg_device_set_mtu(dev->wg, (unsigned)mtu);
+	}
+
+	if (udp_bind(&dev->udp, 0, 0) != 0)
+		FAIL("cannot bind UDP socket: %s", strerror(errno));
+
+	e = uv_loop_init(&dev->loop);
+	if (e)
+		FAIL("cannot create event loop: %s", uv_strerror(e));
+	dev->loop_on = true;
+
+	dev->tun_poll.dev = dev;
+	dev->tun_poll.fd = dev->tun_fd;
+	e = uv_poll_init(&dev->loop, &dev->tun_poll.h, dev->tun_fd);
+	if (e)
+		FAIL("cannot poll TUN: %s", uv_strerror(e));
+	dev->tun_poll.h.data = &dev->tun_poll;
+	dev->tun_poll_on = true;
+	e = uv_poll_start(&dev->tun_poll.h, UV_READABLE, on_tun);
+	if (e)
+		FAIL("cannot poll TUN: %s", uv_strerror(e));
+	if (udp_polls_start(dev) != 0)
+		FAIL("cannot poll UDP sockets: %s", strerror(errno));
+
+	if (sched_init(&dev->sched, &dev->loop, timer_next, timer_fire, dev) != 0)
+		FAIL("cannot create timer: %s", strerror(errno));
+	dev->sched_on = true;
+
+	uv_signal_init(&dev->loop, &dev->sigint);
+	uv_signal_init(&dev->loop, &dev->sigterm);
+	dev->sigint.data = dev->sigterm.data = dev;
+	dev->signals_on = true;
+	if (uv_signal_start(&dev->sigint, on_signal, SIGINT) ||
+	    uv_signal_start(&dev->sigterm, on_signal, SIGTERM))
+		FAIL("cannot install signal handlers");
+
+	dev->host.wg = dev->wg;
+	dev->host.port = dev->udp.port;
+	dev->host.fwmark = 0;
+	dev->host.rebind = host_rebind;
+	dev->host.ctx = dev;
+	dev->uapi.after_set = after_uapi;
+	dev->uapi.ctx = dev;
+	if (uapi_server_start(&dev->uapi, &dev->loop, ifname, &dev->host, &what) != 0) {
+		char path[108];
+
+		uapi_socket_path(path, sizeof path, ifname);
+		FAIL("%s %s: %s", what, path, strerror(errno));
+	}
+	if (uv_fs_event_init(&dev->loop, &dev->sockwatch) == 0) {
+		dev->sockwatch.data = dev;
+		dev->sockwatch_on = true;
+		if (uv_fs_event_start(&dev->sockwatch, on_sockwatch, dev->uapi.path, 0) != 0) {
+			uv_close((uv_handle_t *)&dev->sockwatch, NULL);
+			dev->sockwatch_on = false;
+		}
+	}
+	log_info("interface %s up, UDP port %u, UAPI %s", ifname, dev->udp.port, dev->uapi.path);
+	return 0;
+fail:
+	dev->stopping = true;
+	close_handles(dev);
+	release(dev);
+	return MESHD_E_SYS;
+}
+
+int wgdev_run(struct wgdev *dev)
+{
+	uv_run(&dev->loop, UV_RUN_DEFAULT);
+	if (!dev->stopping) {
+		/* the loop ran dry without a shutdown: should not happen */
+		dev->stopping = true;
+		close_handles(dev);
+	}
+	release(dev);
+	return 0;
+}

@@ -1,0 +1,119 @@
+/* The plain-WireGuard daemon (`meshd wg IFNAME`): the single owner of the event
+ * loop, the TUN device, the UDP sockets, the WireGuard core and the UAPI server.
+ *
+ * Start order: TUN (+ MTU, txqueuelen) -> wg core -> UDP -> loop handles (polls,
+ * timer, signals) -> UAPI socket (last, so that its presence means "ready").
+ * Stop order is the reverse: the socket goes first so that no client sees a
+ * half-dead daemon; the TUN is closed last (the kernel then deletes it).
+ *
+ * Data path (single thread, no allocation, no copies):
+ *   TUN readable: read up to WGDEV_BURST packets into preallocated buffers at
+ *     WG_HEADROOM, encrypt each in place (wg_input_tun), one sendmmsg per family.
+ *   UDP readable: one recvmmsg of up to WGDEV_BURST datagrams, decrypt each in
+ *     place (wg_input_datagram), write each plaintext to the TUN.
+ * One burst per readiness callback keeps TUN and UDP from starving each other.
+ */
+#ifndef MESHD_WGDEV_H
+#define MESHD_WGDEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <net/if.h>
+#include <uv.h>
+
+#include "schedule.h"
+#include "uapi.h"
+#include "udp.h"
+#include "util/addr.h"
+
+struct wg_device;
+
+enum {
+	WGDEV_BURST = 64,
+	/* one buffer: headroom + the largest IP packet / datagram + tailroom, rounded */
+	WGDEV_BUF_SIZE = (16 + 65535 + 31 + 63) & ~63,
+	WGDEV_MAX_PACKET = 65535,
+	WGDEV_GSO_MAX_SEGS = 64,	/* UDP_MAX_SEGMENTS of older kernels */
+	WGDEV_GSO_MAX_BYTES = 65000,	/* under the 64 KiB IP datagram limit */
+};
+
+struct wgdev_poll {
+	uv_poll_t h;
+	struct wgdev *dev;
+	int fd;
+};
+
+/* Cmsg space for one UDP_SEGMENT / UDP_GRO value. */
+#define WGDEV_CMSG_SPACE CMSG_SPACE(sizeof(int))
+
+/* Encrypted packets of one burst for one socket family. At flush, runs of
+ * packets to the same destination with the same length (the last one may be
+ * shorter) become one UDP GSO message (UDP_SEGMENT), so the kernel builds one
+ * skb for the run; one sendmmsg carries all messages. */
+struct wgdev_txq {
+	struct iovec iov[WGDEV_BURST];		/* one per packet */
+	union endpoint dst[WGDEV_BURST];
+	unsigned n;				/* packets */
+	struct mmsghdr msg[WGDEV_BURST];	/* one per run */
+	unsigned first[WGDEV_BURST];		/* index of a message's first packet */
+	union {
+		struct cmsghdr align;
+		char buf[WGDEV_CMSG_SPACE];
+	} ctl[WGDEV_BURST];
+};
+
+struct wgdev {
+	uv_loop_t loop;
+	char ifname[IFNAMSIZ];
+	int tun_fd;
+	int mtu;			/* last MTU read from the interface */
+	struct wgdev_poll tun_poll;
+	bool tun_poll_on;
+	struct udp udp;
+	struct wgdev_poll *poll4, *poll6;	/* heap: closed asynchronously on rebind */
+	struct wg_device *wg;
+	struct sched sched;
+	bool sched_on;
+	struct uapi_host host;
+	struct uapi_server uapi;
+	uv_signal_t sigint, sigterm;
+	bool signals_on;
+	uv_fs_event_t sockwatch;
+	bool sockwatch_on;
+	bool loop_on;
+	bool stopping;
+
+	uint8_t *txbuf;			/* WGDEV_BURST * WGDEV_BUF_SIZE, 64-byte aligned */
+	uint8_t *rxbuf;
+	struct wgdev_txq txq[2];	/* [0] IPv4, [1] IPv6 */
+	struct mmsghdr rxmsg[WGDEV_BURST];
+	struct iovec rxiov[WGDEV_BURST];
+	union endpoint rxsrc[WGDEV_BURST];
+	union {
+		struct cmsghdr align;
+		char buf[WGDEV_CMSG_SPACE];
+	} rxctl[WGDEV_BURST];
+	uint8_t *scratch;		/* one aligned buffer for unaligned GRO segments */
+	unsigned rx_vlen;		/* messages per recvmmsg (shrinks when GRO packs many) */
+	bool gso_off;			/* the kernel refused UDP GSO: send one by one */
+
+	uint64_t tun_write_errs, udp_send_errs;	/* packets dropped by those calls */
+};
+
+/* Sets up everything; on failure writes one line (without "meshd: " and
+ * without '\n') into err and returns a negative MESHD_E_* code, having undone
+ * what it did. dev must be zeroed by the caller. */
+int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen);
+/* Runs the loop until a signal, the TUN disappearing or the socket being
+ * removed; then tears everything down. Returns the process exit code. */
+int wgdev_run(struct wgdev *dev);
+/* Asks the loop to stop (safe from any loop callback). */
+void wgdev_shutdown(struct wgdev *dev, const char *why);
+
+/* `meshd wg [-f] IFNAME` (src/cmd_wg.c): argv[0] is "wg". Returns the exit code. */
+int cmd_wg(int argc, char **argv);
+
+#endif
