@@ -33,6 +33,7 @@ static void make_cert(struct mesh_cert *c, const char *name, unsigned nroutes)
 	memset(c->node_id, 0x11, sizeof c->node_id);
 	strcpy(c->name, name);
 	memset(c->wg_pubkey, 0x22, sizeof c->wg_pubkey);
+	memset(c->sign_pk, 0x44, sizeof c->sign_pk);
 	c->ipv4[0] = 100;
 	c->ipv4[1] = 80;
 	c->ipv4[2] = 3;
@@ -81,6 +82,7 @@ static void assert_cert_eq(const struct mesh_cert *a, const struct mesh_cert *b)
 	ck_assert_mem_eq(a->node_id, b->node_id, sizeof a->node_id);
 	ck_assert_str_eq(a->name, b->name);
 	ck_assert_mem_eq(a->wg_pubkey, b->wg_pubkey, sizeof a->wg_pubkey);
+	ck_assert_mem_eq(a->sign_pk, b->sign_pk, sizeof a->sign_pk);
 	ck_assert_mem_eq(a->ipv4, b->ipv4, sizeof a->ipv4);
 	ck_assert_mem_eq(a->ipv6, b->ipv6, sizeof a->ipv6);
 	ck_assert_uint_eq(a->flags, b->flags);
@@ -255,7 +257,9 @@ END_TEST
 
 /* Offsets in an encoded certificate with name length nl and no routes. */
 enum { OFF_NAMELEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN, OFF_NAME = OFF_NAMELEN + 1 };
-#define OFF_FLAGS(nl) (OFF_NAME + (nl) + MESH_WG_KEY_LEN + 4 + 16)
+#define OFF_WG(nl) (OFF_NAME + (nl))
+#define OFF_SIGN_PK(nl) (OFF_WG(nl) + MESH_WG_KEY_LEN)
+#define OFF_FLAGS(nl) (OFF_SIGN_PK(nl) + MESH_PK_LEN + 4 + 16)
 
 /* Decodes buf with one byte changed; expects MESHD_E_PROTO. */
 static void mutate_case(const uint8_t *orig, size_t n, size_t off, uint8_t val)
@@ -328,6 +332,29 @@ START_TEST(test_cert_encode_rejects_invalid)
 	ck_assert_int_eq(wr_u8(&w, 7), 0);
 	ck_assert_int_eq(mesh_cert_encode(&c, &w), MESHD_E_RANGE);
 	ck_assert_uint_eq(w.off, 1);
+}
+END_TEST
+
+/* The node signing key sits after the WireGuard key, is covered by the
+ * authority's signature, and the smallest certificate is 217 bytes. */
+START_TEST(test_cert_sign_pk_layout_and_signed)
+{
+	uint8_t buf[MESH_CERT_MAX_LEN];
+	struct mesh_cert c, d;
+	size_t n;
+
+	make_cert(&c, "a", 0);
+	n = encode(&c, buf, sizeof buf);
+	ck_assert_uint_eq(n, 217);
+	ck_assert_uint_eq(n, MESH_CERT_FIXED_LEN + 1);
+	ck_assert_mem_eq(buf + OFF_WG(1), c.wg_pubkey, MESH_WG_KEY_LEN);
+	ck_assert_mem_eq(buf + OFF_SIGN_PK(1), c.sign_pk, MESH_PK_LEN);
+	buf[OFF_SIGN_PK(1) + 7] ^= 0x01;
+	ck_assert_int_eq(mesh_cert_decode(buf, n, &d), 0);
+	ck_assert_uint_eq(d.sign_pk[7], c.sign_pk[7] ^ 0x01);
+	ck_assert(!mesh_cert_verify(&d, auth_pk, NOW));
+	d.sign_pk[7] ^= 0x01;
+	ck_assert(mesh_cert_verify(&d, auth_pk, NOW));
 }
 END_TEST
 
@@ -424,6 +451,7 @@ Suite *suite_cert(void)
 	tcase_add_test(tc, test_cert_decode_truncated_and_trailing);
 	tcase_add_test(tc, test_cert_decode_rejects_table);
 	tcase_add_test(tc, test_cert_encode_rejects_invalid);
+	tcase_add_test(tc, test_cert_sign_pk_layout_and_signed);
 	tcase_add_test(tc, test_revoke_roundtrip_and_verify);
 	tcase_add_test(tc, test_revoke_every_bit_flip_and_length_rejected);
 	tcase_add_test(tc, test_revoke_signature_is_domain_separated);

@@ -52,6 +52,7 @@ static int cert_encode_body(const struct mesh_cert *c, struct wr *w)
 	    (r = wr_bytes(w, c->node_id, sizeof c->node_id)) != 0 ||
 	    (r = wr_str(w, c->name)) != 0 ||
 	    (r = wr_bytes(w, c->wg_pubkey, sizeof c->wg_pubkey)) != 0 ||
+	    (r = wr_bytes(w, c->sign_pk, sizeof c->sign_pk)) != 0 ||
 	    (r = wr_bytes(w, c->ipv4, sizeof c->ipv4)) != 0 ||
 	    (r = wr_bytes(w, c->ipv6, sizeof c->ipv6)) != 0 ||
 	    (r = wr_u8(w, c->flags)) != 0 ||
@@ -114,6 +115,7 @@ int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
 	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
 	    (r = rd_str(&rd, out->name, sizeof out->name, MESH_NAME_MAX)) != 0 ||
 	    (r = rd_bytes(&rd, out->wg_pubkey, sizeof out->wg_pubkey)) != 0 ||
+	    (r = rd_bytes(&rd, out->sign_pk, sizeof out->sign_pk)) != 0 ||
 	    (r = rd_bytes(&rd, out->ipv4, sizeof out->ipv4)) != 0 ||
 	    (r = rd_bytes(&rd, out->ipv6, sizeof out->ipv6)) != 0 ||
 	    (r = rd_u8(&rd, &out->flags)) != 0 ||

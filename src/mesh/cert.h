@@ -2,7 +2,7 @@
  *
  * Certificate, version 1 (big-endian, see docs/wire-formats.md):
  *	u8 version | mesh_id[32] | node_id[16] | u8 name_len, name |
- *	wg_pubkey[32] | ipv4[4] | ipv6[16] | u8 flags |
+ *	wg_pubkey[32] | sign_pk[32] | ipv4[4] | ipv6[16] | u8 flags |
  *	u8 nroutes, nroutes x (u8 family, prefix[4|16], u8 len) |
  *	u64 issued_at | u64 expires_at | sig[64]
  * sig = Ed25519(authority, "meshd cert v1" || every byte before sig).
@@ -37,7 +37,7 @@ enum {
 	MESH_CERT_SKEW_S = 600,		/* issued_at may be this far ahead of now */
 	/* fixed part + longest name + every route as IPv6 */
 	MESH_CERT_FIXED_LEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN + 1 + MESH_WG_KEY_LEN +
-	    4 + 16 + 1 + 1 + 8 + 8 + MESH_SIG_LEN,
+	    MESH_PK_LEN + 4 + 16 + 1 + 1 + 8 + 8 + MESH_SIG_LEN,
 	MESH_CERT_MAX_LEN = MESH_CERT_FIXED_LEN + MESH_NAME_MAX + MESH_CERT_MAX_ROUTES * (1 + 16 + 1),
 	MESH_REVOKE_LEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN + 8 + MESH_SIG_LEN,
 };
@@ -51,6 +51,8 @@ struct mesh_cert {
 	uint8_t node_id[MESH_NODE_ID_LEN];
 	char name[MESH_NAME_MAX + 1];		/* NUL-terminated DNS label */
 	uint8_t wg_pubkey[MESH_WG_KEY_LEN];	/* WireGuard (X25519) public key */
+	uint8_t sign_pk[MESH_PK_LEN];		/* the node's Ed25519 key: signs its
+						 * endpoint records (mesh/endpoints.h) */
 	uint8_t ipv4[4];			/* overlay addresses */
 	uint8_t ipv6[16];
 	uint8_t flags;				/* MESH_CERT_F_* */

@@ -1,0 +1,222 @@
+/* The record set a node gossips, in memory, with its merge rules.
+ *
+ * Three kinds of record travel, each keyed by the node id it is about and
+ * ordered by a per-kind version:
+ *
+ *	kind       signed by                  version       effect
+ *	CERT       authority                  issued_at     the node is a member
+ *	REVOKE     authority                  revoked_at    tombstone, forever
+ *	ENDPOINTS  the node (cert's sign_pk)  seq           where to reach it
+ *
+ * Merge rules (docs/wire-formats.md has the full table). For one (kind, node):
+ * the record with the larger version wins; at equal versions the one whose
+ * bytes are lexicographically larger wins. That order is total and depends
+ * only on the records, so any set of deliveries, in any order and with any
+ * duplicates, ends in the same state on every node: the maximum. A tombstone
+ * beats everything: it drops the node's cert and endpoint record, and every
+ * later cert or endpoint record for that node id is refused (a revoked node
+ * rejoins under a new node id). Tombstones are never dropped: a cert issued
+ * before the revocation may stay valid for a long time, and forgetting the
+ * tombstone would let a stale copy of it back in.
+ *
+ * An ENDPOINTS record for a node whose cert we do not hold yet (ORPHAN) cannot
+ * be verified. It waits in a small bounded pending set (oldest evicted first,
+ * dropped after MESH_RECORDS_PENDING_TTL_S) and is verified and merged when
+ * the cert arrives. Pending records are not ours to vouch for: they are not in
+ * the digest and not re-gossiped. Anti-entropy repairs whatever the pending
+ * set loses.
+ *
+ * When a cert is replaced by one with a different sign_pk, the held endpoint
+ * record is re-verified under the new key and dropped if it fails. Records
+ * signed by the new key that arrived earlier were INVALID then; the gossip
+ * round's digest brings them back. A gossip batch should be merged REVOKE
+ * first, then CERT, then ENDPOINTS.
+ *
+ * Time is unix seconds passed in (the certificates' expiries are absolute).
+ * Expired records are dropped by mesh_records_handle_expiry() and, for the
+ * node concerned, at the start of every merge. An authority that wants to
+ * shorten a membership revokes it: a reissued cert should not expire earlier
+ * than the one it replaces (if it does, the member is gone when it expires,
+ * even though the older cert might still be valid).
+ *
+ * Sans-I/O: no clock, no sockets, no store. Events go to one callback,
+ * synchronously, after the state has changed; the callback may read the set
+ * (lookups, digest) but not merge or expire (MESHD_E_STATE).
+ */
+#ifndef MESHD_MESH_RECORDS_H
+#define MESHD_MESH_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/cert.h"
+#include "mesh/endpoints.h"
+#include "mesh/identity.h"
+
+enum mesh_rec_kind {
+	MESH_REC_CERT = 1,
+	MESH_REC_REVOKE = 2,
+	MESH_REC_ENDPOINTS = 3,
+};
+
+/* mesh_records_merge() outcomes (>= 0; errors are negative MESHD_E_*). */
+enum mesh_merge {
+	MESH_MERGE_NEW = 0,	/* stored (first or replacing an older one) */
+	MESH_MERGE_DUP,		/* identical, or same version and not larger: ignored */
+	MESH_MERGE_STALE,	/* older version than the one held: ignored */
+	MESH_MERGE_INVALID,	/* undecodable, unknown kind, bad signature, other
+				 * mesh, expired or too far in the future */
+	MESH_MERGE_REVOKED,	/* the node has a tombstone: refused */
+	MESH_MERGE_ORPHAN,	/* ENDPOINTS for a node without a cert: pending */
+};
+
+enum {
+	MESH_RECORDS_MAX_NODES = 65536,		/* default cap on node ids held */
+	MESH_RECORDS_PENDING_MAX = 256,		/* default cap on pending orphans */
+	MESH_RECORDS_PENDING_TTL_S = 300,
+	MESH_DIGEST_VERSION = 1,
+	MESH_DIGEST_HASH_LEN = 8,		/* record hash bytes per entry */
+	MESH_DIGEST_ENTRY_LEN = 1 + MESH_NODE_ID_LEN + 8 + MESH_DIGEST_HASH_LEN,
+	MESH_DIGEST_HDR_LEN = 1 + 4,
+	MESH_RECORDS_SET_HASH_LEN = 32,
+};
+
+#define MESH_RECORD_HASH_DOMAIN "meshd record v1"
+#define MESH_RECORDS_SET_DOMAIN "meshd records set v1"
+
+enum mesh_rec_event_type {
+	MESH_EV_MEMBER_ADDED,		/* first valid cert for a node */
+	MESH_EV_MEMBER_CHANGED,		/* its cert was replaced by a newer one */
+	MESH_EV_MEMBER_REMOVED,		/* revoked or its cert expired */
+	MESH_EV_ENDPOINTS_CHANGED,	/* new endpoint record, or none any more */
+};
+
+enum mesh_rec_gone {
+	MESH_GONE_REVOKED = 1,
+	MESH_GONE_EXPIRED = 2,
+};
+
+struct mesh_rec_event {
+	enum mesh_rec_event_type type;
+	const uint8_t *node_id;			/* MESH_NODE_ID_LEN bytes */
+	const struct mesh_cert *cert;		/* ADDED, CHANGED: the new cert */
+	const struct mesh_endpoints *endpoints;	/* ENDPOINTS_CHANGED: NULL = none */
+	enum mesh_rec_gone gone;		/* REMOVED: why */
+};
+
+/* All pointers in ev are borrowed for the duration of the call. A removed
+ * member's endpoint record goes with it: no separate ENDPOINTS_CHANGED. */
+typedef void mesh_records_event_fn(void *ctx, const struct mesh_rec_event *ev);
+
+struct mesh_records_cfg {
+	uint8_t authority_pk[MESH_PK_LEN];
+	size_t max_nodes;		/* 0: MESH_RECORDS_MAX_NODES */
+	size_t max_pending;		/* 0: MESH_RECORDS_PENDING_MAX */
+	mesh_records_event_fn *on_event;	/* may be NULL */
+	void *ctx;
+};
+
+struct mesh_records;
+
+/* A new, empty set. NULL with *err = MESHD_E_NOMEM, or MESHD_E_INVAL when a
+ * cap is larger than MESH_RECORDS_MAX_NODES / MESH_RECORDS_PENDING_MAX. */
+struct mesh_records *mesh_records_new(const struct mesh_records_cfg *cfg, int *err);
+/* Frees the set and every record; NULL is a no-op. No events. */
+void mesh_records_free(struct mesh_records *recs);
+
+/* Merges one record received from anyone (the bytes are copied). Returns a
+ * MESH_MERGE_* outcome, or MESHD_E_NOMEM, MESHD_E_FULL (a record for a new
+ * node id while max_nodes are held; nothing changed), MESHD_E_STATE (called
+ * from the event callback). */
+int mesh_records_merge(struct mesh_records *recs, enum mesh_rec_kind kind,
+    const uint8_t *bytes, size_t len, uint64_t now_unix);
+
+/* Short name of an outcome ("new", "dup", ...) for logs; never NULL. */
+const char *mesh_merge_str(int outcome);
+
+/* The earliest unix second at which a held record (or pending orphan)
+ * expires, UINT64_MAX when none does. May be early, never late. */
+uint64_t mesh_records_next_expiry(const struct mesh_records *recs);
+/* Drops every record expired at now (events: MEMBER_REMOVED with
+ * MESH_GONE_EXPIRED, ENDPOINTS_CHANGED with NULL). Returns 0 or
+ * MESHD_E_STATE (called from the event callback). */
+int mesh_records_handle_expiry(struct mesh_records *recs, uint64_t now_unix);
+
+/* The stored bytes of one record: a borrowed pointer valid until the next
+ * merge or expiry. Returns 0 or MESHD_E_NOENT. */
+int mesh_records_get(const struct mesh_records *recs, enum mesh_rec_kind kind,
+    const uint8_t node_id[MESH_NODE_ID_LEN], const uint8_t **bytes, size_t *len);
+/* Decoded views of the held cert / endpoint record. 0 or MESHD_E_NOENT. */
+int mesh_records_cert(const struct mesh_records *recs,
+    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_cert *out);
+int mesh_records_endpoints(const struct mesh_records *recs,
+    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_endpoints *out);
+
+/* Calls fn for every held record of kind (0: every kind), in no particular
+ * order. fn returns 0 to go on, anything else stops the walk and is returned.
+ * fn may not merge or expire. */
+typedef int mesh_records_walk_fn(void *ctx, enum mesh_rec_kind kind,
+    const uint8_t node_id[MESH_NODE_ID_LEN], const uint8_t *bytes, size_t len);
+int mesh_records_foreach(const struct mesh_records *recs, int kind,
+    mesh_records_walk_fn *fn, void *ctx);
+
+/* Held records of a kind (0: all kinds; MESH_REC_CERT counts members), and
+ * pending orphans. */
+size_t mesh_records_count(const struct mesh_records *recs, int kind);
+size_t mesh_records_pending(const struct mesh_records *recs);
+
+/* ---- anti-entropy ----
+ *
+ * A digest lists every held record as (kind, node id, version, first 8 bytes
+ * of the record hash), sorted by (node id, kind). The record hash is
+ * BLAKE2b-256(MESH_RECORD_HASH_DOMAIN || u8 kind || bytes); it tells apart two
+ * records with the same version, which the version alone cannot.
+ *
+ * Wire form: u8 version | u32 count | count x (u8 kind | node_id[16] |
+ * u64 version | hash[8]), entries strictly ascending by (node id, kind).
+ *
+ * The set hash is BLAKE2b-256(MESH_RECORDS_SET_DOMAIN || for each record in
+ * digest order: u8 kind | node_id | u64 version | full record hash[32]). Two
+ * nodes hold the same records exactly when their set hashes match, so a
+ * gossip round starts with 32 bytes and sends a digest only on mismatch.
+ */
+struct mesh_digest_entry {
+	uint8_t kind;
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	uint64_t version;
+	uint8_t hash[MESH_DIGEST_HASH_LEN];
+};
+
+struct mesh_digest {
+	struct mesh_digest_entry *e;	/* owned; free with mesh_digest_clear() */
+	size_t n;
+};
+
+/* Fills d (initially empty or cleared) with our digest. 0 or MESHD_E_NOMEM. */
+int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d);
+void mesh_digest_clear(struct mesh_digest *d);
+
+/* Encoded size of a digest of n entries. */
+size_t mesh_digest_len(size_t n);
+/* Appends the wire form. 0; MESHD_E_INVAL (entries not strictly ascending,
+ * unknown kind); MESHD_E_RANGE (w full; nothing written). */
+int mesh_digest_encode(const struct mesh_digest *d, struct wr *w);
+/* Strict decode of exactly len bytes from a peer. The allocation is bounded
+ * by len and by 3 x MESH_RECORDS_MAX_NODES entries. 0; MESHD_E_PROTO (out
+ * left empty); MESHD_E_NOMEM. */
+int mesh_digest_decode(const uint8_t *p, size_t len, struct mesh_digest *out);
+
+/* Compares our set with a peer's digest (sorted as above). push receives our
+ * entries the peer lacks or holds older, pull the peer's entries we lack or
+ * hold older; at equal versions with different hashes an entry goes both
+ * ways and the merge rule picks the winner on both sides. A tombstone on
+ * either side masks the node's other kinds. Returns 0; MESHD_E_PROTO (peer
+ * digest not sorted); MESHD_E_NOMEM. push and pull must start empty. */
+int mesh_records_diff(const struct mesh_records *recs, const struct mesh_digest *peer,
+    struct mesh_digest *push, struct mesh_digest *pull);
+
+/* The set hash; cached between changes. 0 or MESHD_E_NOMEM (out zeroed). */
+int mesh_records_set_hash(struct mesh_records *recs, uint8_t out[MESH_RECORDS_SET_HASH_LEN]);
+
+#endif
