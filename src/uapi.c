@@ -196,6 +196,7 @@ enum op_kind {
 	OP_KEEPALIVE,
 	OP_REPLACE_ALLOWED_IPS,
 	OP_ALLOWED_IP,
+	OP_ALLOWED_IP_REMOVE,	/* "allowed_ip=-prefix": what recent wg(8) sends to remove one */
 };
 
 struct op {
@@ -375,9 +376,11 @@ static int parse_line(struct ops *ops, char *line, bool *in_peer, size_t *peer_i
 		if (!ops_push(ops, OP_REPLACE_ALLOWED_IPS))
 			return -ENOMEM;
 	} else if (!strcmp(key, "allowed_ip")) {
-		if (!(op = ops_push(ops, OP_ALLOWED_IP)))
+		bool remove = value[0] == '-';
+
+		if (!(op = ops_push(ops, remove ? OP_ALLOWED_IP_REMOVE : OP_ALLOWED_IP)))
 			return -ENOMEM;
-		if (!parse_prefix(value, &op->family, op->u.addr, &op->cidr))
+		if (!parse_prefix(value + remove, &op->family, op->u.addr, &op->cidr))
 			return -EINVAL;
 	} else if (!strcmp(key, "protocol_version")) {
 		if (strcmp(value, "1"))
@@ -533,6 +536,12 @@ static int apply_set(struct uapi_host *host, const struct ops *ops, mtime_ns now
 				if (r)
 					return -EINVAL;
 			}
+			break;
+		case OP_ALLOWED_IP_REMOVE:
+			/* A prefix the peer does not hold: nothing to do (kernel). */
+			if (peer)
+				wg_peer_allowedip_remove(host->wg, peer, op->family, op->u.addr,
+							 op->cidr);
 			break;
 		}
 	}
@@ -755,6 +764,13 @@ static void client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		struct uapi_out out = { 0 };
 		int r;
 
+		/* Replies the client has not read yet stay queued in memory: one that
+		 * keeps sending without reading is dropped, not served without bound. */
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > UAPI_MAX_UNREAD) {
+			log_ratelimited(LOG_LVL_WARN, "uapi: client does not read its replies, closing");
+			client_close(c);
+			break;
+		}
 		r = uapi_handle_request(srv->host, c->buf + off, n, sched_now(), &out);
 		off += n;
 		if (r == UAPI_CLOSE) {

@@ -35,6 +35,9 @@ struct wg_device;
 enum {
 	UAPI_MAX_LINE = 4096,			/* bytes per line, '\n' included */
 	UAPI_MAX_REQUEST = 8 * 1024 * 1024,	/* bytes per request (about 50k peers) */
+	/* Reply bytes a client may leave unread before another request of its is
+	 * handled (one reply, however large, is always queued). */
+	UAPI_MAX_UNREAD = 1024 * 1024,
 };
 
 /* What a request operates on. port/fwmark are the source of truth for `get`. */

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -230,6 +233,59 @@ START_TEST(test_uapi_set_rejects)
 }
 END_TEST
 
+/* A local client that pipelines requests and never reads the replies must not
+ * make the server queue replies without bound (wireguard-go answers one
+ * request at a time with a blocking write): it is disconnected. Needs to
+ * create a socket in UAPI_SOCKET_DIR, so it does nothing without permission. */
+START_TEST(test_uapi_unread_replies_bounded)
+{
+	struct uapi_server srv;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char ifname[32], r[256];
+	const char *what;
+	uv_loop_t loop;
+	int fd, small = 4096;
+	bool closed = false;
+
+	/* ~200 peers: each get reply is some 40 KB */
+	for (int i = 1; i <= 200; i++) {
+		snprintf(r, sizeof r, "set=1\npublic_key=%s\nallowed_ip=10.%d.%d.0/24\n\n",
+			 hexkey(i), i / 256, i % 256);
+		expect(r, "errno=0\n\n");
+	}
+	snprintf(ifname, sizeof ifname, "chkuapi%d", (int)getpid());
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	memset(&srv, 0, sizeof srv);
+	if (uapi_server_start(&srv, &loop, ifname, &host, &what) != 0) {
+		fprintf(stderr, "test_uapi_unread_replies_bounded: skipped (%s: %s)\n", what,
+			strerror(errno));
+		uv_loop_close(&loop);
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	memcpy(sun.sun_path, srv.path, sizeof sun.sun_path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	ck_assert_uint_eq(srv.nclients, 1);
+	/* 1000 gets (~40 MB of replies), a few at a time, never reading */
+	for (int i = 0; i < 250 && !closed; i++) {
+		static const char gets[] = "get=1\n\nget=1\n\nget=1\n\nget=1\n\n";
+
+		if (send(fd, gets, sizeof gets - 1, MSG_NOSIGNAL) < 0)
+			closed = errno == EPIPE || errno == ECONNRESET;
+		uv_run(&loop, UV_RUN_NOWAIT);
+		closed = closed || srv.nclients == 0;
+	}
+	close(fd);
+	uapi_server_stop(&srv);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	ck_assert_msg(closed, "server still queues replies for a client that never reads");
+}
+END_TEST
+
 START_TEST(test_uapi_huge_line)
 {
 	size_t n = 3 * UAPI_MAX_LINE;
@@ -294,6 +350,34 @@ START_TEST(test_uapi_update_only_after_many_lines)
 	snprintf(r + n, sizeof r - (size_t)n, "update_only=true\n\n");
 	expect(r, "errno=0\n\n");
 	ck_assert_int_eq(count_peers(), 0);
+}
+END_TEST
+
+/* Recent wg(8) removes single allowed IPs with "allowed_ip=-prefix"
+ * (as the kernel's WGALLOWEDIP_F_REMOVE_ME): only that prefix of that peer
+ * goes; removing one the peer does not hold is not an error. */
+START_TEST(test_uapi_allowed_ip_remove)
+{
+	char r[1024], *got;
+
+	snprintf(r, sizeof r, "set=1\npublic_key=%s\nallowed_ip=10.1.0.0/16\nallowed_ip=10.2.0.0/16\n"
+		 "allowed_ip=fd00::/64\npublic_key=%s\nallowed_ip=10.3.0.0/16\n\n",
+		 hexkey(1), hexkey(2));
+	expect(r, "errno=0\n\n");
+	snprintf(r, sizeof r, "set=1\npublic_key=%s\nallowed_ip=-10.1.0.0/16\n"
+		 "allowed_ip=-fd00::1/64\nallowed_ip=-10.3.0.0/16\nallowed_ip=-10.9.0.0/16\n\n",
+		 hexkey(1));
+	expect(r, "errno=0\n\n");
+	got = req("get=1\n\n");
+	ck_assert_ptr_null(strstr(got, "allowed_ip=10.1.0.0/16\n"));
+	ck_assert_ptr_null(strstr(got, "allowed_ip=fd00::/64\n"));
+	ck_assert_ptr_nonnull(strstr(got, "allowed_ip=10.2.0.0/16\n"));
+	ck_assert_ptr_nonnull(strstr(got, "allowed_ip=10.3.0.0/16\n"));	/* peer 2's */
+	free(got);
+	snprintf(r, sizeof r, "set=1\npublic_key=%s\nallowed_ip=-10.2.0.0/33\n\n", hexkey(1));
+	expect_errno_unchanged(r, EINVAL);
+	snprintf(r, sizeof r, "set=1\npublic_key=%s\nallowed_ip=--10.2.0.0/16\n\n", hexkey(1));
+	expect_errno_unchanged(r, EINVAL);
 }
 END_TEST
 
@@ -416,9 +500,11 @@ static Suite *suite_uapi(void)
 	tcase_add_test(tc, test_uapi_endpoint_v6);
 	tcase_add_test(tc, test_uapi_set_rejects);
 	tcase_add_test(tc, test_uapi_huge_line);
+	tcase_add_test(tc, test_uapi_unread_replies_bounded);
 	tcase_add_test(tc, test_uapi_peer_remove_update_only_replace);
 	tcase_add_test(tc, test_uapi_update_only_after_many_lines);
 	tcase_add_test(tc, test_uapi_own_key_ignored);
+	tcase_add_test(tc, test_uapi_allowed_ip_remove);
 	tcase_add_test(tc, test_uapi_listen_port);
 	tcase_add_test(tc, test_uapi_not_get_or_set_closes);
 	tcase_add_test(tc, test_uapi_request_len);
