@@ -6,11 +6,17 @@
 #include "schedule.h"
 #include "util/err.h"
 
+/* CLOCK_BOOTTIME, not CLOCK_MONOTONIC: it keeps counting while the machine is
+ * suspended, so session keys age across a suspend as they do in the kernel
+ * (a laptop that wakes after an hour must not keep using an hour-old keypair
+ * its peer has long rejected). libuv's timers run on the monotonic clock, but
+ * only the delay until the next deadline is handed to them, and a deadline
+ * passed during a suspend simply fires at once on resume. */
 mtime_ns sched_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return SEC(ts.tv_sec) + (mtime_ns)ts.tv_nsec;
 }
 
