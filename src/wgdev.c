@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/udp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,8 +99,20 @@ static void on_udp(uv_poll_t *h, int status, int events)
 	mtime_ns now;
 	int n;
 
-	if (status < 0)
+	if (status < 0) {
+		/* libuv stops a poll handle on POLLERR. A pending socket error
+		 * (e.g. an ICMP error queued on the socket) must not end receive
+		 * for good: read and clear it, say so, and poll again. */
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		log_ratelimited(LOG_LVL_WARN, "UDP socket error: %s (%s); still listening",
+				uv_strerror(status), soerr ? strerror(soerr) : "no pending error");
+		if (uv_poll_start(h, UV_READABLE, on_udp) != 0)
+			wgdev_shutdown(dev, "UDP socket error");
 		return;
+	}
 	for (unsigned i = 0; i < dev->rx_vlen; i++) {
 		struct msghdr *mh = &dev->rxmsg[i].msg_hdr;
 
