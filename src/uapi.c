@@ -865,7 +865,9 @@ int uapi_server_start(struct uapi_server *srv, uv_loop_t *loop, const char *ifna
 	uv_pipe_init(loop, &srv->listener, 0);
 	srv->listener.data = srv;
 	e = uv_pipe_open(&srv->listener, fd);
-	if (e == 0)
+	if (e)
+		close(fd);	/* not adopted by the handle: ours to close */
+	else
 		e = uv_listen((uv_stream_t *)&srv->listener, 64, on_connection);
 	if (e) {
 		uv_close((uv_handle_t *)&srv->listener, NULL);
