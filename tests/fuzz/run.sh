@@ -28,9 +28,14 @@ for f in tests/fuzz/fuzz_*; do
 	name=$(basename "$f")
 	corpus="$bdir/corpus/$name"
 	mkdir -p "$corpus" "$bdir/crashes"
+	# Committed seeds (tests/fuzz/corpus/NAME without "fuzz_") are read-only
+	# extra inputs; new finds go to the build tree's corpus.
+	seeds="$top/tests/fuzz/corpus/${name#fuzz_}"
+	[ -d "$seeds" ] || seeds=
 	echo "fuzz: $name for ${secs}s"
 	if "$f" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$bdir/crashes/$name-" "$corpus" >"$bdir/$name.log" 2>&1; then
+		-artifact_prefix="$bdir/crashes/$name-" "$corpus" ${seeds:+"$seeds"} \
+		>"$bdir/$name.log" 2>&1; then
 		grep -E '^stat::number_of_executed_units' "$bdir/$name.log" | sed "s/^/fuzz: $name /"
 	else
 		echo "fuzz: $name FAILED (see $bdir/$name.log)"
