@@ -10,9 +10,6 @@
 _Static_assert(sizeof(MESH_TOKEN_PREFIX) - 1 == MESH_TOKEN_PREFIX_LEN, "prefix length");
 _Static_assert(sizeof(MESH_TOKEN_CSUM_DOMAIN) - 1 >= crypto_generichash_KEYBYTES_MIN, "key");
 _Static_assert(sizeof(MESH_TOKEN_HASH_DOMAIN) - 1 >= crypto_generichash_KEYBYTES_MIN, "key");
-_Static_assert(MESH_TOKEN_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key");
-_Static_assert(MESH_TOKEN_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce");
-_Static_assert(MESH_TOKEN_TAG_LEN == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag");
 _Static_assert((int)MESH_TOKEN_ID_LEN <= (int)MESH_ID_LEN, "pin");
 
 static void checksum(const uint8_t *p, size_t len, uint8_t out[MESH_TOKEN_CSUM_LEN])
@@ -225,36 +222,4 @@ void mesh_token_secret_hash(const uint8_t secret[MESH_TOKEN_SECRET_LEN], uint8_t
 {
 	crypto_generichash(out, 32, secret, MESH_TOKEN_SECRET_LEN,
 	    (const uint8_t *)MESH_TOKEN_HASH_DOMAIN, strlen(MESH_TOKEN_HASH_DOMAIN));
-}
-
-void mesh_token_join_key(const uint8_t secret_hash[32], uint8_t key[MESH_TOKEN_KEY_LEN])
-{
-	crypto_generichash(key, MESH_TOKEN_KEY_LEN, (const uint8_t *)MESH_TOKEN_JOIN_DOMAIN,
-	    strlen(MESH_TOKEN_JOIN_DOMAIN), secret_hash, 32);
-}
-
-int mesh_token_join_seal(const uint8_t key[MESH_TOKEN_KEY_LEN],
-    const uint8_t nonce[MESH_TOKEN_NONCE_LEN], const uint8_t *ad, size_t adlen,
-    const uint8_t *msg, size_t len, uint8_t *out)
-{
-	if (len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX)
-		return MESHD_E_RANGE;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, msg, len, ad, adlen, NULL,
-	    nonce, key);
-	return 0;
-}
-
-bool mesh_token_join_open(const uint8_t key[MESH_TOKEN_KEY_LEN],
-    const uint8_t nonce[MESH_TOKEN_NONCE_LEN], const uint8_t *ad, size_t adlen,
-    const uint8_t *c, size_t clen, uint8_t *out)
-{
-	if (clen < MESH_TOKEN_TAG_LEN)
-		return false;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, c, clen, ad, adlen,
-	    nonce, key) != 0) {
-		if (clen > MESH_TOKEN_TAG_LEN)
-			memset(out, 0, clen - MESH_TOKEN_TAG_LEN);
-		return false;
-	}
-	return true;
 }

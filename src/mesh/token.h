@@ -31,9 +31,6 @@ enum {
 	MESH_TOKEN_SECRET_LEN = 16,
 	MESH_TOKEN_MAX_EP = 4,
 	MESH_TOKEN_CSUM_LEN = 4,
-	MESH_TOKEN_KEY_LEN = 32,	/* join key (XChaCha20-Poly1305) */
-	MESH_TOKEN_NONCE_LEN = 24,
-	MESH_TOKEN_TAG_LEN = 16,
 	/* payload: fixed part, every endpoint IPv6, checksum */
 	MESH_TOKEN_BIN_MAX = 1 + MESH_TOKEN_ID_LEN + MESH_TOKEN_SECRET_LEN + 4 + 1 +
 	    MESH_TOKEN_MAX_EP * (1 + 16 + 2) + MESH_TOKEN_CSUM_LEN,
@@ -46,7 +43,6 @@ enum {
 #define MESH_TOKEN_PREFIX "meshd-"
 #define MESH_TOKEN_CSUM_DOMAIN "meshd token checksum v1"
 #define MESH_TOKEN_HASH_DOMAIN "meshd invite secret v1"
-#define MESH_TOKEN_JOIN_DOMAIN "meshd join v1"
 
 struct mesh_token {
 	uint8_t mesh_id[MESH_TOKEN_ID_LEN];	/* first bytes of the mesh id */
@@ -88,23 +84,5 @@ void mesh_token_clear(struct mesh_token *tok);
 /* What the inviter stores for an invite, and the id it is found by:
  * out = BLAKE2b-256(key MESH_TOKEN_HASH_DOMAIN, secret). */
 void mesh_token_secret_hash(const uint8_t secret[MESH_TOKEN_SECRET_LEN], uint8_t out[32]);
-
-/* The join key: BLAKE2b-256(key secret_hash, MESH_TOKEN_JOIN_DOMAIN). Both
- * sides can compute it: the joiner from the token's secret (through
- * mesh_token_secret_hash()), the inviter from what it stored. */
-void mesh_token_join_key(const uint8_t secret_hash[32], uint8_t key[MESH_TOKEN_KEY_LEN]);
-
-/* XChaCha20-Poly1305 of the join request under the join key. out receives
- * len + MESH_TOKEN_TAG_LEN bytes. The nonce must be fresh per message (random
- * 24 bytes). Returns 0 or MESHD_E_RANGE (message too long). */
-int mesh_token_join_seal(const uint8_t key[MESH_TOKEN_KEY_LEN],
-    const uint8_t nonce[MESH_TOKEN_NONCE_LEN], const uint8_t *ad, size_t adlen,
-    const uint8_t *msg, size_t len, uint8_t *out);
-
-/* Opens what mesh_token_join_seal() made; out receives clen - TAG bytes.
- * True only when the tag verifies (out is zeroed otherwise). */
-bool mesh_token_join_open(const uint8_t key[MESH_TOKEN_KEY_LEN],
-    const uint8_t nonce[MESH_TOKEN_NONCE_LEN], const uint8_t *ad, size_t adlen,
-    const uint8_t *c, size_t clen, uint8_t *out);
 
 #endif
