@@ -1,0 +1,929 @@
+/* Gossip engine: push-pull anti-entropy plus rumours (see gossip.h for the
+ * exchange and docs/wire-formats.md "Gossip messages" for the bytes).
+ *
+ * The engine keeps no per-peer state: each message is answered from our
+ * record set alone, so a lost datagram ends that exchange and the next round
+ * starts another. What it caches is derived from the set: our digest in
+ * digest order, the index of each bucket's first entry and the bucket
+ * hashes, rebuilt when the set hash changes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/gossip.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define GOSSIP_BUCKET_DOMAIN "meshd gossip bucket v1"
+
+enum {
+	HDR_LEN = 2,			/* u8 version | u8 type */
+	SUMMARY_LEN = HDR_LEN + MESH_RECORDS_SET_HASH_LEN + 4,
+	BUCKETS_LEN = HDR_LEN + 1 + GOSSIP_BUCKETS_PER_MSG * GOSSIP_BUCKET_HASH_LEN,
+	GROUP_HDR_LEN = 2 * MESH_NODE_ID_LEN + 1,
+	DIGEST_HDR_LEN = HDR_LEN + 1,	/* + u8 group count */
+	/* entries that fit in a DIGEST with one group */
+	GROUP_MAX = (GOSSIP_DGRAM_MAX - DIGEST_HDR_LEN - GROUP_HDR_LEN) / MESH_DIGEST_ENTRY_LEN,
+	DIGEST_GROUPS_MAX = (GOSSIP_DGRAM_MAX - DIGEST_HDR_LEN) / GROUP_HDR_LEN,
+	RECORDS_HDR_LEN = HDR_LEN + 3,	/* u8 flags | u8 ttl | u8 count */
+	RECORD_HDR_LEN = 3,		/* u8 kind | u16 len */
+	RECORDS_MAX = UINT8_MAX,	/* the count is a u8 (and a record is >= 4 bytes) */
+	PULL_KEY_LEN = 1 + MESH_NODE_ID_LEN,
+	PULL_HDR_LEN = HDR_LEN + 1,
+	NKINDS = 3,
+};
+
+_Static_assert((int)PULL_HDR_LEN + GOSSIP_PULL_MAX * (int)PULL_KEY_LEN <= (int)GOSSIP_DGRAM_MAX,
+    "pull size");
+_Static_assert((int)BUCKETS_LEN <= (int)GOSSIP_DGRAM_MAX, "buckets size");
+_Static_assert((int)RECORDS_HDR_LEN + (int)RECORD_HDR_LEN + (int)MESH_CERT_MAX_LEN <=
+    (int)GOSSIP_DGRAM_MAX,
+    "a record fits a datagram");
+_Static_assert(GOSSIP_BUCKETS == 2 * GOSSIP_BUCKETS_PER_MSG, "two halves");
+
+/* Merge order of a batch: REVOKE, then CERT, then ENDPOINTS. */
+static const uint8_t kind_order[NKINDS] = { MESH_REC_REVOKE, MESH_REC_CERT, MESH_REC_ENDPOINTS };
+
+struct key {
+	uint8_t kind;
+	uint8_t node_id[MESH_NODE_ID_LEN];
+};
+
+struct mesh_gossip {
+	struct mesh_gossip_cfg cfg;
+	struct mesh_records *recs;
+	uint64_t rng;
+	bool started;
+	mtime_ns next_round;
+
+	uint8_t (*reach)[MESH_NODE_ID_LEN];	/* sorted, without us */
+	size_t nreach, capreach;
+
+	bool cache_ok;				/* dig/bstart/bhash match cache_hash */
+	uint8_t cache_hash[MESH_RECORDS_SET_HASH_LEN];
+	struct mesh_digest dig;
+	size_t bstart[GOSSIP_BUCKETS + 1];
+	uint8_t bhash[GOSSIP_BUCKETS][GOSSIP_BUCKET_HASH_LEN];
+
+	uint64_t round_bytes;			/* sent since the last round began */
+
+	struct mesh_gossip_stats st;
+};
+
+/* ---- helpers ---- */
+
+static uint64_t rnd(struct mesh_gossip *g)
+{
+	uint64_t z;
+
+	if (g->cfg.rand != NULL)
+		return g->cfg.rand(g->cfg.ctx);
+	/* splitmix64 */
+	z = (g->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void send_msg(struct mesh_gossip *g, const uint8_t *to, const uint8_t *p, size_t n)
+{
+	g->st.msgs_sent++;
+	g->st.bytes_sent += n;
+	g->round_bytes += n;
+	g->cfg.send(g->cfg.ctx, to, p, n);
+}
+
+static int id_cmp(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, MESH_NODE_ID_LEN);
+}
+
+static int key_cmp(uint8_t ka, const uint8_t *ida, uint8_t kb, const uint8_t *idb)
+{
+	int c = id_cmp(ida, idb);
+
+	if (c != 0)
+		return c;
+	return (int)ka - (int)kb;
+}
+
+static bool kind_known(uint8_t k)
+{
+	return k >= MESH_REC_CERT && k <= MESH_REC_ENDPOINTS;
+}
+
+/* Index of the first reachable id >= id. */
+static size_t reach_find(const struct mesh_gossip *g, const uint8_t *id)
+{
+	size_t lo = 0, hi = g->nreach;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (id_cmp(g->reach[mid], id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Up to GOSSIP_FANOUT distinct random reachable members other than
+ * exclude (may be NULL). Returns how many were written to out. */
+static size_t pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
+    size_t out[GOSSIP_FANOUT])
+{
+	size_t skip = SIZE_MAX, avail = g->nreach, k = 0;
+
+	if (exclude != NULL) {
+		size_t i = reach_find(g, exclude);
+
+		if (i < g->nreach && id_cmp(g->reach[i], exclude) == 0) {
+			skip = i;
+			avail--;
+		}
+	}
+	if (avail <= GOSSIP_FANOUT) {
+		for (size_t i = 0; i < g->nreach; i++)
+			if (i != skip)
+				out[k++] = i;
+		return k;
+	}
+	/* rejection sampling: avail > FANOUT, so it ends quickly */
+	while (k < GOSSIP_FANOUT) {
+		size_t i = (size_t)(rnd(g) % g->nreach);
+		bool dup = i == skip;
+
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = out[j] == i;
+		if (!dup)
+			out[k++] = i;
+	}
+	return k;
+}
+
+/* ---- cache of our digest and bucket hashes ---- */
+
+static int cache_refresh(struct mesh_gossip *g)
+{
+	uint8_t h[MESH_RECORDS_SET_HASH_LEN];
+	int r;
+
+	if ((r = mesh_records_set_hash(g->recs, h)) != 0)
+		return r;
+	if (g->cache_ok && memcmp(h, g->cache_hash, sizeof h) == 0)
+		return 0;
+	g->cache_ok = false;
+	mesh_digest_clear(&g->dig);
+	if ((r = mesh_records_digest(g->recs, &g->dig)) != 0)
+		return r;
+	for (size_t b = 0, i = 0; b <= GOSSIP_BUCKETS; b++) {
+		while (i < g->dig.n && g->dig.e[i].node_id[0] < b)
+			i++;
+		g->bstart[b] = b == GOSSIP_BUCKETS ? g->dig.n : i;
+	}
+	for (size_t b = 0; b < GOSSIP_BUCKETS; b++) {
+		crypto_generichash_state st;
+		uint8_t out[crypto_generichash_BYTES_MIN];
+
+		memset(g->bhash[b], 0, GOSSIP_BUCKET_HASH_LEN);
+		if (g->bstart[b] == g->bstart[b + 1])
+			continue;	/* an empty bucket hashes to zeros */
+		crypto_generichash_init(&st, NULL, 0, sizeof out);
+		crypto_generichash_update(&st, (const uint8_t *)GOSSIP_BUCKET_DOMAIN,
+		    strlen(GOSSIP_BUCKET_DOMAIN));
+		for (size_t i = g->bstart[b]; i < g->bstart[b + 1]; i++) {
+			const struct mesh_digest_entry *e = &g->dig.e[i];
+			uint8_t ent[MESH_DIGEST_ENTRY_LEN];
+			struct wr w;
+
+			wr_init(&w, ent, sizeof ent);
+			(void)(wr_u8(&w, e->kind) || wr_bytes(&w, e->node_id, MESH_NODE_ID_LEN) ||
+			    wr_u64(&w, e->version) || wr_bytes(&w, e->hash, MESH_DIGEST_HASH_LEN));
+			crypto_generichash_update(&st, ent, sizeof ent);
+		}
+		crypto_generichash_final(&st, out, sizeof out);
+		memcpy(g->bhash[b], out, GOSSIP_BUCKET_HASH_LEN);
+	}
+	memcpy(g->cache_hash, h, sizeof h);
+	g->cache_ok = true;
+	return 0;
+}
+
+/* Index of our first digest entry with node id >= id. */
+static size_t dig_find(const struct mesh_gossip *g, const uint8_t *id)
+{
+	size_t lo = 0, hi = g->dig.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (id_cmp(g->dig.e[mid].node_id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- message builders ---- */
+
+static void hdr(struct wr *w, uint8_t type)
+{
+	(void)(wr_u8(w, GOSSIP_VERSION) || wr_u8(w, type));
+}
+
+/* Collects records into RECORDS datagrams and sends each when full. */
+struct rec_out {
+	struct mesh_gossip *g;
+	const uint8_t *to;
+	uint8_t flags, ttl;
+	uint8_t buf[GOSSIP_DGRAM_MAX];
+	struct wr w;
+	uint8_t n;
+};
+
+static void rec_out_start(struct rec_out *o)
+{
+	wr_init(&o->w, o->buf, sizeof o->buf);
+	hdr(&o->w, GOSSIP_MSG_RECORDS);
+	(void)(wr_u8(&o->w, o->flags) || wr_u8(&o->w, o->ttl) || wr_u8(&o->w, 0));
+	o->n = 0;
+}
+
+static void rec_out_flush(struct rec_out *o)
+{
+	if (o->n == 0)
+		return;
+	o->buf[RECORDS_HDR_LEN - 1] = o->n;
+	send_msg(o->g, o->to, o->buf, o->w.off);
+	rec_out_start(o);
+}
+
+static void rec_out_add(struct rec_out *o, uint8_t kind, const uint8_t *p, size_t len)
+{
+	if (len == 0 || len > MESH_CERT_MAX_LEN)
+		return;
+	if (o->w.cap - o->w.off < RECORD_HDR_LEN + len || o->n == UINT8_MAX)
+		rec_out_flush(o);
+	(void)(wr_u8(&o->w, kind) || wr_u16(&o->w, (uint16_t)len) || wr_bytes(&o->w, p, len));
+	o->n++;
+}
+
+/* Sends the records we hold for keys, REVOKE first, then CERT, then
+ * ENDPOINTS; keys we do not hold (any more) are skipped. */
+static void send_records(struct mesh_gossip *g, const uint8_t *to, const struct key *keys,
+    size_t n)
+{
+	struct rec_out o;
+
+	o.g = g;
+	o.to = to;
+	o.flags = 0;
+	o.ttl = 0;
+	rec_out_start(&o);
+	for (size_t k = 0; k < NKINDS; k++)
+		for (size_t i = 0; i < n; i++) {
+			const uint8_t *p;
+			size_t len;
+
+			if (keys[i].kind != kind_order[k] ||
+			    mesh_records_get(g->recs, (enum mesh_rec_kind)keys[i].kind,
+			    keys[i].node_id, &p, &len) != 0)
+				continue;
+			rec_out_add(&o, keys[i].kind, p, len);
+		}
+	rec_out_flush(&o);
+}
+
+/* Rumour: the given records to FANOUT random peers other than exclude. */
+static void send_rumour(struct mesh_gossip *g, const uint8_t *exclude, uint8_t ttl,
+    const uint8_t *kinds, const uint8_t *const *ps, const size_t *lens, size_t n)
+{
+	size_t peers[GOSSIP_FANOUT], np;
+	uint8_t to[GOSSIP_FANOUT][MESH_NODE_ID_LEN];
+
+	if (n == 0)
+		return;
+	np = pick_peers(g, exclude, peers);
+	/* copy first: send may change the reachable set */
+	for (size_t j = 0; j < np; j++)
+		memcpy(to[j], g->reach[peers[j]], MESH_NODE_ID_LEN);
+	for (size_t j = 0; j < np; j++) {
+		struct rec_out o;
+
+		o.g = g;
+		o.to = to[j];
+		o.flags = GOSSIP_RECORDS_F_RUMOUR;
+		o.ttl = ttl;
+		rec_out_start(&o);
+		for (size_t i = 0; i < n; i++)
+			rec_out_add(&o, kinds[i], ps[i], lens[i]);
+		rec_out_flush(&o);
+	}
+}
+
+static void send_summary(struct mesh_gossip *g, const uint8_t *to)
+{
+	uint8_t buf[SUMMARY_LEN], h[MESH_RECORDS_SET_HASH_LEN];
+	size_t count = mesh_records_count(g->recs, 0);
+	struct wr w;
+
+	if (mesh_records_set_hash(g->recs, h) != 0)
+		return;
+	wr_init(&w, buf, sizeof buf);
+	hdr(&w, GOSSIP_MSG_SUMMARY);
+	(void)(wr_bytes(&w, h, sizeof h) ||
+	    wr_u32(&w, count > UINT32_MAX ? UINT32_MAX : (uint32_t)count));
+	send_msg(g, to, buf, w.off);
+}
+
+static void send_buckets(struct mesh_gossip *g, const uint8_t *to)
+{
+	for (unsigned half = 0; half < 2; half++) {
+		uint8_t buf[BUCKETS_LEN];
+		struct wr w;
+
+		wr_init(&w, buf, sizeof buf);
+		hdr(&w, GOSSIP_MSG_BUCKETS);
+		(void)wr_u8(&w, (uint8_t)half);
+		for (size_t b = 0; b < GOSSIP_BUCKETS_PER_MSG; b++)
+			(void)wr_bytes(&w, g->bhash[half * GOSSIP_BUCKETS_PER_MSG + b],
+			    GOSSIP_BUCKET_HASH_LEN);
+		send_msg(g, to, buf, w.off);
+	}
+}
+
+/* DIGEST datagrams under construction. */
+struct dig_out {
+	struct mesh_gossip *g;
+	const uint8_t *to;
+	uint8_t buf[GOSSIP_DGRAM_MAX];
+	struct wr w;
+	uint8_t ngroups;
+	unsigned sent;
+};
+
+static void dig_out_start(struct dig_out *o)
+{
+	wr_init(&o->w, o->buf, sizeof o->buf);
+	hdr(&o->w, GOSSIP_MSG_DIGEST);
+	(void)wr_u8(&o->w, 0);
+	o->ngroups = 0;
+}
+
+static void dig_out_flush(struct dig_out *o)
+{
+	if (o->ngroups == 0)
+		return;
+	o->buf[DIGEST_HDR_LEN - 1] = o->ngroups;
+	send_msg(o->g, o->to, o->buf, o->w.off);
+	o->sent++;
+	dig_out_start(o);
+}
+
+/* Adds the group [lo, hi] with our entries [i, j). False once the datagram
+ * budget is spent. */
+static bool dig_out_group(struct dig_out *o, const uint8_t *lo, const uint8_t *hi, size_t i,
+    size_t j)
+{
+	size_t need = GROUP_HDR_LEN + (j - i) * MESH_DIGEST_ENTRY_LEN;
+
+	if (o->w.cap - o->w.off < need || o->ngroups == UINT8_MAX) {
+		dig_out_flush(o);
+		if (o->sent >= GOSSIP_DIGEST_DGRAMS_MAX)
+			return false;
+	}
+	(void)(wr_bytes(&o->w, lo, MESH_NODE_ID_LEN) || wr_bytes(&o->w, hi, MESH_NODE_ID_LEN) ||
+	    wr_u8(&o->w, (uint8_t)(j - i)));
+	for (size_t k = i; k < j; k++) {
+		const struct mesh_digest_entry *e = &o->g->dig.e[k];
+
+		(void)(wr_u8(&o->w, e->kind) || wr_bytes(&o->w, e->node_id, MESH_NODE_ID_LEN) ||
+		    wr_u64(&o->w, e->version) || wr_bytes(&o->w, e->hash, MESH_DIGEST_HASH_LEN));
+	}
+	o->ngroups++;
+	return true;
+}
+
+static void id_dec(uint8_t id[MESH_NODE_ID_LEN])
+{
+	for (size_t i = MESH_NODE_ID_LEN; i-- > 0;)
+		if (id[i]-- != 0)
+			break;
+}
+
+/* Our entries of bucket b as groups of at most GROUP_MAX entries, never
+ * splitting one node id's entries; the groups cover the whole bucket. */
+static bool dig_out_bucket(struct dig_out *o, unsigned b)
+{
+	struct mesh_gossip *g = o->g;
+	size_t i = g->bstart[b], end = g->bstart[b + 1];
+	uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
+
+	memset(lo, 0, sizeof lo);
+	lo[0] = (uint8_t)b;
+	do {
+		size_t j = i;
+
+		while (j < end) {
+			size_t k = j;
+
+			while (k < end && id_cmp(g->dig.e[k].node_id, g->dig.e[j].node_id) == 0)
+				k++;
+			if (k - i > GROUP_MAX)
+				break;
+			j = k;
+		}
+		if (j == i && i < end)
+			return false;	/* cannot happen: at most 3 entries per id */
+		if (j >= end) {
+			memset(hi, 0xff, sizeof hi);
+			hi[0] = (uint8_t)b;
+		} else {
+			memcpy(hi, g->dig.e[j].node_id, sizeof hi);
+			id_dec(hi);
+		}
+		if (!dig_out_group(o, lo, hi, i, j))
+			return false;
+		if (j < end)
+			memcpy(lo, g->dig.e[j].node_id, sizeof lo);
+		i = j;
+	} while (i < end);
+	return true;
+}
+
+/* ---- input handlers ---- */
+
+static int on_summary(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
+{
+	uint8_t theirs[MESH_RECORDS_SET_HASH_LEN];
+	uint32_t count;
+	int r;
+
+	if (rd_bytes(rd, theirs, sizeof theirs) != 0 || rd_u32(rd, &count) != 0 ||
+	    rd_end(rd) != 0)
+		return MESHD_E_PROTO;
+	if ((r = cache_refresh(g)) != 0)
+		return r;
+	if (memcmp(theirs, g->cache_hash, sizeof theirs) == 0)
+		return 0;
+	send_buckets(g, from);
+	return 0;
+}
+
+static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
+{
+	uint8_t half, theirs[GOSSIP_BUCKETS_PER_MSG][GOSSIP_BUCKET_HASH_LEN];
+	struct dig_out *o;
+	unsigned start;
+	int r;
+
+	if (rd_u8(rd, &half) != 0 || half > 1 || rd_bytes(rd, &theirs[0][0], sizeof theirs) != 0 ||
+	    rd_end(rd) != 0)
+		return MESHD_E_PROTO;
+	if ((r = cache_refresh(g)) != 0)
+		return r;
+	if ((o = malloc(sizeof *o)) == NULL)
+		return MESHD_E_NOMEM;
+	o->g = g;
+	o->to = from;
+	o->sent = 0;
+	dig_out_start(o);
+	/* a random start, so that a capped exchange does not always favour
+	 * the low buckets */
+	start = (unsigned)(rnd(g) % GOSSIP_BUCKETS_PER_MSG);
+	for (unsigned k = 0; k < GOSSIP_BUCKETS_PER_MSG; k++) {
+		unsigned i = (start + k) % GOSSIP_BUCKETS_PER_MSG;
+		unsigned b = half * GOSSIP_BUCKETS_PER_MSG + i;
+
+		/* groups ascend within a datagram: a new one at the wrap */
+		if (i == 0 && k > 0) {
+			dig_out_flush(o);
+			if (o->sent >= GOSSIP_DIGEST_DGRAMS_MAX)
+				break;
+		}
+		if (memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
+			continue;
+		if (!dig_out_bucket(o, b))
+			break;
+	}
+	if (o->sent < GOSSIP_DIGEST_DGRAMS_MAX)
+		dig_out_flush(o);
+	free(o);
+	return 0;
+}
+
+struct group {
+	uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
+	size_t first, n;	/* into the entry array */
+};
+
+enum { DIGEST_ENTRIES_MAX = (GOSSIP_DGRAM_MAX - DIGEST_HDR_LEN) / MESH_DIGEST_ENTRY_LEN };
+
+struct diff_out {
+	struct key push[GOSSIP_PUSH_MAX];
+	struct key pull[GOSSIP_PULL_MAX];
+	size_t npush, npull;
+};
+
+static void add_key(struct key *v, size_t *n, size_t cap, uint8_t kind, const uint8_t *id)
+{
+	if (*n == cap)
+		return;
+	v[*n].kind = kind;
+	memcpy(v[*n].node_id, id, MESH_NODE_ID_LEN);
+	(*n)++;
+}
+
+/* One node id: ours[k] / theirs[k] (NULL when absent) for kind k + 1. */
+static void diff_node(struct diff_out *d, const uint8_t *id,
+    const struct mesh_digest_entry *ours[NKINDS], const struct mesh_digest_entry *theirs[NKINDS])
+{
+	bool tomb = ours[MESH_REC_REVOKE - 1] != NULL || theirs[MESH_REC_REVOKE - 1] != NULL;
+
+	for (size_t k = 0; k < NKINDS; k++) {
+		const struct mesh_digest_entry *o = ours[k], *t = theirs[k];
+		uint8_t kind = (uint8_t)(k + 1);
+		bool push = false, pull = false;
+
+		/* a tombstone on either side masks the node's other kinds */
+		if (kind != MESH_REC_REVOKE && tomb)
+			continue;
+		if (o != NULL && t == NULL)
+			push = true;
+		else if (o == NULL && t != NULL)
+			pull = true;
+		else if (o != NULL && t != NULL) {
+			if (o->version > t->version)
+				push = true;
+			else if (o->version < t->version)
+				pull = true;
+			else if (memcmp(o->hash, t->hash, MESH_DIGEST_HASH_LEN) != 0)
+				push = pull = true;
+		}
+		if (push)
+			add_key(d->push, &d->npush, GOSSIP_PUSH_MAX, kind, id);
+		if (pull)
+			add_key(d->pull, &d->npull, GOSSIP_PULL_MAX, kind, id);
+	}
+}
+
+/* Compares our entries with node id in [lo, hi] with theirs (sorted). */
+static void diff_group(struct mesh_gossip *g, struct diff_out *d, const struct group *gr,
+    const struct mesh_digest_entry *te)
+{
+	size_t oi = dig_find(g, gr->lo), ti = 0;
+
+	for (;;) {
+		const struct mesh_digest_entry *ours[NKINDS] = { NULL }, *theirs[NKINDS] = { NULL };
+		const uint8_t *id;
+		bool o_ok = oi < g->dig.n && id_cmp(g->dig.e[oi].node_id, gr->hi) <= 0;
+		bool t_ok = ti < gr->n;
+
+		if (!o_ok && !t_ok)
+			break;
+		if (o_ok && (!t_ok || id_cmp(g->dig.e[oi].node_id, te[ti].node_id) <= 0))
+			id = g->dig.e[oi].node_id;
+		else
+			id = te[ti].node_id;
+		while (oi < g->dig.n && id_cmp(g->dig.e[oi].node_id, id) == 0) {
+			ours[g->dig.e[oi].kind - 1] = &g->dig.e[oi];
+			oi++;
+		}
+		while (ti < gr->n && id_cmp(te[ti].node_id, id) == 0) {
+			theirs[te[ti].kind - 1] = &te[ti];
+			ti++;
+		}
+		diff_node(d, id, ours, theirs);
+	}
+}
+
+static void send_pull(struct mesh_gossip *g, const uint8_t *to, const struct key *keys, size_t n)
+{
+	uint8_t buf[PULL_HDR_LEN + GOSSIP_PULL_MAX * PULL_KEY_LEN];
+	struct wr w;
+
+	if (n == 0)
+		return;
+	wr_init(&w, buf, sizeof buf);
+	hdr(&w, GOSSIP_MSG_PULL);
+	(void)wr_u8(&w, (uint8_t)n);
+	for (size_t i = 0; i < n; i++)
+		(void)(wr_u8(&w, keys[i].kind) || wr_bytes(&w, keys[i].node_id, MESH_NODE_ID_LEN));
+	send_msg(g, to, buf, w.off);
+}
+
+static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
+{
+	struct mesh_digest_entry te[DIGEST_ENTRIES_MAX];
+	struct group gr[DIGEST_GROUPS_MAX];
+	struct diff_out *d;
+	uint8_t ngroups;
+	size_t nte = 0;
+	int r;
+
+	if (rd_u8(rd, &ngroups) != 0 || ngroups == 0 || ngroups > DIGEST_GROUPS_MAX)
+		return MESHD_E_PROTO;
+	for (size_t i = 0; i < ngroups; i++) {
+		uint8_t n;
+
+		if (rd_bytes(rd, gr[i].lo, MESH_NODE_ID_LEN) != 0 ||
+		    rd_bytes(rd, gr[i].hi, MESH_NODE_ID_LEN) != 0 || rd_u8(rd, &n) != 0 ||
+		    id_cmp(gr[i].lo, gr[i].hi) > 0 ||
+		    (i > 0 && id_cmp(gr[i - 1].hi, gr[i].lo) >= 0) ||
+		    n > DIGEST_ENTRIES_MAX - nte)
+			return MESHD_E_PROTO;
+		gr[i].first = nte;
+		gr[i].n = n;
+		for (size_t k = 0; k < n; k++) {
+			struct mesh_digest_entry *e = &te[nte];
+
+			if (rd_u8(rd, &e->kind) != 0 || !kind_known(e->kind) ||
+			    rd_bytes(rd, e->node_id, MESH_NODE_ID_LEN) != 0 ||
+			    rd_u64(rd, &e->version) != 0 ||
+			    rd_bytes(rd, e->hash, MESH_DIGEST_HASH_LEN) != 0 ||
+			    id_cmp(e->node_id, gr[i].lo) < 0 || id_cmp(e->node_id, gr[i].hi) > 0 ||
+			    (k > 0 && key_cmp(te[nte - 1].kind, te[nte - 1].node_id, e->kind,
+			    e->node_id) >= 0))
+				return MESHD_E_PROTO;
+			nte++;
+		}
+	}
+	if (rd_end(rd) != 0)
+		return MESHD_E_PROTO;
+	if ((r = cache_refresh(g)) != 0)
+		return r;
+	if ((d = malloc(sizeof *d)) == NULL)
+		return MESHD_E_NOMEM;
+	d->npush = d->npull = 0;
+	for (size_t i = 0; i < ngroups; i++)
+		diff_group(g, d, &gr[i], te + gr[i].first);
+	send_records(g, from, d->push, d->npush);
+	send_pull(g, from, d->pull, d->npull);
+	free(d);
+	return 0;
+}
+
+static int on_pull(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
+{
+	struct key keys[GOSSIP_PULL_MAX];
+	uint8_t n;
+
+	if (rd_u8(rd, &n) != 0 || n == 0 || n > GOSSIP_PULL_MAX)
+		return MESHD_E_PROTO;
+	for (size_t i = 0; i < n; i++)
+		if (rd_u8(rd, &keys[i].kind) != 0 || !kind_known(keys[i].kind) ||
+		    rd_bytes(rd, keys[i].node_id, MESH_NODE_ID_LEN) != 0 ||
+		    (i > 0 && key_cmp(keys[i - 1].kind, keys[i - 1].node_id, keys[i].kind,
+		    keys[i].node_id) >= 0))
+			return MESHD_E_PROTO;
+	if (rd_end(rd) != 0)
+		return MESHD_E_PROTO;
+	send_records(g, from, keys, n);
+	return 0;
+}
+
+/* True when we hold exactly these bytes already: a duplicate, skipped
+ * before mesh_records_merge() spends a signature check on it. Every record
+ * kind has the node id at the same offset (after version and mesh id). */
+static bool held_identical(const struct mesh_gossip *g, uint8_t kind, const uint8_t *p,
+    size_t len)
+{
+	const uint8_t *held;
+	size_t hlen;
+
+	if (len < 1 + MESH_ID_LEN + MESH_NODE_ID_LEN ||
+	    mesh_records_get(g->recs, (enum mesh_rec_kind)kind, p + 1 + MESH_ID_LEN, &held,
+	    &hlen) != 0)
+		return false;
+	return hlen == len && memcmp(held, p, len) == 0;
+}
+
+static int on_records(struct mesh_gossip *g, const uint8_t *from, struct rd *rd,
+    uint64_t now_unix)
+{
+	uint8_t flags, ttl, n, kinds[RECORDS_MAX], fkinds[RECORDS_MAX];
+	const uint8_t *ps[RECORDS_MAX], *fps[RECORDS_MAX];
+	size_t lens[RECORDS_MAX], flens[RECORDS_MAX], nf = 0;
+	int err = 0;
+
+	if (rd_u8(rd, &flags) != 0 || (flags & ~GOSSIP_RECORDS_F_KNOWN) != 0 ||
+	    rd_u8(rd, &ttl) != 0 || ttl > GOSSIP_RUMOUR_TTL ||
+	    (ttl != 0 && !(flags & GOSSIP_RECORDS_F_RUMOUR)) ||
+	    rd_u8(rd, &n) != 0 || n == 0)
+		return MESHD_E_PROTO;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t len;
+
+		if (rd_u8(rd, &kinds[i]) != 0 || !kind_known(kinds[i]) || rd_u16(rd, &len) != 0 ||
+		    len == 0 || len > MESH_CERT_MAX_LEN || rd_left(rd) < len)
+			return MESHD_E_PROTO;
+		ps[i] = rd->p + rd->off;
+		lens[i] = len;
+		rd->off += len;
+	}
+	if (rd_end(rd) != 0)
+		return MESHD_E_PROTO;
+	for (size_t k = 0; k < NKINDS; k++)
+		for (size_t i = 0; i < n; i++) {
+			int r;
+
+			if (kinds[i] != kind_order[k] || held_identical(g, kinds[i], ps[i], lens[i]))
+				continue;
+			r = mesh_records_merge(g->recs, (enum mesh_rec_kind)kinds[i], ps[i], lens[i],
+			    now_unix);
+			if (r == MESHD_E_NOMEM)
+				err = r;
+			if (r != MESH_MERGE_NEW)
+				continue;
+			g->st.records_new++;
+			fkinds[nf] = kinds[i];
+			fps[nf] = ps[i];
+			flens[nf] = lens[i];
+			nf++;
+		}
+	if ((flags & GOSSIP_RECORDS_F_RUMOUR) && ttl > 0)
+		send_rumour(g, from, (uint8_t)(ttl - 1), fkinds, fps, flens, nf);
+	return err;
+}
+
+/* ---- public API ---- */
+
+struct mesh_gossip *mesh_gossip_new(const struct mesh_gossip_cfg *cfg, struct mesh_records *recs,
+    int *err)
+{
+	struct mesh_gossip *g;
+
+	if (cfg == NULL || cfg->send == NULL || recs == NULL) {
+		*err = MESHD_E_INVAL;
+		return NULL;
+	}
+	if ((g = calloc(1, sizeof *g)) == NULL) {
+		*err = MESHD_E_NOMEM;
+		return NULL;
+	}
+	g->cfg = *cfg;
+	g->recs = recs;
+	g->rng = cfg->rng_seed;
+	*err = 0;
+	return g;
+}
+
+void mesh_gossip_free(struct mesh_gossip *g)
+{
+	if (g == NULL)
+		return;
+	mesh_digest_clear(&g->dig);
+	free(g->reach);
+	free(g);
+}
+
+int mesh_gossip_set_reachable(struct mesh_gossip *g, const uint8_t node_id[MESH_NODE_ID_LEN],
+    bool reachable)
+{
+	size_t i;
+	bool have;
+
+	if (id_cmp(node_id, g->cfg.node_id) == 0)
+		return 0;
+	i = reach_find(g, node_id);
+	have = i < g->nreach && id_cmp(g->reach[i], node_id) == 0;
+	if (reachable == have)
+		return 0;
+	if (!reachable) {
+		memmove(g->reach[i], g->reach[i + 1], (g->nreach - i - 1) * sizeof g->reach[0]);
+		g->nreach--;
+		return 0;
+	}
+	if (g->nreach == g->capreach) {
+		size_t cap = g->capreach ? 2 * g->capreach : 16;
+		void *p = realloc(g->reach, cap * sizeof g->reach[0]);
+
+		if (p == NULL)
+			return MESHD_E_NOMEM;
+		g->reach = p;
+		g->capreach = cap;
+	}
+	memmove(g->reach[i + 1], g->reach[i], (g->nreach - i) * sizeof g->reach[0]);
+	memcpy(g->reach[i], node_id, MESH_NODE_ID_LEN);
+	g->nreach++;
+	return 0;
+}
+
+size_t mesh_gossip_reachable_count(const struct mesh_gossip *g)
+{
+	return g->nreach;
+}
+
+int mesh_gossip_input(struct mesh_gossip *g, const uint8_t from_id[MESH_NODE_ID_LEN],
+    const uint8_t *bytes, size_t len, mtime_ns now, uint64_t now_unix)
+{
+	uint8_t from[MESH_NODE_ID_LEN], ver, type;
+	struct rd rd;
+	int r;
+
+	(void)now;
+	g->st.msgs_recv++;
+	g->st.bytes_recv += len;
+	if (len > GOSSIP_DGRAM_MAX) {
+		g->st.msgs_dropped++;
+		return 0;
+	}
+	memcpy(from, from_id, sizeof from);	/* may point into state we change */
+	rd_init(&rd, bytes, len);
+	if (rd_u8(&rd, &ver) != 0 || ver != GOSSIP_VERSION || rd_u8(&rd, &type) != 0) {
+		g->st.msgs_dropped++;
+		return 0;
+	}
+	/* over this round's budget: answer nothing (rumours still pass); the
+	 * peer's next round asks again */
+	if (type != GOSSIP_MSG_RECORDS && g->round_bytes >= GOSSIP_ROUND_BUDGET) {
+		g->st.msgs_deferred++;
+		return 0;
+	}
+	switch (type) {
+	case GOSSIP_MSG_SUMMARY:
+		r = on_summary(g, from, &rd);
+		break;
+	case GOSSIP_MSG_BUCKETS:
+		r = on_buckets(g, from, &rd);
+		break;
+	case GOSSIP_MSG_DIGEST:
+		r = on_digest(g, from, &rd);
+		break;
+	case GOSSIP_MSG_RECORDS:
+		r = on_records(g, from, &rd, now_unix);
+		break;
+	case GOSSIP_MSG_PULL:
+		r = on_pull(g, from, &rd);
+		break;
+	default:
+		r = MESHD_E_PROTO;
+		break;
+	}
+	if (r == MESHD_E_PROTO) {
+		g->st.msgs_dropped++;
+		return 0;
+	}
+	return r;
+}
+
+mtime_ns mesh_gossip_next_expiry(const struct mesh_gossip *g)
+{
+	return g->started ? g->next_round : 0;
+}
+
+int mesh_gossip_handle_expiry(struct mesh_gossip *g, mtime_ns now, uint64_t now_unix)
+{
+	size_t peers[GOSSIP_FANOUT], np;
+	uint8_t to[GOSSIP_FANOUT][MESH_NODE_ID_LEN];
+	int r;
+
+	if (!g->started) {
+		g->started = true;
+		g->next_round = now + rnd(g) % MSEC(GOSSIP_INTERVAL_MS);
+		return 0;
+	}
+	if (now < g->next_round)
+		return 0;
+	g->next_round += MSEC(GOSSIP_INTERVAL_MS);
+	if (g->next_round <= now)
+		g->next_round = now + MSEC(GOSSIP_INTERVAL_MS);
+	if (mesh_records_next_expiry(g->recs) <= now_unix &&
+	    (r = mesh_records_handle_expiry(g->recs, now_unix)) != 0)
+		return r;
+	g->st.rounds++;
+	g->round_bytes = 0;
+	np = pick_peers(g, NULL, peers);
+	/* copy first: send may change the reachable set */
+	for (size_t i = 0; i < np; i++)
+		memcpy(to[i], g->reach[peers[i]], MESH_NODE_ID_LEN);
+	for (size_t i = 0; i < np; i++)
+		send_summary(g, to[i]);
+	return 0;
+}
+
+int mesh_gossip_publish(struct mesh_gossip *g, enum mesh_rec_kind kind, const uint8_t *bytes,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	uint8_t k = (uint8_t)kind;
+	int r;
+
+	(void)now;
+	if (!kind_known(k) || len == 0 || len > MESH_CERT_MAX_LEN)
+		return MESHD_E_INVAL;
+	r = mesh_records_merge(g->recs, kind, bytes, len, now_unix);
+	if (r == MESH_MERGE_NEW) {
+		g->st.records_new++;
+		send_rumour(g, NULL, GOSSIP_RUMOUR_TTL, &k, &bytes, &len, 1);
+	}
+	return r;
+}
+
+void mesh_gossip_get_stats(const struct mesh_gossip *g, struct mesh_gossip_stats *out)
+{
+	*out = g->st;
+}

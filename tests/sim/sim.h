@@ -1,0 +1,71 @@
+/* Deterministic simulation of many meshd gossip engines on a virtual
+ * network.
+ *
+ * One virtual clock: a min-heap of events ordered by (time, sequence number),
+ * so equal times replay in insertion order and a run with the same seed is
+ * the same run. Each node has its own record set (mesh/records.h) and gossip
+ * engine (mesh/gossip.h). send() upcalls become deliveries after a fixed
+ * latency, or are lost with a seeded probability. A datagram is delivered
+ * only if the receiver holds the sender's certificate: "a WireGuard session
+ * can be established once you know its cert" (both ends must know each
+ * other). Nodes become reachable to each other as they learn certs
+ * (MEMBER_ADDED) and stop being so when revoked (MEMBER_REMOVED).
+ *
+ * Bootstrap, as after a join: one authority signs every certificate up
+ * front; node i starts with its own cert and endpoint record and the certs
+ * of 1-3 random "inviters" among nodes 0..i-1, and each inviter holds node
+ * i's cert (it admitted it). Nothing else is known anywhere.
+ */
+#ifndef MESHD_TESTS_SIM_H
+#define MESHD_TESTS_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/time.h"
+
+enum {
+	SIM_NOW_UNIX = 1800000000,	/* unix time at virtual time 0 */
+};
+
+struct sim_cfg {
+	unsigned nodes;
+	uint64_t seed;
+	unsigned loss_permille;		/* datagrams lost, out of 1000 */
+	mtime_ns latency;		/* one-way; 0: 20 ms */
+};
+
+struct sim;
+
+/* Aborts the test (via abort()) on setup failure: this is test code. */
+struct sim *sim_new(const struct sim_cfg *cfg);
+void sim_free(struct sim *s);
+
+mtime_ns sim_now(const struct sim *s);
+/* Runs every event up to and including virtual time t. */
+void sim_run_until(struct sim *s, mtime_ns t);
+
+/* True when every node holds the cert and an endpoint record of every
+ * non-revoked node and all set hashes are equal. */
+bool sim_converged(struct sim *s);
+
+/* Bytes node i has handed to the network so far (lost ones included). */
+uint64_t sim_node_bytes(const struct sim *s, unsigned i);
+uint64_t sim_delivered(const struct sim *s);
+uint64_t sim_lost(const struct sim *s);
+
+/* Node i signs a new endpoint record (seq + 1, a new port) and publishes it
+ * through its engine; *seq_out gets the new seq. Returns the merge outcome. */
+int sim_publish_endpoints(struct sim *s, unsigned i, uint64_t *seq_out);
+/* True when every node that knows node i holds i's endpoint record with at
+ * least this seq, and every non-revoked node knows i. */
+bool sim_all_have_endpoints(struct sim *s, unsigned i, uint64_t seq);
+
+/* Node by (an admin; the sim holds the authority key) publishes a revocation
+ * of node target. Returns the merge outcome at by. */
+int sim_publish_revoke(struct sim *s, unsigned by, unsigned target);
+/* True when every node other than target holds target's tombstone and no
+ * longer its cert. */
+bool sim_all_revoked(struct sim *s, unsigned target);
+
+#endif
