@@ -116,7 +116,8 @@ static void invite_make(struct store_invite *inv, uint8_t b, uint32_t uses,
     int64_t expires)
 {
 	memset(inv, 0, sizeof *inv);
-	memset(inv->secret_hash, b, sizeof inv->secret_hash);
+	memset(inv->invite_id, b, sizeof inv->invite_id);
+	memset(inv->invite_pk, b ^ 0xff, sizeof inv->invite_pk);
 	inv->uses_left = uses;
 	inv->expires_at = expires;
 	inv->created_at = 1000;
@@ -149,6 +150,11 @@ static int count_path(const struct store_path *p, void *arg)
 	return count_cb(p, arg);
 }
 
+static int count_invite(const struct store_invite *inv, void *arg)
+{
+	return count_cb(inv, arg);
+}
+
 /* Opens the file with plain SQLite to look at or damage what the store
  * wrote. */
 static sqlite3 *raw_open(const char *path)
@@ -179,6 +185,53 @@ static int raw_has_index(sqlite3 *db, const char *name)
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'index' AND name = '%s'", name);
 	return raw_int(db, sql);
+}
+
+static int raw_has_column(sqlite3 *db, const char *table, const char *col)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') "
+	    "WHERE name = '%s'", table, col);
+	return raw_int(db, sql);
+}
+
+/* A recognisable "secret hash", to look for in the file after the drop. */
+#define V2_HASH_HEX "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2"
+static const uint8_t v2_hash_head[8] = {
+	0x5e, 0xc2, 0xe7, 0x5e, 0xc2, 0xe7, 0x5e, 0xc2,
+};
+
+/* Whether the file at path contains needle anywhere. */
+static bool file_contains(const char *path, const void *needle, size_t n)
+{
+	static uint8_t buf[1 << 20];
+	ssize_t len, i;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	len = read(fd, buf, sizeof buf);
+	close(fd);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_lt(len, (ssize_t)sizeof buf);
+	for (i = 0; i + (ssize_t)n <= len; i++)
+		if (memcmp(buf + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* An invite row as schema v1/v2 stored it (a hash of the token secret), put
+ * in with plain SQLite: the store's API speaks only the current schema. */
+static void raw_add_v2_invite(const char *path)
+{
+	sqlite3 *db = raw_open(path);
+
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO invites (secret_hash, "
+	    "expires_at, uses_left, created_at) VALUES (x'" V2_HASH_HEX "', "
+	    "5000, 2, 1000)", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM invites"), 1);
+	sqlite3_close(db);
 }
 
 /* ---- open, schema, migrations ---- */
@@ -332,9 +385,7 @@ START_TEST(test_store_migrate_from_v1)
 	struct store_node n;
 	struct store_member m, got;
 	struct store_endpoint ep;
-	struct store_invite inv;
 	uint8_t id[STORE_NODE_ID_LEN];
-	uint32_t left;
 	int count = 0;
 	sqlite3 *db;
 
@@ -347,10 +398,9 @@ START_TEST(test_store_migrate_from_v1)
 	member_add(st, 2);
 	endpoint_make(&ep, 2, "198.51.100.2:51820", STORE_EP_REFLEXIVE, 50);
 	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	invite_make(&inv, 0x11, 2, 5000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
 	store_close(st);
 	st = NULL;
+	raw_add_v2_invite(t.path);
 
 	db = raw_open(t.path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
@@ -376,9 +426,10 @@ START_TEST(test_store_migrate_from_v1)
 	ck_assert_int_eq(store_endpoint_foreach_for_node(st, id,
 	    count_endpoint, &count), 0);
 	ck_assert_int_eq(count, 1);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 100, &left),
-	    0);
-	ck_assert_uint_eq(left, 1);
+	/* Except the old invites: v3 drops them (docs/store.md). */
+	count = 0;
+	ck_assert_int_eq(store_invite_foreach(st, count_invite, &count), 0);
+	ck_assert_int_eq(count, 0);
 	store_close(st);
 
 	db = raw_open(t.path);
@@ -387,6 +438,112 @@ START_TEST(test_store_migrate_from_v1)
 	ck_assert_int_eq(raw_has_index(db, "endpoints_last_seen"), 1);
 	ck_assert_int_eq(raw_has_index(db, "members_cert_expires"), 1);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+START_TEST(test_store_migrate_from_v2_drops_invites)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_member m, got;
+	struct store_invite inv, inv2;
+	uint8_t id[STORE_NODE_ID_LEN];
+	uint32_t left = 99;
+	int count = 0;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open_at_version(t.path, 2, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 2);
+	member_add(st, 3);
+	store_close(st);
+	st = NULL;
+	raw_add_v2_invite(t.path);
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_has_column(db, "invites", "secret_hash"), 1);
+	ck_assert_int_eq(sqlite3_wal_checkpoint_v2(db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert(file_contains(t.path, v2_hash_head, sizeof v2_hash_head));
+
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 3);
+	/* The member is untouched... */
+	member_make(&m, 3);
+	id_fill(id, 3);
+	ck_assert_int_eq(store_member_get_by_id(st, id, &got), 0);
+	ck_assert_str_eq(got.name, m.name);
+	ck_assert_mem_eq(got.wg_public_key, m.wg_public_key,
+	    sizeof m.wg_public_key);
+	ck_assert_uint_eq(got.cert_len, m.cert_len);
+	ck_assert_mem_eq(got.cert, m.cert, m.cert_len);
+	ck_assert_int_eq(got.cert_version, m.cert_version);
+	/* ...the v2 invite is gone, and the new table works. */
+	ck_assert_int_eq(store_invite_foreach(st, count_invite, &count), 0);
+	ck_assert_int_eq(count, 0);
+	invite_make(&inv, 0x21, 2, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 100, &left),
+	    0);
+	ck_assert_uint_eq(left, 1);
+	ck_assert_int_eq(store_invite_get(st, inv.invite_id, &inv2), 0);
+	ck_assert_mem_eq(inv2.invite_pk, inv.invite_pk, sizeof inv.invite_pk);
+	store_close(st);
+
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_has_column(db, "invites", "secret_hash"), 0);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM invites"), 1);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM members"), 1);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check <> 'ok'"), 0);
+	sqlite3_close(db);
+	/* secure_delete: the dropped row is not left in a free page (the last
+	 * close checkpointed the WAL into the file). */
+	ck_assert(!file_contains(t.path, v2_hash_head, sizeof v2_hash_head));
+	tmpdb_clear(&t);
+}
+END_TEST
+
+/* A new database is created at version 3 directly, with the v3 invites
+ * table, and its CHECKs hold against writers other than the store. */
+START_TEST(test_store_fresh_is_v3)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	sqlite3 *db;
+
+	ck_assert_int_eq(STORE_SCHEMA_LATEST, 3);
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 3);
+	store_close(st);
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_has_column(db, "invites", "invite_id"), 1);
+	ck_assert_int_eq(raw_has_column(db, "invites", "invite_pk"), 1);
+	ck_assert_int_eq(raw_has_column(db, "invites", "secret_hash"), 0);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO invites VALUES "
+	    "(zeroblob(7), zeroblob(32), 5, 1, 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO invites VALUES "
+	    "(zeroblob(8), zeroblob(31), 5, 1, 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO invites VALUES "
+	    "(NULL, zeroblob(32), 5, 1, 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO invites VALUES "
+	    "(zeroblob(8), zeroblob(32), 5, -1, 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO invites VALUES "
+	    "(zeroblob(8), zeroblob(32), 0, 1, 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM invites"), 0);
 	sqlite3_close(db);
 	tmpdb_clear(&t);
 }
@@ -1117,25 +1274,24 @@ START_TEST(test_store_invite_consume_counts_down)
 {
 	struct store *st = open_mem();
 	struct store_invite inv, got;
-	int64_t id = 0;
 	uint32_t left = 99;
 
 	invite_make(&inv, 0xa1, 2, 5000);
-	ck_assert_int_eq(store_invite_add(st, &inv, &id), 0);
-	ck_assert_int_gt(id, 0);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4000,
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 4000,
 	    &left), 0);
 	ck_assert_uint_eq(left, 1);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4000,
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 4000,
 	    &left), 0);
 	ck_assert_uint_eq(left, 0);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4000,
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 4000,
 	    NULL), MESHD_E_PERM);
 	/* Used up wins over expired. */
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 6000,
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 6000,
 	    NULL), MESHD_E_PERM);
-	ck_assert_int_eq(store_invite_get(st, inv.secret_hash, &got), 0);
-	ck_assert_int_eq(got.id, id);
+	ck_assert_int_eq(store_invite_get(st, inv.invite_id, &got), 0);
+	ck_assert_mem_eq(got.invite_id, inv.invite_id, sizeof inv.invite_id);
+	ck_assert_mem_eq(got.invite_pk, inv.invite_pk, sizeof inv.invite_pk);
 	ck_assert_uint_eq(got.uses_left, 0);
 	ck_assert_int_eq(got.expires_at, 5000);
 	ck_assert_int_eq(got.created_at, 1000);
@@ -1149,14 +1305,14 @@ START_TEST(test_store_invite_consume_expired)
 	struct store_invite inv, got;
 
 	invite_make(&inv, 0xa2, 1, 5000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 5000,
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 5000,
 	    NULL), MESHD_E_EXPIRED);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 7000,
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 7000,
 	    NULL), MESHD_E_EXPIRED);
-	ck_assert_int_eq(store_invite_get(st, inv.secret_hash, &got), 0);
+	ck_assert_int_eq(store_invite_get(st, inv.invite_id, &got), 0);
 	ck_assert_uint_eq(got.uses_left, 1);	/* refusal changed nothing */
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 4999,
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 4999,
 	    NULL), 0);
 	store_close(st);
 }
@@ -1166,13 +1322,13 @@ START_TEST(test_store_invite_consume_unknown)
 {
 	struct store *st = open_mem();
 	struct store_invite inv;
-	uint8_t other[STORE_HASH_LEN];
+	uint8_t other[STORE_INVITE_ID_LEN];
 
 	memset(other, 0xbb, sizeof other);
 	ck_assert_int_eq(store_invite_consume(st, other, 1, NULL),
 	    MESHD_E_NOENT);
 	invite_make(&inv, 0xa3, 1, 5000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
 	ck_assert_int_eq(store_invite_consume(st, other, 1, NULL),
 	    MESHD_E_NOENT);
 	ck_assert_int_eq(store_invite_get(st, other, &inv), MESHD_E_NOENT);
@@ -1186,22 +1342,125 @@ START_TEST(test_store_invite_add_rejects_and_purge)
 	struct store_invite inv;
 
 	invite_make(&inv, 0xa4, 0, 5000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), MESHD_E_INVAL);
+	ck_assert_int_eq(store_invite_add(st, &inv), MESHD_E_INVAL);
 	invite_make(&inv, 0xa4, 1, 5000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), MESHD_E_EXIST);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	ck_assert_int_eq(store_invite_add(st, &inv), MESHD_E_EXIST);
 	invite_make(&inv, 0xa5, 1, 9000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
 	invite_make(&inv, 0xa6, 1, 9000);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 10, NULL),
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 10, NULL),
 	    0);
 	/* 0xa4 expired at 6000, 0xa6 used up; 0xa5 stays. */
 	ck_assert_int_eq(store_invite_purge(st, 6000), 2);
 	ck_assert_int_eq(store_invite_purge(st, 6000), 0);
-	memset(inv.secret_hash, 0xa5, sizeof inv.secret_hash);
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 6000, NULL),
+	memset(inv.invite_id, 0xa5, sizeof inv.invite_id);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 6000, NULL),
 	    0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_invite_add_rejects)
+{
+	struct store *st = open_mem();
+	struct store_invite inv, got;
+	int count = 0;
+
+	invite_make(&inv, 0xa7, 0, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv), MESHD_E_INVAL);
+	invite_make(&inv, 0xa7, 1, 0);
+	ck_assert_int_eq(store_invite_add(st, &inv), MESHD_E_INVAL);
+	invite_make(&inv, 0xa7, 1, -5);
+	ck_assert_int_eq(store_invite_add(st, &inv), MESHD_E_INVAL);
+	ck_assert_int_eq(store_invite_foreach(st, count_invite, &count), 0);
+	ck_assert_int_eq(count, 0);
+
+	/* The id is the key: another public key under a stored id is
+	 * refused and the first invite stays as it was. */
+	invite_make(&inv, 0xa7, 3, 5000);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	memset(inv.invite_pk, 0x01, sizeof inv.invite_pk);
+	inv.uses_left = 9;
+	ck_assert_int_eq(store_invite_add(st, &inv), MESHD_E_EXIST);
+	ck_assert_int_eq(store_invite_get(st, inv.invite_id, &got), 0);
+	ck_assert_uint_eq(got.uses_left, 3);
+	ck_assert_uint_eq(got.invite_pk[0], 0xa7 ^ 0xff);
+	/* The same public key under another id is a different invite. */
+	invite_make(&inv, 0xa7, 1, 5000);
+	memset(inv.invite_id, 0xa8, sizeof inv.invite_id);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	store_close(st);
+}
+END_TEST
+
+struct invite_walk {
+	int n;
+	int stop_at;		/* stop with 42 after this many; 0: never */
+	uint8_t first_byte[8];
+	uint32_t uses[8];
+};
+
+static int walk_invite(const struct store_invite *inv, void *arg)
+{
+	struct invite_walk *w = arg;
+
+	ck_assert_int_lt(w->n, 8);
+	w->first_byte[w->n] = inv->invite_id[0];
+	w->uses[w->n] = inv->uses_left;
+	w->n++;
+	return w->stop_at != 0 && w->n == w->stop_at ? 42 : 0;
+}
+
+START_TEST(test_store_invite_foreach)
+{
+	static const struct {
+		uint8_t b;
+		int64_t created;
+	} add[] = {
+		{ 0xb3, 300 }, { 0xb1, 100 }, { 0xb4, 200 }, { 0xb2, 100 },
+	};
+	struct store *st = open_mem();
+	struct store_invite inv;
+	struct invite_walk w;
+	size_t i;
+
+	memset(&w, 0, sizeof w);
+	ck_assert_int_eq(store_invite_foreach(st, walk_invite, &w), 0);
+	ck_assert_int_eq(w.n, 0);
+	for (i = 0; i < sizeof add / sizeof add[0]; i++) {
+		invite_make(&inv, add[i].b, 1 + i, 5000);
+		inv.created_at = add[i].created;
+		ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	}
+	/* created_at order, ties by id. */
+	ck_assert_int_eq(store_invite_foreach(st, walk_invite, &w), 0);
+	ck_assert_int_eq(w.n, 4);
+	ck_assert_uint_eq(w.first_byte[0], 0xb1);
+	ck_assert_uint_eq(w.first_byte[1], 0xb2);
+	ck_assert_uint_eq(w.first_byte[2], 0xb4);
+	ck_assert_uint_eq(w.first_byte[3], 0xb3);
+	ck_assert_uint_eq(w.uses[0], 2);
+	ck_assert_uint_eq(w.uses[3], 1);
+	/* A non-zero return stops the walk and comes back. */
+	memset(&w, 0, sizeof w);
+	w.stop_at = 2;
+	ck_assert_int_eq(store_invite_foreach(st, walk_invite, &w), 42);
+	ck_assert_int_eq(w.n, 2);
+	/* The statement was reset: a second walk sees everything again, and
+	 * consumes and purges show in it. */
+	memset(inv.invite_id, 0xb1, sizeof inv.invite_id);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 10, NULL), 0);
+	memset(inv.invite_id, 0xb3, sizeof inv.invite_id);
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 10, NULL), 0);
+	ck_assert_int_eq(store_invite_purge(st, 10), 1);	/* 0xb3 used up */
+	memset(&w, 0, sizeof w);
+	ck_assert_int_eq(store_invite_foreach(st, walk_invite, &w), 0);
+	ck_assert_int_eq(w.n, 3);
+	ck_assert_uint_eq(w.first_byte[0], 0xb1);
+	ck_assert_uint_eq(w.uses[0], 1);
+	ck_assert_uint_eq(w.first_byte[2], 0xb4);
 	store_close(st);
 }
 END_TEST
@@ -1303,14 +1562,14 @@ START_TEST(test_store_tx_rollback_leaves_nothing)
 	member_add(st, 1);
 	member_add(st, 2);
 	invite_make(&inv, 0xc1, 1, 100);
-	ck_assert_int_eq(store_invite_add(st, &inv, NULL), 0);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
 	/* An operation that uses a savepoint inside the transaction. */
-	ck_assert_int_eq(store_invite_consume(st, inv.secret_hash, 1, NULL),
+	ck_assert_int_eq(store_invite_consume(st, inv.invite_id, 1, NULL),
 	    0);
 	ck_assert_int_eq(store_tx_rollback(st), 0);
 	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
 	ck_assert_int_eq(count, 0);
-	ck_assert_int_eq(store_invite_get(st, inv.secret_hash, &inv),
+	ck_assert_int_eq(store_invite_get(st, inv.invite_id, &inv),
 	    MESHD_E_NOENT);
 
 	ck_assert_int_eq(store_tx_begin(st), 0);
@@ -1435,6 +1694,8 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_open_refuses_future_version);
 	tcase_add_test(tc, test_store_open_rejects_non_database);
 	tcase_add_test(tc, test_store_migrate_from_v1);
+	tcase_add_test(tc, test_store_migrate_from_v2_drops_invites);
+	tcase_add_test(tc, test_store_fresh_is_v3);
 	tcase_add_test(tc, test_store_migrate_failure_rolls_back);
 	suite_add_tcase(s, tc);
 
@@ -1458,6 +1719,8 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_invite_consume_expired);
 	tcase_add_test(tc, test_store_invite_consume_unknown);
 	tcase_add_test(tc, test_store_invite_add_rejects_and_purge);
+	tcase_add_test(tc, test_store_invite_add_rejects);
+	tcase_add_test(tc, test_store_invite_foreach);
 	tcase_add_test(tc, test_store_path_roundtrip);
 	tcase_add_test(tc, test_store_path_put_rejects);
 	suite_add_tcase(s, tc);

@@ -1,67 +1,76 @@
-/* One-time invites: only a hash of the token's secret is stored, with its
- * expiry and remaining uses. */
+/* Invites: the inviter's record of each token it issued, keyed by the invite
+ * id, holding the invite public key (mesh/join.h) with the expiry and the
+ * uses left. Neither the token secret nor anything a join could be forged
+ * from is stored: the public key only verifies a joiner's signature. */
 #include <stdint.h>
 #include <string.h>
 
 #include "store/internal.h"
 #include "util/err.h"
 
-int store_invite_add(struct store *st, const struct store_invite *inv,
-    int64_t *id_out)
+#define INVITE_COLS "invite_id, invite_pk, expires_at, uses_left, created_at"
+
+int store_invite_add(struct store *st, const struct store_invite *inv)
 {
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
-	if (inv->uses_left == 0)
+	if (inv == NULL || inv->uses_left == 0 || inv->expires_at <= 0)
 		return MESHD_E_INVAL;
-	s = store_stmt(st, STMT_INVITE_ADD, "INSERT INTO invites (secret_hash, "
-	    "expires_at, uses_left, created_at) VALUES (?1, ?2, ?3, ?4)", &r);
+	s = store_stmt(st, STMT_INVITE_ADD, "INSERT INTO invites ("
+	    INVITE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_blob(s, 1, inv->secret_hash,
-	    sizeof inv->secret_hash, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 2, inv->expires_at)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 3, inv->uses_left)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 4, inv->created_at)) != SQLITE_OK ||
+	if ((rc = sqlite3_bind_blob(s, 1, inv->invite_id,
+	    sizeof inv->invite_id, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_blob(s, 2, inv->invite_pk,
+	    sizeof inv->invite_pk, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(s, 3, inv->expires_at)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(s, 4, inv->uses_left)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(s, 5, inv->created_at)) != SQLITE_OK ||
 	    (rc = sqlite3_step(s)) != SQLITE_DONE)
 		r = store_err(st, rc);
-	else if (id_out != NULL)
-		*id_out = sqlite3_last_insert_rowid(st->db);
 	store_stmt_done(s);
 	return r;
 }
 
+/* Reads a row selected as INVITE_COLS. */
 static int read_invite(sqlite3_stmt *s, struct store_invite *inv)
 {
 	int64_t uses;
 	int r;
 
 	memset(inv, 0, sizeof *inv);
-	if ((r = store_col_blob(s, 1, inv->secret_hash,
-	    sizeof inv->secret_hash, NULL)) != 0)
-		return r;
+	if ((r = store_col_blob(s, 0, inv->invite_id, sizeof inv->invite_id,
+	    NULL)) != 0 ||
+	    (r = store_col_blob(s, 1, inv->invite_pk, sizeof inv->invite_pk,
+	    NULL)) != 0)
+		goto fail;
 	uses = sqlite3_column_int64(s, 3);
-	if (uses < 0 || uses > UINT32_MAX)
-		return MESHD_E_PROTO;
-	inv->id = sqlite3_column_int64(s, 0);
+	if (uses < 0 || uses > UINT32_MAX) {
+		r = MESHD_E_PROTO;
+		goto fail;
+	}
 	inv->expires_at = sqlite3_column_int64(s, 2);
 	inv->uses_left = (uint32_t)uses;
 	inv->created_at = sqlite3_column_int64(s, 4);
 	return 0;
+fail:
+	memset(inv, 0, sizeof *inv);
+	return r;
 }
 
 int store_invite_get(struct store *st,
-    const uint8_t secret_hash[STORE_HASH_LEN], struct store_invite *out)
+    const uint8_t invite_id[STORE_INVITE_ID_LEN], struct store_invite *out)
 {
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
-	s = store_stmt(st, STMT_INVITE_GET, "SELECT id, secret_hash, "
-	    "expires_at, uses_left, created_at FROM invites "
-	    "WHERE secret_hash = ?1", &r);
+	s = store_stmt(st, STMT_INVITE_GET, "SELECT " INVITE_COLS
+	    " FROM invites WHERE invite_id = ?1", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_blob(s, 1, secret_hash, STORE_HASH_LEN,
+	if ((rc = sqlite3_bind_blob(s, 1, invite_id, STORE_INVITE_ID_LEN,
 	    SQLITE_STATIC)) != SQLITE_OK)
 		r = store_err(st, rc);
 	else if ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -74,17 +83,41 @@ int store_invite_get(struct store *st,
 	return r;
 }
 
-static int use_once(struct store *st, const uint8_t *hash, int64_t now)
+int store_invite_foreach(struct store *st, store_invite_fn *fn, void *arg)
+{
+	struct store_invite inv;
+	sqlite3_stmt *s;
+	int r = 0, rc;
+
+	/* invite_id breaks ties so the order does not depend on the plan. */
+	s = store_stmt(st, STMT_INVITE_ALL, "SELECT " INVITE_COLS
+	    " FROM invites ORDER BY created_at, invite_id", &r);
+	if (s == NULL)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = read_invite(s, &inv)) != 0 || (r = fn(&inv, arg)) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		r = store_err(st, rc);
+out:
+	store_stmt_done(s);
+	return r;
+}
+
+/* Returns 1 when the invite was used, 0 when the row did not qualify (or
+ * does not exist), or an error. */
+static int use_once(struct store *st, const uint8_t *invite_id, int64_t now)
 {
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
 	s = store_stmt(st, STMT_INVITE_USE, "UPDATE invites SET uses_left = "
-	    "uses_left - 1 WHERE secret_hash = ?1 AND uses_left > 0 AND "
-	    "expires_at > ?2", &r);
+	    "uses_left - 1 WHERE invite_id = ?1 AND uses_left > 0 AND "
+	    "?2 < expires_at", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_blob(s, 1, hash, STORE_HASH_LEN,
+	if ((rc = sqlite3_bind_blob(s, 1, invite_id, STORE_INVITE_ID_LEN,
 	    SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(s, 2, now)) != SQLITE_OK ||
 	    (rc = sqlite3_step(s)) != SQLITE_DONE)
@@ -96,7 +129,7 @@ static int use_once(struct store *st, const uint8_t *hash, int64_t now)
 }
 
 int store_invite_consume(struct store *st,
-    const uint8_t secret_hash[STORE_HASH_LEN], int64_t now,
+    const uint8_t invite_id[STORE_INVITE_ID_LEN], int64_t now,
     uint32_t *uses_left_out)
 {
 	struct store_invite inv;
@@ -107,11 +140,11 @@ int store_invite_consume(struct store *st,
 	 * uses-left figure and the reason for a refusal consistent with it. */
 	if ((r = store_sp_begin(st)) != 0)
 		return r;
-	if ((used = use_once(st, secret_hash, now)) < 0) {
+	if ((used = use_once(st, invite_id, now)) < 0) {
 		r = used;
 		goto out;
 	}
-	if ((r = store_invite_get(st, secret_hash, &inv)) != 0)
+	if ((r = store_invite_get(st, invite_id, &inv)) != 0)
 		goto out;
 	if (used > 0) {
 		if (uses_left_out != NULL)

@@ -109,9 +109,30 @@ static const char schema_v2[] =
 	"CREATE INDEX endpoints_last_seen ON endpoints (last_seen);"
 	"CREATE INDEX members_cert_expires ON members (cert_expires_at);";
 
+/* v3: invites are keyed by the 8-byte invite id and hold the invite public
+ * key (mesh/join.h derives an Ed25519 key pair from the token secret; only
+ * the public key may be stored). The table is replaced, not converted: a v2
+ * row holds a hash of the secret, from which no public key can be derived,
+ * and no released meshd ever wrote one (there was no `invite` command), so
+ * the rows are dropped. secure_delete zeroes them in the file. Nothing
+ * references invites, so the drop keeps every foreign key valid. The primary
+ * key is NOT NULL explicitly: SQLite allows NULL in a non-integer one. */
+_Static_assert(STORE_INVITE_ID_LEN == 8 && STORE_KEY_LEN == 32,
+    "schema_v3 CHECKs mirror store.h");
+static const char schema_v3[] =
+	"DROP TABLE invites;"
+	"CREATE TABLE invites ("
+	" invite_id BLOB NOT NULL PRIMARY KEY"
+	"  CHECK (length(invite_id) = 8),"
+	" invite_pk BLOB NOT NULL CHECK (length(invite_pk) = 32),"
+	" expires_at INTEGER NOT NULL CHECK (expires_at > 0),"
+	" uses_left INTEGER NOT NULL CHECK (uses_left >= 0),"
+	" created_at INTEGER NOT NULL);";
+
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

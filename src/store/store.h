@@ -42,7 +42,7 @@
 #define STORE_KEY_LEN		32	/* X25519 / Ed25519 public or X25519 private */
 #define STORE_MESH_ID_LEN	32	/* hash of the authority public key */
 #define STORE_AUTH_SK_LEN	64	/* Ed25519 secret key (seed || public) */
-#define STORE_HASH_LEN		32	/* invite secret hash */
+#define STORE_INVITE_ID_LEN	8	/* invite id (mesh/join.h) */
 #define STORE_NAME_MAX		63	/* node and mesh names: one DNS label */
 #define STORE_IFNAME_MAX	15	/* IFNAMSIZ - 1 */
 #define STORE_IP_STRLEN		46	/* INET6_ADDRSTRLEN, NUL included */
@@ -52,7 +52,7 @@
 #define STORE_RECORD_MAX	2048	/* signed revocation / endpoint record */
 
 /* Schema version this build creates and understands. */
-#define STORE_SCHEMA_LATEST	2
+#define STORE_SCHEMA_LATEST	3
 
 struct store;
 
@@ -129,8 +129,9 @@ struct store_endpoint_record {
 };
 
 struct store_invite {
-	int64_t id;				/* assigned by store_invite_add */
-	uint8_t secret_hash[STORE_HASH_LEN];	/* unique */
+	uint8_t invite_id[STORE_INVITE_ID_LEN];	/* unique: BLAKE2b(invite_pk)[0..8] */
+	uint8_t invite_pk[STORE_KEY_LEN];	/* invite public key (derived from the
+						 * token secret by a one-way hash) */
 	int64_t expires_at;			/* valid while now < expires_at */
 	uint32_t uses_left;
 	int64_t created_at;
@@ -268,22 +269,23 @@ int store_endpoint_record_get(struct store *st,
 
 /* ---- invites ---- */
 
-/* Stores an invite; inv->id is ignored, the new id goes to *id_out (may be
- * NULL). Returns 0; MESHD_E_INVAL (uses_left 0); MESHD_E_EXIST (same secret
- * hash already stored). */
-int store_invite_add(struct store *st, const struct store_invite *inv,
-    int64_t *id_out);
+/* Stores an invite. Returns 0; MESHD_E_INVAL (uses_left 0, expires_at <= 0);
+ * MESHD_E_EXIST (same invite id already stored). */
+int store_invite_add(struct store *st, const struct store_invite *inv);
 /* Uses the invite once, atomically: decrements uses_left when it is > 0 and
  * now < expires_at. *uses_left_out (may be NULL) gets the uses remaining.
- * Returns 0; MESHD_E_NOENT (unknown hash); MESHD_E_PERM (used up);
+ * Returns 0; MESHD_E_NOENT (unknown id); MESHD_E_PERM (used up);
  * MESHD_E_EXPIRED (expired, uses left). A used-up invite is reported as used
  * up even when it has also expired. */
 int store_invite_consume(struct store *st,
-    const uint8_t secret_hash[STORE_HASH_LEN], int64_t now,
+    const uint8_t invite_id[STORE_INVITE_ID_LEN], int64_t now,
     uint32_t *uses_left_out);
 /* Returns 0 or MESHD_E_NOENT. */
 int store_invite_get(struct store *st,
-    const uint8_t secret_hash[STORE_HASH_LEN], struct store_invite *out);
+    const uint8_t invite_id[STORE_INVITE_ID_LEN], struct store_invite *out);
+typedef int store_invite_fn(const struct store_invite *inv, void *arg);
+/* In created_at order. Returns 0, the callback's non-zero value, or an error. */
+int store_invite_foreach(struct store *st, store_invite_fn *fn, void *arg);
 /* Deletes invites that are used up or expired at now. Returns the number
  * deleted (>= 0) or a negative error. */
 int store_invite_purge(struct store *st, int64_t now);
