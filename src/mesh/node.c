@@ -1,0 +1,1515 @@
+/* The mesh node: records, gossip and the inviter, kept in step with the store
+ * and the WireGuard peers (mesh/node.h). Sans-I/O: every entry point gets the
+ * time handed in, every output leaves through the ops.
+ *
+ * Store writes for records happen in the records event callback (reading the
+ * set there is allowed), except revocations of nodes we never knew, which
+ * raise no event: those are swept into the store right after every merge
+ * (sweep_revocations). While mesh_node_open() replays the store, nothing is
+ * written back.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/gossip.h"
+#include "mesh/node.h"
+#include "mesh/records.h"
+#include "mesh/token.h"
+#include "mesh/wire.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* No handshake and nothing received for this long after a candidate worked:
+ * it is dead (keepalives come every MESH_NODE_KEEPALIVE_S), try the next. */
+#define NODE_DEAD_S (2 * MESH_NODE_KEEPALIVE_S + MESH_NODE_ROTATE_S)
+
+/* A revoked member is told so before it is cut off: its wg peer stays this
+ * long (data to its overlay IPv4 still flows meanwhile: at most 3 s more), with
+ * only its overlay IPv4 (the gossip address) routed, so that
+ * anti-entropy with it brings it the tombstone. Nothing else would: once
+ * every member has dropped it, no one can reach it any more. */
+#define NODE_FAREWELL_S 3
+
+/* One other member, as far as WireGuard is concerned. */
+struct npeer {
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	char name[MESH_NAME_MAX + 1];
+	uint8_t wg_pk[MESH_WG_KEY_LEN];
+	uint8_t ipv4[4], ipv6[16];
+	bool admin;
+	struct wg_peer *wp;		/* NULL when wg refused it */
+	/* endpoint candidates: from its record, in preference order, then the
+	 * join request's source (hint) */
+	uint8_t ncand;
+	union endpoint cand[MESH_ENDPOINTS_MAX + 1];
+	union endpoint hint;
+	unsigned cur;			/* index in cand of the one set */
+	bool chosen, working;
+	mtime_ns check_at;		/* next rotation check */
+	uint64_t rx_base;		/* rx_bytes at the last check */
+	struct walltime hs_base;	/* latest handshake at the last check */
+	bool farewell;			/* revoked; dropped at farewell_at */
+	mtime_ns farewell_at;
+};
+
+struct mesh_node {
+	struct store *st;
+	struct wg_device *wg;
+	struct mesh_node_ops ops;
+	void *ctx;
+
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	char name[MESH_NAME_MAX + 1];
+	char mesh_name[MESH_NAME_MAX + 1];
+	uint8_t mesh_id[MESH_ID_LEN];
+	uint8_t authority_pk[MESH_PK_LEN];
+	bool admin;
+	uint8_t authority_sk[MESH_SK_LEN];	/* secret; admin only */
+	struct mesh_prefix prefix4, prefix6;
+	uint8_t wg_pk[MESH_WG_KEY_LEN];
+	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];	/* sign_sk: secret */
+	struct mesh_cert self;
+
+	struct mesh_records *recs;
+	struct mesh_gossip *g;
+	struct mesh_join_inviter *inv;	/* admin only; large: on the heap */
+
+	struct npeer **peers;
+	size_t npeers, cap;
+
+	bool loading;			/* replaying the store: no writes */
+	bool revoked;
+	mtime_ns now;			/* of the current entry point */
+	uint64_t now_unix;
+	size_t revokes_stored;		/* count at the last sweep */
+
+	bool have_eps;			/* own: our current endpoint record */
+	struct mesh_endpoints eps;
+	uint64_t ep_seq;		/* last seq we signed (or found stored) */
+	mtime_ns resign_at;
+
+	bool admitted;			/* set by admit(), published after */
+	struct mesh_cert admitted_cert;
+};
+
+/* ---- small helpers ---- */
+
+static bool id_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, MESH_NODE_ID_LEN) == 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, arg);
+}
+
+static int prefix_format(const struct mesh_prefix *p, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+	int af = p->family == MESH_FAMILY_V4 ? AF_INET : AF_INET6;
+
+	if (inet_ntop(af, p->addr, a, sizeof a) == NULL)
+		return MESHD_E_INVAL;
+	if ((size_t)snprintf(out, cap, "%s/%u", a, (unsigned)p->len) >= cap)
+		return MESHD_E_RANGE;
+	return 0;
+}
+
+static int prefix_parse(const char *s, uint8_t family, struct mesh_prefix *out)
+{
+	char a[STORE_PREFIX_STRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n;
+	char *end;
+	unsigned long len;
+
+	memset(out, 0, sizeof *out);
+	if (slash == NULL || (n = (size_t)(slash - s)) >= sizeof a)
+		return MESHD_E_PROTO;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	len = strtoul(slash + 1, &end, 10);
+	if (*end != '\0' || end == slash + 1 || len > 128)
+		return MESHD_E_PROTO;
+	out->family = family;
+	out->len = (uint8_t)len;
+	if (inet_pton(family == MESH_FAMILY_V4 ? AF_INET : AF_INET6, a, out->addr) != 1 ||
+	    !mesh_prefix_valid(out))
+		return MESHD_E_PROTO;
+	return 0;
+}
+
+/* The member row a certificate makes. */
+static int member_from_cert(struct store_member *m, const struct mesh_cert *c,
+    const uint8_t *bytes, size_t len, uint64_t now_unix)
+{
+	memset(m, 0, sizeof *m);
+	if (len > sizeof m->cert || c->issued_at > INT64_MAX || c->expires_at > INT64_MAX)
+		return MESHD_E_INVAL;
+	memcpy(m->node_id, c->node_id, MESH_NODE_ID_LEN);
+	snprintf(m->name, sizeof m->name, "%s", c->name);
+	memcpy(m->wg_public_key, c->wg_pubkey, MESH_WG_KEY_LEN);
+	if (inet_ntop(AF_INET, c->ipv4, m->overlay4, sizeof m->overlay4) == NULL ||
+	    inet_ntop(AF_INET6, c->ipv6, m->overlay6, sizeof m->overlay6) == NULL)
+		return MESHD_E_INVAL;
+	m->cert_version = c->issued_at;
+	m->cert_expires_at = (int64_t)c->expires_at;
+	m->admin = (c->flags & MESH_CERT_F_ADMIN) != 0;
+	m->updated_at = (int64_t)now_unix;
+	m->cert_len = len;
+	memcpy(m->cert, bytes, len);
+	return 0;
+}
+
+static int cert_to_bytes(const struct mesh_cert *c, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct wr w;
+	int r;
+
+	wr_init(&w, buf, cap);
+	if ((r = mesh_cert_encode(c, &w)) != 0)
+		return r;
+	*len = w.off;
+	return 0;
+}
+
+static void ep_from_mesh(union endpoint *out, const struct mesh_ep *ep)
+{
+	memset(out, 0, sizeof *out);
+	if (ep->family == MESH_FAMILY_V4) {
+		out->sin.sin_family = AF_INET;
+		memcpy(&out->sin.sin_addr, ep->addr, 4);
+		out->sin.sin_port = htons(ep->port);
+	} else {
+		out->sin6.sin6_family = AF_INET6;
+		memcpy(&out->sin6.sin6_addr, ep->addr, 16);
+		out->sin6.sin6_port = htons(ep->port);
+	}
+}
+
+int mesh_node_sign_keypair(const uint8_t wg_sk[MESH_WG_KEY_LEN], uint8_t pk[MESH_PK_LEN],
+    uint8_t sk[MESH_SK_LEN])
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	int r = 0;
+
+	if (crypto_generichash(seed, sizeof seed, (const uint8_t *)MESH_NODE_SIGN_DOMAIN,
+	    strlen(MESH_NODE_SIGN_DOMAIN), wg_sk, MESH_WG_KEY_LEN) != 0 ||
+	    crypto_sign_seed_keypair(pk, sk, seed) != 0)
+		r = MESHD_E_CRYPTO;
+	sodium_memzero(seed, sizeof seed);
+	return r;
+}
+
+/* ---- peers ---- */
+
+static struct npeer *peer_find(const struct mesh_node *n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		if (id_eq(n->peers[i]->node_id, id))
+			return n->peers[i];
+	return NULL;
+}
+
+static void peer_drop(struct mesh_node *n, struct npeer *p)
+{
+	for (size_t i = 0; i < n->npeers; i++) {
+		if (n->peers[i] != p)
+			continue;
+		n->peers[i] = n->peers[--n->npeers];
+		break;
+	}
+	if (p->wp != NULL)
+		wg_peer_remove(n->wg, p->wp);
+	(void)mesh_gossip_set_reachable(n->g, p->node_id, false);
+	free(p);
+}
+
+static void peer_farewell(struct mesh_node *n, struct npeer *p)
+{
+	p->farewell = true;
+	p->farewell_at = n->now + SEC(NODE_FAREWELL_S);
+	(void)wg_peer_allowedip_remove(n->wg, p->wp, AF_INET6, p->ipv6, 128);
+}
+
+/* Points wg at candidate i and starts the keepalive (a handshake at once). */
+static void peer_choose(struct mesh_node *n, struct npeer *p, unsigned i)
+{
+	struct wg_peer_info info;
+
+	if (p->wp == NULL || p->ncand == 0)
+		return;
+	p->cur = i % p->ncand;
+	p->chosen = true;
+	p->working = false;
+	wg_peer_set_endpoint(p->wp, &p->cand[p->cur]);
+	wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
+	wg_peer_get_info(p->wp, &info);
+	p->rx_base = info.rx_bytes;
+	p->hs_base = info.last_handshake;
+	p->check_at = n->now + SEC(MESH_NODE_ROTATE_S);
+	(void)mesh_gossip_set_reachable(n->g, p->node_id, true);
+}
+
+/* Preference rank: LOCAL IPv4 first, then LOCAL IPv6, then the others in
+ * the record's (canonical) order. Simple and predictable; a path layer
+ * with probing replaces it later. */
+static int ep_rank(const struct mesh_ep *ep)
+{
+	if (ep->source == MESH_EP_LOCAL)
+		return ep->family == MESH_FAMILY_V4 ? 0 : 1;
+	return 2;
+}
+
+/* Rebuilds p's candidates from its endpoint record (e may be NULL) and the
+ * hint, keeping the current endpoint when it is still a candidate. */
+static void peer_set_candidates(struct mesh_node *n, struct npeer *p,
+    const struct mesh_endpoints *e)
+{
+	union endpoint old = p->chosen ? p->cand[p->cur] : (union endpoint){ 0 };
+	bool had = p->chosen;
+	unsigned i, k = 0;
+
+	for (int rank = 0; e != NULL && rank <= 2; rank++)
+		for (i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++)
+			if (ep_rank(&e->ep[i]) == rank && mesh_ep_valid(&e->ep[i]))
+				ep_from_mesh(&p->cand[k++], &e->ep[i]);
+	if (endpoint_is_set(&p->hint)) {
+		for (i = 0; i < k && !endpoint_eq(&p->cand[i], &p->hint); i++)
+			;
+		if (i == k)
+			p->cand[k++] = p->hint;
+	}
+	p->ncand = (uint8_t)k;
+	p->chosen = false;
+	/* a working endpoint stays; otherwise start again from the best */
+	for (i = 0; had && p->working && i < k; i++) {
+		if (endpoint_eq(&p->cand[i], &old)) {
+			p->cur = i;
+			p->chosen = true;	/* still valid: leave wg alone */
+			return;
+		}
+	}
+	if (k > 0)
+		peer_choose(n, p, 0);
+}
+
+/* MEMBER_ADDED / CHANGED for another node. */
+static void peer_update(struct mesh_node *n, const struct mesh_cert *c)
+{
+	struct npeer *p = peer_find(n, c->node_id);
+	struct mesh_endpoints e;
+	int r;
+
+	if (p == NULL) {
+		if (n->npeers == n->cap) {
+			size_t cap = n->cap ? 2 * n->cap : 16;
+			struct npeer **np = realloc(n->peers, cap * sizeof *np);
+
+			if (np == NULL)
+				goto nomem;
+			n->peers = np;
+			n->cap = cap;
+		}
+		if ((p = calloc(1, sizeof *p)) == NULL)
+			goto nomem;
+		memcpy(p->node_id, c->node_id, MESH_NODE_ID_LEN);
+		n->peers[n->npeers++] = p;
+	}
+	if (p->wp != NULL && memcmp(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN) != 0) {
+		wg_peer_remove(n->wg, p->wp);	/* rekeyed: a new wg peer */
+		p->wp = NULL;
+		p->chosen = false;
+	}
+	snprintf(p->name, sizeof p->name, "%s", c->name);
+	memcpy(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN);
+	memcpy(p->ipv4, c->ipv4, 4);
+	memcpy(p->ipv6, c->ipv6, 16);
+	p->admin = (c->flags & MESH_CERT_F_ADMIN) != 0;
+	if (p->wp == NULL) {
+		r = wg_peer_add(n->wg, p->wg_pk, n->now, &p->wp);
+		if (r == MESHD_E_EXIST && wg_peer_get_user(p->wp) != NULL) {
+			log_warn("mesh: member %s shares a WireGuard key; ignored", c->name);
+			p->wp = NULL;
+			return;
+		}
+		if (r != 0 && r != MESHD_E_EXIST) {
+			log_warn("mesh: member %s: wg peer: %s", c->name, meshd_strerror(r));
+			p->wp = NULL;
+			return;
+		}
+		wg_peer_set_user(p->wp, p);
+	}
+	wg_peer_allowedips_clear(n->wg, p->wp);
+	if (wg_peer_allowedip_add(n->wg, p->wp, AF_INET, p->ipv4, 32) != 0 ||
+	    wg_peer_allowedip_add(n->wg, p->wp, AF_INET6, p->ipv6, 128) != 0)
+		log_warn("mesh: member %s: allowed IPs not set", c->name);
+	peer_set_candidates(n, p, mesh_records_endpoints(n->recs, p->node_id, &e) == 0 ?
+	    &e : NULL);
+	return;
+nomem:
+	free(p);
+	log_error("mesh: member %s: out of memory", c->name);
+}
+
+/* ---- records events -> store and wg ---- */
+
+static void store_cert(struct mesh_node *n, const struct mesh_cert *c)
+{
+	struct store_member m;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (n->loading || mesh_records_get(n->recs, MESH_REC_CERT, c->node_id, &bytes, &len) != 0)
+		return;
+	if ((r = member_from_cert(&m, c, bytes, len, n->now_unix)) == 0)
+		r = store_member_upsert(n->st, &m);
+	if (r != 0)
+		log_warn("mesh: storing member %s: %s", c->name, meshd_strerror(r));
+}
+
+static void store_revoke_bytes(struct mesh_node *n, const uint8_t *bytes, size_t len)
+{
+	struct store_revocation rv;
+	struct mesh_revoke d;
+	int r;
+
+	if (mesh_revoke_decode(bytes, len, &d) != 0 || len > sizeof rv.record ||
+	    d.revoked_at > INT64_MAX)
+		return;
+	memset(&rv, 0, sizeof rv);
+	memcpy(rv.node_id, d.node_id, MESH_NODE_ID_LEN);
+	rv.revoked_at = (int64_t)d.revoked_at;
+	rv.record_len = len;
+	memcpy(rv.record, bytes, len);
+	r = store_revocation_put(n->st, &rv);
+	if (r != 0 && r != MESHD_E_EXIST)
+		log_warn("mesh: storing a revocation: %s", meshd_strerror(r));
+	r = store_member_delete(n->st, d.node_id);
+	if (r != 0 && r != MESHD_E_NOENT)
+		log_warn("mesh: deleting a revoked member: %s", meshd_strerror(r));
+}
+
+static void store_endpoints(struct mesh_node *n, const struct mesh_endpoints *e)
+{
+	struct store_endpoint_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (n->loading || e->seq > INT64_MAX ||
+	    mesh_records_get(n->recs, MESH_REC_ENDPOINTS, e->node_id, &bytes, &len) != 0 ||
+	    len > sizeof rec.record)
+		return;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, e->node_id, MESH_NODE_ID_LEN);
+	rec.version = e->seq;
+	rec.updated_at = (int64_t)n->now_unix;
+	rec.record_len = len;
+	memcpy(rec.record, bytes, len);
+	r = store_endpoint_record_put(n->st, &rec);
+	if (r != 0 && r != MESHD_E_EXIST)
+		log_warn("mesh: storing an endpoint record: %s", meshd_strerror(r));
+}
+
+static void on_removed(struct mesh_node *n, const struct mesh_rec_event *ev)
+{
+	struct npeer *p;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (id_eq(ev->node_id, n->node_id)) {
+		if (ev->gone == MESH_GONE_REVOKED)
+			n->revoked = true;
+	} else if ((p = peer_find(n, ev->node_id)) != NULL) {
+		if (ev->gone == MESH_GONE_REVOKED && p->wp != NULL && !n->loading)
+			peer_farewell(n, p);
+		else
+			peer_drop(n, p);
+	}
+	if (n->loading)
+		return;
+	if (ev->gone == MESH_GONE_REVOKED &&
+	    mesh_records_get(n->recs, MESH_REC_REVOKE, ev->node_id, &bytes, &len) == 0) {
+		store_revoke_bytes(n, bytes, len);
+	} else if (ev->gone == MESH_GONE_EXPIRED && !id_eq(ev->node_id, n->node_id)) {
+		r = store_member_delete(n->st, ev->node_id);
+		if (r != 0 && r != MESHD_E_NOENT)
+			log_warn("mesh: deleting an expired member: %s", meshd_strerror(r));
+	}
+}
+
+static void on_event(void *ctx, const struct mesh_rec_event *ev)
+{
+	struct mesh_node *n = ctx;
+	bool self = id_eq(ev->node_id, n->node_id);
+	struct npeer *p;
+
+	switch (ev->type) {
+	case MESH_EV_MEMBER_ADDED:
+	case MESH_EV_MEMBER_CHANGED:
+		store_cert(n, ev->cert);
+		if (self)
+			n->self = *ev->cert;
+		else
+			peer_update(n, ev->cert);
+		break;
+	case MESH_EV_MEMBER_REMOVED:
+		on_removed(n, ev);
+		break;
+	case MESH_EV_ENDPOINTS_CHANGED:
+		if (ev->endpoints != NULL)
+			store_endpoints(n, ev->endpoints);
+		if (self) {
+			n->have_eps = ev->endpoints != NULL;
+			if (n->have_eps) {
+				n->eps = *ev->endpoints;
+				if (n->eps.seq > n->ep_seq)
+					n->ep_seq = n->eps.seq;
+			}
+		} else if ((p = peer_find(n, ev->node_id)) != NULL) {
+			peer_set_candidates(n, p, ev->endpoints);
+		}
+		break;
+	}
+}
+
+static int sweep_one(void *ctx, enum mesh_rec_kind kind, const uint8_t *id,
+    const uint8_t *bytes, size_t len)
+{
+	(void)kind;
+	(void)id;
+	store_revoke_bytes(ctx, bytes, len);
+	return 0;
+}
+
+/* Revocations of nodes that were never members raise no event: store every
+ * held one when the count moved (store_revocation_put keeps the first). */
+static void sweep_revocations(struct mesh_node *n)
+{
+	size_t c = mesh_records_count(n->recs, MESH_REC_REVOKE);
+
+	if (c == n->revokes_stored || n->loading)
+		return;
+	(void)mesh_records_foreach(n->recs, MESH_REC_REVOKE, sweep_one, n);
+	n->revokes_stored = c;
+}
+
+static void enter(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	n->now = now;
+	n->now_unix = now_unix;
+}
+
+/* ---- gossip transport ---- */
+
+static void gossip_send(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
+{
+	struct mesh_node *n = ctx;
+	struct npeer *p = peer_find(n, id);
+
+	if (p != NULL && n->ops.send_gossip != NULL)
+		n->ops.send_gossip(n->ctx, p->ipv4, bytes, len);
+}
+
+void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	struct npeer *np;
+	uint8_t id[MESH_NODE_ID_LEN];
+
+	if (peer == NULL || (np = wg_peer_get_user(peer)) == NULL || np->wp != peer)
+		return;
+	enter(n, now, now_unix);
+	memcpy(id, np->node_id, sizeof id);	/* np may go during the input */
+	/* it just reached us through the tunnel: it can carry gossip */
+	(void)mesh_gossip_set_reachable(n->g, id, true);
+	(void)mesh_gossip_input(n->g, id, p, len, now, now_unix);
+	sweep_revocations(n);
+}
+
+/* ---- inviter ops, backed by the store ---- */
+
+static int inv_lookup(void *ctx, const uint8_t *id, struct mesh_join_invite *out)
+{
+	struct mesh_node *n = ctx;
+	struct store_invite si;
+	int r;
+
+	if ((r = store_invite_get(n->st, id, &si)) != 0)
+		return r;
+	memcpy(out->pk, si.invite_pk, MESH_PK_LEN);
+	out->expires_at = si.expires_at < 0 ? 0 : (uint64_t)si.expires_at;
+	out->uses_left = si.uses_left;
+	return 0;
+}
+
+/* An overlay address is taken when a member we know holds it. The store's
+ * unique columns are the last word (upsert answers EXIST). */
+static bool addr_taken(const struct mesh_node *n, const uint8_t *a4, const uint8_t *a6)
+{
+	if (memcmp(n->self.ipv4, a4, 4) == 0 || memcmp(n->self.ipv6, a6, 16) == 0)
+		return true;
+	for (size_t i = 0; i < n->npeers; i++)
+		if (memcmp(n->peers[i]->ipv4, a4, 4) == 0 ||
+		    memcmp(n->peers[i]->ipv6, a6, 16) == 0)
+			return true;
+	return false;
+}
+
+/* Fills in the new member's addresses, signs the cert and inserts the row,
+ * retrying the allocation while an address is taken. */
+static int admit_insert(struct mesh_node *n, struct mesh_cert *c)
+{
+	struct store_member m;
+	uint8_t a4[16], a6[16], buf[MESH_CERT_MAX_LEN];
+	size_t len;
+	int r = MESHD_E_FULL;
+
+	for (uint32_t at = 0; at < MESH_NODE_ADDR_ATTEMPTS; at++) {
+		if ((r = mesh_identity_addr_for(&n->prefix4, c->node_id, at, a4)) != 0 ||
+		    (r = mesh_identity_addr_for(&n->prefix6, c->node_id, at, a6)) != 0)
+			return r;
+		r = MESHD_E_EXIST;
+		if (addr_taken(n, a4, a6))
+			continue;
+		memcpy(c->ipv4, a4, 4);
+		memcpy(c->ipv6, a6, 16);
+		if ((r = mesh_cert_sign(c, n->authority_sk)) != 0 ||
+		    (r = cert_to_bytes(c, buf, sizeof buf, &len)) != 0 ||
+		    (r = member_from_cert(&m, c, buf, len, n->now_unix)) != 0)
+			return r;
+		r = store_member_upsert(n->st, &m);
+		if (r != MESHD_E_EXIST)
+			return r;
+	}
+	return r;
+}
+
+static int inv_admit(void *ctx, const uint8_t *id, const char *name, const uint8_t *wg_pk,
+    const uint8_t *sign_pk, uint64_t now_unix, struct mesh_cert *cert)
+{
+	struct mesh_node *n = ctx;
+	struct store_member m;
+	struct mesh_cert c;
+	int r;
+
+	if (now_unix > INT64_MAX - (uint64_t)MESH_NODE_CERT_DAYS * 86400)
+		return MESHD_E_RANGE;
+	if ((r = store_tx_begin(n->st)) != 0)
+		return r;
+	r = store_invite_consume(n->st, id, (int64_t)now_unix, NULL);
+	if (r == MESHD_E_NOENT)
+		r = MESH_JOIN_R_UNKNOWN_INVITE;
+	else if (r == MESHD_E_PERM)
+		r = MESH_JOIN_R_USED_UP;
+	else if (r == MESHD_E_EXPIRED)
+		r = MESH_JOIN_R_EXPIRED;
+	if (r != 0)
+		goto fail;
+	r = store_member_get_by_name(n->st, name, &m);
+	if (r == 0) {
+		r = MESH_JOIN_R_NAME_TAKEN;
+		goto fail;
+	}
+	if (r != MESHD_E_NOENT)
+		goto fail;
+	memset(&c, 0, sizeof c);
+	c.version = MESH_CERT_VERSION;
+	memcpy(c.mesh_id, n->mesh_id, MESH_ID_LEN);
+	mesh_identity_node_id_new(c.node_id);
+	snprintf(c.name, sizeof c.name, "%s", name);
+	memcpy(c.wg_pubkey, wg_pk, MESH_WG_KEY_LEN);
+	memcpy(c.sign_pk, sign_pk, MESH_PK_LEN);
+	c.issued_at = now_unix;
+	c.expires_at = now_unix + (uint64_t)MESH_NODE_CERT_DAYS * 86400;
+	if ((r = admit_insert(n, &c)) != 0)
+		goto fail;
+	if ((r = store_tx_commit(n->st)) != 0)
+		return r;	/* rolled back by the store */
+	*cert = c;
+	n->admitted_cert = c;
+	n->admitted = true;
+	return 0;
+fail:
+	(void)store_tx_rollback(n->st);
+	return r;
+}
+
+struct roster_walk {
+	struct mesh_node *n;
+	struct mesh_join_resp *resp;
+};
+
+static int roster_one(void *ctx, enum mesh_rec_kind kind, const uint8_t *id,
+    const uint8_t *bytes, size_t len)
+{
+	struct roster_walk *w = ctx;
+
+	if (id_eq(id, w->n->node_id))
+		return 0;	/* ours went first */
+	return mesh_join_resp_add_record(w->resp, kind, bytes, len) == MESHD_E_FULL ?
+	    MESHD_E_FULL : 0;
+}
+
+static int inv_roster(void *ctx, struct mesh_join_resp *resp)
+{
+	struct mesh_node *n = ctx;
+	static const int kinds[] = { MESH_REC_CERT, MESH_REC_REVOKE, MESH_REC_ENDPOINTS };
+	struct roster_walk w = { n, resp };
+	const uint8_t *bytes;
+	size_t len;
+	int r = 0;
+
+	for (unsigned i = 0; n->have_eps && i < n->eps.nep; i++)
+		if (mesh_join_resp_add_endpoint(resp, &n->eps.ep[i]) == MESHD_E_FULL)
+			break;
+	if (mesh_records_get(n->recs, MESH_REC_CERT, n->node_id, &bytes, &len) == 0)
+		(void)mesh_join_resp_add_record(resp, MESH_REC_CERT, bytes, len);
+	if (mesh_records_get(n->recs, MESH_REC_ENDPOINTS, n->node_id, &bytes, &len) == 0)
+		(void)mesh_join_resp_add_record(resp, MESH_REC_ENDPOINTS, bytes, len);
+	for (unsigned k = 0; k < 3 && r == 0; k++)
+		r = mesh_records_foreach(n->recs, kinds[k], roster_one, &w);
+	return 0;
+}
+
+/* The cert admit() just stored: merge and gossip it, and point wg at the
+ * joiner's request source so it is reachable before its endpoint record. */
+static void publish_admitted(struct mesh_node *n, const union endpoint *src)
+{
+	uint8_t buf[MESH_CERT_MAX_LEN];
+	size_t len;
+	struct npeer *p;
+	int r;
+
+	n->admitted = false;
+	if ((r = cert_to_bytes(&n->admitted_cert, buf, sizeof buf, &len)) != 0 ||
+	    (r = mesh_gossip_publish(n->g, MESH_REC_CERT, buf, len, n->now, n->now_unix)) < 0) {
+		log_warn("mesh: publishing member %s: %s", n->admitted_cert.name,
+		    meshd_strerror(r));
+		return;
+	}
+	if ((p = peer_find(n, n->admitted_cert.node_id)) == NULL || src == NULL ||
+	    !endpoint_is_set(src))
+		return;
+	p->hint = *src;
+	endpoint_unmap(&p->hint);
+	peer_set_candidates(n, p, NULL);
+}
+
+void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	uint8_t reply[MESH_MSG_DGRAM_MAX];
+	size_t rlen = sizeof reply;
+
+	if (n->inv == NULL || n->revoked || len < MESH_MSG_HDR_LEN ||
+	    p[0] != MESH_MSG_MAGIC || p[1] != MESH_MSG_JOIN_REQ)
+		return;
+	enter(n, now, now_unix);
+	n->admitted = false;
+	if (mesh_join_inviter_handle(n->inv, p, len, now_unix, reply, &rlen) != 0)
+		rlen = 0;
+	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
+		n->ops.send_underlay(n->ctx, src, reply, rlen);
+	if (n->admitted)
+		publish_admitted(n, src);
+	sodium_memzero(reply, sizeof reply);
+}
+
+/* ---- our endpoint record ---- */
+
+static int sign_endpoints(struct mesh_node *n, const struct mesh_ep *eps, uint8_t nep)
+{
+	struct mesh_endpoints e;
+	uint8_t buf[MESH_ENDPOINTS_MAX_LEN];
+	struct wr w;
+	uint64_t seq;
+	int r;
+
+	memset(&e, 0, sizeof e);
+	e.version = MESH_ENDPOINTS_VERSION;
+	memcpy(e.mesh_id, n->mesh_id, MESH_ID_LEN);
+	memcpy(e.node_id, n->node_id, MESH_NODE_ID_LEN);
+	seq = n->now_unix * 1000;
+	if (seq <= n->ep_seq)
+		seq = n->ep_seq + 1;
+	e.seq = seq;
+	e.timestamp = n->now_unix;
+	e.nep = nep;
+	memcpy(e.ep, eps, nep * sizeof eps[0]);
+	wr_init(&w, buf, sizeof buf);
+	if ((r = mesh_endpoints_sign(&e, n->sign_sk)) != 0 ||
+	    (r = mesh_endpoints_encode(&e, &w)) != 0)
+		return r;
+	n->ep_seq = seq;
+	r = mesh_gossip_publish(n->g, MESH_REC_ENDPOINTS, buf, w.off, n->now, n->now_unix);
+	if (r < 0)
+		return r;
+	if (r != MESH_MERGE_NEW)
+		return MESHD_E_STATE;
+	n->resign_at = n->now + SEC(MESH_NODE_RESIGN_S);
+	return 0;
+}
+
+int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
+    mtime_ns now, uint64_t now_unix)
+{
+	struct mesh_endpoints e;
+
+	enter(n, now, now_unix);
+	memset(&e, 0, sizeof e);
+	for (size_t i = 0; i < count && e.nep < MESH_ENDPOINTS_MAX; i++)
+		if (mesh_ep_valid(&eps[i]))
+			e.ep[e.nep++] = eps[i];
+	mesh_endpoints_normalize(&e);
+	if (n->have_eps && n->eps.nep == e.nep &&
+	    memcmp(n->eps.ep, e.ep, e.nep * sizeof e.ep[0]) == 0)
+		return 0;
+	return sign_endpoints(n, e.ep, e.nep);
+}
+
+/* ---- revocation ---- */
+
+static int revoke_make(const struct store_mesh *mesh, const uint8_t *id, uint64_t now_unix,
+    struct store_revocation *out)
+{
+	struct mesh_revoke rv;
+	struct wr w;
+	int r;
+
+	if (now_unix > INT64_MAX)
+		return MESHD_E_RANGE;
+	memset(&rv, 0, sizeof rv);
+	rv.version = MESH_REVOKE_VERSION;
+	memcpy(rv.mesh_id, mesh->mesh_id, MESH_ID_LEN);
+	memcpy(rv.node_id, id, MESH_NODE_ID_LEN);
+	rv.revoked_at = now_unix;
+	if ((r = mesh_revoke_sign(&rv, mesh->authority_sk)) != 0)
+		return r;
+	memset(out, 0, sizeof *out);
+	memcpy(out->node_id, id, MESH_NODE_ID_LEN);
+	out->revoked_at = (int64_t)now_unix;
+	wr_init(&w, out->record, sizeof out->record);
+	if ((r = mesh_revoke_encode(&rv, &w)) != 0)
+		return r;
+	out->record_len = w.off;
+	return 0;
+}
+
+/* Signs and stores the revocation of name and deletes the member, in one
+ * transaction; *rv gets the record. */
+static int revoke_store(struct store *st, const char *name, uint64_t now_unix,
+    struct store_revocation *rv)
+{
+	struct store_mesh mesh;
+	struct store_node node;
+	struct store_member m;
+	int r;
+
+	if ((r = store_mesh_get(st, &mesh)) != 0)
+		return r;
+	if ((r = store_node_get(st, &node)) != 0)
+		goto out;
+	r = MESHD_E_PERM;
+	if (!mesh.has_authority_sk)
+		goto out;
+	if ((r = store_member_get_by_name(st, name, &m)) != 0)
+		goto out;
+	r = MESHD_E_INVAL;
+	if (id_eq(m.node_id, node.node_id))
+		goto out;
+	if ((r = revoke_make(&mesh, m.node_id, now_unix, rv)) != 0 ||
+	    (r = store_tx_begin(st)) != 0)
+		goto out;
+	if ((r = store_revocation_put(st, rv)) != 0 && r != MESHD_E_EXIST)
+		goto rollback;
+	if ((r = store_member_delete(st, m.node_id)) != 0)
+		goto rollback;
+	r = store_tx_commit(st);
+	goto out;
+rollback:
+	(void)store_tx_rollback(st);
+out:
+	store_node_clear(&node);
+	store_mesh_clear(&mesh);
+	return r;
+}
+
+int mesh_node_revoke_offline(struct store *st, const char *name, uint64_t now_unix)
+{
+	struct store_revocation rv;
+
+	return revoke_store(st, name, now_unix, &rv);
+}
+
+int mesh_node_revoke(struct mesh_node *n, const char *name, mtime_ns now, uint64_t now_unix)
+{
+	struct store_revocation rv;
+	int r;
+
+	if (!n->admin)
+		return MESHD_E_PERM;
+	enter(n, now, now_unix);
+	if ((r = revoke_store(n->st, name, now_unix, &rv)) != 0)
+		return r;
+	r = mesh_gossip_publish(n->g, MESH_REC_REVOKE, rv.record, rv.record_len, now, now_unix);
+	sweep_revocations(n);
+	return r < 0 ? r : 0;
+}
+
+bool mesh_node_revoked(const struct mesh_node *n)
+{
+	return n->revoked;
+}
+
+/* ---- timers ---- */
+
+/* Moves p to its next candidate when the current one shows no sign of life:
+ * no handshake and nothing received since the last check. */
+static void peer_check(struct mesh_node *n, struct npeer *p)
+{
+	struct wg_peer_info info;
+	bool alive;
+
+	if (!p->chosen || p->wp == NULL || p->farewell || n->now < p->check_at)
+		return;
+	wg_peer_get_info(p->wp, &info);
+	alive = info.rx_bytes != p->rx_base ||
+	    info.last_handshake.sec != p->hs_base.sec ||
+	    info.last_handshake.nsec != p->hs_base.nsec;
+	p->rx_base = info.rx_bytes;
+	p->hs_base = info.last_handshake;
+	if (alive) {
+		p->working = true;
+		p->check_at = n->now + SEC(NODE_DEAD_S);
+	} else if (p->ncand > 1) {
+		peer_choose(n, p, p->cur + 1);
+	} else {
+		/* the only candidate: WireGuard keeps retrying the handshake */
+		p->working = false;
+		p->check_at = n->now + SEC(MESH_NODE_ROTATE_S);
+	}
+}
+
+mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
+{
+	mtime_ns t = mesh_gossip_next_expiry(n->g);
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct npeer *p = n->peers[i];
+
+		if (p->farewell && p->farewell_at < t)
+			t = p->farewell_at;
+		else if (!p->farewell && p->chosen && p->wp != NULL && p->check_at < t)
+			t = p->check_at;
+	}
+	if (n->have_eps && n->resign_at < t)
+		t = n->resign_at;
+	return t;
+}
+
+void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	int r;
+
+	enter(n, now, now_unix);
+	if ((r = mesh_gossip_handle_expiry(n->g, now, now_unix)) != 0)
+		log_warn("mesh: gossip: %s", meshd_strerror(r));
+	for (size_t i = 0; i < n->npeers; i++)
+		peer_check(n, n->peers[i]);
+	for (size_t i = 0; i < n->npeers; ) {
+		if (n->peers[i]->farewell && now >= n->peers[i]->farewell_at)
+			peer_drop(n, n->peers[i]);	/* moves the last one to i */
+		else
+			i++;
+	}
+	if (n->have_eps && now >= n->resign_at && !n->revoked) {
+		if ((r = sign_endpoints(n, n->eps.ep, n->eps.nep)) != 0) {
+			log_warn("mesh: re-signing our endpoints: %s", meshd_strerror(r));
+			n->resign_at = now + SEC(60);
+		}
+	}
+	sweep_revocations(n);
+}
+
+/* ---- open / free ---- */
+
+static int load_revocation(const struct store_revocation *rv, void *arg)
+{
+	struct mesh_node *n = arg;
+
+	(void)mesh_records_merge(n->recs, MESH_REC_REVOKE, rv->record, rv->record_len,
+	    n->now_unix);
+	return 0;
+}
+
+static int load_member(const struct store_member *m, void *arg)
+{
+	struct mesh_node *n = arg;
+	int r = mesh_records_merge(n->recs, MESH_REC_CERT, m->cert, m->cert_len, n->now_unix);
+
+	if (r != MESH_MERGE_NEW && r != MESH_MERGE_DUP)
+		log_info("mesh: stored member %s not loaded: %s", m->name, mesh_merge_str(r));
+	return r == MESHD_E_NOMEM ? r : 0;
+}
+
+static int load_endpoints(const struct store_member *m, void *arg)
+{
+	struct mesh_node *n = arg;
+	struct store_endpoint_record rec;
+	int r = store_endpoint_record_get(n->st, m->node_id, &rec);
+
+	if (r == MESHD_E_NOENT)
+		return 0;
+	if (r != 0)
+		return r;
+	if (id_eq(m->node_id, n->node_id) && rec.version > n->ep_seq)
+		n->ep_seq = rec.version;	/* seq only grows, even if expired */
+	r = mesh_records_merge(n->recs, MESH_REC_ENDPOINTS, rec.record, rec.record_len,
+	    n->now_unix);
+	return r == MESHD_E_NOMEM ? r : 0;
+}
+
+/* The node and mesh rows and our own cert. */
+static int open_identity(struct mesh_node *n, uint8_t wg_sk[MESH_WG_KEY_LEN], uint64_t now_unix,
+    char *err, size_t errlen)
+{
+	struct store_node node;
+	struct store_mesh mesh;
+	struct store_member m;
+	int r;
+
+	memset(&node, 0, sizeof node);
+	memset(&mesh, 0, sizeof mesh);
+	if ((r = store_node_get(n->st, &node)) != 0 || (r = store_mesh_get(n->st, &mesh)) != 0) {
+		set_err(err, errlen, "%s", r == MESHD_E_NOENT ?
+		    "not initialised: run 'meshd init' or 'meshd join' first" :
+		    meshd_strerror(r));
+		goto out;
+	}
+	memcpy(n->node_id, node.node_id, MESH_NODE_ID_LEN);
+	snprintf(n->name, sizeof n->name, "%s", node.name);
+	snprintf(n->mesh_name, sizeof n->mesh_name, "%s", mesh.name);
+	memcpy(n->mesh_id, mesh.mesh_id, MESH_ID_LEN);
+	memcpy(n->authority_pk, mesh.authority_pk, MESH_PK_LEN);
+	n->admin = mesh.has_authority_sk;
+	memcpy(n->authority_sk, mesh.authority_sk, MESH_SK_LEN);
+	memcpy(wg_sk, node.wg_private_key, MESH_WG_KEY_LEN);
+	if ((r = prefix_parse(mesh.prefix4, MESH_FAMILY_V4, &n->prefix4)) != 0 ||
+	    (r = prefix_parse(mesh.prefix6, MESH_FAMILY_V6, &n->prefix6)) != 0) {
+		set_err(err, errlen, "%s", "bad overlay prefix in the store");
+		goto out;
+	}
+	if ((r = store_revocation_exists(n->st, n->node_id)) != 0) {
+		if (r > 0)
+			r = MESHD_E_PERM;
+		set_err(err, errlen, "%s", r == MESHD_E_PERM ?
+		    "this node has been revoked from the mesh" : meshd_strerror(r));
+		goto out;
+	}
+	if ((r = store_member_get_by_id(n->st, n->node_id, &m)) != 0 ||
+	    (r = mesh_cert_decode(m.cert, m.cert_len, &n->self)) != 0) {
+		set_err(err, errlen, "%s", r == MESHD_E_NOENT ?
+		    "our own certificate is missing from the store" : meshd_strerror(r));
+		r = r == MESHD_E_NOENT ? r : MESHD_E_PROTO;
+		goto out;
+	}
+	if (n->self.expires_at <= now_unix) {
+		set_err(err, errlen, "%s", "our certificate has expired: ask an admin for a new invite");
+		r = MESHD_E_EXPIRED;
+		goto out;
+	}
+	if (!mesh_cert_verify(&n->self, n->authority_pk, now_unix)) {
+		set_err(err, errlen, "%s", "our certificate does not verify");
+		r = MESHD_E_PROTO;
+	}
+out:
+	store_node_clear(&node);
+	store_mesh_clear(&mesh);
+	return r;
+}
+
+static int open_engines(struct mesh_node *n)
+{
+	struct mesh_records_cfg rc = { .on_event = on_event, .ctx = n };
+	struct mesh_gossip_cfg gc = { .send = gossip_send, .ctx = n };
+	struct mesh_join_inviter_cfg ic = {
+		.ops = { .lookup = inv_lookup, .admit = inv_admit, .roster = inv_roster },
+		.ctx = n,
+	};
+	int r;
+
+	memcpy(rc.authority_pk, n->authority_pk, MESH_PK_LEN);
+	if ((n->recs = mesh_records_new(&rc, &r)) == NULL)
+		return r;
+	memcpy(gc.node_id, n->node_id, MESH_NODE_ID_LEN);
+	randombytes_buf(&gc.rng_seed, sizeof gc.rng_seed);
+	if ((n->g = mesh_gossip_new(&gc, n->recs, &r)) == NULL)
+		return r;
+	if (!n->admin)
+		return 0;
+	if ((n->inv = calloc(1, sizeof *n->inv)) == NULL)
+		return MESHD_E_NOMEM;
+	memcpy(ic.authority_pk, n->authority_pk, MESH_PK_LEN);
+	snprintf(ic.mesh_name, sizeof ic.mesh_name, "%s", n->mesh_name);
+	ic.prefix4 = n->prefix4;
+	ic.prefix6 = n->prefix6;
+	return mesh_join_inviter_init(n->inv, &ic);
+}
+
+int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtime_ns now,
+    uint64_t now_unix, char *err, size_t errlen)
+{
+	struct mesh_node *n;
+	uint8_t wg_sk[MESH_WG_KEY_LEN];
+	int r;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (cfg == NULL || cfg->st == NULL || cfg->wg == NULL)
+		return MESHD_E_INVAL;
+	if ((n = calloc(1, sizeof *n)) == NULL)
+		return MESHD_E_NOMEM;
+	n->st = cfg->st;
+	n->wg = cfg->wg;
+	n->ops = cfg->ops;
+	n->ctx = cfg->ctx;
+	enter(n, now, now_unix);
+	if ((r = open_identity(n, wg_sk, now_unix, err, errlen)) != 0)
+		goto fail;
+	r = MESHD_E_PROTO;
+	if (mesh_node_sign_keypair(wg_sk, n->sign_pk, n->sign_sk) != 0 ||
+	    crypto_scalarmult_base(n->wg_pk, wg_sk) != 0 ||
+	    memcmp(n->sign_pk, n->self.sign_pk, MESH_PK_LEN) != 0 ||
+	    memcmp(n->wg_pk, n->self.wg_pubkey, MESH_WG_KEY_LEN) != 0) {
+		set_err(err, errlen, "%s", "our keys do not match our certificate");
+		goto fail;
+	}
+	if ((r = wg_device_set_private_key(n->wg, wg_sk, now)) != 0) {
+		set_err(err, errlen, "%s", "cannot set the WireGuard private key");
+		goto fail;
+	}
+	if ((r = open_engines(n)) != 0) {
+		set_err(err, errlen, "%s", meshd_strerror(r));
+		goto fail;
+	}
+	n->loading = true;
+	if ((r = store_revocation_foreach(n->st, load_revocation, n)) == 0 &&
+	    (r = store_member_foreach(n->st, load_member, n)) == 0)
+		r = store_member_foreach(n->st, load_endpoints, n);
+	n->loading = false;
+	n->revokes_stored = mesh_records_count(n->recs, MESH_REC_REVOKE);
+	if (r == 0 && mesh_records_count(n->recs, MESH_REC_CERT) == 0)
+		r = MESHD_E_PROTO;	/* not even our own cert merged */
+	if (r != 0) {
+		set_err(err, errlen, "loading the store: %s", meshd_strerror(r));
+		goto fail;
+	}
+	/* resign at once when the stored record is old */
+	n->resign_at = now;
+	if (n->have_eps && n->eps.timestamp + MESH_NODE_RESIGN_S > now_unix)
+		n->resign_at = now + SEC(n->eps.timestamp + MESH_NODE_RESIGN_S - now_unix);
+	sodium_memzero(wg_sk, sizeof wg_sk);
+	*out = n;
+	return 0;
+fail:
+	sodium_memzero(wg_sk, sizeof wg_sk);
+	mesh_node_free(n);
+	return r;
+}
+
+void mesh_node_free(struct mesh_node *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->npeers; i++) {
+		if (n->peers[i]->wp != NULL)
+			wg_peer_set_user(n->peers[i]->wp, NULL);
+		free(n->peers[i]);
+	}
+	free(n->peers);
+	mesh_gossip_free(n->g);
+	mesh_records_free(n->recs);
+	if (n->inv != NULL) {
+		mesh_join_inviter_clear(n->inv);
+		free(n->inv);
+	}
+	sodium_memzero(n, sizeof *n);
+	free(n);
+}
+
+/* ---- status ---- */
+
+void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out)
+{
+	memset(out, 0, sizeof *out);
+	snprintf(out->name, sizeof out->name, "%s", n->name);
+	snprintf(out->mesh_name, sizeof out->mesh_name, "%s", n->mesh_name);
+	memcpy(out->node_id, n->node_id, MESH_NODE_ID_LEN);
+	memcpy(out->wg_pk, n->wg_pk, MESH_WG_KEY_LEN);
+	memcpy(out->ipv4, n->self.ipv4, 4);
+	memcpy(out->ipv6, n->self.ipv6, 16);
+	out->prefix4 = n->prefix4;
+	out->prefix6 = n->prefix6;
+	out->admin = n->admin;
+	if (n->have_eps) {
+		out->nep = n->eps.nep;
+		memcpy(out->ep, n->eps.ep, sizeof out->ep);
+	}
+	out->members = mesh_records_count(n->recs, MESH_REC_CERT);
+}
+
+static int peer_name_cmp(const void *a, const void *b)
+{
+	const struct npeer *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, void *ctx)
+{
+	struct npeer **v;
+	struct mesh_node_peer mp;
+	struct mesh_endpoints e;
+	size_t nv = 0;
+	int r = 0;
+
+	if (n->npeers == 0)
+		return 0;
+	if ((v = malloc(n->npeers * sizeof *v)) == NULL)
+		return MESHD_E_NOMEM;
+	for (size_t i = 0; i < n->npeers; i++)
+		if (!n->peers[i]->farewell)
+			v[nv++] = n->peers[i];
+	qsort(v, nv, sizeof *v, peer_name_cmp);
+	for (size_t i = 0; i < nv && r == 0; i++) {
+		memset(&mp, 0, sizeof mp);
+		snprintf(mp.name, sizeof mp.name, "%s", v[i]->name);
+		memcpy(mp.node_id, v[i]->node_id, MESH_NODE_ID_LEN);
+		memcpy(mp.wg_pk, v[i]->wg_pk, MESH_WG_KEY_LEN);
+		memcpy(mp.ipv4, v[i]->ipv4, 4);
+		memcpy(mp.ipv6, v[i]->ipv6, 16);
+		mp.admin = v[i]->admin;
+		mp.peer = v[i]->wp;
+		if (mesh_records_endpoints(n->recs, v[i]->node_id, &e) == 0) {
+			mp.nep = e.nep;
+			memcpy(mp.ep, e.ep, sizeof mp.ep);
+		}
+		r = fn(ctx, &mp);
+	}
+	free(v);
+	return r;
+}
+
+/* ---- store-only helpers for the CLI ---- */
+
+static int verify_roster_endpoints(struct store *st, const struct mesh_endpoints *e,
+    const uint8_t *mesh_id, uint64_t now_unix)
+{
+	struct store_member m;
+	struct mesh_cert c;
+
+	if (store_member_get_by_id(st, e->node_id, &m) != 0 ||
+	    mesh_cert_decode(m.cert, m.cert_len, &c) != 0 ||
+	    !mesh_endpoints_verify(e, c.sign_pk, mesh_id, now_unix))
+		return MESHD_E_CRYPTO;
+	return 0;
+}
+
+/* One roster record into the store; a record that does not verify, or
+ * that the store refuses, is skipped (gossip brings the truth later). */
+static int persist_record(struct store *st, const struct mesh_join_result *res,
+    const struct mesh_join_rec *rec, uint64_t now_unix)
+{
+	const uint8_t *b = res->resp.data + rec->off;
+	union {
+		struct store_member m;
+		struct store_revocation rv;
+		struct store_endpoint_record er;
+	} u;
+	struct mesh_cert c;
+	struct mesh_revoke rv;
+	struct mesh_endpoints e;
+	int r = 0;
+
+	if ((size_t)rec->off + rec->len > res->resp.data_len)
+		return 0;
+	switch (rec->kind) {
+	case MESH_REC_CERT:
+		if (mesh_cert_decode(b, rec->len, &c) != 0 ||
+		    !mesh_cert_verify(&c, res->resp.authority_pk, now_unix) ||
+		    id_eq(c.node_id, res->cert.node_id) ||
+		    member_from_cert(&u.m, &c, b, rec->len, now_unix) != 0)
+			return 0;
+		r = store_member_upsert(st, &u.m);
+		break;
+	case MESH_REC_REVOKE:
+		if (rec->len > sizeof u.rv.record || mesh_revoke_decode(b, rec->len, &rv) != 0 ||
+		    !mesh_revoke_verify(&rv, res->resp.authority_pk) || rv.revoked_at > INT64_MAX)
+			return 0;
+		memset(&u.rv, 0, sizeof u.rv);
+		memcpy(u.rv.node_id, rv.node_id, MESH_NODE_ID_LEN);
+		u.rv.revoked_at = (int64_t)rv.revoked_at;
+		u.rv.record_len = rec->len;
+		memcpy(u.rv.record, b, rec->len);
+		r = store_revocation_put(st, &u.rv);
+		if (r == 0 || r == MESHD_E_EXIST)
+			r = store_member_delete(st, rv.node_id);
+		break;
+	case MESH_REC_ENDPOINTS:
+		if (rec->len > sizeof u.er.record || mesh_endpoints_decode(b, rec->len, &e) != 0 ||
+		    e.seq > INT64_MAX ||
+		    verify_roster_endpoints(st, &e, res->mesh_id, now_unix) != 0)
+			return 0;
+		memset(&u.er, 0, sizeof u.er);
+		memcpy(u.er.node_id, e.node_id, MESH_NODE_ID_LEN);
+		u.er.version = e.seq;
+		u.er.updated_at = (int64_t)now_unix;
+		u.er.record_len = rec->len;
+		memcpy(u.er.record, b, rec->len);
+		r = store_endpoint_record_put(st, &u.er);
+		break;
+	}
+	/* conflicts and strays are skipped; real store failures are not */
+	if (r == MESHD_E_EXIST || r == MESHD_E_NOENT || r == MESHD_E_INVAL)
+		r = 0;
+	return r;
+}
+
+static int persist_rows(struct store *st, const struct mesh_join_result *res,
+    const uint8_t *wg_sk, uint16_t listen_port, const char *ifname, uint64_t now_unix)
+{
+	struct store_node node;
+	struct store_mesh mesh;
+	struct store_member m;
+	int r;
+
+	memset(&node, 0, sizeof node);
+	memset(&mesh, 0, sizeof mesh);
+	memcpy(node.node_id, res->cert.node_id, MESH_NODE_ID_LEN);
+	snprintf(node.name, sizeof node.name, "%s", res->cert.name);
+	memcpy(node.wg_private_key, wg_sk, MESH_WG_KEY_LEN);
+	node.listen_port = listen_port;
+	r = MESHD_E_INVAL;
+	if (ifname != NULL &&
+	    (size_t)snprintf(node.ifname, sizeof node.ifname, "%s", ifname) >= sizeof node.ifname)
+		goto out;
+	node.created_at = (int64_t)now_unix;
+	memcpy(mesh.mesh_id, res->mesh_id, MESH_ID_LEN);
+	snprintf(mesh.name, sizeof mesh.name, "%s", res->resp.mesh_name);
+	memcpy(mesh.authority_pk, res->resp.authority_pk, MESH_PK_LEN);
+	mesh.created_at = (int64_t)now_unix;
+	if ((r = prefix_format(&res->resp.prefix4, mesh.prefix4, sizeof mesh.prefix4)) != 0 ||
+	    (r = prefix_format(&res->resp.prefix6, mesh.prefix6, sizeof mesh.prefix6)) != 0 ||
+	    (r = member_from_cert(&m, &res->cert, res->resp.cert, res->resp.cert_len,
+	    now_unix)) != 0)
+		goto out;
+	if ((r = store_node_put(st, &node)) != 0 || (r = store_mesh_put(st, &mesh)) != 0 ||
+	    (r = store_member_upsert(st, &m)) != 0)
+		goto out;
+	for (unsigned i = 0; i < res->resp.nrec && r == 0; i++)
+		r = persist_record(st, res, &res->resp.rec[i], now_unix);
+out:
+	store_node_clear(&node);
+	store_mesh_clear(&mesh);
+	return r;
+}
+
+int mesh_node_persist_join(struct store *st, const struct mesh_join_result *res,
+    const uint8_t wg_sk[MESH_WG_KEY_LEN], uint16_t listen_port, const char *ifname,
+    uint64_t now_unix)
+{
+	struct store_node cur;
+	uint8_t pk[MESH_WG_KEY_LEN];
+	int r;
+
+	if (now_unix > INT64_MAX)
+		return MESHD_E_RANGE;
+	if ((r = store_node_get(st, &cur)) != MESHD_E_NOENT) {
+		store_node_clear(&cur);
+		return r == 0 ? MESHD_E_EXIST : r;
+	}
+	if (crypto_scalarmult_base(pk, wg_sk) != 0 ||
+	    memcmp(pk, res->cert.wg_pubkey, MESH_WG_KEY_LEN) != 0)
+		return MESHD_E_INVAL;
+	if ((r = store_tx_begin(st)) != 0)
+		return r;
+	if ((r = persist_rows(st, res, wg_sk, listen_port, ifname, now_unix)) != 0) {
+		(void)store_tx_rollback(st);
+		return r;
+	}
+	return store_tx_commit(st);
+}
+
+static int init_keys(struct store_node *node, struct store_mesh *mesh, struct mesh_cert *c,
+    const struct mesh_prefix *p4, uint64_t now_unix)
+{
+	struct mesh_prefix p6;
+	uint8_t sk[MESH_SK_LEN], a[16];
+	int r;
+
+	if ((r = mesh_identity_authority_keygen(mesh->authority_pk, mesh->authority_sk)) != 0)
+		return r;
+	mesh->has_authority_sk = true;
+	mesh_identity_mesh_id(mesh->authority_pk, mesh->mesh_id);
+	mesh_identity_ula_prefix(mesh->mesh_id, &p6);
+	if ((r = prefix_format(p4, mesh->prefix4, sizeof mesh->prefix4)) != 0 ||
+	    (r = prefix_format(&p6, mesh->prefix6, sizeof mesh->prefix6)) != 0)
+		return r;
+	randombytes_buf(node->wg_private_key, sizeof node->wg_private_key);
+	mesh_identity_node_id_new(node->node_id);
+
+	memset(c, 0, sizeof *c);
+	c->version = MESH_CERT_VERSION;
+	memcpy(c->mesh_id, mesh->mesh_id, MESH_ID_LEN);
+	memcpy(c->node_id, node->node_id, MESH_NODE_ID_LEN);
+	snprintf(c->name, sizeof c->name, "%s", node->name);
+	c->flags = MESH_CERT_F_ADMIN;
+	c->issued_at = now_unix;
+	c->expires_at = now_unix + (uint64_t)MESH_NODE_CERT_DAYS * 86400;
+	if (crypto_scalarmult_base(c->wg_pubkey, node->wg_private_key) != 0 ||
+	    mesh_node_sign_keypair(node->wg_private_key, c->sign_pk, sk) != 0)
+		r = MESHD_E_CRYPTO;
+	sodium_memzero(sk, sizeof sk);
+	if (r != 0 || (r = mesh_identity_addr_for(p4, c->node_id, 0, a)) != 0)
+		return r;
+	memcpy(c->ipv4, a, 4);
+	if ((r = mesh_identity_addr_for(&p6, c->node_id, 0, a)) != 0)
+		return r;
+	memcpy(c->ipv6, a, 16);
+	return mesh_cert_sign(c, mesh->authority_sk);
+}
+
+static int init_check(struct store *st, const char *name, const char *mesh_name,
+    const struct mesh_prefix *prefix4, const char *ifname, char *err, size_t errlen)
+{
+	struct store_node node;
+	uint8_t a[16], id[MESH_NODE_ID_LEN] = { 0 };
+	int r;
+
+	if (name == NULL || !mesh_name_valid(name)) {
+		set_err(err, errlen, "invalid node name '%s': must be a DNS label "
+		    "(letters, digits, '-', 1-63 chars)", name ? name : "");
+		return MESHD_E_INVAL;
+	}
+	if (!mesh_name_valid(mesh_name)) {
+		set_err(err, errlen, "invalid mesh name '%s': must be a DNS label "
+		    "(letters, digits, '-', 1-63 chars)", mesh_name);
+		return MESHD_E_INVAL;
+	}
+	if (prefix4 != NULL && (prefix4->family != MESH_FAMILY_V4 ||
+	    mesh_identity_addr_for(prefix4, id, 0, a) != 0)) {
+		set_err(err, errlen, "%s", "invalid IPv4 prefix: need a network of /30 or larger");
+		return MESHD_E_INVAL;
+	}
+	if (ifname != NULL && strlen(ifname) > STORE_IFNAME_MAX) {
+		set_err(err, errlen, "invalid interface name '%s': too long", ifname);
+		return MESHD_E_INVAL;
+	}
+	if ((r = store_node_get(st, &node)) != MESHD_E_NOENT) {
+		store_node_clear(&node);
+		set_err(err, errlen, "%s", r == 0 ? "already initialised" : meshd_strerror(r));
+		return r == 0 ? MESHD_E_EXIST : r;
+	}
+	return 0;
+}
+
+int mesh_node_init_store(struct store *st, const char *name, const char *mesh_name,
+    const struct mesh_prefix *prefix4, uint16_t listen_port, const char *ifname,
+    uint64_t now_unix, char *err, size_t errlen)
+{
+	struct store_node node;
+	struct store_mesh mesh;
+	struct store_member m;
+	struct mesh_cert c;
+	struct mesh_prefix p4;
+	uint8_t buf[MESH_CERT_MAX_LEN];
+	size_t len;
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (mesh_name == NULL)
+		mesh_name = "mesh";
+	if ((r = init_check(st, name, mesh_name, prefix4, ifname, err, errlen)) != 0)
+		return r;
+	if (now_unix > INT64_MAX / 2)
+		return MESHD_E_RANGE;
+	if (prefix4 != NULL)
+		p4 = *prefix4;
+	else
+		mesh_identity_ipv4_prefix(randombytes_random(), &p4);
+	memset(&node, 0, sizeof node);
+	memset(&mesh, 0, sizeof mesh);
+	snprintf(node.name, sizeof node.name, "%s", name);
+	snprintf(node.ifname, sizeof node.ifname, "%s", ifname ? ifname : "");
+	node.listen_port = listen_port;
+	node.created_at = (int64_t)now_unix;
+	snprintf(mesh.name, sizeof mesh.name, "%s", mesh_name);
+	mesh.created_at = (int64_t)now_unix;
+	if ((r = init_keys(&node, &mesh, &c, &p4, now_unix)) != 0 ||
+	    (r = cert_to_bytes(&c, buf, sizeof buf, &len)) != 0 ||
+	    (r = member_from_cert(&m, &c, buf, len, now_unix)) != 0)
+		goto out;
+	if ((r = store_tx_begin(st)) != 0)
+		goto out;
+	if ((r = store_node_put(st, &node)) != 0 || (r = store_mesh_put(st, &mesh)) != 0 ||
+	    (r = store_member_upsert(st, &m)) != 0) {
+		(void)store_tx_rollback(st);
+		goto out;
+	}
+	r = store_tx_commit(st);
+out:
+	if (r != 0 && err != NULL && errlen > 0 && err[0] == '\0')
+		set_err(err, errlen, "%s", meshd_strerror(r));
+	store_node_clear(&node);
+	store_mesh_clear(&mesh);
+	return r;
+}
+
+int mesh_node_add_invite(struct store *st, uint64_t ttl_s, uint32_t uses, uint64_t now_unix,
+    struct mesh_token *tok)
+{
+	struct store_mesh mesh;
+	struct store_invite inv;
+	uint8_t sk[MESH_SK_LEN];
+	int r;
+
+	memset(tok, 0, sizeof *tok);
+	if ((r = store_mesh_get(st, &mesh)) != 0)
+		return r;
+	r = MESHD_E_PERM;
+	if (!mesh.has_authority_sk)
+		goto out;
+	r = MESHD_E_INVAL;
+	if (ttl_s == 0 || uses == 0 || now_unix >= UINT32_MAX || ttl_s > UINT32_MAX - now_unix)
+		goto out;
+	memset(&inv, 0, sizeof inv);
+	randombytes_buf(tok->secret, sizeof tok->secret);
+	if ((r = mesh_join_invite_keypair(tok->secret, inv.invite_pk, sk)) != 0)
+		goto out;
+	mesh_join_invite_id(inv.invite_pk, inv.invite_id);
+	inv.expires_at = (int64_t)(now_unix + ttl_s);
+	inv.uses_left = uses;
+	inv.created_at = (int64_t)now_unix;
+	if ((r = store_invite_add(st, &inv)) != 0)
+		goto out;
+	memcpy(tok->mesh_id, mesh.mesh_id, MESH_TOKEN_ID_LEN);
+	tok->expires_at = (uint32_t)(now_unix + ttl_s);
+out:
+	if (r != 0)
+		mesh_token_clear(tok);
+	sodium_memzero(sk, sizeof sk);
+	store_mesh_clear(&mesh);
+	return r;
+}

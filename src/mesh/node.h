@@ -1,0 +1,203 @@
+/* A mesh node: the glue of the mesh layer, sans-I/O (docs/mesh-protocol.md
+ * section 4). It owns the record set (mesh/records.h), the gossip engine
+ * (mesh/gossip.h) and, on admin nodes, the join inviter (mesh/join.h); it
+ * keeps the store (store/store.h) and the WireGuard device's peers (wg/wg.h)
+ * in step with the records.
+ *
+ * The daemon (src/daemon.c) does the I/O: it hands in underlay mesh
+ * datagrams (first byte MESH_MSG_MAGIC), the payloads of in-tunnel gossip
+ * packets (UDP to our overlay IPv4 address, port MESH_GOSSIP_PORT, decrypted
+ * by WireGuard from a known peer), the time, and our local endpoints; it
+ * sends what the ops ask for.
+ *
+ * Records and their effects:
+ *   CERT (valid, not ours)  -> store_member_upsert; wg peer with the cert's
+ *                              key, allowed IPs overlay /32 and /128,
+ *                              persistent keepalive MESH_NODE_KEEPALIVE_S;
+ *                              gossip reachable
+ *   REVOKE / cert expired   -> store_revocation_put (revoked) and
+ *                              store_member_delete; wg peer removed; gossip
+ *                              unreachable. Our own revocation: see
+ *                              mesh_node_revoked().
+ *   ENDPOINTS (not ours)    -> store_endpoint_record_put; the peer's endpoint
+ *                              candidates. Without a handshake within
+ *                              MESH_NODE_ROTATE_S of choosing a candidate,
+ *                              the next one is tried (round robin). A peer
+ *                              that roams is followed by WireGuard itself.
+ * Every record that is NEW is in the store before the call that merged it
+ * returns, so SIGKILL loses nothing acknowledged.
+ *
+ * Our own endpoint record is signed with the node signing key, derived from
+ * the WireGuard private key (mesh_node_sign_keypair); it is re-signed when
+ * mesh_node_set_endpoints() changes the set and every MESH_NODE_RESIGN_S.
+ *
+ * Start-up (mesh_node_open) reads everything from the store: node, mesh,
+ * members (certs), revocations, endpoint records; sets the device's private
+ * key; merges the records (revocations first), which adds the wg peers.
+ * Nothing else is needed to rejoin: no token, no inviter, no admin.
+ *
+ * Single-threaded; the ops run synchronously and must not call back into the
+ * node (queue instead if needed).
+ */
+#ifndef MESHD_MESH_NODE_H
+#define MESHD_MESH_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/cert.h"
+#include "mesh/endpoints.h"
+#include "mesh/identity.h"
+#include "mesh/join.h"
+#include "store/store.h"
+#include "util/addr.h"
+#include "util/time.h"
+#include "wg/wg.h"
+
+enum {
+	MESH_GOSSIP_PORT = 4789 + 1,	/* 4790: UDP port of in-tunnel gossip */
+	MESH_NODE_KEEPALIVE_S = 25,	/* persistent keepalive on every peer */
+	MESH_NODE_ROTATE_S = 5,		/* try the next endpoint candidate after */
+	MESH_NODE_RESIGN_S = MESH_ENDPOINTS_TTL_S / 4,
+	MESH_NODE_CERT_DAYS = 365,	/* validity of certificates we issue */
+	MESH_NODE_ADDR_ATTEMPTS = 64,	/* overlay address allocation retries */
+};
+
+#define MESH_NODE_SIGN_DOMAIN "meshd node sign v1"
+
+struct mesh_node;
+
+struct mesh_node_ops {
+	/* An underlay datagram (a join answer) to dst, from our UDP port. */
+	void (*send_underlay)(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len);
+	/* A gossip payload for the member whose overlay IPv4 address is dst4:
+	 * the daemon wraps it in IPv4/UDP (our overlay IPv4 -> dst4, both ports
+	 * MESH_GOSSIP_PORT) and feeds it to WireGuard as if read from the TUN. */
+	void (*send_gossip)(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_t len);
+};
+
+struct mesh_node_cfg {
+	struct store *st;		/* borrowed; opened by the caller */
+	struct wg_device *wg;		/* borrowed; peers are the node's to manage */
+	struct mesh_node_ops ops;
+	void *ctx;
+};
+
+/* The node signing key pair (Ed25519), derived from the WireGuard private
+ * key: seed = BLAKE2b-256(key = wg_sk, MESH_NODE_SIGN_DOMAIN). Its public key
+ * is the cert's sign_pk. Returns 0 or MESHD_E_CRYPTO; wipe sk after use. */
+int mesh_node_sign_keypair(const uint8_t wg_sk[MESH_WG_KEY_LEN], uint8_t pk[MESH_PK_LEN],
+    uint8_t sk[MESH_SK_LEN]);
+
+/* Loads the node from the store and configures wg (private key, peers).
+ * Returns 0; MESHD_E_NOENT (store not initialised: no node or no mesh row,
+ * or our own cert missing); MESHD_E_EXPIRED (our own cert expired);
+ * MESHD_E_PERM (we are revoked); other MESHD_E_*. On failure *out is NULL
+ * and err holds one line for the user. */
+int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtime_ns now,
+    uint64_t now_unix, char *err, size_t errlen);
+/* Frees the node (the wg peers stay; the device is the caller's). NULL ok. */
+void mesh_node_free(struct mesh_node *n);
+
+/* An underlay datagram starting with MESH_MSG_MAGIC. JOIN_REQ on an admin
+ * node goes to the inviter (its answer leaves through send_underlay);
+ * anything else is dropped silently. */
+void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix);
+/* The UDP payload of an in-tunnel gossip packet that WireGuard decrypted
+ * from peer (its source address already checked against the peer's allowed
+ * IPs by WireGuard). Unknown peers and malformed payloads: dropped. */
+void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix);
+
+/* Timers: gossip rounds, record expiry, endpoint candidate rotation, our
+ * endpoint record's re-signing. */
+mtime_ns mesh_node_next_expiry(const struct mesh_node *n);
+void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
+
+/* Our current local endpoints (any order, at most MESH_ENDPOINTS_MAX used;
+ * invalid ones skipped). When the set differs from the one in our record,
+ * signs a new endpoint record, stores it and gossips it at once. Returns 0
+ * or a negative MESHD_E_*. */
+int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
+    mtime_ns now, uint64_t now_unix);
+
+/* Admin only: revokes the member called name: signs the revocation, stores
+ * it, removes the member, gossips the revocation at once. Returns 0;
+ * MESHD_E_PERM (not an admin node); MESHD_E_NOENT (no such member);
+ * MESHD_E_INVAL (that is this node). */
+int mesh_node_revoke(struct mesh_node *n, const char *name, mtime_ns now, uint64_t now_unix);
+
+/* True once a revocation of this node has arrived (the daemon then stops:
+ * every peer has dropped us). */
+bool mesh_node_revoked(const struct mesh_node *n);
+
+/* ---- status ---- */
+
+struct mesh_node_self {
+	char name[MESH_NAME_MAX + 1];
+	char mesh_name[MESH_NAME_MAX + 1];
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	uint8_t wg_pk[MESH_WG_KEY_LEN];
+	uint8_t ipv4[4], ipv6[16];		/* overlay addresses */
+	struct mesh_prefix prefix4, prefix6;	/* the mesh's overlay prefixes */
+	bool admin;				/* holds the authority key */
+	uint8_t nep;
+	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* in our current record */
+	size_t members;				/* valid members, us included */
+};
+void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out);
+
+struct mesh_node_peer {
+	char name[MESH_NAME_MAX + 1];
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	uint8_t wg_pk[MESH_WG_KEY_LEN];
+	uint8_t ipv4[4], ipv6[16];
+	bool admin;
+	struct wg_peer *peer;			/* for wg_peer_get_info(); may be NULL */
+	uint8_t nep;
+	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* its current record; nep 0: none */
+};
+/* Calls fn for every other valid member, in name order. fn returns 0 to go
+ * on; anything else stops the walk and is returned. */
+typedef int mesh_node_peer_fn(void *ctx, const struct mesh_node_peer *p);
+int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, void *ctx);
+
+/* ---- joining (used by `meshd join` before any daemon runs) ---- */
+
+/* Writes a successful join to an empty store in ONE transaction: the node
+ * row (name, wg private key, listen port, ifname), the mesh row (no
+ * authority key), our member row (the new cert) and every roster record
+ * (certs as members, revocations, endpoint records; a record that does not
+ * verify is skipped). Returns 0; MESHD_E_EXIST (the store already holds a
+ * node); other MESHD_E_* with nothing written. */
+int mesh_node_persist_join(struct store *st, const struct mesh_join_result *res,
+    const uint8_t wg_sk[MESH_WG_KEY_LEN], uint16_t listen_port, const char *ifname,
+    uint64_t now_unix);
+
+/* Creates a new mesh in an empty store (`meshd init`): authority key pair,
+ * mesh id, prefixes (prefix4 NULL: a random /16 in 100.64.0.0/10; the ULA /48
+ * from the mesh id), our node keys and id, our admin certificate and member
+ * row, the node and mesh rows; one transaction. mesh_name NULL: "mesh".
+ * Returns 0; MESHD_E_EXIST (already initialised); MESHD_E_INVAL (bad name or
+ * prefix: err says which); other MESHD_E_*. */
+int mesh_node_init_store(struct store *st, const char *name, const char *mesh_name,
+    const struct mesh_prefix *prefix4, uint16_t listen_port, const char *ifname,
+    uint64_t now_unix, char *err, size_t errlen);
+
+/* Adds an invite to the store (`meshd invite`, admin only): a fresh secret,
+ * its invite key's id and public key, expiry now_unix + ttl_s, uses. Fills
+ * tok (mesh pin, secret, expiry; the caller adds the endpoints and encodes
+ * it, then wipes it). Returns 0; MESHD_E_PERM (not an admin node);
+ * MESHD_E_INVAL (ttl 0 or beyond the token's 32-bit expiry, uses 0); other
+ * MESHD_E_*. */
+int mesh_node_add_invite(struct store *st, uint64_t ttl_s, uint32_t uses, uint64_t now_unix,
+    struct mesh_token *tok);
+
+/* Offline revocation (`meshd revoke` with no daemon running): signs the
+ * revocation, stores it and deletes the member, in one transaction; the
+ * next start gossips it. Returns as mesh_node_revoke(). */
+int mesh_node_revoke_offline(struct store *st, const char *name, uint64_t now_unix);
+
+#endif

@@ -1,0 +1,796 @@
+/* The mesh node (mesh/node.h), all in memory: stores from store_open_memory(),
+ * WireGuard devices whose datagrams go nowhere, joiners driven against the
+ * inviter's underlay input, and gossip payloads handed straight to the
+ * destination node (found by overlay IPv4) as if WireGuard had carried them.
+ * A virtual clock drives everything. */
+#include <check.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/gossip.h"
+#include "mesh/join.h"
+#include "mesh/node.h"
+#include "mesh/token.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "wg/wg.h"
+
+enum { NOW = 1800000000, NNODES = 4, GQ_MAX = 8192, UQ_MAX = 64 };
+
+struct tnode {
+	struct store *st;
+	struct wg_device *wg;
+	struct mesh_node *n;
+	uint8_t wg_pk[32], wg_sk[32];
+	union endpoint addr;		/* its underlay address */
+	unsigned wg_sent;
+};
+
+struct gmsg {
+	int from;
+	uint8_t dst4[4];
+	size_t len;
+	uint8_t p[GOSSIP_DGRAM_MAX];
+};
+
+struct umsg {
+	int from;			/* -1: the joiner */
+	union endpoint dst;
+	size_t len;
+	uint8_t p[MESH_MSG_DGRAM_MAX];
+};
+
+static struct tnode T[NNODES];
+static mtime_ns now;
+static struct gmsg *gq;
+static size_t gq_head, gq_n, gq_dropped;
+static struct umsg uq[UQ_MAX];
+static size_t uq_n;
+
+static uint64_t unix_now(void)
+{
+	return NOW + now / SEC(1);
+}
+
+static int idx(void *ctx)
+{
+	return (int)((struct tnode *)ctx - T);
+}
+
+/* ---- WireGuard stubs ---- */
+
+static void wg_send(void *ctx, const union endpoint *dst, const uint8_t *buf, size_t len)
+{
+	(void)dst;
+	(void)buf;
+	(void)len;
+	((struct tnode *)ctx)->wg_sent++;
+}
+
+static void wg_walltime(void *ctx, struct walltime *out)
+{
+	(void)ctx;
+	out->sec = unix_now();
+	out->nsec = 0;
+}
+
+static const struct wg_host_ops wg_ops = { .send = wg_send, .walltime = wg_walltime };
+
+static struct wg_device *new_wg(int i)
+{
+	int err = 0;
+	struct wg_device *wg = wg_device_new(&wg_ops, &T[i], &err);
+
+	ck_assert_ptr_nonnull(wg);
+	return wg;
+}
+
+/* ---- node ops: queue, deliver later (ops must not re-enter the node) ---- */
+
+static void node_send_underlay(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len)
+{
+	struct umsg *m;
+
+	ck_assert_uint_lt(uq_n, UQ_MAX);
+	m = &uq[uq_n++];
+	m->from = idx(ctx);
+	m->dst = *dst;
+	m->len = len;
+	memcpy(m->p, p, len);
+}
+
+static void node_send_gossip(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_t len)
+{
+	struct gmsg *m;
+
+	ck_assert_uint_le(len, GOSSIP_DGRAM_MAX);
+	if (gq_head + gq_n >= GQ_MAX) {
+		gq_dropped++;
+		return;
+	}
+	m = &gq[gq_head + gq_n++];
+	m->from = idx(ctx);
+	memcpy(m->dst4, dst4, 4);
+	m->len = len;
+	memcpy(m->p, p, len);
+}
+
+static void set_addr(int i, const char *a)
+{
+	memset(&T[i].addr, 0, sizeof T[i].addr);
+	T[i].addr.sin.sin_family = AF_INET;
+	T[i].addr.sin.sin_port = htons(51820);
+	ck_assert_int_eq(inet_pton(AF_INET, a, &T[i].addr.sin.sin_addr), 1);
+}
+
+static int open_node(int i)
+{
+	struct mesh_node_cfg cfg = {
+		.st = T[i].st, .wg = T[i].wg,
+		.ops = { .send_underlay = node_send_underlay, .send_gossip = node_send_gossip },
+		.ctx = &T[i],
+	};
+	char err[128];
+	int r = mesh_node_open(&T[i].n, &cfg, now, unix_now(), err, sizeof err);
+
+	if (r == 0)
+		ck_assert(wg_device_get_public_key(T[i].wg, T[i].wg_pk));
+	return r;
+}
+
+static int find_by_ipv4(const uint8_t dst4[4])
+{
+	struct mesh_node_self s;
+
+	for (int i = 0; i < NNODES; i++) {
+		if (T[i].n == NULL)
+			continue;
+		mesh_node_get_self(T[i].n, &s);
+		if (memcmp(s.ipv4, dst4, 4) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static void pump_gossip(void)
+{
+	unsigned guard = 0;
+
+	while (gq_n > 0 && guard++ < 200000) {
+		struct gmsg *m = &gq[gq_head++];
+		int to = find_by_ipv4(m->dst4);
+		struct wg_peer *peer;
+
+		gq_n--;
+		if (to < 0 || T[m->from].n == NULL)
+			continue;
+		peer = wg_peer_lookup(T[to].wg, T[m->from].wg_pk);
+		if (getenv("NODE_DEBUG"))
+			fprintf(stderr, "gossip %d -> %d len %zu type %u peer %p\n", m->from, to,
+			    m->len, m->len > 1 ? m->p[1] : 0, (void *)peer);
+		if (peer != NULL)
+			mesh_node_input_gossip(T[to].n, peer, m->p, m->len, now, unix_now());
+	}
+	gq_head = gq_n = 0;
+}
+
+static void run(unsigned seconds)
+{
+	for (unsigned s = 0; s < seconds * 10; s++) {
+		now += MSEC(100);
+		for (int i = 0; i < NNODES; i++)
+			if (T[i].n != NULL && mesh_node_next_expiry(T[i].n) <= now)
+				mesh_node_handle_expiry(T[i].n, now, unix_now());
+		pump_gossip();
+	}
+}
+
+/* ---- setup ---- */
+
+static void setup(void)
+{
+	memset(T, 0, sizeof T);
+	now = SEC(1000);
+	gq = calloc(GQ_MAX, sizeof *gq);
+	ck_assert_ptr_nonnull(gq);
+	gq_head = gq_n = gq_dropped = uq_n = 0;
+	for (int i = 0; i < NNODES; i++) {
+		char a[32];
+
+		snprintf(a, sizeof a, "192.0.2.%d", i + 1);
+		set_addr(i, a);
+		ck_assert_int_eq(store_open_memory(&T[i].st), 0);
+		T[i].wg = new_wg(i);
+	}
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < NNODES; i++) {
+		mesh_node_free(T[i].n);
+		wg_device_free(T[i].wg);
+		store_close(T[i].st);
+	}
+	free(gq);
+}
+
+static void set_eps(int i, const char *a, uint16_t port)
+{
+	struct mesh_ep ep;
+
+	memset(&ep, 0, sizeof ep);
+	ep.source = MESH_EP_LOCAL;
+	ep.family = MESH_FAMILY_V4;
+	ck_assert_int_eq(inet_pton(AF_INET, a, ep.addr), 1);
+	ep.port = port;
+	ck_assert_int_eq(mesh_node_set_endpoints(T[i].n, &ep, 1, now, unix_now()), 0);
+}
+
+/* Node 0: a fresh admin node reachable at 192.0.2.1:51820. */
+static void init_admin(void)
+{
+	char err[160];
+	struct mesh_prefix p4 = { .family = MESH_FAMILY_V4, .len = 16, .addr = { 100, 80 } };
+
+	ck_assert_int_eq(mesh_node_init_store(T[0].st, "alpha", "lab", &p4, 51820, "mesh0",
+	    unix_now(), err, sizeof err), 0);
+	ck_assert_int_eq(open_node(0), 0);
+	set_eps(0, "192.0.2.1", 51820);
+}
+
+static int count_member(const struct store_member *m, void *arg)
+{
+	(void)m;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int store_members(struct store *st)
+{
+	int c = 0;
+
+	ck_assert_int_eq(store_member_foreach(st, count_member, &c), 0);
+	return c;
+}
+
+static void make_token(struct mesh_token *tok, uint64_t ttl, uint32_t uses, uint64_t at)
+{
+	ck_assert_int_eq(mesh_node_add_invite(T[0].st, ttl, uses, at, tok), 0);
+	tok->nep = 1;
+	tok->ep[0] = T[0].addr;
+}
+
+static void joiner_send(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len)
+{
+	struct umsg *m;
+
+	(void)ctx;
+	ck_assert_uint_lt(uq_n, UQ_MAX);
+	m = &uq[uq_n++];
+	m->from = -1;
+	m->dst = *dst;
+	m->len = len;
+	memcpy(m->p, p, len);
+}
+
+/* Runs a join of node i (name) against node 0 with the joiner's clock at
+ * junix; on OK stores the result in T[i].st. Returns the outcome. */
+static int do_join(int i, const char *name, const struct mesh_token *tok, uint64_t junix)
+{
+	struct mesh_join_joiner *j = calloc(1, sizeof *j);
+	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];
+	int out = MESH_JOIN_PENDING;
+
+	ck_assert_ptr_nonnull(j);
+	randombytes_buf(T[i].wg_sk, 32);
+	ck_assert_int_eq(crypto_scalarmult_base(T[i].wg_pk, T[i].wg_sk), 0);
+	ck_assert_int_eq(mesh_node_sign_keypair(T[i].wg_sk, sign_pk, sign_sk), 0);
+	ck_assert_int_eq(mesh_join_joiner_start(j, tok, name, T[i].wg_pk, T[i].wg_sk, sign_pk,
+	    now, junix, joiner_send, NULL), 0);
+	for (unsigned step = 0; step < 200 && out == MESH_JOIN_PENDING; step++) {
+		for (size_t k = 0; k < uq_n; k++) {
+			struct umsg m = uq[k];
+
+			if (m.from == -1 && endpoint_eq(&m.dst, &T[0].addr))
+				mesh_node_input_underlay(T[0].n, &T[i].addr, m.p, m.len, now,
+				    unix_now());
+			else if (m.from == 0 && endpoint_eq(&m.dst, &T[i].addr))
+				out = mesh_join_joiner_input(j, m.p, m.len, &T[0].addr, now);
+		}
+		/* answers queued while delivering were appended and handled
+		 * by the same walk */
+		uq_n = 0;
+		if (out != MESH_JOIN_PENDING)
+			break;
+		now += MSEC(100);
+		out = mesh_join_joiner_handle_expiry(j, now);
+	}
+	uq_n = 0;
+	if (out == MESH_JOIN_OK)
+		ck_assert_int_eq(mesh_node_persist_join(T[i].st, mesh_join_joiner_result(j),
+		    T[i].wg_sk, 51820, "mesh0", unix_now()), 0);
+	mesh_join_joiner_clear(j);
+	free(j);
+	sodium_memzero(sign_sk, sizeof sign_sk);
+	pump_gossip();
+	return out;
+}
+
+/* Joins node i and starts it with its endpoint. */
+static void join_and_start(int i, const char *name)
+{
+	struct mesh_token tok;
+	char a[32];
+
+	make_token(&tok, 3600, 1, unix_now());
+	ck_assert_int_eq(do_join(i, name, &tok, unix_now()), MESH_JOIN_OK);
+	mesh_token_clear(&tok);
+	ck_assert_int_eq(open_node(i), 0);
+	snprintf(a, sizeof a, "192.0.2.%d", i + 1);
+	set_eps(i, a, 51820);
+	pump_gossip();
+}
+
+struct one {
+	const char *name;
+	struct mesh_node_peer p;
+	bool found;
+};
+
+static int find_one(void *ctx, const struct mesh_node_peer *p)
+{
+	struct one *o = ctx;
+
+	if (strcmp(p->name, o->name) == 0) {
+		o->p = *p;
+		o->found = true;
+	}
+	return 0;
+}
+
+static bool peer_of(int i, const char *name, struct mesh_node_peer *out)
+{
+	struct one o = { .name = name };
+
+	ck_assert_int_eq(mesh_node_foreach_peer(T[i].n, find_one, &o), 0);
+	if (o.found && out != NULL)
+		*out = o.p;
+	return o.found;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_init_store)
+{
+	char err[160];
+	struct store_node node;
+	struct store_mesh mesh;
+	struct store_member m;
+
+	ck_assert_int_eq(mesh_node_init_store(T[1].st, "Bad_Name", NULL, NULL, 0, NULL,
+	    unix_now(), err, sizeof err), MESHD_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "invalid node name 'Bad_Name'"));
+	ck_assert_int_eq(mesh_node_init_store(T[1].st, "ok", "-bad", NULL, 0, NULL,
+	    unix_now(), err, sizeof err), MESHD_E_INVAL);
+	ck_assert_int_eq(store_node_get(T[1].st, &node), MESHD_E_NOENT);
+
+	ck_assert_int_eq(mesh_node_init_store(T[1].st, "first", NULL, NULL, 0, "mesh0",
+	    unix_now(), err, sizeof err), 0);
+	ck_assert_int_eq(store_node_get(T[1].st, &node), 0);
+	ck_assert_str_eq(node.name, "first");
+	ck_assert_int_eq(store_mesh_get(T[1].st, &mesh), 0);
+	ck_assert_str_eq(mesh.name, "mesh");
+	ck_assert(mesh.has_authority_sk);
+	ck_assert_int_eq(strncmp(mesh.prefix4, "100.", 4), 0);
+	ck_assert_int_eq(strncmp(mesh.prefix6, "fd", 2), 0);
+	ck_assert_int_eq(store_member_get_by_id(T[1].st, node.node_id, &m), 0);
+	ck_assert(m.admin);
+	store_node_clear(&node);
+	store_mesh_clear(&mesh);
+	ck_assert_int_eq(mesh_node_init_store(T[1].st, "again", NULL, NULL, 0, NULL,
+	    unix_now(), err, sizeof err), MESHD_E_EXIST);
+}
+END_TEST
+
+START_TEST(test_open)
+{
+	struct mesh_node_self s;
+	uint8_t pk[32];
+	char err[128];
+	struct mesh_node_cfg cfg = { .st = T[1].st, .wg = T[1].wg };
+	struct mesh_node *n = (struct mesh_node *)&cfg;
+
+	ck_assert_int_eq(mesh_node_open(&n, &cfg, now, unix_now(), err, sizeof err),
+	    MESHD_E_NOENT);
+	ck_assert_ptr_null(n);
+	ck_assert_uint_gt(strlen(err), 0);
+
+	init_admin();
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_str_eq(s.name, "alpha");
+	ck_assert_str_eq(s.mesh_name, "lab");
+	ck_assert(s.admin);
+	ck_assert_uint_eq(s.members, 1);
+	ck_assert_uint_eq(s.ipv4[0], 100);
+	ck_assert_uint_eq(s.ipv4[1], 80);
+	ck_assert_uint_eq(s.nep, 1);
+	ck_assert(wg_device_get_public_key(T[0].wg, pk));
+	ck_assert_mem_eq(pk, s.wg_pk, 32);
+	ck_assert_ptr_null(wg_peer_next(T[0].wg, NULL));	/* no peer for ourselves */
+	ck_assert(!mesh_node_revoked(T[0].n));
+	/* the re-signed record after open keeps a growing seq */
+	ck_assert_int_eq(mesh_node_revoke(T[0].n, "alpha", now, unix_now()), MESHD_E_INVAL);
+	ck_assert_int_eq(mesh_node_revoke(T[0].n, "nobody", now, unix_now()), MESHD_E_NOENT);
+}
+END_TEST
+
+static uint64_t own_ep_version(int i)
+{
+	struct mesh_node_self s;
+	struct store_endpoint_record er;
+
+	mesh_node_get_self(T[i].n, &s);
+	ck_assert_int_eq(store_endpoint_record_get(T[i].st, s.node_id, &er), 0);
+	return er.version;
+}
+
+START_TEST(test_resign_and_expiry)
+{
+	uint64_t v1, v2;
+	struct mesh_node_self s;
+
+	init_admin();
+	v1 = own_ep_version(0);
+	ck_assert_uint_ge(v1, (uint64_t)unix_now() * 1000);
+	/* the same set again: nothing new */
+	set_eps(0, "192.0.2.1", 51820);
+	ck_assert_uint_eq(own_ep_version(0), v1);
+	/* re-signed once MESH_NODE_RESIGN_S have passed */
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n), now + SEC(MESH_NODE_RESIGN_S));
+	now += SEC(MESH_NODE_RESIGN_S);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	v2 = own_ep_version(0);
+	ck_assert_uint_gt(v2, v1);
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_uint_eq(s.nep, 1);
+
+	/* a restart keeps seq growing even with the clock set back */
+	mesh_node_free(T[0].n);
+	T[0].n = NULL;
+	now -= SEC(3600);
+	ck_assert_int_eq(open_node(0), 0);
+	set_eps(0, "192.0.2.99", 51820);
+	ck_assert_uint_gt(own_ep_version(0), v2);
+
+	/* our cert expired: the node does not start */
+	mesh_node_free(T[0].n);
+	T[0].n = NULL;
+	now += SEC((uint64_t)MESH_NODE_CERT_DAYS * 86400 + 7200);
+	ck_assert_int_eq(open_node(0), MESHD_E_EXPIRED);
+	ck_assert_ptr_null(T[0].n);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+	uint8_t junk[300];
+	struct wg_peer *stranger;
+	uint8_t pk[32];
+
+	init_admin();
+	join_and_start(1, "bravo");
+	randombytes_buf(junk, sizeof junk);
+	mesh_node_input_gossip(T[0].n, NULL, junk, sizeof junk, now, unix_now());
+	/* a wg peer the node does not manage */
+	randombytes_buf(pk, sizeof pk);
+	ck_assert_int_eq(wg_peer_add(T[0].wg, pk, now, &stranger), 0);
+	mesh_node_input_gossip(T[0].n, stranger, junk, sizeof junk, now, unix_now());
+	for (size_t len = 0; len < sizeof junk; len += 7) {
+		junk[0] = GOSSIP_VERSION;
+		junk[1] = (uint8_t)(len % 6);
+		mesh_node_input_gossip(T[0].n, wg_peer_lookup(T[0].wg, T[1].wg_pk), junk, len,
+		    now, unix_now());
+		junk[0] = MESH_MSG_MAGIC;
+		junk[1] = MESH_MSG_JOIN_REQ;
+		mesh_node_input_underlay(T[0].n, &T[2].addr, junk, len, now, unix_now());
+		mesh_node_input_underlay(T[1].n, &T[2].addr, junk, len, now, unix_now());
+	}
+	pump_gossip();
+	ck_assert_uint_eq(uq_n, 0);
+	ck_assert(peer_of(0, "bravo", NULL));
+	ck_assert_int_eq(store_members(T[0].st), 2);
+}
+END_TEST
+
+START_TEST(test_add_invite)
+{
+	struct mesh_token tok;
+	struct mesh_node_self s;
+	struct store_invite inv;
+	uint8_t pk[MESH_PK_LEN], sk[MESH_SK_LEN], id[MESH_JOIN_INVITE_ID_LEN];
+
+	init_admin();
+	ck_assert_int_eq(mesh_node_add_invite(T[0].st, 0, 1, unix_now(), &tok), MESHD_E_INVAL);
+	ck_assert_int_eq(mesh_node_add_invite(T[0].st, 60, 0, unix_now(), &tok), MESHD_E_INVAL);
+	ck_assert_int_eq(mesh_node_add_invite(T[0].st, UINT32_MAX, 1, unix_now(), &tok),
+	    MESHD_E_INVAL);
+	ck_assert_int_eq(mesh_node_add_invite(T[1].st, 60, 1, unix_now(), &tok), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_add_invite(T[0].st, 60, 2, unix_now(), &tok), 0);
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_uint_eq(tok.expires_at, unix_now() + 60);
+	ck_assert_int_eq(mesh_join_invite_keypair(tok.secret, pk, sk), 0);
+	mesh_join_invite_id(pk, id);
+	ck_assert_int_eq(store_invite_get(T[0].st, id, &inv), 0);
+	ck_assert_mem_eq(inv.invite_pk, pk, MESH_PK_LEN);
+	ck_assert_uint_eq(inv.uses_left, 2);
+}
+END_TEST
+
+START_TEST(test_join)
+{
+	struct mesh_token tok;
+	struct mesh_node_peer p;
+	struct wg_peer_info info;
+	struct wg_peer *wp;
+	int members;
+
+	init_admin();
+	make_token(&tok, 3600, 1, unix_now());
+	ck_assert_int_eq(do_join(1, "bravo", &tok, unix_now()), MESH_JOIN_OK);
+	ck_assert_int_eq(store_members(T[0].st), 2);
+	/* A has B at once, its endpoint the join request's source */
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_ptr_nonnull(p.peer);
+	wp = wg_peer_lookup(T[0].wg, T[1].wg_pk);
+	ck_assert_ptr_eq(wp, p.peer);
+	wg_peer_get_info(wp, &info);
+	ck_assert(endpoint_eq(&info.endpoint, &T[1].addr));
+	ck_assert_uint_eq(info.keepalive_interval, MESH_NODE_KEEPALIVE_S);
+
+	/* B opens from its store alone and has A with A's endpoint */
+	ck_assert_int_eq(open_node(1), 0);
+	ck_assert(!peer_of(1, "bravo", NULL));
+	ck_assert(peer_of(1, "alpha", &p));
+	ck_assert_ptr_nonnull(p.peer);
+	ck_assert_uint_eq(p.nep, 1);
+	wg_peer_get_info(p.peer, &info);
+	ck_assert(endpoint_eq(&info.endpoint, &T[0].addr));
+
+	/* the 1-use invite is used up: nothing changes on A */
+	members = store_members(T[0].st);
+	ck_assert_int_eq(do_join(2, "charlie", &tok, unix_now()), MESH_JOIN_USED_UP);
+	ck_assert_int_eq(store_members(T[0].st), members);
+	ck_assert(!peer_of(0, "charlie", NULL));
+	mesh_token_clear(&tok);
+
+	/* a taken name */
+	make_token(&tok, 3600, 1, unix_now());
+	ck_assert_int_eq(do_join(2, "bravo", &tok, unix_now()), MESH_JOIN_NAME_TAKEN);
+	ck_assert_int_eq(store_members(T[0].st), members);
+	mesh_token_clear(&tok);
+
+	/* expired at the inviter, not yet at the joiner */
+	make_token(&tok, 9, 1, unix_now() - 10);
+	ck_assert_int_eq(do_join(2, "charlie", &tok, unix_now() - 2), MESH_JOIN_EXPIRED);
+	ck_assert_int_eq(store_members(T[0].st), members);
+	mesh_token_clear(&tok);
+}
+END_TEST
+
+START_TEST(test_persist_join_twice)
+{
+	struct mesh_token tok;
+	struct mesh_join_joiner *j;
+
+	init_admin();
+	make_token(&tok, 3600, 2, unix_now());
+	ck_assert_int_eq(do_join(1, "bravo", &tok, unix_now()), MESH_JOIN_OK);
+	/* a second persist into the same store refuses */
+	j = calloc(1, sizeof *j);
+	ck_assert_ptr_nonnull(j);
+	memset(&j->result, 0, sizeof j->result);
+	ck_assert_int_eq(mesh_node_persist_join(T[1].st, &j->result, T[1].wg_sk, 0, NULL,
+	    unix_now()), MESHD_E_EXIST);
+	free(j);
+	mesh_token_clear(&tok);
+}
+END_TEST
+
+static bool ep_is(const struct mesh_node_peer *p, const char *a, uint16_t port)
+{
+	uint8_t b[4];
+
+	inet_pton(AF_INET, a, b);
+	return p->nep == 1 && memcmp(p->ep[0].addr, b, 4) == 0 && p->ep[0].port == port;
+}
+
+/* alpha (admin), bravo, charlie, all joined through alpha. */
+static void three_nodes(void)
+{
+	init_admin();
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	run(10);
+}
+
+START_TEST(test_gossip_three)
+{
+	struct mesh_node_peer p;
+	struct mesh_node_self s;
+
+	three_nodes();
+	ck_assert_uint_eq(gq_dropped, 0);
+	/* bravo learnt charlie (joined after it) by gossip, with its endpoints */
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_ptr_nonnull(p.peer);
+	ck_assert(ep_is(&p, "192.0.2.3", 51820));
+	ck_assert_ptr_eq(wg_peer_lookup(T[1].wg, T[2].wg_pk), p.peer);
+	ck_assert(peer_of(2, "bravo", &p));
+	for (int i = 0; i < 3; i++) {
+		mesh_node_get_self(T[i].n, &s);
+		ck_assert_uint_eq(s.members, 3);
+		ck_assert_int_eq(store_members(T[i].st), 3);
+	}
+
+	/* an endpoint change on charlie reaches alpha and bravo */
+	set_eps(2, "203.0.113.7", 40000);
+	run(10);
+	ck_assert(peer_of(0, "charlie", &p));
+	ck_assert(ep_is(&p, "203.0.113.7", 40000));
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert(ep_is(&p, "203.0.113.7", 40000));
+	{
+		struct store_member m;
+		struct store_endpoint_record er;
+
+		ck_assert_int_eq(store_member_get_by_name(T[1].st, "charlie", &m), 0);
+		ck_assert_int_eq(store_endpoint_record_get(T[1].st, m.node_id, &er), 0);
+	}
+
+	/* revoke charlie on alpha: bravo drops the wg peer, charlie learns it */
+	ck_assert_int_eq(mesh_node_revoke(T[1].n, "charlie", now, unix_now()), MESHD_E_PERM);
+	ck_assert_int_eq(mesh_node_revoke(T[0].n, "charlie", now, unix_now()), 0);
+	ck_assert(!peer_of(0, "charlie", NULL));
+	ck_assert_int_eq(store_members(T[0].st), 2);
+	run(15);
+	ck_assert_ptr_null(wg_peer_lookup(T[0].wg, T[2].wg_pk));
+	ck_assert(!peer_of(1, "charlie", NULL));
+	ck_assert_ptr_null(wg_peer_lookup(T[1].wg, T[2].wg_pk));
+	ck_assert_int_eq(store_members(T[1].st), 2);
+	ck_assert(mesh_node_revoked(T[2].n));
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert_uint_eq(s.members, 2);
+}
+END_TEST
+
+START_TEST(test_restart)
+{
+	struct mesh_node_peer p;
+	struct wg_peer_info info;
+
+	three_nodes();
+	mesh_node_free(T[1].n);
+	T[1].n = NULL;
+	wg_device_free(T[1].wg);
+	T[1].wg = new_wg(1);
+	ck_assert_int_eq(open_node(1), 0);
+	ck_assert(peer_of(1, "alpha", &p));
+	ck_assert_ptr_nonnull(p.peer);
+	wg_peer_get_info(p.peer, &info);
+	ck_assert(endpoint_eq(&info.endpoint, &T[0].addr));
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert(ep_is(&p, "192.0.2.3", 51820));
+	/* and it gossips again */
+	set_eps(2, "203.0.113.9", 40001);
+	run(10);
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert(ep_is(&p, "203.0.113.9", 40001));
+}
+END_TEST
+
+START_TEST(test_revoke_offline)
+{
+	struct store_member m;
+	struct mesh_node_self s;
+	uint8_t cid[16];
+
+	three_nodes();
+	mesh_node_free(T[0].n);
+	T[0].n = NULL;
+	ck_assert_int_eq(mesh_node_revoke_offline(T[0].st, "alpha", unix_now()), MESHD_E_INVAL);
+	ck_assert_int_eq(mesh_node_revoke_offline(T[0].st, "zulu", unix_now()), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_revoke_offline(T[1].st, "charlie", unix_now()), MESHD_E_PERM);
+	ck_assert_int_eq(store_member_get_by_name(T[0].st, "charlie", &m), 0);
+	memcpy(cid, m.node_id, 16);
+	ck_assert_int_eq(mesh_node_revoke_offline(T[0].st, "charlie", unix_now()), 0);
+	ck_assert_int_eq(store_member_get_by_name(T[0].st, "charlie", &m), MESHD_E_NOENT);
+	ck_assert_int_eq(store_revocation_exists(T[0].st, cid), 1);
+
+	wg_device_free(T[0].wg);
+	T[0].wg = new_wg(0);
+	ck_assert_int_eq(open_node(0), 0);
+	ck_assert(!peer_of(0, "charlie", NULL));
+	ck_assert(peer_of(0, "bravo", NULL));
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_uint_eq(s.members, 2);
+	/* the start gossips it */
+	run(15);
+	ck_assert_ptr_null(wg_peer_lookup(T[1].wg, T[2].wg_pk));
+	ck_assert(!peer_of(1, "charlie", NULL));
+	ck_assert(mesh_node_revoked(T[2].n));
+
+	/* charlie cannot start again */
+	mesh_node_free(T[2].n);
+	T[2].n = NULL;
+	ck_assert_int_eq(open_node(2), MESHD_E_PERM);
+}
+END_TEST
+
+START_TEST(test_rotation)
+{
+	struct mesh_node_peer p;
+	struct wg_peer_info info;
+	struct mesh_ep ep[2];
+
+	init_admin();
+	join_and_start(1, "bravo");
+	memset(ep, 0, sizeof ep);
+	for (int i = 0; i < 2; i++) {
+		ep[i].source = i == 0 ? MESH_EP_PORTMAP : MESH_EP_LOCAL;
+		ep[i].family = MESH_FAMILY_V4;
+		inet_pton(AF_INET, i == 0 ? "198.51.100.1" : "10.0.0.2", ep[i].addr);
+		ep[i].port = 1000;
+	}
+	ck_assert_int_eq(mesh_node_set_endpoints(T[1].n, ep, 2, now, unix_now()), 0);
+	pump_gossip();
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.nep, 2);
+	/* LOCAL v4 first */
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0x0a000002);
+	/* no handshake (the stub network drops everything): the next one */
+	run(MESH_NODE_ROTATE_S + 1);
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0xc6336401);
+}
+END_TEST
+
+static Suite *suite_node(void)
+{
+	Suite *s = suite_create("node");
+	TCase *tc = tcase_create("node");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_init_store);
+	tcase_add_test(tc, test_open);
+	tcase_add_test(tc, test_resign_and_expiry);
+	tcase_add_test(tc, test_bad_input);
+	tcase_add_test(tc, test_add_invite);
+	tcase_add_test(tc, test_join);
+	tcase_add_test(tc, test_persist_join_twice);
+	tcase_add_test(tc, test_gossip_three);
+	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_revoke_offline);
+	tcase_add_test(tc, test_rotation);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (sodium_init() < 0)
+		return 1;
+	sr = srunner_create(suite_node());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
