@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "cmd_mesh.h"
+#include "daemon.h"
 #include "wgdev.h"
 
 struct command {
@@ -16,6 +20,16 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "init", cmd_init, "[-d DIR] [--name NODE] [--prefix CIDR] [--port N]",
+	  "create a new mesh with this node as its admin" },
+	{ "up", cmd_up, "[-d DIR] [-i IFNAME] [-f]", "start the node stored in DIR" },
+	{ "invite", cmd_invite, "[-d DIR] [--ttl DURATION] [--uses N]",
+	  "print an invite token (admin only)" },
+	{ "join", cmd_join, "TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f]",
+	  "join a mesh with a token ('-': from stdin), then start" },
+	{ "status", cmd_status, "[-d DIR] [--json]", "show the running node and its peers" },
+	{ "revoke", cmd_revoke, "NODE [-d DIR]", "revoke a member (admin only)" },
+	{ "down", cmd_down, "[-d DIR]", "stop the running node" },
 	{ "wg", cmd_wg, "[-f] IFNAME", "plain WireGuard interface (like wireguard-go)" },
 };
 
@@ -23,15 +37,15 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: meshd COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		char lhs[64];
-
-		snprintf(lhs, sizeof lhs, "%s %s", commands[i].name, commands[i].args);
-		fprintf(f, "  %-22s %s\n", lhs, commands[i].help);
+		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
+			commands[i].help);
 	}
 	fprintf(f, "\nOptions:\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n"
-		"\nRun 'meshd COMMAND --help' for a command's options.\n");
+		"\nDIR defaults to $MESHD_STATE_DIR, else " MESHD_DEFAULT_DIR ".\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n"
+		"Run 'meshd COMMAND --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -51,9 +65,15 @@ int main(int argc, char **argv)
 		printf("meshd %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(cmd, commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		if (sodium_init() < 0) {
+			fprintf(stderr, "meshd: cannot initialise libsodium\n");
+			return 1;
+		}
+		return commands[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "meshd: unknown command '%s' (see 'meshd --help')\n", cmd);
 	return 2;
 }

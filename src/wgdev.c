@@ -46,8 +46,14 @@ static const struct wg_host_ops host_ops = {
 static mtime_ns timer_next(void *ctx)
 {
 	struct wgdev *dev = ctx;
+	mtime_ns t = wg_next_expiry(dev->wg), h;
 
-	return wg_next_expiry(dev->wg);
+	if (dev->hooks.next_expiry) {
+		h = dev->hooks.next_expiry(dev->hooks.ctx);
+		if (h < t)
+			t = h;
+	}
+	return t;
 }
 
 static void timer_fire(void *ctx, mtime_ns now)
@@ -55,6 +61,8 @@ static void timer_fire(void *ctx, mtime_ns now)
 	struct wgdev *dev = ctx;
 
 	wg_handle_expiry(dev->wg, now);
+	if (dev->hooks.expire && !dev->stopping)
+		dev->hooks.expire(dev->hooks.ctx, now);
 }
 
 /* ---- data path: UDP -> wg -> TUN ---- */
@@ -86,9 +94,18 @@ static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union e
 {
 	struct wg_result res;
 
+	if (dev->hooks.underlay && len > 0 && buf[0] == WGDEV_MESH_MAGIC &&
+	    !wg_is_wg_datagram(buf, len)) {
+		dev->hooks.underlay(dev->hooks.ctx, src, buf, len, now);
+		return;
+	}
 	wg_input_datagram(dev->wg, buf, len, src, now, &res);
-	if (res.act == WG_ACT_DELIVER && res.len > 0)
-		deliver(dev, buf + res.off, res.len);
+	if (res.act != WG_ACT_DELIVER || res.len == 0)
+		return;
+	if (dev->hooks.inner &&
+	    dev->hooks.inner(dev->hooks.ctx, res.peer, buf + res.off, res.len, now))
+		return;
+	deliver(dev, buf + res.off, res.len);
 }
 
 static void on_udp(uv_poll_t *h, int status, int events)
@@ -261,6 +278,24 @@ static void txq_add(struct wgdev *dev, uint8_t *data, size_t len, const union en
 	q->n++;
 }
 
+/* Mesh mode: a local program's IPv4 UDP packet to the gossip port. Only the
+ * daemon sends gossip, as this node. Non-first fragments carry no port and
+ * pass: the receiving daemon hands every fragment to its kernel, never to
+ * its gossip engine. */
+static bool tun_drop(const struct wgdev *dev, const uint8_t *pkt, size_t len)
+{
+	size_t ihl;
+
+	if (len < 20 || pkt[0] >> 4 != 4 || pkt[9] != IPPROTO_UDP)
+		return false;
+	if ((pkt[6] & 0x1f) != 0 || pkt[7] != 0)
+		return false;
+	ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	if (ihl < 20 || len < ihl + 4)
+		return true;
+	return ((unsigned)pkt[ihl + 2] << 8 | pkt[ihl + 3]) == dev->hooks.tun_drop_udp_port;
+}
+
 static void on_tun(uv_poll_t *h, int status, int events)
 {
 	struct wgdev_poll *p = h->data;
@@ -291,6 +326,8 @@ static void on_tun(uv_poll_t *h, int status, int events)
 			now = sched_now();
 		if (n > dev->mtu)
 			refresh_mtu(dev);
+		if (dev->hooks.tun_drop_udp_port && tun_drop(dev, buf + WG_HEADROOM, (size_t)n))
+			continue;
 		wg_input_tun(dev->wg, buf, (size_t)n, WGDEV_BUF_SIZE, now, &res);
 		if (res.act == WG_ACT_SEND)
 			txq_add(dev, buf + res.off, res.len, &res.dst);
@@ -500,7 +537,8 @@ static void release(struct wgdev *dev)
 	free(dev->txbuf);
 	free(dev->rxbuf);
 	free(dev->scratch);
-	dev->txbuf = dev->rxbuf = dev->scratch = NULL;
+	free(dev->injbuf);
+	dev->txbuf = dev->rxbuf = dev->scratch = dev->injbuf = NULL;
 }
 
 void wgdev_shutdown(struct wgdev *dev, const char *why)
@@ -508,6 +546,8 @@ void wgdev_shutdown(struct wgdev *dev, const char *why)
 	if (dev->stopping)
 		return;
 	dev->stopping = true;
+	if (dev->hooks.stopping)
+		dev->hooks.stopping(dev->hooks.ctx);
 	log_info("shutting down (%s); errors: TUN write %llu, UDP send %llu", why,
 		 (unsigned long long)dev->tun_write_errs, (unsigned long long)dev->udp_send_errs);
 	close_handles(dev);
@@ -515,7 +555,8 @@ void wgdev_shutdown(struct wgdev *dev, const char *why)
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
-int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
+static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err,
+		 size_t errlen)
 {
 	const char *what;
 	int r, e, mtu;
@@ -558,7 +599,10 @@ int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
 	dev->txbuf = buf_alloc(WGDEV_BURST);
 	dev->rxbuf = buf_alloc(WGDEV_BURST);
 	dev->scratch = buf_alloc(1);
-	if (!dev->txbuf || !dev->rxbuf || !dev->scratch)
+	if (dev->hooks.inner || dev->hooks.underlay)
+		dev->injbuf = buf_alloc(1);
+	if (!dev->txbuf || !dev->rxbuf || !dev->scratch ||
+	    ((dev->hooks.inner || dev->hooks.underlay) && !dev->injbuf))
 		FAIL("out of memory");
 	setup_msgs(dev);
 
@@ -571,8 +615,11 @@ int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
 		wg_device_set_mtu(dev->wg, (unsigned)mtu);
 	}
 
-	if (udp_bind(&dev->udp, 0, 0) != 0)
+	if (udp_bind(&dev->udp, port, 0) != 0) {
+		if (port && errno == EADDRINUSE)
+			FAIL("UDP port %u is in use", port);
 		FAIL("cannot bind UDP socket: %s", strerror(errno));
+	}
 
 	e = uv_loop_init(&dev->loop);
 	if (e)
@@ -643,5 +690,58 @@ int wgdev_run(struct wgdev *dev)
 		close_handles(dev);
 	}
 	release(dev);
+	return 0;
+}
+
+int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
+{
+	return start(dev, ifname, 0, err, errlen);
+}
+
+int wgdev_start_hooks(struct wgdev *dev, const char *ifname, uint16_t port,
+		      const struct wgdev_hooks *hooks, char *err, size_t errlen)
+{
+	dev->hooks = *hooks;
+	return start(dev, ifname, port, err, errlen);
+}
+
+int wgdev_send_underlay(struct wgdev *dev, const union endpoint *dst, const uint8_t *p,
+			size_t len)
+{
+	if (dev->stopping || len > WGDEV_MAX_PACKET)
+		return MESHD_E_STATE;
+	if (udp_send(&dev->udp, dst, p, len) != 0) {
+		dev->udp_send_errs++;
+		return MESHD_E_SYS;
+	}
+	return 0;
+}
+
+void wgdev_rearm(struct wgdev *dev)
+{
+	if (dev->sched_on && !dev->stopping)
+		sched_rearm(&dev->sched);
+}
+
+/* Its own buffer, not scratch: inject may run inside input_one (a gossip
+ * answer to a gossip packet) while scratch still holds the datagram. */
+int wgdev_inject(struct wgdev *dev, const uint8_t *ippkt, size_t len)
+{
+	struct wg_result res;
+
+	if (!dev->injbuf || dev->stopping)
+		return MESHD_E_STATE;
+	if (len == 0 || len > WGDEV_MAX_PACKET)
+		return MESHD_E_RANGE;
+	memcpy(dev->injbuf + WG_HEADROOM, ippkt, len);
+	/* No re-arm here: this runs inside the layer above's calls, which
+	 * must not be re-entered (the deadline query is theirs too). */
+	wg_input_tun(dev->wg, dev->injbuf, len, WGDEV_BUF_SIZE, sched_now(), &res);
+	if (res.act != WG_ACT_SEND)
+		return res.peer ? 0 : MESHD_E_NOENT;	/* queued behind a handshake, or no route */
+	if (udp_send(&dev->udp, &res.dst, dev->injbuf + res.off, res.len) != 0) {
+		dev->udp_send_errs++;
+		return MESHD_E_SYS;
+	}
 	return 0;
 }

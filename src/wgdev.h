@@ -12,6 +12,11 @@
  *   UDP readable: one recvmmsg of up to WGDEV_BURST datagrams, decrypt each in
  *     place (wg_input_datagram), write each plaintext to the TUN.
  * One burst per readiness callback keeps TUN and UDP from starving each other.
+ *
+ * Mesh mode (wgdev_start_hooks, used by src/daemon.c) adds struct wgdev_hooks:
+ * non-WireGuard datagrams starting with WGDEV_MESH_MAGIC go to hooks.underlay,
+ * decrypted packets pass hooks.inner before the TUN, and the layer above's
+ * deadlines share the one timer. wgdev_inject() sends packets of its own.
  */
 #ifndef MESHD_WGDEV_H
 #define MESHD_WGDEV_H
@@ -30,6 +35,7 @@
 #include "util/addr.h"
 
 struct wg_device;
+struct wg_peer;
 
 enum {
 	WGDEV_BURST = 64,
@@ -38,6 +44,32 @@ enum {
 	WGDEV_MAX_PACKET = 65535,
 	WGDEV_GSO_MAX_SEGS = 64,	/* UDP_MAX_SEGMENTS of older kernels */
 	WGDEV_GSO_MAX_BYTES = 65000,	/* under the 64 KiB IP datagram limit */
+};
+
+/* Optional hooks for the mesh daemon (src/daemon.c). A NULL member is never
+ * called; `meshd wg` sets none, so its data path costs one pointer test. */
+struct wgdev_hooks {
+	/* A non-WireGuard datagram whose first byte is WGDEV_MESH_MAGIC. */
+	void (*underlay)(void *ctx, const union endpoint *src, const uint8_t *p, size_t len,
+			 mtime_ns now);
+	/* A decrypted IP packet from peer; true: consumed, not written to the TUN. */
+	bool (*inner)(void *ctx, struct wg_peer *peer, const uint8_t *pkt, size_t len,
+		      mtime_ns now);
+	/* Timers of the layer above, merged with the core's into one libuv timer. */
+	mtime_ns (*next_expiry)(void *ctx);
+	void (*expire)(void *ctx, mtime_ns now);
+	/* Called once when shutdown begins, before the UAPI socket and the TUN
+	 * go, so the layer above closes its own handles first. */
+	void (*stopping)(void *ctx);
+	/* Non-zero: IPv4 UDP packets read from the TUN with this destination
+	 * port are dropped (only the daemon speaks gossip, through
+	 * wgdev_inject; docs/decisions.md D11). */
+	uint16_t tun_drop_udp_port;
+	void *ctx;
+};
+
+enum {
+	WGDEV_MESH_MAGIC = 0x4d,	/* == MESH_MSG_MAGIC (checked in daemon.c) */
 };
 
 struct wgdev_poll {
@@ -101,12 +133,33 @@ struct wgdev {
 	bool gso_off;			/* the kernel refused UDP GSO: send one by one */
 
 	uint64_t tun_write_errs, udp_send_errs;	/* packets dropped by those calls */
+
+	struct wgdev_hooks hooks;	/* all NULL for `meshd wg` */
+	uint8_t *injbuf;		/* one buffer for wgdev_inject() (mesh mode only) */
 };
 
 /* Sets up everything; on failure writes one line (without "meshd: " and
  * without '\n') into err and returns a negative MESHD_E_* code, having undone
  * what it did. dev must be zeroed by the caller. */
 int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen);
+/* The mesh variant: the UDP sockets are bound to port (0: a random one; a
+ * busy port fails with "UDP port N is in use") and hooks are installed
+ * (copied). */
+int wgdev_start_hooks(struct wgdev *dev, const char *ifname, uint16_t port,
+		      const struct wgdev_hooks *hooks, char *err, size_t errlen);
+/* One datagram to dst from our UDP port (control path). 0 or MESHD_E_SYS. */
+int wgdev_send_underlay(struct wgdev *dev, const union endpoint *dst, const uint8_t *p,
+			size_t len);
+/* Encrypts the IP packet ippkt as if read from the TUN and sends it (or the
+ * core queues it behind a handshake). 0; MESHD_E_RANGE (too long);
+ * MESHD_E_STATE (not a mesh device, or stopping); MESHD_E_NOENT (no peer
+ * routes it); MESHD_E_SYS (send failed). Does not re-arm the timer: call
+ * wgdev_rearm() after the batch, unless inside a wgdev callback (those
+ * re-arm on return). */
+int wgdev_inject(struct wgdev *dev, const uint8_t *ippkt, size_t len);
+/* Re-reads the deadlines after the layer above changed the core outside a
+ * loop callback of ours (e.g. added peers). */
+void wgdev_rearm(struct wgdev *dev);
 /* Runs the loop until a signal, the TUN disappearing or the socket being
  * removed; then tears everything down. Returns the process exit code. */
 int wgdev_run(struct wgdev *dev);

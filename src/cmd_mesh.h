@@ -1,0 +1,15 @@
+/* The mesh subcommands (src/cmd_mesh.c), each `int fn(argc, argv)` with
+ * argv[0] the subcommand name; they return the process exit code: 0 success,
+ * 1 failure (one line "meshd: REASON" on stderr), 2 usage error. */
+#ifndef MESHD_CMD_MESH_H
+#define MESHD_CMD_MESH_H
+
+int cmd_init(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+
+#endif

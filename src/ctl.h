@@ -1,0 +1,40 @@
+/* The control socket of a mesh node: DIR/meshd.sock (mode 0600, owned by the
+ * daemon's user), one request per connection.
+ *
+ * Request: one line of at most CTL_REQ_MAX bytes, '\n'-terminated:
+ *	status		the status table (what `meshd status` prints)
+ *	status json	one JSON object, issue-3 contract (docs/mesh-protocol.md)
+ *	revoke NAME	admin only: revoke the member NAME now
+ *	down		stop the daemon (it answers first, then shuts down)
+ * Response: a first line "ok" or "error: MESSAGE", then the body (may be
+ * empty), then the server closes the connection. A request that is too long,
+ * not a line within CTL_TIMEOUT_MS, or unknown gets "error: ..." and the
+ * connection closed; the daemon never blocks on a slow client (libuv, one
+ * bounded buffer per connection, at most CTL_MAX_CONNS at once).
+ */
+#ifndef MESHD_CTL_H
+#define MESHD_CTL_H
+
+#include <stddef.h>
+
+enum {
+	CTL_REQ_MAX = 256,
+	CTL_TIMEOUT_MS = 5000,
+	CTL_MAX_CONNS = 16,
+	CTL_RESP_MAX = 4 * 1024 * 1024,	/* client refuses longer answers */
+};
+
+#define CTL_SOCKET_NAME "meshd.sock"
+
+/* Client side (src/ctl_client.c): connects to DIR/meshd.sock, sends req
+ * (without '\n'), reads the whole answer. On "ok": returns 0 and *body (malloc'd,
+ * NUL-terminated, caller frees). On "error: M": returns 1 and copies M into
+ * err. Returns -1 with err set when the daemon is not running (no socket, or
+ * connection refused: err = "not running (DIR/meshd.sock: REASON)") or on
+ * I/O errors / timeout (CTL_TIMEOUT_MS). */
+int ctl_request(const char *dir, const char *req, char **body, char *err, size_t errlen);
+
+/* True when a daemon answers on DIR/meshd.sock. */
+int ctl_running(const char *dir);
+
+#endif

@@ -1,0 +1,46 @@
+/* The mesh-mode daemon (`meshd up`, and `meshd join` after a successful join):
+ * struct meshd owns the wg device (struct wgdev: loop, TUN, UDP, UAPI), the
+ * store, the mesh node (mesh/node.h) and the control socket (ctl.h).
+ *
+ *  - UDP datagrams: WireGuard (wg_is_wg_datagram) to the wg core; a first byte
+ *    MESH_MSG_MAGIC to mesh_node_input_underlay(); anything else dropped.
+ *  - Decrypted packets: IPv4 UDP to our overlay IPv4 address, port
+ *    MESH_GOSSIP_PORT, go to mesh_node_input_gossip() and never reach the
+ *    kernel; everything else goes to the TUN.
+ *  - Outgoing gossip: wrapped in IPv4/UDP and encrypted like a TUN packet.
+ *  - The TUN gets the overlay addresses (IPv4 with the mesh's /16 prefix
+ *    length, IPv6 with /48, no DAD) and is brought up, over rtnetlink.
+ *  - Local endpoints (every up, non-loopback interface address except the
+ *    TUN's and link-local IPv6, with our UDP port) are gathered at start and
+ *    every MESHD_ENDPOINT_SCAN_S and handed to mesh_node_set_endpoints().
+ *  - SIGINT/SIGTERM, `meshd down`, or our own revocation stop it cleanly:
+ *    ctl socket removed first, then UAPI socket, TUN, store closed last.
+ */
+#ifndef MESHD_DAEMON_H
+#define MESHD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+	MESHD_ENDPOINT_SCAN_S = 10,
+};
+
+#define MESHD_DB_NAME "meshd.db"
+#define MESHD_DEFAULT_DIR "/var/lib/meshd"
+#define MESHD_DEFAULT_IFNAME "meshd0"
+#define MESHD_DEFAULT_PORT 51820
+
+/* Runs the node stored in dir. ifname NULL: the stored one (else it is
+ * stored). Without foreground, forks: the parent returns 0 once the child is
+ * ready (ctl socket answering) or 1 after printing the child's one-line
+ * reason to stderr; the child detaches and runs until stopped. With
+ * foreground, runs in this process and returns the exit code when stopped
+ * (1 with one line on stderr when start-up fails). Errors are printed as
+ * "meshd: REASON". */
+int meshd_daemon_run(const char *dir, const char *ifname, bool foreground);
+
+/* The state directory: dir_opt, else $MESHD_STATE_DIR, else MESHD_DEFAULT_DIR. */
+const char *meshd_state_dir(const char *dir_opt);
+
+#endif

@@ -1,0 +1,105 @@
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "netlink.h"
+#include "util/err.h"
+
+/* Sends one request and waits for its ACK. errno holds the kernel's error. */
+static int talk(struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned portid, seq;
+	ssize_t n;
+	int r = -1, e;
+
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return MESHD_E_SYS;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	portid = mnl_socket_get_portid(nl);
+	seq = (unsigned)time(NULL);
+	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	/* mnl_cb_run returns MNL_CB_STOP (0) on the ACK, -1 with errno on an
+	 * error message, MNL_CB_OK while more is to come. */
+	do {
+		n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+		if (n < 0)
+			goto out;
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
+	} while (r > 0);
+out:
+	e = errno;
+	mnl_socket_close(nl);
+	errno = e;
+	return r == 0 ? 0 : MESHD_E_SYS;
+}
+
+int netlink_addr_add(int ifindex, int family, const void *addr, uint8_t prefixlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	size_t alen;
+
+	if (ifindex <= 0 || !addr)
+		return MESHD_E_INVAL;
+	if (family == AF_INET)
+		alen = 4;
+	else if (family == AF_INET6)
+		alen = 16;
+	else
+		return MESHD_E_INVAL;
+	if (prefixlen > alen * 8)
+		return MESHD_E_INVAL;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+	ifa->ifa_family = (uint8_t)family;
+	ifa->ifa_prefixlen = prefixlen;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)ifindex;
+	/* NODAD: nobody else is on a TUN, and DAD would hold the address
+	 * "tentative" for a second or more, failing early binds and sends. */
+	ifa->ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
+	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
+	if (family == AF_INET6)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	return talk(nlh);
+}
+
+int netlink_link_up(int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (ifindex <= 0)
+		return MESHD_E_INVAL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return talk(nlh);
+}

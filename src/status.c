@@ -1,0 +1,404 @@
+/* Status of a mesh node: collection from the node and wg device, and the two
+ * output formats (see status.h for the JSON contract). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/node.h"
+#include "status.h"
+#include "util/err.h"
+#include "wg/wg.h"
+
+/* ---- string builder ---- */
+
+void sbuf_free(struct sbuf *b)
+{
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->cap = 0;
+}
+
+static bool sbuf_reserve(struct sbuf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n + 1) {
+		if (cap > SIZE_MAX / 2) {
+			b->oom = true;
+			return false;
+		}
+		cap *= 2;
+	}
+	p = realloc(b->buf, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->buf = p;
+	b->cap = cap;
+	return true;
+}
+
+void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (!sbuf_reserve(b, n))
+		return;
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
+void sbuf_puts(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, s, strlen(s));
+}
+
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !sbuf_reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void sbuf_json_str(struct sbuf *b, const char *s)
+{
+	sbuf_add(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		switch (c) {
+		case '"': sbuf_add(b, "\\\"", 2); break;
+		case '\\': sbuf_add(b, "\\\\", 2); break;
+		case '\n': sbuf_add(b, "\\n", 2); break;
+		case '\r': sbuf_add(b, "\\r", 2); break;
+		case '\t': sbuf_add(b, "\\t", 2); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				sbuf_printf(b, "\\u%04x", c);
+			else
+				sbuf_add(b, (const char *)&c, 1);
+		}
+	}
+	sbuf_add(b, "\"", 1);
+}
+
+/* ---- formats ---- */
+
+const char *status_path(const struct status_peer *p, uint64_t now_unix)
+{
+	if (!p->endpoint[0] || !p->latest_handshake)
+		return "none";
+	/* a handshake "from the future" (clock step back) still counts as fresh */
+	if (p->latest_handshake > now_unix || now_unix - p->latest_handshake < STATUS_DIRECT_S)
+		return "direct";
+	return "none";
+}
+
+static void json_str_or_null(struct sbuf *b, const char *s)
+{
+	if (s[0])
+		sbuf_json_str(b, s);
+	else
+		sbuf_puts(b, "null");
+}
+
+static void json_self(struct sbuf *b, const struct status_self *s)
+{
+	sbuf_puts(b, "{\"name\": ");
+	sbuf_json_str(b, s->name);
+	sbuf_puts(b, ", \"public_key\": ");
+	sbuf_json_str(b, s->public_key);
+	sbuf_puts(b, ", \"overlay_ipv4\": ");
+	sbuf_json_str(b, s->ipv4);
+	sbuf_puts(b, ", \"overlay_ipv6\": ");
+	sbuf_json_str(b, s->ipv6);
+	sbuf_printf(b, ", \"listen_port\": %u, \"admin\": %s, \"endpoints\": [",
+		    s->listen_port, s->admin ? "true" : "false");
+	for (size_t i = 0; i < s->nep; i++) {
+		sbuf_puts(b, i ? ", {\"addr\": " : "{\"addr\": ");
+		sbuf_json_str(b, s->ep[i].addr);
+		sbuf_puts(b, ", \"source\": ");
+		sbuf_json_str(b, s->ep[i].source);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, "]}");
+}
+
+static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_unix)
+{
+	sbuf_puts(b, "{\"name\": ");
+	sbuf_json_str(b, p->name);
+	sbuf_puts(b, ", \"public_key\": ");
+	sbuf_json_str(b, p->public_key);
+	sbuf_puts(b, ", \"overlay_ipv4\": ");
+	sbuf_json_str(b, p->ipv4);
+	sbuf_puts(b, ", \"overlay_ipv6\": ");
+	sbuf_json_str(b, p->ipv6);
+	sbuf_puts(b, ", \"path\": ");
+	sbuf_json_str(b, status_path(p, now_unix));
+	sbuf_puts(b, ", \"endpoint\": ");
+	json_str_or_null(b, p->endpoint);
+	sbuf_printf(b, ", \"via\": null, \"latest_handshake\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
+		    ", \"tx_bytes\": %" PRIu64 ", \"rtt_ms\": null}",
+		    p->latest_handshake, p->rx_bytes, p->tx_bytes);
+}
+
+void status_format_json(struct sbuf *b, const struct status_self *self,
+			const struct status_peer *peers, size_t n, uint64_t now_unix)
+{
+	sbuf_puts(b, "{\"node\": ");
+	json_self(b, self);
+	sbuf_puts(b, ", \"peers\": [");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sbuf_puts(b, ", ");
+		json_peer(b, &peers[i], now_unix);
+	}
+	sbuf_puts(b, "]}\n");
+}
+
+static void fmt_bytes(char *out, size_t len, uint64_t v)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 1024) {
+		snprintf(out, len, "%" PRIu64 " B", v);
+		return;
+	}
+	while (d >= 1024 && u < 5) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(out, len, "%.1f %s", d, unit[u]);
+}
+
+static void fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
+{
+	uint64_t a;
+
+	if (!then) {
+		snprintf(out, len, "never");
+		return;
+	}
+	a = now > then ? now - then : 0;
+	if (a < 120)
+		snprintf(out, len, "%" PRIu64 "s ago", a);
+	else if (a < 2 * 3600)
+		snprintf(out, len, "%" PRIu64 "m ago", a / 60);
+	else if (a < 2 * 86400)
+		snprintf(out, len, "%" PRIu64 "h ago", a / 3600);
+	else
+		snprintf(out, len, "%" PRIu64 "d ago", a / 86400);
+}
+
+enum { COLS = 8, CELL = ENDPOINT_STRLEN };
+
+static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS][CELL])
+{
+	snprintf(cell[0], CELL, "%s", p->name);
+	snprintf(cell[1], CELL, "%s", p->ipv4);
+	snprintf(cell[2], CELL, "%s", p->ipv6);
+	snprintf(cell[3], CELL, "%s", status_path(p, now));
+	snprintf(cell[4], CELL, "%s", p->endpoint[0] ? p->endpoint : "-");
+	fmt_age(cell[5], CELL, p->latest_handshake, now);
+	fmt_bytes(cell[6], CELL, p->rx_bytes);
+	fmt_bytes(cell[7], CELL, p->tx_bytes);
+}
+
+static void text_row(struct sbuf *b, char cell[COLS][CELL], const int w[COLS])
+{
+	for (int c = 0; c < COLS - 1; c++)
+		sbuf_printf(b, "%-*s  ", w[c], cell[c]);
+	sbuf_printf(b, "%s\n", cell[COLS - 1]);
+}
+
+void status_format_text(struct sbuf *b, const struct status_self *self,
+			const struct status_peer *peers, size_t n, uint64_t now_unix)
+{
+	static const char *const head[COLS] = { "NAME", "OVERLAY-IPV4", "OVERLAY-IPV6", "PATH",
+						"ENDPOINT", "HANDSHAKE", "RX", "TX" };
+	char cell[COLS][CELL];
+	int w[COLS];
+
+	sbuf_printf(b, "node:       %s\n", self->name);
+	sbuf_printf(b, "mesh:       %s (%zu members)\n", self->mesh, self->members);
+	sbuf_printf(b, "public key: %s\n", self->public_key);
+	sbuf_printf(b, "overlay:    %s/%u  %s/%u\n", self->ipv4, self->prefix4_len, self->ipv6,
+		    self->prefix6_len);
+	sbuf_printf(b, "port:       %u\n", self->listen_port);
+	sbuf_printf(b, "admin:      %s\n", self->admin ? "yes" : "no");
+	sbuf_puts(b, "endpoints: ");
+	for (size_t i = 0; i < self->nep; i++)
+		sbuf_printf(b, " %s (%s)", self->ep[i].addr, self->ep[i].source);
+	sbuf_puts(b, self->nep ? "\n" : " none\n");
+	if (!n) {
+		sbuf_puts(b, "\nno peers\n");
+		return;
+	}
+	for (int c = 0; c < COLS; c++)
+		w[c] = (int)strlen(head[c]);
+	for (size_t i = 0; i < n; i++) {
+		peer_cells(&peers[i], now_unix, cell);
+		for (int c = 0; c < COLS; c++)
+			if ((int)strlen(cell[c]) > w[c])
+				w[c] = (int)strlen(cell[c]);
+	}
+	sbuf_puts(b, "\n");
+	for (int c = 0; c < COLS; c++)
+		snprintf(cell[c], CELL, "%s", head[c]);
+	text_row(b, cell, w);
+	for (size_t i = 0; i < n; i++) {
+		peer_cells(&peers[i], now_unix, cell);
+		text_row(b, cell, w);
+	}
+}
+
+/* ---- collection ---- */
+
+static const char *ep_source(uint8_t s)
+{
+	switch (s) {
+	case MESH_EP_LOCAL: return "local";
+	case MESH_EP_REFLEXIVE: return "reflexive";
+	case MESH_EP_PORTMAP: return "portmap";
+	}
+	return "local";
+}
+
+static void ep_format(const struct mesh_ep *e, char *out, size_t len)
+{
+	union endpoint ep;
+
+	memset(&ep, 0, sizeof ep);
+	if (e->family == MESH_FAMILY_V4) {
+		ep.sin.sin_family = AF_INET;
+		memcpy(&ep.sin.sin_addr, e->addr, 4);
+		ep.sin.sin_port = htons(e->port);
+	} else {
+		ep.sin6.sin6_family = AF_INET6;
+		memcpy(&ep.sin6.sin6_addr, e->addr, 16);
+		ep.sin6.sin6_port = htons(e->port);
+	}
+	endpoint_format(&ep, out, len);
+}
+
+static void key_b64(char out[STATUS_KEY_B64], const uint8_t key[32])
+{
+	sodium_bin2base64(out, STATUS_KEY_B64, key, 32, sodium_base64_VARIANT_ORIGINAL);
+}
+
+struct collect {
+	struct status_peer *v;
+	size_t n, cap;
+};
+
+static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
+{
+	struct collect *c = ctx;
+	struct status_peer *p;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		struct status_peer *v = reallocarray(c->v, cap, sizeof *v);
+
+		if (!v)
+			return MESHD_E_NOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	p = &c->v[c->n++];
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "%s", mp->name);
+	key_b64(p->public_key, mp->wg_pk);
+	inet_ntop(AF_INET, mp->ipv4, p->ipv4, sizeof p->ipv4);
+	inet_ntop(AF_INET6, mp->ipv6, p->ipv6, sizeof p->ipv6);
+	if (mp->peer) {
+		struct wg_peer_info info;
+
+		wg_peer_get_info(mp->peer, &info);
+		if (endpoint_is_set(&info.endpoint))
+			endpoint_format(&info.endpoint, p->endpoint, sizeof p->endpoint);
+		p->latest_handshake = info.last_handshake.sec;
+		p->rx_bytes = info.rx_bytes;
+		p->tx_bytes = info.tx_bytes;
+		sodium_memzero(&info, sizeof info);	/* it carries the preshared key */
+	}
+	return 0;
+}
+
+int status_collect(const struct mesh_node *node, uint16_t listen_port, struct status_self *self,
+		   struct status_peer **peers, size_t *n)
+{
+	struct mesh_node_self ms;
+	struct collect c = { 0 };
+	int r;
+
+	mesh_node_get_self(node, &ms);
+	memset(self, 0, sizeof *self);
+	snprintf(self->name, sizeof self->name, "%s", ms.name);
+	snprintf(self->mesh, sizeof self->mesh, "%s", ms.mesh_name);
+	key_b64(self->public_key, ms.wg_pk);
+	inet_ntop(AF_INET, ms.ipv4, self->ipv4, sizeof self->ipv4);
+	inet_ntop(AF_INET6, ms.ipv6, self->ipv6, sizeof self->ipv6);
+	self->prefix4_len = ms.prefix4.len;
+	self->prefix6_len = ms.prefix6.len;
+	self->listen_port = listen_port;
+	self->admin = ms.admin;
+	self->members = ms.members;
+	for (size_t i = 0; i < ms.nep && self->nep < STATUS_EP_MAX; i++) {
+		struct status_ep *e = &self->ep[self->nep++];
+
+		ep_format(&ms.ep[i], e->addr, sizeof e->addr);
+		e->source = ep_source(ms.ep[i].source);
+	}
+	r = mesh_node_foreach_peer(node, collect_peer, &c);
+	if (r) {
+		free(c.v);
+		return r < 0 ? r : MESHD_E_NOMEM;
+	}
+	*peers = c.v;
+	*n = c.n;
+	return 0;
+}
+
+int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port, bool json,
+		 uint64_t now_unix)
+{
+	struct status_self self;
+	struct status_peer *peers = NULL;
+	size_t n = 0;
+	int r;
+
+	r = status_collect(node, listen_port, &self, &peers, &n);
+	if (r)
+		return r;
+	if (json)
+		status_format_json(b, &self, peers, n, now_unix);
+	else
+		status_format_text(b, &self, peers, n, now_unix);
+	free(peers);
+	return b->oom ? MESHD_E_NOMEM : 0;
+}

@@ -1,0 +1,140 @@
+/* What the daemon answers on its control socket: the status of the node and
+ * its peers, as a table (`meshd status`) or as one JSON object (`meshd status
+ * --json`, the contract below), and the small string builder both use.
+ *
+ * Formatting is a pure function over struct status_self / status_peer (plain
+ * strings and numbers), so tests/check_status.c checks it without a node;
+ * status_collect() fills those structs from a live mesh node and wg device.
+ *
+ * JSON contract (keys in this order, one line):
+ * {"node": {"name", "public_key" (base64), "overlay_ipv4", "overlay_ipv6",
+ *   "listen_port", "admin": bool, "endpoints": [{"addr": "ip:port",
+ *   "source": "local|reflexive|portmap"}]},
+ *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
+ *   "path": "direct|relay|none", "endpoint": "ip:port" | null, "via": null,
+ *   "latest_handshake": unix seconds | 0, "rx_bytes", "tx_bytes",
+ *   "rtt_ms": null}]}
+ * path is "direct" when an endpoint is set and the latest handshake is younger
+ * than STATUS_DIRECT_S, else "none".
+ */
+#ifndef MESHD_STATUS_H
+#define MESHD_STATUS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+#include <uv.h>
+
+#include "util/addr.h"
+#include "util/list.h"
+
+struct mesh_node;
+
+enum {
+	STATUS_DIRECT_S = 180,		/* REJECT_AFTER_TIME: older sessions are dead */
+	STATUS_NAME_MAX = 63,
+	STATUS_KEY_B64 = 45,		/* base64 of 32 bytes + NUL */
+	STATUS_EP_MAX = 8,
+};
+
+/* A growable NUL-terminated string. After an allocation failure it stops
+ * growing and oom stays set (callers check once at the end). */
+struct sbuf {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+void sbuf_free(struct sbuf *b);
+void sbuf_add(struct sbuf *b, const char *s, size_t n);
+void sbuf_puts(struct sbuf *b, const char *s);
+void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal, quotes included; bytes below 0x20, '"' and '\\'
+ * escaped; other bytes copied (names are validated UTF-8 upstream). */
+void sbuf_json_str(struct sbuf *b, const char *s);
+
+struct status_ep {
+	char addr[ENDPOINT_STRLEN];	/* "ip:port" / "[ip]:port" */
+	const char *source;		/* "local", "reflexive", "portmap" */
+};
+
+struct status_self {
+	char name[STATUS_NAME_MAX + 1];
+	char mesh[STATUS_NAME_MAX + 1];
+	char public_key[STATUS_KEY_B64];
+	char ipv4[INET_ADDRSTRLEN], ipv6[INET6_ADDRSTRLEN];
+	uint8_t prefix4_len, prefix6_len;
+	uint16_t listen_port;
+	bool admin;
+	size_t members;
+	size_t nep;
+	struct status_ep ep[STATUS_EP_MAX];
+};
+
+struct status_peer {
+	char name[STATUS_NAME_MAX + 1];
+	char public_key[STATUS_KEY_B64];
+	char ipv4[INET_ADDRSTRLEN], ipv6[INET6_ADDRSTRLEN];
+	char endpoint[ENDPOINT_STRLEN];	/* "" when none */
+	uint64_t latest_handshake;	/* unix seconds, 0 = never */
+	uint64_t rx_bytes, tx_bytes;
+};
+
+/* "direct" or "none" (see above). */
+const char *status_path(const struct status_peer *p, uint64_t now_unix);
+
+void status_format_json(struct sbuf *b, const struct status_self *self,
+			const struct status_peer *peers, size_t n, uint64_t now_unix);
+void status_format_text(struct sbuf *b, const struct status_self *self,
+			const struct status_peer *peers, size_t n, uint64_t now_unix);
+
+/* Fills self and a malloc'd array of peers (*peers, *n; free() it) from the
+ * node. Returns 0 or MESHD_E_NOMEM. */
+int status_collect(const struct mesh_node *node, uint16_t listen_port, struct status_self *self,
+		   struct status_peer **peers, size_t *n);
+
+/* status_collect + format into b. Returns 0 or MESHD_E_NOMEM. */
+int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port, bool json,
+		 uint64_t now_unix);
+
+/* ---- the control socket server (client side and protocol: ctl.h) ---- */
+
+/* A request handler: req is the line without '\n' (NUL-terminated). Fills
+ * body and returns CTL_ANSWER_OK or CTL_ANSWER_OK_STOP (ok, then stop() is
+ * called once the answer is written), or writes a one-line message into err
+ * and returns CTL_ANSWER_ERROR. */
+enum ctl_answer {
+	CTL_ANSWER_OK = 0,
+	CTL_ANSWER_OK_STOP = 1,
+	CTL_ANSWER_ERROR = -1,
+};
+typedef enum ctl_answer ctl_handler_fn(void *ctx, const char *req, struct sbuf *body, char *err,
+				       size_t errlen);
+
+struct ctl_server {
+	uv_pipe_t *listener;	/* heap: closed asynchronously */
+	char path[108];
+	uv_loop_t *loop;
+	ctl_handler_fn *handler;
+	void (*stop)(void *ctx);
+	void *ctx;
+	unsigned nconns;
+	bool listening;
+	struct list conns;	/* live connections */
+};
+
+/* Whether dir's socket is free: 0 (absent, or stale and removed),
+ * MESHD_E_EXIST (a daemon answers), MESHD_E_RANGE (path too long),
+ * MESHD_E_SYS. */
+int ctl_server_check(const char *dir);
+/* Binds DIR/meshd.sock (0600) on loop and listens. Returns 0 or a MESHD_E_*
+ * code with a reason in err. */
+int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, ctl_handler_fn *handler,
+		     void (*stop)(void *ctx), void *ctx, char *err, size_t errlen);
+/* Closes the listener and every connection and removes the socket file. */
+void ctl_server_stop(struct ctl_server *srv);
+
+#endif

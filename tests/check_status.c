@@ -1,0 +1,190 @@
+/* Status formatting: JSON escaping, the JSON contract (status.h), the path
+ * rule and the aligned table. Pure functions over plain structs: no node. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+static char *json_of(const char *s)
+{
+	struct sbuf b = { 0 };
+
+	sbuf_json_str(&b, s);
+	ck_assert(!b.oom);
+	return b.buf;
+}
+
+START_TEST(test_json_escape)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+		{ "", "\"\"" },
+		{ "node-1", "\"node-1\"" },
+		{ "a\"b", "\"a\\\"b\"" },
+		{ "a\\b", "\"a\\\\b\"" },
+		{ "x\ny\tz\r", "\"x\\ny\\tz\\r\"" },
+		{ "\x01\x1f", "\"\\u0001\\u001f\"" },
+		{ "caf\xc3\xa9", "\"caf\xc3\xa9\"" },	/* UTF-8 passes through */
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char *s = json_of(t[i].in);
+
+		ck_assert_str_eq(s, t[i].out);
+		free(s);
+	}
+}
+END_TEST
+
+START_TEST(test_sbuf_grows)
+{
+	struct sbuf b = { 0 };
+
+	for (int i = 0; i < 10000; i++)
+		sbuf_printf(&b, "%d,", i % 10);
+	ck_assert(!b.oom);
+	ck_assert_uint_eq(b.len, 20000);
+	ck_assert_uint_eq(strlen(b.buf), 20000);
+	sbuf_free(&b);
+}
+END_TEST
+
+static void fill(struct status_self *self, struct status_peer p[2])
+{
+	memset(self, 0, sizeof *self);
+	strcpy(self->name, "alpha");
+	strcpy(self->mesh, "mesh");
+	strcpy(self->public_key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+	strcpy(self->ipv4, "100.64.0.1");
+	strcpy(self->ipv6, "fd00:1::1");
+	self->prefix4_len = 16;
+	self->prefix6_len = 48;
+	self->listen_port = 51820;
+	self->admin = true;
+	self->nep = 1;
+	strcpy(self->ep[0].addr, "198.51.100.1:51820");
+	self->ep[0].source = "local";
+	memset(p, 0, 2 * sizeof *p);
+	strcpy(p[0].name, "be\"ta");
+	strcpy(p[0].public_key, "BBBB");
+	strcpy(p[0].ipv4, "100.64.0.2");
+	strcpy(p[0].ipv6, "fd00:1::2");
+	strcpy(p[0].endpoint, "198.51.100.2:51820");
+	p[0].latest_handshake = 1000;
+	p[0].rx_bytes = 123;
+	p[0].tx_bytes = 4567890;
+	strcpy(p[1].name, "gamma");
+	strcpy(p[1].public_key, "CCCC");
+	strcpy(p[1].ipv4, "100.64.0.3");
+	strcpy(p[1].ipv6, "fd00:1::3");
+}
+
+START_TEST(test_json_contract)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+
+	fill(&self, p);
+	status_format_json(&b, &self, p, 2, 1010);
+	ck_assert(!b.oom);
+	ck_assert_str_eq(b.buf,
+		"{\"node\": {\"name\": \"alpha\", \"public_key\": "
+		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", \"overlay_ipv4\": \"100.64.0.1\", "
+		"\"overlay_ipv6\": \"fd00:1::1\", \"listen_port\": 51820, \"admin\": true, "
+		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\"}]}, "
+		"\"peers\": [{\"name\": \"be\\\"ta\", \"public_key\": \"BBBB\", "
+		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
+		"\"path\": \"direct\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
+		"\"latest_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 4567890, "
+		"\"rtt_ms\": null}, "
+		"{\"name\": \"gamma\", \"public_key\": \"CCCC\", \"overlay_ipv4\": \"100.64.0.3\", "
+		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"endpoint\": null, "
+		"\"via\": null, \"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, "
+		"\"rtt_ms\": null}]}\n");
+	sbuf_free(&b);
+
+	/* no peers, no endpoints */
+	self.nep = 0;
+	self.admin = false;
+	status_format_json(&b, &self, NULL, 0, 1010);
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"admin\": false, \"endpoints\": []}, \"peers\": []}"));
+	sbuf_free(&b);
+}
+END_TEST
+
+START_TEST(test_path_rule)
+{
+	struct status_self self;
+	struct status_peer p[2];
+
+	fill(&self, p);
+	ck_assert_str_eq(status_path(&p[0], 1000), "direct");
+	ck_assert_str_eq(status_path(&p[0], 1000 + STATUS_DIRECT_S - 1), "direct");
+	ck_assert_str_eq(status_path(&p[0], 1000 + STATUS_DIRECT_S), "none");
+	ck_assert_str_eq(status_path(&p[0], 900), "direct");	/* clock stepped back */
+	p[0].endpoint[0] = '\0';
+	ck_assert_str_eq(status_path(&p[0], 1000), "none");
+	ck_assert_str_eq(status_path(&p[1], 1000), "none");	/* never shook hands */
+}
+END_TEST
+
+START_TEST(test_text_table)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+	const char *h, *r1, *r2;
+
+	fill(&self, p);
+	status_format_text(&b, &self, p, 2, 1012);
+	ck_assert(!b.oom);
+	ck_assert_ptr_nonnull(strstr(b.buf, "node:       alpha\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, "overlay:    100.64.0.1/16  fd00:1::1/48\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, "admin:      yes\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, " 198.51.100.1:51820 (local)\n"));
+	h = strstr(b.buf, "NAME");
+	r1 = strstr(b.buf, "be\"ta");
+	r2 = strstr(b.buf, "gamma");
+	ck_assert(h && r1 && r2 && h < r1 && r1 < r2);
+	/* columns line up: PATH starts at the same offset on every row */
+	ck_assert_int_eq(strstr(h, "PATH") - h, strstr(r1, "direct") - r1);
+	ck_assert_int_eq(strstr(h, "PATH") - h, strstr(r2, "none") - r2);
+	ck_assert_ptr_nonnull(strstr(r1, "12s ago"));
+	ck_assert_ptr_nonnull(strstr(r1, "123 B"));
+	ck_assert_ptr_nonnull(strstr(r1, "4.4 MiB"));
+	ck_assert_ptr_nonnull(strstr(r2, "never"));
+	sbuf_free(&b);
+
+	status_format_text(&b, &self, NULL, 0, 1012);
+	ck_assert_ptr_nonnull(strstr(b.buf, "no peers\n"));
+	sbuf_free(&b);
+}
+END_TEST
+
+static Suite *suite_status(void)
+{
+	Suite *s = suite_create("status");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_json_escape);
+	tcase_add_test(tc, test_sbuf_grows);
+	tcase_add_test(tc, test_json_contract);
+	tcase_add_test(tc, test_path_rule);
+	tcase_add_test(tc, test_text_table);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_status());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

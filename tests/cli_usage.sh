@@ -1,0 +1,287 @@
+#!/bin/sh
+# tests/cli_usage.sh: the mesh command line's contract, without root or
+# network namespaces: exit codes (0 ok, 1 failure, 2 usage), help, strict
+# option parsing and its messages, `init` file modes, `invite` output, and
+# every bad-token case of `join` (each its own message, nothing written).
+# The join-timeout and busy-port cases use 127.0.0.1 only.
+#
+# MESHD=path/to/meshd (set by `make check`). Needs python3 for the two
+# hand-crafted tokens (unsupported version, expired); skipped without it.
+set -u
+
+: "${MESHD:=$(pwd)/meshd}"
+if [ ! -x "$MESHD" ]; then
+	echo "cli_usage: no meshd binary at $MESHD" >&2
+	exit 99
+fi
+
+T=$(mktemp -d /tmp/meshd-cli.XXXXXX) || exit 99
+HOLDER=
+cleanup() {
+	[ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+# never touch /var/lib/meshd, whatever a case forgets
+export MESHD_STATE_DIR="$T/default"
+unset MESHD_INVITE_ENDPOINTS LOG_LEVEL
+
+pass=0
+fail=0
+OUT=$T/out
+ERR=$T/err
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL: $*" >&2
+	sed 's/^/  stderr: /' "$ERR" >&2
+}
+
+# run WANT_RC DESC -- CMD...: runs CMD, checks its exit code
+run() {
+	want=$1
+	desc=$2
+	shift 3
+	"$@" >"$OUT" 2>"$ERR" </dev/null
+	rc=$?
+	if [ "$rc" = "$want" ]; then ok; else bad "$desc: exit $rc, want $want"; fi
+}
+
+# err_has PATTERN DESC: stderr matches (grep -E)
+err_has() {
+	if grep -Eq -- "$1" "$ERR"; then ok; else bad "$2: stderr lacks /$1/"; fi
+}
+out_has() {
+	if grep -Eq -- "$1" "$OUT"; then ok; else bad "$2: stdout lacks /$1/"; fi
+}
+# one_line DESC: a failure says exactly one line "meshd: ..."
+one_line() {
+	if [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q '^meshd: ' "$ERR"; then ok; else
+		bad "$1: stderr is not one 'meshd: ' line"; fi
+}
+
+echo "[1] top level"
+run 2 "no command" -- "$MESHD"
+run 0 "--help" -- "$MESHD" --help
+for c in init up invite join status revoke down; do
+	out_has "^  $c " "--help lists $c"
+done
+run 2 "unknown command" -- "$MESHD" frobnicate
+err_has "unknown command" "unknown command"
+
+echo "[2] every subcommand: --help, unknown option, missing value, extra argument"
+for c in init up invite join status revoke down; do
+	run 0 "$c --help" -- "$MESHD" $c --help
+	out_has "^Usage: meshd $c" "$c --help"
+	[ -s "$ERR" ] && bad "$c --help wrote to stderr"
+	run 2 "$c --bogus" -- "$MESHD" $c --bogus
+	err_has "unknown option '--bogus'" "$c --bogus"
+	err_has "^Usage: meshd $c" "$c --bogus usage"
+	run 2 "$c -d (no value)" -- "$MESHD" $c -d
+	err_has "needs a value" "$c -d"
+done
+for c in init up invite status down; do
+	run 2 "$c extra" -- "$MESHD" $c -d "$T/x" extra
+	err_has "unexpected argument 'extra'" "$c extra"
+done
+run 2 "join without token" -- "$MESHD" join -d "$T/x"
+err_has "missing the invite TOKEN" "join without token"
+run 2 "join two tokens" -- "$MESHD" join a b
+run 2 "revoke without node" -- "$MESHD" revoke -d "$T/x"
+run 2 "revoke two nodes" -- "$MESHD" revoke a b
+
+echo "[3] strict values"
+for p in 0 65536 abc -1 " 80" 80x 99999999999999999999999; do
+	run 2 "init --port '$p'" -- "$MESHD" init -d "$T/x" --port "$p"
+	err_has "invalid --port" "init --port '$p'"
+done
+run 2 "join --port 0" -- "$MESHD" join meshd-x --port 0
+err_has "invalid --port" "join --port 0"
+for p in 10.0.0.0/7 10.0.0.0/25 10.0.0.0 10.0.0.0/ 10.0.0.0/x 300.0.0.0/16 \
+    10.0.0/16 ""; do
+	run 2 "init --prefix '$p'" -- "$MESHD" init -d "$T/x" --prefix "$p"
+	err_has "invalid --prefix" "init --prefix '$p'"
+done
+run 2 "prefix length" -- "$MESHD" init -d "$T/x" --prefix 10.0.0.0/26
+err_has "length must be 8..24" "prefix length"
+run 2 "prefix host bits" -- "$MESHD" init -d "$T/x" --prefix 10.1.2.3/16
+err_has "did you mean 10.1.0.0/16" "prefix host bits"
+run 2 "prefix ipv6" -- "$MESHD" init -d "$T/x" --prefix fd00::/48
+err_has "IPv4 prefix" "prefix ipv6"
+long=$(printf 'a%.0s' $(seq 1 64))
+for n in Bad_Name -lead trail- "a b" "$long" "" "UPPER"; do
+	run 2 "init --name '$n'" -- "$MESHD" init -d "$T/x" --name "$n"
+	err_has "invalid node name" "init --name '$n'"
+done
+for t in 0s 0 0d 10 10x abc 1.5h -1h h " 1h" 99999999999999999999999d 100000d 200y; do
+	run 2 "invite --ttl '$t'" -- "$MESHD" invite -d "$T/x" --ttl "$t"
+	err_has "invalid --ttl" "invite --ttl '$t'"
+done
+run 2 "ttl 0" -- "$MESHD" invite -d "$T/x" --ttl 0m
+err_has "more than 0" "ttl 0"
+run 2 "ttl 2106" -- "$MESHD" invite -d "$T/x" --ttl 100000d
+err_has "2106" "ttl 2106"
+for u in 0 1000001 x -1 ""; do
+	run 2 "invite --uses '$u'" -- "$MESHD" invite -d "$T/x" --uses "$u"
+	err_has "invalid --uses" "invite --uses '$u'"
+done
+run 2 "up -i bad/name" -- "$MESHD" up -d "$T/x" -i bad/name
+err_has "invalid interface name" "up -i"
+run 2 "up -i too long" -- "$MESHD" up -d "$T/x" -i abcdefghijklmnop
+# names that would smuggle a second control request
+nl='
+'
+run 2 "revoke 'a b'" -- "$MESHD" revoke -d "$T/x" "a b"
+err_has "invalid node name" "revoke 'a b'"
+run 2 "revoke newline" -- "$MESHD" revoke -d "$T/x" "a${nl}down"
+err_has "invalid node name" "revoke newline"
+[ -e "$T/x" ] && bad "a refused command created $T/x"
+
+echo "[4] init"
+run 0 "init" -- "$MESHD" init -d "$T/n1/state" --name alpha --prefix 10.77.0.0/16 --port 40001
+out_has "alpha" "init summary: name"
+out_has "10\\.77\\.0\\.0/16" "init summary: prefix"
+out_has "10\\.77\\." "init summary: address"
+out_has "^next: meshd up -d $T/n1/state\$" "init summary: next"
+mode=$(stat -c %a "$T/n1/state")
+[ "$mode" = 700 ] && ok || bad "state dir mode $mode, want 700"
+mode=$(stat -c %a "$T/n1/state/meshd.db")
+[ "$mode" = 600 ] && ok || bad "db mode $mode, want 600"
+run 1 "second init" -- "$MESHD" init -d "$T/n1/state" --name beta
+err_has "already holds a node \\(mesh '[a-z0-9-]+'\\); remove it or use another -d" "second init"
+one_line "second init"
+run 0 "init with the host name" -- "$MESHD" init -d "$T/n2"
+run 0 "init via MESHD_STATE_DIR" -- env MESHD_STATE_DIR="$T/n3" "$MESHD" init --name gamma
+[ -f "$T/n3/meshd.db" ] && ok || bad "MESHD_STATE_DIR not used"
+
+mkdir -m 755 "$T/pub" && : >"$T/pub/other"
+run 1 "init into a shared, non-empty dir" -- "$MESHD" init -d "$T/pub" --name pub
+err_has "accessible by other users" "shared dir"
+[ -e "$T/pub/meshd.db" ] && bad "init wrote into a shared dir"
+mkdir -m 755 "$T/empty"
+run 0 "init into an empty 0755 dir" -- "$MESHD" init -d "$T/empty" --name emp
+mode=$(stat -c %a "$T/empty")
+[ "$mode" = 700 ] && ok || bad "empty dir mode $mode, want 700"
+
+echo "[5] invite"
+run 0 "invite" -- env MESHD_INVITE_ENDPOINTS=192.0.2.1:51820 \
+    "$MESHD" invite -d "$T/n1/state" --ttl 7d --uses 3
+[ "$(wc -l <"$OUT")" -eq 1 ] && ok || bad "invite printed $(wc -l <"$OUT") lines"
+tok=$(cat "$OUT")
+case $tok in meshd-*) ok ;; *) bad "token '$tok' lacks the meshd- prefix" ;; esac
+[ ${#tok} -le 150 ] && ok || bad "token is ${#tok} chars"
+run 1 "invite, bad MESHD_INVITE_ENDPOINTS" -- env MESHD_INVITE_ENDPOINTS=nowhere \
+    "$MESHD" invite -d "$T/n1/state"
+err_has "MESHD_INVITE_ENDPOINTS" "bad MESHD_INVITE_ENDPOINTS"
+one_line "bad MESHD_INVITE_ENDPOINTS"
+# from the interfaces: a token, or a clear failure on a host with only lo
+"$MESHD" invite -d "$T/n1/state" >"$OUT" 2>"$ERR"
+case $? in
+0) grep -q '^meshd-' "$OUT" && ok || bad "invite from interfaces" ;;
+1) grep -q 'no usable address' "$ERR" && ok || bad "invite from interfaces" ;;
+*) bad "invite from interfaces: exit code" ;;
+esac
+run 1 "invite, no node" -- "$MESHD" invite -d "$T/none"
+err_has "no node in" "invite, no node"
+[ -e "$T/none" ] && bad "invite created $T/none"
+
+echo "[6] join: bad tokens, each its own message, nothing written"
+J=$T/j/state
+msgs=$T/msgs
+: >"$msgs"
+join_bad() {	# DESC TOKEN PATTERN [stdin]
+	if [ $# -gt 3 ]; then
+		printf ' %s \n' "$2" | "$MESHD" join - -d "$J" --port 40009 >"$OUT" 2>"$ERR"
+	else
+		"$MESHD" join "$2" -d "$J" --port 40009 >"$OUT" 2>"$ERR" </dev/null
+	fi
+	rc=$?
+	[ "$rc" = 1 ] && ok || bad "join $1: exit $rc, want 1"
+	err_has "$3" "join $1"
+	one_line "join $1"
+	cat "$ERR" >>"$msgs"
+	[ -e "$T/j" ] && bad "join $1 created $T/j"
+	rm -rf "$T/j"
+}
+join_bad "not a token" "hello-world" "not a meshd invite token"
+# flip one character in the middle: mistyped
+mid=$(( ${#tok} / 2 ))
+c=$(printf '%s' "$tok" | cut -c$((mid + 1)))
+[ "$c" = A ] && r=B || r=A
+typo=$(printf '%s' "$tok" | cut -c1-$mid)$r$(printf '%s' "$tok" | cut -c$((mid + 2))-)
+join_bad "typo" "$typo" "malformed"
+join_bad "cut short" "$(printf '%s' "$tok" | cut -c1-40)" "cut short"
+join_bad "stdin, cut short" "$(printf '%s' "$tok" | cut -c1-30)" "cut short" stdin
+run 1 "join - with empty stdin" -- "$MESHD" join - -d "$J"
+err_has "no invite token on standard input" "empty stdin"
+
+if command -v python3 >/dev/null 2>&1; then
+	craft() {	# VERSION EXPIRES_AT
+		python3 - "$1" "$2" <<'EOF'
+import base64, hashlib, os, struct, sys
+ver, exp = int(sys.argv[1]), int(sys.argv[2])
+p = bytes([ver]) + os.urandom(32) + struct.pack(">I", exp) + bytes([1, 4, 127, 0, 0, 1]) \
+    + struct.pack(">H", 9)
+p += hashlib.blake2b(p, digest_size=16, key=b"meshd token checksum v1").digest()[:4]
+print("meshd-" + base64.urlsafe_b64encode(p).decode().rstrip("="))
+EOF
+	}
+	join_bad "newer version" "$(craft 2 4000000000)" "unsupported token version"
+	join_bad "expired" "$(craft 1 1000000)" "has expired"
+	join_bad "stdin, expired" "$(craft 1 1000000)" "has expired" stdin
+else
+	echo "  (python3 missing: version and expiry cases skipped)"
+fi
+n=$(sort -u "$msgs" | wc -l)
+want=$(sort "$msgs" | uniq -c | wc -l)
+[ "$n" -ge 4 ] && [ "$n" = "$want" ] && ok || bad "bad-token messages not distinct"
+
+echo "[7] join against loopback: busy port, then no inviter (timeout)"
+free_port() {
+	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+if command -v python3 >/dev/null 2>&1; then
+	dead=$(free_port)
+	MESHD_INVITE_ENDPOINTS=127.0.0.1:$dead "$MESHD" invite -d "$T/n1/state" >"$T/tok" 2>"$ERR" \
+	    && ok || bad "invite to loopback"
+	busy=$(free_port)
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", int(sys.argv[1])))
+time.sleep(60)' "$busy" &
+	HOLDER=$!
+	sleep 0.5
+	run 1 "join on a busy port" -- "$MESHD" join "$(cat "$T/tok")" -d "$J" --port "$busy"
+	err_has "UDP port $busy is in use" "busy port"
+	kill "$HOLDER" 2>/dev/null
+	HOLDER=
+	[ -e "$T/j" ] && bad "busy-port join created $T/j"
+	run 1 "join, inviter unreachable" -- "$MESHD" join "$(cat "$T/tok")" -d "$J" \
+	    --port "$(free_port)" --name delta
+	err_has "inviter unreachable" "timeout"
+	one_line "timeout"
+	[ -e "$T/j" ] && bad "timed-out join created $T/j"
+fi
+run 1 "join into an initialised dir" -- "$MESHD" join "$(cat "$T/tok" 2>/dev/null || echo "$tok")" \
+    -d "$T/n1/state"
+err_has "already holds a node" "join into an initialised dir"
+
+echo "[8] status, revoke, down without a daemon"
+run 1 "status, not running" -- "$MESHD" status -d "$T/n1/state"
+err_has "^meshd: not running \\($T/n1/state/meshd.sock: " "status, not running"
+one_line "status, not running"
+run 1 "status --json, not running" -- "$MESHD" status --json -d "$T/n1/state"
+run 0 "down, not running" -- "$MESHD" down -d "$T/n1/state"
+err_has "^meshd: not running$" "down, not running"
+run 1 "revoke unknown member" -- "$MESHD" revoke ghost -d "$T/n1/state"
+err_has "no member called 'ghost'" "revoke unknown"
+run 1 "revoke self" -- "$MESHD" revoke alpha -d "$T/n1/state"
+one_line "revoke self"
+run 1 "revoke, no node" -- "$MESHD" revoke ghost -d "$T/none"
+err_has "no node in" "revoke, no node"
+run 1 "up, no node" -- "$MESHD" up -d "$T/none"
+err_has "no node in" "up, no node"
+
+echo "cli_usage: $pass passed, $fail failed"
+[ "$fail" = 0 ]
