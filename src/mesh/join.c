@@ -41,6 +41,7 @@ static const char *const reason_names[MESH_JOIN_R_END] = {
 	[MESH_JOIN_R_NAME_TAKEN] = "name-taken",
 	[MESH_JOIN_R_BAD_REQUEST] = "bad-request",
 	[MESH_JOIN_R_INTERNAL] = "internal",
+	[MESH_JOIN_R_OTHER_MESH] = "other-mesh",
 };
 
 const char *mesh_join_reason_str(int reason)
@@ -672,10 +673,17 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram
 	*reply_len = 0;
 	if (cap < MESH_MSG_DGRAM_MAX)
 		return MESHD_E_RANGE;
-	/* Malformed, or for another mesh: silent drop. */
-	if (mesh_join_req_decode(dgram, len, &req) != 0 ||
-	    sodium_memcmp(req.pin, inv->mesh_id, MESH_TOKEN_ID_LEN) != 0)
+	/* Malformed: silent drop. */
+	if (mesh_join_req_decode(dgram, len, &req) != 0)
 		return 0;
+	/* For another mesh: say so (unauthenticated, smaller than the request,
+	 * and it tells nothing an UNKNOWN_INVITE answer would not), so that a
+	 * token pointing at the wrong mesh fails with its own message instead
+	 * of a timeout. */
+	if (sodium_memcmp(req.pin, inv->mesh_id, MESH_TOKEN_ID_LEN) != 0) {
+		err_reply(req.request_id, MESH_JOIN_R_OTHER_MESH, reply, cap, reply_len);
+		return 0;
+	}
 
 	/* The very same bytes were answered: say it again, consume nothing.
 	 * They were verified when first answered, so no key is needed (the
@@ -935,8 +943,12 @@ int mesh_join_joiner_input(struct mesh_join_joiner *j, const uint8_t *dgram, siz
 		if (mesh_join_err_decode(dgram, len, &e) != 0 ||
 		    sodium_memcmp(e.request_id, j->request_id, sizeof rid) != 0)
 			return j->outcome;
-		finish(j, (enum mesh_join_outcome)(MESH_JOIN_UNKNOWN_INVITE +
-		    (e.reason - MESH_JOIN_R_UNKNOWN_INVITE)));
+		if (e.reason == MESH_JOIN_R_OTHER_MESH)
+			o = MESH_JOIN_FOREIGN_MESH;
+		else
+			o = (enum mesh_join_outcome)(MESH_JOIN_UNKNOWN_INVITE +
+			    (e.reason - MESH_JOIN_R_UNKNOWN_INVITE));
+		finish(j, o);
 		return j->outcome;
 	}
 	if (dgram[1] != MESH_MSG_JOIN_RESP || mesh_join_resp_peek(dgram, len, rid) != 0 ||

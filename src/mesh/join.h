@@ -13,7 +13,7 @@
  *	JOIN_REQ  ---- each token endpoint in turn, 250 ms doubling to 2 s --->
  *	  invite id, pin, name, wg pk, sign pk, unix time, request id,
  *	  sig by the invite key over "meshd join req v1" || all bytes before
- *	                                          pin not ours       -> drop
+ *	                                          pin not ours       -> ERR other-mesh
  *	                                          same bytes answered -> cached
  *	                                          unknown invite id  -> ERR
  *	                                          bad signature      -> drop
@@ -95,6 +95,7 @@ enum mesh_join_reason {
 	MESH_JOIN_R_NAME_TAKEN = 4,
 	MESH_JOIN_R_BAD_REQUEST = 5,
 	MESH_JOIN_R_INTERNAL = 6,
+	MESH_JOIN_R_OTHER_MESH = 7,	/* the pin is not ours: joiner -> FOREIGN_MESH */
 	MESH_JOIN_R_END
 };
 
