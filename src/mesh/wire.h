@@ -26,6 +26,8 @@ enum mesh_msg_type {
 	MESH_MSG_JOIN_REQ = 1,		/* joiner -> inviter (mesh/join.h) */
 	MESH_MSG_JOIN_RESP = 2,		/* inviter -> joiner, sealed */
 	MESH_MSG_JOIN_ERR = 3,		/* inviter -> joiner, unauthenticated */
+	MESH_MSG_PROBE = 4,		/* path probe, boxed (mesh/probe.h) */
+	MESH_MSG_PROBE_ACK = 5,		/* its answer, boxed, with the reflexive address */
 	MESH_MSG_TYPE_END		/* one past the last known type */
 };
 
@@ -37,6 +39,8 @@ static inline const char *mesh_msg_type_name(int type)
 		[MESH_MSG_JOIN_REQ] = "join-req",
 		[MESH_MSG_JOIN_RESP] = "join-resp",
 		[MESH_MSG_JOIN_ERR] = "join-err",
+		[MESH_MSG_PROBE] = "probe",
+		[MESH_MSG_PROBE_ACK] = "probe-ack",
 	};
 
 	if (type <= 0 || type >= MESH_MSG_TYPE_END || names[type] == NULL)

@@ -1,0 +1,664 @@
+/* Per-peer path selection (mesh/path.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/path.h"
+#include "util/err.h"
+
+struct cand {
+	struct mesh_ep ep;
+	union endpoint sa;
+	enum mesh_path_class cls;
+	bool usable;
+	bool has_rtt;
+	uint64_t srtt_us, last_rtt_us;
+	unsigned losses;		/* consecutive */
+	mtime_ns unacked_since;		/* first probe sent since the last answer */
+	unsigned burst_left;
+	mtime_ns next_burst;
+	unsigned streak;		/* answers in a row clearly beating the active path */
+	uint64_t sent, acked, lost;
+};
+
+struct tx {
+	uint64_t txid;
+	mtime_ns sent, deadline;
+	int cand;
+	bool used;
+};
+
+struct mesh_path {
+	struct mesh_path_cfg cfg;
+	uint64_t rng;
+	struct mesh_path_prefix local[PATH_LOCAL_MAX];
+	size_t nlocal;
+	struct cand cand[PATH_CAND_MAX];
+	size_t ncand;
+	struct mesh_path_relay relay[PATH_RELAY_MAX];
+	size_t nrelay;
+	struct tx tx[PATH_TX_MAX];
+	int active;			/* direct: index into cand, else -1 */
+	int relay_active;		/* relay: index into relay, else -1 */
+	mtime_ns since;
+	mtime_ns next_keepalive;	/* active direct path */
+	mtime_ns next_round;
+	struct mesh_path_stats stats;
+};
+
+static uint64_t rnd(struct mesh_path *p)
+{
+	uint64_t z;
+
+	if (p->cfg.rand != NULL)
+		return p->cfg.rand(p->cfg.ctx);
+	/* splitmix64 */
+	z = (p->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void mesh_path_ep_to_endpoint(const struct mesh_ep *ep, union endpoint *out)
+{
+	memset(out, 0, sizeof *out);
+	if (ep->family == MESH_FAMILY_V4) {
+		out->sin.sin_family = AF_INET;
+		memcpy(&out->sin.sin_addr, ep->addr, 4);
+		out->sin.sin_port = htons(ep->port);
+	} else if (ep->family == MESH_FAMILY_V6) {
+		out->sin6.sin6_family = AF_INET6;
+		memcpy(&out->sin6.sin6_addr, ep->addr, 16);
+		out->sin6.sin6_port = htons(ep->port);
+	}
+}
+
+static bool same_addr(const struct mesh_ep *a, const struct mesh_ep *b)
+{
+	return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* src (possibly IPv4-mapped, with a scope id) names the candidate's address. */
+static bool src_matches(const union endpoint *src, const union endpoint *c)
+{
+	union endpoint s = *src;
+
+	endpoint_unmap(&s);
+	if (s.sa.sa_family != c->sa.sa_family)
+		return false;
+	if (s.sa.sa_family == AF_INET)
+		return s.sin.sin_port == c->sin.sin_port &&
+		    memcmp(&s.sin.sin_addr, &c->sin.sin_addr, 4) == 0;
+	if (s.sa.sa_family == AF_INET6)
+		return s.sin6.sin6_port == c->sin6.sin6_port &&
+		    memcmp(&s.sin6.sin6_addr, &c->sin6.sin6_addr, 16) == 0;
+	return false;
+}
+
+static bool in_prefix(const struct mesh_path_prefix *pf, const struct mesh_ep *ep)
+{
+	unsigned full = pf->plen / 8, rest = pf->plen % 8;
+
+	if (pf->family != ep->family)
+		return false;
+	if (memcmp(pf->addr, ep->addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((pf->addr[full] ^ ep->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static enum mesh_path_class classify(const struct mesh_path *p, const struct mesh_ep *ep)
+{
+	size_t i;
+
+	if (ep->source == MESH_EP_LOCAL)
+		for (i = 0; i < p->nlocal; i++)
+			if (in_prefix(&p->local[i], ep))
+				return MESH_PATH_CLASS_LAN;
+	return MESH_PATH_CLASS_WAN;
+}
+
+static uint32_t us_to_ms(uint64_t us)
+{
+	uint64_t ms = (us + 500) / 1000;
+
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+static void choice_of(const struct mesh_path *p, struct mesh_path_choice *out)
+{
+	memset(out, 0, sizeof *out);
+	out->since = p->since;
+	if (p->active >= 0) {
+		const struct cand *c = &p->cand[p->active];
+
+		out->kind = MESH_PATH_DIRECT;
+		out->cls = c->cls;
+		out->ep = c->sa;
+		out->rtt_ms = c->has_rtt ? us_to_ms(c->srtt_us) : 0;
+	} else if (p->relay_active >= 0) {
+		const struct mesh_path_relay *r = &p->relay[p->relay_active];
+
+		out->kind = MESH_PATH_RELAY;
+		out->cls = MESH_PATH_CLASS_RELAY;
+		memcpy(out->relay_id, r->node_id, sizeof out->relay_id);
+		out->rtt_ms = r->rtt_ms;
+	}
+}
+
+static void notify(struct mesh_path *p)
+{
+	struct mesh_path_choice c;
+
+	p->stats.switches++;
+	if (p->cfg.changed == NULL)
+		return;
+	choice_of(p, &c);
+	p->cfg.changed(p->cfg.ctx, &c);
+}
+
+static mtime_ns keepalive_delay(struct mesh_path *p)
+{
+	return MSEC(PATH_KEEPALIVE_MIN_MS +
+	    rnd(p) % (PATH_KEEPALIVE_MAX_MS - PATH_KEEPALIVE_MIN_MS + 1));
+}
+
+static void start_round(struct mesh_path *p, mtime_ns now)
+{
+	size_t i;
+
+	for (i = 0; i < p->ncand; i++) {
+		p->cand[i].burst_left = PATH_PUNCH_BURST;
+		p->cand[i].next_burst = now;
+	}
+	if (p->ncand > 0)
+		p->stats.rounds++;
+	p->next_round = p->ncand == 0 ? MTIME_NEVER :
+	    now + MSEC(p->active >= 0 ? PATH_REEVAL_MS : PATH_RETRY_MS);
+}
+
+/* True when a beats b: class first, then smoothed RTT. */
+static bool cand_better(const struct cand *a, const struct cand *b)
+{
+	if (a->cls != b->cls)
+		return a->cls > b->cls;
+	return a->srtt_us < b->srtt_us;
+}
+
+/* The clear-gain rule: rtt (us) below base (us) by > PCT % and > MIN ms. */
+static bool clear_gain(uint64_t rtt, uint64_t base)
+{
+	return rtt * 100 < base * (100 - PATH_SWITCH_PCT) &&
+	    rtt + (uint64_t)PATH_SWITCH_MIN_MS * 1000 < base;
+}
+
+static int best_relay(const struct mesh_path *p)
+{
+	int best = -1;
+	size_t i;
+
+	for (i = 0; i < p->nrelay; i++)
+		if (best < 0 || p->relay[i].rtt_ms < p->relay[best].rtt_ms)
+			best = (int)i;
+	return best;
+}
+
+static void reset_streaks(struct mesh_path *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ncand; i++)
+		p->cand[i].streak = 0;
+}
+
+static void set_direct(struct mesh_path *p, int i, mtime_ns now, bool verify)
+{
+	bool was_direct = p->active >= 0;
+
+	p->active = i;
+	p->relay_active = -1;
+	p->since = now;
+	p->next_keepalive = verify ? now : now + keepalive_delay(p);
+	reset_streaks(p);
+	if (!was_direct && p->ncand > 0)
+		p->next_round = now + MSEC(PATH_REEVAL_MS);
+	notify(p);
+}
+
+/* No usable direct path: the best relay, else NONE. Notifies on change. */
+static void fall_back(struct mesh_path *p, mtime_ns now, bool was_direct)
+{
+	int r = best_relay(p);
+	bool changed = was_direct || p->active >= 0 || p->relay_active != r;
+
+	p->active = -1;
+	p->relay_active = r;
+	if (changed) {
+		p->since = now;
+		notify(p);
+	}
+}
+
+/* The active direct path died: the next best usable candidate (probed at
+ * once), else a relay; and a round to look for something better. */
+static void fail_over(struct mesh_path *p, mtime_ns now)
+{
+	int best = -1;
+	size_t i;
+
+	for (i = 0; i < p->ncand; i++)
+		if (p->cand[i].usable && (best < 0 || cand_better(&p->cand[i], &p->cand[best])))
+			best = (int)i;
+	if (best >= 0) {
+		set_direct(p, best, now, true);
+	} else {
+		fall_back(p, now, true);
+	}
+	start_round(p, now);
+}
+
+static void mark_dead(struct mesh_path *p, int i, mtime_ns now)
+{
+	struct cand *c = &p->cand[i];
+
+	c->usable = false;
+	c->streak = 0;
+	if (p->active == i)
+		fail_over(p, now);
+}
+
+static mtime_ns probe_timeout(const struct cand *c)
+{
+	/* nothing known yet: the longest wait */
+	uint64_t ms = c->has_rtt ? 3 * c->srtt_us / 1000 : PATH_PROBE_TIMEOUT_MAX_MS;
+
+	if (ms < PATH_PROBE_TIMEOUT_MS)
+		ms = PATH_PROBE_TIMEOUT_MS;
+	if (ms > PATH_PROBE_TIMEOUT_MAX_MS)
+		ms = PATH_PROBE_TIMEOUT_MAX_MS;
+	return MSEC(ms);
+}
+
+static void lose(struct mesh_path *p, struct tx *t, mtime_ns now)
+{
+	int i = t->cand;
+	struct cand *c = &p->cand[i];
+
+	t->used = false;
+	c->lost++;
+	c->losses++;
+	p->stats.losses++;
+	if (c->usable && c->losses >= PATH_DEAD_LOSSES) {
+		mark_dead(p, i, now);
+		return;
+	}
+	/* the active path missed one: check again at once */
+	if (p->active == i)
+		p->next_keepalive = now;
+}
+
+static void send_probe(struct mesh_path *p, int i, mtime_ns now)
+{
+	struct cand *c = &p->cand[i];
+	struct tx *t = NULL;
+	uint64_t txid;
+	size_t k;
+
+	for (k = 0; k < PATH_TX_MAX; k++)
+		if (!p->tx[k].used) {
+			t = &p->tx[k];
+			break;
+		}
+	if (t == NULL) {
+		/* full: the oldest outstanding probe counts as lost */
+		t = &p->tx[0];
+		for (k = 1; k < PATH_TX_MAX; k++)
+			if (p->tx[k].deadline < t->deadline)
+				t = &p->tx[k];
+		lose(p, t, now);
+	}
+	for (;;) {
+		txid = rnd(p);
+		if (txid == 0)
+			continue;
+		for (k = 0; k < PATH_TX_MAX; k++)
+			if (p->tx[k].used && p->tx[k].txid == txid)
+				break;
+		if (k == PATH_TX_MAX)
+			break;
+	}
+	t->used = true;
+	t->txid = txid;
+	t->sent = now;
+	t->deadline = now + probe_timeout(c);
+	t->cand = i;
+	c->sent++;
+	if (c->unacked_since == MTIME_NEVER)
+		c->unacked_since = now;
+	p->stats.probes_sent++;
+	if (p->active == i)
+		p->next_keepalive = now + keepalive_delay(p);
+	p->cfg.probe(p->cfg.ctx, &c->sa, txid);
+}
+
+struct mesh_path *mesh_path_new(const struct mesh_path_cfg *cfg, int *err)
+{
+	struct mesh_path *p;
+
+	if (cfg->probe == NULL) {
+		*err = MESHD_E_INVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof *p);
+	if (p == NULL) {
+		*err = MESHD_E_NOMEM;
+		return NULL;
+	}
+	p->cfg = *cfg;
+	p->rng = cfg->rng_seed;
+	p->active = -1;
+	p->relay_active = -1;
+	p->next_keepalive = MTIME_NEVER;
+	p->next_round = MTIME_NEVER;
+	*err = 0;
+	return p;
+}
+
+void mesh_path_free(struct mesh_path *p)
+{
+	free(p);
+}
+
+int mesh_path_set_local(struct mesh_path *p, const struct mesh_path_prefix *pfx, size_t n,
+    mtime_ns now)
+{
+	bool changed = false;
+	size_t i;
+
+	if (n > PATH_LOCAL_MAX)
+		return MESHD_E_RANGE;
+	for (i = 0; i < n; i++)
+		if (!((pfx[i].family == MESH_FAMILY_V4 && pfx[i].plen <= 32) ||
+		    (pfx[i].family == MESH_FAMILY_V6 && pfx[i].plen <= 128)))
+			return MESHD_E_RANGE;
+	if (n > 0)
+		memcpy(p->local, pfx, n * sizeof *pfx);
+	p->nlocal = n;
+	for (i = 0; i < p->ncand; i++) {
+		enum mesh_path_class cls = classify(p, &p->cand[i].ep);
+
+		if (cls != p->cand[i].cls) {
+			p->cand[i].cls = cls;
+			changed = true;
+		}
+	}
+	if (changed)
+		start_round(p, now);
+	return 0;
+}
+
+int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, size_t n,
+    mtime_ns now)
+{
+	struct cand next[PATH_CAND_MAX];
+	int map[PATH_CAND_MAX];	/* old index -> new index, or -1 */
+	size_t nn = 0, i, j;
+	bool changed;
+	int was_active = p->active;
+
+	for (i = 0; i < n; i++) {
+		enum mesh_path_class cls;
+
+		if (!mesh_ep_valid(&eps[i]))
+			continue;
+		cls = classify(p, &eps[i]);
+		for (j = 0; j < nn; j++)
+			if (same_addr(&next[j].ep, &eps[i]))
+				break;
+		if (j < nn) {
+			if (cls > next[j].cls) {
+				next[j].cls = cls;
+				next[j].ep.source = eps[i].source;
+			}
+			continue;
+		}
+		if (nn == PATH_CAND_MAX)
+			return MESHD_E_RANGE;
+		memset(&next[nn], 0, sizeof next[nn]);
+		next[nn].ep = eps[i];
+		mesh_path_ep_to_endpoint(&eps[i], &next[nn].sa);
+		next[nn].cls = cls;
+		next[nn].unacked_since = MTIME_NEVER;
+		nn++;
+	}
+	/* carry the state of candidates we keep */
+	changed = nn != p->ncand;
+	for (i = 0; i < p->ncand; i++) {
+		map[i] = -1;
+		for (j = 0; j < nn; j++)
+			if (same_addr(&p->cand[i].ep, &next[j].ep)) {
+				enum mesh_path_class cls = next[j].cls;
+				struct mesh_ep ep = next[j].ep;
+
+				if (cls != p->cand[i].cls || ep.source != p->cand[i].ep.source ||
+				    i != j)
+					changed = true;
+				next[j] = p->cand[i];
+				next[j].cls = cls;
+				next[j].ep = ep;
+				map[i] = (int)j;
+				break;
+			}
+		if (map[i] < 0)
+			changed = true;
+	}
+	if (!changed)
+		return 0;
+	for (i = 0; i < PATH_TX_MAX; i++) {
+		if (!p->tx[i].used)
+			continue;
+		if (map[p->tx[i].cand] < 0)
+			p->tx[i].used = false;
+		else
+			p->tx[i].cand = map[p->tx[i].cand];
+	}
+	if (nn > 0)
+		memcpy(p->cand, next, nn * sizeof next[0]);
+	p->ncand = nn;
+	if (was_active >= 0) {
+		p->active = map[was_active];
+		if (p->active < 0)
+			fail_over(p, now);
+	}
+	reset_streaks(p);
+	start_round(p, now);
+	return 0;
+}
+
+int mesh_path_set_relays(struct mesh_path *p, const struct mesh_path_relay *r, size_t n,
+    mtime_ns now)
+{
+	uint8_t cur[MESH_NODE_ID_LEN];
+	bool had = p->relay_active >= 0;
+	int keep = -1, best;
+	size_t i;
+
+	if (n > PATH_RELAY_MAX)
+		return MESHD_E_RANGE;
+	if (had)
+		memcpy(cur, p->relay[p->relay_active].node_id, sizeof cur);
+	if (n > 0)
+		memcpy(p->relay, r, n * sizeof *r);
+	p->nrelay = n;
+	if (p->active >= 0)
+		return 0;
+	if (had)
+		for (i = 0; i < n; i++)
+			if (memcmp(p->relay[i].node_id, cur, sizeof cur) == 0)
+				keep = (int)i;
+	best = best_relay(p);
+	if (keep >= 0 && best >= 0 && best != keep &&
+	    !clear_gain((uint64_t)p->relay[best].rtt_ms * 1000,
+	    (uint64_t)p->relay[keep].rtt_ms * 1000))
+		best = keep;
+	if (keep >= 0 && best == keep) {
+		p->relay_active = keep;	/* same relay, maybe a new slot or RTT */
+		return 0;
+	}
+	p->relay_active = best;
+	if (had || best >= 0) {
+		p->since = now;
+		notify(p);
+	}
+	return 0;
+}
+
+void mesh_path_punch(struct mesh_path *p, mtime_ns now)
+{
+	start_round(p, now);
+}
+
+int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint *src,
+    mtime_ns now)
+{
+	struct tx *t = NULL;
+	struct cand *c, *a;
+	uint64_t rtt;
+	size_t k;
+	int i;
+
+	for (k = 0; k < PATH_TX_MAX; k++)
+		if (p->tx[k].used && p->tx[k].txid == txid) {
+			t = &p->tx[k];
+			break;
+		}
+	if (t == NULL || txid == 0) {
+		p->stats.acks_rejected++;
+		return MESHD_E_NOENT;
+	}
+	i = t->cand;
+	c = &p->cand[i];
+	if (src != NULL && !src_matches(src, &c->sa)) {
+		p->stats.acks_rejected++;
+		return MESHD_E_PROTO;
+	}
+	t->used = false;
+	rtt = now > t->sent ? (now - t->sent) / 1000 : 0;
+	c->acked++;
+	p->stats.acks++;
+	c->losses = 0;
+	c->unacked_since = MTIME_NEVER;
+	c->usable = true;
+	c->last_rtt_us = rtt;
+	c->srtt_us = c->has_rtt ? (7 * c->srtt_us + rtt) / 8 : rtt;
+	c->has_rtt = true;
+
+	if (p->active == i)
+		return 0;
+	if (p->active < 0) {
+		set_direct(p, i, now, false);
+		return 0;
+	}
+	a = &p->cand[p->active];
+	if (c->cls > a->cls) {
+		set_direct(p, i, now, false);
+		return 0;
+	}
+	if (c->cls == a->cls && clear_gain(c->srtt_us, a->srtt_us) &&
+	    clear_gain(c->last_rtt_us, a->srtt_us)) {
+		if (++c->streak >= PATH_SWITCH_SUSTAIN)
+			set_direct(p, i, now, false);
+	} else {
+		c->streak = 0;
+	}
+	return 0;
+}
+
+mtime_ns mesh_path_next_expiry(const struct mesh_path *p)
+{
+	mtime_ns t = p->next_round;
+	size_t i;
+
+#define EARLIER(x) do { if ((x) < t) t = (x); } while (0)
+	for (i = 0; i < PATH_TX_MAX; i++)
+		if (p->tx[i].used)
+			EARLIER(p->tx[i].deadline);
+	for (i = 0; i < p->ncand; i++) {
+		const struct cand *c = &p->cand[i];
+
+		if (c->burst_left > 0)
+			EARLIER(c->next_burst);
+		if (c->usable && c->unacked_since != MTIME_NEVER)
+			EARLIER(c->unacked_since + MSEC(PATH_DEAD_MS));
+	}
+	if (p->active >= 0)
+		EARLIER(p->next_keepalive);
+#undef EARLIER
+	return t;
+}
+
+void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
+{
+	size_t i;
+
+	/* losses first: they may fail over and start a round */
+	for (i = 0; i < PATH_TX_MAX; i++)
+		if (p->tx[i].used && p->tx[i].deadline <= now)
+			lose(p, &p->tx[i], now);
+	for (i = 0; i < p->ncand; i++) {
+		struct cand *c = &p->cand[i];
+
+		if (c->usable && c->unacked_since != MTIME_NEVER &&
+		    now >= c->unacked_since + MSEC(PATH_DEAD_MS))
+			mark_dead(p, (int)i, now);
+	}
+	if (p->next_round <= now)
+		start_round(p, now);
+	for (i = 0; i < p->ncand; i++) {
+		struct cand *c = &p->cand[i];
+
+		if (c->burst_left > 0 && c->next_burst <= now) {
+			c->burst_left--;
+			c->next_burst = now + MSEC(PATH_PUNCH_GAP_MS);
+			send_probe(p, (int)i, now);
+		}
+	}
+	if (p->active >= 0 && p->next_keepalive <= now)
+		send_probe(p, p->active, now);
+}
+
+void mesh_path_current(const struct mesh_path *p, struct mesh_path_choice *out)
+{
+	choice_of(p, out);
+}
+
+size_t mesh_path_ncand(const struct mesh_path *p)
+{
+	return p->ncand;
+}
+
+int mesh_path_cand_stats(const struct mesh_path *p, size_t i, struct mesh_path_cand_stats *out)
+{
+	const struct cand *c;
+
+	memset(out, 0, sizeof *out);
+	if (i >= p->ncand)
+		return MESHD_E_NOENT;
+	c = &p->cand[i];
+	out->ep = c->ep;
+	out->addr = c->sa;
+	out->cls = c->cls;
+	out->usable = c->usable;
+	out->active = p->active == (int)i;
+	out->rtt_ms = c->has_rtt ? us_to_ms(c->srtt_us) : 0;
+	out->last_rtt_ms = c->has_rtt ? us_to_ms(c->last_rtt_us) : 0;
+	out->sent = c->sent;
+	out->acked = c->acked;
+	out->lost = c->lost;
+	return 0;
+}
+
+void mesh_path_get_stats(const struct mesh_path *p, struct mesh_path_stats *out)
+{
+	*out = p->stats;
+}
