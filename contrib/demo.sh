@@ -1,20 +1,19 @@
 #!/bin/bash
-# contrib/demo.sh: a live demo of `meshd wg` (run as root; touches nothing outside
-# the two network namespaces it creates, and removes them when it ends).
+# contrib/demo.sh: a live demo of a 3-node meshd mesh (run as root; touches
+# nothing outside the network namespaces it creates, and removes them at the end).
 #
-#   netns meshd-demo-<pid>-alice                 netns meshd-demo-<pid>-bob
-#   +--------------------------------+           +--------------------------------+
-#   | mdalice<pid>   100.64.0.1/24   | WireGuard | mdbob<pid>     100.64.0.2/24   |
-#   | (meshd wg)     fd00:64::1/64   |<=========>| (meshd wg)     fd00:64::2/64   |
-#   | veth0 198.51.100.1/24   :51820 +-----------+ veth0 198.51.100.2/24   :51820 |
-#   +--------------------------------+   veth    +--------------------------------+
+#        netns <pfx>-n1            netns <pfx>-n2            netns <pfx>-n3
+#   +--------------------+    +--------------------+    +--------------------+
+#   | meshd (init + up)  |    | meshd (join)       |    | meshd (join)       |
+#   | e0 198.51.100.1/24 |    | e0 198.51.100.2/24 |    | e0 198.51.100.3/24 |
+#   +---------+----------+    +---------+----------+    +---------+----------+
+#             +------------ bridge br0 in netns <pfx>-lan --------+
 #
-# Steps: two namespaces joined by a veth; `meshd wg -f IF` in each; keys with
-# `wg genkey`; peers with `wg set`; ping each other (IPv4 and IPv6 inside the
-# tunnel); `wg show` on both sides.
+# n1 creates the mesh (`meshd init`, `meshd up`); n2 and n3 join it with tokens
+# printed by `meshd invite` on n1; every pair then pings over the overlay
+# addresses meshd assigned; `meshd status` and `wg show` on n1 close the demo.
 #
-# Environment: MESHD (default: ./build/meshd, ./meshd, then meshd in PATH);
-# DEMO_IMPL=wggo runs the same demo with wireguard-go for comparison.
+# Environment: MESHD (default: ./build/meshd, ./meshd, then meshd in PATH).
 set -eu
 
 if [ "$(id -u)" != 0 ]; then
@@ -27,27 +26,27 @@ if [ -z "${MESHD:-}" ]; then
 		if [ -n "$m" ] && [ -x "$m" ]; then MESHD=$m; break; fi
 	done
 fi
-impl=${DEMO_IMPL:-meshd}
-if [ "$impl" = meshd ] && [ ! -x "${MESHD:-}" ]; then
+if [ ! -x "${MESHD:-}" ]; then
 	echo "demo: meshd binary not found (build it, or set MESHD=/path/to/meshd)" >&2
 	exit 1
 fi
 
-NS_A="meshd-demo-$$-alice"
-NS_B="meshd-demo-$$-bob"
-IF_A="mdalice$$"
-IF_B="mdbob$$"
+PFX="meshd-demo-$$"
 WORK=$(mktemp -d)
-pids=()
+NODES="n1 n2 n3"
 
 cleanup() {
-	local rc=$?
+	local rc=$? n p
 	set +e
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
-	rm -f "/var/run/wireguard/$IF_A.sock" "/var/run/wireguard/$IF_B.sock"
+	for n in $NODES; do
+		[ -S "$WORK/$n/meshd.sock" ] && "$MESHD" down -d "$WORK/$n" 2>/dev/null
+	done
+	for n in $NODES lan; do
+		# anything still running in our own namespaces is one of our daemons
+		for p in $(ip netns pids "$PFX-$n" 2>/dev/null); do kill -KILL "$p"; done
+		ip netns del "$PFX-$n" 2>/dev/null
+	done
+	for n in $NODES; do rm -f "/var/run/wireguard/md$$$n.sock"; done
 	rm -rf "$WORK"
 	echo "[demo] cleaned up (namespaces removed)"
 	exit "$rc"
@@ -56,63 +55,72 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 say() { printf '\n[demo] %s\n' "$*"; }
-run() { printf '  $ %s\n' "$*"; "$@"; }
-
-start() { # start NS IF: one WireGuard daemon in the foreground, in NS
-	local ns=$1 dev=$2 i
-	if [ "$impl" = meshd ]; then
-		printf '  $ ip netns exec %s %s wg -f %s &\n' "$ns" "$MESHD" "$dev"
-		ip netns exec "$ns" "$MESHD" wg -f "$dev" >"$WORK/$dev.log" 2>&1 &
-	else
-		printf '  $ ip netns exec %s wireguard-go -f %s &\n' "$ns" "$dev"
-		ip netns exec "$ns" env LOG_LEVEL=error wireguard-go -f "$dev" >"$WORK/$dev.log" 2>&1 &
-	fi
-	pids+=("$!")
-	for i in $(seq 50); do
-		[ -S "/var/run/wireguard/$dev.sock" ] && return 0
-		kill -0 "$!" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "demo: $impl did not create /var/run/wireguard/$dev.sock (after $((i / 10)) s); its log:" >&2
-	cat "$WORK/$dev.log" >&2
-	exit 1
+# on NODE CMD...: show CMD (on stderr: $(...) takes stdout) and run it in NODE's namespace
+on() {
+	local n=$1
+	shift
+	printf '  %s$ %s\n' "$n" "$*" | sed "s|$MESHD|meshd|; s|$WORK/||g" >&2
+	ip netns exec "$PFX-$n" "$@"
+}
+meshd_in() { # meshd_in NODE ARGS...: meshd with this node's state dir
+	local n=$1 cmd=$2
+	shift 2
+	on "$n" "$MESHD" "$cmd" -d "$WORK/$n" "$@"
+}
+overlay4() { # overlay4 NODE: the node's overlay IPv4 address, from status --json
+	"$MESHD" status -d "$WORK/$1" --json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["overlay_ipv4"].split("/")[0])'
 }
 
-say "two network namespaces joined by a veth pair (the 'underlay')"
-run ip netns add "$NS_A"
-run ip netns add "$NS_B"
-run ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
-for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; ip -n "$ns" link set veth0 up; done
-run ip -n "$NS_A" addr add 198.51.100.1/24 dev veth0
-run ip -n "$NS_B" addr add 198.51.100.2/24 dev veth0
+say "three namespaces on one LAN (a bridge in a fourth): the underlay"
+ip netns add "$PFX-lan"
+ip -n "$PFX-lan" link add br0 type bridge
+ip -n "$PFX-lan" link set br0 up
+i=0
+for n in $NODES; do
+	i=$((i + 1))
+	ip netns add "$PFX-$n"
+	ip -n "$PFX-$n" link set lo up
+	ip -n "$PFX-$n" link add e0 type veth peer name "p$i" netns "$PFX-lan"
+	ip -n "$PFX-lan" link set "p$i" master br0 up
+	ip -n "$PFX-$n" addr add "198.51.100.$i/24" dev e0
+	ip -n "$PFX-$n" link set e0 up
+	echo "  $n: 198.51.100.$i/24"
+done
 
-say "one $impl per namespace, each with its own TUN interface and UAPI socket"
-start "$NS_A" "$IF_A"
-start "$NS_B" "$IF_B"
+say "n1 creates the mesh and starts (interface names are unique per demo run)"
+meshd_in n1 init --name n1
+meshd_in n1 up -i "md$$n1"
 
-say "keys and peers, configured with the stock wg(8) tool"
-(umask 077; wg genkey >"$WORK/a.key"; wg genkey >"$WORK/b.key")
-pub_a=$(wg pubkey <"$WORK/a.key")
-pub_b=$(wg pubkey <"$WORK/b.key")
-run ip netns exec "$NS_A" wg set "$IF_A" private-key "$WORK/a.key" listen-port 51820 \
-	peer "$pub_b" allowed-ips 100.64.0.2/32,fd00:64::2/128 endpoint 198.51.100.2:51820
-run ip netns exec "$NS_B" wg set "$IF_B" private-key "$WORK/b.key" listen-port 51820 \
-	peer "$pub_a" allowed-ips 100.64.0.1/32,fd00:64::1/128 endpoint 198.51.100.1:51820
-run ip -n "$NS_A" addr add 100.64.0.1/24 dev "$IF_A"
-run ip -n "$NS_A" addr add fd00:64::1/64 dev "$IF_A" nodad
-run ip -n "$NS_A" link set "$IF_A" up
-run ip -n "$NS_B" addr add 100.64.0.2/24 dev "$IF_B"
-run ip -n "$NS_B" addr add fd00:64::2/64 dev "$IF_B" nodad
-run ip -n "$NS_B" link set "$IF_B" up
+for n in n2 n3; do
+	say "$n joins with a one-time token from n1"
+	token=$(meshd_in n1 invite)
+	echo "$token"
+	on "$n" "$MESHD" join "$token" -d "$WORK/$n" --name "$n" -i "md$$$n"
+done
 
-say "alice pings bob through the tunnel (the first packet triggers the handshake)"
-run ip netns exec "$NS_A" ping -n -c 3 -i 0.3 -w 15 100.64.0.2
-say "bob pings alice, over IPv4 and over IPv6 inside the tunnel"
-run ip netns exec "$NS_B" ping -n -c 3 -i 0.3 -w 15 100.64.0.1
-run ip netns exec "$NS_B" ping -n -c 3 -i 0.3 -w 15 fd00:64::1
+say "waiting until every node has a direct path to the two others"
+for _ in $(seq 100); do
+	ok=1
+	for n in $NODES; do
+		c=$("$MESHD" status -d "$WORK/$n" --json | python3 -c \
+			'import json,sys; print(sum(p["path"] == "direct" for p in json.load(sys.stdin)["peers"]))')
+		[ "$c" = 2 ] || ok=0
+	done
+	[ "$ok" = 1 ] && break
+	sleep 0.2
+done
 
-say "wg show on alice's side"
-run ip netns exec "$NS_A" wg show "$IF_A"
-say "wg show on bob's side"
-run ip netns exec "$NS_B" wg show "$IF_B"
-say "done: the tunnel works ($impl on both sides)"
+say "every node pings the two others over the overlay"
+for a in $NODES; do
+	for b in $NODES; do
+		[ "$a" = "$b" ] && continue
+		on "$a" ping -n -c 1 -W 2 "$(overlay4 "$b")" | grep -E 'bytes from|loss'
+	done
+done
+
+say "meshd status on n1"
+meshd_in n1 status
+say "wg show on n1 (meshd's interface speaks the stock wg(8) API)"
+on n1 wg show "md$$n1"
+say "done: three nodes, one mesh, no configuration written by hand"
