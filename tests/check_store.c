@@ -155,6 +155,18 @@ static int count_invite(const struct store_invite *inv, void *arg)
 	return count_cb(inv, arg);
 }
 
+/* Route record of member n at version v: record bytes n, length 10 + n. */
+static void route_record_make(struct store_route_record *rec, uint8_t n,
+    uint64_t v)
+{
+	memset(rec, 0, sizeof *rec);
+	id_fill(rec->node_id, n);
+	rec->version = v;
+	rec->updated_at = 1700000000 + (int64_t)v;
+	rec->record_len = 10 + (size_t)n;
+	memset(rec->record, n, rec->record_len);
+}
+
 /* Opens the file with plain SQLite to look at or damage what the store
  * wrote. */
 static sqlite3 *raw_open(const char *path)
@@ -469,7 +481,7 @@ START_TEST(test_store_migrate_from_v2_drops_invites)
 	ck_assert(file_contains(t.path, v2_hash_head, sizeof v2_hash_head));
 
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 3);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
 	/* The member is untouched... */
 	member_make(&m, 3);
 	id_fill(id, 3);
@@ -493,7 +505,8 @@ START_TEST(test_store_migrate_from_v2_drops_invites)
 	store_close(st);
 
 	db = raw_open(t.path);
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"),
+	    STORE_SCHEMA_LATEST);
 	ck_assert_int_eq(raw_has_column(db, "invites", "secret_hash"), 0);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM invites"), 1);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM members"), 1);
@@ -510,21 +523,52 @@ START_TEST(test_store_migrate_from_v2_drops_invites)
 }
 END_TEST
 
-/* A new database is created at version 3 directly, with the v3 invites
- * table, and its CHECKs hold against writers other than the store. */
-START_TEST(test_store_fresh_is_v3)
+/* A new database is created at version 4 directly, with the v3 invites
+ * table and the v4 route_records table, and their CHECKs hold against
+ * writers other than the store. */
+START_TEST(test_store_fresh_is_v4)
 {
 	struct tmpdb t;
 	struct store *st = NULL;
 	sqlite3 *db;
 
-	ck_assert_int_eq(STORE_SCHEMA_LATEST, 3);
+	ck_assert_int_eq(STORE_SCHEMA_LATEST, 4);
 	tmpdb_init(&t);
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 3);
+	ck_assert_int_eq(store_schema_version(st), 4);
+	member_add(st, 1);
 	store_close(st);
 	db = raw_open(t.path);
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL,
+	    NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(raw_has_column(db, "route_records", "node_id"), 1);
+	ck_assert_int_eq(raw_has_column(db, "route_records", "version"), 1);
+	ck_assert_int_eq(raw_has_column(db, "route_records", "record"), 1);
+	ck_assert_int_eq(raw_has_column(db, "route_records", "updated_at"), 1);
+	/* NULL, short id, negative version, empty and long record, and a
+	 * node that is not a member. */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(NULL, 1, zeroblob(1), 0)", NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(zeroblob(15), 1, zeroblob(1), 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(x'01010101010101010101010101010101', -1, zeroblob(1), 0)", NULL,
+	    NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(x'01010101010101010101010101010101', 1, zeroblob(0), 0)", NULL,
+	    NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(x'01010101010101010101010101010101', 1, zeroblob(2049), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(x'02020202020202020202020202020202', 1, zeroblob(1), 0)", NULL,
+	    NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM route_records"), 0);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
+	    "(x'01010101010101010101010101010101', 1, zeroblob(2048), 0)",
+	    NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_has_column(db, "invites", "invite_id"), 1);
 	ck_assert_int_eq(raw_has_column(db, "invites", "invite_pk"), 1);
 	ck_assert_int_eq(raw_has_column(db, "invites", "secret_hash"), 0);
@@ -544,6 +588,82 @@ START_TEST(test_store_fresh_is_v3)
 	    "(zeroblob(8), zeroblob(32), 0, 1, 0)", NULL, NULL, NULL),
 	    SQLITE_CONSTRAINT);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM invites"), 0);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+/* A v3 database (as meshd before advertised routes left it) is migrated to
+ * v4 keeping its members, endpoint records and invites. */
+START_TEST(test_store_migrate_from_v3)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_member m, got;
+	struct store_endpoint_record er, egot;
+	struct store_route_record rr, rgot;
+	struct store_invite inv, igot;
+	uint8_t id[STORE_NODE_ID_LEN];
+	int count = 0;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open_at_version(t.path, 3, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 3);
+	member_add(st, 1);
+	member_add(st, 2);
+	memset(&er, 0, sizeof er);
+	id_fill(er.node_id, 2);
+	er.version = 7;
+	er.updated_at = 70;
+	er.record_len = 33;
+	memset(er.record, 0xe7, er.record_len);
+	ck_assert_int_eq(store_endpoint_record_put(st, &er), 0);
+	invite_make(&inv, 0x31, 3, 9000);
+	ck_assert_int_eq(store_invite_add(st, &inv), 0);
+	store_close(st);
+	st = NULL;
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'route_records'"), 0);
+	sqlite3_close(db);
+
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 4);
+	member_make(&m, 2);
+	id_fill(id, 2);
+	ck_assert_int_eq(store_member_get_by_id(st, id, &got), 0);
+	ck_assert_str_eq(got.name, m.name);
+	ck_assert_uint_eq(got.cert_len, m.cert_len);
+	ck_assert_mem_eq(got.cert, m.cert, m.cert_len);
+	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
+	ck_assert_int_eq(count, 2);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot), 0);
+	ck_assert_uint_eq(egot.version, 7);
+	ck_assert_int_eq(egot.updated_at, 70);
+	ck_assert_uint_eq(egot.record_len, 33);
+	ck_assert_mem_eq(egot.record, er.record, 33);
+	ck_assert_int_eq(store_invite_get(st, inv.invite_id, &igot), 0);
+	ck_assert_mem_eq(igot.invite_pk, inv.invite_pk, sizeof inv.invite_pk);
+	ck_assert_uint_eq(igot.uses_left, 3);
+	ck_assert_int_eq(igot.expires_at, 9000);
+	/* The new table is there, empty, and works. */
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), MESHD_E_NOENT);
+	route_record_make(&rr, 2, 1);
+	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), 0);
+	ck_assert_uint_eq(rgot.record_len, rr.record_len);
+	store_close(st);
+
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM route_records"), 1);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check <> 'ok'"), 0);
 	sqlite3_close(db);
 	tmpdb_clear(&t);
 }
@@ -845,6 +965,7 @@ START_TEST(test_store_member_delete_cascades)
 	struct store *st = open_mem();
 	struct store_endpoint ep;
 	struct store_endpoint_record rec;
+	struct store_route_record rr;
 	struct store_path p, got;
 	uint8_t id1[STORE_NODE_ID_LEN], id2[STORE_NODE_ID_LEN];
 	uint8_t id3[STORE_NODE_ID_LEN];
@@ -863,6 +984,10 @@ START_TEST(test_store_member_delete_cascades)
 	rec.version = 1;
 	rec.record_len = 8;
 	ck_assert_int_eq(store_endpoint_record_put(st, &rec), 0);
+	route_record_make(&rr, 2, 1);
+	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
+	route_record_make(&rr, 3, 1);
+	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
 	memset(&p, 0, sizeof p);
 	memcpy(p.node_id, id2, sizeof id2);
 	p.kind = STORE_PATH_DIRECT;
@@ -885,6 +1010,11 @@ START_TEST(test_store_member_delete_cascades)
 	ck_assert_int_eq(count, 0);
 	ck_assert_int_eq(store_endpoint_record_get(st, id2, &rec),
 	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_route_record_get(st, id2, &rr), MESHD_E_NOENT);
+	ck_assert_int_eq(store_route_record_get(st, id3, &rr), 0);
+	/* A fresh record for a deleted member is refused. */
+	route_record_make(&rr, 2, 2);
+	ck_assert_int_eq(store_route_record_put(st, &rr), MESHD_E_NOENT);
 	ck_assert_int_eq(store_path_get(st, id2, &got), MESHD_E_NOENT);
 	ck_assert_int_eq(store_path_get(st, id3, &got), MESHD_E_NOENT);
 	ck_assert_int_eq(store_path_get(st, id1, &got), 0);
@@ -1094,6 +1224,135 @@ START_TEST(test_store_endpoint_record_newer_wins)
 	id_fill(rec.node_id, 2);	/* not a member */
 	rec.record_len = 1;
 	ck_assert_int_eq(store_endpoint_record_put(st, &rec), MESHD_E_NOENT);
+	store_close(st);
+}
+END_TEST
+
+/* ---- route records ---- */
+
+START_TEST(test_store_route_record_newer_wins)
+{
+	struct store *st = open_mem();
+	struct store_route_record rec, got;
+
+	member_add(st, 1);
+	route_record_make(&rec, 1, 5);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_route_record_put(st, &rec), 0);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got), 0);
+	ck_assert_mem_eq(got.node_id, rec.node_id, sizeof rec.node_id);
+	ck_assert_uint_eq(got.version, 5);
+	ck_assert_int_eq(got.updated_at, rec.updated_at);
+	ck_assert_uint_eq(got.record_len, rec.record_len);
+	ck_assert_mem_eq(got.record, rec.record, rec.record_len);
+
+	/* Equal and older versions are refused and change nothing. */
+	rec.updated_at = 999;
+	memset(rec.record, 9, rec.record_len);
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_EXIST);
+	rec.version = 4;
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_EXIST);
+	rec.version = 0;
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_EXIST);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got), 0);
+	ck_assert_uint_eq(got.version, 5);
+	ck_assert_int_eq(got.updated_at, 1700000005);
+	ck_assert_uint_eq(got.record[0], 1);
+
+	/* Newer replaces, including the length. */
+	rec.version = 6;
+	rec.record_len = 50;
+	ck_assert_int_eq(store_route_record_put(st, &rec), 0);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got), 0);
+	ck_assert_uint_eq(got.version, 6);
+	ck_assert_int_eq(got.updated_at, 999);
+	ck_assert_uint_eq(got.record_len, 50);
+	ck_assert_mem_eq(got.record, rec.record, 50);
+
+	/* Bounds: version up to INT64_MAX, record 1 .. STORE_RECORD_MAX. */
+	rec.version = (uint64_t)INT64_MAX;
+	rec.record_len = STORE_RECORD_MAX;
+	ck_assert_int_eq(store_route_record_put(st, &rec), 0);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got), 0);
+	ck_assert_uint_eq(got.version, (uint64_t)INT64_MAX);
+	ck_assert_uint_eq(got.record_len, STORE_RECORD_MAX);
+	rec.version = (uint64_t)INT64_MAX + 1;
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_INVAL);
+	rec.version = UINT64_MAX;
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_INVAL);
+	rec.version = 1;
+	rec.record_len = 0;
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_INVAL);
+	rec.record_len = STORE_RECORD_MAX + 1;
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_INVAL);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got), 0);
+	ck_assert_uint_eq(got.version, (uint64_t)INT64_MAX);
+
+	/* Not a member: refused, nothing stored. */
+	route_record_make(&rec, 2, 1);
+	ck_assert_int_eq(store_route_record_put(st, &rec), MESHD_E_NOENT);
+	ck_assert_int_eq(store_route_record_get(st, rec.node_id, &got),
+	    MESHD_E_NOENT);
+	store_close(st);
+}
+END_TEST
+
+struct route_walk {
+	int n;
+	int stop_at;			/* 0: never stop */
+	uint8_t first_bytes[8];
+};
+
+static int route_walk_cb(const struct store_route_record *r, void *arg)
+{
+	struct route_walk *w = arg;
+
+	ck_assert_int_lt(w->n, 8);
+	ck_assert_uint_eq(r->record_len, 10 + (size_t)r->node_id[0]);
+	ck_assert_uint_eq(r->record[0], r->node_id[0]);
+	ck_assert_uint_eq(r->version, 100 + r->node_id[0]);
+	w->first_bytes[w->n++] = r->node_id[0];
+	return w->n == w->stop_at ? 42 : 0;
+}
+
+START_TEST(test_store_route_record_foreach)
+{
+	struct store *st = open_mem();
+	struct store_route_record rec;
+	struct route_walk w;
+	static const uint8_t order_in[] = { 5, 2, 9, 1 };
+	size_t i;
+
+	memset(&w, 0, sizeof w);
+	ck_assert_int_eq(store_route_record_foreach(st, route_walk_cb, &w), 0);
+	ck_assert_int_eq(w.n, 0);
+	for (i = 0; i < sizeof order_in; i++) {
+		member_add(st, order_in[i]);
+		route_record_make(&rec, order_in[i], 100 + order_in[i]);
+		ck_assert_int_eq(store_route_record_put(st, &rec), 0);
+	}
+	member_add(st, 3);	/* a member without a record is not walked */
+
+	/* In node id order. */
+	ck_assert_int_eq(store_route_record_foreach(st, route_walk_cb, &w), 0);
+	ck_assert_int_eq(w.n, 4);
+	ck_assert_uint_eq(w.first_bytes[0], 1);
+	ck_assert_uint_eq(w.first_bytes[1], 2);
+	ck_assert_uint_eq(w.first_bytes[2], 5);
+	ck_assert_uint_eq(w.first_bytes[3], 9);
+
+	/* A non-zero return stops the walk and is returned. */
+	memset(&w, 0, sizeof w);
+	w.stop_at = 2;
+	ck_assert_int_eq(store_route_record_foreach(st, route_walk_cb, &w), 42);
+	ck_assert_int_eq(w.n, 2);
+	ck_assert_uint_eq(w.first_bytes[1], 2);
+
+	/* The statement was reset: a new walk starts from the beginning. */
+	memset(&w, 0, sizeof w);
+	ck_assert_int_eq(store_route_record_foreach(st, route_walk_cb, &w), 0);
+	ck_assert_int_eq(w.n, 4);
 	store_close(st);
 }
 END_TEST
@@ -1695,7 +1954,8 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_open_rejects_non_database);
 	tcase_add_test(tc, test_store_migrate_from_v1);
 	tcase_add_test(tc, test_store_migrate_from_v2_drops_invites);
-	tcase_add_test(tc, test_store_fresh_is_v3);
+	tcase_add_test(tc, test_store_fresh_is_v4);
+	tcase_add_test(tc, test_store_migrate_from_v3);
 	tcase_add_test(tc, test_store_migrate_failure_rolls_back);
 	suite_add_tcase(s, tc);
 
@@ -1714,6 +1974,8 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_endpoint_upsert_rejects);
 	tcase_add_test(tc, test_store_endpoint_delete_stale_counts);
 	tcase_add_test(tc, test_store_endpoint_record_newer_wins);
+	tcase_add_test(tc, test_store_route_record_newer_wins);
+	tcase_add_test(tc, test_store_route_record_foreach);
 	tcase_add_test(tc, test_store_endpoint_random_vs_model);
 	tcase_add_test(tc, test_store_invite_consume_counts_down);
 	tcase_add_test(tc, test_store_invite_consume_expired);

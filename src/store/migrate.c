@@ -129,10 +129,26 @@ static const char schema_v3[] =
 	" uses_left INTEGER NOT NULL CHECK (uses_left >= 0),"
 	" created_at INTEGER NOT NULL);";
 
+/* v4: the latest signed ROUTES record (advertised subnet routes) of each
+ * member, kept like endpoint_records. The cascade from members deletes it
+ * with the member (store_member_delete). A new table only: nothing is
+ * copied, every existing row and reference is left as it is. */
+_Static_assert(STORE_NODE_ID_LEN == 16 && STORE_RECORD_MAX == 2048,
+    "schema_v4 CHECKs mirror store.h");
+static const char schema_v4[] =
+	"CREATE TABLE route_records ("
+	" node_id BLOB NOT NULL PRIMARY KEY"
+	"  CHECK (length(node_id) = 16)"
+	"  REFERENCES members (node_id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL CHECK (version >= 0),"
+	" record BLOB NOT NULL CHECK (length(record) BETWEEN 1 AND 2048),"
+	" updated_at INTEGER NOT NULL);";
+
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

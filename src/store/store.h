@@ -3,7 +3,8 @@
  * Everything a node needs to rejoin its mesh after a restart, with no token
  * and no inviter, lives in one database file: this node (keys, name), the
  * mesh (authority key, prefixes), the members (certificates), revocations,
- * endpoints and signed endpoint records, invites, and the chosen paths.
+ * endpoints and signed endpoint records, signed route records, invites, and
+ * the chosen paths.
  * docs/store.md describes the schema and the migration rules.
  *
  * Conventions:
@@ -52,7 +53,7 @@
 #define STORE_RECORD_MAX	2048	/* signed revocation / endpoint record */
 
 /* Schema version this build creates and understands. */
-#define STORE_SCHEMA_LATEST	3
+#define STORE_SCHEMA_LATEST	4
 
 struct store;
 
@@ -216,8 +217,8 @@ int store_member_get_by_id(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_member *out);
 int store_member_get_by_name(struct store *st, const char *name,
     struct store_member *out);
-/* Deletes the member with its endpoints, endpoint record and path, and every
- * path relayed through it. Returns 0 or MESHD_E_NOENT. */
+/* Deletes the member with its endpoints, endpoint record, route record and
+ * path, and every path relayed through it. Returns 0 or MESHD_E_NOENT. */
 int store_member_delete(struct store *st, const uint8_t id[STORE_NODE_ID_LEN]);
 typedef int store_member_fn(const struct store_member *m, void *arg);
 /* In name order. Returns 0, the callback's non-zero value, or an error. */
@@ -266,6 +267,33 @@ int store_endpoint_record_put(struct store *st,
 /* Returns 0 or MESHD_E_NOENT. */
 int store_endpoint_record_get(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_endpoint_record *out);
+
+/* ---- advertised subnet routes (schema v4) ---- */
+
+/* The latest signed ROUTES record of a node (mesh/routes.h), as gossip
+ * carries it. Same rules as endpoint records. */
+struct store_route_record {
+	uint8_t node_id[STORE_NODE_ID_LEN];
+	uint64_t version;			/* <= INT64_MAX */
+	int64_t updated_at;
+	size_t record_len;
+	uint8_t record[STORE_RECORD_MAX];	/* signed by that node */
+};
+
+/* Stores the record if it is newer than the stored one (or none is stored).
+ * Returns 0 (stored); MESHD_E_EXIST (same or higher version stored: nothing
+ * changed); MESHD_E_INVAL (version > INT64_MAX, record length);
+ * MESHD_E_NOENT (node is not a member). store_member_delete() deletes it. */
+int store_route_record_put(struct store *st,
+    const struct store_route_record *rec);
+/* Returns 0 or MESHD_E_NOENT. */
+int store_route_record_get(struct store *st,
+    const uint8_t id[STORE_NODE_ID_LEN], struct store_route_record *out);
+typedef int store_route_record_fn(const struct store_route_record *r,
+    void *arg);
+/* In node id order. Returns 0, the callback's non-zero value, or an error. */
+int store_route_record_foreach(struct store *st, store_route_record_fn *fn,
+    void *arg);
 
 /* ---- invites ---- */
 
