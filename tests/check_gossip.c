@@ -484,7 +484,7 @@ START_TEST(test_gossip_malformed_dropped)
 	drop_case("010301" ID16("21") ID16("21") "01" "01" ID16("22")
 	    "0000000000000001" "0000000000000000");
 	/* DIGEST, unknown kind */
-	drop_case("010301" ID16("21") ID16("21") "01" "04" ID16("21")
+	drop_case("010301" ID16("21") ID16("21") "01" "05" ID16("21")
 	    "0000000000000001" "0000000000000000");
 	/* DIGEST, entries out of order */
 	drop_case("010301" ID16("21") ID16("21") "02"
@@ -503,7 +503,7 @@ START_TEST(test_gossip_malformed_dropped)
 	drop_case("01040000010300");		/* RECORDS, short length */
 	drop_case("0104000001030000");		/* RECORDS, length 0 */
 	drop_case("01040000010300020a");	/* RECORDS, truncated record */
-	drop_case("01040000010400010a");	/* RECORDS, unknown kind */
+	drop_case("01040000010500010a");	/* RECORDS, unknown kind */
 	peers_free();
 }
 END_TEST

@@ -14,6 +14,7 @@
 #include "mesh/gossip.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
+#include "mesh/routes.h"
 #include "mesh/token.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -28,6 +29,8 @@ struct tnode {
 	uint8_t wg_pk[32], wg_sk[32];
 	union endpoint addr;		/* its underlay address */
 	unsigned wg_sent;
+	unsigned radd, rdel;		/* ops.route_add / route_del calls */
+	struct mesh_prefix rlast;	/* the prefix of the last one */
 };
 
 struct gmsg {
@@ -127,11 +130,24 @@ static void set_addr(int i, const char *a)
 	ck_assert_int_eq(inet_pton(AF_INET, a, &T[i].addr.sin.sin_addr), 1);
 }
 
+static void node_route_add(void *ctx, const struct mesh_prefix *r)
+{
+	((struct tnode *)ctx)->radd++;
+	((struct tnode *)ctx)->rlast = *r;
+}
+
+static void node_route_del(void *ctx, const struct mesh_prefix *r)
+{
+	((struct tnode *)ctx)->rdel++;
+	((struct tnode *)ctx)->rlast = *r;
+}
+
 static int open_node(int i)
 {
 	struct mesh_node_cfg cfg = {
 		.st = T[i].st, .wg = T[i].wg,
-		.ops = { .send_underlay = node_send_underlay, .send_gossip = node_send_gossip },
+		.ops = { .send_underlay = node_send_underlay, .send_gossip = node_send_gossip,
+			 .route_add = node_route_add, .route_del = node_route_del },
 		.ctx = &T[i],
 	};
 	char err[128];
@@ -749,13 +765,302 @@ START_TEST(test_rotation)
 	pump_gossip();
 	ck_assert(peer_of(0, "bravo", &p));
 	ck_assert_uint_eq(p.nep, 2);
-	/* LOCAL v4 first */
+	/* a public address before a private one of another network */
 	wg_peer_get_info(p.peer, &info);
-	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0x0a000002);
+	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0xc6336401);
 	/* no handshake (the stub network drops everything): the next one */
 	run(MESH_NODE_ROTATE_S + 1);
 	wg_peer_get_info(p.peer, &info);
-	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0xc6336401);
+	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0x0a000002);
+	/* a private address on our own /24 comes first */
+	set_eps(0, "10.0.0.9", 51820);
+	ck_assert_int_eq(mesh_node_set_endpoints(T[1].n, ep, 1, now, unix_now()), 0);
+	ck_assert_int_eq(mesh_node_set_endpoints(T[1].n, ep, 2, now + 1, unix_now() + 1), 0);
+	pump_gossip();
+	run(1);
+	ck_assert(peer_of(0, "bravo", &p));
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0x0a000002);
+}
+END_TEST
+
+/* ---- subnet routes ---- */
+
+static struct mesh_prefix P(const char *s)
+{
+	struct mesh_prefix p;
+
+	ck_assert_int_eq(mesh_prefix_parse(s, &p, NULL, 0), 0);
+	return p;
+}
+
+struct aip_find {
+	struct mesh_prefix want;
+	bool found;
+};
+
+static void aip_one(void *arg, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct aip_find *f = arg;
+	int af = f->want.family == MESH_FAMILY_V4 ? AF_INET : AF_INET6;
+
+	if (family == af && cidr == f->want.len &&
+	    memcmp(addr, f->want.addr, af == AF_INET ? 4 : 16) == 0)
+		f->found = true;
+}
+
+/* True when node i's wg peer for node j holds r as an allowed IP. */
+static bool has_aip(int i, int j, const char *r)
+{
+	struct wg_peer *peer = wg_peer_lookup(T[i].wg, T[j].wg_pk);
+	struct aip_find f = { .want = P(r) };
+
+	if (peer == NULL)
+		return false;
+	wg_peer_allowedips_foreach(T[i].wg, peer, aip_one, &f);
+	return f.found;
+}
+
+static void restart(int i)
+{
+	mesh_node_free(T[i].n);
+	T[i].n = NULL;
+	wg_device_free(T[i].wg);
+	T[i].wg = new_wg(i);
+	ck_assert_int_eq(open_node(i), 0);
+}
+
+START_TEST(test_routes_approve_advertise)
+{
+	struct mesh_prefix r = P("10.2.0.0/24"), r2 = P("10.2.0.0/16"), ov = P("100.80.5.0/24");
+	struct mesh_node_peer p;
+	struct mesh_node_self s;
+	char err[200];
+
+	three_nodes();
+	/* advertised, not approved: nothing anywhere */
+	ck_assert_int_eq(mesh_node_set_advertised(T[1].n, &r, 1, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert(peer_of(2, "bravo", &p));
+	ck_assert_uint_eq(p.nadv, 1);
+	ck_assert_uint_eq(p.nappr, 0);
+	ck_assert_uint_eq(p.ninst, 0);
+	ck_assert_uint_eq(T[0].radd + T[2].radd, 0);
+	ck_assert(!has_aip(2, 1, "10.2.0.0/24"));
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert_uint_eq(s.nadv, 1);
+	ck_assert_int_eq(mesh_prefix_cmp(&s.adv[0], &r), 0);
+	/* the same set again: no new record */
+	ck_assert_int_eq(mesh_node_set_advertised(T[1].n, &r, 1, now, unix_now(), err,
+	    sizeof err), 0);
+
+	/* only an admin approves */
+	ck_assert_int_eq(mesh_node_route_set(T[1].n, "bravo", &r, true, now, unix_now(), err,
+	    sizeof err), MESHD_E_PERM);
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "nobody", &r, true, now, unix_now(), err,
+	    sizeof err), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, true, now, unix_now(), err,
+	    sizeof err), 0);
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, true, now, unix_now(), err,
+	    sizeof err), MESHD_E_EXIST);
+	run(10);
+	ck_assert_uint_eq(T[2].radd, 1);
+	ck_assert_uint_eq(T[2].rdel, 0);
+	ck_assert_int_eq(mesh_prefix_cmp(&T[2].rlast, &r), 0);
+	ck_assert(has_aip(2, 1, "10.2.0.0/24"));
+	ck_assert_uint_eq(T[0].radd, 1);
+	ck_assert(has_aip(0, 1, "10.2.0.0/24"));
+	ck_assert_uint_eq(T[1].radd, 0);	/* our own: never installed */
+	ck_assert(peer_of(2, "bravo", &p));
+	ck_assert_uint_eq(p.nappr, 1);
+	ck_assert_uint_eq(p.ninst, 1);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert_uint_eq(s.nappr, 1);
+
+	/* refusals: overlap with bravo's approved route, the overlay, a default */
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "charlie", &r2, true, now, unix_now(), err,
+	    sizeof err), MESHD_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "approved for member bravo"));
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "charlie", &ov, true, now, unix_now(), err,
+	    sizeof err), MESHD_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "overlay"));
+	ck_assert_int_eq(mesh_node_set_advertised(T[2].n, &ov, 1, now, unix_now(), err,
+	    sizeof err), MESHD_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "overlaps the mesh overlay prefix 100.80.0.0/16"));
+	r2 = P("0.0.0.0/0");
+	ck_assert_int_eq(mesh_node_set_advertised(T[2].n, &r2, 1, now, unix_now(), err,
+	    sizeof err), MESHD_E_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "exit nodes"));
+
+	/* withdrawn: removed everywhere without an admin */
+	ck_assert_int_eq(mesh_node_set_advertised(T[1].n, NULL, 0, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert_uint_eq(T[2].radd, 1);
+	ck_assert_uint_eq(T[2].rdel, 1);
+	ck_assert(!has_aip(2, 1, "10.2.0.0/24"));
+	ck_assert(peer_of(2, "bravo", &p));
+	ck_assert_uint_eq(p.ninst, 0);
+	ck_assert_uint_eq(p.nadv, 0);
+
+	/* advertised again: back */
+	ck_assert_int_eq(mesh_node_set_advertised(T[1].n, &r, 1, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert_uint_eq(T[2].radd, 2);
+	ck_assert(has_aip(2, 1, "10.2.0.0/24"));
+
+	/* charlie restarts from its store: the route is installed again */
+	restart(2);
+	ck_assert_uint_eq(T[2].radd, 3);
+	ck_assert_int_eq(mesh_prefix_cmp(&T[2].rlast, &r), 0);
+	ck_assert(has_aip(2, 1, "10.2.0.0/24"));
+	run(5);
+	ck_assert_uint_eq(T[2].radd, 3);
+
+	/* denied: gone; denying again: NOENT */
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, false, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert_uint_eq(T[2].rdel, 2);
+	ck_assert(!has_aip(2, 1, "10.2.0.0/24"));
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, false, now, unix_now(), err,
+	    sizeof err), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, true, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert_uint_eq(T[2].radd, 4);
+
+	/* the admin gateway approves its own route the same way */
+	r2 = P("fd00:9::/64");
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "alpha", &r2, true, now, unix_now(), err,
+	    sizeof err), 0);
+	ck_assert_int_eq(mesh_node_set_advertised(T[0].n, &r2, 1, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert(has_aip(2, 0, "fd00:9::/64"));
+	ck_assert(has_aip(1, 0, "fd00:9::/64"));
+	ck_assert_uint_eq(T[2].radd, 5);
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_uint_eq(s.nappr, 1);
+	ck_assert_uint_eq(s.nadv, 1);
+	ck_assert_uint_eq(T[0].radd, 3);	/* bravo's 3 times, never its own */
+
+	/* revoked: all of bravo's routes go */
+	ck_assert_int_eq(mesh_node_revoke(T[0].n, "bravo", now, unix_now()), 0);
+	run(15);
+	ck_assert_uint_eq(T[2].rdel, 3);
+	ck_assert_int_eq(mesh_prefix_cmp(&T[2].rlast, &r), 0);
+	ck_assert(!has_aip(2, 1, "10.2.0.0/24"));
+	ck_assert(has_aip(2, 0, "fd00:9::/64"));
+	ck_assert_uint_eq(gq_dropped, 0);
+}
+END_TEST
+
+/* A prefix moves from one member to another: denied for the first (still
+ * advertised there), approved and advertised for the second. */
+START_TEST(test_routes_move_between_members)
+{
+	struct mesh_prefix r = P("10.7.0.0/24");
+	struct mesh_node_peer p;
+	char err[200];
+
+	three_nodes();
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, true, now, unix_now(), err,
+	    sizeof err), 0);
+	ck_assert_int_eq(mesh_node_set_advertised(T[1].n, &r, 1, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert(has_aip(2, 1, "10.7.0.0/24"));
+	/* deny for bravo (kept advertised): approving it for charlie is no
+	 * overlap any more */
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, false, now, unix_now(), err,
+	    sizeof err), 0);
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "charlie", &r, true, now, unix_now(), err,
+	    sizeof err), 0);
+	ck_assert_int_eq(mesh_node_set_advertised(T[2].n, &r, 1, now, unix_now(), err,
+	    sizeof err), 0);
+	run(10);
+	ck_assert(has_aip(1, 2, "10.7.0.0/24"));
+	ck_assert(has_aip(0, 2, "10.7.0.0/24"));
+	ck_assert(!has_aip(0, 1, "10.7.0.0/24"));
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_uint_eq(p.ninst, 1);
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.ninst, 0);
+}
+END_TEST
+
+/* A route must not pull the tunnel into itself: one that covers this node's
+ * own underlay address is refused; a candidate endpoint inside an installed
+ * route is skipped instead of refusing the route (a gateway's own LAN
+ * address is always inside its LAN route). */
+START_TEST(test_routes_refuse_covering_endpoint)
+{
+	struct mesh_prefix r = P("203.0.113.0/24");
+	struct mesh_prefix own = P("192.0.2.0/24");
+	struct mesh_node_peer p;
+	struct wg_peer_info info;
+	char err[200];
+
+	three_nodes();
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &r, true, now, unix_now(), err,
+	    sizeof err), 0);
+	ck_assert_int_eq(mesh_node_set_advertised(T[1].n, &r, 1, now, unix_now(), err,
+	    sizeof err), 0);
+	run(2);
+	ck_assert_uint_eq(T[0].radd, 1);
+	/* charlie's only announced endpoint moves into bravo's route: the route
+	 * stays (nothing works there yet), and alpha's rotation never picks
+	 * that candidate: it stays on charlie's other one (its join address) */
+	set_eps(2, "203.0.113.7", 40000);
+	run(MESH_NODE_ROTATE_S * 3 + 1);
+	ck_assert_uint_eq(T[0].rdel, 0);
+	ck_assert(has_aip(0, 1, "203.0.113.0/24"));
+	ck_assert(peer_of(0, "charlie", &p));
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_ne(ntohl(info.endpoint.sin.sin_addr.s_addr), 0xcb007107);
+	/* a route over alpha's own underlay network (192.0.2.1) is refused on
+	 * alpha, installed on charlie */
+	set_eps(0, "192.0.2.1", 51820);
+	ck_assert_int_eq(mesh_node_route_set(T[0].n, "bravo", &own, true, now, unix_now(), err,
+	    sizeof err), 0);
+	{
+		struct mesh_prefix both[2] = { own, r };
+
+		ck_assert_int_eq(mesh_node_set_advertised(T[1].n, both, 2, now, unix_now(),
+		    err, sizeof err), 0);
+	}
+	run(3);
+	ck_assert(!has_aip(0, 1, "192.0.2.0/24"));
+	ck_assert(has_aip(2, 1, "192.0.2.0/24"));
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.nappr, 2);
+	ck_assert_uint_eq(p.ninst, 1);
+}
+END_TEST
+
+START_TEST(test_lookup_name)
+{
+	struct mesh_node_self s;
+	struct mesh_node_peer p;
+	uint8_t v4[4], v6[16];
+
+	three_nodes();
+	mesh_node_get_self(T[2].n, &s);
+	ck_assert_int_eq(mesh_node_lookup_name(T[2].n, "charlie", v4, v6), 0);
+	ck_assert_mem_eq(v4, s.ipv4, 4);
+	ck_assert_mem_eq(v6, s.ipv6, 16);
+	ck_assert(peer_of(2, "alpha", &p));
+	ck_assert_int_eq(mesh_node_lookup_name(T[2].n, "alpha", v4, v6), 0);
+	ck_assert_mem_eq(v4, p.ipv4, 4);
+	ck_assert_mem_eq(v6, p.ipv6, 16);
+	ck_assert_int_eq(mesh_node_lookup_name(T[2].n, "nobody", v4, v6), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_lookup_name(T[2].n, "ALPHA", v4, v6), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_lookup_name(T[2].n, "", v4, v6), MESHD_E_NOENT);
+	ck_assert_int_eq(mesh_node_revoke(T[0].n, "bravo", now, unix_now()), 0);
+	ck_assert_int_eq(mesh_node_lookup_name(T[0].n, "bravo", v4, v6), MESHD_E_NOENT);
 }
 END_TEST
 
@@ -777,6 +1082,10 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_revoke_offline);
 	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_routes_approve_advertise);
+	tcase_add_test(tc, test_routes_move_between_members);
+	tcase_add_test(tc, test_routes_refuse_covering_endpoint);
+	tcase_add_test(tc, test_lookup_name);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,7 @@
 #include "mesh/cert.h"
 #include "mesh/endpoints.h"
 #include "mesh/records.h"
+#include "mesh/routes.h"
 #include "util/err.h"
 
 enum { NOW = 1800000000 };	/* 2027-01-15 */
@@ -1142,7 +1143,7 @@ START_TEST(test_digest_encode_decode)
 	buf2[0] = 2;
 	ck_assert_int_eq(mesh_digest_decode(buf2, n, &d2), MESHD_E_PROTO);
 	memcpy(buf2, buf, n);
-	buf2[5] = 4;
+	buf2[5] = 5;
 	ck_assert_int_eq(mesh_digest_decode(buf2, n, &d2), MESHD_E_PROTO);
 	memcpy(buf2, buf, n);
 	memcpy(buf2 + 5 + 33, buf + 5, 33);		/* entry 1 = entry 0 */
@@ -1464,6 +1465,226 @@ START_TEST(test_records_merge_differential_random)
 }
 END_TEST
 
+/* ---- ROUTES records in the set ---- */
+
+/* A routes record for node 16 x idb with n prefixes 10.<i>.0.0/16, signed
+ * by sk. */
+static void rt_bytes(struct bytes *out, const uint8_t *sk, uint8_t idb, uint64_t seq,
+    uint64_t ts, unsigned n)
+{
+	struct mesh_routes rt;
+	struct wr w;
+
+	memset(&rt, 0, sizeof rt);
+	rt.version = MESH_ROUTES_VERSION;
+	memcpy(rt.mesh_id, mesh_id, MESH_ID_LEN);
+	set_id(rt.node_id, idb);
+	rt.seq = seq;
+	rt.timestamp = ts;
+	rt.n = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++) {
+		rt.r[i].family = MESH_FAMILY_V4;
+		rt.r[i].len = 16;
+		rt.r[i].addr[0] = 10;
+		rt.r[i].addr[1] = (uint8_t)i;
+	}
+	ck_assert_int_eq(mesh_routes_sign(&rt, sk), 0);
+	wr_init(&w, out->p, sizeof out->p);
+	ck_assert_int_eq(mesh_routes_encode(&rt, &w), 0);
+	out->n = w.off;
+}
+
+START_TEST(test_records_routes_newer_wins)
+{
+	struct mesh_records *recs;
+	struct ev_log log;
+	struct bytes c, r1, r2, r0;
+	struct mesh_routes got;
+	uint8_t id[MESH_NODE_ID_LEN];
+
+	recs = new_set(&log, 0, 0);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	rt_bytes(&r1, node_sk, 0x11, 1000, NOW - 10, 2);
+	rt_bytes(&r2, node_sk, 0x11, 2000, NOW - 20, 1);	/* newer seq, older clock */
+	rt_bytes(&r0, node_sk, 0x11, 3000, NOW, 0);		/* withdraws everything */
+	MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(recs, MESH_REC_ROUTES, &r1, MESH_MERGE_NEW);
+	MERGE(recs, MESH_REC_ROUTES, &r2, MESH_MERGE_NEW);
+	MERGE(recs, MESH_REC_ROUTES, &r1, MESH_MERGE_STALE);
+	MERGE(recs, MESH_REC_ROUTES, &r2, MESH_MERGE_DUP);
+	set_id(id, 0x11);
+	ck_assert_int_eq(mesh_records_routes(recs, id, &got), 0);
+	ck_assert_uint_eq(got.seq, 2000);
+	ck_assert_uint_eq(got.n, 1);
+	ck_assert_uint_eq(mesh_records_count(recs, MESH_REC_ROUTES), 1);
+	ck_assert_uint_eq(mesh_records_count(recs, 0), 2);
+	ck_assert_uint_eq(log.n, 3);
+	ck_assert_int_eq(log.ev[1].type, MESH_EV_ROUTES_CHANGED);
+	ck_assert_int_eq(log.ev[2].type, MESH_EV_ROUTES_CHANGED);
+	MERGE(recs, MESH_REC_ROUTES, &r0, MESH_MERGE_NEW);
+	ck_assert_int_eq(mesh_records_routes(recs, id, &got), 0);
+	ck_assert_uint_eq(got.n, 0);
+	/* no expiry: still held years later */
+	ck_assert_int_eq(mesh_records_handle_expiry(recs, NOW + 90000), 0);
+	assert_held(recs, MESH_REC_ROUTES, 0x11, &r0);
+	mesh_records_free(recs);
+}
+END_TEST
+
+START_TEST(test_records_routes_equal_seq_larger_bytes_wins)
+{
+	struct mesh_records *a, *b;
+	struct bytes c, x, y, *big, *small;
+	uint8_t ha[MESH_RECORDS_SET_HASH_LEN], hb[MESH_RECORDS_SET_HASH_LEN];
+
+	a = new_set(NULL, 0, 0);
+	b = new_set(NULL, 0, 0);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	rt_bytes(&x, node_sk, 0x11, 5000, NOW - 1, 1);
+	rt_bytes(&y, node_sk, 0x11, 5000, NOW - 2, 2);	/* same seq, other content */
+	big = bytes_cmp(&x, &y) > 0 ? &x : &y;
+	small = big == &x ? &y : &x;
+	MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ROUTES, small, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ROUTES, big, MESH_MERGE_NEW);
+	MERGE(b, MESH_REC_ROUTES, big, MESH_MERGE_NEW);
+	MERGE(b, MESH_REC_ROUTES, small, MESH_MERGE_DUP);
+	assert_held(a, MESH_REC_ROUTES, 0x11, big);
+	assert_held(b, MESH_REC_ROUTES, 0x11, big);
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_int_eq(mesh_records_set_hash(b, hb), 0);
+	ck_assert_mem_eq(ha, hb, sizeof ha);
+	mesh_records_free(a);
+	mesh_records_free(b);
+}
+END_TEST
+
+START_TEST(test_records_routes_orphan_then_cert)
+{
+	struct mesh_records *recs;
+	struct ev_log log;
+	struct bytes c, r1, forged, e1;
+
+	recs = new_set(&log, 0, 0);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	rt_bytes(&r1, node_sk, 0x11, 10, NOW, 1);
+	rt_bytes(&forged, node2_sk, 0x11, 11, NOW, 2);
+	ep_bytes(&e1, node_sk, 0x11, 10, NOW, 1);
+	MERGE(recs, MESH_REC_ROUTES, &r1, MESH_MERGE_ORPHAN);
+	MERGE(recs, MESH_REC_ROUTES, &r1, MESH_MERGE_ORPHAN);
+	MERGE(recs, MESH_REC_ROUTES, &forged, MESH_MERGE_ORPHAN);
+	MERGE(recs, MESH_REC_ENDPOINTS, &e1, MESH_MERGE_ORPHAN);
+	ck_assert_uint_eq(mesh_records_pending(recs), 3);
+	ck_assert_uint_eq(mesh_records_count(recs, 0), 0);
+	MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_records_pending(recs), 0);
+	assert_held(recs, MESH_REC_ROUTES, 0x11, &r1);	/* the forgery dropped */
+	assert_held(recs, MESH_REC_ENDPOINTS, 0x11, &e1);
+	ck_assert_uint_eq(log.n, 3);
+	ck_assert_int_eq(log.ev[0].type, MESH_EV_MEMBER_ADDED);
+	mesh_records_free(recs);
+}
+END_TEST
+
+START_TEST(test_records_routes_tombstone_drops)
+{
+	struct mesh_records *recs;
+	struct ev_log log;
+	struct bytes c, r1, r2, rv, c2;
+
+	recs = new_set(&log, 0, 0);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	rt_bytes(&r1, node_sk, 0x11, 10, NOW, 1);
+	rt_bytes(&r2, node_sk, 0x11, 20, NOW, 2);
+	revoke_bytes(&rv, auth_sk, 0x11, NOW);
+	MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(recs, MESH_REC_ROUTES, &r1, MESH_MERGE_NEW);
+	MERGE(recs, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
+	assert_held(recs, MESH_REC_ROUTES, 0x11, NULL);
+	ck_assert_uint_eq(mesh_records_count(recs, MESH_REC_ROUTES), 0);
+	MERGE(recs, MESH_REC_ROUTES, &r2, MESH_MERGE_REVOKED);
+	/* the removal is one event: no separate ROUTES_CHANGED */
+	ck_assert_int_eq(log.ev[log.n - 1].type, MESH_EV_MEMBER_REMOVED);
+	ck_assert_int_eq(log.ev[log.n - 1].gone, MESH_GONE_REVOKED);
+	/* an expired cert takes the routes record with it too */
+	cert_bytes(&c2, auth_sk, 0x12, "beta", NOW - 100, NOW + 100, node_pk);
+	rt_bytes(&r1, node_sk, 0x12, 10, NOW, 1);
+	MERGE(recs, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	MERGE(recs, MESH_REC_ROUTES, &r1, MESH_MERGE_NEW);
+	ck_assert_int_eq(mesh_records_handle_expiry(recs, NOW + 100), 0);
+	assert_held(recs, MESH_REC_ROUTES, 0x12, NULL);
+	mesh_records_free(recs);
+}
+END_TEST
+
+START_TEST(test_records_routes_invalid)
+{
+	struct mesh_records *recs;
+	struct bytes c, bad, future, flipped, other;
+	struct mesh_routes rt;
+	struct wr w;
+
+	recs = new_set(NULL, 0, 0);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	rt_bytes(&bad, node2_sk, 0x11, 10, NOW, 1);		/* not its key */
+	MERGE(recs, MESH_REC_ROUTES, &bad, MESH_MERGE_INVALID);
+	rt_bytes(&future, node_sk, 0x11, 10, NOW + MESH_CERT_SKEW_S + 1, 1);
+	MERGE(recs, MESH_REC_ROUTES, &future, MESH_MERGE_INVALID);
+	rt_bytes(&flipped, node_sk, 0x11, 10, NOW, 1);
+	flipped.p[flipped.n - 1] ^= 1;
+	MERGE(recs, MESH_REC_ROUTES, &flipped, MESH_MERGE_INVALID);
+	/* another mesh */
+	ck_assert_int_eq(mesh_routes_decode(flipped.p, flipped.n, &rt), 0);
+	rt.mesh_id[0] ^= 1;
+	ck_assert_int_eq(mesh_routes_sign(&rt, node_sk), 0);
+	wr_init(&w, other.p, sizeof other.p);
+	ck_assert_int_eq(mesh_routes_encode(&rt, &w), 0);
+	other.n = w.off;
+	MERGE(recs, MESH_REC_ROUTES, &other, MESH_MERGE_INVALID);
+	/* an endpoint record is not a routes record */
+	ep_bytes(&bad, node_sk, 0x11, 10, NOW, 1);
+	MERGE(recs, MESH_REC_ROUTES, &bad, MESH_MERGE_INVALID);
+	ck_assert_uint_eq(mesh_records_count(recs, MESH_REC_ROUTES), 0);
+	mesh_records_free(recs);
+}
+END_TEST
+
+START_TEST(test_records_routes_rekey_and_diff)
+{
+	struct mesh_records *a, *b;
+	struct ev_log log;
+	struct bytes c, c2, r1;
+	struct mesh_digest da = { 0 }, push = { 0 }, pull = { 0 };
+
+	a = new_set(&log, 0, 0);
+	b = new_set(NULL, 0, 0);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	cert_bytes(&c2, auth_sk, 0x11, "alpha", NOW - 50, NOW + 100000, node2_pk);
+	rt_bytes(&r1, node_sk, 0x11, 10, NOW, 1);
+	MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ROUTES, &r1, MESH_MERGE_NEW);
+	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	/* the digest carries kind 4 and the diff pushes it */
+	ck_assert_int_eq(mesh_records_digest(a, &da), 0);
+	ck_assert_uint_eq(da.n, 2);
+	ck_assert_uint_eq(da.e[1].kind, MESH_REC_ROUTES);
+	ck_assert_int_eq(mesh_records_diff(b, &da, &push, &pull), 0);
+	ck_assert_uint_eq(pull.n, 1);
+	ck_assert_uint_eq(pull.e[0].kind, MESH_REC_ROUTES);
+	mesh_digest_clear(&da);
+	mesh_digest_clear(&push);
+	mesh_digest_clear(&pull);
+	/* a cert with a new signing key drops the old key's routes record */
+	MERGE(a, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	assert_held(a, MESH_REC_ROUTES, 0x11, NULL);
+	ck_assert_int_eq(log.ev[log.n - 1].type, MESH_EV_ROUTES_CHANGED);
+	mesh_records_free(a);
+	mesh_records_free(b);
+}
+END_TEST
+
 Suite *suite_records(void);
 
 Suite *suite_records(void)
@@ -1502,6 +1723,16 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_diff_push_pull);
 	tcase_add_test(tc, test_digest_encode_decode);
 	tcase_add_test(tc, test_records_merge_differential_random);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("routes");
+	tcase_add_checked_fixture(tc, keys_setup, keys_teardown);
+	tcase_add_test(tc, test_records_routes_newer_wins);
+	tcase_add_test(tc, test_records_routes_equal_seq_larger_bytes_wins);
+	tcase_add_test(tc, test_records_routes_orphan_then_cert);
+	tcase_add_test(tc, test_records_routes_tombstone_drops);
+	tcase_add_test(tc, test_records_routes_invalid);
+	tcase_add_test(tc, test_records_routes_rekey_and_diff);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,7 +32,7 @@ enum {
 	RECORDS_MAX = UINT8_MAX,	/* the count is a u8 (and a record is >= 4 bytes) */
 	PULL_KEY_LEN = 1 + MESH_NODE_ID_LEN,
 	PULL_HDR_LEN = HDR_LEN + 1,
-	NKINDS = 3,
+	NKINDS = 4,
 };
 
 _Static_assert((int)PULL_HDR_LEN + GOSSIP_PULL_MAX * (int)PULL_KEY_LEN <= (int)GOSSIP_DGRAM_MAX,
@@ -43,8 +43,12 @@ _Static_assert((int)RECORDS_HDR_LEN + (int)RECORD_HDR_LEN + (int)MESH_CERT_MAX_L
     "a record fits a datagram");
 _Static_assert(GOSSIP_BUCKETS == 2 * GOSSIP_BUCKETS_PER_MSG, "two halves");
 
-/* Merge order of a batch: REVOKE, then CERT, then ENDPOINTS. */
-static const uint8_t kind_order[NKINDS] = { MESH_REC_REVOKE, MESH_REC_CERT, MESH_REC_ENDPOINTS };
+_Static_assert((int)MESH_ROUTES_MAX_LEN <= (int)MESH_CERT_MAX_LEN, "routes fit the record cap");
+
+/* Merge order of a batch: REVOKE, then CERT, then ENDPOINTS, then ROUTES. */
+static const uint8_t kind_order[NKINDS] = {
+	MESH_REC_REVOKE, MESH_REC_CERT, MESH_REC_ENDPOINTS, MESH_REC_ROUTES,
+};
 
 struct key {
 	uint8_t kind;
@@ -111,7 +115,7 @@ static int key_cmp(uint8_t ka, const uint8_t *ida, uint8_t kb, const uint8_t *id
 
 static bool kind_known(uint8_t k)
 {
-	return k >= MESH_REC_CERT && k <= MESH_REC_ENDPOINTS;
+	return k >= MESH_REC_CERT && k <= MESH_REC_ROUTES;
 }
 
 /* Index of the first reachable id >= id. */
@@ -438,7 +442,7 @@ static bool dig_out_bucket(struct dig_out *o, unsigned b)
 			j = k;
 		}
 		if (j == i && i < end)
-			return false;	/* cannot happen: at most 3 entries per id */
+			return false;	/* cannot happen: at most 4 entries per id */
 		if (j >= end) {
 			memset(hi, 0xff, sizeof hi);
 			hi[0] = (uint8_t)b;

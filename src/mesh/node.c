@@ -9,6 +9,7 @@
  * written back.
  */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "mesh/gossip.h"
 #include "mesh/node.h"
 #include "mesh/records.h"
+#include "mesh/routes.h"
 #include "mesh/token.h"
 #include "mesh/wire.h"
 #include "util/err.h"
@@ -54,6 +56,12 @@ struct npeer {
 	struct walltime hs_base;	/* latest handshake at the last check */
 	bool farewell;			/* revoked; dropped at farewell_at */
 	mtime_ns farewell_at;
+	/* subnet routes installed for it: in its wg allowed IPs and handed to
+	 * ops.route_add; and the ones refused at the last recompute (each
+	 * refusal is logged once) */
+	uint8_t ninst, nrefused;
+	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
+	struct mesh_prefix refused[MESH_CERT_MAX_ROUTES];
 };
 
 struct mesh_node {
@@ -94,6 +102,12 @@ struct mesh_node {
 
 	bool admitted;			/* set by admit(), published after */
 	struct mesh_cert admitted_cert;
+
+	bool have_rt;			/* own: our current ROUTES record */
+	struct mesh_routes rt;
+	uint64_t rt_seq;		/* last seq we signed (or found stored) */
+	bool routes_dirty;		/* a peer endpoint moved since the last
+					 * routes_recompute() */
 };
 
 /* ---- small helpers ---- */
@@ -107,6 +121,20 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
 {
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, fmt, arg);
+}
+
+static void set_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
 
 static int prefix_format(const struct mesh_prefix *p, char *out, size_t cap)
@@ -217,8 +245,77 @@ static struct npeer *peer_find(const struct mesh_node *n, const uint8_t *id)
 	return NULL;
 }
 
+/* ---- subnet routes: helpers that only touch one peer ---- */
+
+static int prefix_af(const struct mesh_prefix *r)
+{
+	return r->family == MESH_FAMILY_V4 ? AF_INET : AF_INET6;
+}
+
+static bool prefix_in(const struct mesh_prefix *r, const struct mesh_prefix *v, size_t nv)
+{
+	for (size_t i = 0; i < nv; i++)
+		if (mesh_prefix_cmp(r, &v[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Takes p->inst[i] out: wg allowed IP, then the kernel route. */
+static void route_uninstall(struct mesh_node *n, struct npeer *p, unsigned i)
+{
+	struct mesh_prefix r = p->inst[i];
+	char a[MESH_PREFIX_STRLEN];
+
+	if (p->wp != NULL)
+		(void)wg_peer_allowedip_remove(n->wg, p->wp, prefix_af(&r), r.addr, r.len);
+	p->inst[i] = p->inst[--p->ninst];
+	memset(&p->inst[p->ninst], 0, sizeof p->inst[0]);
+	(void)mesh_prefix_format(&r, a, sizeof a);
+	log_info("mesh: member %s: route %s removed", p->name, a);
+	if (n->ops.route_del != NULL)
+		n->ops.route_del(n->ctx, &r);
+}
+
+static void route_install(struct mesh_node *n, struct npeer *p, const struct mesh_prefix *r)
+{
+	char a[MESH_PREFIX_STRLEN];
+	int e;
+
+	(void)mesh_prefix_format(r, a, sizeof a);
+	if (p->wp == NULL || p->ninst >= MESH_CERT_MAX_ROUTES)
+		return;
+	if ((e = wg_peer_allowedip_add(n->wg, p->wp, prefix_af(r), r->addr, r->len)) != 0) {
+		log_warn("mesh: member %s: route %s: allowed IP: %s", p->name, a,
+		    meshd_strerror(e));
+		return;
+	}
+	p->inst[p->ninst++] = *r;
+	log_info("mesh: member %s: route %s installed", p->name, a);
+	if (n->ops.route_add != NULL)
+		n->ops.route_add(n->ctx, r);
+}
+
+/* Every installed route of p goes (revocation, expiry, farewell). */
+static void routes_uninstall_all(struct mesh_node *n, struct npeer *p)
+{
+	while (p->ninst > 0)
+		route_uninstall(n, p, p->ninst - 1);
+	p->nrefused = 0;
+}
+
+/* After wg lost p's allowed IPs (cleared, or a new wg peer): put the
+ * installed routes back in wg; the kernel routes never left. */
+static void routes_rewire(struct mesh_node *n, struct npeer *p)
+{
+	for (unsigned i = 0; p->wp != NULL && i < p->ninst; i++)
+		if (wg_peer_allowedip_add(n->wg, p->wp, prefix_af(&p->inst[i]), p->inst[i].addr,
+		    p->inst[i].len) != 0)
+			log_warn("mesh: member %s: a route's allowed IP not set", p->name);
+}
+
 static void peer_drop(struct mesh_node *n, struct npeer *p)
 {
+	routes_uninstall_all(n, p);
 	for (size_t i = 0; i < n->npeers; i++) {
 		if (n->peers[i] != p)
 			continue;
@@ -233,6 +330,7 @@ static void peer_drop(struct mesh_node *n, struct npeer *p)
 
 static void peer_farewell(struct mesh_node *n, struct npeer *p)
 {
+	routes_uninstall_all(n, p);
 	p->farewell = true;
 	p->farewell_at = n->now + SEC(NODE_FAREWELL_S);
 	(void)wg_peer_allowedip_remove(n->wg, p->wp, AF_INET6, p->ipv6, 128);
@@ -255,16 +353,49 @@ static void peer_choose(struct mesh_node *n, struct npeer *p, unsigned i)
 	p->hs_base = info.last_handshake;
 	p->check_at = n->now + SEC(MESH_NODE_ROTATE_S);
 	(void)mesh_gossip_set_reachable(n->g, p->node_id, true);
+	n->routes_dirty = true;	/* "covers a peer's endpoint" may change */
 }
 
-/* Preference rank: LOCAL IPv4 first, then LOCAL IPv6, then the others in
- * the record's (canonical) order. Simple and predictable; a path layer
- * with probing replaces it later. */
-static int ep_rank(const struct mesh_ep *ep)
+/* Addresses that are only reachable on their own network: RFC 1918,
+ * CGNAT 100.64/10, link-local, ULA. */
+static bool addr_private(const struct mesh_ep *ep)
 {
-	if (ep->source == MESH_EP_LOCAL)
-		return ep->family == MESH_FAMILY_V4 ? 0 : 1;
-	return 2;
+	const uint8_t *a = ep->addr;
+
+	if (ep->family == MESH_FAMILY_V4)
+		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+		    (a[0] == 169 && a[1] == 254);
+	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+}
+
+/* True when ep shares a /24 (IPv4) or /64 (IPv6) with one of our own local
+ * endpoints: most likely the same LAN. */
+static bool ep_near(const struct mesh_node *n, const struct mesh_ep *ep)
+{
+	size_t plen = ep->family == MESH_FAMILY_V4 ? 3 : 8;
+
+	for (unsigned i = 0; n->have_eps && i < n->eps.nep && i < MESH_ENDPOINTS_MAX; i++) {
+		const struct mesh_ep *o = &n->eps.ep[i];
+
+		if (o->source == MESH_EP_LOCAL && o->family == ep->family &&
+		    memcmp(o->addr, ep->addr, plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Preference rank, until the probing path layer (mesh/path.h) takes over:
+ * 0 a local address on what looks like our LAN; 1 a public IPv4 address
+ * (local, port-mapped or reflexive); 2 a public IPv6 address; 3 the rest
+ * (private addresses of other networks: reachable only by luck). */
+static int ep_rank(const struct mesh_node *n, const struct mesh_ep *ep)
+{
+	if (ep->source == MESH_EP_LOCAL && ep_near(n, ep))
+		return 0;
+	if (addr_private(ep))
+		return 3;
+	return ep->family == MESH_FAMILY_V4 ? 1 : 2;
 }
 
 /* Rebuilds p's candidates from its endpoint record (e may be NULL) and the
@@ -276,9 +407,9 @@ static void peer_set_candidates(struct mesh_node *n, struct npeer *p,
 	bool had = p->chosen;
 	unsigned i, k = 0;
 
-	for (int rank = 0; e != NULL && rank <= 2; rank++)
+	for (int rank = 0; e != NULL && rank <= 3; rank++)
 		for (i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++)
-			if (ep_rank(&e->ep[i]) == rank && mesh_ep_valid(&e->ep[i]))
+			if (ep_rank(n, &e->ep[i]) == rank && mesh_ep_valid(&e->ep[i]))
 				ep_from_mesh(&p->cand[k++], &e->ep[i]);
 	if (endpoint_is_set(&p->hint)) {
 		for (i = 0; i < k && !endpoint_eq(&p->cand[i], &p->hint); i++)
@@ -350,12 +481,203 @@ static void peer_update(struct mesh_node *n, const struct mesh_cert *c)
 	if (wg_peer_allowedip_add(n->wg, p->wp, AF_INET, p->ipv4, 32) != 0 ||
 	    wg_peer_allowedip_add(n->wg, p->wp, AF_INET6, p->ipv6, 128) != 0)
 		log_warn("mesh: member %s: allowed IPs not set", c->name);
+	routes_rewire(n, p);	/* routes_recompute() follows the event */
 	peer_set_candidates(n, p, mesh_records_endpoints(n->recs, p->node_id, &e) == 0 ?
 	    &e : NULL);
 	return;
 nomem:
 	free(p);
 	log_error("mesh: member %s: out of memory", c->name);
+}
+
+/* ---- subnet routes: the installed sets ---- */
+
+struct want {
+	struct npeer *p;
+	uint8_t nw;
+	struct mesh_prefix w[MESH_CERT_MAX_ROUTES];	/* approved and advertised */
+	bool ok[MESH_CERT_MAX_ROUTES];			/* chosen for installing */
+	const char *why[MESH_CERT_MAX_ROUTES];		/* refused: why */
+};
+
+static int want_name_cmp(const void *a, const void *b)
+{
+	const struct want *x = a, *y = b;
+
+	return strcmp(x->p->name, y->p->name);
+}
+
+/* The address of an endpoint, in our family terms. */
+static bool ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16])
+{
+	union endpoint e = *ep;
+
+	endpoint_unmap(&e);
+	memset(addr, 0, 16);
+	if (e.sa.sa_family == AF_INET) {
+		*family = MESH_FAMILY_V4;
+		memcpy(addr, &e.sin.sin_addr, 4);
+		return true;
+	}
+	if (e.sa.sa_family == AF_INET6) {
+		*family = MESH_FAMILY_V6;
+		memcpy(addr, &e.sin6.sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* Why r may never be installed for any member, or NULL.
+ *  - A route that covers one of our own underlay addresses: we are on that
+ *    network, and the route would pull our own LAN (and our tunnel's
+ *    packets) into the tunnel.
+ *  - A route that covers the working underlay path of a peer (WireGuard's
+ *    current endpoint, once packets came back from it): the tunnel would
+ *    route into itself. Candidates that are merely being tried do not
+ *    count (a gateway's own LAN address is always in its LAN route); they
+ *    are skipped instead once such a route is installed (cand_blocked). */
+static const char *route_refusal(const struct mesh_node *n, const struct mesh_prefix *r)
+{
+	struct wg_peer_info info;
+	uint8_t fam, addr[16];
+
+	if (r->len == 0)
+		return "default routes (exit nodes) are not supported";
+	if (mesh_prefix_overlaps(r, &n->prefix4) || mesh_prefix_overlaps(r, &n->prefix6))
+		return "overlaps the mesh overlay";
+	for (unsigned i = 0; n->have_eps && i < n->eps.nep && i < MESH_ENDPOINTS_MAX; i++)
+		if (n->eps.ep[i].source == MESH_EP_LOCAL &&
+		    mesh_prefix_contains_addr(r, n->eps.ep[i].family, n->eps.ep[i].addr))
+			return "covers this node's own underlay address (it is on that network)";
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct npeer *p = n->peers[i];
+
+		if (p->wp == NULL || p->farewell || !p->working)
+			continue;
+		wg_peer_get_info(p->wp, &info);
+		if (ep_addr(&info.endpoint, &fam, addr) && mesh_prefix_contains_addr(r, fam, addr))
+			return "covers the working underlay path to a member";
+	}
+	return NULL;
+}
+
+/* The prefixes that are both approved (cert) and advertised (ROUTES). */
+static void want_fill(const struct mesh_node *n, struct want *w)
+{
+	struct mesh_cert c;
+	struct mesh_routes rt;
+
+	w->nw = 0;
+	if (w->p->wp == NULL || w->p->farewell ||
+	    mesh_records_routes(n->recs, w->p->node_id, &rt) != 0 || rt.n == 0 ||
+	    mesh_records_cert(n->recs, w->p->node_id, &c) != 0)
+		return;
+	for (unsigned i = 0; i < c.nroutes && i < MESH_CERT_MAX_ROUTES; i++) {
+		if (!prefix_in(&c.routes[i], rt.r, rt.n))
+			continue;
+		w->w[w->nw] = c.routes[i];
+		w->why[w->nw] = route_refusal(n, &c.routes[i]);
+		w->ok[w->nw] = false;
+		w->nw++;
+	}
+}
+
+/* True when r overlaps a prefix already chosen for a member other than
+ * v[self]. */
+static bool route_taken(const struct want *v, size_t nv, size_t self,
+    const struct mesh_prefix *r)
+{
+	for (size_t i = 0; i < nv; i++)
+		for (unsigned j = 0; i != self && j < v[i].nw; j++)
+			if (v[i].ok[j] && mesh_prefix_overlaps(&v[i].w[j], r))
+				return true;
+	return false;
+}
+
+/* One pass choosing the wanted prefixes that are (installed == true) or are
+ * not (false) installed now; the first pass lets installed routes keep
+ * their place (first come keeps it). */
+static void want_choose(struct want *v, size_t nv, bool installed)
+{
+	for (size_t i = 0; i < nv; i++) {
+		for (unsigned j = 0; j < v[i].nw; j++) {
+			if (v[i].why[j] != NULL || v[i].ok[j] ||
+			    prefix_in(&v[i].w[j], v[i].p->inst, v[i].p->ninst) != installed)
+				continue;
+			if (route_taken(v, nv, i, &v[i].w[j]))
+				v[i].why[j] = "overlaps a route installed for another member";
+			else
+				v[i].ok[j] = true;
+		}
+	}
+}
+
+/* Logs the refusals of w that were not refused last time, and remembers
+ * them. */
+static void want_log(struct want *w)
+{
+	struct npeer *p = w->p;
+	struct mesh_prefix old[MESH_CERT_MAX_ROUTES];
+	uint8_t nold = p->nrefused;
+	char a[MESH_PREFIX_STRLEN];
+
+	memcpy(old, p->refused, sizeof old);
+	p->nrefused = 0;
+	for (unsigned j = 0; j < w->nw; j++) {
+		if (w->ok[j])
+			continue;
+		p->refused[p->nrefused++] = w->w[j];
+		if (prefix_in(&w->w[j], old, nold))
+			continue;
+		(void)mesh_prefix_format(&w->w[j], a, sizeof a);
+		log_warn("mesh: member %s: route %s not installed: %s", p->name, a,
+		    w->why[j] != NULL ? w->why[j] : "refused");
+	}
+}
+
+/* Brings every member's installed routes in line with its approved and
+ * advertised ones (mesh/node.h "subnet routes"): removals first, so that a
+ * prefix moving between members is never held twice. */
+static void routes_recompute(struct mesh_node *n)
+{
+	struct want *v;
+	size_t nv = n->npeers;
+
+	if (n->loading)
+		return;
+	n->routes_dirty = false;
+	if (nv == 0)
+		return;
+	if ((v = calloc(nv, sizeof *v)) == NULL) {
+		log_error("mesh: routes: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		v[i].p = n->peers[i];
+		want_fill(n, &v[i]);
+	}
+	qsort(v, nv, sizeof *v, want_name_cmp);
+	want_choose(v, nv, true);
+	want_choose(v, nv, false);
+	for (size_t i = 0; i < nv; i++) {
+		struct npeer *p = v[i].p;
+
+		for (unsigned j = p->ninst; j-- > 0; ) {
+			bool keep = false;
+
+			for (unsigned k = 0; k < v[i].nw && !keep; k++)
+				keep = v[i].ok[k] && mesh_prefix_cmp(&v[i].w[k], &p->inst[j]) == 0;
+			if (!keep)
+				route_uninstall(n, p, j);
+		}
+	}
+	for (size_t i = 0; i < nv; i++) {
+		for (unsigned k = 0; k < v[i].nw; k++)
+			if (v[i].ok[k] && !prefix_in(&v[i].w[k], v[i].p->inst, v[i].p->ninst))
+				route_install(n, v[i].p, &v[i].w[k]);
+		want_log(&v[i]);
+	}
+	free(v);
 }
 
 /* ---- records events -> store and wg ---- */
@@ -419,6 +741,28 @@ static void store_endpoints(struct mesh_node *n, const struct mesh_endpoints *e)
 		log_warn("mesh: storing an endpoint record: %s", meshd_strerror(r));
 }
 
+static void store_routes(struct mesh_node *n, const struct mesh_routes *rt)
+{
+	struct store_route_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (n->loading || rt->seq > INT64_MAX ||
+	    mesh_records_get(n->recs, MESH_REC_ROUTES, rt->node_id, &bytes, &len) != 0 ||
+	    len > sizeof rec.record)
+		return;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, rt->node_id, MESH_NODE_ID_LEN);
+	rec.version = rt->seq;
+	rec.updated_at = (int64_t)n->now_unix;
+	rec.record_len = len;
+	memcpy(rec.record, bytes, len);
+	r = store_route_record_put(n->st, &rec);
+	if (r != 0 && r != MESHD_E_EXIST)
+		log_warn("mesh: storing a routes record: %s", meshd_strerror(r));
+}
+
 static void on_removed(struct mesh_node *n, const struct mesh_rec_event *ev)
 {
 	struct npeer *p;
@@ -479,7 +823,22 @@ static void on_event(void *ctx, const struct mesh_rec_event *ev)
 			peer_set_candidates(n, p, ev->endpoints);
 		}
 		break;
+	case MESH_EV_ROUTES_CHANGED:
+		if (ev->routes != NULL)
+			store_routes(n, ev->routes);
+		if (self) {
+			n->have_rt = ev->routes != NULL;
+			if (n->have_rt) {
+				n->rt = *ev->routes;
+				if (n->rt.seq > n->rt_seq)
+					n->rt_seq = n->rt.seq;
+			}
+		}
+		break;
 	}
+	/* our own routes are never installed here: we are their gateway */
+	if (!self || ev->type == MESH_EV_MEMBER_REMOVED)
+		routes_recompute(n);
 }
 
 static int sweep_one(void *ctx, enum mesh_rec_kind kind, const uint8_t *id,
@@ -703,6 +1062,7 @@ static void publish_admitted(struct mesh_node *n, const union endpoint *src)
 	p->hint = *src;
 	endpoint_unmap(&p->hint);
 	peer_set_candidates(n, p, NULL);
+	routes_recompute(n);	/* its endpoint may have changed */
 }
 
 void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
@@ -775,6 +1135,183 @@ int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size
 	    memcmp(n->eps.ep, e.ep, e.nep * sizeof e.ep[0]) == 0)
 		return 0;
 	return sign_endpoints(n, e.ep, e.nep);
+}
+
+/* ---- subnet routes: our advertisement, approvals ---- */
+
+int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, size_t count,
+    mtime_ns now, uint64_t now_unix, char *err, size_t errlen)
+{
+	struct mesh_routes rt;
+	uint8_t buf[MESH_ROUTES_MAX_LEN];
+	struct wr w;
+	uint64_t seq;
+	int e;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (count > 0 && r == NULL)
+		return MESHD_E_INVAL;
+	if ((e = mesh_routes_check_advert(r, count, &n->prefix4, &n->prefix6, err, errlen)) != 0)
+		return e;
+	enter(n, now, now_unix);
+	memset(&rt, 0, sizeof rt);
+	rt.version = MESH_ROUTES_VERSION;
+	memcpy(rt.mesh_id, n->mesh_id, MESH_ID_LEN);
+	memcpy(rt.node_id, n->node_id, MESH_NODE_ID_LEN);
+	rt.n = (uint8_t)count;
+	if (count > 0)
+		memcpy(rt.r, r, count * sizeof r[0]);
+	mesh_routes_normalize(&rt);
+	if (n->have_rt ? (n->rt.n == rt.n && memcmp(n->rt.r, rt.r, rt.n * sizeof rt.r[0]) == 0) :
+	    rt.n == 0)
+		return 0;
+	seq = now_unix * 1000;
+	if (seq <= n->rt_seq)
+		seq = n->rt_seq + 1;
+	rt.seq = seq;
+	rt.timestamp = now_unix;
+	wr_init(&w, buf, sizeof buf);
+	if ((e = mesh_routes_sign(&rt, n->sign_sk)) != 0 ||
+	    (e = mesh_routes_encode(&rt, &w)) != 0)
+		goto fail;
+	n->rt_seq = seq;
+	e = mesh_gossip_publish(n->g, MESH_REC_ROUTES, buf, w.off, now, now_unix);
+	if (e >= 0 && e != MESH_MERGE_NEW)
+		e = MESHD_E_STATE;
+	if (e < 0)
+		goto fail;
+	return 0;
+fail:
+	set_err(err, errlen, "signing our routes: %s", meshd_strerror(e));
+	return e;
+}
+
+/* The cert of the member called name (us included): 0 or MESHD_E_NOENT. */
+static int member_cert_by_name(const struct mesh_node *n, const char *name,
+    struct mesh_cert *out)
+{
+	if (strcmp(name, n->name) == 0)
+		return mesh_records_cert(n->recs, n->node_id, out);
+	for (size_t i = 0; i < n->npeers; i++)
+		if (!n->peers[i]->farewell && strcmp(n->peers[i]->name, name) == 0)
+			return mesh_records_cert(n->recs, n->peers[i]->node_id, out);
+	return MESHD_E_NOENT;
+}
+
+/* MESHD_E_INVAL with err set when r overlaps a prefix approved for a member
+ * other than node id except. */
+static int approved_elsewhere(const struct mesh_node *n, const struct mesh_prefix *r,
+    const uint8_t *except, char *err, size_t errlen)
+{
+	char a[MESH_PREFIX_STRLEN], b[MESH_PREFIX_STRLEN];
+	struct mesh_cert c;
+	size_t i;
+
+	for (i = 0; i <= n->npeers; i++) {
+		const uint8_t *id = i < n->npeers ? n->peers[i]->node_id : n->node_id;
+
+		if (id_eq(id, except) || (i < n->npeers && n->peers[i]->farewell) ||
+		    mesh_records_cert(n->recs, id, &c) != 0)
+			continue;
+		for (unsigned k = 0; k < c.nroutes && k < MESH_CERT_MAX_ROUTES; k++) {
+			if (!mesh_prefix_overlaps(r, &c.routes[k]))
+				continue;
+			(void)mesh_prefix_format(r, a, sizeof a);
+			(void)mesh_prefix_format(&c.routes[k], b, sizeof b);
+			set_errf(err, errlen, "route %s overlaps %s, approved for member %s", a, b,
+			    c.name);
+			return MESHD_E_INVAL;
+		}
+	}
+	return 0;
+}
+
+int mesh_node_route_set(struct mesh_node *n, const char *name, const struct mesh_prefix *r,
+    bool approve, mtime_ns now, uint64_t now_unix, char *err, size_t errlen)
+{
+	char a[MESH_PREFIX_STRLEN], b[MESH_PREFIX_STRLEN];
+	struct mesh_routes tmp;
+	struct mesh_cert c;
+	uint8_t buf[MESH_CERT_MAX_LEN];
+	size_t len;
+	unsigned k;
+	int e;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (!n->admin)
+		return MESHD_E_PERM;
+	if (name == NULL || r == NULL)
+		return MESHD_E_INVAL;
+	if (mesh_prefix_format(r, a, sizeof a) != 0) {
+		set_err(err, errlen, "%s", "invalid route prefix");
+		return MESHD_E_INVAL;
+	}
+	if (member_cert_by_name(n, name, &c) != 0) {
+		set_err(err, errlen, "no member called '%s'", name);
+		return MESHD_E_NOENT;
+	}
+	for (k = 0; k < c.nroutes && mesh_prefix_cmp(&c.routes[k], r) != 0; k++)
+		;
+	if (!approve) {
+		if (k == c.nroutes) {
+			set_errf(err, errlen, "route %s is not approved for %s", a, name);
+			return MESHD_E_NOENT;
+		}
+		c.routes[k] = c.routes[--c.nroutes];
+		memset(&c.routes[c.nroutes], 0, sizeof c.routes[0]);
+	} else {
+		if (k < c.nroutes) {
+			set_errf(err, errlen, "route %s is already approved for %s", a, name);
+			return MESHD_E_EXIST;
+		}
+		if (r->len == 0) {
+			set_errf(err, errlen, "invalid route %s: default routes (exit nodes) are "
+			    "not supported", a);
+			return MESHD_E_INVAL;
+		}
+		if (mesh_prefix_overlaps(r, &n->prefix4) || mesh_prefix_overlaps(r, &n->prefix6)) {
+			(void)mesh_prefix_format(r->family == MESH_FAMILY_V4 ? &n->prefix4 :
+			    &n->prefix6, b, sizeof b);
+			set_errf(err, errlen, "invalid route %s: overlaps the mesh overlay prefix %s",
+			    a, b);
+			return MESHD_E_INVAL;
+		}
+		if ((e = approved_elsewhere(n, r, c.node_id, err, errlen)) != 0)
+			return e;
+		if (c.nroutes >= MESH_CERT_MAX_ROUTES) {
+			set_err(err, errlen, "%s already has the maximum of 16 approved routes",
+			    name);
+			return MESHD_E_FULL;
+		}
+		c.routes[c.nroutes++] = *r;
+	}
+	/* canonical order, as in ROUTES records */
+	memset(&tmp, 0, sizeof tmp);
+	tmp.n = c.nroutes;
+	memcpy(tmp.r, c.routes, sizeof tmp.r);
+	mesh_routes_normalize(&tmp);
+	memcpy(c.routes, tmp.r, sizeof c.routes);
+	enter(n, now, now_unix);
+	if (now_unix > INT64_MAX - (uint64_t)MESH_NODE_CERT_DAYS * 86400)
+		return MESHD_E_RANGE;
+	c.issued_at = now_unix > c.issued_at ? now_unix : c.issued_at + 1;
+	c.expires_at = now_unix + (uint64_t)MESH_NODE_CERT_DAYS * 86400;
+	if (c.expires_at <= c.issued_at)
+		c.expires_at = c.issued_at + 1;
+	if ((e = mesh_cert_sign(&c, n->authority_sk)) != 0 ||
+	    (e = cert_to_bytes(&c, buf, sizeof buf, &len)) != 0)
+		goto fail;
+	e = mesh_gossip_publish(n->g, MESH_REC_CERT, buf, len, now, now_unix);
+	if (e >= 0 && e != MESH_MERGE_NEW)
+		e = MESHD_E_STATE;
+	if (e < 0)
+		goto fail;
+	return 0;
+fail:
+	set_err(err, errlen, "re-issuing the certificate: %s", meshd_strerror(e));
+	return e;
 }
 
 /* ---- revocation ---- */
@@ -875,6 +1412,21 @@ bool mesh_node_revoked(const struct mesh_node *n)
 
 /* Moves p to its next candidate when the current one shows no sign of life:
  * no handshake and nothing received since the last check. */
+/* True when an installed subnet route (of any member) covers ep: packets to
+ * it would enter the tunnel, so it cannot be an underlay path. */
+static bool cand_blocked(const struct mesh_node *n, const union endpoint *ep)
+{
+	uint8_t fam, addr[16];
+
+	if (!ep_addr(ep, &fam, addr))
+		return false;
+	for (size_t i = 0; i < n->npeers; i++)
+		for (unsigned j = 0; j < n->peers[i]->ninst; j++)
+			if (mesh_prefix_contains_addr(&n->peers[i]->inst[j], fam, addr))
+				return true;
+	return false;
+}
+
 static void peer_check(struct mesh_node *n, struct npeer *p)
 {
 	struct wg_peer_info info;
@@ -889,10 +1441,21 @@ static void peer_check(struct mesh_node *n, struct npeer *p)
 	p->rx_base = info.rx_bytes;
 	p->hs_base = info.last_handshake;
 	if (alive) {
+		if (!p->working)
+			n->routes_dirty = true;	/* "covers a working path" may change */
 		p->working = true;
 		p->check_at = n->now + SEC(NODE_DEAD_S);
 	} else if (p->ncand > 1) {
-		peer_choose(n, p, p->cur + 1);
+		unsigned next = p->cur + 1;
+
+		/* skip candidates a subnet route pulls into the tunnel */
+		for (unsigned k = 0; k + 1 < p->ncand; k++) {
+			if (!cand_blocked(n, &p->cand[(p->cur + 1 + k) % p->ncand])) {
+				next = p->cur + 1 + k;
+				break;
+			}
+		}
+		peer_choose(n, p, next);
 	} else {
 		/* the only candidate: WireGuard keeps retrying the handshake */
 		p->working = false;
@@ -932,6 +1495,8 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 		else
 			i++;
 	}
+	if (n->routes_dirty)
+		routes_recompute(n);	/* endpoints rotated */
 	if (n->have_eps && now >= n->resign_at && !n->revoked) {
 		if ((r = sign_endpoints(n, n->eps.ep, n->eps.nep)) != 0) {
 			log_warn("mesh: re-signing our endpoints: %s", meshd_strerror(r));
@@ -975,6 +1540,18 @@ static int load_endpoints(const struct store_member *m, void *arg)
 	if (id_eq(m->node_id, n->node_id) && rec.version > n->ep_seq)
 		n->ep_seq = rec.version;	/* seq only grows, even if expired */
 	r = mesh_records_merge(n->recs, MESH_REC_ENDPOINTS, rec.record, rec.record_len,
+	    n->now_unix);
+	return r == MESHD_E_NOMEM ? r : 0;
+}
+
+static int load_routes(const struct store_route_record *rec, void *arg)
+{
+	struct mesh_node *n = arg;
+	int r;
+
+	if (id_eq(rec->node_id, n->node_id) && rec->version > n->rt_seq)
+		n->rt_seq = rec->version;	/* seq only grows */
+	r = mesh_records_merge(n->recs, MESH_REC_ROUTES, rec->record, rec->record_len,
 	    n->now_unix);
 	return r == MESHD_E_NOMEM ? r : 0;
 }
@@ -1105,9 +1682,11 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 	}
 	n->loading = true;
 	if ((r = store_revocation_foreach(n->st, load_revocation, n)) == 0 &&
-	    (r = store_member_foreach(n->st, load_member, n)) == 0)
-		r = store_member_foreach(n->st, load_endpoints, n);
+	    (r = store_member_foreach(n->st, load_member, n)) == 0 &&
+	    (r = store_member_foreach(n->st, load_endpoints, n)) == 0)
+		r = store_route_record_foreach(n->st, load_routes, n);
 	n->loading = false;
+	routes_recompute(n);	/* the kernel routes are ours to set again */
 	n->revokes_stored = mesh_records_count(n->recs, MESH_REC_REVOKE);
 	if (r == 0 && mesh_records_count(n->recs, MESH_REC_CERT) == 0)
 		r = MESHD_E_PROTO;	/* not even our own cert merged */
@@ -1167,6 +1746,36 @@ void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out)
 		memcpy(out->ep, n->eps.ep, sizeof out->ep);
 	}
 	out->members = mesh_records_count(n->recs, MESH_REC_CERT);
+	if (n->have_rt) {
+		out->nadv = n->rt.n;
+		memcpy(out->adv, n->rt.r, sizeof out->adv);
+	}
+	out->nappr = n->self.nroutes;
+	memcpy(out->appr, n->self.routes, sizeof out->appr);
+}
+
+int mesh_node_lookup_name(const struct mesh_node *n, const char *label, uint8_t v4[4],
+    uint8_t v6[16])
+{
+	const uint8_t *a4 = NULL, *a6 = NULL;
+
+	if (label == NULL)
+		return MESHD_E_NOENT;
+	if (strcmp(label, n->name) == 0) {
+		a4 = n->self.ipv4;
+		a6 = n->self.ipv6;
+	}
+	for (size_t i = 0; a4 == NULL && i < n->npeers; i++) {
+		if (!n->peers[i]->farewell && strcmp(n->peers[i]->name, label) == 0) {
+			a4 = n->peers[i]->ipv4;
+			a6 = n->peers[i]->ipv6;
+		}
+	}
+	if (a4 == NULL)
+		return MESHD_E_NOENT;
+	memcpy(v4, a4, 4);
+	memcpy(v6, a6, 16);
+	return 0;
 }
 
 static int peer_name_cmp(const void *a, const void *b)
@@ -1181,6 +1790,8 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 	struct npeer **v;
 	struct mesh_node_peer mp;
 	struct mesh_endpoints e;
+	struct mesh_routes rt;
+	struct mesh_cert c;
 	size_t nv = 0;
 	int r = 0;
 
@@ -1205,6 +1816,16 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 			mp.nep = e.nep;
 			memcpy(mp.ep, e.ep, sizeof mp.ep);
 		}
+		if (mesh_records_routes(n->recs, v[i]->node_id, &rt) == 0) {
+			mp.nadv = rt.n;
+			memcpy(mp.adv, rt.r, sizeof mp.adv);
+		}
+		if (mesh_records_cert(n->recs, v[i]->node_id, &c) == 0) {
+			mp.nappr = c.nroutes;
+			memcpy(mp.appr, c.routes, sizeof mp.appr);
+		}
+		mp.ninst = v[i]->ninst;
+		memcpy(mp.inst, v[i]->inst, sizeof mp.inst);
 		r = fn(ctx, &mp);
 	}
 	free(v);

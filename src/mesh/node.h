@@ -75,6 +75,12 @@ struct mesh_node_ops {
 	 * the daemon wraps it in IPv4/UDP (our overlay IPv4 -> dst4, both ports
 	 * MESH_GOSSIP_PORT) and feeds it to WireGuard as if read from the TUN. */
 	void (*send_gossip)(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_t len);
+	/* Subnet routes (issue 5): a route through the mesh interface to
+	 * install in / remove from the kernel routing table. Called when a
+	 * member's INSTALLED set changes (see "Subnet routes" below). May be
+	 * NULL (tests). Return value ignored (the daemon logs failures). */
+	void (*route_add)(void *ctx, const struct mesh_prefix *r);
+	void (*route_del)(void *ctx, const struct mesh_prefix *r);
 };
 
 struct mesh_node_cfg {
@@ -133,6 +139,42 @@ int mesh_node_revoke(struct mesh_node *n, const char *name, mtime_ns now, uint64
  * every peer has dropped us). */
 bool mesh_node_revoked(const struct mesh_node *n);
 
+/* ---- subnet routes (issue 5; records in mesh/routes.h) ----
+ *
+ * A member ADVERTISES prefixes in a ROUTES record signed by itself (kind
+ * MESH_REC_ROUTES, newest seq wins, gossiped like endpoint records). An
+ * admin APPROVES a prefix for a member by re-issuing the member's
+ * certificate with the prefix in its routes (cert.routes; a newer issued_at
+ * replaces the old cert everywhere). Every member INSTALLS, for every other
+ * member, the prefixes that are both approved and advertised (withdrawing
+ * an advertisement therefore removes the route everywhere without an admin;
+ * revocation removes everything): added to that member's wg peer allowed
+ * IPs and handed to ops.route_add. A prefix is not installed (and a warning
+ * logged once) when it overlaps our own overlay prefixes, overlaps a prefix
+ * already installed for another member, or covers the current endpoint
+ * address of any peer (that would route the tunnel into itself). Our own
+ * approved routes are never installed here: we are their gateway. */
+
+/* Our advertised prefixes (`up --advertise-routes`, `set`): validated
+ * (mesh_routes_check_advert), then, when they differ from our current
+ * ROUTES record, a new record is signed, stored and gossiped at once.
+ * count 0 withdraws everything. Returns 0; MESHD_E_INVAL with err set (bad
+ * or overlapping prefix, one that overlaps the overlay); other MESHD_E_*. */
+int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, size_t count,
+    mtime_ns now, uint64_t now_unix, char *err, size_t errlen);
+
+/* Admin only: approve (true) or deny (false: remove from the approved set)
+ * prefix r for member name, by re-issuing its certificate (same expiry
+ * rule as MESH_NODE_CERT_DAYS from now); stored and gossiped at once.
+ * Approving needs no advertisement (it is installed once advertised).
+ * Returns 0; MESHD_E_PERM (not admin); MESHD_E_NOENT (no such member, or
+ * deny of a prefix not approved); MESHD_E_EXIST (approve: already
+ * approved); MESHD_E_INVAL with err set (invalid, overlaps the overlay or a
+ * prefix approved for another member: err names it); MESHD_E_FULL (16
+ * approved routes already). */
+int mesh_node_route_set(struct mesh_node *n, const char *name, const struct mesh_prefix *r,
+    bool approve, mtime_ns now, uint64_t now_unix, char *err, size_t errlen);
+
 /* ---- status ---- */
 
 struct mesh_node_self {
@@ -146,6 +188,9 @@ struct mesh_node_self {
 	uint8_t nep;
 	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* in our current record */
 	size_t members;				/* valid members, us included */
+	uint8_t nadv, nappr;			/* our subnet routes: advertised, */
+	struct mesh_prefix adv[MESH_CERT_MAX_ROUTES];	/* approved (our cert) */
+	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
 };
 void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out);
 
@@ -158,11 +203,21 @@ struct mesh_node_peer {
 	struct wg_peer *peer;			/* for wg_peer_get_info(); may be NULL */
 	uint8_t nep;
 	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* its current record; nep 0: none */
+	uint8_t nadv, nappr, ninst;		/* subnet routes: advertised, approved */
+	struct mesh_prefix adv[MESH_CERT_MAX_ROUTES];	/* (its cert), installed here */
+	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
+	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
 };
 /* Calls fn for every other valid member, in name order. fn returns 0 to go
  * on; anything else stops the walk and is returned. */
 typedef int mesh_node_peer_fn(void *ctx, const struct mesh_node_peer *p);
 int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, void *ctx);
+
+/* Name lookup for the DNS responder: label is one lowercase DNS label (a
+ * member name, us included). 0 and both overlay addresses, or
+ * MESHD_E_NOENT. */
+int mesh_node_lookup_name(const struct mesh_node *n, const char *label, uint8_t v4[4],
+    uint8_t v6[16]);
 
 /* ---- joining (used by `meshd join` before any daemon runs) ---- */
 

@@ -1,7 +1,7 @@
 /* The gossiped record set: a hash table of nodes (open addressing, linear
  * probing, backward-shift deletion, SipHash with a per-set random key), each
  * node holding at most one record of each kind, plus a small pending set of
- * endpoint records waiting for their node's cert. See records.h for the
+ * endpoint and routes records waiting for their node's cert. See records.h for the
  * rules. */
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +12,11 @@
 #include "util/err.h"
 
 enum {
-	NKINDS = 3,
+	NKINDS = 4,
 	K_CERT = MESH_REC_CERT - 1,
 	K_REVOKE = MESH_REC_REVOKE - 1,
 	K_EP = MESH_REC_ENDPOINTS - 1,
+	K_RT = MESH_REC_ROUTES - 1,
 	TABLE_MIN = 16,
 	REC_HASH_LEN = 32,
 };
@@ -26,7 +27,7 @@ struct rec {
 	uint8_t *bytes;		/* owned; NULL when absent */
 	size_t len;
 	uint64_t version;	/* issued_at, revoked_at or seq */
-	uint64_t expires;	/* unix s; UINT64_MAX for tombstones */
+	uint64_t expires;	/* unix s; UINT64_MAX for tombstones, routes */
 	uint8_t hash[REC_HASH_LEN];
 };
 
@@ -38,6 +39,7 @@ struct node {
 };
 
 struct pending {
+	uint8_t kind;			/* MESH_REC_ENDPOINTS or MESH_REC_ROUTES */
 	uint8_t node_id[MESH_NODE_ID_LEN];
 	uint8_t *bytes;			/* owned */
 	size_t len;
@@ -73,7 +75,7 @@ struct ref {
 
 static bool kind_ok(int kind)
 {
-	return kind >= MESH_REC_CERT && kind <= MESH_REC_ENDPOINTS;
+	return kind >= MESH_REC_CERT && kind <= MESH_REC_ROUTES;
 }
 
 /* ---- table ---- */
@@ -292,12 +294,24 @@ static void emit(struct mesh_records *recs, enum mesh_rec_event_type type, const
 		recs->on_event(recs->ctx, &ev);
 }
 
+static void emit_routes(struct mesh_records *recs, const uint8_t *id,
+    const struct mesh_routes *rt)
+{
+	struct mesh_rec_event ev = {
+		.type = MESH_EV_ROUTES_CHANGED, .node_id = id, .routes = rt,
+	};
+
+	if (recs->on_event != NULL)
+		recs->on_event(recs->ctx, &ev);
+}
+
 /* Drops n's records that are expired at now, with their events. */
 static void expire_node(struct mesh_records *recs, struct node *n, uint64_t now)
 {
 	if (n->rec[K_CERT].bytes != NULL && now >= n->rec[K_CERT].expires) {
 		rec_drop(recs, n, K_CERT);
 		rec_drop(recs, n, K_EP);
+		rec_drop(recs, n, K_RT);
 		memset(n->sign_pk, 0, sizeof n->sign_pk);
 		emit(recs, MESH_EV_MEMBER_REMOVED, n->id, NULL, NULL, MESH_GONE_EXPIRED);
 	} else if (n->rec[K_EP].bytes != NULL && now >= n->rec[K_EP].expires) {
@@ -328,16 +342,16 @@ static void pending_drop_node(struct mesh_records *recs, const uint8_t id[MESH_N
 	}
 }
 
-static int pending_add(struct mesh_records *recs, const struct mesh_endpoints *e,
-    const uint8_t *bytes, size_t len, uint64_t now)
+/* exp: the record's own expiry (UINT64_MAX for routes). */
+static int pending_add(struct mesh_records *recs, uint8_t kind, const uint8_t *node_id,
+    uint64_t exp, const uint8_t *bytes, size_t len, uint64_t now)
 {
 	struct pending *p;
-	uint64_t exp = mesh_endpoints_expiry(e);
 	size_t i, oldest = 0;
 
 	for (i = 0; i < recs->npend; i++) {
 		p = &recs->pend[i];
-		if (p->len == len && memcmp(p->bytes, bytes, len) == 0)
+		if (p->kind == kind && p->len == len && memcmp(p->bytes, bytes, len) == 0)
 			return MESH_MERGE_ORPHAN;
 		if (p->order < recs->pend[oldest].order)
 			oldest = i;
@@ -348,7 +362,8 @@ static int pending_add(struct mesh_records *recs, const struct mesh_endpoints *e
 	if ((p->bytes = malloc(len)) == NULL)
 		return MESHD_E_NOMEM;
 	memcpy(p->bytes, bytes, len);
-	memcpy(p->node_id, e->node_id, MESH_NODE_ID_LEN);
+	memcpy(p->node_id, node_id, MESH_NODE_ID_LEN);
+	p->kind = kind;
 	p->len = len;
 	if (now < UINT64_MAX - MESH_RECORDS_PENDING_TTL_S && now + MESH_RECORDS_PENDING_TTL_S < exp)
 		exp = now + MESH_RECORDS_PENDING_TTL_S;
@@ -379,6 +394,23 @@ static int endpoints_apply(struct mesh_records *recs, struct node *n,
 	return MESH_MERGE_NEW;
 }
 
+/* A routes record for n, which holds a cert. */
+static int routes_apply(struct mesh_records *recs, struct node *n, const struct mesh_routes *rt,
+    const uint8_t *bytes, size_t len, uint64_t now)
+{
+	struct rec *held = &n->rec[K_RT];
+	int r;
+
+	if (!mesh_routes_verify(rt, n->sign_pk, recs->mesh_id, now))
+		return MESH_MERGE_INVALID;
+	if (held->bytes != NULL && rec_cmp(rt->seq, bytes, len, held) <= 0)
+		return not_newer(rt->seq, bytes, len, held);
+	if ((r = rec_set(recs, n, K_RT, bytes, len, rt->seq, UINT64_MAX)) != 0)
+		return r;
+	emit_routes(recs, n->id, rt);
+	return MESH_MERGE_NEW;
+}
+
 /* Merges the orphans waiting for n, which just got its cert. */
 static void pending_adopt(struct mesh_records *recs, struct node *n, uint64_t now)
 {
@@ -387,6 +419,7 @@ static void pending_adopt(struct mesh_records *recs, struct node *n, uint64_t no
 	while (i < recs->npend) {
 		struct pending p = recs->pend[i];
 		struct mesh_endpoints e;
+		struct mesh_routes rt;
 
 		if (memcmp(p.node_id, n->id, MESH_NODE_ID_LEN) != 0) {
 			i++;
@@ -394,8 +427,10 @@ static void pending_adopt(struct mesh_records *recs, struct node *n, uint64_t no
 		}
 		recs->pend[i].bytes = NULL;	/* p owns it now */
 		pending_remove(recs, i);
-		if (mesh_endpoints_decode(p.bytes, p.len, &e) == 0)
+		if (p.kind == MESH_REC_ENDPOINTS && mesh_endpoints_decode(p.bytes, p.len, &e) == 0)
 			(void)endpoints_apply(recs, n, &e, p.bytes, p.len, now);
+		else if (p.kind == MESH_REC_ROUTES && mesh_routes_decode(p.bytes, p.len, &rt) == 0)
+			(void)routes_apply(recs, n, &rt, p.bytes, p.len, now);
 		free(p.bytes);
 	}
 }
@@ -405,7 +440,8 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 	struct mesh_cert c;
 	struct node *n;
 	struct mesh_endpoints e;
-	bool had, rekeyed, dropped;
+	struct mesh_routes rt;
+	bool had, rekeyed, dropped, rt_dropped;
 	int r;
 
 	if (len > MESH_CERT_MAX_LEN || mesh_cert_decode(bytes, len, &c) != 0 ||
@@ -433,9 +469,16 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 	     !mesh_endpoints_verify(&e, n->sign_pk, recs->mesh_id, now));
 	if (dropped)
 		rec_drop(recs, n, K_EP);
+	rt_dropped = rekeyed && n->rec[K_RT].bytes != NULL &&
+	    (mesh_routes_decode(n->rec[K_RT].bytes, n->rec[K_RT].len, &rt) != 0 ||
+	     !mesh_routes_verify(&rt, n->sign_pk, recs->mesh_id, now));
+	if (rt_dropped)
+		rec_drop(recs, n, K_RT);
 	emit(recs, had ? MESH_EV_MEMBER_CHANGED : MESH_EV_MEMBER_ADDED, n->id, &c, NULL, 0);
 	if (dropped)
 		emit(recs, MESH_EV_ENDPOINTS_CHANGED, n->id, NULL, NULL, 0);
+	if (rt_dropped)
+		emit_routes(recs, n->id, NULL);
 	/* the cert is stored: an orphan lost to NOMEM comes back by gossip */
 	pending_adopt(recs, n, now);
 	return MESH_MERGE_NEW;
@@ -465,6 +508,7 @@ static int merge_revoke(struct mesh_records *recs, const uint8_t *bytes, size_t 
 	member = n->rec[K_CERT].bytes != NULL;
 	rec_drop(recs, n, K_CERT);
 	rec_drop(recs, n, K_EP);
+	rec_drop(recs, n, K_RT);
 	memset(n->sign_pk, 0, sizeof n->sign_pk);
 	pending_drop_node(recs, n->id);
 	if (member)
@@ -490,7 +534,28 @@ static int merge_endpoints(struct mesh_records *recs, const uint8_t *bytes, size
 		if (n->rec[K_CERT].bytes != NULL)
 			return endpoints_apply(recs, n, &e, bytes, len, now);
 	}
-	return pending_add(recs, &e, bytes, len, now);
+	return pending_add(recs, MESH_REC_ENDPOINTS, e.node_id, mesh_endpoints_expiry(&e), bytes,
+	    len, now);
+}
+
+static int merge_routes(struct mesh_records *recs, const uint8_t *bytes, size_t len,
+    uint64_t now)
+{
+	struct mesh_routes rt;
+	struct node *n;
+
+	if (len > MESH_ROUTES_MAX_LEN || mesh_routes_decode(bytes, len, &rt) != 0 ||
+	    sodium_memcmp(rt.mesh_id, recs->mesh_id, MESH_ID_LEN) != 0 ||
+	    (rt.timestamp > now && rt.timestamp - now > MESH_CERT_SKEW_S))
+		return MESH_MERGE_INVALID;
+	if ((n = node_lookup(recs, rt.node_id)) != NULL) {
+		expire_node(recs, n, now);
+		if (n->rec[K_REVOKE].bytes != NULL)
+			return MESH_MERGE_REVOKED;
+		if (n->rec[K_CERT].bytes != NULL)
+			return routes_apply(recs, n, &rt, bytes, len, now);
+	}
+	return pending_add(recs, MESH_REC_ROUTES, rt.node_id, UINT64_MAX, bytes, len, now);
 }
 
 int mesh_records_merge(struct mesh_records *recs, enum mesh_rec_kind kind,
@@ -513,6 +578,9 @@ int mesh_records_merge(struct mesh_records *recs, enum mesh_rec_kind kind,
 		break;
 	case MESH_REC_ENDPOINTS:
 		r = merge_endpoints(recs, bytes, len, now_unix);
+		break;
+	case MESH_REC_ROUTES:
+		r = merge_routes(recs, bytes, len, now_unix);
 		break;
 	default:
 		r = MESH_MERGE_INVALID;
@@ -683,6 +751,18 @@ int mesh_records_endpoints(const struct mesh_records *recs,
 	return mesh_endpoints_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
 }
 
+int mesh_records_routes(const struct mesh_records *recs,
+    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_routes *out)
+{
+	const uint8_t *b;
+	size_t len;
+
+	memset(out, 0, sizeof *out);
+	if (mesh_records_get(recs, MESH_REC_ROUTES, node_id, &b, &len) != 0)
+		return MESHD_E_NOENT;
+	return mesh_routes_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
+}
+
 int mesh_records_foreach(const struct mesh_records *recs, int kind,
     mesh_records_walk_fn *fn, void *ctx)
 {
@@ -707,7 +787,8 @@ int mesh_records_foreach(const struct mesh_records *recs, int kind,
 size_t mesh_records_count(const struct mesh_records *recs, int kind)
 {
 	if (kind == 0)
-		return recs->count[K_CERT] + recs->count[K_REVOKE] + recs->count[K_EP];
+		return recs->count[K_CERT] + recs->count[K_REVOKE] + recs->count[K_EP] +
+		    recs->count[K_RT];
 	return kind_ok(kind) ? recs->count[kind - 1] : 0;
 }
 

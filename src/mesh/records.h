@@ -1,25 +1,28 @@
 /* The record set a node gossips, in memory, with its merge rules.
  *
- * Three kinds of record travel, each keyed by the node id it is about and
+ * Four kinds of record travel, each keyed by the node id it is about and
  * ordered by a per-kind version:
  *
  *	kind       signed by                  version       effect
  *	CERT       authority                  issued_at     the node is a member
  *	REVOKE     authority                  revoked_at    tombstone, forever
  *	ENDPOINTS  the node (cert's sign_pk)  seq           where to reach it
+ *	ROUTES     the node (cert's sign_pk)  seq           subnets it offers
+ *	                                                    (never expires)
  *
  * Merge rules (docs/wire-formats.md has the full table). For one (kind, node):
  * the record with the larger version wins; at equal versions the one whose
  * bytes are lexicographically larger wins. That order is total and depends
  * only on the records, so any set of deliveries, in any order and with any
  * duplicates, ends in the same state on every node: the maximum. A tombstone
- * beats everything: it drops the node's cert and endpoint record, and every
- * later cert or endpoint record for that node id is refused (a revoked node
+ * beats everything: it drops the node's cert, endpoint and routes records,
+ * and every later record of those kinds for that node id is refused (a revoked node
  * rejoins under a new node id). Tombstones are never dropped: a cert issued
  * before the revocation may stay valid for a long time, and forgetting the
  * tombstone would let a stale copy of it back in.
  *
- * An ENDPOINTS record for a node whose cert we do not hold yet (ORPHAN) cannot
+ * An ENDPOINTS or ROUTES record for a node whose cert we do not hold yet
+ * (ORPHAN) cannot
  * be verified. It waits in a small bounded pending set (oldest evicted first,
  * dropped after MESH_RECORDS_PENDING_TTL_S) and is verified and merged when
  * the cert arrives. Pending records are not ours to vouch for: they are not in
@@ -27,10 +30,11 @@
  * set loses.
  *
  * When a cert is replaced by one with a different sign_pk, the held endpoint
- * record is re-verified under the new key and dropped if it fails. Records
+ * and routes records are re-verified under the new key and dropped if they
+ * fail. Records
  * signed by the new key that arrived earlier were INVALID then; the gossip
  * round's digest brings them back. A gossip batch should be merged REVOKE
- * first, then CERT, then ENDPOINTS.
+ * first, then CERT, then ENDPOINTS, then ROUTES.
  *
  * Time is unix seconds passed in (the certificates' expiries are absolute).
  * Expired records are dropped by mesh_records_handle_expiry() and, for the
@@ -53,11 +57,13 @@
 #include "mesh/cert.h"
 #include "mesh/endpoints.h"
 #include "mesh/identity.h"
+#include "mesh/routes.h"
 
 enum mesh_rec_kind {
 	MESH_REC_CERT = 1,
 	MESH_REC_REVOKE = 2,
 	MESH_REC_ENDPOINTS = 3,
+	MESH_REC_ROUTES = 4,
 };
 
 /* mesh_records_merge() outcomes (>= 0; errors are negative MESHD_E_*). */
@@ -68,7 +74,8 @@ enum mesh_merge {
 	MESH_MERGE_INVALID,	/* undecodable, unknown kind, bad signature, other
 				 * mesh, expired or too far in the future */
 	MESH_MERGE_REVOKED,	/* the node has a tombstone: refused */
-	MESH_MERGE_ORPHAN,	/* ENDPOINTS for a node without a cert: pending */
+	MESH_MERGE_ORPHAN,	/* ENDPOINTS/ROUTES for a node without a cert:
+				 * pending */
 };
 
 enum {
@@ -90,6 +97,8 @@ enum mesh_rec_event_type {
 	MESH_EV_MEMBER_CHANGED,		/* its cert was replaced by a newer one */
 	MESH_EV_MEMBER_REMOVED,		/* revoked or its cert expired */
 	MESH_EV_ENDPOINTS_CHANGED,	/* new endpoint record, or none any more */
+	MESH_EV_ROUTES_CHANGED,		/* new routes record, or none any more
+					 * (only when the cert stays) */
 };
 
 enum mesh_rec_gone {
@@ -102,11 +111,13 @@ struct mesh_rec_event {
 	const uint8_t *node_id;			/* MESH_NODE_ID_LEN bytes */
 	const struct mesh_cert *cert;		/* ADDED, CHANGED: the new cert */
 	const struct mesh_endpoints *endpoints;	/* ENDPOINTS_CHANGED: NULL = none */
+	const struct mesh_routes *routes;	/* ROUTES_CHANGED: NULL = none */
 	enum mesh_rec_gone gone;		/* REMOVED: why */
 };
 
 /* All pointers in ev are borrowed for the duration of the call. A removed
- * member's endpoint record goes with it: no separate ENDPOINTS_CHANGED. */
+ * member's endpoint and routes records go with it: no separate
+ * ENDPOINTS_CHANGED or ROUTES_CHANGED. */
 typedef void mesh_records_event_fn(void *ctx, const struct mesh_rec_event *ev);
 
 struct mesh_records_cfg {
@@ -147,11 +158,14 @@ int mesh_records_handle_expiry(struct mesh_records *recs, uint64_t now_unix);
  * merge or expiry. Returns 0 or MESHD_E_NOENT. */
 int mesh_records_get(const struct mesh_records *recs, enum mesh_rec_kind kind,
     const uint8_t node_id[MESH_NODE_ID_LEN], const uint8_t **bytes, size_t *len);
-/* Decoded views of the held cert / endpoint record. 0 or MESHD_E_NOENT. */
+/* Decoded views of the held cert / endpoint / routes record. 0 or
+ * MESHD_E_NOENT. */
 int mesh_records_cert(const struct mesh_records *recs,
     const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_cert *out);
 int mesh_records_endpoints(const struct mesh_records *recs,
     const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_endpoints *out);
+int mesh_records_routes(const struct mesh_records *recs,
+    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_routes *out);
 
 /* Calls fn for every held record of kind (0: every kind), in no particular
  * order. fn returns 0 to go on, anything else stops the walk and is returned.
@@ -203,7 +217,7 @@ size_t mesh_digest_len(size_t n);
  * unknown kind); MESHD_E_RANGE (w full; nothing written). */
 int mesh_digest_encode(const struct mesh_digest *d, struct wr *w);
 /* Strict decode of exactly len bytes from a peer. The allocation is bounded
- * by len and by 3 x MESH_RECORDS_MAX_NODES entries. 0; MESHD_E_PROTO (out
+ * by len and by 4 x MESH_RECORDS_MAX_NODES entries. 0; MESHD_E_PROTO (out
  * left empty); MESHD_E_NOMEM. */
 int mesh_digest_decode(const uint8_t *p, size_t len, struct mesh_digest *out);
 

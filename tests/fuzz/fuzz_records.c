@@ -27,6 +27,7 @@
 #include "mesh/cert.h"
 #include "mesh/endpoints.h"
 #include "mesh/records.h"
+#include "mesh/routes.h"
 #include "util/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -103,6 +104,7 @@ static void check_canonical(int kind, const uint8_t *p, size_t n)
 	struct mesh_endpoints e;
 	struct mesh_cert c;
 	struct mesh_revoke rv;
+	struct mesh_routes rt;
 	struct wr w;
 	int r = -1;
 
@@ -113,6 +115,8 @@ static void check_canonical(int kind, const uint8_t *p, size_t n)
 		r = mesh_cert_encode(&c, &w);
 	else if (kind == MESH_REC_REVOKE && mesh_revoke_decode(p, n, &rv) == 0)
 		r = mesh_revoke_encode(&rv, &w);
+	else if (kind == MESH_REC_ROUTES && mesh_routes_decode(p, n, &rt) == 0)
+		r = mesh_routes_encode(&rt, &w);
 	else
 		return;
 	if (r != 0 || w.off != n || memcmp(buf, p, n) != 0)
@@ -191,8 +195,8 @@ static void signed_endpoints(struct mesh_records *recs, const uint8_t *p, size_t
 }
 
 /* Mode 5: a sequence of chunks u8 op | u8 len | len bytes against one set.
- * op & 3: 0-2 raw merge of kind 1-3, 3 signed endpoint body (with a cert
- * first when op & 4); op & 8 also runs the expiry, with the clock moved on
+ * op & 3: 0-2 raw merge of kind 1-3 (of kind 4, ROUTES, when op & 4), 3
+ * signed endpoint body (with a cert first when op & 4); op & 8 also runs the expiry, with the clock moved on
  * by (op >> 4) x 1000 s. Exercises orphans waiting and being evicted,
  * adoption, replacement and deletion from the table. */
 static void sequence_case(struct mesh_records *recs, const uint8_t *p, size_t n)
@@ -204,10 +208,14 @@ static void sequence_case(struct mesh_records *recs, const uint8_t *p, size_t n)
 		size_t len = p[1] < n - 2 ? p[1] : n - 2;
 		const uint8_t *body = p + 2;
 
-		if ((op & 3) == 3)
+		if ((op & 3) == 3) {
 			signed_endpoints(recs, body, len, (op & 4) != 0, now);
-		else
+		} else if (op & 4) {
+			check_canonical(MESH_REC_ROUTES, body, len);
+			merge_checked(recs, MESH_REC_ROUTES, body, len, now);
+		} else {
 			merge_checked(recs, 1 + (op & 3), body, len, now);
+		}
 		if (op & 8) {
 			now += 1000 * (uint64_t)(op >> 4);
 			if (mesh_records_handle_expiry(recs, now) != 0 ||
