@@ -6,6 +6,16 @@
  *	status json	one JSON object, issue-3 contract (docs/mesh-protocol.md)
  *	revoke NAME	admin only: revoke the member NAME now
  *	down		stop the daemon (it answers first, then shuts down)
+ *	set advertise-routes LIST
+ *			LIST: CIDR[,CIDR...] or "none"; our advertised subnet
+ *			routes (persisted in our signed ROUTES record)
+ *	routes		table: per node (us included) advertised, approved and
+ *			installed-here prefixes
+ *	routes json	the same as one JSON object {"nodes": [{"name",
+ *			"advertised": [..], "approved": [..], "installed": [..]}]}
+ *	routes approve NODE CIDR
+ *	routes deny NODE CIDR
+ *			admin only: mesh_node_route_set()
  * Response: a first line "ok" or "error: MESSAGE", then the body (may be
  * empty), then the server closes the connection. A request that is too long,
  * not a line within CTL_TIMEOUT_MS, or unknown gets "error: ..." and the

@@ -13,15 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "daemon.h"
+#include "mesh/dns.h"
 #include "mesh/node.h"
+#include "mesh/routes.h"
 #include "mesh/wire.h"
 #include "netlink.h"
+#include "portmap_run.h"
 #include "status.h"
 #include "tun.h"
 #include "util/err.h"
@@ -34,6 +38,16 @@ enum {
 	IP4_HDR = 20,
 	UDP_HDR = 8,
 	GOSSIP_MAX = WGDEV_MAX_PACKET - IP4_HDR - UDP_HDR,
+	DNS_QUERY_MAX = 4096,		/* EDNS queries may be longer than 512 */
+	HOSTS_CHECK_S = 5,
+	HOSTS_FILE_MAX = 4 * 1024 * 1024,	/* a larger hosts file is left alone */
+};
+
+/* One DNS responder socket (daemon.h "Names"). */
+struct meshd_dns {
+	uv_udp_t h;
+	bool on;
+	struct meshd *d;
 };
 
 struct meshd {
@@ -44,11 +58,22 @@ struct meshd {
 	uv_timer_t scan;
 	bool scan_on;
 	bool revoked;
+	struct portmap_run portmap;	/* gateway mapping of the UDP port */
 	char dir[PATH_MAX];
 	char pidfile[PATH_MAX + 16];
 	char ifname[IFNAMSIZ];
 	uint8_t ipv4[4], ipv6[16];
 	struct mesh_prefix prefix4, prefix6;
+	struct meshd_run_opts opts;	/* strings borrowed from the caller */
+	int ifindex;			/* of the TUN, once configured (routes) */
+	char domain[MESH_NAME_MAX + 1];	/* DNS: the mesh name */
+	struct meshd_dns dns[2];	/* [0] overlay IPv4:53, [1] [overlay IPv6]:53 */
+	uint8_t dnsq[DNS_QUERY_MAX];
+	uint8_t dnsa[MESH_DNS_UDP_MAX];
+	uv_timer_t hosts;		/* hosts_file upkeep */
+	bool hosts_on;
+	uint64_t hosts_hash;		/* of the last block written; 0: none */
+	char hosts_path[PATH_MAX];	/* opts.hosts_file made absolute */
 	uint8_t gbuf[WGDEV_MAX_PACKET];	/* outgoing gossip packet */
 };
 
@@ -145,6 +170,225 @@ static void op_send_gossip(void *ctx, const uint8_t dst4[4], const uint8_t *p, s
 				dst4[0], dst4[1], dst4[2], dst4[3], meshd_strerror(r));
 }
 
+/* ---- subnet routes (daemon.h) ---- */
+
+static const char *prefix_str(const struct mesh_prefix *r, char buf[MESH_PREFIX_STRLEN])
+{
+	if (mesh_prefix_format(r, buf, MESH_PREFIX_STRLEN) != 0)
+		snprintf(buf, MESH_PREFIX_STRLEN, "?");
+	return buf;
+}
+
+/* Before the TUN is up the kernel refuses routes through it: those are
+ * installed by install_routes() once it is. */
+static void op_route(struct meshd *d, const struct mesh_prefix *r, bool add)
+{
+	char buf[MESH_PREFIX_STRLEN];
+	int af = r->family == MESH_FAMILY_V4 ? AF_INET : AF_INET6;
+	int e;
+
+	if (d->ifindex <= 0)
+		return;
+	e = add ? netlink_route_add(d->ifindex, af, r->addr, r->len) :
+		  netlink_route_del(d->ifindex, af, r->addr, r->len);
+	if (e == 0)
+		log_info("route %s %s dev %s", add ? "added:" : "removed:", prefix_str(r, buf),
+			 d->ifname);
+	else if (!(!add && errno == ESRCH))
+		log_warn("cannot %s route %s dev %s: %s", add ? "add" : "remove",
+			 prefix_str(r, buf), d->ifname,
+			 e == MESHD_E_SYS ? strerror(errno) : meshd_strerror(e));
+}
+
+static void op_route_add(void *ctx, const struct mesh_prefix *r)
+{
+	op_route(ctx, r, true);
+}
+
+static void op_route_del(void *ctx, const struct mesh_prefix *r)
+{
+	op_route(ctx, r, false);
+}
+
+static int install_peer_routes(void *ctx, const struct mesh_node_peer *p)
+{
+	for (size_t i = 0; i < p->ninst; i++)
+		op_route(ctx, &p->inst[i], true);
+	return 0;
+}
+
+static void install_routes(struct meshd *d)
+{
+	mesh_node_foreach_peer(d->node, install_peer_routes, d);
+}
+
+static bool sysctl_off(const char *path)
+{
+	char c = '1';
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;	/* unknown: say nothing */
+	if (fread(&c, 1, 1, f) != 1)
+		c = '1';
+	fclose(f);
+	return c == '0';
+}
+
+/* Advertising a family whose forwarding is off makes this node a gateway
+ * that drops what it is sent: one warning per family, into warn too when
+ * given (the ctl answer). */
+static void check_forwarding(const struct mesh_prefix *r, size_t n, struct sbuf *warn)
+{
+	static const struct {
+		uint8_t family;
+		const char *path, *sysctl;
+	} f[2] = {
+		{ MESH_FAMILY_V4, "/proc/sys/net/ipv4/ip_forward", "net.ipv4.ip_forward" },
+		{ MESH_FAMILY_V6, "/proc/sys/net/ipv6/conf/all/forwarding",
+		  "net.ipv6.conf.all.forwarding" },
+	};
+
+	for (int k = 0; k < 2; k++) {
+		bool used = false;
+
+		for (size_t i = 0; i < n; i++)
+			used |= r[i].family == f[k].family;
+		if (!used || !sysctl_off(f[k].path))
+			continue;
+		log_warn("forwarding is off: LAN hosts will not reach the mesh through this "
+			 "gateway (sysctl -w %s=1)", f[k].sysctl);
+		if (warn)
+			sbuf_printf(warn, "warning: forwarding is off: LAN hosts will not reach "
+				    "the mesh through this gateway (sysctl -w %s=1)\n", f[k].sysctl);
+	}
+}
+
+/* Parses and applies an advertise list ("none" withdraws everything). */
+static int set_advertised(struct meshd *d, const char *list, struct sbuf *warn, char *err,
+			  size_t errlen)
+{
+	struct mesh_prefix r[MESH_ROUTES_MAX];
+	size_t n = 0;
+	int e;
+
+	e = mesh_routes_parse_list(list, r, MESH_ROUTES_MAX, &n, err, errlen);
+	if (e) {
+		if (!err[0])
+			snprintf(err, errlen, "invalid route list '%.100s'", list);
+		return e;
+	}
+	e = mesh_node_set_advertised(d->node, r, n, sched_now(), now_unix(), err, errlen);
+	wgdev_rearm(&d->dev);
+	if (e) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot advertise '%.100s': %s", list, meshd_strerror(e));
+		return e;
+	}
+	check_forwarding(r, n, warn);
+	return 0;
+}
+
+/* ---- DNS responder (daemon.h "Names") ---- */
+
+static int dns_lookup(void *ctx, const char *label, uint8_t v4[4], bool *has4, uint8_t v6[16],
+		      bool *has6)
+{
+	struct meshd *d = ctx;
+	int e;
+
+	if (!d->node)
+		return MESHD_E_STATE;
+	e = mesh_node_lookup_name(d->node, label, v4, v6);
+	if (e == 0)
+		*has4 = *has6 = true;
+	return e;
+}
+
+static void dns_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct meshd_dns *s = h->data;
+
+	(void)hint;
+	buf->base = (char *)s->d->dnsq;
+	buf->len = sizeof s->d->dnsq;
+}
+
+static void dns_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *from,
+		     unsigned flags)
+{
+	struct meshd_dns *s = h->data;
+	struct meshd *d = s->d;
+	size_t alen = 0;
+	uv_buf_t out;
+
+	(void)buf;
+	if (n <= 0 || !from || (flags & UV_UDP_PARTIAL))
+		return;
+	if (mesh_dns_answer(d->dnsq, (size_t)n, d->domain, dns_lookup, d, d->dnsa,
+			    sizeof d->dnsa, &alen) != 0 || alen == 0)
+		return;
+	out = uv_buf_init((char *)d->dnsa, (unsigned)alen);
+	if (uv_udp_try_send(h, &out, 1, from) < 0)
+		log_ratelimited(LOG_LVL_DEBUG, "DNS: reply not sent");
+}
+
+static void dns_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void dns_start_one(struct meshd *d, struct meshd_dns *s, const struct sockaddr *sa)
+{
+	char a[ENDPOINT_STRLEN];
+	union endpoint ep;
+	int e;
+
+	memset(&ep, 0, sizeof ep);
+	memcpy(&ep, sa, sa->sa_family == AF_INET ? sizeof ep.sin : sizeof ep.sin6);
+	endpoint_format(&ep, a, sizeof a);
+	s->d = d;
+	if (uv_udp_init(&d->dev.loop, &s->h) != 0)
+		return;
+	s->h.data = s;
+	s->on = true;
+	e = uv_udp_bind(&s->h, sa, 0);
+	if (!e)
+		e = uv_udp_recv_start(&s->h, dns_alloc, dns_recv);
+	if (e) {
+		log_warn("DNS: cannot listen on %s: %s; names will not resolve there", a,
+			 uv_strerror(e));
+		uv_close((uv_handle_t *)&s->h, dns_closed);
+		s->on = false;
+		return;
+	}
+	log_info("DNS: answering for .%s on %s", d->domain, a);
+}
+
+static void dns_start(struct meshd *d)
+{
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(MESH_DNS_PORT) };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(MESH_DNS_PORT) };
+
+	if (mesh_dns_check_domain(d->domain) != 0) {
+		log_warn("DNS: mesh name '%s' is not a DNS label; no name service", d->domain);
+		return;
+	}
+	memcpy(&s4.sin_addr, d->ipv4, 4);
+	memcpy(&s6.sin6_addr, d->ipv6, 16);
+	dns_start_one(d, &d->dns[0], (const struct sockaddr *)&s4);
+	dns_start_one(d, &d->dns[1], (const struct sockaddr *)&s6);
+}
+
+static void dns_stop(struct meshd *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->dns[i].on) {
+			uv_close((uv_handle_t *)&d->dns[i].h, dns_closed);
+			d->dns[i].on = false;
+		}
+}
+
 /* ---- wgdev hooks ---- */
 
 static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p, size_t len,
@@ -211,6 +455,171 @@ static void scan_closed(uv_handle_t *h)
 	(void)h;
 }
 
+/* ---- hosts_file upkeep (daemon.h) ---- */
+
+struct hosts_block {
+	struct sbuf b;
+	const char *mesh;
+};
+
+static void hosts_line(struct sbuf *b, const char *name, const char *mesh, const uint8_t v4[4],
+		       const uint8_t v6[16])
+{
+	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, v4, a4, sizeof a4);
+	inet_ntop(AF_INET6, v6, a6, sizeof a6);
+	sbuf_printf(b, "%s %s.%s %s\n%s %s.%s\n", a4, name, mesh, name, a6, name, mesh);
+}
+
+static int hosts_peer(void *ctx, const struct mesh_node_peer *p)
+{
+	struct hosts_block *hb = ctx;
+
+	hosts_line(&hb->b, p->name, hb->mesh, p->ipv4, p->ipv6);
+	return 0;
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
+	return h | 1;	/* never 0: 0 means "no block written" */
+}
+
+/* The file without our block, plus block (NULL: none), written to a
+ * temporary file in the same directory and renamed over it, mode kept. */
+static int hosts_write(const struct meshd *d, const char *block)
+{
+	char begin[MESH_NAME_MAX + 32], end[MESH_NAME_MAX + 32], tmp[PATH_MAX + 16];
+	struct sbuf out = { 0 };
+	struct stat sb;
+	mode_t mode = 0644;
+	char *old = NULL, *b, *e;
+	size_t olen = 0;
+	FILE *f;
+	int fd, r = -1;
+
+	snprintf(begin, sizeof begin, "# BEGIN meshd %s\n", d->domain);
+	snprintf(end, sizeof end, "# END meshd %s\n", d->domain);
+	f = fopen(d->opts.hosts_file, "re");
+	if (f) {
+		if (fstat(fileno(f), &sb) == 0)
+			mode = sb.st_mode & 07777;
+		old = malloc(HOSTS_FILE_MAX + 1);
+		if (old)
+			olen = fread(old, 1, HOSTS_FILE_MAX, f);
+		fclose(f);
+		if (!old || olen == HOSTS_FILE_MAX) {
+			free(old);
+			errno = old ? EFBIG : ENOMEM;
+			return -1;
+		}
+		old[olen] = '\0';
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	/* our old block: from a line equal to begin to the next line equal to end */
+	b = old;
+	while (b && (b = strstr(b, begin)) && b != old && b[-1] != '\n')
+		b += strlen(begin);
+	e = b ? strstr(b, end) : NULL;
+	if (b && e) {
+		sbuf_add(&out, old, (size_t)(b - old));
+		sbuf_puts(&out, e + strlen(end));
+	} else if (old) {
+		sbuf_add(&out, old, olen);
+	}
+	free(old);
+	if (block) {
+		if (out.len && out.buf[out.len - 1] != '\n')
+			sbuf_puts(&out, "\n");
+		sbuf_puts(&out, begin);
+		sbuf_puts(&out, block);
+		sbuf_puts(&out, end);
+	}
+	if (out.oom) {
+		sbuf_free(&out);
+		errno = ENOMEM;
+		return -1;
+	}
+	snprintf(tmp, sizeof tmp, "%s.meshdXXXXXX", d->opts.hosts_file);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		sbuf_free(&out);
+		return -1;
+	}
+	if (fchmod(fd, mode) == 0 && write(fd, out.buf ? out.buf : "", out.len) == (ssize_t)out.len &&
+	    fsync(fd) == 0)
+		r = 0;
+	close(fd);
+	if (r == 0 && rename(tmp, d->opts.hosts_file) != 0)
+		r = -1;
+	if (r)
+		unlink(tmp);
+	sbuf_free(&out);
+	return r;
+}
+
+static void hosts_update(struct meshd *d)
+{
+	struct hosts_block hb = { .b = { 0 }, .mesh = d->domain };
+	struct mesh_node_self self;
+	uint64_t h;
+
+	if (!d->node || !d->opts.hosts_file)
+		return;
+	mesh_node_get_self(d->node, &self);
+	hosts_line(&hb.b, self.name, d->domain, self.ipv4, self.ipv6);
+	mesh_node_foreach_peer(d->node, hosts_peer, &hb);
+	if (hb.b.oom) {
+		sbuf_free(&hb.b);
+		return;
+	}
+	h = fnv1a(hb.b.buf, hb.b.len);
+	if (h != d->hosts_hash) {
+		if (hosts_write(d, hb.b.buf) == 0)
+			d->hosts_hash = h;
+		else
+			log_ratelimited(LOG_LVL_WARN, "cannot update %s: %s", d->opts.hosts_file,
+					strerror(errno));
+	}
+	sbuf_free(&hb.b);
+}
+
+static void on_hosts(uv_timer_t *t)
+{
+	hosts_update(t->data);
+}
+
+static void hosts_start(struct meshd *d)
+{
+	uint64_t ms = (uint64_t)HOSTS_CHECK_S * 1000;
+
+	if (!d->opts.hosts_file || uv_timer_init(&d->dev.loop, &d->hosts) != 0)
+		return;
+	d->hosts.data = d;
+	d->hosts_on = true;
+	uv_timer_start(&d->hosts, on_hosts, ms, ms);
+	hosts_update(d);
+}
+
+/* At stop: the timer goes and our block leaves the file. */
+static void hosts_stop(struct meshd *d)
+{
+	if (d->hosts_on) {
+		uv_timer_stop(&d->hosts);
+		uv_close((uv_handle_t *)&d->hosts, scan_closed);
+		d->hosts_on = false;
+	}
+	if (d->hosts_hash && hosts_write(d, NULL) != 0)
+		log_warn("cannot remove the meshd block from %s: %s", d->opts.hosts_file,
+			 strerror(errno));
+	d->hosts_hash = 0;
+}
+
 /* Shutdown begins: the control socket goes first so no client talks to a
  * half-stopped daemon; the node goes before the wg device it borrows. */
 static void hook_stopping(void *ctx)
@@ -218,6 +627,9 @@ static void hook_stopping(void *ctx)
 	struct meshd *d = ctx;
 
 	ctl_server_stop(&d->ctl);
+	dns_stop(d);
+	hosts_stop(d);
+	portmap_run_stop(&d->portmap, NULL);	/* DELETE; the loop waits for it */
 	if (d->scan_on) {
 		uv_timer_stop(&d->scan);
 		uv_close((uv_handle_t *)&d->scan, scan_closed);
@@ -282,7 +694,9 @@ static void scan_endpoints(struct meshd *d)
 	static const int fams[2] = { AF_INET, AF_INET6 };	/* IPv4 first */
 	struct mesh_ep eps[MESH_ENDPOINTS_MAX];
 	struct ifaddrs *ifs;
-	size_t n = 0;
+	union endpoint pm;
+	bool have_pm = portmap_run_endpoint(&d->portmap, &pm);
+	size_t n = 0, max = MESH_ENDPOINTS_MAX - (have_pm ? 1 : 0);
 	int r;
 
 	if (!d->node)
@@ -292,10 +706,18 @@ static void scan_endpoints(struct meshd *d)
 		return;
 	}
 	for (int f = 0; f < 2; f++)
-		for (struct ifaddrs *i = ifs; i && n < MESH_ENDPOINTS_MAX; i = i->ifa_next)
+		for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next)
 			if (local_ep(d, i, fams[f], &eps[n]))
 				n++;
 	freeifaddrs(ifs);
+	if (have_pm && pm.sa.sa_family == AF_INET) {	/* mapped on the gateway */
+		memset(&eps[n], 0, sizeof eps[n]);
+		eps[n].source = MESH_EP_PORTMAP;
+		eps[n].family = MESH_FAMILY_V4;
+		memcpy(eps[n].addr, &pm.sin.sin_addr, 4);
+		eps[n].port = ntohs(pm.sin.sin_port);
+		n++;
+	}
 	r = mesh_node_set_endpoints(d->node, eps, n, sched_now(), now_unix());
 	if (r)
 		log_warn("cannot publish local endpoints: %s", meshd_strerror(r));
@@ -305,6 +727,11 @@ static void scan_endpoints(struct meshd *d)
 static void on_scan(uv_timer_t *t)
 {
 	scan_endpoints(t->data);
+}
+
+static void on_portmap_changed(void *ctx)
+{
+	scan_endpoints(ctx);
 }
 
 /* ---- control socket requests ---- */
@@ -338,6 +765,77 @@ static enum ctl_answer ctl_revoke(struct meshd *d, const char *name, char *err, 
 	return CTL_ANSWER_ERROR;
 }
 
+/* "NODE CIDR" of `routes approve|deny NODE CIDR`. */
+static enum ctl_answer ctl_route_set(struct meshd *d, const char *args, bool approve, char *err,
+				     size_t errlen)
+{
+	char name[MESH_NAME_MAX + 2], cidr[MESH_PREFIX_STRLEN], pbuf[MESH_PREFIX_STRLEN];
+	const char *verb = approve ? "approve" : "deny";
+	struct mesh_prefix r;
+	uint8_t v4[4], v6[16];
+	char extra;
+	int e;
+
+	if (sscanf(args, "%64s %63s %c", name, cidr, &extra) != 2) {
+		snprintf(err, errlen, "usage: routes %s NODE CIDR", verb);
+		return CTL_ANSWER_ERROR;
+	}
+	e = mesh_prefix_parse(cidr, &r, err, errlen);
+	if (e) {
+		if (!err[0])
+			snprintf(err, errlen, "invalid prefix '%s'", cidr);
+		return CTL_ANSWER_ERROR;
+	}
+	prefix_str(&r, pbuf);
+	err[0] = '\0';
+	e = mesh_node_route_set(d->node, name, &r, approve, sched_now(), now_unix(), err, errlen);
+	wgdev_rearm(&d->dev);
+	switch (e) {
+	case 0:
+		log_info("routes: %s %s for '%s'", approve ? "approved" : "denied", pbuf, name);
+		return CTL_ANSWER_OK;
+	case MESHD_E_PERM:
+		snprintf(err, errlen, "this node is not an admin");
+		break;
+	case MESHD_E_NOENT:
+		if (!approve && mesh_node_lookup_name(d->node, name, v4, v6) == 0)
+			snprintf(err, errlen, "%s is not approved for '%s'", pbuf, name);
+		else
+			snprintf(err, errlen, "no member named '%s'", name);
+		break;
+	case MESHD_E_EXIST:
+		snprintf(err, errlen, "%s is already approved for '%s'", pbuf, name);
+		break;
+	case MESHD_E_FULL:
+		snprintf(err, errlen, "'%s' already has %d approved routes", name,
+			 MESH_CERT_MAX_ROUTES);
+		break;
+	default:
+		if (!err[0])
+			snprintf(err, errlen, "cannot %s %s for '%s': %s", verb, pbuf, name,
+				 meshd_strerror(e));
+	}
+	return CTL_ANSWER_ERROR;
+}
+
+static enum ctl_answer ctl_routes(struct meshd *d, const char *req, struct sbuf *body, char *err,
+				  size_t errlen)
+{
+	if (!strcmp(req, "") || !strcmp(req, " json")) {
+		if (status_routes_build(body, d->node, req[0] != '\0') != 0) {
+			snprintf(err, errlen, "out of memory");
+			return CTL_ANSWER_ERROR;
+		}
+		return CTL_ANSWER_OK;
+	}
+	if (!strncmp(req, " approve ", 9))
+		return ctl_route_set(d, req + 9, true, err, errlen);
+	if (!strncmp(req, " deny ", 6))
+		return ctl_route_set(d, req + 6, false, err, errlen);
+	snprintf(err, errlen, "unknown request 'routes%.64s'", req);
+	return CTL_ANSWER_ERROR;
+}
+
 static enum ctl_answer ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,
 				  size_t errlen)
 {
@@ -360,6 +858,15 @@ static enum ctl_answer ctl_handle(void *ctx, const char *req, struct sbuf *body,
 		return ctl_revoke(d, req + 7, err, errlen);
 	if (!strcmp(req, "down"))
 		return CTL_ANSWER_OK_STOP;
+	if (!strncmp(req, "routes", 6))
+		return ctl_routes(d, req + 6, body, err, errlen);
+	if (!strncmp(req, "set advertise-routes ", 21)) {
+		err[0] = '\0';
+		if (set_advertised(d, req + 21, body, err, errlen) != 0)
+			return CTL_ANSWER_ERROR;
+		log_info("advertised routes set to '%s'", req + 21);
+		return CTL_ANSWER_OK;
+	}
 	snprintf(err, errlen, "unknown request '%.64s'", req);
 	return CTL_ANSWER_ERROR;
 }
@@ -391,6 +898,9 @@ static int configure_tun(struct meshd *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot bring '%s' up: %s", d->ifname, strerror(errno));
 		return MESHD_E_SYS;
 	}
+	d->ifindex = idx;
+	install_routes(d);
+	dns_start(d);
 	return 0;
 }
 
@@ -473,7 +983,12 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 	struct mesh_node_cfg cfg = {
 		.st = d->st,
 		.wg = d->dev.wg,
-		.ops = { .send_underlay = op_send_underlay, .send_gossip = op_send_gossip },
+		.ops = {
+			.send_underlay = op_send_underlay,
+			.send_gossip = op_send_gossip,
+			.route_add = op_route_add,
+			.route_del = op_route_del,
+		},
 		.ctx = d,
 	};
 	struct mesh_node_self self;
@@ -494,6 +1009,17 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 	memcpy(d->ipv6, self.ipv6, 16);
 	d->prefix4 = self.prefix4;
 	d->prefix6 = self.prefix6;
+	snprintf(d->domain, sizeof d->domain, "%s", self.mesh_name);
+	if (d->opts.advertise) {
+		nerr[0] = '\0';
+		r = set_advertised(d, d->opts.advertise, NULL, nerr, sizeof nerr);
+		if (r) {
+			snprintf(err, errlen, "%s", nerr);
+			return r;
+		}
+	} else {
+		check_forwarding(self.adv, self.nadv, NULL);
+	}
 	return 0;
 }
 
@@ -508,6 +1034,8 @@ static int start_scan(struct meshd *d, char *err, size_t errlen)
 	d->scan.data = d;
 	d->scan_on = true;
 	uv_timer_start(&d->scan, on_scan, ms, ms);
+	if (portmap_run_start(&d->portmap, &d->dev.loop, d->dev.udp.port, on_portmap_changed, d))
+		log_warn("cannot start port mapping; continuing without");
 	scan_endpoints(d);
 	return 0;
 }
@@ -518,6 +1046,7 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 		.underlay = hook_underlay,
 		.inner = hook_inner,
 		.tun_drop_udp_port = MESH_GOSSIP_PORT,
+		.mss_clamp = true,
 		.next_expiry = hook_next,
 		.expire = hook_expire,
 		.stopping = hook_stopping,
@@ -559,6 +1088,7 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	if (ifname_opt)
 		store_ifname(d);
 	write_pidfile(d);
+	hosts_start(d);
 	wgdev_rearm(&d->dev);
 	log_info("mesh node up on %s, UDP port %u, control socket %s", d->ifname,
 		 d->dev.udp.port, d->ctl.path);
@@ -678,10 +1208,31 @@ static int run_background(struct meshd *d, const char *ifname, bool keep_logs)
 
 int meshd_daemon_run(const char *dir, const char *ifname, bool foreground)
 {
+	struct meshd_run_opts o = { .ifname = ifname, .foreground = foreground };
+
+	return meshd_daemon_run_opts(dir, &o);
+}
+
+int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o)
+{
 	static struct meshd d;	/* large; zeroed */
-	bool keep_logs;
+	const char *ifname = o->ifname;
+	bool foreground = o->foreground, keep_logs;
 
 	memset(&d, 0, sizeof d);
+	d.opts = *o;
+	/* absolute: the background child changes to / */
+	if (o->hosts_file && o->hosts_file[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof cwd) ||
+		    (size_t)snprintf(d.hosts_path, sizeof d.hosts_path, "%s/%s", cwd,
+				     o->hosts_file) >= sizeof d.hosts_path) {
+			fprintf(stderr, "meshd: cannot use hosts file '%s'\n", o->hosts_file);
+			return 1;
+		}
+		d.opts.hosts_file = d.hosts_path;
+	}
 	if (ifname && !tun_name_valid(ifname)) {
 		fprintf(stderr, "meshd: invalid interface name '%s': use 1-15 characters, "
 			"no '/', ':' or whitespace\n", ifname);

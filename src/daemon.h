@@ -13,6 +13,19 @@
  *  - Local endpoints (every up, non-loopback interface address except the
  *    TUN's and link-local IPv6, with our UDP port) are gathered at start and
  *    every MESHD_ENDPOINT_SCAN_S and handed to mesh_node_set_endpoints().
+ *  - Names (issue 5): a DNS responder (mesh/dns.h) on UDP port 53 of our
+ *    overlay IPv4 and IPv6 addresses answers for MESH (the mesh name) only.
+ *  - Subnet routes (issue 5): ops.route_add/route_del of the node become
+ *    kernel routes via the TUN (rtnetlink); TCP SYNs through the TUN in both
+ *    directions get their MSS clamped to the TUN MTU minus 40 (IPv4) / 60
+ *    (IPv6); a warning at start when we advertise routes of a family whose
+ *    forwarding sysctl is off.
+ *    Implementation: kernel routes carry protocol NETLINK_RTPROT_MESHD (77:
+ *    `ip route show proto 77`); routes the node installs before the TUN is
+ *    up are added right after it is. The DNS sockets are libuv UDP handles
+ *    bound once the overlay addresses exist; a bind failure is a warning.
+ *    The hosts_file block is rebuilt every few seconds from the member list
+ *    and rewritten only when its hash changes.
  *  - SIGINT/SIGTERM, `meshd down`, or our own revocation stop it cleanly:
  *    ctl socket removed first, then UAPI socket, TUN, store closed last.
  */
@@ -39,6 +52,19 @@ enum {
  * (1 with one line on stderr when start-up fails). Errors are printed as
  * "meshd: REASON". */
 int meshd_daemon_run(const char *dir, const char *ifname, bool foreground);
+/* The same with options: advertise (NULL: keep what the store holds; else
+ * "CIDR[,CIDR...]" or "none", applied with mesh_node_set_advertised() at
+ * start, a bad list failing the start with its message); hosts_file (NULL:
+ * none; else a file such as /etc/hosts in which the daemon keeps a managed
+ * block "NAME.MESH" -> overlay addresses, rewritten atomically when members
+ * change and removed at stop). */
+struct meshd_run_opts {
+	const char *ifname;
+	bool foreground;
+	const char *advertise;
+	const char *hosts_file;
+};
+int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o);
 
 /* The state directory: dir_opt, else $MESHD_STATE_DIR, else MESHD_DEFAULT_DIR. */
 const char *meshd_state_dir(const char *dir_opt);

@@ -103,3 +103,47 @@ int netlink_link_up(int ifindex)
 	ifi->ifi_change = IFF_UP;
 	return talk(nlh);
 }
+
+static int route(uint16_t type, uint16_t flags, int ifindex, int family, const void *addr,
+		 uint8_t prefixlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	size_t alen;
+
+	if (ifindex <= 0 || !addr)
+		return MESHD_E_INVAL;
+	if (family == AF_INET)
+		alen = 4;
+	else if (family == AF_INET6)
+		alen = 16;
+	else
+		return MESHD_E_INVAL;
+	if (prefixlen > alen * 8)
+		return MESHD_E_INVAL;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_dst_len = prefixlen;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = NETLINK_RTPROT_MESHD;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, alen, addr);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return talk(nlh);
+}
+
+int netlink_route_add(int ifindex, int family, const void *addr, uint8_t prefixlen)
+{
+	return route(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifindex, family, addr, prefixlen);
+}
+
+int netlink_route_del(int ifindex, int family, const void *addr, uint8_t prefixlen)
+{
+	return route(RTM_DELROUTE, 0, ifindex, family, addr, prefixlen);
+}

@@ -17,4 +17,15 @@ int netlink_addr_add(int ifindex, int family, const void *addr, uint8_t prefixle
 /* Sets IFF_UP on the interface. 0, MESHD_E_INVAL or MESHD_E_SYS (errno set). */
 int netlink_link_up(int ifindex);
 
+/* A route to addr/prefixlen through the interface (table main, scope link,
+ * protocol NETLINK_RTPROT_MESHD so `ip route show proto 77` lists ours).
+ * add replaces an existing route to the same prefix; del of a route that is
+ * not there is MESHD_E_SYS with errno ESRCH. family and addr as for
+ * netlink_addr_add(). 0, MESHD_E_INVAL or MESHD_E_SYS (errno set). */
+enum {
+	NETLINK_RTPROT_MESHD = 77,	/* unassigned in /etc/iproute2/rt_protos */
+};
+int netlink_route_add(int ifindex, int family, const void *addr, uint8_t prefixlen);
+int netlink_route_del(int ifindex, int family, const void *addr, uint8_t prefixlen);
+
 #endif

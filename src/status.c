@@ -105,6 +105,18 @@ void sbuf_json_str(struct sbuf *b, const char *s)
 
 /* ---- formats ---- */
 
+void status_prefix_format(const struct mesh_prefix *p, char out[STATUS_PREFIX_STRLEN])
+{
+	char a[INET6_ADDRSTRLEN];
+	int af = p->family == MESH_FAMILY_V4 ? AF_INET : p->family == MESH_FAMILY_V6 ? AF_INET6 : 0;
+
+	if (!af || !inet_ntop(af, p->addr, a, sizeof a)) {
+		snprintf(out, STATUS_PREFIX_STRLEN, "?");
+		return;
+	}
+	snprintf(out, STATUS_PREFIX_STRLEN, "%s/%u", a, p->len);
+}
+
 const char *status_path(const struct status_peer *p, uint64_t now_unix)
 {
 	if (!p->endpoint[0] || !p->latest_handshake)
@@ -121,6 +133,17 @@ static void json_str_or_null(struct sbuf *b, const char *s)
 		sbuf_json_str(b, s);
 	else
 		sbuf_puts(b, "null");
+}
+
+static void json_list(struct sbuf *b, const char (*v)[STATUS_PREFIX_STRLEN], size_t n)
+{
+	sbuf_puts(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sbuf_puts(b, ", ");
+		sbuf_json_str(b, v[i]);
+	}
+	sbuf_puts(b, "]");
 }
 
 static void json_self(struct sbuf *b, const struct status_self *s)
@@ -160,8 +183,11 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 	sbuf_puts(b, ", \"endpoint\": ");
 	json_str_or_null(b, p->endpoint);
 	sbuf_printf(b, ", \"via\": null, \"latest_handshake\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
-		    ", \"tx_bytes\": %" PRIu64 ", \"rtt_ms\": null}",
+		    ", \"tx_bytes\": %" PRIu64 ", \"rtt_ms\": null",
 		    p->latest_handshake, p->rx_bytes, p->tx_bytes);
+	sbuf_puts(b, ", \"routes\": ");
+	json_list(b, p->routes, p->nroutes);
+	sbuf_puts(b, "}");
 }
 
 void status_format_json(struct sbuf *b, const struct status_self *self,
@@ -214,7 +240,22 @@ static void fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
 		snprintf(out, len, "%" PRIu64 "d ago", a / 86400);
 }
 
-enum { COLS = 8, CELL = ENDPOINT_STRLEN };
+enum { COLS = 9, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
+
+/* "a,b,c" or "-" */
+static void join_list(char *out, size_t cap, const char (*v)[STATUS_PREFIX_STRLEN], size_t n)
+{
+	size_t len = 0;
+
+	snprintf(out, cap, "-");
+	for (size_t i = 0; i < n && len < cap; i++) {
+		int w = snprintf(out + len, cap - len, "%s%s", i ? "," : "", v[i]);
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
 
 static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS][CELL])
 {
@@ -226,6 +267,7 @@ static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS
 	fmt_age(cell[5], CELL, p->latest_handshake, now);
 	fmt_bytes(cell[6], CELL, p->rx_bytes);
 	fmt_bytes(cell[7], CELL, p->tx_bytes);
+	join_list(cell[8], CELL, p->routes, p->nroutes);
 }
 
 static void text_row(struct sbuf *b, char cell[COLS][CELL], const int w[COLS])
@@ -239,11 +281,11 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 			const struct status_peer *peers, size_t n, uint64_t now_unix)
 {
 	static const char *const head[COLS] = { "NAME", "OVERLAY-IPV4", "OVERLAY-IPV6", "PATH",
-						"ENDPOINT", "HANDSHAKE", "RX", "TX" };
-	char cell[COLS][CELL];
+						"ENDPOINT", "HANDSHAKE", "RX", "TX", "ROUTES" };
+	static char cell[COLS][CELL];	/* 7 KiB: single-threaded daemon */
 	int w[COLS];
 
-	sbuf_printf(b, "node:       %s\n", self->name);
+	sbuf_printf(b, "node:       %s (%s.%s)\n", self->name, self->name, self->mesh);
 	sbuf_printf(b, "mesh:       %s (%zu members)\n", self->mesh, self->members);
 	sbuf_printf(b, "public key: %s\n", self->public_key);
 	sbuf_printf(b, "overlay:    %s/%u  %s/%u\n", self->ipv4, self->prefix4_len, self->ipv6,
@@ -335,6 +377,8 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	key_b64(p->public_key, mp->wg_pk);
 	inet_ntop(AF_INET, mp->ipv4, p->ipv4, sizeof p->ipv4);
 	inet_ntop(AF_INET6, mp->ipv6, p->ipv6, sizeof p->ipv6);
+	for (size_t i = 0; i < mp->ninst && p->nroutes < STATUS_ROUTES_MAX; i++)
+		status_prefix_format(&mp->inst[i], p->routes[p->nroutes++]);
 	if (mp->peer) {
 		struct wg_peer_info info;
 
@@ -400,5 +444,120 @@ int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_p
 	else
 		status_format_text(b, &self, peers, n, now_unix);
 	free(peers);
+	return b->oom ? MESHD_E_NOMEM : 0;
+}
+
+/* ---- subnet routes ---- */
+
+void status_format_routes(struct sbuf *b, const struct status_routes *rows, size_t n, bool json)
+{
+	static const char *const head[4] = { "NODE", "ADVERTISED", "APPROVED", "INSTALLED-HERE" };
+	static char cell[4][CELL];
+	int w[4];
+
+	if (json) {
+		sbuf_puts(b, "{\"nodes\": [");
+		for (size_t i = 0; i < n; i++) {
+			sbuf_puts(b, i ? ", {\"name\": " : "{\"name\": ");
+			sbuf_json_str(b, rows[i].name);
+			sbuf_puts(b, ", \"advertised\": ");
+			json_list(b, rows[i].adv, rows[i].nadv);
+			sbuf_puts(b, ", \"approved\": ");
+			json_list(b, rows[i].appr, rows[i].nappr);
+			sbuf_puts(b, ", \"installed\": ");
+			json_list(b, rows[i].inst, rows[i].ninst);
+			sbuf_puts(b, "}");
+		}
+		sbuf_puts(b, "]}\n");
+		return;
+	}
+	for (int c = 0; c < 4; c++)
+		w[c] = (int)strlen(head[c]);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			sbuf_printf(b, "%-*s  %-*s  %-*s  %s\n", w[0], head[0], w[1], head[1], w[2],
+				    head[2], head[3]);
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct status_routes *r = &rows[i];
+
+			snprintf(cell[0], CELL, "%s%s", r->name, r->self ? " (self)" : "");
+			join_list(cell[1], CELL, r->adv, r->nadv);
+			join_list(cell[2], CELL, r->appr, r->nappr);
+			join_list(cell[3], CELL, r->inst, r->ninst);
+			if (!pass) {
+				for (int c = 0; c < 4; c++)
+					if ((int)strlen(cell[c]) > w[c])
+						w[c] = (int)strlen(cell[c]);
+				continue;
+			}
+			sbuf_printf(b, "%-*s  %-*s  %-*s  %s\n", w[0], cell[0], w[1], cell[1], w[2],
+				    cell[2], cell[3]);
+		}
+	}
+}
+
+struct routes_collect {
+	struct status_routes *v;
+	size_t n, cap;
+};
+
+static struct status_routes *routes_row(struct routes_collect *c)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 8;
+		struct status_routes *v = reallocarray(c->v, cap, sizeof *v);
+
+		if (!v)
+			return NULL;
+		c->v = v;
+		c->cap = cap;
+	}
+	memset(&c->v[c->n], 0, sizeof c->v[c->n]);
+	return &c->v[c->n++];
+}
+
+static void routes_fill(char (*out)[STATUS_PREFIX_STRLEN], size_t *nout,
+			const struct mesh_prefix *in, size_t n)
+{
+	for (*nout = 0; *nout < n && *nout < STATUS_ROUTES_MAX; (*nout)++)
+		status_prefix_format(&in[*nout], out[*nout]);
+}
+
+static int routes_peer(void *ctx, const struct mesh_node_peer *mp)
+{
+	struct status_routes *r = routes_row(ctx);
+
+	if (!r)
+		return MESHD_E_NOMEM;
+	snprintf(r->name, sizeof r->name, "%s", mp->name);
+	routes_fill(r->adv, &r->nadv, mp->adv, mp->nadv);
+	routes_fill(r->appr, &r->nappr, mp->appr, mp->nappr);
+	routes_fill(r->inst, &r->ninst, mp->inst, mp->ninst);
+	return 0;
+}
+
+int status_routes_build(struct sbuf *b, const struct mesh_node *node, bool json)
+{
+	struct routes_collect c = { 0 };
+	struct mesh_node_self ms;
+	struct status_routes *r;
+	int err;
+
+	mesh_node_get_self(node, &ms);
+	r = routes_row(&c);
+	if (!r)
+		return MESHD_E_NOMEM;
+	snprintf(r->name, sizeof r->name, "%s", ms.name);
+	r->self = true;
+	routes_fill(r->adv, &r->nadv, ms.adv, ms.nadv);
+	routes_fill(r->appr, &r->nappr, ms.appr, ms.nappr);
+	err = mesh_node_foreach_peer(node, routes_peer, &c);
+	if (err) {
+		free(c.v);
+		return err < 0 ? err : MESHD_E_NOMEM;
+	}
+	status_format_routes(b, c.v, c.n, json);
+	free(c.v);
 	return b->oom ? MESHD_E_NOMEM : 0;
 }

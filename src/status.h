@@ -13,7 +13,10 @@
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
  *   "path": "direct|relay|none", "endpoint": "ip:port" | null, "via": null,
  *   "latest_handshake": unix seconds | 0, "rx_bytes", "tx_bytes",
- *   "rtt_ms": null}]}
+ *   "rtt_ms": null, "routes": ["CIDR", ...]}]}
+ * routes (issue 5, an addition) are the subnet prefixes installed here via
+ * that peer. The table shows them in a ROUTES column ("-": none), and the
+ * node line carries our DNS name NAME.MESH.
  * path is "direct" when an endpoint is set and the latest handshake is younger
  * than STATUS_DIRECT_S, else "none".
  */
@@ -38,6 +41,8 @@ enum {
 	STATUS_NAME_MAX = 63,
 	STATUS_KEY_B64 = 45,		/* base64 of 32 bytes + NUL */
 	STATUS_EP_MAX = 8,
+	STATUS_ROUTES_MAX = 16,		/* MESH_CERT_MAX_ROUTES */
+	STATUS_PREFIX_STRLEN = 64,	/* == MESH_PREFIX_STRLEN (mesh/routes.h) */
 };
 
 /* A growable NUL-terminated string. After an allocation failure it stops
@@ -81,6 +86,8 @@ struct status_peer {
 	char endpoint[ENDPOINT_STRLEN];	/* "" when none */
 	uint64_t latest_handshake;	/* unix seconds, 0 = never */
 	uint64_t rx_bytes, tx_bytes;
+	size_t nroutes;			/* installed here via this peer */
+	char routes[STATUS_ROUTES_MAX][STATUS_PREFIX_STRLEN];
 };
 
 /* "direct" or "none" (see above). */
@@ -99,6 +106,33 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 /* status_collect + format into b. Returns 0 or MESHD_E_NOMEM. */
 int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port, bool json,
 		 uint64_t now_unix);
+
+/* ---- subnet routes (`routes`, `routes json`; ctl.h) ---- */
+
+/* One node's routes as strings; installed is empty for ourselves. */
+struct status_routes {
+	char name[STATUS_NAME_MAX + 1];
+	bool self;
+	size_t nadv, nappr, ninst;
+	char adv[STATUS_ROUTES_MAX][STATUS_PREFIX_STRLEN];
+	char appr[STATUS_ROUTES_MAX][STATUS_PREFIX_STRLEN];
+	char inst[STATUS_ROUTES_MAX][STATUS_PREFIX_STRLEN];
+};
+
+/* Table: NODE ADVERTISED APPROVED INSTALLED-HERE, one row per node (prefix
+ * lists comma-separated, "-" when empty; our own name marked "(self)").
+ * JSON: {"nodes": [{"name", "advertised": [..], "approved": [..],
+ * "installed": [..]}]}. */
+void status_format_routes(struct sbuf *b, const struct status_routes *rows, size_t n, bool json);
+
+/* Collects rows (us first, then the peers in name order) and formats them.
+ * Returns 0 or MESHD_E_NOMEM. */
+int status_routes_build(struct sbuf *b, const struct mesh_node *node, bool json);
+
+/* "10.1.0.0/16" from a mesh prefix (family MESH_FAMILY_V4/V6); "?" when the
+ * family is unknown. */
+struct mesh_prefix;
+void status_prefix_format(const struct mesh_prefix *p, char out[STATUS_PREFIX_STRLEN]);
 
 /* ---- the control socket server (client side and protocol: ctl.h) ---- */
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mss.h"
 #include "tun.h"
 #include "wgdev.h"
 #include "util/err.h"
@@ -105,6 +106,8 @@ static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union e
 	if (dev->hooks.inner &&
 	    dev->hooks.inner(dev->hooks.ctx, res.peer, buf + res.off, res.len, now))
 		return;
+	if (dev->hooks.mss_clamp && mss_maybe_syn(buf + res.off, res.len))
+		mss_clamp(buf + res.off, res.len, (unsigned)dev->mtu);
 	deliver(dev, buf + res.off, res.len);
 }
 
@@ -328,6 +331,8 @@ static void on_tun(uv_poll_t *h, int status, int events)
 			refresh_mtu(dev);
 		if (dev->hooks.tun_drop_udp_port && tun_drop(dev, buf + WG_HEADROOM, (size_t)n))
 			continue;
+		if (dev->hooks.mss_clamp && mss_maybe_syn(buf + WG_HEADROOM, (size_t)n))
+			mss_clamp(buf + WG_HEADROOM, (size_t)n, (unsigned)dev->mtu);
 		wg_input_tun(dev->wg, buf, (size_t)n, WGDEV_BUF_SIZE, now, &res);
 		if (res.act == WG_ACT_SEND)
 			txq_add(dev, buf + res.off, res.len, &res.dst);

@@ -65,6 +65,9 @@ struct wgdev_hooks {
 	 * port are dropped (only the daemon speaks gossip, through
 	 * wgdev_inject; docs/decisions.md D11). */
 	uint16_t tun_drop_udp_port;
+	/* Clamp the MSS of TCP SYNs read from and written to the TUN to
+	 * the TUN MTU (mss.h), for traffic forwarded to subnet routes. */
+	bool mss_clamp;
 	void *ctx;
 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/identity.h"
 #include "status.h"
 
 static char *json_of(const char *s)
@@ -79,6 +80,9 @@ static void fill(struct status_self *self, struct status_peer p[2])
 	strcpy(p[1].public_key, "CCCC");
 	strcpy(p[1].ipv4, "100.64.0.3");
 	strcpy(p[1].ipv6, "fd00:1::3");
+	p[1].nroutes = 2;
+	strcpy(p[1].routes[0], "10.1.0.0/16");
+	strcpy(p[1].routes[1], "fd00:aa::/64");
 }
 
 START_TEST(test_json_contract)
@@ -99,11 +103,11 @@ START_TEST(test_json_contract)
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
 		"\"path\": \"direct\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
 		"\"latest_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 4567890, "
-		"\"rtt_ms\": null}, "
+		"\"rtt_ms\": null, \"routes\": []}, "
 		"{\"name\": \"gamma\", \"public_key\": \"CCCC\", \"overlay_ipv4\": \"100.64.0.3\", "
 		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"endpoint\": null, "
 		"\"via\": null, \"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, "
-		"\"rtt_ms\": null}]}\n");
+		"\"rtt_ms\": null, \"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"]}]}\n");
 	sbuf_free(&b);
 
 	/* no peers, no endpoints */
@@ -141,7 +145,7 @@ START_TEST(test_text_table)
 	fill(&self, p);
 	status_format_text(&b, &self, p, 2, 1012);
 	ck_assert(!b.oom);
-	ck_assert_ptr_nonnull(strstr(b.buf, "node:       alpha\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, "node:       alpha (alpha.mesh)\n"));
 	ck_assert_ptr_nonnull(strstr(b.buf, "overlay:    100.64.0.1/16  fd00:1::1/48\n"));
 	ck_assert_ptr_nonnull(strstr(b.buf, "admin:      yes\n"));
 	ck_assert_ptr_nonnull(strstr(b.buf, " 198.51.100.1:51820 (local)\n"));
@@ -156,11 +160,79 @@ START_TEST(test_text_table)
 	ck_assert_ptr_nonnull(strstr(r1, "123 B"));
 	ck_assert_ptr_nonnull(strstr(r1, "4.4 MiB"));
 	ck_assert_ptr_nonnull(strstr(r2, "never"));
+	ck_assert_int_eq(strstr(h, "ROUTES") - h, strstr(r1, "-\n") - r1);
+	ck_assert_int_eq(strstr(h, "ROUTES") - h, strstr(r2, "10.1.0.0/16,fd00:aa::/64\n") - r2);
 	sbuf_free(&b);
 
 	status_format_text(&b, &self, NULL, 0, 1012);
 	ck_assert_ptr_nonnull(strstr(b.buf, "no peers\n"));
 	sbuf_free(&b);
+}
+END_TEST
+
+static void routes_rows(struct status_routes r[2])
+{
+	memset(r, 0, 2 * sizeof *r);
+	strcpy(r[0].name, "gw1");
+	r[0].self = true;
+	r[0].nadv = 2;
+	strcpy(r[0].adv[0], "10.1.0.0/16");
+	strcpy(r[0].adv[1], "fd00:1:2::/64");
+	r[0].nappr = 1;
+	strcpy(r[0].appr[0], "10.1.0.0/16");
+	strcpy(r[1].name, "gateway-two");
+	r[1].nadv = r[1].nappr = r[1].ninst = 1;
+	strcpy(r[1].adv[0], "10.2.0.0/16");
+	strcpy(r[1].appr[0], "10.2.0.0/16");
+	strcpy(r[1].inst[0], "10.2.0.0/16");
+}
+
+START_TEST(test_routes_formats)
+{
+	struct status_routes r[2];
+	struct sbuf b = { 0 };
+	const char *h, *r1, *r2;
+
+	routes_rows(r);
+	status_format_routes(&b, r, 2, true);
+	ck_assert(!b.oom);
+	ck_assert_str_eq(b.buf,
+		"{\"nodes\": [{\"name\": \"gw1\", \"advertised\": [\"10.1.0.0/16\", "
+		"\"fd00:1:2::/64\"], \"approved\": [\"10.1.0.0/16\"], \"installed\": []}, "
+		"{\"name\": \"gateway-two\", \"advertised\": [\"10.2.0.0/16\"], "
+		"\"approved\": [\"10.2.0.0/16\"], \"installed\": [\"10.2.0.0/16\"]}]}\n");
+	sbuf_free(&b);
+
+	status_format_routes(&b, r, 2, false);
+	ck_assert(!b.oom);
+	h = b.buf;
+	r1 = strstr(h, "gw1 (self)");
+	r2 = strstr(h, "gateway-two");
+	ck_assert(!strncmp(h, "NODE", 4) && r1 && r2 && r1 < r2);
+	ck_assert_int_eq(strstr(h, "ADVERTISED") - h, strstr(r1, "10.1.0.0/16,fd00") - r1);
+	ck_assert_int_eq(strstr(h, "APPROVED") - h, strstr(strstr(r2, "10.2") + 1, "10.2") - r2);
+	ck_assert_int_eq(strstr(h, "INSTALLED-HERE") - h, strstr(r1, "-\n") - r1);
+	sbuf_free(&b);
+
+	status_format_routes(&b, NULL, 0, true);
+	ck_assert_str_eq(b.buf, "{\"nodes\": []}\n");
+	sbuf_free(&b);
+}
+END_TEST
+
+START_TEST(test_prefix_format)
+{
+	struct mesh_prefix p4 = { MESH_FAMILY_V4, 16, { 10, 1 } };
+	struct mesh_prefix p6 = { MESH_FAMILY_V6, 64, { 0xfd, 0, 0, 1 } };
+	struct mesh_prefix bad = { 5, 1, { 0 } };
+	char out[STATUS_PREFIX_STRLEN];
+
+	status_prefix_format(&p4, out);
+	ck_assert_str_eq(out, "10.1.0.0/16");
+	status_prefix_format(&p6, out);
+	ck_assert_str_eq(out, "fd00:1::/64");
+	status_prefix_format(&bad, out);
+	ck_assert_str_eq(out, "?");
 }
 END_TEST
 
@@ -174,6 +246,8 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_json_contract);
 	tcase_add_test(tc, test_path_rule);
 	tcase_add_test(tc, test_text_table);
+	tcase_add_test(tc, test_routes_formats);
+	tcase_add_test(tc, test_prefix_format);
 	suite_add_tcase(s, tc);
 	return s;
 }
