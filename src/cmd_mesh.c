@@ -1,4 +1,5 @@
-/* The mesh subcommands: init, up, invite, join, status, revoke, down.
+/* The mesh subcommands: init, up, invite, join, status, revoke, down, set,
+ * routes.
  *
  * Every piece of user input (options, token, environment) is checked here,
  * strictly and with a message that quotes the bad value, before it reaches
@@ -281,6 +282,167 @@ bad:
 			 "10.42.0.0/16", b);
 }
 
+/* ---- subnet routes: strict CIDR syntax before anything is sent ---- */
+
+enum {
+	ROUTE_LIST_MAX = CTL_REQ_MAX - 40,	/* fits "set advertise-routes LIST" */
+	PREFIX_STR = INET6_ADDRSTRLEN + 4,	/* "ADDR/LEN" */
+};
+
+/* The mask of byte i of a prefix of len bits. */
+static uint8_t byte_mask(unsigned len, size_t i)
+{
+	if (len >= 8 * (i + 1))
+		return 0xff;
+	if (len <= 8 * i)
+		return 0;
+	return (uint8_t)(0xff << (8 - (len - 8 * i)));
+}
+
+/* One prefix "ADDR/LEN" or "ADDR" (a host route), IPv4 or IPv6, host bits
+ * clear. On error, why says what is wrong (with the canonical form when
+ * only host bits are set). */
+static bool parse_cidr(const char *s, struct mesh_prefix *p, char *why, size_t whylen)
+{
+	char addr[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s), bytes;
+	uint64_t len;
+	bool v6 = memchr(s, ':', alen) != NULL;
+
+	memset(p, 0, sizeof *p);
+	if (alen == 0 || alen >= sizeof addr) {
+		snprintf(why, whylen, "expected an address/length such as 10.1.0.0/24 or "
+			 "fd00:1::/64");
+		return false;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, p->addr) != 1) {
+		snprintf(why, whylen, "not an IPv%c address", v6 ? '6' : '4');
+		return false;
+	}
+	p->family = v6 ? MESH_FAMILY_V6 : MESH_FAMILY_V4;
+	len = v6 ? 128 : 32;
+	if (slash && !parse_u64(slash + 1, v6 ? 128 : 32, &len)) {
+		snprintf(why, whylen, "the prefix length must be 0..%d", v6 ? 128 : 32);
+		return false;
+	}
+	if (len == 0) {
+		snprintf(why, whylen, "a default route cannot be a subnet route");
+		return false;
+	}
+	p->len = (uint8_t)len;
+	bytes = v6 ? 16 : 4;
+	for (size_t i = 0; i < bytes; i++) {
+		if (!(p->addr[i] & ~byte_mask(p->len, i)))
+			continue;
+		for (size_t k = 0; k < bytes; k++)
+			p->addr[k] &= byte_mask(p->len, k);
+		inet_ntop(v6 ? AF_INET6 : AF_INET, p->addr, canon, sizeof canon);
+		snprintf(why, whylen, "host bits are set (did you mean %s/%u?)", canon,
+			 (unsigned)p->len);
+		return false;
+	}
+	return true;
+}
+
+static void prefix_str(const struct mesh_prefix *p, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(p->family == MESH_FAMILY_V6 ? AF_INET6 : AF_INET, p->addr, a, sizeof a);
+	snprintf(out, len, "%s/%u", a, (unsigned)p->len);
+}
+
+static bool prefix_overlaps(const struct mesh_prefix *a, const struct mesh_prefix *b)
+{
+	unsigned len = a->len < b->len ? a->len : b->len;
+
+	if (a->family != b->family)
+		return false;
+	for (size_t i = 0; i < 16; i++)
+		if ((a->addr[i] ^ b->addr[i]) & byte_mask(len, i))
+			return false;
+	return true;
+}
+
+/* A subnet route argument of cmd: one CIDR (list false) or
+ * "CIDR[,CIDR...]" / "none" (list true). Only [0-9a-fA-F.:/,] (no spaces:
+ * the value travels as one word on the control socket), at most
+ * MESH_CERT_MAX_ROUTES entries, no duplicates or overlaps. Fills out/n when
+ * given. Returns 0 or 2 (usage error printed). */
+static int check_routes(const char *cmd, const char *what, const char *s, bool list,
+			struct mesh_prefix *out, size_t *n)
+{
+	struct mesh_prefix r[MESH_CERT_MAX_ROUTES];
+	char b[SHOW_MAX + 8], e[SHOW_MAX + 8], why[128], one[INET6_ADDRSTRLEN + 8];
+	size_t cnt = 0;
+	const char *p = s;
+
+	show(s, b, sizeof b);
+	if (list && !strcmp(s, "none"))
+		goto done;
+	if (!*s)
+		return bad_value(cmd, "invalid %s '': %s", what, list ?
+				 "give CIDR[,CIDR...] or 'none'" : "give a CIDR");
+	if (strlen(s) > ROUTE_LIST_MAX)
+		return bad_value(cmd, "invalid %s '%s': longer than %d characters", what, b,
+				 ROUTE_LIST_MAX);
+	if (strspn(s, "0123456789abcdefABCDEF.:/,") != strlen(s) || (!list && strchr(s, ',')))
+		return bad_value(cmd, "invalid %s '%s': only digits, a-f, '.', ':', '/'%s are "
+				 "allowed", what, b, list ? " and ','" : "");
+	for (;;) {
+		size_t l = strcspn(p, ",");
+
+		if (l == 0 || l >= sizeof one)
+			return bad_value(cmd, "invalid %s '%s': %s entry", what, b,
+					 l ? "an overlong" : "an empty");
+		if (cnt == MESH_CERT_MAX_ROUTES)
+			return bad_value(cmd, "invalid %s '%s': at most %d prefixes", what, b,
+					 MESH_CERT_MAX_ROUTES);
+		memcpy(one, p, l);
+		one[l] = '\0';
+		if (!parse_cidr(one, &r[cnt], why, sizeof why))
+			return bad_value(cmd, "invalid %s: '%s': %s", what,
+					 show(one, e, sizeof e), why);
+		for (size_t i = 0; i < cnt; i++)
+			if (prefix_overlaps(&r[i], &r[cnt]))
+				return bad_value(cmd, "invalid %s '%s': '%s' overlaps another "
+						 "entry", what, b, show(one, e, sizeof e));
+		cnt++;
+		if (!p[l])
+			break;
+		p += l + 1;
+	}
+done:
+	if (out)
+		memcpy(out, r, cnt * sizeof r[0]);
+	if (n)
+		*n = cnt;
+	return 0;
+}
+
+/* --hosts-file [PATH]: getopt gives optarg only for "--hosts-file=PATH";
+ * a following word that is not an option is the PATH too. */
+static const char *hosts_file_arg(int argc, char **argv)
+{
+	if (optarg)
+		return optarg;
+	if (optind < argc && argv[optind][0] && argv[optind][0] != '-')
+		return argv[optind++];
+	return "/etc/hosts";
+}
+
+static int check_hosts_file(const char *cmd, const char *s)
+{
+	char b[SHOW_MAX + 8];
+
+	if (*s == '/' && strlen(s) < PATH_MAX - 32)
+		return 0;
+	return bad_value(cmd, "invalid --hosts-file '%s': give an absolute path", show(s, b, sizeof b));
+}
+
 /* The host name reduced to one DNS label: first component, lower case,
  * anything else to '-', no '-' at either end; "node" when nothing is left. */
 static void default_name(char out[MESH_NAME_MAX + 1])
@@ -473,12 +635,15 @@ static int create_store(const char *dir, struct store **st, bool *dir_created,
 /* ---- init ---- */
 
 static const char usage_init[] =
-	"Usage: meshd init [-d DIR] [--name NODE] [--prefix CIDR] [--port N]\n"
+	"Usage: meshd init [-d DIR] [--name NODE] [--mesh-name NAME] [--prefix CIDR]\n"
+	"                  [--port N]\n"
 	"\n"
 	"Create a new mesh with this node as its first member and admin.\n"
 	"\n"
 	DIR_HELP
 	"      --name NODE    node name, a DNS label (default: from the host name)\n"
+	"      --mesh-name NAME  the mesh's name, a DNS label: members answer as\n"
+	"                     NODE.NAME (default: mesh)\n"
 	"      --prefix CIDR  overlay IPv4 prefix, /8 to /24 (default: a random /16\n"
 	"                     in 100.64.0.0/10)\n"
 	"      --port N       UDP listen port (default: 51820)\n"
@@ -504,8 +669,8 @@ static void print_summary(struct store *st, const char *dir)
 	printf("next: meshd up -d %s\n", dir);
 }
 
-static int do_init(const char *dir, const char *name, const struct mesh_prefix *prefix,
-		   uint16_t port)
+static int do_init(const char *dir, const char *name, const char *mesh,
+		   const struct mesh_prefix *prefix, uint16_t port)
 {
 	char mesh_name[MESH_NAME_MAX + 1], err[256] = "";
 	bool dir_created, db_created;
@@ -520,7 +685,7 @@ static int do_init(const char *dir, const char *name, const struct mesh_prefix *
 			    dir, mesh_name);
 	if (create_store(dir, &st, &dir_created, &db_created) != 0)
 		return 1;
-	r = mesh_node_init_store(st, name, NULL, prefix, port, MESHD_DEFAULT_IFNAME,
+	r = mesh_node_init_store(st, name, mesh, prefix, port, MESHD_DEFAULT_IFNAME,
 				 (uint64_t)time(NULL), err, sizeof err);
 	if (r != 0) {
 		store_close(st);
@@ -539,13 +704,14 @@ int cmd_init(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "mesh-name", required_argument, NULL, 'm' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *dir = NULL, *name = NULL, *prefix = NULL;
-	char defname[MESH_NAME_MAX + 1];
+	const char *dir = NULL, *name = NULL, *mesh = NULL, *prefix = NULL;
+	char defname[MESH_NAME_MAX + 1], b[SHOW_MAX + 8];
 	struct mesh_prefix p4;
 	uint16_t port = MESHD_DEFAULT_PORT;
 	int c;
@@ -556,6 +722,7 @@ int cmd_init(int argc, char **argv)
 		case 'h': return usage_error(stdout, usage_init, 0);
 		case 'd': dir = optarg; break;
 		case 'n': name = optarg; break;
+		case 'm': mesh = optarg; break;
 		case 'p': prefix = optarg; break;
 		case 'P':
 			if (parse_port("init", optarg, &port))
@@ -576,14 +743,18 @@ int cmd_init(int argc, char **argv)
 	}
 	if (check_name("init", name) || (prefix && parse_prefix(prefix, &p4)))
 		return 2;
+	if (mesh && !mesh_name_valid(mesh))
+		return bad_value("init", "invalid mesh name '%s': use 1-63 characters a-z, 0-9 "
+				 "and '-', not starting or ending with '-'", show(mesh, b, sizeof b));
 	umask(077);
-	return do_init(meshd_state_dir(dir), name, prefix ? &p4 : NULL, port);
+	return do_init(meshd_state_dir(dir), name, mesh, prefix ? &p4 : NULL, port);
 }
 
 /* ---- up ---- */
 
 static const char usage_up[] =
-	"Usage: meshd up [-d DIR] [-i IFNAME] [-f]\n"
+	"Usage: meshd up [-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]]\n"
+	"                [--hosts-file [PATH]]\n"
 	"\n"
 	"Start the node stored in DIR. Without -f, returns once it runs in the\n"
 	"background.\n"
@@ -591,13 +762,58 @@ static const char usage_up[] =
 	DIR_HELP
 	"  -i, --interface IFNAME  interface name (default: the stored one, " MESHD_DEFAULT_IFNAME ")\n"
 	"  -f, --foreground   stay in the foreground\n"
+	"      --advertise-routes LIST  offer the subnets LIST (IPv4/IPv6 CIDRs, comma-\n"
+	"                     separated; 'none' withdraws) to the mesh; an admin must\n"
+	"                     approve them ('meshd routes approve'). Kept in DIR.\n"
+	"      --hosts-file [PATH]  keep NODE.MESH names of the members in a managed\n"
+	"                     block of PATH (default: /etc/hosts)\n"
 	HELP_HELP
 	"\n"
 	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
 
-static int start_node(const char *dir, const char *ifname, bool fg)
+/* The advertised prefixes must stay outside the overlay prefixes of the
+ * mesh in dir (the daemon checks again; this says it before forking). */
+static int check_advert_overlay(const char *dir, const struct mesh_prefix *r, size_t n)
 {
+	struct mesh_prefix ov[2];
+	struct store_mesh mesh;
+	struct store *st;
+	char why[128], a[PREFIX_STR], o[PREFIX_STR];
+	const char *ovs[2];
+	int ret = 0;
+
+	if (n == 0)
+		return 0;
+	if (open_existing(dir, &st) != 0)
+		return 1;
+	if (store_mesh_get(st, &mesh) != 0) {
+		store_close(st);
+		return fail("cannot read the mesh from %s", dir);
+	}
+	ovs[0] = mesh.prefix4;
+	ovs[1] = mesh.prefix6;
+	for (size_t k = 0; k < 2 && !ret; k++) {
+		if (!parse_cidr(ovs[k], &ov[k], why, sizeof why))
+			continue;
+		for (size_t i = 0; i < n && !ret; i++) {
+			if (!prefix_overlaps(&r[i], &ov[k]))
+				continue;
+			prefix_str(&r[i], a, sizeof a);
+			prefix_str(&ov[k], o, sizeof o);
+			ret = fail("cannot advertise %s: it overlaps the mesh's overlay prefix %s",
+				   a, o);
+		}
+	}
+	store_mesh_clear(&mesh);
+	store_close(st);
+	return ret;
+}
+
+static int start_node(const char *dir, const struct meshd_run_opts *o)
+{
+	struct mesh_prefix r[MESH_CERT_MAX_ROUTES];
 	char path[PATH_MAX];
+	size_t n = 0;
 
 	if (db_path(dir, path, sizeof path) != 0)
 		return fail("state directory path too long: %s", dir);
@@ -605,8 +821,14 @@ static int start_node(const char *dir, const char *ifname, bool fg)
 		return fail("no node in %s (run 'meshd init' or 'meshd join' first)", dir);
 	if (ctl_running(dir))
 		return fail("already running (%s/%s answers)", dir, CTL_SOCKET_NAME);
+	if (o->advertise) {
+		if (check_routes("up", "--advertise-routes", o->advertise, true, r, &n))
+			return 2;
+		if (check_advert_overlay(dir, r, n))
+			return 1;
+	}
 	fflush(NULL);
-	return meshd_daemon_run(dir, ifname, fg);
+	return meshd_daemon_run_opts(dir, o);
 }
 
 int cmd_up(int argc, char **argv)
@@ -615,11 +837,13 @@ int cmd_up(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "advertise-routes", required_argument, NULL, 'A' },
+		{ "hosts-file", optional_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *dir = NULL, *ifname = NULL;
-	bool fg = false;
+	struct meshd_run_opts o = { 0 };
+	const char *dir = NULL;
 	int c;
 
 	opterr = 0;
@@ -627,8 +851,10 @@ int cmd_up(int argc, char **argv)
 		switch (c) {
 		case 'h': return usage_error(stdout, usage_up, 0);
 		case 'd': dir = optarg; break;
-		case 'i': ifname = optarg; break;
-		case 'f': fg = true; break;
+		case 'i': o.ifname = optarg; break;
+		case 'f': o.foreground = true; break;
+		case 'A': o.advertise = optarg; break;
+		case 'H': o.hosts_file = hosts_file_arg(argc, argv); break;
 		default: return opt_error("up", usage_up, c, argv);
 		}
 	}
@@ -636,9 +862,12 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "meshd up: unexpected argument '%s'\n", argv[optind]);
 		return usage_error(stderr, usage_up, 2);
 	}
-	if ((dir && check_dir("up", dir)) || (ifname && check_ifname("up", ifname)))
+	if ((dir && check_dir("up", dir)) || (o.ifname && check_ifname("up", o.ifname)) ||
+	    (o.advertise && check_routes("up", "--advertise-routes", o.advertise, true, NULL,
+					 NULL)) ||
+	    (o.hosts_file && check_hosts_file("up", o.hosts_file)))
 		return 2;
-	return start_node(meshd_state_dir(dir), ifname, fg);
+	return start_node(meshd_state_dir(dir), &o);
 }
 
 /* ---- invite ---- */
@@ -911,6 +1140,7 @@ int cmd_invite(int argc, char **argv)
 
 static const char usage_join[] =
 	"Usage: meshd join TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f]\n"
+	"                  [--advertise-routes CIDR[,CIDR...]] [--hosts-file [PATH]]\n"
 	"\n"
 	"Join the mesh of an invite token (TOKEN '-' reads it from standard input),\n"
 	"then start the node like `meshd up`. Nothing is stored unless the join\n"
@@ -921,6 +1151,8 @@ static const char usage_join[] =
 	"  -i, --interface IFNAME  interface name (default: " MESHD_DEFAULT_IFNAME ")\n"
 	"      --port N       UDP listen port (default: 51820)\n"
 	"  -f, --foreground   stay in the foreground once joined\n"
+	"      --advertise-routes LIST  offer these subnets once joined (see 'meshd up')\n"
+	"      --hosts-file [PATH]  keep NODE.MESH names in PATH (default: /etc/hosts)\n"
 	HELP_HELP;
 
 /* Reads the first line of stdin into buf, whitespace trimmed. */
@@ -1195,7 +1427,7 @@ static int join_persist(const char *dir, const struct mesh_join_result *res,
 }
 
 static int do_join(const char *dir, const char *tokstr, const char *name,
-		   const char *ifname, uint16_t port, bool fg)
+		   const struct meshd_run_opts *o, uint16_t port)
 {
 	uint8_t wg_pk[32], wg_sk[32];
 	char mesh_name[MESH_NAME_MAX + 1];
@@ -1227,7 +1459,7 @@ static int do_join(const char *dir, const char *tokstr, const char *name,
 	if (join_exchange(j, &tok, name, wg_pk, wg_sk, port) != 0)
 		goto out;
 	if (join_persist(dir, mesh_join_joiner_result(j), wg_sk, port,
-			 ifname ? ifname : MESHD_DEFAULT_IFNAME) != 0)
+			 o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME) != 0)
 		goto out;
 	ret = 2;
 out:
@@ -1238,7 +1470,7 @@ out:
 	if (ret != 2)
 		return ret;
 	fflush(NULL);
-	return meshd_daemon_run(dir, ifname, fg);
+	return meshd_daemon_run_opts(dir, o);
 }
 
 int cmd_join(int argc, char **argv)
@@ -1249,13 +1481,15 @@ int cmd_join(int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "advertise-routes", required_argument, NULL, 'A' },
+		{ "hosts-file", optional_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *dir = NULL, *name = NULL, *ifname = NULL, *tok;
+	struct meshd_run_opts o = { 0 };
+	const char *dir = NULL, *name = NULL, *tok;
 	char defname[MESH_NAME_MAX + 1], line[TOKEN_LINE_MAX];
 	uint16_t port = MESHD_DEFAULT_PORT;
-	bool fg = false;
 	int c, r;
 
 	opterr = 0;
@@ -1264,8 +1498,10 @@ int cmd_join(int argc, char **argv)
 		case 'h': return usage_error(stdout, usage_join, 0);
 		case 'd': dir = optarg; break;
 		case 'n': name = optarg; break;
-		case 'i': ifname = optarg; break;
-		case 'f': fg = true; break;
+		case 'i': o.ifname = optarg; break;
+		case 'f': o.foreground = true; break;
+		case 'A': o.advertise = optarg; break;
+		case 'H': o.hosts_file = hosts_file_arg(argc, argv); break;
 		case 'P':
 			if (parse_port("join", optarg, &port))
 				return 2;
@@ -1281,7 +1517,10 @@ int cmd_join(int argc, char **argv)
 		fprintf(stderr, "meshd join: unexpected argument '%s'\n", argv[optind + 1]);
 		return usage_error(stderr, usage_join, 2);
 	}
-	if ((dir && check_dir("join", dir)) || (ifname && check_ifname("join", ifname)))
+	if ((dir && check_dir("join", dir)) || (o.ifname && check_ifname("join", o.ifname)) ||
+	    (o.advertise && check_routes("join", "--advertise-routes", o.advertise, true, NULL,
+					 NULL)) ||
+	    (o.hosts_file && check_hosts_file("join", o.hosts_file)))
 		return 2;
 	if (!name) {
 		default_name(defname);
@@ -1296,7 +1535,7 @@ int cmd_join(int argc, char **argv)
 		tok = line;
 	}
 	umask(077);
-	r = do_join(meshd_state_dir(dir), tok, name, ifname, port, fg);
+	r = do_join(meshd_state_dir(dir), tok, name, &o, port);
 	sodium_memzero(line, sizeof line);
 	return r;
 }
@@ -1526,4 +1765,153 @@ int cmd_down(int argc, char **argv)
 		return fail("the daemon (pid %d) did not stop within %d s", (int)pid,
 			    DOWN_WAIT_MS / 1000);
 	return fail("the daemon did not stop within %d s", DOWN_WAIT_MS / 1000);
+}
+
+/* ---- set, routes: subnet routes over the control socket ---- */
+
+/* Sends req; prints the body (if any) on success. */
+static int ctl_print(const char *dir, const char *req)
+{
+	char err[512], *body;
+	size_t n;
+
+	if (ctl_request(dir, req, &body, err, sizeof err) != 0)
+		return fail("%s", err);
+	n = strlen(body);
+	fputs(body, stdout);
+	if (n > 0 && body[n - 1] != '\n')
+		fputc('\n', stdout);
+	free(body);
+	return fflush(stdout) == 0 ? 0 : fail("cannot write: %s", strerror(errno));
+}
+
+static const char usage_set[] =
+	"Usage: meshd set [-d DIR] --advertise-routes CIDR[,CIDR...]|none\n"
+	"\n"
+	"Change a setting of the running node; it is kept in DIR.\n"
+	"\n"
+	DIR_HELP
+	"      --advertise-routes LIST  the subnets this node offers to the mesh\n"
+	"                     (IPv4/IPv6 CIDRs, comma-separated; 'none' withdraws\n"
+	"                     them all). An admin must approve each one.\n"
+	HELP_HELP;
+
+int cmd_set(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "advertise-routes", required_argument, NULL, 'A' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *dir = NULL, *adv = NULL;
+	char req[CTL_REQ_MAX], err[512], *body;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hd:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': return usage_error(stdout, usage_set, 0);
+		case 'd': dir = optarg; break;
+		case 'A': adv = optarg; break;
+		default: return opt_error("set", usage_set, c, argv);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "meshd set: unexpected argument '%s'\n", argv[optind]);
+		return usage_error(stderr, usage_set, 2);
+	}
+	if (!adv) {
+		fprintf(stderr, "meshd set: nothing to set (give --advertise-routes)\n");
+		return usage_error(stderr, usage_set, 2);
+	}
+	if ((dir && check_dir("set", dir)) ||
+	    check_routes("set", "--advertise-routes", adv, true, NULL, NULL))
+		return 2;
+	dir = meshd_state_dir(dir);
+	snprintf(req, sizeof req, "set advertise-routes %s", adv);
+	r = ctl_request(dir, req, &body, err, sizeof err);
+	if (r < 0 && not_running(err))
+		return fail("not running; use 'meshd up --advertise-routes ...' to start with "
+			    "these routes");
+	if (r != 0)
+		return fail("%s", err);
+	free(body);
+	if (!strcmp(adv, "none"))
+		printf("advertising no routes\n");
+	else
+		printf("advertising %s (each needs an admin's approval)\n", adv);
+	return 0;
+}
+
+static const char usage_routes[] =
+	"Usage: meshd routes [-d DIR] [--json]\n"
+	"       meshd routes approve NODE CIDR [-d DIR]\n"
+	"       meshd routes deny NODE CIDR [-d DIR]\n"
+	"\n"
+	"Without a verb, list per node the subnet routes it advertises, those an\n"
+	"admin approved, and those installed here. 'approve' lets NODE route CIDR\n"
+	"for the mesh; 'deny' takes the approval back (admin nodes only; the node\n"
+	"must be running).\n"
+	"\n"
+	DIR_HELP
+	"      --json         one JSON object instead of the table\n"
+	HELP_HELP;
+
+int cmd_routes(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *dir = NULL, *verb, *node, *cidr;
+	char req[CTL_REQ_MAX], err[512], b[SHOW_MAX + 8], *body;
+	bool json = false, approve;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hd:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': return usage_error(stdout, usage_routes, 0);
+		case 'd': dir = optarg; break;
+		case 'j': json = true; break;
+		default: return opt_error("routes", usage_routes, c, argv);
+		}
+	}
+	if (dir && check_dir("routes", dir))
+		return 2;
+	if (optind == argc)
+		return ctl_print(meshd_state_dir(dir), json ? "routes json" : "routes");
+	verb = argv[optind];
+	if (strcmp(verb, "approve") && strcmp(verb, "deny")) {
+		fprintf(stderr, "meshd routes: unknown verb '%s' (approve or deny)\n",
+			show(verb, b, sizeof b));
+		return usage_error(stderr, usage_routes, 2);
+	}
+	approve = !strcmp(verb, "approve");
+	if (json) {
+		fprintf(stderr, "meshd routes: --json only goes with the listing\n");
+		return usage_error(stderr, usage_routes, 2);
+	}
+	if (argc - optind != 3) {
+		if (argc - optind < 3)
+			fprintf(stderr, "meshd routes: %s needs NODE and CIDR\n", verb);
+		else
+			fprintf(stderr, "meshd routes: unexpected argument '%s'\n",
+				show(argv[optind + 3], b, sizeof b));
+		return usage_error(stderr, usage_routes, 2);
+	}
+	node = argv[optind + 1];
+	cidr = argv[optind + 2];
+	if (check_name("routes", node) || check_routes("routes", "CIDR", cidr, false, NULL, NULL))
+		return 2;
+	snprintf(req, sizeof req, "routes %s %s %s", verb, node, cidr);
+	r = ctl_request(meshd_state_dir(dir), req, &body, err, sizeof err);
+	if (r != 0)
+		return fail("%s", err);
+	free(body);
+	printf("%s %s for '%s'\n", approve ? "approved" : "denied", cidr, node);
+	return 0;
 }

@@ -11,5 +11,7 @@ int cmd_join(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_routes(int argc, char **argv);
 
 #endif

@@ -20,16 +20,22 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "init", cmd_init, "[-d DIR] [--name NODE] [--prefix CIDR] [--port N]",
+	{ "init", cmd_init, "[-d DIR] [--name NODE] [--mesh-name NAME] [--prefix CIDR] [--port N]",
 	  "create a new mesh with this node as its admin" },
-	{ "up", cmd_up, "[-d DIR] [-i IFNAME] [-f]", "start the node stored in DIR" },
+	{ "up", cmd_up,
+	  "[-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]] [--hosts-file [PATH]]",
+	  "start the node stored in DIR" },
 	{ "invite", cmd_invite, "[-d DIR] [--ttl DURATION] [--uses N]",
 	  "print an invite token (admin only)" },
-	{ "join", cmd_join, "TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f]",
+	{ "join", cmd_join, "TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f] [...]",
 	  "join a mesh with a token ('-': from stdin), then start" },
 	{ "status", cmd_status, "[-d DIR] [--json]", "show the running node and its peers" },
 	{ "revoke", cmd_revoke, "NODE [-d DIR]", "revoke a member (admin only)" },
 	{ "down", cmd_down, "[-d DIR]", "stop the running node" },
+	{ "set", cmd_set, "[-d DIR] --advertise-routes CIDR[,CIDR...]|none",
+	  "change the subnet routes the running node advertises" },
+	{ "routes", cmd_routes, "[-d DIR] [--json] | approve|deny NODE CIDR [-d DIR]",
+	  "list subnet routes; approve or deny one (admin only)" },
 	{ "wg", cmd_wg, "[-f] IFNAME", "plain WireGuard interface (like wireguard-go)" },
 };
 

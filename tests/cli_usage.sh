@@ -65,14 +65,14 @@ one_line() {
 echo "[1] top level"
 run 2 "no command" -- "$MESHD"
 run 0 "--help" -- "$MESHD" --help
-for c in init up invite join status revoke down; do
+for c in init up invite join status revoke down set routes; do
 	out_has "^  $c " "--help lists $c"
 done
 run 2 "unknown command" -- "$MESHD" frobnicate
 err_has "unknown command" "unknown command"
 
 echo "[2] every subcommand: --help, unknown option, missing value, extra argument"
-for c in init up invite join status revoke down; do
+for c in init up invite join status revoke down set routes; do
 	run 0 "$c --help" -- "$MESHD" $c --help
 	out_has "^Usage: meshd $c" "$c --help"
 	[ -s "$ERR" ] && bad "$c --help wrote to stderr"
@@ -82,7 +82,7 @@ for c in init up invite join status revoke down; do
 	run 2 "$c -d (no value)" -- "$MESHD" $c -d
 	err_has "needs a value" "$c -d"
 done
-for c in init up invite status down; do
+for c in init up invite status down set; do
 	run 2 "$c extra" -- "$MESHD" $c -d "$T/x" extra
 	err_has "unexpected argument 'extra'" "$c extra"
 done
@@ -146,15 +146,15 @@ out_has "10\\.77\\.0\\.0/16" "init summary: prefix"
 out_has "10\\.77\\." "init summary: address"
 out_has "^next: meshd up -d $T/n1/state\$" "init summary: next"
 mode=$(stat -c %a "$T/n1/state")
-[ "$mode" = 700 ] && ok || bad "state dir mode $mode, want 700"
+if [ "$mode" = 700 ]; then ok; else bad "state dir mode $mode, want 700"; fi
 mode=$(stat -c %a "$T/n1/state/meshd.db")
-[ "$mode" = 600 ] && ok || bad "db mode $mode, want 600"
+if [ "$mode" = 600 ]; then ok; else bad "db mode $mode, want 600"; fi
 run 1 "second init" -- "$MESHD" init -d "$T/n1/state" --name beta
 err_has "already holds a node \\(mesh '[a-z0-9-]+'\\); remove it or use another -d" "second init"
 one_line "second init"
 run 0 "init with the host name" -- "$MESHD" init -d "$T/n2"
 run 0 "init via MESHD_STATE_DIR" -- env MESHD_STATE_DIR="$T/n3" "$MESHD" init --name gamma
-[ -f "$T/n3/meshd.db" ] && ok || bad "MESHD_STATE_DIR not used"
+if [ -f "$T/n3/meshd.db" ]; then ok; else bad "MESHD_STATE_DIR not used"; fi
 
 mkdir -m 755 "$T/pub" && : >"$T/pub/other"
 run 1 "init into a shared, non-empty dir" -- "$MESHD" init -d "$T/pub" --name pub
@@ -163,15 +163,15 @@ err_has "accessible by other users" "shared dir"
 mkdir -m 755 "$T/empty"
 run 0 "init into an empty 0755 dir" -- "$MESHD" init -d "$T/empty" --name emp
 mode=$(stat -c %a "$T/empty")
-[ "$mode" = 700 ] && ok || bad "empty dir mode $mode, want 700"
+if [ "$mode" = 700 ]; then ok; else bad "empty dir mode $mode, want 700"; fi
 
 echo "[5] invite"
 run 0 "invite" -- env MESHD_INVITE_ENDPOINTS=192.0.2.1:51820 \
     "$MESHD" invite -d "$T/n1/state" --ttl 7d --uses 3
-[ "$(wc -l <"$OUT")" -eq 1 ] && ok || bad "invite printed $(wc -l <"$OUT") lines"
+if [ "$(wc -l <"$OUT")" -eq 1 ]; then ok; else bad "invite printed $(wc -l <"$OUT") lines"; fi
 tok=$(cat "$OUT")
 case $tok in meshd-*) ok ;; *) bad "token '$tok' lacks the meshd- prefix" ;; esac
-[ ${#tok} -le 150 ] && ok || bad "token is ${#tok} chars"
+if [ ${#tok} -le 150 ]; then ok; else bad "token is ${#tok} chars"; fi
 run 1 "invite, bad MESHD_INVITE_ENDPOINTS" -- env MESHD_INVITE_ENDPOINTS=nowhere \
     "$MESHD" invite -d "$T/n1/state"
 err_has "MESHD_INVITE_ENDPOINTS" "bad MESHD_INVITE_ENDPOINTS"
@@ -179,8 +179,8 @@ one_line "bad MESHD_INVITE_ENDPOINTS"
 # from the interfaces: a token, or a clear failure on a host with only lo
 "$MESHD" invite -d "$T/n1/state" >"$OUT" 2>"$ERR"
 case $? in
-0) grep -q '^meshd-' "$OUT" && ok || bad "invite from interfaces" ;;
-1) grep -q 'no usable address' "$ERR" && ok || bad "invite from interfaces" ;;
+0) if grep -q '^meshd-' "$OUT"; then ok; else bad "invite from interfaces"; fi ;;
+1) if grep -q 'no usable address' "$ERR"; then ok; else bad "invite from interfaces"; fi ;;
 *) bad "invite from interfaces: exit code" ;;
 esac
 run 1 "invite, no node" -- "$MESHD" invite -d "$T/none"
@@ -198,7 +198,7 @@ join_bad() {	# DESC TOKEN PATTERN [stdin]
 		"$MESHD" join "$2" -d "$J" --port 40009 >"$OUT" 2>"$ERR" </dev/null
 	fi
 	rc=$?
-	[ "$rc" = 1 ] && ok || bad "join $1: exit $rc, want 1"
+	if [ "$rc" = 1 ]; then ok; else bad "join $1: exit $rc, want 1"; fi
 	err_has "$3" "join $1"
 	one_line "join $1"
 	cat "$ERR" >>"$msgs"
@@ -236,7 +236,7 @@ else
 fi
 n=$(sort -u "$msgs" | wc -l)
 want=$(sort "$msgs" | uniq -c | wc -l)
-[ "$n" -ge 4 ] && [ "$n" = "$want" ] && ok || bad "bad-token messages not distinct"
+if [ "$n" -ge 4 ] && [ "$n" = "$want" ]; then ok; else bad "bad-token messages not distinct"; fi
 
 echo "[7] join against loopback: busy port, then no inviter (timeout)"
 free_port() {
@@ -244,8 +244,8 @@ free_port() {
 }
 if command -v python3 >/dev/null 2>&1; then
 	dead=$(free_port)
-	MESHD_INVITE_ENDPOINTS=127.0.0.1:$dead "$MESHD" invite -d "$T/n1/state" >"$T/tok" 2>"$ERR" \
-	    && ok || bad "invite to loopback"
+	if MESHD_INVITE_ENDPOINTS=127.0.0.1:$dead "$MESHD" invite -d "$T/n1/state" >"$T/tok" \
+	    2>"$ERR"; then ok; else bad "invite to loopback"; fi
 	busy=$(free_port)
 	python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", int(sys.argv[1])))
@@ -282,6 +282,76 @@ run 1 "revoke, no node" -- "$MESHD" revoke ghost -d "$T/none"
 err_has "no node in" "revoke, no node"
 run 1 "up, no node" -- "$MESHD" up -d "$T/none"
 err_has "no node in" "up, no node"
+
+echo "[9] subnet routes and names: strict values, no daemon"
+for v in "Corp" "-corp" "corp-" "co.rp" "" "$(printf 'a%.0s' $(seq 64))"; do
+	run 2 "init --mesh-name '$v'" -- "$MESHD" init -d "$T/x" --mesh-name "$v"
+	err_has "invalid mesh name" "init --mesh-name '$v'"
+done
+[ -e "$T/x" ] && bad "a refused init created $T/x"
+run 0 "init --mesh-name corp" -- "$MESHD" init -d "$T/n4" --name gwa --mesh-name corp
+out_has "mesh 'corp'" "init --mesh-name: summary"
+# route_bad WANT_PATTERN LIST: `up --advertise-routes LIST` is a usage error
+route_bad() {
+	run 2 "up --advertise-routes '$2'" -- "$MESHD" up -d "$T/n1/state" --advertise-routes "$2"
+	err_has "$1" "up --advertise-routes '$2'"
+	err_has "^Run 'meshd up --help'" "up --advertise-routes '$2': hint"
+}
+route_bad "invalid --advertise-routes '': give CIDR" ""
+route_bad "only digits, a-f" "10.1.0.0/24;reboot"
+route_bad "only digits, a-f" "10.1.0.0/24, fd00:a::/64"
+route_bad "only digits, a-f" "gg::/64"
+route_bad "an empty entry" "10.1.0.0/24,,fd00:a::/64"
+route_bad "an empty entry" "10.1.0.0/24,"
+route_bad "length must be 0..32" "10.1.0.0/33"
+route_bad "length must be 0..128" "fd00:a::/129"
+route_bad "length must be 0..32" "10.1.0.0/"
+route_bad "not an IPv4 address" "10.1.0/24"
+route_bad "not an IPv6 address" "fd00:::a/64"
+route_bad "did you mean 10.1.0.0/24" "10.1.0.1/24"
+route_bad "did you mean fd00:a::/64" "fd00:a::1/64"
+route_bad "default route" "0.0.0.0/0"
+route_bad "'10.1.0.0/25' overlaps another entry" "10.1.0.0/24,10.1.0.0/25"
+route_bad "at most 16 prefixes" "$(seq -s, -f '10.%g.0.0/16' 1 17)"
+route_bad "longer than" "$(seq -s, -f '10.%g.0.0/16' 1 15),$(printf '1%.0s' $(seq 200))"
+run 1 "up: route inside the overlay" -- "$MESHD" up -d "$T/n1/state" --advertise-routes 10.1.0.0/24,10.77.5.0/24
+err_has "cannot advertise 10\\.77\\.5\\.0/24: it overlaps the mesh's overlay prefix 10\\.77\\.0\\.0/16" \
+    "up: route inside the overlay"
+one_line "up: route inside the overlay"
+run 2 "up --hosts-file relative" -- "$MESHD" up -d "$T/n1/state" --hosts-file=hosts
+err_has "invalid --hosts-file 'hosts': give an absolute path" "up --hosts-file relative"
+run 2 "join --advertise-routes bad" -- "$MESHD" join meshd-x --advertise-routes 10.1.0.1/24
+err_has "did you mean 10.1.0.0/24" "join --advertise-routes bad"
+run 2 "set, nothing to set" -- "$MESHD" set -d "$T/n1/state"
+err_has "nothing to set" "set, nothing to set"
+run 2 "set, bad list" -- "$MESHD" set -d "$T/n1/state" --advertise-routes 10.1.0.0/24,nonE
+err_has "invalid --advertise-routes" "set, bad list"
+run 1 "set, not running" -- "$MESHD" set -d "$T/n1/state" --advertise-routes none
+err_has "^meshd: not running; use 'meshd up --advertise-routes \\.\\.\\.'" "set, not running"
+one_line "set, not running"
+run 1 "routes, not running" -- "$MESHD" routes -d "$T/n1/state"
+err_has "^meshd: not running" "routes, not running"
+run 1 "routes --json, not running" -- "$MESHD" routes --json -d "$T/n1/state"
+run 2 "routes, unknown verb" -- "$MESHD" routes -d "$T/n1/state" allow alpha 10.1.0.0/24
+err_has "unknown verb 'allow'" "routes, unknown verb"
+run 2 "routes approve, no CIDR" -- "$MESHD" routes approve alpha
+err_has "approve needs NODE and CIDR" "routes approve, no CIDR"
+run 2 "routes deny, nothing" -- "$MESHD" routes deny
+err_has "deny needs NODE and CIDR" "routes deny, nothing"
+run 2 "routes approve, extra" -- "$MESHD" routes approve alpha 10.1.0.0/24 more
+err_has "unexpected argument 'more'" "routes approve, extra"
+run 2 "routes approve --json" -- "$MESHD" routes --json approve alpha 10.1.0.0/24
+err_has "--json only goes with the listing" "routes approve --json"
+run 2 "routes approve, bad node" -- "$MESHD" routes approve Alpha 10.1.0.0/24
+err_has "invalid node name 'Alpha'" "routes approve, bad node"
+run 2 "routes approve, a list" -- "$MESHD" routes approve alpha 10.1.0.0/24,10.2.0.0/24
+err_has "invalid CIDR" "routes approve, a list"
+run 2 "routes deny, host bits" -- "$MESHD" routes deny alpha 10.2.0.9/24
+err_has "did you mean 10.2.0.0/24" "routes deny, host bits"
+run 2 "routes approve, none" -- "$MESHD" routes approve alpha none
+run 1 "routes approve, not running" -- "$MESHD" routes approve alpha 10.1.0.0/24 -d "$T/n1/state"
+err_has "^meshd: not running" "routes approve, not running"
+one_line "routes approve, not running"
 
 echo "cli_usage: $pass passed, $fail failed"
 [ "$fail" = 0 ]
