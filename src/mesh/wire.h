@@ -28,6 +28,8 @@ enum mesh_msg_type {
 	MESH_MSG_JOIN_ERR = 3,		/* inviter -> joiner, unauthenticated */
 	MESH_MSG_PROBE = 4,		/* path probe, boxed (mesh/probe.h) */
 	MESH_MSG_PROBE_ACK = 5,		/* its answer, boxed, with the reflexive address */
+	MESH_MSG_RELAY = 6,		/* to a relay: dst node id + WireGuard datagram (mesh/relay.h) */
+	MESH_MSG_RELAYED = 7,		/* from a relay: src node id + WireGuard datagram */
 	MESH_MSG_TYPE_END		/* one past the last known type */
 };
 
@@ -41,6 +43,8 @@ static inline const char *mesh_msg_type_name(int type)
 		[MESH_MSG_JOIN_ERR] = "join-err",
 		[MESH_MSG_PROBE] = "probe",
 		[MESH_MSG_PROBE_ACK] = "probe-ack",
+		[MESH_MSG_RELAY] = "relay",
+		[MESH_MSG_RELAYED] = "relayed",
 	};
 
 	if (type <= 0 || type >= MESH_MSG_TYPE_END || names[type] == NULL)

@@ -1,0 +1,391 @@
+/* Relay of WireGuard ciphertext and synthetic endpoints (see relay.h). */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/relay.h"
+#include "util/err.h"
+#include "wg/wg.h"
+
+enum {
+	MILLI = 1000,			/* bucket tokens are kept in thousandths */
+	BUCKET_DT_MAX_S = 60,		/* longer idle times refill to full anyway */
+	SYNTH_PREFIX_LEN = 8,
+};
+
+/* 100::/64, RFC 6666 discard-only. */
+static const uint8_t synth_prefix[SYNTH_PREFIX_LEN] = { 0x01, 0x00, 0, 0, 0, 0, 0, 0 };
+
+struct bucket {
+	uint64_t milli;		/* tokens x MILLI */
+	mtime_ns last;		/* last refill */
+	bool primed;		/* false: never used (starts full) */
+};
+
+struct src_slot {
+	bool used;
+	uint8_t id[MESH_NODE_ID_LEN];
+	struct bucket b;
+	mtime_ns last_use;
+};
+
+struct synth_slot {
+	bool used;
+	uint32_t gen;		/* bumped on every (re)assignment; never 0 in a handle */
+	uint8_t relay[MESH_NODE_ID_LEN];
+	uint8_t peer[MESH_NODE_ID_LEN];
+	mtime_ns last_use;
+};
+
+struct mesh_relay {
+	struct mesh_relay_cfg cfg;
+	struct bucket budget;
+	struct src_slot src[MESH_RELAY_SRC_MAX];
+	struct synth_slot synth[MESH_RELAY_SYNTH_MAX];
+	struct mesh_relay_stats st;
+};
+
+/* Refill at rate tokens/s up to burst, then take cost tokens if there are
+ * that many. A fresh bucket starts full. */
+static void bucket_refill(struct bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
+{
+	uint64_t cap = burst * MILLI, dt;
+
+	if (!b->primed) {
+		b->primed = true;
+		b->milli = cap;
+		b->last = now;
+		return;
+	}
+	if (now <= b->last)
+		return;
+	dt = now - b->last;
+	if (dt > SEC(BUCKET_DT_MAX_S))
+		dt = SEC(BUCKET_DT_MAX_S);
+	/* dt <= 6e10, rate <= ~1e8: the product stays far below 2^64 */
+	b->milli += dt * rate / (SEC(1) / MILLI);
+	if (b->milli > cap)
+		b->milli = cap;
+	b->last = now;
+}
+
+static bool bucket_has(const struct bucket *b, uint64_t cost)
+{
+	return b->milli >= cost * MILLI;
+}
+
+static void bucket_take(struct bucket *b, uint64_t cost)
+{
+	b->milli -= cost * MILLI;
+}
+
+size_t mesh_relay_encode(uint8_t type, const uint8_t id[MESH_NODE_ID_LEN],
+    const uint8_t *inner, size_t inner_len, uint8_t *out, size_t cap)
+{
+	if (type != MESH_MSG_RELAY && type != MESH_MSG_RELAYED)
+		return 0;
+	if (inner_len < MESH_RELAY_INNER_MIN || inner_len > MESH_RELAY_INNER_MAX ||
+	    cap < MESH_RELAY_HDR_LEN + inner_len)
+		return 0;
+	memmove(out + MESH_RELAY_HDR_LEN, inner, inner_len);
+	out[0] = MESH_MSG_MAGIC;
+	out[1] = type;
+	memcpy(out + MESH_MSG_HDR_LEN, id, MESH_NODE_ID_LEN);
+	return MESH_RELAY_HDR_LEN + inner_len;
+}
+
+int mesh_relay_decode(const uint8_t *p, size_t len, struct mesh_relay_msg *out)
+{
+	memset(out, 0, sizeof *out);
+	if (len < MESH_RELAY_HDR_LEN + MESH_RELAY_INNER_MIN || p[0] != MESH_MSG_MAGIC ||
+	    (p[1] != MESH_MSG_RELAY && p[1] != MESH_MSG_RELAYED))
+		return MESHD_E_PROTO;
+	if (len > MESH_RELAY_DGRAM_MAX)
+		return MESHD_E_RANGE;
+	out->type = p[1];
+	memcpy(out->id, p + MESH_MSG_HDR_LEN, MESH_NODE_ID_LEN);
+	out->inner = p + MESH_RELAY_HDR_LEN;
+	out->inner_len = len - MESH_RELAY_HDR_LEN;
+	return 0;
+}
+
+struct mesh_relay *mesh_relay_new(const struct mesh_relay_cfg *cfg, int *err)
+{
+	struct mesh_relay *r;
+
+	if (!cfg || !cfg->member_at || !cfg->member_endpoint || !cfg->is_relay) {
+		*err = MESHD_E_INVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof *r);
+	if (!r) {
+		*err = MESHD_E_NOMEM;
+		return NULL;
+	}
+	r->cfg = *cfg;
+	if (!r->cfg.src_pps)
+		r->cfg.src_pps = MESH_RELAY_SRC_PPS;
+	if (!r->cfg.src_burst)
+		r->cfg.src_burst = MESH_RELAY_SRC_BURST;
+	if (!r->cfg.bytes_per_s)
+		r->cfg.bytes_per_s = MESH_RELAY_BYTES_PER_S;
+	if (!r->cfg.bytes_burst)
+		r->cfg.bytes_burst = MESH_RELAY_BYTES_BURST;
+	*err = 0;
+	return r;
+}
+
+void mesh_relay_free(struct mesh_relay *r)
+{
+	free(r);
+}
+
+void mesh_relay_set_offer(struct mesh_relay *r, bool offer)
+{
+	r->cfg.offer = offer;
+}
+
+bool mesh_relay_offers(const struct mesh_relay *r)
+{
+	return r->cfg.offer;
+}
+
+/* The bucket of source id: its slot, a free one, or the least recently used
+ * one (a recycled slot starts full again). */
+static struct bucket *src_bucket(struct mesh_relay *r, const uint8_t id[MESH_NODE_ID_LEN],
+    mtime_ns now)
+{
+	struct src_slot *s, *victim = NULL;
+
+	for (size_t i = 0; i < MESH_RELAY_SRC_MAX; i++) {
+		s = &r->src[i];
+		if (s->used && memcmp(s->id, id, MESH_NODE_ID_LEN) == 0) {
+			s->last_use = now;
+			return &s->b;
+		}
+		if (!s->used) {
+			if (!victim || victim->used)
+				victim = s;
+		} else if (!victim || (victim->used && s->last_use < victim->last_use)) {
+			victim = s;
+		}
+	}
+	memset(victim, 0, sizeof *victim);
+	victim->used = true;
+	memcpy(victim->id, id, MESH_NODE_ID_LEN);
+	victim->last_use = now;
+	return &victim->b;
+}
+
+int mesh_relay_forward(struct mesh_relay *r, uint8_t *buf, size_t len,
+    const union endpoint *src, mtime_ns now, union endpoint *to)
+{
+	struct mesh_relay_msg m;
+	uint8_t src_id[MESH_NODE_ID_LEN];
+	union endpoint src_ep, dst_ep;
+	struct bucket *b;
+
+	if (mesh_relay_decode(buf, len, &m) != 0 || m.type != MESH_MSG_RELAY) {
+		r->st.drop_malformed++;
+		return MESHD_E_PROTO;
+	}
+	if (!r->cfg.offer) {
+		r->st.drop_not_offered++;
+		return MESHD_E_PERM;
+	}
+	/* no open relay: the sender is a member at exactly this address */
+	if (!r->cfg.member_at(r->cfg.ctx, src, src_id) ||
+	    !r->cfg.member_endpoint(r->cfg.ctx, src_id, &src_ep) ||
+	    !endpoint_eq(&src_ep, src)) {
+		r->st.drop_source++;
+		return MESHD_E_PERM;
+	}
+	if (memcmp(m.id, src_id, MESH_NODE_ID_LEN) == 0 ||
+	    !r->cfg.member_endpoint(r->cfg.ctx, m.id, &dst_ep) ||
+	    !endpoint_is_set(&dst_ep) || mesh_relay_is_synth(&dst_ep)) {
+		r->st.drop_dst++;
+		return MESHD_E_NOENT;
+	}
+	if (!wg_is_wg_datagram(m.inner, m.inner_len)) {
+		r->st.drop_payload++;
+		return MESHD_E_PERM;
+	}
+	b = src_bucket(r, src_id, now);
+	bucket_refill(b, now, r->cfg.src_pps, r->cfg.src_burst);
+	if (!bucket_has(b, 1)) {
+		r->st.drop_ratelimit++;
+		return MESHD_E_AGAIN;
+	}
+	bucket_refill(&r->budget, now, r->cfg.bytes_per_s, r->cfg.bytes_burst);
+	if (!bucket_has(&r->budget, len)) {
+		r->st.drop_budget++;
+		return MESHD_E_AGAIN;
+	}
+	bucket_take(b, 1);
+	bucket_take(&r->budget, len);
+
+	buf[1] = MESH_MSG_RELAYED;
+	memcpy(buf + MESH_MSG_HDR_LEN, src_id, MESH_NODE_ID_LEN);
+	*to = dst_ep;
+	r->st.forwarded++;
+	r->st.forwarded_bytes += len;
+	return 0;
+}
+
+int mesh_relay_receive(struct mesh_relay *r, uint8_t *buf, size_t len,
+    const union endpoint *src, mtime_ns now, size_t *inner_len, union endpoint *synth)
+{
+	struct mesh_relay_msg m;
+	uint8_t relay_id[MESH_NODE_ID_LEN];
+	union endpoint relay_ep;
+
+	*inner_len = 0;
+	if (mesh_relay_decode(buf, len, &m) != 0 || m.type != MESH_MSG_RELAYED ||
+	    !wg_is_wg_datagram(m.inner, m.inner_len)) {
+		r->st.drop_rx++;
+		return MESHD_E_PROTO;
+	}
+	if (!r->cfg.member_at(r->cfg.ctx, src, relay_id) ||
+	    !r->cfg.member_endpoint(r->cfg.ctx, relay_id, &relay_ep) ||
+	    !endpoint_eq(&relay_ep, src) || !r->cfg.is_relay(r->cfg.ctx, relay_id) ||
+	    memcmp(relay_id, m.id, MESH_NODE_ID_LEN) == 0) {
+		r->st.drop_rx++;
+		return MESHD_E_PERM;
+	}
+	mesh_relay_synth_make(r, relay_id, m.id, now, synth);
+	*inner_len = m.inner_len;
+	memmove(buf, buf + MESH_RELAY_HDR_LEN, m.inner_len);
+	r->st.received++;
+	r->st.received_bytes += len;
+	return 0;
+}
+
+size_t mesh_relay_wrap(struct mesh_relay *r, const union endpoint *dst,
+    const uint8_t *inner, size_t inner_len, uint8_t *out, size_t cap,
+    mtime_ns now, union endpoint *to)
+{
+	uint8_t relay_id[MESH_NODE_ID_LEN], peer_id[MESH_NODE_ID_LEN];
+	union endpoint relay_ep;
+	size_t n;
+
+	if (!mesh_relay_synth_lookup(r, dst, now, relay_id, peer_id) ||
+	    !r->cfg.member_endpoint(r->cfg.ctx, relay_id, &relay_ep) ||
+	    !endpoint_is_set(&relay_ep) || mesh_relay_is_synth(&relay_ep)) {
+		r->st.drop_tx++;
+		return 0;
+	}
+	n = mesh_relay_encode(MESH_MSG_RELAY, peer_id, inner, inner_len, out, cap);
+	if (n == 0) {
+		r->st.drop_tx++;
+		return 0;
+	}
+	*to = relay_ep;
+	r->st.wrapped++;
+	r->st.wrapped_bytes += n;
+	return n;
+}
+
+bool mesh_relay_is_synth(const union endpoint *ep)
+{
+	return ep->sa.sa_family == AF_INET6 &&
+	    memcmp(ep->sin6.sin6_addr.s6_addr, synth_prefix, SYNTH_PREFIX_LEN) == 0;
+}
+
+static void synth_endpoint(const struct synth_slot *s, size_t idx, union endpoint *out)
+{
+	uint8_t *a;
+
+	memset(out, 0, sizeof *out);
+	out->sin6.sin6_family = AF_INET6;
+	out->sin6.sin6_port = htons(MESH_RELAY_SYNTH_PORT);
+	a = out->sin6.sin6_addr.s6_addr;
+	memcpy(a, synth_prefix, SYNTH_PREFIX_LEN);
+	a[8] = (uint8_t)(s->gen >> 24);
+	a[9] = (uint8_t)(s->gen >> 16);
+	a[10] = (uint8_t)(s->gen >> 8);
+	a[11] = (uint8_t)s->gen;
+	a[12] = (uint8_t)(idx >> 24);
+	a[13] = (uint8_t)(idx >> 16);
+	a[14] = (uint8_t)(idx >> 8);
+	a[15] = (uint8_t)idx;
+}
+
+void mesh_relay_synth_make(struct mesh_relay *r, const uint8_t relay_id[MESH_NODE_ID_LEN],
+    const uint8_t peer_id[MESH_NODE_ID_LEN], mtime_ns now, union endpoint *out)
+{
+	struct synth_slot *s, *victim = NULL;
+	size_t vi = 0;
+
+	for (size_t i = 0; i < MESH_RELAY_SYNTH_MAX; i++) {
+		s = &r->synth[i];
+		if (s->used && memcmp(s->relay, relay_id, MESH_NODE_ID_LEN) == 0 &&
+		    memcmp(s->peer, peer_id, MESH_NODE_ID_LEN) == 0) {
+			s->last_use = now;
+			synth_endpoint(s, i, out);
+			return;
+		}
+		if (!s->used) {
+			if (!victim || victim->used) {
+				victim = s;
+				vi = i;
+			}
+		} else if (!victim || (victim->used && s->last_use < victim->last_use)) {
+			victim = s;
+			vi = i;
+		}
+	}
+	if (victim->used)
+		r->st.synth_evictions++;
+	victim->used = true;
+	victim->gen++;
+	if (victim->gen == 0)
+		victim->gen = 1;
+	memcpy(victim->relay, relay_id, MESH_NODE_ID_LEN);
+	memcpy(victim->peer, peer_id, MESH_NODE_ID_LEN);
+	victim->last_use = now;
+	synth_endpoint(victim, vi, out);
+}
+
+bool mesh_relay_synth_lookup(struct mesh_relay *r, const union endpoint *ep, mtime_ns now,
+    uint8_t relay_id[MESH_NODE_ID_LEN], uint8_t peer_id[MESH_NODE_ID_LEN])
+{
+	const uint8_t *a;
+	uint32_t gen, idx;
+	struct synth_slot *s;
+
+	if (!mesh_relay_is_synth(ep) || ntohs(ep->sin6.sin6_port) != MESH_RELAY_SYNTH_PORT)
+		return false;
+	a = ep->sin6.sin6_addr.s6_addr;
+	gen = (uint32_t)a[8] << 24 | (uint32_t)a[9] << 16 | (uint32_t)a[10] << 8 | a[11];
+	idx = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+	if (idx >= MESH_RELAY_SYNTH_MAX)
+		return false;
+	s = &r->synth[idx];
+	if (!s->used || s->gen != gen)
+		return false;
+	s->last_use = now;
+	memcpy(relay_id, s->relay, MESH_NODE_ID_LEN);
+	memcpy(peer_id, s->peer, MESH_NODE_ID_LEN);
+	return true;
+}
+
+size_t mesh_relay_synth_count(const struct mesh_relay *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < MESH_RELAY_SYNTH_MAX; i++)
+		n += r->synth[i].used;
+	return n;
+}
+
+uint32_t mesh_relay_rtt(uint32_t to_relay_ms, uint32_t relay_to_target_ms)
+{
+	if (relay_to_target_ms > UINT32_MAX - to_relay_ms)
+		return UINT32_MAX;
+	return to_relay_ms + relay_to_target_ms;
+}
+
+void mesh_relay_get_stats(const struct mesh_relay *r, struct mesh_relay_stats *out)
+{
+	*out = r->st;
+}
