@@ -361,6 +361,34 @@ START_TEST(test_load_auto_measures_handshake_rate)
 }
 END_TEST
 
+/* wg_peer_initiate_now: an early initiation when the layer above found a
+ * path, past the REKEY_TIMEOUT limit but at most once a second, and never
+ * with a usable session. */
+START_TEST(test_initiate_now)
+{
+	mtime_ns t = net.now;
+
+	/* a first initiation, lost */
+	ck_assert_int_eq(wgt_send_ip(&net, 0, false, 10, NULL), WG_ACT_NONE);
+	ck_assert_uint_eq(wgt_sent(&net, 0, 1), 1);
+	wgt_flush(&net);
+	/* the plain path would wait REKEY_TIMEOUT: initiate_now does not */
+	wgt_expire(&net, t + MSEC(1500));
+	wg_peer_initiate_now(net.n[0].dev, peer_of(0), net.now);
+	ck_assert_uint_eq(wgt_sent(&net, 0, 1), 2);
+	/* again within WG_INITIATE_NOW_MIN_MS: nothing */
+	wgt_expire(&net, t + MSEC(1500 + WG_INITIATE_NOW_MIN_MS - 1));
+	wg_peer_initiate_now(net.n[0].dev, peer_of(0), net.now);
+	ck_assert_uint_eq(wgt_sent(&net, 0, 1), 2);
+	/* this one gets through: a session, then initiate_now is a no-op */
+	wgt_pump(&net, 100);
+	ck_assert_ptr_nonnull(peer_of(0)->current);
+	wgt_expire(&net, t + SEC(4));
+	wg_peer_initiate_now(net.n[0].dev, peer_of(0), net.now);
+	ck_assert_uint_eq(wgt_sent(&net, 0, 1), 2);
+}
+END_TEST
+
 Suite *suite_wg(void);
 
 Suite *suite_wg(void)
@@ -380,6 +408,7 @@ Suite *suite_wg(void)
 	tcase_add_test(tc, test_cookie_bad_mac1_no_reply);
 	tcase_add_test(tc, test_cookie_bound_to_source);
 	tcase_add_test(tc, test_load_auto_measures_handshake_rate);
+	tcase_add_test(tc, test_initiate_now);
 	suite_add_tcase(s, tc);
 	return s;
 }

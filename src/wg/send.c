@@ -218,3 +218,21 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
 		return;
 	wg_send_staged(dev, peer, now);
 }
+
+void wg_peer_initiate_now(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
+{
+	if (!endpoint_is_set(&peer->endpoint) || keypair_can_send(peer->current, now))
+		return;
+	/* One early initiation per WG_INITIATE_NOW_MIN_MS at most, whatever
+	 * the layer above asks. */
+	if (peer->initiated_now_at &&
+	    !wg_birthdate_has_expired(peer->initiated_now_at, MSEC(WG_INITIATE_NOW_MIN_MS), now))
+		return;
+	peer->initiated_now_at = now;
+	/* Lift the REKEY_TIMEOUT rate limit once: the last initiation most
+	 * likely went down a path that did not work. */
+	peer->timers.last_sent_handshake = MTIME_NEVER;
+	log_debug("peer %llu: path found, initiating at once",
+		  (unsigned long long)peer->internal_id);
+	wg_send_handshake_initiation(dev, peer, false, now);
+}

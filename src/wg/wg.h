@@ -118,6 +118,15 @@ void wg_peer_remove_all(struct wg_device *dev);
 /* Iterates in insertion order: wg_peer_next(dev, NULL) is the first. */
 struct wg_peer *wg_peer_next(const struct wg_device *dev, const struct wg_peer *prev);
 
+/* The layer above found a working underlay path to peer (a probe answered)
+ * while there is no usable session: send a handshake initiation now, even
+ * if one went out less than REKEY_TIMEOUT ago (it most likely went down a
+ * path that did not work, e.g. into a NAT that had no hole yet). Does
+ * nothing with a usable session or no endpoint, and at most once per
+ * WG_INITIATE_NOW_MIN_MS per peer. */
+enum { WG_INITIATE_NOW_MIN_MS = 1000 };
+void wg_peer_initiate_now(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
+
 /* All-zero clears the preshared key. */
 void wg_peer_set_psk(struct wg_peer *peer, const uint8_t psk[WG_KEY_LEN]);
 void wg_peer_set_endpoint(struct wg_peer *peer, const union endpoint *ep);
