@@ -25,6 +25,7 @@
 #include "mesh/routes.h"
 #include "mesh/wire.h"
 #include "netlink.h"
+#include "netmon.h"
 #include "portmap_run.h"
 #include "status.h"
 #include "tun.h"
@@ -59,6 +60,7 @@ struct meshd {
 	bool scan_on;
 	bool revoked;
 	struct portmap_run portmap;	/* gateway mapping of the UDP port */
+	struct netmon netmon;		/* rtnetlink: the network changed (roaming) */
 	char dir[PATH_MAX];
 	char pidfile[PATH_MAX + 16];
 	char ifname[IFNAMSIZ];
@@ -630,6 +632,7 @@ static void hook_stopping(void *ctx)
 	dns_stop(d);
 	hosts_stop(d);
 	portmap_run_stop(&d->portmap, NULL);	/* DELETE; the loop waits for it */
+	netmon_stop(&d->netmon);
 	if (d->scan_on) {
 		uv_timer_stop(&d->scan);
 		uv_close((uv_handle_t *)&d->scan, scan_closed);
@@ -689,6 +692,45 @@ static bool local_ep(const struct meshd *d, const struct ifaddrs *ifa, int famil
 	return mesh_ep_valid(ep);
 }
 
+enum { SCAN_PREFIX_MAX = 32 };	/* local prefixes handed to the node */
+
+/* The prefix length of a netmask (contiguous bits from the top). */
+static uint8_t mask_len(const uint8_t *m, size_t n)
+{
+	uint8_t len = 0;
+
+	for (size_t i = 0; i < n && m[i] == 0xff; i++)
+		len += 8;
+	if (len / 8 < n)
+		for (uint8_t b = m[len / 8]; b & 0x80; b = (uint8_t)(b << 1))
+			len++;
+	return len;
+}
+
+/* The interface prefix of a qualifying local endpoint (path selection tells
+ * a same-LAN candidate by it); false without a netmask. */
+static bool local_prefix(const struct ifaddrs *ifa, const struct mesh_ep *ep,
+			 struct mesh_prefix *p)
+{
+	const struct sockaddr *m = ifa->ifa_netmask;
+
+	if (!m || m->sa_family != ifa->ifa_addr->sa_family)
+		return false;
+	memset(p, 0, sizeof *p);
+	p->family = ep->family;
+	memcpy(p->addr, ep->addr, 16);
+	if (ep->family == MESH_FAMILY_V4) {
+		const struct sockaddr_in *m4 = (const struct sockaddr_in *)(const void *)m;
+
+		p->len = mask_len((const uint8_t *)&m4->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *m6 = (const struct sockaddr_in6 *)(const void *)m;
+
+		p->len = mask_len(m6->sin6_addr.s6_addr, 16);
+	}
+	return true;
+}
+
 static void scan_endpoints(struct meshd *d)
 {
 	static const int fams[2] = { AF_INET, AF_INET6 };	/* IPv4 first */
@@ -697,6 +739,8 @@ static void scan_endpoints(struct meshd *d)
 	union endpoint pm;
 	bool have_pm = portmap_run_endpoint(&d->portmap, &pm);
 	size_t n = 0, max = MESH_ENDPOINTS_MAX - (have_pm ? 1 : 0);
+	struct mesh_prefix pfx[SCAN_PREFIX_MAX];
+	size_t npfx = 0;
 	int r;
 
 	if (!d->node)
@@ -709,7 +753,16 @@ static void scan_endpoints(struct meshd *d)
 		for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next)
 			if (local_ep(d, i, fams[f], &eps[n]))
 				n++;
+	for (int f = 0; f < 2; f++) {
+		struct mesh_ep ep;
+
+		for (struct ifaddrs *i = ifs; i && npfx < SCAN_PREFIX_MAX; i = i->ifa_next)
+			if (local_ep(d, i, fams[f], &ep) && local_prefix(i, &ep, &pfx[npfx]))
+				npfx++;
+	}
 	freeifaddrs(ifs);
+	if (mesh_node_set_local_prefixes(d->node, pfx, npfx, sched_now()) != 0)
+		log_warn("cannot set the local prefixes");
 	if (have_pm && pm.sa.sa_family == AF_INET) {	/* mapped on the gateway */
 		memset(&eps[n], 0, sizeof eps[n]);
 		eps[n].source = MESH_EP_PORTMAP;
@@ -732,6 +785,20 @@ static void on_scan(uv_timer_t *t)
 static void on_portmap_changed(void *ctx)
 {
 	scan_endpoints(ctx);
+}
+
+/* rtnetlink (netmon.h), a burst coalesced: forget the gateway's mapping,
+ * re-probe every peer's path, then publish the new local endpoints. */
+static void on_network_changed(void *ctx)
+{
+	struct meshd *d = ctx;
+
+	if (!d->node)
+		return;
+	log_info("network changed: rescanning");
+	portmap_run_network_changed(&d->portmap);
+	mesh_node_network_changed(d->node, sched_now(), now_unix());
+	scan_endpoints(d);
 }
 
 /* ---- control socket requests ---- */
@@ -1036,6 +1103,9 @@ static int start_scan(struct meshd *d, char *err, size_t errlen)
 	uv_timer_start(&d->scan, on_scan, ms, ms);
 	if (portmap_run_start(&d->portmap, &d->dev.loop, d->dev.udp.port, on_portmap_changed, d))
 		log_warn("cannot start port mapping; continuing without");
+	if (netmon_start(&d->netmon, &d->dev.loop, d->ifindex, on_network_changed, d))
+		log_warn("cannot watch for network changes (%s); rescanning every %d s only",
+			 strerror(errno), (int)MESHD_ENDPOINT_SCAN_S);
 	scan_endpoints(d);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "mesh/node.h"
+#include "mesh/path.h"
 #include "status.h"
 #include "util/err.h"
 #include "wg/wg.h"
@@ -119,6 +120,9 @@ void status_prefix_format(const struct mesh_prefix *p, char out[STATUS_PREFIX_ST
 
 const char *status_path(const struct status_peer *p, uint64_t now_unix)
 {
+	if (p->have_path)
+		return p->path == MESH_PATH_DIRECT ? "direct" :
+		       p->path == MESH_PATH_RELAY ? "relay" : "none";
 	if (!p->endpoint[0] || !p->latest_handshake)
 		return "none";
 	/* a handshake "from the future" (clock step back) still counts as fresh */
@@ -182,9 +186,15 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 	sbuf_json_str(b, status_path(p, now_unix));
 	sbuf_puts(b, ", \"endpoint\": ");
 	json_str_or_null(b, p->endpoint);
-	sbuf_printf(b, ", \"via\": null, \"latest_handshake\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
-		    ", \"tx_bytes\": %" PRIu64 ", \"rtt_ms\": null",
+	sbuf_puts(b, ", \"via\": ");
+	json_str_or_null(b, p->via);
+	sbuf_printf(b, ", \"latest_handshake\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
+		    ", \"tx_bytes\": %" PRIu64 ", \"rtt_ms\": ",
 		    p->latest_handshake, p->rx_bytes, p->tx_bytes);
+	if (p->have_path && p->rtt_ms >= 0)
+		sbuf_printf(b, "%" PRId32, p->rtt_ms);
+	else
+		sbuf_puts(b, "null");
 	sbuf_puts(b, ", \"routes\": ");
 	json_list(b, p->routes, p->nroutes);
 	sbuf_puts(b, "}");
@@ -377,6 +387,10 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	key_b64(p->public_key, mp->wg_pk);
 	inet_ntop(AF_INET, mp->ipv4, p->ipv4, sizeof p->ipv4);
 	inet_ntop(AF_INET6, mp->ipv6, p->ipv6, sizeof p->ipv6);
+	p->have_path = true;
+	p->path = mp->path;
+	p->rtt_ms = mp->rtt_ms;
+	snprintf(p->via, sizeof p->via, "%s", mp->via_name);
 	for (size_t i = 0; i < mp->ninst && p->nroutes < STATUS_ROUTES_MAX; i++)
 		status_prefix_format(&mp->inst[i], p->routes[p->nroutes++]);
 	if (mp->peer) {

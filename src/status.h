@@ -11,14 +11,17 @@
  *   "listen_port", "admin": bool, "endpoints": [{"addr": "ip:port",
  *   "source": "local|reflexive|portmap"}]},
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
- *   "path": "direct|relay|none", "endpoint": "ip:port" | null, "via": null,
- *   "latest_handshake": unix seconds | 0, "rx_bytes", "tx_bytes",
- *   "rtt_ms": null, "routes": ["CIDR", ...]}]}
+ *   "path": "direct|relay|none", "endpoint": "ip:port" | null,
+ *   "via": "name" | null, "latest_handshake": unix seconds | 0, "rx_bytes",
+ *   "tx_bytes", "rtt_ms": number | null, "routes": ["CIDR", ...]}]}
  * routes (issue 5, an addition) are the subnet prefixes installed here via
  * that peer. The table shows them in a ROUTES column ("-": none), and the
  * node line carries our DNS name NAME.MESH.
- * path is "direct" when an endpoint is set and the latest handshake is younger
- * than STATUS_DIRECT_S, else "none".
+ * path is the node's path selection (mesh/path.h: DIRECT, RELAY via "via",
+ * NONE) with its smoothed probe RTT ("rtt_ms", null when unknown) once
+ * status_collect() filled have_path; without it (have_path false) the
+ * legacy rule: "direct" when an endpoint is set and the latest handshake is
+ * younger than STATUS_DIRECT_S, else "none".
  */
 #ifndef MESHD_STATUS_H
 #define MESHD_STATUS_H
@@ -88,6 +91,10 @@ struct status_peer {
 	uint64_t rx_bytes, tx_bytes;
 	size_t nroutes;			/* installed here via this peer */
 	char routes[STATUS_ROUTES_MAX][STATUS_PREFIX_STRLEN];
+	bool have_path;			/* path, rtt_ms, via below are set */
+	uint8_t path;			/* enum mesh_path_kind */
+	int32_t rtt_ms;			/* -1: unknown */
+	char via[STATUS_NAME_MAX + 1];	/* RELAY: the relay's name */
 };
 
 /* "direct" or "none" (see above). */

@@ -14,13 +14,15 @@
 #include "mesh/gossip.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
+#include "mesh/path.h"
+#include "mesh/probe.h"
 #include "mesh/routes.h"
 #include "mesh/token.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "wg/wg.h"
 
-enum { NOW = 1800000000, NNODES = 4, GQ_MAX = 8192, UQ_MAX = 64 };
+enum { NOW = 1800000000, NNODES = 4, GQ_MAX = 8192, UQ_MAX = 1024 };
 
 struct tnode {
 	struct store *st;
@@ -31,6 +33,10 @@ struct tnode {
 	unsigned wg_sent;
 	unsigned radd, rdel;		/* ops.route_add / route_del calls */
 	struct mesh_prefix rlast;	/* the prefix of the last one */
+	union endpoint nat;		/* set: behind a cone NAT with this
+					 * public mapping (addr then reachable
+					 * from its own /24 only) */
+	bool cut[NNODES];		/* no underlay path to node j */
 };
 
 struct gmsg {
@@ -53,6 +59,7 @@ static struct gmsg *gq;
 static size_t gq_head, gq_n, gq_dropped;
 static struct umsg uq[UQ_MAX];
 static size_t uq_n;
+static bool u_deliver;		/* run() carries underlay datagrams between nodes */
 
 static uint64_t unix_now(void)
 {
@@ -194,6 +201,51 @@ static void pump_gossip(void)
 	gq_head = gq_n = 0;
 }
 
+static bool same24(const union endpoint *a, const union endpoint *b)
+{
+	return a->sa.sa_family == AF_INET && b->sa.sa_family == AF_INET &&
+	    memcmp(&a->sin.sin_addr, &b->sin.sin_addr, 3) == 0;
+}
+
+/* The node a datagram from node `from` to dst reaches (-1: none), and the
+ * source address it arrives with (NAT: the public mapping unless on the
+ * same /24). A cut applies both ways. */
+static int u_route(int from, const union endpoint *dst, union endpoint *src)
+{
+	*src = T[from].addr;
+	if (endpoint_is_set(&T[from].nat) && !same24(&T[from].addr, dst))
+		*src = T[from].nat;
+	for (int j = 0; j < NNODES; j++) {
+		if (j == from || T[j].n == NULL || T[from].cut[j] || T[j].cut[from])
+			continue;
+		if (endpoint_is_set(&T[j].nat) && endpoint_eq(dst, &T[j].nat))
+			return j;
+		if (endpoint_eq(dst, &T[j].addr) &&
+		    (!endpoint_is_set(&T[j].nat) || same24(&T[j].addr, &T[from].addr)))
+			return j;
+	}
+	return -1;
+}
+
+/* Delivers the underlay datagrams queued so far (answers wait for the
+ * next call: one step of round trip); without u_deliver they are lost. */
+static void pump_underlay(void)
+{
+	static struct umsg q[UQ_MAX];
+	size_t n = uq_n;
+	union endpoint src;
+
+	memcpy(q, uq, n * sizeof q[0]);
+	uq_n = 0;
+	for (size_t k = 0; u_deliver && k < n; k++) {
+		int to;
+
+		if (q[k].from < 0 || (to = u_route(q[k].from, &q[k].dst, &src)) < 0)
+			continue;
+		mesh_node_input_underlay(T[to].n, &src, q[k].p, q[k].len, now, unix_now());
+	}
+}
+
 static void run(unsigned seconds)
 {
 	for (unsigned s = 0; s < seconds * 10; s++) {
@@ -201,6 +253,7 @@ static void run(unsigned seconds)
 		for (int i = 0; i < NNODES; i++)
 			if (T[i].n != NULL && mesh_node_next_expiry(T[i].n) <= now)
 				mesh_node_handle_expiry(T[i].n, now, unix_now());
+		pump_underlay();
 		pump_gossip();
 	}
 }
@@ -214,6 +267,7 @@ static void setup(void)
 	gq = calloc(GQ_MAX, sizeof *gq);
 	ck_assert_ptr_nonnull(gq);
 	gq_head = gq_n = gq_dropped = uq_n = 0;
+	u_deliver = false;
 	for (int i = 0; i < NNODES; i++) {
 		char a[32];
 
@@ -746,41 +800,306 @@ START_TEST(test_revoke_offline)
 }
 END_TEST
 
-START_TEST(test_rotation)
+/* ---- path selection (mesh/path.h, mesh/probe.h) ---- */
+
+static void wg_ep_of(int i, int j, union endpoint *out)
+{
+	struct wg_peer_info info;
+	struct wg_peer *wp = wg_peer_lookup(T[i].wg, T[j].wg_pk);
+
+	ck_assert_ptr_nonnull(wp);
+	wg_peer_get_info(wp, &info);
+	*out = info.endpoint;
+}
+
+static union endpoint EP(const char *a, uint16_t port)
+{
+	union endpoint e;
+
+	memset(&e, 0, sizeof e);
+	e.sin.sin_family = AF_INET;
+	e.sin.sin_port = htons(port);
+	ck_assert_int_eq(inet_pton(AF_INET, a, &e.sin.sin_addr), 1);
+	return e;
+}
+
+static void set_prefix(int i, const char *s)
+{
+	struct mesh_prefix p;
+
+	memset(&p, 0, sizeof p);
+	p.family = MESH_FAMILY_V4;
+	ck_assert_int_eq(inet_pton(AF_INET, s, p.addr), 1);
+	p.len = 24;
+	ck_assert_int_eq(mesh_node_set_local_prefixes(T[i].n, &p, 1, now), 0);
+}
+
+/* Probes of node i to dst waiting in the underlay queue. */
+static unsigned queued_probes(int i, const union endpoint *dst)
+{
+	unsigned c = 0;
+
+	for (size_t k = 0; k < uq_n; k++)
+		if (uq[k].from == i && endpoint_eq(&uq[k].dst, dst) && uq[k].p[1] == MESH_MSG_PROBE)
+			c++;
+	return c;
+}
+
+/* bravo announces its LAN address and a port mapping that does not work:
+ * alpha ends up DIRECT on the LAN address, never on the dead one, with an
+ * RTT of one harness step (100 ms). */
+START_TEST(test_path_lan_preferred)
 {
 	struct mesh_node_peer p;
-	struct wg_peer_info info;
 	struct mesh_ep ep[2];
+	union endpoint e;
 
 	init_admin();
 	join_and_start(1, "bravo");
+	set_prefix(0, "192.0.2.1");
+	set_prefix(1, "192.0.2.2");
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_NONE);
+	ck_assert_int_eq(p.rtt_ms, -1);
 	memset(ep, 0, sizeof ep);
-	for (int i = 0; i < 2; i++) {
-		ep[i].source = i == 0 ? MESH_EP_PORTMAP : MESH_EP_LOCAL;
-		ep[i].family = MESH_FAMILY_V4;
-		inet_pton(AF_INET, i == 0 ? "198.51.100.1" : "10.0.0.2", ep[i].addr);
-		ep[i].port = 1000;
-	}
+	ep[0].source = MESH_EP_PORTMAP;
+	ep[1].source = MESH_EP_LOCAL;
+	ep[0].family = ep[1].family = MESH_FAMILY_V4;
+	inet_pton(AF_INET, "198.51.100.1", ep[0].addr);
+	inet_pton(AF_INET, "192.0.2.2", ep[1].addr);
+	ep[0].port = 1000;
+	ep[1].port = 51820;
 	ck_assert_int_eq(mesh_node_set_endpoints(T[1].n, ep, 2, now, unix_now()), 0);
 	pump_gossip();
+	u_deliver = true;
+	for (int s = 0; s < 30; s++) {
+		run(1);
+		ck_assert(peer_of(0, "bravo", &p));
+		if (p.path == MESH_PATH_DIRECT) {
+			wg_ep_of(0, 1, &e);
+			ck_assert(endpoint_eq(&e, &T[1].addr));
+		}
+	}
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	ck_assert_int_ge(p.rtt_ms, 50);
+	ck_assert_int_le(p.rtt_ms, 250);
+	ck_assert(peer_of(1, "alpha", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	wg_ep_of(1, 0, &e);
+	ck_assert(endpoint_eq(&e, &T[0].addr));
+	/* the link dies: both fall back to NONE, WireGuard's endpoint stays */
+	T[0].cut[1] = true;
+	run(40);
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_NONE);
+	ck_assert_int_eq(p.rtt_ms, -1);
+	wg_ep_of(0, 1, &e);
+	ck_assert(endpoint_eq(&e, &T[1].addr));
+	/* and back */
+	T[0].cut[1] = false;
+	run(10);
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+}
+END_TEST
+
+static bool has_ep(const struct mesh_node_self *s, uint8_t source, const char *a,
+    uint16_t port)
+{
+	uint8_t b[4];
+
+	inet_pton(AF_INET, a, b);
+	for (unsigned i = 0; i < s->nep; i++)
+		if (s->ep[i].source == source && s->ep[i].family == MESH_FAMILY_V4 &&
+		    memcmp(s->ep[i].addr, b, 4) == 0 && s->ep[i].port == port)
+			return true;
+	return false;
+}
+
+/* bravo sits behind a cone NAT (10.1.1.2 -> 203.0.113.2:40000): alpha's
+ * answers tell it its public mapping, which goes into its record as
+ * REFLEXIVE; alpha then reaches it there (its private address never
+ * answers from outside). The reflexive endpoint goes 60 s after the last
+ * answer. */
+START_TEST(test_path_reflexive)
+{
+	struct mesh_token tok;
+	struct mesh_node_peer p;
+	struct mesh_node_self s;
+	union endpoint e, pub = EP("203.0.113.2", 40000);
+
+	init_admin();
+	set_addr(1, "10.1.1.2");
+	T[1].nat = pub;
+	make_token(&tok, 3600, 1, unix_now());
+	ck_assert_int_eq(do_join(1, "bravo", &tok, unix_now()), MESH_JOIN_OK);
+	mesh_token_clear(&tok);
+	ck_assert_int_eq(open_node(1), 0);
+	set_eps(1, "10.1.1.2", 51820);
+	pump_gossip();
+	u_deliver = true;
+	run(5);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	ck_assert(has_ep(&s, MESH_EP_LOCAL, "10.1.1.2", 51820));
 	ck_assert(peer_of(0, "bravo", &p));
 	ck_assert_uint_eq(p.nep, 2);
-	/* a public address before a private one of another network */
-	wg_peer_get_info(p.peer, &info);
-	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0xc6336401);
-	/* no handshake (the stub network drops everything): the next one */
-	run(MESH_NODE_ROTATE_S + 1);
-	wg_peer_get_info(p.peer, &info);
-	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0x0a000002);
-	/* a private address on our own /24 comes first */
-	set_eps(0, "10.0.0.9", 51820);
-	ck_assert_int_eq(mesh_node_set_endpoints(T[1].n, ep, 1, now, unix_now()), 0);
-	ck_assert_int_eq(mesh_node_set_endpoints(T[1].n, ep, 2, now + 1, unix_now() + 1), 0);
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	ck_assert_int_ge(p.rtt_ms, 0);
+	wg_ep_of(0, 1, &e);
+	ck_assert(endpoint_eq(&e, &pub));
+	/* alpha is public: no reflexive endpoint of its own (it equals a LOCAL) */
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_uint_eq(s.nep, 1);
+	/* no more answers: gone after 60 s */
+	T[0].cut[1] = true;
+	run(70);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	ck_assert_uint_eq(s.nep, 1);
+}
+END_TEST
+
+/* bravo and charlie cannot reach each other (yet); both have a direct path
+ * to alpha. bravo's network change punches every peer and sends a PUNCH for
+ * charlie through alpha, which forwards it; charlie probes bravo at once. */
+START_TEST(test_path_punch_forwarded)
+{
+	struct mesh_node_peer p;
+	uint8_t m[1 + 32];
+	struct mesh_node_self s0, s1, s2;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	T[1].cut[2] = true;
+	u_deliver = true;
+	run(10);
+	ck_assert(peer_of(1, "alpha", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	ck_assert(peer_of(2, "alpha", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_NONE);
+	run(2);
+	uq_n = 0;
+	ck_assert_uint_eq(gq_n, 0);
+	mesh_node_network_changed(T[1].n, now, unix_now());
+	ck_assert_uint_eq(gq_n, 1);
+	ck_assert_uint_eq(gq[gq_head].p[0], 0x50);
+	ck_assert_uint_eq(gq[gq_head].len, 33);
+	mesh_node_get_self(T[0].n, &s0);
+	mesh_node_get_self(T[1].n, &s1);
+	mesh_node_get_self(T[2].n, &s2);
+	ck_assert_mem_eq(gq[gq_head].dst4, s0.ipv4, 4);
+	ck_assert_mem_eq(gq[gq_head].p + 1, s2.node_id, 16);
+	ck_assert_mem_eq(gq[gq_head].p + 17, s1.node_id, 16);
+	/* at most one per second per target */
+	mesh_node_network_changed(T[1].n, now, unix_now());
+	ck_assert_uint_eq(gq_n, 1);
+	memcpy(m, gq[gq_head].p, sizeof m);
 	pump_gossip();
-	run(1);
-	ck_assert(peer_of(0, "bravo", &p));
-	wg_peer_get_info(p.peer, &info);
-	ck_assert_uint_eq(ntohl(info.endpoint.sin.sin_addr.s_addr), 0x0a000002);
+	ck_assert_uint_le(mesh_node_next_expiry(T[2].n), now);
+	mesh_node_handle_expiry(T[2].n, now, unix_now());
+	ck_assert_uint_ge(queued_probes(2, &T[1].addr), 1);
+	/* the link opens: both get there */
+	T[1].cut[2] = false;
+	run(3);
+	ck_assert(peer_of(2, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+
+	/* a PUNCH whose origin is not its sender is not forwarded, and one for
+	 * us from a forwarder is rate-limited per origin */
+	uq_n = 0;
+	now += SEC(2);
+	mesh_node_input_gossip(T[0].n, wg_peer_lookup(T[0].wg, T[2].wg_pk), m, sizeof m, now,
+	    unix_now());
+	ck_assert_uint_eq(gq_n, 0);
+	m[5] ^= 1;	/* unknown target */
+	mesh_node_input_gossip(T[0].n, wg_peer_lookup(T[0].wg, T[1].wg_pk), m, sizeof m, now,
+	    unix_now());
+	ck_assert_uint_eq(gq_n, 0);
+	mesh_node_input_gossip(T[0].n, wg_peer_lookup(T[0].wg, T[1].wg_pk), m, 20, now,
+	    unix_now());
+	ck_assert_uint_eq(gq_n, 0);
+}
+END_TEST
+
+/* Only members get answers, once per probe, at most 20 a second; a probe
+ * that does not open, or from a key that is no member's, gets nothing; an
+ * unsolicited ACK changes nothing. */
+START_TEST(test_probe_abuse)
+{
+	struct mesh_probe_key k, stranger;
+	struct mesh_probe m, a;
+	struct mesh_node_self s;
+	uint8_t buf[MESH_PROBE_MAX_LEN], spk[32], ssk[32];
+	struct wr w;
+	size_t len;
+	unsigned answered = 0;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	ck_assert_int_eq(mesh_probe_key_init(&k, T[1].wg_pk, T[1].wg_sk, T[0].wg_pk), 0);
+	memset(&m, 0, sizeof m);
+	m.type = MESH_MSG_PROBE;
+	m.txid = 77;
+	m.time = unix_now();
+	wr_init(&w, buf, sizeof buf);
+	ck_assert_int_eq(mesh_probe_seal(&k, &m, &w), 0);
+	len = w.off;
+	uq_n = 0;
+	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
+	ck_assert_uint_eq(uq_n, 1);
+	ck_assert(endpoint_eq(&uq[0].dst, &T[1].addr));
+	ck_assert_int_eq(mesh_probe_open(&k, uq[0].p, uq[0].len, unix_now(), &a), 0);
+	ck_assert_uint_eq(a.type, MESH_MSG_PROBE_ACK);
+	ck_assert_uint_eq(a.txid, 77);
+	ck_assert(endpoint_eq(&a.observed, &T[1].addr));
+	/* a replay, even from elsewhere: nothing */
+	mesh_node_input_underlay(T[0].n, &T[2].addr, buf, len, now, unix_now());
+	ck_assert_uint_eq(uq_n, 1);
+	/* tampered */
+	m.txid = 78;
+	wr_init(&w, buf, sizeof buf);
+	ck_assert_int_eq(mesh_probe_seal(&k, &m, &w), 0);
+	buf[len - 1] ^= 1;
+	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
+	ck_assert_uint_eq(uq_n, 1);
+	/* a stranger's key */
+	randombytes_buf(ssk, sizeof ssk);
+	ck_assert_int_eq(crypto_scalarmult_base(spk, ssk), 0);
+	ck_assert_int_eq(mesh_probe_key_init(&stranger, spk, ssk, T[0].wg_pk), 0);
+	wr_init(&w, buf, sizeof buf);
+	ck_assert_int_eq(mesh_probe_seal(&stranger, &m, &w), 0);
+	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, w.off, now, unix_now());
+	ck_assert_uint_eq(uq_n, 1);
+	/* an ACK nobody asked for: no reflexive endpoint */
+	memset(&a, 0, sizeof a);
+	a.type = MESH_MSG_PROBE_ACK;
+	a.txid = 5;
+	a.time = unix_now();
+	a.observed = EP("198.51.100.77", 999);
+	wr_init(&w, buf, sizeof buf);
+	ck_assert_int_eq(mesh_probe_seal(&k, &a, &w), 0);
+	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, w.off, now, unix_now());
+	ck_assert_uint_eq(uq_n, 1);
+	mesh_node_get_self(T[0].n, &s);
+	ck_assert_uint_eq(s.nep, 1);
+	/* a flood: at most the bucket (20) answered */
+	uq_n = 0;
+	for (unsigned i = 0; i < 40; i++) {
+		m.txid = 1000 + i;
+		wr_init(&w, buf, sizeof buf);
+		ck_assert_int_eq(mesh_probe_seal(&k, &m, &w), 0);
+		mesh_node_input_underlay(T[0].n, &T[1].addr, buf, w.off, now, unix_now());
+	}
+	answered = (unsigned)uq_n;
+	ck_assert_uint_le(answered, 20);
+	ck_assert_uint_ge(answered, 18);
+	mesh_probe_key_clear(&k);
+	mesh_probe_key_clear(&stranger);
 }
 END_TEST
 
@@ -1081,7 +1400,10 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_gossip_three);
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_revoke_offline);
-	tcase_add_test(tc, test_rotation);
+	tcase_add_test(tc, test_path_lan_preferred);
+	tcase_add_test(tc, test_path_reflexive);
+	tcase_add_test(tc, test_path_punch_forwarded);
+	tcase_add_test(tc, test_probe_abuse);
 	tcase_add_test(tc, test_routes_approve_advertise);
 	tcase_add_test(tc, test_routes_move_between_members);
 	tcase_add_test(tc, test_routes_refuse_covering_endpoint);

@@ -7,6 +7,12 @@
  * raise no event: those are swept into the store right after every merge
  * (sweep_revocations). While mesh_node_open() replays the store, nothing is
  * written back.
+ *
+ * Paths: every peer has a path engine (mesh/path.h) fed with its endpoint
+ * record and join hint; its probes and their answers (mesh/probe.h) are
+ * underlay datagrams, its DIRECT choice is WireGuard's endpoint, and the
+ * answers tell us our reflexive endpoints. This replaces the old round robin
+ * over candidates (MESH_NODE_ROTATE_S is no longer used here).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -18,6 +24,8 @@
 
 #include "mesh/gossip.h"
 #include "mesh/node.h"
+#include "mesh/path.h"
+#include "mesh/probe.h"
 #include "mesh/records.h"
 #include "mesh/routes.h"
 #include "mesh/token.h"
@@ -25,9 +33,25 @@
 #include "util/err.h"
 #include "util/log.h"
 
-/* No handshake and nothing received for this long after a candidate worked:
- * it is dead (keepalives come every MESH_NODE_KEEPALIVE_S), try the next. */
-#define NODE_DEAD_S (2 * MESH_NODE_KEEPALIVE_S + MESH_NODE_ROTATE_S)
+/* Path probing (mesh/path.h, mesh/probe.h).
+ *  - PROBE answers: a token bucket per peer, NODE_ACK_RATE per second with a
+ *    burst of as many; each PROBE txid is answered once (a replayed probe
+ *    with a forged source earns nothing).
+ *  - Reflexive addresses: what ACKs report as our source address, kept
+ *    NODE_REFL_TTL_S after the last report, at most NODE_REFL_PER_FAM per
+ *    family.
+ *  - PUNCH (in-tunnel, first byte NODE_MSG_PUNCH instead of GOSSIP_VERSION):
+ *    'P' | target node id | origin node id; at most one per second per
+ *    origin is acted on (forwarded or punched), and we send at most one per
+ *    second per target. */
+#define NODE_ACK_RATE 20
+#define NODE_ACK_SEEN 32
+#define NODE_REFL_TTL_S 60
+#define NODE_REFL_PER_FAM 2
+#define NODE_REFL_MAX (2 * NODE_REFL_PER_FAM)
+#define NODE_MSG_PUNCH 0x50
+#define NODE_PUNCH_LEN (1 + 2 * MESH_NODE_ID_LEN)
+#define NODE_PUNCH_GAP_MS 1000
 
 /* A revoked member is told so before it is cut off: its wg peer stays this
  * long (data to its overlay IPv4 still flows meanwhile: at most 3 s more), with
@@ -38,6 +62,7 @@
 
 /* One other member, as far as WireGuard is concerned. */
 struct npeer {
+	struct mesh_node *n;
 	uint8_t node_id[MESH_NODE_ID_LEN];
 	char name[MESH_NAME_MAX + 1];
 	uint8_t wg_pk[MESH_WG_KEY_LEN];
@@ -45,15 +70,25 @@ struct npeer {
 	bool admin;
 	struct wg_peer *wp;		/* NULL when wg refused it */
 	/* endpoint candidates: from its record, in preference order, then the
-	 * join request's source (hint) */
+	 * join request's source (hint); those inside an installed subnet route
+	 * left out. The same set as handed to the path engine. */
 	uint8_t ncand;
 	union endpoint cand[MESH_ENDPOINTS_MAX + 1];
+	struct mesh_ep pcand[MESH_ENDPOINTS_MAX + 1];
 	union endpoint hint;
-	unsigned cur;			/* index in cand of the one set */
-	bool chosen, working;
-	mtime_ns check_at;		/* next rotation check */
-	uint64_t rx_base;		/* rx_bytes at the last check */
-	struct walltime hs_base;	/* latest handshake at the last check */
+	/* path selection: the engine, the probe key with this peer, its
+	 * latest choice */
+	struct mesh_path *path;
+	struct mesh_probe_key pkey;	/* secret */
+	bool have_pkey;
+	struct mesh_path_choice choice;
+	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
+	uint32_t ack_tokens;
+	mtime_ns ack_refill;
+	uint64_t ack_seen[NODE_ACK_SEEN];
+	unsigned ack_seen_pos;
+	mtime_ns punch_rx_at;		/* last PUNCH from this origin acted on */
+	mtime_ns punch_tx_at;		/* last PUNCH we sent about this target */
 	bool farewell;			/* revoked; dropped at farewell_at */
 	mtime_ns farewell_at;
 	/* subnet routes installed for it: in its wg allowed IPs and handed to
@@ -97,6 +132,18 @@ struct mesh_node {
 
 	bool have_eps;			/* own: our current endpoint record */
 	struct mesh_endpoints eps;
+	/* the daemon's endpoints (LOCAL, PORTMAP) and the reflexive ones
+	 * learnt from probe answers; our record holds the merge of both */
+	uint8_t nlocal;
+	struct mesh_ep local[MESH_ENDPOINTS_MAX];
+	unsigned nrefl;
+	struct {
+		struct mesh_ep ep;
+		mtime_ns seen;
+	} refl[NODE_REFL_MAX];
+	uint8_t wg_sk[MESH_WG_KEY_LEN];	/* secret: probe keys */
+	size_t nlpfx;			/* our local prefixes (path classes) */
+	struct mesh_path_prefix lpfx[PATH_LOCAL_MAX];
 	uint64_t ep_seq;		/* last seq we signed (or found stored) */
 	mtime_ns resign_at;
 
@@ -108,6 +155,8 @@ struct mesh_node {
 	uint64_t rt_seq;		/* last seq we signed (or found stored) */
 	bool routes_dirty;		/* a peer endpoint moved since the last
 					 * routes_recompute() */
+	bool cands_dirty;		/* installed routes changed since the last
+					 * cands_refresh() */
 };
 
 /* ---- small helpers ---- */
@@ -270,6 +319,7 @@ static void route_uninstall(struct mesh_node *n, struct npeer *p, unsigned i)
 		(void)wg_peer_allowedip_remove(n->wg, p->wp, prefix_af(&r), r.addr, r.len);
 	p->inst[i] = p->inst[--p->ninst];
 	memset(&p->inst[p->ninst], 0, sizeof p->inst[0]);
+	n->cands_dirty = true;
 	(void)mesh_prefix_format(&r, a, sizeof a);
 	log_info("mesh: member %s: route %s removed", p->name, a);
 	if (n->ops.route_del != NULL)
@@ -290,6 +340,7 @@ static void route_install(struct mesh_node *n, struct npeer *p, const struct mes
 		return;
 	}
 	p->inst[p->ninst++] = *r;
+	n->cands_dirty = true;
 	log_info("mesh: member %s: route %s installed", p->name, a);
 	if (n->ops.route_add != NULL)
 		n->ops.route_add(n->ctx, r);
@@ -313,6 +364,14 @@ static void routes_rewire(struct mesh_node *n, struct npeer *p)
 			log_warn("mesh: member %s: a route's allowed IP not set", p->name);
 }
 
+static void peer_free(struct npeer *p)
+{
+	mesh_path_free(p->path);
+	mesh_probe_key_clear(&p->pkey);
+	sodium_memzero(p, sizeof *p);
+	free(p);
+}
+
 static void peer_drop(struct mesh_node *n, struct npeer *p)
 {
 	routes_uninstall_all(n, p);
@@ -325,7 +384,7 @@ static void peer_drop(struct mesh_node *n, struct npeer *p)
 	if (p->wp != NULL)
 		wg_peer_remove(n->wg, p->wp);
 	(void)mesh_gossip_set_reachable(n->g, p->node_id, false);
-	free(p);
+	peer_free(p);
 }
 
 static void peer_farewell(struct mesh_node *n, struct npeer *p)
@@ -334,26 +393,6 @@ static void peer_farewell(struct mesh_node *n, struct npeer *p)
 	p->farewell = true;
 	p->farewell_at = n->now + SEC(NODE_FAREWELL_S);
 	(void)wg_peer_allowedip_remove(n->wg, p->wp, AF_INET6, p->ipv6, 128);
-}
-
-/* Points wg at candidate i and starts the keepalive (a handshake at once). */
-static void peer_choose(struct mesh_node *n, struct npeer *p, unsigned i)
-{
-	struct wg_peer_info info;
-
-	if (p->wp == NULL || p->ncand == 0)
-		return;
-	p->cur = i % p->ncand;
-	p->chosen = true;
-	p->working = false;
-	wg_peer_set_endpoint(p->wp, &p->cand[p->cur]);
-	wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
-	wg_peer_get_info(p->wp, &info);
-	p->rx_base = info.rx_bytes;
-	p->hs_base = info.last_handshake;
-	p->check_at = n->now + SEC(MESH_NODE_ROTATE_S);
-	(void)mesh_gossip_set_reachable(n->g, p->node_id, true);
-	n->routes_dirty = true;	/* "covers a peer's endpoint" may change */
 }
 
 /* Addresses that are only reachable on their own network: RFC 1918,
@@ -385,7 +424,8 @@ static bool ep_near(const struct mesh_node *n, const struct mesh_ep *ep)
 	return false;
 }
 
-/* Preference rank, until the probing path layer (mesh/path.h) takes over:
+/* Preference rank of a candidate: the order handed to the path engine, and
+ * WireGuard's endpoint until the engine has a direct path (mesh/path.h):
  * 0 a local address on what looks like our LAN; 1 a public IPv4 address
  * (local, port-mapped or reflexive); 2 a public IPv6 address; 3 the rest
  * (private addresses of other networks: reachable only by luck). */
@@ -398,37 +438,226 @@ static int ep_rank(const struct mesh_node *n, const struct mesh_ep *ep)
 	return ep->family == MESH_FAMILY_V4 ? 1 : 2;
 }
 
+/* The address of an endpoint, in our family terms. */
+static bool ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16])
+{
+	union endpoint e = *ep;
+
+	endpoint_unmap(&e);
+	memset(addr, 0, 16);
+	if (e.sa.sa_family == AF_INET) {
+		*family = MESH_FAMILY_V4;
+		memcpy(addr, &e.sin.sin_addr, 4);
+		return true;
+	}
+	if (e.sa.sa_family == AF_INET6) {
+		*family = MESH_FAMILY_V6;
+		memcpy(addr, &e.sin6.sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* ep as a record entry of the given source; false when it is no valid one. */
+static bool ep_to_mesh(const union endpoint *ep, uint8_t source, struct mesh_ep *out)
+{
+	union endpoint e = *ep;
+
+	memset(out, 0, sizeof *out);
+	endpoint_unmap(&e);
+	if (!ep_addr(&e, &out->family, out->addr))
+		return false;
+	out->source = source;
+	out->port = ntohs(e.sa.sa_family == AF_INET ? e.sin.sin_port : e.sin6.sin6_port);
+	return mesh_ep_valid(out);
+}
+
+/* True when an installed subnet route (of any member) covers ep: packets to
+ * it would enter the tunnel, so it cannot be an underlay path. */
+static bool cand_blocked(const struct mesh_node *n, const union endpoint *ep)
+{
+	uint8_t fam, addr[16];
+
+	if (!ep_addr(ep, &fam, addr))
+		return false;
+	for (size_t i = 0; i < n->npeers; i++)
+		for (unsigned j = 0; j < n->peers[i]->ninst; j++)
+			if (mesh_prefix_contains_addr(&n->peers[i]->inst[j], fam, addr))
+				return true;
+	return false;
+}
+
+/* ---- path selection upcalls (mesh/path.h) ---- */
+
+static void path_probe(void *ctx, const union endpoint *dst, uint64_t txid)
+{
+	struct npeer *p = ctx;
+	struct mesh_node *n = p->n;
+	struct mesh_probe m = { .type = MESH_MSG_PROBE, .txid = txid, .time = n->now_unix };
+	uint8_t buf[MESH_PROBE_MAX_LEN];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof buf);
+	if (!p->have_pkey || n->ops.send_underlay == NULL || mesh_probe_seal(&p->pkey, &m, &w) != 0)
+		return;
+	n->ops.send_underlay(n->ctx, dst, buf, w.off);
+}
+
+/* DIRECT: WireGuard follows the chosen endpoint. NONE: WireGuard keeps what
+ * it has (its own roaming may still find the peer). RELAY: not wired yet. */
+static void path_changed(void *ctx, const struct mesh_path_choice *c)
+{
+	struct npeer *p = ctx;
+	struct mesh_node *n = p->n;
+	struct wg_peer_info info;
+	char a[ENDPOINT_STRLEN];
+
+	p->choice = *c;
+	n->routes_dirty = true;	/* "covers a peer's working path" may change */
+	if (c->kind != MESH_PATH_DIRECT) {
+		log_info("mesh: member %s: no direct path", p->name);
+		return;
+	}
+	endpoint_format(&c->ep, a, sizeof a);
+	log_info("mesh: member %s: direct path %s (%u ms)", p->name, a, (unsigned)c->rtt_ms);
+	if (p->wp == NULL)
+		return;
+	wg_peer_get_info(p->wp, &info);
+	if (!endpoint_eq(&info.endpoint, &c->ep))
+		wg_peer_set_endpoint(p->wp, &c->ep);
+	sodium_memzero(&info, sizeof info);
+	/* A probe just came back on this path: if no session exists, the last
+	 * initiation was likely lost (e.g. before the NAT had a hole), so start
+	 * one now instead of waiting out WireGuard's 5 s retry. */
+	wg_peer_initiate_now(n->wg, p->wp, n->now);
+}
+
+static uint64_t path_rand(void *ctx)
+{
+	uint64_t r;
+
+	(void)ctx;
+	randombytes_buf(&r, sizeof r);
+	return r;
+}
+
+/* The probe key with p's current WireGuard key. */
+static void peer_key_init(struct mesh_node *n, struct npeer *p)
+{
+	mesh_probe_key_clear(&p->pkey);
+	p->have_pkey = mesh_probe_key_init(&p->pkey, n->wg_pk, n->wg_sk, p->wg_pk) == 0;
+	if (!p->have_pkey)
+		log_warn("mesh: member %s: no probe key (bad WireGuard key)", p->name);
+}
+
+static int peer_path_init(struct mesh_node *n, struct npeer *p)
+{
+	struct mesh_path_cfg pc = {
+		.probe = path_probe, .changed = path_changed, .rand = path_rand, .ctx = p,
+	};
+	int r;
+
+	p->n = n;
+	if ((p->path = mesh_path_new(&pc, &r)) == NULL)
+		return r;
+	(void)mesh_path_set_local(p->path, n->lpfx, n->nlpfx, n->now);
+	p->ack_tokens = NODE_ACK_RATE;
+	p->ack_refill = n->now;
+	return 0;
+}
+
+/* Asks target to punch us at the same time: a PUNCH through the tunnel of a
+ * member we have a direct path with (it forwards it once). */
+static void send_punch_req(struct mesh_node *n, struct npeer *t)
+{
+	uint8_t m[NODE_PUNCH_LEN];
+
+	if (n->ops.send_gossip == NULL ||
+	    (t->punch_tx_at != 0 && n->now - t->punch_tx_at < MSEC(NODE_PUNCH_GAP_MS)))
+		return;
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *via = n->peers[i];
+
+		if (via == t || via->farewell || via->wp == NULL ||
+		    via->choice.kind != MESH_PATH_DIRECT)
+			continue;
+		m[0] = NODE_MSG_PUNCH;
+		memcpy(m + 1, t->node_id, MESH_NODE_ID_LEN);
+		memcpy(m + 1 + MESH_NODE_ID_LEN, n->node_id, MESH_NODE_ID_LEN);
+		n->ops.send_gossip(n->ctx, via->ipv4, m, sizeof m);
+		t->punch_tx_at = n->now;
+		return;
+	}
+}
+
+/* A punch round on p now, and p asked to do the same. */
+static void peer_punch(struct mesh_node *n, struct npeer *p)
+{
+	if (p->path == NULL || p->farewell)
+		return;
+	mesh_path_punch(p->path, n->now);
+	send_punch_req(n, p);
+}
+
 /* Rebuilds p's candidates from its endpoint record (e may be NULL) and the
- * hint, keeping the current endpoint when it is still a candidate. */
+ * hint, leaving out those inside an installed subnet route, and hands them
+ * to the path engine when they changed. Until the engine has a direct path,
+ * WireGuard is pointed at the best-ranked candidate (unless it already
+ * uses one of them) so that a handshake can go out at once. */
 static void peer_set_candidates(struct mesh_node *n, struct npeer *p,
     const struct mesh_endpoints *e)
 {
-	union endpoint old = p->chosen ? p->cand[p->cur] : (union endpoint){ 0 };
-	bool had = p->chosen;
+	union endpoint cand[MESH_ENDPOINTS_MAX + 1];
+	struct mesh_ep pc[MESH_ENDPOINTS_MAX + 1];
+	struct wg_peer_info info;
+	const union endpoint *set;
 	unsigned i, k = 0;
+	bool changed, have;
+	int r;
 
-	for (int rank = 0; e != NULL && rank <= 3; rank++)
-		for (i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++)
-			if (ep_rank(n, &e->ep[i]) == rank && mesh_ep_valid(&e->ep[i]))
-				ep_from_mesh(&p->cand[k++], &e->ep[i]);
-	if (endpoint_is_set(&p->hint)) {
-		for (i = 0; i < k && !endpoint_eq(&p->cand[i], &p->hint); i++)
-			;
-		if (i == k)
-			p->cand[k++] = p->hint;
-	}
-	p->ncand = (uint8_t)k;
-	p->chosen = false;
-	/* a working endpoint stays; otherwise start again from the best */
-	for (i = 0; had && p->working && i < k; i++) {
-		if (endpoint_eq(&p->cand[i], &old)) {
-			p->cur = i;
-			p->chosen = true;	/* still valid: leave wg alone */
-			return;
+	for (int rank = 0; e != NULL && rank <= 3; rank++) {
+		for (i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++) {
+			if (ep_rank(n, &e->ep[i]) != rank || !mesh_ep_valid(&e->ep[i]))
+				continue;
+			ep_from_mesh(&cand[k], &e->ep[i]);
+			if (cand_blocked(n, &cand[k]))
+				continue;	/* a subnet route pulls it into the tunnel */
+			pc[k++] = e->ep[i];
 		}
 	}
-	if (k > 0)
-		peer_choose(n, p, 0);
+	if (endpoint_is_set(&p->hint) && !cand_blocked(n, &p->hint)) {
+		for (i = 0; i < k && !endpoint_eq(&cand[i], &p->hint); i++)
+			;
+		if (i == k && ep_to_mesh(&p->hint, MESH_EP_REFLEXIVE, &pc[k]))
+			cand[k++] = p->hint;
+	}
+	changed = k != p->ncand || memcmp(pc, p->pcand, k * sizeof pc[0]) != 0;
+	p->ncand = (uint8_t)k;
+	memcpy(p->cand, cand, k * sizeof cand[0]);
+	memcpy(p->pcand, pc, k * sizeof pc[0]);
+	if (changed && p->path != NULL &&
+	    (r = mesh_path_set_candidates(p->path, pc, k, n->now)) != 0)
+		log_warn("mesh: member %s: path candidates: %s", p->name, meshd_strerror(r));
+	if (p->wp == NULL || k == 0)
+		return;
+	(void)mesh_gossip_set_reachable(n->g, p->node_id, true);
+	wg_peer_get_info(p->wp, &info);
+	if (p->choice.kind == MESH_PATH_DIRECT) {
+		have = endpoint_eq(&info.endpoint, &p->choice.ep);
+		set = &p->choice.ep;	/* e.g. a new wg peer after a rekey */
+	} else {
+		for (i = 0, have = false; i < k && !have; i++)
+			have = endpoint_eq(&info.endpoint, &cand[i]);
+		set = &cand[0];
+	}
+	sodium_memzero(&info, sizeof info);
+	if (!have) {
+		wg_peer_set_endpoint(p->wp, set);
+		wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
+		n->routes_dirty = true;
+	}
+	if (changed && p->choice.kind == MESH_PATH_NONE && !n->loading)
+		peer_punch(n, p);
 }
 
 /* MEMBER_ADDED / CHANGED for another node. */
@@ -450,16 +679,23 @@ static void peer_update(struct mesh_node *n, const struct mesh_cert *c)
 		}
 		if ((p = calloc(1, sizeof *p)) == NULL)
 			goto nomem;
+		if (peer_path_init(n, p) != 0) {
+			peer_free(p);
+			p = NULL;
+			goto nomem;
+		}
 		memcpy(p->node_id, c->node_id, MESH_NODE_ID_LEN);
 		n->peers[n->npeers++] = p;
 	}
 	if (p->wp != NULL && memcmp(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN) != 0) {
 		wg_peer_remove(n->wg, p->wp);	/* rekeyed: a new wg peer */
 		p->wp = NULL;
-		p->chosen = false;
 	}
 	snprintf(p->name, sizeof p->name, "%s", c->name);
-	memcpy(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN);
+	if (!p->have_pkey || memcmp(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN) != 0) {
+		memcpy(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN);
+		peer_key_init(n, p);
+	}
 	memcpy(p->ipv4, c->ipv4, 4);
 	memcpy(p->ipv6, c->ipv6, 16);
 	p->admin = (c->flags & MESH_CERT_F_ADMIN) != 0;
@@ -507,38 +743,17 @@ static int want_name_cmp(const void *a, const void *b)
 	return strcmp(x->p->name, y->p->name);
 }
 
-/* The address of an endpoint, in our family terms. */
-static bool ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16])
-{
-	union endpoint e = *ep;
-
-	endpoint_unmap(&e);
-	memset(addr, 0, 16);
-	if (e.sa.sa_family == AF_INET) {
-		*family = MESH_FAMILY_V4;
-		memcpy(addr, &e.sin.sin_addr, 4);
-		return true;
-	}
-	if (e.sa.sa_family == AF_INET6) {
-		*family = MESH_FAMILY_V6;
-		memcpy(addr, &e.sin6.sin6_addr, 16);
-		return true;
-	}
-	return false;
-}
-
 /* Why r may never be installed for any member, or NULL.
  *  - A route that covers one of our own underlay addresses: we are on that
  *    network, and the route would pull our own LAN (and our tunnel's
  *    packets) into the tunnel.
- *  - A route that covers the working underlay path of a peer (WireGuard's
- *    current endpoint, once packets came back from it): the tunnel would
+ *  - A route that covers the working underlay path of a peer (the path
+ *    engine's DIRECT endpoint: probes came back from it): the tunnel would
  *    route into itself. Candidates that are merely being tried do not
  *    count (a gateway's own LAN address is always in its LAN route); they
  *    are skipped instead once such a route is installed (cand_blocked). */
 static const char *route_refusal(const struct mesh_node *n, const struct mesh_prefix *r)
 {
-	struct wg_peer_info info;
 	uint8_t fam, addr[16];
 
 	if (r->len == 0)
@@ -552,10 +767,9 @@ static const char *route_refusal(const struct mesh_node *n, const struct mesh_pr
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct npeer *p = n->peers[i];
 
-		if (p->wp == NULL || p->farewell || !p->working)
+		if (p->wp == NULL || p->farewell || p->choice.kind != MESH_PATH_DIRECT)
 			continue;
-		wg_peer_get_info(p->wp, &info);
-		if (ep_addr(&info.endpoint, &fam, addr) && mesh_prefix_contains_addr(r, fam, addr))
+		if (ep_addr(&p->choice.ep, &fam, addr) && mesh_prefix_contains_addr(r, fam, addr))
 			return "covers the working underlay path to a member";
 	}
 	return NULL;
@@ -635,6 +849,22 @@ static void want_log(struct want *w)
 	}
 }
 
+/* After the installed routes changed: every peer's candidates again (those
+ * inside an installed route are left out). */
+static void cands_refresh(struct mesh_node *n)
+{
+	struct mesh_endpoints e;
+
+	if (!n->cands_dirty)
+		return;
+	n->cands_dirty = false;
+	for (size_t i = 0; i < n->npeers; i++)
+		if (!n->peers[i]->farewell)
+			peer_set_candidates(n, n->peers[i],
+			    mesh_records_endpoints(n->recs, n->peers[i]->node_id, &e) == 0 ?
+			    &e : NULL);
+}
+
 /* Brings every member's installed routes in line with its approved and
  * advertised ones (mesh/node.h "subnet routes"): removals first, so that a
  * prefix moving between members is never held twice. */
@@ -678,6 +908,7 @@ static void routes_recompute(struct mesh_node *n)
 		want_log(&v[i]);
 	}
 	free(v);
+	cands_refresh(n);
 }
 
 /* ---- records events -> store and wg ---- */
@@ -879,22 +1110,6 @@ static void gossip_send(void *ctx, const uint8_t *id, const uint8_t *bytes, size
 		n->ops.send_gossip(n->ctx, p->ipv4, bytes, len);
 }
 
-void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix)
-{
-	struct npeer *np;
-	uint8_t id[MESH_NODE_ID_LEN];
-
-	if (peer == NULL || (np = wg_peer_get_user(peer)) == NULL || np->wp != peer)
-		return;
-	enter(n, now, now_unix);
-	memcpy(id, np->node_id, sizeof id);	/* np may go during the input */
-	/* it just reached us through the tunnel: it can carry gossip */
-	(void)mesh_gossip_set_reachable(n->g, id, true);
-	(void)mesh_gossip_input(n->g, id, p, len, now, now_unix);
-	sweep_revocations(n);
-}
-
 /* ---- inviter ops, backed by the store ---- */
 
 static int inv_lookup(void *ctx, const uint8_t *id, struct mesh_join_invite *out)
@@ -1044,6 +1259,7 @@ static int inv_roster(void *ctx, struct mesh_join_resp *resp)
  * joiner's request source so it is reachable before its endpoint record. */
 static void publish_admitted(struct mesh_node *n, const union endpoint *src)
 {
+	struct mesh_endpoints e;
 	uint8_t buf[MESH_CERT_MAX_LEN];
 	size_t len;
 	struct npeer *p;
@@ -1061,28 +1277,8 @@ static void publish_admitted(struct mesh_node *n, const union endpoint *src)
 		return;
 	p->hint = *src;
 	endpoint_unmap(&p->hint);
-	peer_set_candidates(n, p, NULL);
+	peer_set_candidates(n, p, mesh_records_endpoints(n->recs, p->node_id, &e) == 0 ? &e : NULL);
 	routes_recompute(n);	/* its endpoint may have changed */
-}
-
-void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix)
-{
-	uint8_t reply[MESH_MSG_DGRAM_MAX];
-	size_t rlen = sizeof reply;
-
-	if (n->inv == NULL || n->revoked || len < MESH_MSG_HDR_LEN ||
-	    p[0] != MESH_MSG_MAGIC || p[1] != MESH_MSG_JOIN_REQ)
-		return;
-	enter(n, now, now_unix);
-	n->admitted = false;
-	if (mesh_join_inviter_handle(n->inv, p, len, now_unix, reply, &rlen) != 0)
-		rlen = 0;
-	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
-		n->ops.send_underlay(n->ctx, src, reply, rlen);
-	if (n->admitted)
-		publish_admitted(n, src);
-	sodium_memzero(reply, sizeof reply);
 }
 
 /* ---- our endpoint record ---- */
@@ -1120,21 +1316,314 @@ static int sign_endpoints(struct mesh_node *n, const struct mesh_ep *eps, uint8_
 	return 0;
 }
 
-int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
-    mtime_ns now, uint64_t now_unix)
+/* ---- probes (mesh/probe.h) and reflexive endpoints ---- */
+
+static struct npeer *peer_by_wg_pk(const struct mesh_node *n, const uint8_t *pk)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		if (!n->peers[i]->farewell && n->peers[i]->have_pkey &&
+		    memcmp(n->peers[i]->wg_pk, pk, MESH_WG_KEY_LEN) == 0)
+			return n->peers[i];
+	return NULL;
+}
+
+/* One ACK token for p (NODE_ACK_RATE per second, as many in a burst). */
+static bool ack_allowed(struct mesh_node *n, struct npeer *p)
+{
+	mtime_ns per = SEC(1) / NODE_ACK_RATE;
+
+	if (n->now > p->ack_refill) {
+		mtime_ns add = (n->now - p->ack_refill) / per;
+
+		if (add >= NODE_ACK_RATE - p->ack_tokens) {
+			p->ack_tokens = NODE_ACK_RATE;
+			p->ack_refill = n->now;
+		} else {
+			p->ack_tokens += (uint32_t)add;
+			p->ack_refill += add * per;
+		}
+	}
+	if (p->ack_tokens == 0)
+		return false;
+	p->ack_tokens--;
+	return true;
+}
+
+/* True the first time txid is seen (among the last NODE_ACK_SEEN). */
+static bool ack_fresh(struct npeer *p, uint64_t txid)
+{
+	for (unsigned i = 0; i < NODE_ACK_SEEN; i++)
+		if (p->ack_seen[i] == txid)
+			return false;
+	p->ack_seen[p->ack_seen_pos] = txid;
+	p->ack_seen_pos = (p->ack_seen_pos + 1) % NODE_ACK_SEEN;
+	return true;
+}
+
+static bool ep_same(const struct mesh_ep *a, const struct mesh_ep *b)
+{
+	size_t alen = a->family == MESH_FAMILY_V4 ? 4 : 16;
+
+	return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, alen) == 0;
+}
+
+static bool ep_is_local(const struct mesh_node *n, const struct mesh_ep *ep)
+{
+	for (unsigned i = 0; i < n->nlocal; i++)
+		if (n->local[i].source == MESH_EP_LOCAL && ep_same(&n->local[i], ep))
+			return true;
+	return false;
+}
+
+/* Order in which endpoints get into our record when there are more than
+ * MESH_ENDPOINTS_MAX: port-mapped, reflexive, public local, private local
+ * (the last are reachable from their own network only). */
+static int ep_keep_rank(const struct mesh_ep *ep)
+{
+	if (ep->source == MESH_EP_PORTMAP)
+		return 0;
+	if (ep->source == MESH_EP_REFLEXIVE)
+		return 1;
+	return addr_private(ep) ? 3 : 2;
+}
+
+/* Our endpoint set: the daemon's endpoints merged with the reflexive ones
+ * (those equal to a LOCAL one left out), cut to MESH_ENDPOINTS_MAX in the
+ * ep_keep_rank() order. */
+static void endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e)
+{
+	struct mesh_ep all[MESH_ENDPOINTS_MAX + NODE_REFL_MAX];
+	size_t na = 0;
+
+	for (unsigned i = 0; i < n->nlocal; i++)
+		all[na++] = n->local[i];
+	for (unsigned i = 0; i < n->nrefl; i++)
+		if (!ep_is_local(n, &n->refl[i].ep))
+			all[na++] = n->refl[i].ep;
+	memset(e, 0, sizeof *e);
+	for (int rank = 0; rank <= 3; rank++)
+		for (size_t i = 0; i < na && e->nep < MESH_ENDPOINTS_MAX; i++)
+			if (ep_keep_rank(&all[i]) == rank)
+				e->ep[e->nep++] = all[i];
+	mesh_endpoints_normalize(e);
+}
+
+/* Signs, stores and gossips our record when the merged set differs from
+ * the current one. */
+static int endpoints_publish(struct mesh_node *n)
 {
 	struct mesh_endpoints e;
 
-	enter(n, now, now_unix);
-	memset(&e, 0, sizeof e);
-	for (size_t i = 0; i < count && e.nep < MESH_ENDPOINTS_MAX; i++)
-		if (mesh_ep_valid(&eps[i]))
-			e.ep[e.nep++] = eps[i];
-	mesh_endpoints_normalize(&e);
+	endpoints_merge(n, &e);
 	if (n->have_eps && n->eps.nep == e.nep &&
 	    memcmp(n->eps.ep, e.ep, e.nep * sizeof e.ep[0]) == 0)
 		return 0;
 	return sign_endpoints(n, e.ep, e.nep);
+}
+
+/* A member's ACK says it saw our probe come from observed. */
+static void refl_note(struct mesh_node *n, const union endpoint *observed)
+{
+	struct mesh_ep ep;
+	unsigned i, same = 0, oldest = NODE_REFL_MAX;
+	int r;
+
+	if (!ep_to_mesh(observed, MESH_EP_REFLEXIVE, &ep) || ep_is_local(n, &ep))
+		return;
+	for (i = 0; i < n->nrefl; i++) {
+		if (ep_same(&n->refl[i].ep, &ep)) {
+			n->refl[i].seen = n->now;
+			return;
+		}
+		if (n->refl[i].ep.family != ep.family)
+			continue;
+		same++;
+		if (oldest == NODE_REFL_MAX || n->refl[i].seen < n->refl[oldest].seen)
+			oldest = i;
+	}
+	/* a full family gives way only to stale entries: behind a symmetric
+	 * NAT every member sees another port, and the record must not churn */
+	if (same >= NODE_REFL_PER_FAM && n->now - n->refl[oldest].seen < SEC(NODE_REFL_TTL_S / 2))
+		return;
+	if (same >= NODE_REFL_PER_FAM)
+		i = oldest;
+	else if (n->nrefl < NODE_REFL_MAX)
+		i = n->nrefl++;
+	else
+		return;
+	n->refl[i].ep = ep;
+	n->refl[i].seen = n->now;
+	if (!n->revoked && (r = endpoints_publish(n)) != 0)
+		log_warn("mesh: publishing a reflexive endpoint: %s", meshd_strerror(r));
+}
+
+/* Reflexive endpoints not reported for NODE_REFL_TTL_S go. */
+static void refl_expire(struct mesh_node *n)
+{
+	bool gone = false;
+	int r;
+
+	for (unsigned i = 0; i < n->nrefl; ) {
+		if (n->now - n->refl[i].seen >= SEC(NODE_REFL_TTL_S)) {
+			n->refl[i] = n->refl[--n->nrefl];
+			gone = true;
+		} else {
+			i++;
+		}
+	}
+	if (gone && !n->revoked && (r = endpoints_publish(n)) != 0)
+		log_warn("mesh: publishing our endpoints: %s", meshd_strerror(r));
+}
+
+/* PROBE from a member: answered to its source (which the ACK reports);
+ * PROBE_ACK: to the peer's path engine, and its observed address is one of
+ * our reflexive candidates. Non-members and anything that does not open:
+ * dropped. */
+static void probe_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len)
+{
+	uint8_t type, spk[MESH_PROBE_KEY_LEN], buf[MESH_PROBE_MAX_LEN];
+	struct mesh_probe m, a;
+	struct npeer *np;
+	struct wr w;
+
+	if (src == NULL || !endpoint_is_set(src) || mesh_probe_peek(p, len, &type, spk) != 0 ||
+	    (np = peer_by_wg_pk(n, spk)) == NULL || np->path == NULL ||
+	    mesh_probe_open(&np->pkey, p, len, n->now_unix, &m) != 0)
+		return;
+	if (m.type == MESH_MSG_PROBE_ACK) {
+		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0)
+			refl_note(n, &m.observed);
+		return;
+	}
+	if (n->ops.send_underlay == NULL || !ack_fresh(np, m.txid) || !ack_allowed(n, np))
+		return;
+	memset(&a, 0, sizeof a);
+	a.type = MESH_MSG_PROBE_ACK;
+	a.txid = m.txid;
+	a.time = n->now_unix;
+	a.observed = *src;
+	endpoint_unmap(&a.observed);
+	wr_init(&w, buf, sizeof buf);
+	if (mesh_probe_seal(&np->pkey, &a, &w) == 0)
+		n->ops.send_underlay(n->ctx, src, buf, w.off);
+}
+
+/* ---- PUNCH (in-tunnel, node level) ---- */
+
+/* PUNCH = 'P' | target id | origin id, from member `from`. For us: punch
+ * the origin at once (sent by the origin itself or by a forwarder). For
+ * another member: forwarded once, and only when `from` is the origin. */
+static void punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m, size_t len)
+{
+	const uint8_t *target = m + 1, *origin = m + 1 + MESH_NODE_ID_LEN;
+	struct npeer *o, *t;
+
+	if (len != NODE_PUNCH_LEN || (o = peer_find(n, origin)) == NULL || o->farewell)
+		return;
+	if (o->punch_rx_at != 0 && n->now - o->punch_rx_at < MSEC(NODE_PUNCH_GAP_MS))
+		return;
+	if (id_eq(target, n->node_id)) {
+		o->punch_rx_at = n->now;
+		if (o->path != NULL)
+			mesh_path_punch(o->path, n->now);
+		return;
+	}
+	if (o != from || (t = peer_find(n, target)) == NULL || t == from || t->farewell ||
+	    t->wp == NULL || n->ops.send_gossip == NULL)
+		return;
+	o->punch_rx_at = n->now;
+	n->ops.send_gossip(n->ctx, t->ipv4, m, len);
+}
+
+int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
+    mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	n->nlocal = 0;
+	for (size_t i = 0; i < count && n->nlocal < MESH_ENDPOINTS_MAX; i++)
+		if (mesh_ep_valid(&eps[i]) && eps[i].source != MESH_EP_REFLEXIVE)
+			n->local[n->nlocal++] = eps[i];
+	return endpoints_publish(n);
+}
+
+int mesh_node_set_local_prefixes(struct mesh_node *n, const struct mesh_prefix *p,
+    size_t count, mtime_ns now)
+{
+	n->now = now;
+	n->nlpfx = 0;
+	for (size_t i = 0; i < count && n->nlpfx < PATH_LOCAL_MAX; i++) {
+		struct mesh_path_prefix *q = &n->lpfx[n->nlpfx];
+
+		if ((p[i].family != MESH_FAMILY_V4 || p[i].len > 32) &&
+		    (p[i].family != MESH_FAMILY_V6 || p[i].len > 128))
+			continue;
+		memset(q, 0, sizeof *q);
+		q->family = p[i].family;
+		memcpy(q->addr, p[i].addr, 16);
+		q->plen = p[i].len;
+		n->nlpfx++;
+	}
+	for (size_t i = 0; i < n->npeers; i++)
+		if (n->peers[i]->path != NULL)
+			(void)mesh_path_set_local(n->peers[i]->path, n->lpfx, n->nlpfx, now);
+	return 0;
+}
+
+void mesh_node_network_changed(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	n->nrefl = 0;	/* learnt again from the next answers; the rescan republishes */
+	for (size_t i = 0; i < n->npeers; i++)
+		peer_punch(n, n->peers[i]);
+}
+
+/* ---- entry points: underlay and in-tunnel input ---- */
+
+void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	uint8_t reply[MESH_MSG_DGRAM_MAX];
+	size_t rlen = sizeof reply;
+
+	if (!n->revoked && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
+	    (p[1] == MESH_MSG_PROBE || p[1] == MESH_MSG_PROBE_ACK)) {
+		enter(n, now, now_unix);
+		probe_input(n, src, p, len);
+		return;
+	}
+	if (n->inv == NULL || n->revoked || len < MESH_MSG_HDR_LEN ||
+	    p[0] != MESH_MSG_MAGIC || p[1] != MESH_MSG_JOIN_REQ)
+		return;
+	enter(n, now, now_unix);
+	n->admitted = false;
+	if (mesh_join_inviter_handle(n->inv, p, len, now_unix, reply, &rlen) != 0)
+		rlen = 0;
+	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
+		n->ops.send_underlay(n->ctx, src, reply, rlen);
+	if (n->admitted)
+		publish_admitted(n, src);
+	sodium_memzero(reply, sizeof reply);
+}
+
+void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	struct npeer *np;
+	uint8_t id[MESH_NODE_ID_LEN];
+
+	if (peer == NULL || (np = wg_peer_get_user(peer)) == NULL || np->wp != peer)
+		return;
+	enter(n, now, now_unix);
+	memcpy(id, np->node_id, sizeof id);	/* np may go during the input */
+	/* it just reached us through the tunnel: it can carry gossip */
+	(void)mesh_gossip_set_reachable(n->g, id, true);
+	if (len > 0 && p[0] == NODE_MSG_PUNCH) {
+		punch_input(n, np, p, len);
+		return;
+	}
+	(void)mesh_gossip_input(n->g, id, p, len, now, now_unix);
+	sweep_revocations(n);
 }
 
 /* ---- subnet routes: our advertisement, approvals ---- */
@@ -1410,59 +1899,6 @@ bool mesh_node_revoked(const struct mesh_node *n)
 
 /* ---- timers ---- */
 
-/* Moves p to its next candidate when the current one shows no sign of life:
- * no handshake and nothing received since the last check. */
-/* True when an installed subnet route (of any member) covers ep: packets to
- * it would enter the tunnel, so it cannot be an underlay path. */
-static bool cand_blocked(const struct mesh_node *n, const union endpoint *ep)
-{
-	uint8_t fam, addr[16];
-
-	if (!ep_addr(ep, &fam, addr))
-		return false;
-	for (size_t i = 0; i < n->npeers; i++)
-		for (unsigned j = 0; j < n->peers[i]->ninst; j++)
-			if (mesh_prefix_contains_addr(&n->peers[i]->inst[j], fam, addr))
-				return true;
-	return false;
-}
-
-static void peer_check(struct mesh_node *n, struct npeer *p)
-{
-	struct wg_peer_info info;
-	bool alive;
-
-	if (!p->chosen || p->wp == NULL || p->farewell || n->now < p->check_at)
-		return;
-	wg_peer_get_info(p->wp, &info);
-	alive = info.rx_bytes != p->rx_base ||
-	    info.last_handshake.sec != p->hs_base.sec ||
-	    info.last_handshake.nsec != p->hs_base.nsec;
-	p->rx_base = info.rx_bytes;
-	p->hs_base = info.last_handshake;
-	if (alive) {
-		if (!p->working)
-			n->routes_dirty = true;	/* "covers a working path" may change */
-		p->working = true;
-		p->check_at = n->now + SEC(NODE_DEAD_S);
-	} else if (p->ncand > 1) {
-		unsigned next = p->cur + 1;
-
-		/* skip candidates a subnet route pulls into the tunnel */
-		for (unsigned k = 0; k + 1 < p->ncand; k++) {
-			if (!cand_blocked(n, &p->cand[(p->cur + 1 + k) % p->ncand])) {
-				next = p->cur + 1 + k;
-				break;
-			}
-		}
-		peer_choose(n, p, next);
-	} else {
-		/* the only candidate: WireGuard keeps retrying the handshake */
-		p->working = false;
-		p->check_at = n->now + SEC(MESH_NODE_ROTATE_S);
-	}
-}
-
 mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 {
 	mtime_ns t = mesh_gossip_next_expiry(n->g);
@@ -1470,11 +1906,19 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct npeer *p = n->peers[i];
 
+		mtime_ns pt;
+
 		if (p->farewell && p->farewell_at < t)
 			t = p->farewell_at;
-		else if (!p->farewell && p->chosen && p->wp != NULL && p->check_at < t)
-			t = p->check_at;
+		else if (!p->farewell && p->path != NULL &&
+		    (pt = mesh_path_next_expiry(p->path)) < t)
+			t = pt;
 	}
+	for (unsigned i = 0; i < n->nrefl; i++)
+		if (n->refl[i].seen + SEC(NODE_REFL_TTL_S) < t)
+			t = n->refl[i].seen + SEC(NODE_REFL_TTL_S);
+	if (n->routes_dirty && n->now < t)
+		t = n->now;
 	if (n->have_eps && n->resign_at < t)
 		t = n->resign_at;
 	return t;
@@ -1488,7 +1932,9 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 	if ((r = mesh_gossip_handle_expiry(n->g, now, now_unix)) != 0)
 		log_warn("mesh: gossip: %s", meshd_strerror(r));
 	for (size_t i = 0; i < n->npeers; i++)
-		peer_check(n, n->peers[i]);
+		if (!n->peers[i]->farewell && n->peers[i]->path != NULL)
+			mesh_path_handle_expiry(n->peers[i]->path, now);
+	refl_expire(n);
 	for (size_t i = 0; i < n->npeers; ) {
 		if (n->peers[i]->farewell && now >= n->peers[i]->farewell_at)
 			peer_drop(n, n->peers[i]);	/* moves the last one to i */
@@ -1496,9 +1942,12 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 			i++;
 	}
 	if (n->routes_dirty)
-		routes_recompute(n);	/* endpoints rotated */
+		routes_recompute(n);	/* paths changed */
 	if (n->have_eps && now >= n->resign_at && !n->revoked) {
-		if ((r = sign_endpoints(n, n->eps.ep, n->eps.nep)) != 0) {
+		struct mesh_endpoints e;
+
+		endpoints_merge(n, &e);
+		if ((r = sign_endpoints(n, e.ep, e.nep)) != 0) {
 			log_warn("mesh: re-signing our endpoints: %s", meshd_strerror(r));
 			n->resign_at = now + SEC(60);
 		}
@@ -1672,6 +2121,7 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 		set_err(err, errlen, "%s", "our keys do not match our certificate");
 		goto fail;
 	}
+	memcpy(n->wg_sk, wg_sk, MESH_WG_KEY_LEN);	/* probe keys */
 	if ((r = wg_device_set_private_key(n->wg, wg_sk, now)) != 0) {
 		set_err(err, errlen, "%s", "cannot set the WireGuard private key");
 		goto fail;
@@ -1694,6 +2144,10 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 		set_err(err, errlen, "loading the store: %s", meshd_strerror(r));
 		goto fail;
 	}
+	/* the daemon's part of the stored record until it sets its own */
+	for (unsigned i = 0; n->have_eps && i < n->eps.nep && i < MESH_ENDPOINTS_MAX; i++)
+		if (n->eps.ep[i].source != MESH_EP_REFLEXIVE)
+			n->local[n->nlocal++] = n->eps.ep[i];
 	/* resign at once when the stored record is old */
 	n->resign_at = now;
 	if (n->have_eps && n->eps.timestamp + MESH_NODE_RESIGN_S > now_unix)
@@ -1714,7 +2168,7 @@ void mesh_node_free(struct mesh_node *n)
 	for (size_t i = 0; i < n->npeers; i++) {
 		if (n->peers[i]->wp != NULL)
 			wg_peer_set_user(n->peers[i]->wp, NULL);
-		free(n->peers[i]);
+		peer_free(n->peers[i]);
 	}
 	free(n->peers);
 	mesh_gossip_free(n->g);
@@ -1826,6 +2280,15 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 		}
 		mp.ninst = v[i]->ninst;
 		memcpy(mp.inst, v[i]->inst, sizeof mp.inst);
+		mp.rtt_ms = -1;
+		if (v[i]->path != NULL) {
+			struct mesh_path_choice pc;
+
+			mesh_path_current(v[i]->path, &pc);
+			mp.path = (uint8_t)pc.kind;
+			if (pc.kind != MESH_PATH_NONE)
+				mp.rtt_ms = pc.rtt_ms > INT32_MAX ? INT32_MAX : (int32_t)pc.rtt_ms;
+		}
 		r = fn(ctx, &mp);
 	}
 	free(v);

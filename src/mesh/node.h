@@ -20,10 +20,12 @@
  *                              unreachable. Our own revocation: see
  *                              mesh_node_revoked().
  *   ENDPOINTS (not ours)    -> store_endpoint_record_put; the peer's endpoint
- *                              candidates. Without a handshake within
- *                              MESH_NODE_ROTATE_S of choosing a candidate,
- *                              the next one is tried (round robin). A peer
- *                              that roams is followed by WireGuard itself.
+ *                              candidates, handed to its path selector
+ *                              (mesh/path.h): PROBE / PROBE_ACK on the
+ *                              underlay (mesh/probe.h) pick the DIRECT
+ *                              endpoint WireGuard uses; the ACKs also tell
+ *                              us our reflexive endpoints. A peer that
+ *                              roams is followed by WireGuard itself.
  * Every record that is NEW is in the store before the call that merged it
  * returns, so SIGKILL loses nothing acknowledged.
  *
@@ -58,7 +60,6 @@
 enum {
 	MESH_GOSSIP_PORT = 4789 + 1,	/* 4790: UDP port of in-tunnel gossip */
 	MESH_NODE_KEEPALIVE_S = 25,	/* persistent keepalive on every peer */
-	MESH_NODE_ROTATE_S = 5,		/* try the next endpoint candidate after */
 	MESH_NODE_RESIGN_S = MESH_ENDPOINTS_TTL_S / 4,
 	MESH_NODE_CERT_DAYS = 365,	/* validity of certificates we issue */
 	MESH_NODE_ADDR_ATTEMPTS = 64,	/* overlay address allocation retries */
@@ -128,6 +129,18 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
  * or a negative MESHD_E_*. */
 int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
     mtime_ns now, uint64_t now_unix);
+
+/* Our local prefixes (interface address + prefix length, both families),
+ * for path selection to tell a same-LAN candidate (mesh/path.h). The daemon
+ * passes them with every endpoint scan. Returns 0 or a negative MESHD_E_*. */
+int mesh_node_set_local_prefixes(struct mesh_node *n, const struct mesh_prefix *p,
+    size_t count, mtime_ns now);
+
+/* The network changed (an address, link or default route came or went:
+ * rtnetlink): every peer's path is re-probed at once (punch rounds), so a
+ * roaming node finds its new paths within about a second. The daemon also
+ * rescans endpoints (mesh_node_set_endpoints) right after. */
+void mesh_node_network_changed(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
 
 /* Admin only: revokes the member called name: signs the revocation, stores
  * it, removes the member, gossips the revocation at once. Returns 0;
@@ -203,6 +216,10 @@ struct mesh_node_peer {
 	struct wg_peer *peer;			/* for wg_peer_get_info(); may be NULL */
 	uint8_t nep;
 	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* its current record; nep 0: none */
+	uint8_t path;				/* enum mesh_path_kind (mesh/path.h) */
+	int32_t rtt_ms;				/* smoothed probe RTT; -1 unknown */
+	uint8_t via[MESH_NODE_ID_LEN];		/* path RELAY: the relay's node id */
+	char via_name[MESH_NAME_MAX + 1];	/* and name ("" otherwise) */
 	uint8_t nadv, nappr, ninst;		/* subnet routes: advertised, approved */
 	struct mesh_prefix adv[MESH_CERT_MAX_ROUTES];	/* (its cert), installed here */
 	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
