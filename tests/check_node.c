@@ -1334,7 +1334,7 @@ START_TEST(test_routes_refuse_covering_endpoint)
 	 * stays (nothing works there yet), and alpha's rotation never picks
 	 * that candidate: it stays on charlie's other one (its join address) */
 	set_eps(2, "203.0.113.7", 40000);
-	run(MESH_NODE_ROTATE_S * 3 + 1);
+	run(16);
 	ck_assert_uint_eq(T[0].rdel, 0);
 	ck_assert(has_aip(0, 1, "203.0.113.0/24"));
 	ck_assert(peer_of(0, "charlie", &p));

@@ -12,7 +12,7 @@
  * record and join hint; its probes and their answers (mesh/probe.h) are
  * underlay datagrams, its DIRECT choice is WireGuard's endpoint, and the
  * answers tell us our reflexive endpoints. This replaces the old round robin
- * over candidates (MESH_NODE_ROTATE_S is no longer used here).
+ * over candidates.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
