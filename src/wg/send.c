@@ -221,7 +221,10 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
 
 void wg_peer_initiate_now(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
 {
-	if (!endpoint_is_set(&peer->endpoint) || keypair_can_send(peer->current, now))
+	/* A usable session, or one we answered and that waits for its first
+	 * packet (peer->next, responder side): nothing to do. */
+	if (!endpoint_is_set(&peer->endpoint) || keypair_can_send(peer->current, now) ||
+	    peer->next != NULL)
 		return;
 	/* One early initiation per WG_INITIATE_NOW_MIN_MS at most, whatever
 	 * the layer above asks. */
