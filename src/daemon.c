@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "mesh/dns.h"
 #include "mesh/node.h"
+#include "mesh/relay.h"
 #include "mesh/routes.h"
 #include "mesh/wire.h"
 #include "netlink.h"
@@ -391,7 +392,28 @@ static void dns_stop(struct meshd *d)
 		}
 }
 
+/* A WireGuard datagram that came through a relay (mesh/node.h wg_input). */
+static void op_wg_input(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len)
+{
+	struct meshd *d = ctx;
+
+	wgdev_input_datagram(&d->dev, dgram, len, src);
+}
+
 /* ---- wgdev hooks ---- */
+
+/* Datagrams for a synthetic relay endpoint (100::/64) go to the node. */
+static bool hook_send_override(void *ctx, const union endpoint *dst, const uint8_t *p,
+			       size_t len)
+{
+	struct meshd *d = ctx;
+
+	if (!mesh_relay_is_synth(dst))
+		return false;
+	if (!d->node)
+		return true;
+	return mesh_node_wrap_relay(d->node, dst, p, len, sched_now(), now_unix());
+}
 
 static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p, size_t len,
 			  mtime_ns now)
@@ -1055,11 +1077,13 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 			.send_gossip = op_send_gossip,
 			.route_add = op_route_add,
 			.route_del = op_route_del,
+			.wg_input = op_wg_input,
 		},
 		.ctx = d,
 	};
 	struct mesh_node_self self;
 	char nerr[256] = "";
+	const char *relay;
 	int r;
 
 	r = mesh_node_open(&d->node, &cfg, sched_now(), now_unix(), nerr, sizeof nerr);
@@ -1070,6 +1094,11 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 	if (r) {
 		snprintf(err, errlen, "%s", nerr[0] ? nerr : meshd_strerror(r));
 		return r;
+	}
+	relay = getenv("MESHD_RELAY");
+	if (relay && strcmp(relay, "0") == 0) {
+		mesh_node_set_relay(d->node, false);
+		log_info("relays disabled (MESHD_RELAY=0)");
 	}
 	mesh_node_get_self(d->node, &self);
 	memcpy(d->ipv4, self.ipv4, 4);
@@ -1115,6 +1144,7 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	struct wgdev_hooks hooks = {
 		.underlay = hook_underlay,
 		.inner = hook_inner,
+		.send_override = hook_send_override,
 		.tun_drop_udp_port = MESH_GOSSIP_PORT,
 		.mss_clamp = true,
 		.next_expiry = hook_next,

@@ -273,7 +273,10 @@ static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS
 	snprintf(cell[1], CELL, "%s", p->ipv4);
 	snprintf(cell[2], CELL, "%s", p->ipv6);
 	snprintf(cell[3], CELL, "%s", status_path(p, now));
-	snprintf(cell[4], CELL, "%s", p->endpoint[0] ? p->endpoint : "-");
+	if (p->have_path && p->path == MESH_PATH_RELAY && p->via[0])
+		snprintf(cell[4], CELL, "via %s", p->via);
+	else
+		snprintf(cell[4], CELL, "%s", p->endpoint[0] ? p->endpoint : "-");
 	fmt_age(cell[5], CELL, p->latest_handshake, now);
 	fmt_bytes(cell[6], CELL, p->rx_bytes);
 	fmt_bytes(cell[7], CELL, p->tx_bytes);
@@ -397,7 +400,9 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 		struct wg_peer_info info;
 
 		wg_peer_get_info(mp->peer, &info);
-		if (endpoint_is_set(&info.endpoint))
+		/* relayed: the endpoint is a synthetic one (mesh/relay.h),
+		 * meaningless outside; "via" names the relay */
+		if (endpoint_is_set(&info.endpoint) && mp->path != MESH_PATH_RELAY)
 			endpoint_format(&info.endpoint, p->endpoint, sizeof p->endpoint);
 		p->latest_handshake = info.last_handshake.sec;
 		p->rx_bytes = info.rx_bytes;

@@ -21,7 +21,9 @@
  * NONE) with its smoothed probe RTT ("rtt_ms", null when unknown) once
  * status_collect() filled have_path; without it (have_path false) the
  * legacy rule: "direct" when an endpoint is set and the latest handshake is
- * younger than STATUS_DIRECT_S, else "none".
+ * younger than STATUS_DIRECT_S, else "none". On path relay, "endpoint" is
+ * null (WireGuard's is a synthetic one, mesh/relay.h) and the table's
+ * ENDPOINT column says "via NAME".
  */
 #ifndef MESHD_STATUS_H
 #define MESHD_STATUS_H

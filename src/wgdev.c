@@ -23,6 +23,9 @@ static void host_send(void *ctx, const union endpoint *dst, const uint8_t *buf, 
 {
 	struct wgdev *dev = ctx;
 
+	if (dev->hooks.send_override && dst->sa.sa_family == AF_INET6 &&
+	    dev->hooks.send_override(dev->hooks.ctx, dst, buf, len))
+		return;
 	if (udp_send(&dev->udp, dst, buf, len) != 0) {
 		char ep[ENDPOINT_STRLEN];
 
@@ -90,16 +93,11 @@ static size_t gro_size(struct msghdr *mh)
 	return 0;
 }
 
-static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src,
-		      mtime_ns now)
+static void input_wg(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src,
+		     mtime_ns now)
 {
 	struct wg_result res;
 
-	if (dev->hooks.underlay && len > 0 && buf[0] == WGDEV_MESH_MAGIC &&
-	    !wg_is_wg_datagram(buf, len)) {
-		dev->hooks.underlay(dev->hooks.ctx, src, buf, len, now);
-		return;
-	}
 	wg_input_datagram(dev->wg, buf, len, src, now, &res);
 	if (res.act != WG_ACT_DELIVER || res.len == 0)
 		return;
@@ -109,6 +107,24 @@ static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union e
 	if (dev->hooks.mss_clamp && mss_maybe_syn(buf + res.off, res.len))
 		mss_clamp(buf + res.off, res.len, (unsigned)dev->mtu);
 	deliver(dev, buf + res.off, res.len);
+}
+
+static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src,
+		      mtime_ns now)
+{
+	if (dev->hooks.underlay && len > 0 && buf[0] == WGDEV_MESH_MAGIC &&
+	    !wg_is_wg_datagram(buf, len)) {
+		dev->hooks.underlay(dev->hooks.ctx, src, buf, len, now);
+		return;
+	}
+	input_wg(dev, buf, len, src, now);
+}
+
+void wgdev_input_datagram(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src)
+{
+	if (dev->stopping)
+		return;
+	input_wg(dev, buf, len, src, sched_now());
 }
 
 static void on_udp(uv_poll_t *h, int status, int events)
@@ -275,6 +291,9 @@ static void txq_add(struct wgdev *dev, uint8_t *data, size_t len, const union en
 
 	if (dst->sa.sa_family != AF_INET && dst->sa.sa_family != AF_INET6)
 		return;
+	if (fam == 1 && dev->hooks.send_override &&
+	    dev->hooks.send_override(dev->hooks.ctx, dst, data, len))
+		return;		/* relayed: never in a sendmmsg/GSO batch */
 	q->iov[i].iov_base = data;
 	q->iov[i].iov_len = len;
 	q->dst[i] = *dst;
@@ -744,6 +763,9 @@ int wgdev_inject(struct wgdev *dev, const uint8_t *ippkt, size_t len)
 	wg_input_tun(dev->wg, dev->injbuf, len, WGDEV_BUF_SIZE, sched_now(), &res);
 	if (res.act != WG_ACT_SEND)
 		return res.peer ? 0 : MESHD_E_NOENT;	/* queued behind a handshake, or no route */
+	if (dev->hooks.send_override && res.dst.sa.sa_family == AF_INET6 &&
+	    dev->hooks.send_override(dev->hooks.ctx, &res.dst, dev->injbuf + res.off, res.len))
+		return 0;
 	if (udp_send(&dev->udp, &res.dst, dev->injbuf + res.off, res.len) != 0) {
 		dev->udp_send_errs++;
 		return MESHD_E_SYS;

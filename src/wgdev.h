@@ -55,6 +55,11 @@ struct wgdev_hooks {
 	/* A decrypted IP packet from peer; true: consumed, not written to the TUN. */
 	bool (*inner)(void *ctx, struct wg_peer *peer, const uint8_t *pkt, size_t len,
 		      mtime_ns now);
+	/* Relays (issue 4): every datagram the core sends to an IPv6
+	 * destination (handshakes, keepalives, cookies, data) is offered here
+	 * first; true: taken (the destination was a synthetic relay endpoint),
+	 * not sent to the socket nor put in a sendmmsg/GSO batch. */
+	bool (*send_override)(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len);
 	/* Timers of the layer above, merged with the core's into one libuv timer. */
 	mtime_ns (*next_expiry)(void *ctx);
 	void (*expire)(void *ctx, mtime_ns now);
@@ -160,6 +165,10 @@ int wgdev_send_underlay(struct wgdev *dev, const union endpoint *dst, const uint
  * wgdev_rearm() after the batch, unless inside a wgdev callback (those
  * re-arm on return). */
 int wgdev_inject(struct wgdev *dev, const uint8_t *ippkt, size_t len);
+/* A WireGuard datagram (buf 8-byte aligned and writable) from src, through
+ * the normal input path minus the mesh demultiplexing: wg_input_datagram,
+ * then hooks.inner or the TUN. For datagrams that came through a relay. */
+void wgdev_input_datagram(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src);
 /* Re-reads the deadlines after the layer above changed the core outside a
  * loop callback of ours (e.g. added peers). */
 void wgdev_rearm(struct wgdev *dev);

@@ -16,13 +16,14 @@
 #include "mesh/node.h"
 #include "mesh/path.h"
 #include "mesh/probe.h"
+#include "mesh/relay.h"
 #include "mesh/routes.h"
 #include "mesh/token.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "wg/wg.h"
 
-enum { NOW = 1800000000, NNODES = 4, GQ_MAX = 8192, UQ_MAX = 1024 };
+enum { NOW = 1800000000, NNODES = 4, GQ_MAX = 8192, UQ_MAX = 1024, WQ_MAX = 256 };
 
 struct tnode {
 	struct store *st;
@@ -37,6 +38,7 @@ struct tnode {
 					 * public mapping (addr then reachable
 					 * from its own /24 only) */
 	bool cut[NNODES];		/* no underlay path to node j */
+	unsigned w_rx;			/* data packets WireGuard delivered */
 };
 
 struct gmsg {
@@ -50,7 +52,15 @@ struct umsg {
 	int from;			/* -1: the joiner */
 	union endpoint dst;
 	size_t len;
-	uint8_t p[MESH_MSG_DGRAM_MAX];
+	uint8_t p[MESH_RELAY_DGRAM_MAX];	/* RELAY datagrams are the largest */
+};
+
+/* A WireGuard datagram (w_deliver: carried between the devices). */
+struct wmsg {
+	int from;
+	union endpoint dst;
+	size_t len;
+	_Alignas(8) uint8_t p[MESH_RELAY_DGRAM_MAX];
 };
 
 static struct tnode T[NNODES];
@@ -60,6 +70,9 @@ static size_t gq_head, gq_n, gq_dropped;
 static struct umsg uq[UQ_MAX];
 static size_t uq_n;
 static bool u_deliver;		/* run() carries underlay datagrams between nodes */
+static struct wmsg wq[WQ_MAX];
+static size_t wq_n;
+static bool w_deliver;		/* run() carries WireGuard datagrams and timers */
 
 static uint64_t unix_now(void)
 {
@@ -75,10 +88,24 @@ static int idx(void *ctx)
 
 static void wg_send(void *ctx, const union endpoint *dst, const uint8_t *buf, size_t len)
 {
-	(void)dst;
-	(void)buf;
-	(void)len;
 	((struct tnode *)ctx)->wg_sent++;
+	if (!w_deliver || wq_n >= WQ_MAX || len > sizeof wq[0].p)
+		return;
+	wq[wq_n].from = idx(ctx);
+	wq[wq_n].dst = *dst;
+	wq[wq_n].len = len;
+	memcpy(wq[wq_n].p, buf, len);
+	wq_n++;
+}
+
+/* A WireGuard datagram arriving at node `to` from src (aligned buf). */
+static void w_input(int to, const union endpoint *src, uint8_t *buf, size_t len)
+{
+	struct wg_result res;
+
+	wg_input_datagram(T[to].wg, buf, len, src, now, &res);
+	if (res.act == WG_ACT_DELIVER && res.len > 0)
+		T[to].w_rx++;
 }
 
 static void wg_walltime(void *ctx, struct walltime *out)
@@ -137,6 +164,13 @@ static void set_addr(int i, const char *a)
 	ck_assert_int_eq(inet_pton(AF_INET, a, &T[i].addr.sin.sin_addr), 1);
 }
 
+/* ops.wg_input: a datagram that came through a relay. */
+static void node_wg_input(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len)
+{
+	ck_assert_uint_eq((uintptr_t)dgram & 7, 0);
+	w_input(idx(ctx), src, dgram, len);
+}
+
 static void node_route_add(void *ctx, const struct mesh_prefix *r)
 {
 	((struct tnode *)ctx)->radd++;
@@ -154,7 +188,8 @@ static int open_node(int i)
 	struct mesh_node_cfg cfg = {
 		.st = T[i].st, .wg = T[i].wg,
 		.ops = { .send_underlay = node_send_underlay, .send_gossip = node_send_gossip,
-			 .route_add = node_route_add, .route_del = node_route_del },
+			 .route_add = node_route_add, .route_del = node_route_del,
+			 .wg_input = node_wg_input },
 		.ctx = &T[i],
 	};
 	char err[128];
@@ -246,6 +281,28 @@ static void pump_underlay(void)
 	}
 }
 
+/* Delivers the WireGuard datagrams queued so far, as the daemon would:
+ * those to a synthetic endpoint go to the node (relay), the others through
+ * u_route() to the destination's device. */
+static void pump_wg(void)
+{
+	static struct wmsg q[WQ_MAX];
+	size_t n = wq_n;
+	union endpoint src;
+
+	memcpy(q, wq, n * sizeof q[0]);
+	wq_n = 0;
+	for (size_t k = 0; k < n; k++) {
+		int from = q[k].from, to;
+
+		if (T[from].n == NULL ||
+		    mesh_node_wrap_relay(T[from].n, &q[k].dst, q[k].p, q[k].len, now, unix_now()))
+			continue;
+		if ((to = u_route(from, &q[k].dst, &src)) >= 0)
+			w_input(to, &src, q[k].p, q[k].len);
+	}
+}
+
 static void run(unsigned seconds)
 {
 	for (unsigned s = 0; s < seconds * 10; s++) {
@@ -253,8 +310,13 @@ static void run(unsigned seconds)
 		for (int i = 0; i < NNODES; i++)
 			if (T[i].n != NULL && mesh_node_next_expiry(T[i].n) <= now)
 				mesh_node_handle_expiry(T[i].n, now, unix_now());
+		for (int i = 0; w_deliver && i < NNODES; i++)
+			if (T[i].n != NULL && wg_next_expiry(T[i].wg) <= now)
+				wg_handle_expiry(T[i].wg, now);
 		pump_underlay();
 		pump_gossip();
+		if (w_deliver)
+			pump_wg();
 	}
 }
 
@@ -266,8 +328,8 @@ static void setup(void)
 	now = SEC(1000);
 	gq = calloc(GQ_MAX, sizeof *gq);
 	ck_assert_ptr_nonnull(gq);
-	gq_head = gq_n = gq_dropped = uq_n = 0;
-	u_deliver = false;
+	gq_head = gq_n = gq_dropped = uq_n = wq_n = 0;
+	u_deliver = w_deliver = false;
 	for (int i = 0; i < NNODES; i++) {
 		char a[32];
 
@@ -980,6 +1042,7 @@ START_TEST(test_path_punch_forwarded)
 	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
 	ck_assert(peer_of(2, "alpha", &p));
 	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	/* no WireGuard sessions here (datagrams go nowhere): no relay either */
 	ck_assert(peer_of(1, "charlie", &p));
 	ck_assert_uint_eq(p.path, MESH_PATH_NONE);
 	run(2);
@@ -1023,6 +1086,140 @@ START_TEST(test_path_punch_forwarded)
 	mesh_node_input_gossip(T[0].n, wg_peer_lookup(T[0].wg, T[1].wg_pk), m, 20, now,
 	    unix_now());
 	ck_assert_uint_eq(gq_n, 0);
+}
+END_TEST
+
+/* An IPv4/UDP packet from node i's overlay address to node j's, encrypted by
+ * i's device and sent as the daemon does (synthetic: through the node). */
+static void send_ip(int i, int j)
+{
+	static _Alignas(8) uint8_t buf[256];
+	struct mesh_node_self si, sj;
+	struct wg_result res;
+	uint8_t *ip = buf + WG_HEADROOM;
+
+	mesh_node_get_self(T[i].n, &si);
+	mesh_node_get_self(T[j].n, &sj);
+	memset(buf, 0, sizeof buf);
+	ip[0] = 0x45;
+	ip[3] = 32;		/* total length */
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, si.ipv4, 4);
+	memcpy(ip + 16, sj.ipv4, 4);
+	ip[22] = 0;
+	ip[23] = 9;		/* UDP to port 9 */
+	ip[25] = 12;
+	memcpy(ip + 28, "ping", 4);
+	wg_input_tun(T[i].wg, buf, 32, sizeof buf, now, &res);
+	if (res.act == WG_ACT_SEND)
+		wg_send(&T[i], &res.dst, buf + res.off, res.len);
+}
+
+/* Node i lists node j's member (by name) with path RELAY. */
+static bool relayed(int i, int j)
+{
+	static const char *const names[] = { "alpha", "bravo", "charlie" };
+	struct mesh_node_peer p;
+
+	return peer_of(i, names[j], &p) && p.path == MESH_PATH_RELAY &&
+	    peer_of(j, names[i], &p) && p.path == MESH_PATH_RELAY;
+}
+
+/* Relay (issue 4): bravo and charlie cannot reach each other, both reach
+ * alpha (a public address: it offers relaying). bravo -> charlie goes RELAY
+ * via alpha, WireGuard handshakes and data cross alpha as RELAY/RELAYED;
+ * when the link is restored the direct path takes over. */
+START_TEST(test_relay_path)
+{
+	struct mesh_node_peer p;
+	struct mesh_relay_stats r0, r1, r2;
+	union endpoint ep;
+	unsigned rx;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	T[1].cut[2] = true;
+	u_deliver = w_deliver = true;
+	/* sessions with alpha first (the joins' handshakes went nowhere: the
+	 * retry comes after REKEY_TIMEOUT), then alpha is a relay candidate */
+	for (unsigned t = 0; t < 30 && !relayed(1, 2); t++)
+		run(1);
+	ck_assert(peer_of(1, "alpha", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_RELAY);
+	ck_assert_str_eq(p.via_name, "alpha");
+	ck_assert(peer_of(2, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_RELAY);
+	ck_assert_str_eq(p.via_name, "alpha");
+	wg_ep_of(1, 2, &ep);
+	ck_assert(mesh_relay_is_synth(&ep));
+	/* data both ways through alpha (both ends started a handshake at
+	 * the same virtual instant: crossed initiations settle on WireGuard's
+	 * retries after REKEY_TIMEOUT, with jitter) */
+	rx = T[2].w_rx;
+	for (unsigned t = 0; t < 30 && T[2].w_rx == rx; t++) {
+		send_ip(1, 2);
+		run(1);
+	}
+	ck_assert_uint_gt(T[2].w_rx, rx);
+	rx = T[1].w_rx;
+	send_ip(2, 1);
+	run(1);
+	ck_assert_uint_eq(T[1].w_rx, rx + 1);
+	mesh_node_relay_stats(T[0].n, &r0);
+	mesh_node_relay_stats(T[1].n, &r1);
+	mesh_node_relay_stats(T[2].n, &r2);
+	ck_assert_uint_ge(r0.forwarded, 4);	/* a handshake and a packet each way */
+	ck_assert_uint_ge(r1.wrapped, 2);
+	ck_assert_uint_ge(r2.received, 2);
+	/* the link comes back: direct within a retry period */
+	T[1].cut[2] = false;
+	run(PATH_RETRY_MS / 1000 + 3);
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	ck_assert_str_eq(p.via_name, "");
+	wg_ep_of(1, 2, &ep);
+	ck_assert(endpoint_eq(&ep, &T[2].addr));
+	mesh_node_relay_stats(T[0].n, &r0);
+	rx = T[2].w_rx;
+	send_ip(1, 2);
+	run(1);
+	ck_assert_uint_eq(T[2].w_rx, rx + 1);
+	mesh_node_relay_stats(T[0].n, &r1);
+	ck_assert_uint_eq(r1.forwarded, r0.forwarded);	/* not through alpha */
+}
+END_TEST
+
+/* A RELAY from a non-member, or when relaying is off, is not forwarded. */
+START_TEST(test_relay_refused)
+{
+	struct mesh_relay_stats st;
+	struct mesh_node_self s2;
+	uint8_t inner[32] = { 4 }, buf[64];
+	union endpoint out = EP("203.0.113.9", 4000);
+	size_t len;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	u_deliver = w_deliver = true;
+	run(5);
+	mesh_node_get_self(T[2].n, &s2);
+	len = mesh_relay_encode(MESH_MSG_RELAY, s2.node_id, inner, sizeof inner, buf, sizeof buf);
+	ck_assert_uint_gt(len, 0);
+	uq_n = 0;
+	mesh_node_input_underlay(T[0].n, &out, buf, len, now, unix_now());
+	ck_assert_uint_eq(uq_n, 0);
+	mesh_node_relay_stats(T[0].n, &st);
+	ck_assert_uint_eq(st.drop_source, 1);
+	mesh_node_set_relay(T[0].n, false);
+	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
+	ck_assert_uint_eq(uq_n, 0);
+	mesh_node_relay_stats(T[0].n, &st);
+	ck_assert_uint_eq(st.forwarded, 0);
 }
 END_TEST
 
@@ -1404,6 +1601,8 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_path_reflexive);
 	tcase_add_test(tc, test_path_punch_forwarded);
 	tcase_add_test(tc, test_probe_abuse);
+	tcase_add_test(tc, test_relay_path);
+	tcase_add_test(tc, test_relay_refused);
 	tcase_add_test(tc, test_routes_approve_advertise);
 	tcase_add_test(tc, test_routes_move_between_members);
 	tcase_add_test(tc, test_routes_refuse_covering_endpoint);

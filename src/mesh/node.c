@@ -13,6 +13,19 @@
  * underlay datagrams, its DIRECT choice is WireGuard's endpoint, and the
  * answers tell us our reflexive endpoints. This replaces the old round robin
  * over candidates.
+ *
+ * Relays (mesh/relay.h, issue 4): a member OFFERS relaying when its own
+ * endpoint record holds a PORTMAP endpoint or a LOCAL public (not private)
+ * address; every node sees that in the records it already has, so no new
+ * record type is needed. The relay candidates for peer B are the offering
+ * members (other than B) we have a DIRECT path and a live WireGuard session
+ * with (the relay only forwards for members it has a session with), RTT =
+ * our path RTT to them; they are handed to B's path engine (refreshed when
+ * paths or records change, and every NODE_RELAY_REFRESH_S). A RELAY choice via R points B's
+ * WireGuard endpoint at the synthetic endpoint synth(R, B); the daemon's
+ * send path hands datagrams for synthetic endpoints to
+ * mesh_node_wrap_relay(). mesh_node_set_relay(false) stops both offering
+ * and using relays.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -27,6 +40,7 @@
 #include "mesh/path.h"
 #include "mesh/probe.h"
 #include "mesh/records.h"
+#include "mesh/relay.h"
 #include "mesh/routes.h"
 #include "mesh/token.h"
 #include "mesh/wire.h"
@@ -60,6 +74,11 @@
  * every member has dropped it, no one can reach it any more. */
 #define NODE_FAREWELL_S 3
 
+/* Relays: candidates are recomputed at least this often (RTTs move). A
+ * WireGuard session is "live" for relaying within REJECT_AFTER_TIME. */
+#define NODE_RELAY_REFRESH_S 1
+#define NODE_SESSION_LIVE_S 180
+
 /* One other member, as far as WireGuard is concerned. */
 struct npeer {
 	struct mesh_node *n;
@@ -82,6 +101,7 @@ struct npeer {
 	struct mesh_probe_key pkey;	/* secret */
 	bool have_pkey;
 	struct mesh_path_choice choice;
+	bool relay_cand;		/* its record says it offers relaying */
 	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
 	uint32_t ack_tokens;
 	mtime_ns ack_refill;
@@ -157,6 +177,12 @@ struct mesh_node {
 					 * routes_recompute() */
 	bool cands_dirty;		/* installed routes changed since the last
 					 * cands_refresh() */
+
+	struct mesh_relay *relay;	/* relaying and synthetic endpoints */
+	bool relay_on;			/* offer and use relays (default on) */
+	bool relays_dirty;		/* paths or records changed since the
+					 * last relays_refresh() */
+	mtime_ns relays_at;		/* next periodic relays_refresh() */
 };
 
 /* ---- small helpers ---- */
@@ -504,7 +530,8 @@ static void path_probe(void *ctx, const union endpoint *dst, uint64_t txid)
 }
 
 /* DIRECT: WireGuard follows the chosen endpoint. NONE: WireGuard keeps what
- * it has (its own roaming may still find the peer). RELAY: not wired yet. */
+ * it has (its own roaming may still find the peer). RELAY via R: WireGuard's
+ * endpoint becomes synth(R, peer) (mesh/relay.h). */
 static void path_changed(void *ctx, const struct mesh_path_choice *c)
 {
 	struct npeer *p = ctx;
@@ -514,6 +541,25 @@ static void path_changed(void *ctx, const struct mesh_path_choice *c)
 
 	p->choice = *c;
 	n->routes_dirty = true;	/* "covers a peer's working path" may change */
+	n->relays_dirty = true;	/* relay candidates depend on direct paths */
+	if (c->kind == MESH_PATH_RELAY) {
+		struct npeer *r = peer_find(n, c->relay_id);
+		union endpoint syn;
+
+		log_info("mesh: member %s: relay via %s (%u ms)", p->name,
+		    r != NULL ? r->name : "?", (unsigned)c->rtt_ms);
+		if (p->wp == NULL || n->relay == NULL)
+			return;
+		mesh_relay_synth_make(n->relay, c->relay_id, p->node_id, n->now, &syn);
+		wg_peer_get_info(p->wp, &info);
+		if (!endpoint_eq(&info.endpoint, &syn))
+			wg_peer_set_endpoint(p->wp, &syn);
+		sodium_memzero(&info, sizeof info);
+		/* Both ends start a handshake: the other may not know us yet
+		 * (gossip), and a lost initiation costs REKEY_TIMEOUT. */
+		wg_peer_initiate_now(n->wg, p->wp, n->now);
+		return;
+	}
 	if (c->kind != MESH_PATH_DIRECT) {
 		log_info("mesh: member %s: no direct path", p->name);
 		return;
@@ -645,6 +691,9 @@ static void peer_set_candidates(struct mesh_node *n, struct npeer *p,
 	if (p->choice.kind == MESH_PATH_DIRECT) {
 		have = endpoint_eq(&info.endpoint, &p->choice.ep);
 		set = &p->choice.ep;	/* e.g. a new wg peer after a rekey */
+	} else if (p->choice.kind == MESH_PATH_RELAY && mesh_relay_is_synth(&info.endpoint)) {
+		have = true;		/* relayed: path_changed() set it */
+		set = &cand[0];
 	} else {
 		for (i = 0, have = false; i < k && !have; i++)
 			have = endpoint_eq(&info.endpoint, &cand[i]);
@@ -656,8 +705,8 @@ static void peer_set_candidates(struct mesh_node *n, struct npeer *p,
 		wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
 		n->routes_dirty = true;
 	}
-	if (changed && p->choice.kind == MESH_PATH_NONE && !n->loading)
-		peer_punch(n, p);
+	if (changed && p->choice.kind != MESH_PATH_DIRECT && !n->loading)
+		peer_punch(n, p);	/* none or relayed: try direct at once */
 }
 
 /* MEMBER_ADDED / CHANGED for another node. */
@@ -1028,6 +1077,7 @@ static void on_event(void *ctx, const struct mesh_rec_event *ev)
 	bool self = id_eq(ev->node_id, n->node_id);
 	struct npeer *p;
 
+	n->relays_dirty = true;	/* offers and members may have changed */
 	switch (ev->type) {
 	case MESH_EV_MEMBER_ADDED:
 	case MESH_EV_MEMBER_CHANGED:
@@ -1507,6 +1557,14 @@ static void probe_input(struct mesh_node *n, const union endpoint *src, const ui
 	wr_init(&w, buf, sizeof buf);
 	if (mesh_probe_seal(&np->pkey, &a, &w) == 0)
 		n->ops.send_underlay(n->ctx, src, buf, w.off);
+	/* The peer is probing us and we have no direct path to it: its NAT
+	 * has just opened a hole towards us, so a probe round from our side
+	 * now is likely to get through (instead of the next round in 5 s). */
+	if (np->choice.kind != MESH_PATH_DIRECT &&
+	    (np->punch_rx_at == 0 || n->now - np->punch_rx_at >= MSEC(NODE_PUNCH_GAP_MS))) {
+		np->punch_rx_at = n->now;
+		mesh_path_punch(np->path, n->now);
+	}
 }
 
 /* ---- PUNCH (in-tunnel, node level) ---- */
@@ -1580,6 +1638,9 @@ void mesh_node_network_changed(struct mesh_node *n, mtime_ns now, uint64_t now_u
 
 /* ---- entry points: underlay and in-tunnel input ---- */
 
+static void relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len);
+
 void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
     size_t len, mtime_ns now, uint64_t now_unix)
 {
@@ -1590,6 +1651,12 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 	    (p[1] == MESH_MSG_PROBE || p[1] == MESH_MSG_PROBE_ACK)) {
 		enter(n, now, now_unix);
 		probe_input(n, src, p, len);
+		return;
+	}
+	if (!n->revoked && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
+	    (p[1] == MESH_MSG_RELAY || p[1] == MESH_MSG_RELAYED)) {
+		enter(n, now, now_unix);
+		relay_input(n, src, p, len);
 		return;
 	}
 	if (n->inv == NULL || n->revoked || len < MESH_MSG_HDR_LEN ||
@@ -1897,6 +1964,194 @@ bool mesh_node_revoked(const struct mesh_node *n)
 	return n->revoked;
 }
 
+/* ---- relays (mesh/relay.h) ---- */
+
+/* Whether an endpoint record offers relaying: a PORTMAP endpoint or a
+ * LOCAL public address (reachable from anywhere). */
+static bool eps_offer_relay(const struct mesh_endpoints *e)
+{
+	for (unsigned i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++) {
+		const struct mesh_ep *ep = &e->ep[i];
+
+		if (!mesh_ep_valid(ep))
+			continue;
+		if (ep->source == MESH_EP_PORTMAP ||
+		    (ep->source == MESH_EP_LOCAL && !addr_private(ep)))
+			return true;
+	}
+	return false;
+}
+
+/* p's WireGuard endpoint when it has a live session (a handshake within
+ * NODE_SESSION_LIVE_S) and a real endpoint. */
+static bool peer_live_endpoint(const struct mesh_node *n, const struct npeer *p,
+    union endpoint *out)
+{
+	struct wg_peer_info info;
+	bool live;
+
+	if (p->wp == NULL || p->farewell)
+		return false;
+	wg_peer_get_info(p->wp, &info);
+	live = info.last_handshake.sec != 0 &&
+	    info.last_handshake.sec + NODE_SESSION_LIVE_S > n->now_unix &&
+	    endpoint_is_set(&info.endpoint);
+	if (live)
+		*out = info.endpoint;
+	sodium_memzero(&info, sizeof info);
+	return live;
+}
+
+static bool relay_member_at(void *ctx, const union endpoint *src, uint8_t id[MESH_NODE_ID_LEN])
+{
+	struct mesh_node *n = ctx;
+	union endpoint ep;
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		if (peer_live_endpoint(n, n->peers[i], &ep) && endpoint_eq(&ep, src)) {
+			memcpy(id, n->peers[i]->node_id, MESH_NODE_ID_LEN);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool relay_member_endpoint(void *ctx, const uint8_t id[MESH_NODE_ID_LEN],
+    union endpoint *out)
+{
+	struct mesh_node *n = ctx;
+	struct npeer *p = peer_find(n, id);
+
+	return p != NULL && peer_live_endpoint(n, p, out);
+}
+
+static bool relay_is_relay(void *ctx, const uint8_t id[MESH_NODE_ID_LEN])
+{
+	struct mesh_node *n = ctx;
+	struct npeer *p = peer_find(n, id);
+
+	return n->relay_on && p != NULL && !p->farewell && p->relay_cand;
+}
+
+/* Our offer, every member's offer, and every peer's relay candidates: the
+ * offering members we have a direct path with, best RTT first. */
+static void relays_refresh(struct mesh_node *n)
+{
+	struct mesh_endpoints e;
+
+	n->relays_dirty = false;
+	n->relays_at = n->now + SEC(NODE_RELAY_REFRESH_S);
+	if (n->relay == NULL)
+		return;
+	mesh_relay_set_offer(n->relay, n->relay_on && n->have_eps && eps_offer_relay(&n->eps));
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *x = n->peers[i];
+
+		x->relay_cand = n->relay_on && !x->farewell &&
+		    mesh_records_endpoints(n->recs, x->node_id, &e) == 0 && eps_offer_relay(&e);
+	}
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *b = n->peers[i];
+		struct mesh_path_relay r[PATH_RELAY_MAX];
+		size_t k = 0;
+
+		if (b->farewell || b->path == NULL)
+			continue;
+		for (size_t j = 0; j < n->npeers; j++) {
+			struct npeer *x = n->peers[j];
+			struct mesh_path_relay c;
+			union endpoint xe;
+			size_t at;
+
+			if (x == b || !x->relay_cand || x->choice.kind != MESH_PATH_DIRECT ||
+			    !peer_live_endpoint(n, x, &xe))
+				continue;
+			memcpy(c.node_id, x->node_id, MESH_NODE_ID_LEN);
+			c.rtt_ms = mesh_relay_rtt(x->choice.rtt_ms, 0);
+			/* insertion into the PATH_RELAY_MAX best, by RTT */
+			for (at = k; at > 0 && r[at - 1].rtt_ms > c.rtt_ms; at--)
+				;
+			if (at >= PATH_RELAY_MAX)
+				continue;
+			if (k < PATH_RELAY_MAX)
+				k++;
+			memmove(&r[at + 1], &r[at], (k - 1 - at) * sizeof r[0]);
+			r[at] = c;
+		}
+		(void)mesh_path_set_relays(b->path, r, k, n->now);
+	}
+}
+
+void mesh_node_set_relay(struct mesh_node *n, bool on)
+{
+	n->relay_on = on;
+	n->relays_dirty = true;
+}
+
+bool mesh_node_wrap_relay(struct mesh_node *n, const union endpoint *dst, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	uint8_t buf[MESH_RELAY_DGRAM_MAX];
+	union endpoint to;
+	size_t k;
+
+	if (!mesh_relay_is_synth(dst))
+		return false;
+	if (n->relay == NULL || !n->relay_on || n->revoked)
+		return true;	/* never to the socket: 100::/64 goes nowhere */
+	enter(n, now, now_unix);
+	k = mesh_relay_wrap(n->relay, dst, p, len, buf, sizeof buf, now, &to);
+	if (k > 0 && n->ops.send_underlay != NULL)
+		n->ops.send_underlay(n->ctx, &to, buf, k);
+	return true;
+}
+
+/* RELAY (we relay for others) or RELAYED (a member's datagram through a
+ * relay: to WireGuard with the synthetic source, last). When our own path
+ * to its origin is DIRECT, WireGuard's roaming to the synthetic source is
+ * undone: the origin may still be on the relay for a moment, we keep the
+ * direct path we measured. */
+static void relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len)
+{
+	_Alignas(8) uint8_t buf[MESH_RELAY_DGRAM_MAX];
+	uint8_t origin[MESH_NODE_ID_LEN];
+	struct wg_peer_info info;
+	union endpoint to, syn;
+	struct npeer *o;
+	size_t inner;
+
+	if (n->relay == NULL || !n->relay_on || src == NULL || len > sizeof buf)
+		return;
+	memcpy(buf, p, len);
+	if (p[1] == MESH_MSG_RELAY) {
+		if (mesh_relay_forward(n->relay, buf, len, src, n->now, &to) == 0 &&
+		    n->ops.send_underlay != NULL)
+			n->ops.send_underlay(n->ctx, &to, buf, len);
+		return;
+	}
+	if (mesh_relay_receive(n->relay, buf, len, src, n->now, &inner, &syn) != 0 ||
+	    n->ops.wg_input == NULL)
+		return;
+	memcpy(origin, p + MESH_MSG_HDR_LEN, MESH_NODE_ID_LEN);
+	n->ops.wg_input(n->ctx, &syn, buf, inner);
+	if ((o = peer_find(n, origin)) == NULL || o->wp == NULL ||
+	    o->choice.kind != MESH_PATH_DIRECT)
+		return;
+	wg_peer_get_info(o->wp, &info);
+	if (mesh_relay_is_synth(&info.endpoint))
+		wg_peer_set_endpoint(o->wp, &o->choice.ep);
+	sodium_memzero(&info, sizeof info);
+}
+
+void mesh_node_relay_stats(const struct mesh_node *n, struct mesh_relay_stats *out)
+{
+	if (n->relay != NULL)
+		mesh_relay_get_stats(n->relay, out);
+	else
+		memset(out, 0, sizeof *out);
+}
+
 /* ---- timers ---- */
 
 mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
@@ -1919,6 +2174,10 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 			t = n->refl[i].seen + SEC(NODE_REFL_TTL_S);
 	if (n->routes_dirty && n->now < t)
 		t = n->now;
+	if (n->relays_dirty && n->now < t)
+		t = n->now;
+	if (n->relays_at < t)
+		t = n->relays_at;
 	if (n->have_eps && n->resign_at < t)
 		t = n->resign_at;
 	return t;
@@ -1934,6 +2193,16 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 	for (size_t i = 0; i < n->npeers; i++)
 		if (!n->peers[i]->farewell && n->peers[i]->path != NULL)
 			mesh_path_handle_expiry(n->peers[i]->path, now);
+	/* A path that answers probes but no session yet: the initiation was
+	 * probably lost (a hole that opened a moment too late). Try again now
+	 * rather than after WireGuard's 5 s retry; wg_peer_initiate_now() does
+	 * nothing with a session and limits itself to one per second. */
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+
+		if (!p->farewell && p->wp != NULL && p->choice.kind == MESH_PATH_DIRECT)
+			wg_peer_initiate_now(n->wg, p->wp, now);
+	}
 	refl_expire(n);
 	for (size_t i = 0; i < n->npeers; ) {
 		if (n->peers[i]->farewell && now >= n->peers[i]->farewell_at)
@@ -1941,6 +2210,8 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 		else
 			i++;
 	}
+	if (n->relays_dirty || now >= n->relays_at)
+		relays_refresh(n);	/* may switch paths: before the routes */
 	if (n->routes_dirty)
 		routes_recompute(n);	/* paths changed */
 	if (n->have_eps && now >= n->resign_at && !n->revoked) {
@@ -2068,6 +2339,10 @@ static int open_engines(struct mesh_node *n)
 {
 	struct mesh_records_cfg rc = { .on_event = on_event, .ctx = n };
 	struct mesh_gossip_cfg gc = { .send = gossip_send, .ctx = n };
+	struct mesh_relay_cfg lc = {
+		.member_at = relay_member_at, .member_endpoint = relay_member_endpoint,
+		.is_relay = relay_is_relay, .ctx = n,
+	};
 	struct mesh_join_inviter_cfg ic = {
 		.ops = { .lookup = inv_lookup, .admit = inv_admit, .roster = inv_roster },
 		.ctx = n,
@@ -2080,6 +2355,8 @@ static int open_engines(struct mesh_node *n)
 	memcpy(gc.node_id, n->node_id, MESH_NODE_ID_LEN);
 	randombytes_buf(&gc.rng_seed, sizeof gc.rng_seed);
 	if ((n->g = mesh_gossip_new(&gc, n->recs, &r)) == NULL)
+		return r;
+	if ((n->relay = mesh_relay_new(&lc, &r)) == NULL)
 		return r;
 	if (!n->admin)
 		return 0;
@@ -2110,6 +2387,8 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 	n->wg = cfg->wg;
 	n->ops = cfg->ops;
 	n->ctx = cfg->ctx;
+	n->relay_on = true;
+	n->relays_dirty = true;
 	enter(n, now, now_unix);
 	if ((r = open_identity(n, wg_sk, now_unix, err, errlen)) != 0)
 		goto fail;
@@ -2173,6 +2452,7 @@ void mesh_node_free(struct mesh_node *n)
 	free(n->peers);
 	mesh_gossip_free(n->g);
 	mesh_records_free(n->recs);
+	mesh_relay_free(n->relay);
 	if (n->inv != NULL) {
 		mesh_join_inviter_clear(n->inv);
 		free(n->inv);
@@ -2288,6 +2568,13 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 			mp.path = (uint8_t)pc.kind;
 			if (pc.kind != MESH_PATH_NONE)
 				mp.rtt_ms = pc.rtt_ms > INT32_MAX ? INT32_MAX : (int32_t)pc.rtt_ms;
+			if (pc.kind == MESH_PATH_RELAY) {
+				const struct npeer *via = peer_find(n, pc.relay_id);
+
+				memcpy(mp.via, pc.relay_id, MESH_NODE_ID_LEN);
+				if (via != NULL)
+					snprintf(mp.via_name, sizeof mp.via_name, "%s", via->name);
+			}
 		}
 		r = fn(ctx, &mp);
 	}

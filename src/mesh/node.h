@@ -82,6 +82,14 @@ struct mesh_node_ops {
 	 * NULL (tests). Return value ignored (the daemon logs failures). */
 	void (*route_add)(void *ctx, const struct mesh_prefix *r);
 	void (*route_del)(void *ctx, const struct mesh_prefix *r);
+	/* Relays (issue 4): a WireGuard datagram that came through a relay,
+	 * for the daemon's normal datagram input (wg_input_datagram, then the
+	 * TUN or the in-tunnel hook), with the synthetic source src
+	 * (mesh/relay.h). dgram is 8-byte aligned and writable. Called as the
+	 * last action of mesh_node_input_underlay(), so the daemon may enter
+	 * the node again from it (in-tunnel gossip, mesh_node_wrap_relay).
+	 * May be NULL: relayed datagrams are then dropped. */
+	void (*wg_input)(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len);
 };
 
 struct mesh_node_cfg {
@@ -151,6 +159,34 @@ int mesh_node_revoke(struct mesh_node *n, const char *name, mtime_ns now, uint64
 /* True once a revocation of this node has arrived (the daemon then stops:
  * every peer has dropped us). */
 bool mesh_node_revoked(const struct mesh_node *n);
+
+/* ---- relays (issue 4; mesh/relay.h) ----
+ *
+ * A member offers relaying when its own endpoint record holds a PORTMAP
+ * endpoint or a LOCAL public address; nothing else is announced. For a
+ * peer B without a direct path, the path engine picks the offering member
+ * R with the lowest RTT among those we have a direct path with; B's
+ * WireGuard endpoint becomes the synthetic [100::handle]:1 and datagrams to
+ * it must go to mesh_node_wrap_relay() instead of the socket. Underlay
+ * RELAY datagrams are forwarded (when we offer, under the rules of
+ * mesh/relay.h), RELAYED ones go to ops.wg_input. Direct probing goes on
+ * and a direct path takes over when it answers. */
+
+/* On (the default): offer relaying when our record allows it and use
+ * relays; off: neither (MESHD_RELAY=0 in the daemon). */
+void mesh_node_set_relay(struct mesh_node *n, bool on);
+
+/* WireGuard wants to send dgram to dst. False: dst is not synthetic (send
+ * it to the socket as usual). True: taken (wrapped in a RELAY to the relay's
+ * endpoint through ops.send_underlay, or dropped when the relay is not
+ * usable). Does not enter the path engines: safe from the send path, also
+ * while the node is calling WireGuard. */
+bool mesh_node_wrap_relay(struct mesh_node *n, const union endpoint *dst, const uint8_t *dgram,
+    size_t len, mtime_ns now, uint64_t now_unix);
+
+struct mesh_relay_stats;
+/* Relay counters (mesh/relay.h). */
+void mesh_node_relay_stats(const struct mesh_node *n, struct mesh_relay_stats *out);
 
 /* ---- subnet routes (issue 5; records in mesh/routes.h) ----
  *
