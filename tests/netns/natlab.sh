@@ -7,6 +7,8 @@
 #   lab_inet                      # ns inet (bridge br0) + ns pub 198.51.100.10
 #   lab_router 1 cone             # ns rtr1: WAN w0 198.51.100.1, LAN l0 10.1.0.1/24
 #   lab_router 5 symmetric        # masquerade fully-random
+#   lab_router 8 cone; lab_router 7 cone behind 8   # double NAT: rtr7's WAN on rtr8's LAN
+#   lab_pmp 4                     # miniupnpd (NAT-PMP only) in rtr4
 #   lab_host h1 1                 # ns h1: e0 10.1.0.K/24 behind rtr1, default route
 #   lab_pub_init                  # pub: meshd init + up (admin, inviter)
 #   lab_join h1 a1                # node "a1" joins from ns h1 (dir $WORK/a1)
@@ -80,32 +82,125 @@ table ip natlab {
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		iifname "w0" ct state established,related accept
+		iifname "w0" ct status dnat counter accept
 		iifname "w0" drop
 	}
 }
 EOF
 }
 
-# lab_router N cone|symmetric [open]: ns rtrN, WAN w0 198.51.100.N/24 on
-# inet's bridge, LAN bridge l0 10.N.0.1/24, forwarding, NAT mode. "open": the
-# router itself accepts unsolicited packets on w0 (docs/testing.md: an early
-# punch then lands on the router and spoils the mapping); default: dropped.
+# lab_router N cone|symmetric [open] [behind M]: ns rtrN, LAN bridge l0
+# 10.N.0.1/24, forwarding, NAT mode. WAN w0: 198.51.100.N/24 on inet's
+# bridge, or with "behind M" 10.M.0.(100+N)/24 on rtrM's LAN (double NAT;
+# default route via 10.M.0.1). "open": the router itself accepts unsolicited
+# packets on w0 (docs/testing.md: an early punch then lands on the router and
+# spoils the mapping); default: dropped. Forwarded packets from w0 pass only
+# when established/related or DNATed (port mappings, lab_pmp).
 lab_router() {
-	local n=$1 mode=$2 r="rtr$1"
+	local n=$1 mode=$2 r="rtr$1" up=''
+	shift 2
 	case $mode in cone | symmetric) ;; *) fail "lab_router: mode '$mode'" ;; esac
 	LAB_OPEN[$n]=0
-	[ "${3:-}" = open ] && LAB_OPEN[$n]=1
+	while [ $# -gt 0 ]; do
+		case $1 in
+		open) LAB_OPEN[$n]=1 ;;
+		behind) up=$2; shift ;;
+		*) fail "lab_router: '$1'" ;;
+		esac
+		shift
+	done
 	if [ "$n" -lt 1 ] || [ "$n" -gt 9 ]; then fail "lab_router: N must be 1..9"; fi
 	LAB_MODE[$n]=$mode
 	ns_add "$r"
-	veth_add "$r" w0 inet "r$n"
-	ip -n "$(nsname inet)" link set "r$n" master br0
-	addr_add "$r" w0 "198.51.100.$n/24"
+	if [ -n "$up" ]; then
+		veth_add "$r" w0 "rtr$up" "r$n"
+		ip -n "$(nsname "rtr$up")" link set "r$n" master l0
+		addr_add "$r" w0 "10.$up.0.$((100 + n))/24"
+		ip -n "$(nsname "$r")" route add default via "10.$up.0.1" || fail "route in $r"
+	else
+		veth_add "$r" w0 inet "r$n"
+		ip -n "$(nsname inet)" link set "r$n" master br0
+		addr_add "$r" w0 "198.51.100.$n/24"
+	fi
 	ip -n "$(nsname "$r")" link add l0 type bridge || fail "bridge l0 in $r"
 	ip -n "$(nsname "$r")" link set l0 up
 	addr_add "$r" l0 "10.$n.0.1/24"
 	nx "$r" sysctl -qw net.ipv4.ip_forward=1 >/dev/null
 	lab_rules "$n" || fail "nft rules in $r"
+}
+
+# lab_pmp N: miniupnpd in rtrN, NAT-PMP only (enable_upnp=no; HTTP port pinned
+# all the same), external address learnt by STUN from pub's responder (a
+# reserved WAN address is refused otherwise: docs/testing.md). Its nft tables
+# are created here (Debian's miniupnpd-nftables does not); its postrouting
+# chain runs before lab_rules' masquerade so mapped ports keep their number.
+# Sets LAB_PMP_PID (also in PID_LIST through bg) and LAB_PMP_LOG.
+lab_pmp() {
+	local n=$1 r="rtr$1"
+	nx "$r" nft -f - <<'EOF2' || return 1
+table inet miniupnpd {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		jump forward_miniupnpd
+	}
+	chain forward_miniupnpd {
+	}
+	chain prerouting {
+		type nat hook prerouting priority -100; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority 99; policy accept;
+		jump postrouting_miniupnpd
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+}
+EOF2
+	cat >"$WORK/pmp$n.conf" <<EOF2
+ext_ifname=w0
+listening_ip=l0
+http_port=5556
+enable_natpmp=yes
+enable_upnp=no
+secure_mode=yes
+system_uptime=no
+ext_perform_stun=yes
+ext_stun_host=$LAB_PUB
+ext_stun_port=3478
+upnp_table_name=miniupnpd
+upnp_nat_table_name=miniupnpd
+upnp_forward_chain=forward_miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d0$((10 + n))
+allow 1024-65535 10.$n.0.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF2
+	bg "pmp$n" ip netns exec "$(nsname "$r")" miniupnpd -4 -d -f "$WORK/pmp$n.conf" \
+		-P "$WORK/pmp$n.pid"
+	LAB_PMP_PID=$BG_PID
+	# shellcheck disable=SC2034 # read by the caller
+	LAB_PMP_LOG=$WORK/pmp$n.out
+	wait_for 5 lab_pmp_ready "$n" || return 1
+	! grep -q 'restrictive\|firewall filters\|STUN failed' "$LAB_PMP_LOG"
+}
+lab_pmp_ready() {
+	kill -0 "$LAB_PMP_PID" 2>/dev/null || return 1
+	nx "rtr$1" ss -lun 2>/dev/null | grep -q ':5351 '
+}
+# lab_dnat_count N: new connections from rtrN's WAN let in through a DNAT
+# (port mapping) so far.
+lab_dnat_count() {
+	nx "rtr$1" nft list chain ip natlab forward 2>/dev/null |
+		awk '/ct status dnat/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }'
+}
+# lab_pmp_has N PORT: miniupnpd's DNAT rule for udp dport PORT in rtrN.
+lab_pmp_has() {
+	nx "rtr$1" nft list chain inet miniupnpd prerouting_miniupnpd 2>/dev/null |
+		grep -qE "dport $2( |\$)"
 }
 
 # lab_host_addr HOST N -> 10.N.0.(10+K) for host hK
@@ -267,6 +362,12 @@ elif cmd == "node":                             # node FILE FIELD
     if not j:
         sys.exit(1)
     print(j["node"].get(sys.argv[3], ""))
+elif cmd == "portmap":                          # portmap FILE: our portmap endpoint
+    j = load(sys.argv[2])
+    for e in (j or {}).get("node", {}).get("endpoints", []):
+        if e.get("source") == "portmap":
+            print(e["addr"]); sys.exit(0)
+    sys.exit(1)
 elif cmd == "endpoints":                        # endpoints FILE: addr(source) ...
     j = load(sys.argv[2])
     if not j:
@@ -334,8 +435,9 @@ lab_pub_init() {
 	lab_track pub || fail "pub: daemon not running after up"
 }
 
-# lab_join NS NODE: invite on pub, `meshd join` in NS as NODE. Sets JOIN_MS
-# (wall time of the join) and JOIN_END (ms timestamp when it returned).
+# lab_join NS NODE [JOIN ARGS...]: invite on pub, `meshd join` in NS as NODE
+# (extra arguments passed on, e.g. --port N). Sets JOIN_MS (wall time of the
+# join) and JOIN_END (ms timestamp when it returned).
 lab_join() {
 	local ns=$1 node=$2 tok t
 	LAB_NODE_NS[$node]=$ns
@@ -344,7 +446,7 @@ lab_join() {
 	tok=$(lab_m pub pub invite -d "$(lab_dir pub)" --uses 1) || { echo "invite for $node failed"; return 1; }
 	t=$(lab_now_ms)
 	lab_m "$ns" "$node" join "$tok" -d "$(lab_dir "$node")" --name "$node" \
-		-i "${LAB_NODE_IF[$node]}" >/dev/null || { echo "$node: join failed"; return 1; }
+		-i "${LAB_NODE_IF[$node]}" "${@:3}" >/dev/null || { echo "$node: join failed"; return 1; }
 	JOIN_END=$(lab_now_ms)
 	# shellcheck disable=SC2034 # read by the caller
 	JOIN_MS=$((JOIN_END - t))
