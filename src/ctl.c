@@ -200,8 +200,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	if (c->answered)
 		return;
+	if (n == UV_EOF && c->len > 0) {
+		/* the client closed its side mid-line: it can still read */
+		conn_error(c, "request not terminated by a newline");
+		return;
+	}
 	if (n < 0) {
-		conn_close(c);	/* EOF before a whole line, or a read error */
+		conn_close(c);	/* EOF with nothing sent, or a read error */
 		return;
 	}
 	c->len += (size_t)n;

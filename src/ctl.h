@@ -18,6 +18,7 @@
  *			admin only: mesh_node_route_set()
  * Response: a first line "ok" or "error: MESSAGE", then the body (may be
  * empty), then the server closes the connection. A request that is too long,
+ * ends at the client's EOF without a newline,
  * not a line within CTL_TIMEOUT_MS, or unknown gets "error: ..." and the
  * connection closed; the daemon never blocks on a slow client (libuv, one
  * bounded buffer per connection, at most CTL_MAX_CONNS at once).

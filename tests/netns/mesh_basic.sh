@@ -289,6 +289,42 @@ for k in $ALL; do
 done
 pass "wg show: 5 peers on each of the 6 nodes"
 
+# Bad control-socket requests get one "error: ..." line each, the daemon
+# stays up and still answers (the socket is local and 0600, but a confused
+# script must not hurt the node).
+step "3b. bad control-socket requests on n2"
+python3 - "$(ndir n2)/meshd.sock" <<'PYEOF' || fail "control socket: bad requests not refused cleanly"
+import socket, sys
+path = sys.argv[1]
+def ask(data, shut=True):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(data)
+    if shut:
+        s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    return out.decode(errors="replace")
+cases = [b"bogus\n", b"x" * 300 + b"\n", b"status\x00json\n", b"revoke\n",
+         b"revoke n3 n4\n", b"routes approve\n", b"routes approve n3 999.1.2.3/8\n",
+         b"set advertise-routes 0.0.0.0/0\n", b"status", b"\n", bytes(range(1, 200)) + b"\n"]
+for c in cases:
+    a = ask(c)
+    if not a.startswith("error: "):
+        print("request %r: answer %r" % (c[:40], a[:80]))
+        sys.exit(1)
+if not ask(b"status json\n").startswith("ok"):
+    sys.exit(1)
+PYEOF
+m n2 status -d "$(ndir n2)" >/dev/null || fail "n2 no longer answers after bad requests"
+pass "11 bad control requests: an error line each; n2 still answers"
+
 # --- 4. lose the inviter, restart the rest ------------------------------------------------
 
 step "4. SIGKILL n1 (inviter, only admin); down + up n2..n6"
