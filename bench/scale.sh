@@ -1,0 +1,307 @@
+#!/bin/bash
+# bench/scale.sh: how a mesh of N members on one flat LAN behaves (N default 50).
+#
+#   ns $PFX-lan: bridge br0
+#   ns $PFX-nK (K = 1..N): e0 198.18.X.Y/15 --veth-- pK (in lan, on br0);
+#                          one meshd node, interface $(ifname m K), own -d DIR
+#
+# 1. n1 `meshd init` + `up`; n2..nN each join with a fresh `meshd invite`
+#    token from n1, one after the other. Every join is timed; a failed join
+#    is counted with its message and the run goes on.
+# 2. Convergence: time from the last join until every member lists every
+#    other joined member with path "direct" (bound SCALE_CONV_MAX_S, default
+#    300 s). At the end: ordered pairs direct / relay / none / missing.
+# 3. Idle cost per member over SCALE_IDLE_S (default 10 s): UDP datagrams/s
+#    in and out from the namespace's /proc/net/snmp, daemon CPU % from
+#    /proc/PID/stat, RSS from /proc/PID/status (min / median / max).
+# 4. Revocation: `meshd revoke` of the last joined member on n1; time until
+#    no other member's status lists it (bound 60 s).
+#
+# Usage (as root, after building):
+#   MESHD=$PWD/build/meshd bash bench/scale.sh [N]
+# Environment: SCALE_LOG_LEVEL (default info: daemon logs in $WORK/nK.err),
+# SCALE_CONV_MAX_S, SCALE_IDLE_S, SCALE_SAVE_DIR=DIR (copy the logs and last
+# statuses there at the end), KEEP_WORK=1 (keep the work dir on failure).
+# The machine-readable summary is the RESULT line at the end.
+set -eu
+N=${1:-50}
+case $N in '' | *[!0-9]*) echo "usage: $0 [N >= 2]" >&2; exit 2 ;; esac
+[ "$N" -ge 2 ] && [ "$N" -le 1000 ] || { echo "N must be 2..1000" >&2; exit 2; }
+CONV_MAX_S=${SCALE_CONV_MAX_S:-300}
+IDLE_S=${SCALE_IDLE_S:-10}
+REV_MAX_S=60
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+: "${top_srcdir:=$(cd "$BENCH_DIR/.." && pwd)}"
+if [ -z "${MESHD:-}" ] && [ -x "$top_srcdir/build/meshd" ]; then
+	MESHD=$top_srcdir/build/meshd
+fi
+# shellcheck source=tests/netns/lib.sh
+. "$top_srcdir/tests/netns/lib.sh"
+# joins (at most ~11 s each when they fail), convergence, idle, revoke, margin
+netns_setup sc $((120 + N * 12 + CONV_MAX_S + IDLE_S + REV_MAX_S)) "$N"
+
+for t in python3 awk; do
+	command -v "$t" >/dev/null 2>&1 || skip "'$t' not installed"
+done
+[ -x "$MESHD" ] || fail "meshd binary not found (MESHD=$MESHD)"
+mkdir -p "$WORK/st"
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+secs() { printf '%d.%02d' $(($1 / 1000)) $(($1 % 1000 / 10)); }
+
+declare -A NODE_PID=() NODE_IF=()
+ndir() { printf '%s/%s' "$WORK" "$1"; }
+
+: "${SCALE_LOG_LEVEL:=info}"
+m() {
+	local n=$1
+	shift
+	nx "$n" env LOG_LEVEL="$SCALE_LOG_LEVEL" "$MESHD" "$@" 2>>"$WORK/$n.err" 9>&-
+}
+
+track() {
+	local n=$1 pid
+	pid=$(cat "$(ndir "$n")/meshd.pid" 2>/dev/null) || fail "$n: no meshd.pid after start"
+	case $pid in '' | *[!0-9]*) fail "$n: meshd.pid holds '$pid'" ;; esac
+	kill -0 "$pid" 2>/dev/null || fail "$n: daemon $pid is not running"
+	NODE_PID[$n]=$pid
+	PID_LIST+=("$pid")
+	SOCK_LIST+=("$WG_SOCK_DIR/${NODE_IF[$n]}.sock")
+}
+
+# addr K: member K's LAN address in 198.18.0.0/15 (up to 250 per /24).
+addr() { printf '198.18.%d.%d' $(($1 / 250)) $(($1 % 250 + 1)); }
+
+cat >"$WORK/sc.py" <<'EOF'
+import json, os, sys
+def load(d, n):
+    try:
+        with open(os.path.join(d, n + ".json")) as f:
+            return json.load(f)
+    except Exception:
+        return None
+cmd, d = sys.argv[1], sys.argv[2]
+if cmd == "pairs":   # pairs DIR NODES...: "direct relay none missing nostatus"
+    nodes = sys.argv[3:]
+    c = {"direct": 0, "relay": 0, "none": 0, "missing": 0, "nostatus": 0}
+    for n in nodes:
+        j = load(d, n)
+        if j is None:
+            c["nostatus"] += 1
+            continue
+        peers = {p.get("name"): p for p in j.get("peers", [])}
+        for o in nodes:
+            if o == n:
+                continue
+            p = peers.get(o)
+            if p is None:
+                c["missing"] += 1
+            elif p.get("path") == "direct":
+                c["direct"] += 1
+            elif p.get("path") == "relay":
+                c["relay"] += 1
+            else:
+                c["none"] += 1
+    print(c["direct"], c["relay"], c["none"], c["missing"], c["nostatus"])
+elif cmd == "lists":  # lists DIR NODE NAME: 0 when NODE lists NAME (or no status)
+    j = load(d, sys.argv[3])
+    sys.exit(0 if j is None or any(p.get("name") == sys.argv[4] for p in j["peers"]) else 1)
+elif cmd == "stats":  # stats V...: "min median max"
+    v = sorted(float(x) for x in sys.argv[3:])
+    if not v:
+        print("- - -")
+    else:
+        print("%g %g %g" % (v[0], v[len(v) // 2], v[-1]))
+EOF
+py() { python3 "$WORK/sc.py" "$@"; }
+
+# st NODE: `status --json` into $WORK/st/NODE.json (empty on failure).
+st() {
+	timeout 5 ip netns exec "$(nsname "$1")" "$MESHD" status -d "$(ndir "$1")" --json \
+		>"$WORK/st/$1.json" 2>/dev/null 9>&- || : >"$WORK/st/$1.json"
+}
+# st_all NODES...: statuses, 8 at a time (the daemons answer in parallel).
+st_all() {
+	local n i=0
+	for n in "$@"; do
+		st "$n" &
+		i=$((i + 1))
+		[ $((i % 8)) = 0 ] && wait
+	done
+	wait
+}
+
+diag_dump() {
+	local n
+	set +e
+	for n in ${JOINED:-n1}; do
+		if [ -s "$WORK/$n.err" ]; then
+			echo "----- $n (pid ${NODE_PID[$n]:-none}) stderr, last 5 lines -----"
+			tail -n 5 "$WORK/$n.err" | sed 's/^/    | /'
+		fi
+	done
+	set -e
+}
+
+# --- topology ------------------------------------------------------------------
+
+step "topology: $N members on one bridge (ns lan), 198.18.0.0/15"
+ns_add lan
+ip -n "$(nsname lan)" link add br0 type bridge
+ip -n "$(nsname lan)" link set br0 up
+for k in $(seq 1 "$N"); do
+	ns_add "n$k"
+	veth_add "n$k" e0 lan "p$k"
+	ip -n "$(nsname lan)" link set "p$k" master br0
+	addr_add "n$k" e0 "$(addr "$k")/15"
+	NODE_IF[n$k]=$(ifname m "$k")
+done
+info "topology ready after $(($(date +%s) - T0)) s"
+
+# --- 1. joins ------------------------------------------------------------------------
+
+step "1. n1: init + up; n2..n$N join with fresh tokens from n1"
+m n1 init -d "$(ndir n1)" --name n1 >/dev/null || fail "n1: meshd init failed"
+m n1 up -d "$(ndir n1)" -i "${NODE_IF[n1]}" >/dev/null || fail "n1: meshd up failed"
+track n1
+JOINED="n1"
+JOIN_OK=0 JOIN_FAIL=0 FIRST_FAIL=
+JOIN_MS=()
+T_JOINS=$(now_ms)
+for k in $(seq 2 "$N"); do
+	tok=$(m n1 invite -d "$(ndir n1)") || fail "invite for n$k failed"
+	t=$(now_ms)
+	if m "n$k" join "$tok" -d "$(ndir "n$k")" --name "n$k" -i "${NODE_IF[n$k]}" >/dev/null; then
+		ms=$(($(now_ms) - t))
+		track "n$k"
+		JOINED="$JOINED n$k"
+		JOIN_OK=$((JOIN_OK + 1))
+		JOIN_MS+=("$ms")
+		info "n$k joined in $(secs "$ms") s"
+	else
+		ms=$(($(now_ms) - t))
+		JOIN_FAIL=$((JOIN_FAIL + 1))
+		[ -n "$FIRST_FAIL" ] || FIRST_FAIL=n$k
+		warn "n$k: join failed after $(secs "$ms") s: $(grep -v '^\[' "$WORK/n$k.err" | tail -n 1)"
+	fi
+done
+T_LAST_JOIN=$(now_ms)
+read -r JMIN JMED JMAX <<<"$(py stats - "${JOIN_MS[@]}")"
+pass "joins: $JOIN_OK ok, $JOIN_FAIL failed (first failure: ${FIRST_FAIL:-none}); join time s min/median/max: $(awk -v a="$JMIN" -v b="$JMED" -v c="$JMAX" 'BEGIN { printf "%.2f %.2f %.2f", a / 1000, b / 1000, c / 1000 }'); all joins $(secs $((T_LAST_JOIN - T_JOINS))) s"
+
+# --- 2. convergence --------------------------------------------------------------------
+
+# shellcheck disable=SC2086 # word lists below
+set -- $JOINED
+NJ=$#
+PAIRS=$((NJ * (NJ - 1)))
+step "2. convergence: $NJ members, $PAIRS ordered pairs must be direct (bound $CONV_MAX_S s)"
+CONV_MS=
+last_report=0
+while :; do
+	st_all "$@"
+	read -r D R X M S <<<"$(py pairs "$WORK/st" "$@")"
+	el=$(($(now_ms) - T_LAST_JOIN))
+	if [ "$D" = "$PAIRS" ]; then
+		CONV_MS=$el
+		break
+	fi
+	if [ $((el - last_report)) -ge 10000 ]; then
+		info "$(secs "$el") s: direct $D relay $R none $X missing $M (no status: $S)"
+		last_report=$el
+	fi
+	[ "$el" -ge $((CONV_MAX_S * 1000)) ] && break
+	sleep 1
+done
+if [ -n "$CONV_MS" ]; then
+	pass "converged: all $PAIRS pairs direct $(secs "$CONV_MS") s after the last join"
+else
+	warn "not converged after $CONV_MAX_S s: direct $D relay $R none $X missing $M (of $PAIRS)"
+fi
+PAIRS_DIRECT=$D PAIRS_RELAY=$R PAIRS_NONE=$X PAIRS_MISSING=$M
+
+# --- 3. idle cost ------------------------------------------------------------------------
+
+step "3. idle cost per member over $IDLE_S s"
+# udp NODE: "InDatagrams OutDatagrams" of the node's namespace.
+udp() {
+	nx "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2, $5; exit }' /proc/net/snmp
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+declare -A IN0=() OUT0=() CPU0=()
+for n in "$@"; do
+	read -r IN0[$n] OUT0[$n] <<<"$(udp "$n")"
+	CPU0[$n]=$(cpu_ticks "${NODE_PID[$n]}")
+done
+t0=$(now_ms)
+sleep "$IDLE_S"
+el=$(($(now_ms) - t0))
+HZ=$(getconf CLK_TCK)
+INS=() OUTS=() CPUS=() RSS=()
+for n in "$@"; do
+	read -r i o <<<"$(udp "$n")"
+	c=$(cpu_ticks "${NODE_PID[$n]}")
+	INS+=("$(awk -v a="$i" -v b="${IN0[$n]}" -v t="$el" 'BEGIN { printf "%.1f", (a - b) * 1000 / t }')")
+	OUTS+=("$(awk -v a="$o" -v b="${OUT0[$n]}" -v t="$el" 'BEGIN { printf "%.1f", (a - b) * 1000 / t }')")
+	CPUS+=("$(awk -v a="$c" -v b="${CPU0[$n]}" -v t="$el" -v hz="$HZ" 'BEGIN { printf "%.2f", (a - b) * 100000 / hz / t }')")
+	RSS+=("$(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/${NODE_PID[$n]}/status")")
+done
+read -r IMIN IMED IMAX <<<"$(py stats - "${INS[@]}")"
+read -r OMIN OMED OMAX <<<"$(py stats - "${OUTS[@]}")"
+read -r CMIN CMED CMAX <<<"$(py stats - "${CPUS[@]}")"
+read -r RMIN RMED RMAX <<<"$(py stats - "${RSS[@]}")"
+info "UDP datagrams/s in  min/median/max: $IMIN $IMED $IMAX"
+info "UDP datagrams/s out min/median/max: $OMIN $OMED $OMAX"
+info "daemon CPU %        min/median/max: $CMIN $CMED $CMAX"
+info "RSS MB              min/median/max: $RMIN $RMED $RMAX"
+pass "idle cost measured over $(secs "$el") s"
+
+# --- 4. revocation -----------------------------------------------------------------------
+
+VICTIM=${!#}
+step "4. revoke $VICTIM on n1; time until no member lists it"
+MEMBERS=()
+for n in "$@"; do [ "$n" = "$VICTIM" ] || MEMBERS+=("$n"); done
+REV_MS=
+T_REV=$(now_ms)
+if [ "$VICTIM" = n1 ]; then
+	warn "nobody joined: no revocation"
+elif m n1 revoke "$VICTIM" -d "$(ndir n1)" >/dev/null; then
+	while :; do
+		st_all "${MEMBERS[@]}"
+		left=0
+		for n in "${MEMBERS[@]}"; do
+			py lists "$WORK/st" "$n" "$VICTIM" && left=$((left + 1))
+		done
+		el=$(($(now_ms) - T_REV))
+		if [ "$left" = 0 ]; then
+			REV_MS=$el
+			break
+		fi
+		[ "$el" -ge $((REV_MAX_S * 1000)) ] && break
+		sleep 0.2
+	done
+	if [ -n "$REV_MS" ]; then
+		pass "$VICTIM gone from all ${#MEMBERS[@]} statuses within $(secs "$REV_MS") s (upper bound: polling)"
+	else
+		warn "$VICTIM still listed by $left members after $REV_MAX_S s"
+	fi
+else
+	warn "meshd revoke $VICTIM failed"
+fi
+
+if [ -n "${SCALE_SAVE_DIR:-}" ]; then
+	mkdir -p "$SCALE_SAVE_DIR"
+	cp -r "$WORK"/*.err "$WORK/st" "$SCALE_SAVE_DIR"/ 2>/dev/null || true
+	info "logs and statuses copied to $SCALE_SAVE_DIR"
+fi
+
+step "summary"
+printf 'RESULT scale n=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s revoke_s=%s total_s=%s\n' \
+	"$N" "$JOIN_OK" "$JOIN_FAIL" "${FIRST_FAIL:-none}" \
+	"$(awk -v a="$JMED" 'BEGIN { printf "%.2f", a / 1000 }')" \
+	"$(awk -v a="$JMAX" 'BEGIN { printf "%.2f", a / 1000 }')" \
+	"${CONV_MS:+$(secs "$CONV_MS")}" "$PAIRS" "$PAIRS_DIRECT" "$PAIRS_RELAY" "$PAIRS_NONE" \
+	"$PAIRS_MISSING" "$IMED" "$IMAX" "$OMED" "$OMAX" "$CMED" "$CMAX" "$RMED" "$RMAX" \
+	"${REV_MS:+$(secs "$REV_MS")}" "$(($(date +%s) - T0))"
