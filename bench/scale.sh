@@ -5,6 +5,16 @@
 #   ns $PFX-nK (K = 1..N): e0 198.18.X.Y/15 --veth-- pK (in lan, on br0);
 #                          one meshd node, interface $(ifname m K), own -d DIR
 #
+# Neighbour entries: the kernel's ARP table is ONE table for all namespaces,
+# and its limit (net.ipv4.neigh.default.gc_thresh3, 1024 by default) can only
+# be raised from the root namespace, which tests must not touch. N members on
+# one LAN need N*(N-1) entries: past ~32 members the table overflows ("arp_cache:
+# neighbor table overflow!" in dmesg), datagrams to unresolved neighbours are
+# dropped, and joins fail and pairs go relayed for reasons that have nothing
+# to do with meshd (and every other test on the machine suffers too). So by
+# default every member gets PERMANENT entries for all the others, which the
+# kernel exempts from that limit; SCALE_STATIC_NEIGH=0 shows the overflow.
+#
 # 1. n1 `meshd init` + `up`; n2..nN each join with a fresh `meshd invite`
 #    token from n1, one after the other. Every join is timed; a failed join
 #    is counted with its message and the run goes on.
@@ -20,7 +30,8 @@
 # Usage (as root, after building):
 #   MESHD=$PWD/build/meshd bash bench/scale.sh [N]
 # Environment: SCALE_LOG_LEVEL (default info: daemon logs in $WORK/nK.err),
-# SCALE_CONV_MAX_S, SCALE_IDLE_S, SCALE_SAVE_DIR=DIR (copy the logs and last
+# SCALE_CONV_MAX_S, SCALE_IDLE_S, SCALE_STATIC_NEIGH (default 1, see above),
+# SCALE_SAVE_DIR=DIR (copy the logs and last
 # statuses there at the end), KEEP_WORK=1 (keep the work dir on failure).
 # The machine-readable summary is the RESULT line at the end.
 set -eu
@@ -157,6 +168,22 @@ for k in $(seq 1 "$N"); do
 	addr_add "n$k" e0 "$(addr "$k")/15"
 	NODE_IF[n$k]=$(ifname m "$k")
 done
+if [ "${SCALE_STATIC_NEIGH:-1}" = 1 ]; then
+	declare -A MAC=()
+	for k in $(seq 1 "$N"); do
+		MAC[$k]=$(nx "n$k" cat /sys/class/net/e0/address)
+	done
+	for k in $(seq 1 "$N"); do
+		for o in $(seq 1 "$N"); do
+			[ "$o" = "$k" ] && continue
+			printf 'neigh replace %s lladdr %s dev e0 nud permanent\n' "$(addr "$o")" "${MAC[$o]}"
+		done >"$WORK/neigh.$k"
+		ip -n "$(nsname "n$k")" -batch "$WORK/neigh.$k" || fail "static neighbours for n$k"
+	done
+	info "static ARP entries: $((N * (N - 1))) (SCALE_STATIC_NEIGH=0 to go without)"
+else
+	warn "no static ARP entries: past ~32 members the shared kernel ARP table overflows"
+fi
 info "topology ready after $(($(date +%s) - T0)) s"
 
 # --- 1. joins ------------------------------------------------------------------------
@@ -298,8 +325,8 @@ if [ -n "${SCALE_SAVE_DIR:-}" ]; then
 fi
 
 step "summary"
-printf 'RESULT scale n=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s revoke_s=%s total_s=%s\n' \
-	"$N" "$JOIN_OK" "$JOIN_FAIL" "${FIRST_FAIL:-none}" \
+printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s revoke_s=%s total_s=%s\n' \
+	"$N" "${SCALE_STATIC_NEIGH:-1}" "$JOIN_OK" "$JOIN_FAIL" "${FIRST_FAIL:-none}" \
 	"$(awk -v a="$JMED" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"$(awk -v a="$JMAX" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"${CONV_MS:+$(secs "$CONV_MS")}" "$PAIRS" "$PAIRS_DIRECT" "$PAIRS_RELAY" "$PAIRS_NONE" \
