@@ -115,9 +115,12 @@ if cmd == "pairs":   # pairs DIR NODES...: "direct relay none missing nostatus"
             else:
                 c["none"] += 1
     print(c["direct"], c["relay"], c["none"], c["missing"], c["nostatus"])
-elif cmd == "lists":  # lists DIR NODE NAME: 0 when NODE lists NAME (or no status)
-    j = load(d, sys.argv[3])
-    sys.exit(0 if j is None or any(p.get("name") == sys.argv[4] for p in j["peers"]) else 1)
+elif cmd == "listing":  # listing DIR NAME NODES...: how many NODES list NAME
+    left = 0                # (no status counts as listing)
+    for n in sys.argv[4:]:
+        j = load(d, n)
+        left += j is None or any(p.get("name") == sys.argv[3] for p in j["peers"])
+    print(left)
 elif cmd == "stats":  # stats V...: "min median max"
     v = sorted(float(x) for x in sys.argv[3:])
     if not v:
@@ -125,7 +128,9 @@ elif cmd == "stats":  # stats V...: "min median max"
     else:
         print("%g %g %g" % (v[0], v[len(v) // 2], v[-1]))
 EOF
-py() { python3 "$WORK/sc.py" "$@"; }
+# one interpreter, found once (a pyenv shim costs a second per call under load)
+PY=$(python3 -c 'import sys; print(sys.executable)')
+py() { "$PY" "$WORK/sc.py" "$@"; }
 
 # st NODE: `status --json` into $WORK/st/NODE.json (empty on failure).
 st() {
@@ -297,10 +302,7 @@ if [ "$VICTIM" = n1 ]; then
 elif m n1 revoke "$VICTIM" -d "$(ndir n1)" >/dev/null; then
 	while :; do
 		st_all "${MEMBERS[@]}"
-		left=0
-		for n in "${MEMBERS[@]}"; do
-			py lists "$WORK/st" "$n" "$VICTIM" && left=$((left + 1))
-		done
+		left=$(py listing "$WORK/st" "$VICTIM" "${MEMBERS[@]}")
 		el=$(($(now_ms) - T_REV))
 		if [ "$left" = 0 ]; then
 			REV_MS=$el
