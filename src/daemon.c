@@ -30,6 +30,7 @@
 #include "portmap_run.h"
 #include "status.h"
 #include "tun.h"
+#include "util/daemonize.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "wgdev.h"
@@ -1211,40 +1212,6 @@ static int daemon_loop(struct meshd *d)
 
 /* ---- foreground / background ---- */
 
-/* Returns true when logs should stay on stderr in the background. */
-static bool setup_logging(void)
-{
-	const char *lvl = getenv("LOG_LEVEL");
-
-	log_set_level(LOG_LVL_WARN);
-	if (!lvl || !*lvl)
-		return false;
-	if (!strcmp(lvl, "verbose") || !strcmp(lvl, "debug"))
-		log_set_level(LOG_LVL_DEBUG);
-	else if (!strcmp(lvl, "info"))
-		log_set_level(LOG_LVL_INFO);
-	else if (!strcmp(lvl, "error"))
-		log_set_level(LOG_LVL_ERROR);
-	else if (!strcmp(lvl, "silent"))
-		return false;
-	return true;
-}
-
-static void detach_stdio(bool keep_logs)
-{
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	dup2(fd, STDIN_FILENO);
-	if (!keep_logs) {
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-	}
-	if (fd > STDERR_FILENO)
-		close(fd);
-}
-
 static int start_or_say(struct meshd *d, const char *ifname)
 {
 	char err[512] = "";
@@ -1256,54 +1223,17 @@ static int start_or_say(struct meshd *d, const char *ifname)
 	return 0;
 }
 
-/* As cmd_wg.c: the child reports one byte (0 ready, 1 failed; its error line
- * has gone to the shared stderr) once the control socket listens. */
-static int run_background(struct meshd *d, const char *ifname, bool keep_logs)
+/* daemonize() callbacks: d->opts.ifname is the -i name (NULL: the stored one). */
+static int bg_start(void *ctx)
 {
-	int pfd[2], status;
-	char c = 1;
-	pid_t pid;
-	ssize_t n;
+	struct meshd *d = ctx;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		fprintf(stderr, "meshd: pipe: %s\n", strerror(errno));
-		return 1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "meshd: fork: %s\n", strerror(errno));
-		close(pfd[0]);
-		close(pfd[1]);
-		return 1;
-	}
-	if (pid > 0) {
-		close(pfd[1]);
-		do
-			n = read(pfd[0], &c, 1);
-		while (n < 0 && errno == EINTR);
-		close(pfd[0]);
-		if (n == 1 && c == 0)
-			return 0;
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (n != 1)
-			fprintf(stderr, "meshd: daemon for %s exited during start-up\n", d->dir);
-		return 1;
-	}
-	close(pfd[0]);
-	setsid();
-	if (chdir("/") < 0)
-		_exit(1);
-	if (start_or_say(d, ifname) != 0) {
-		(void)!write(pfd[1], &c, 1);
-		_exit(1);
-	}
-	detach_stdio(keep_logs);
-	c = 0;
-	(void)!write(pfd[1], &c, 1);
-	close(pfd[1]);
-	exit(daemon_loop(d));
+	return start_or_say(d, d->opts.ifname);
+}
+
+static int bg_run(void *ctx)
+{
+	return daemon_loop(ctx);
 }
 
 int meshd_daemon_run(const char *dir, const char *ifname, bool foreground)
@@ -1347,10 +1277,10 @@ int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o)
 			fprintf(stderr, "meshd: cannot use %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	keep_logs = setup_logging();
+	keep_logs = daemonize_log_level_from_env();
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground)
-		return run_background(&d, ifname, keep_logs);
+		return daemonize(d.dir, bg_start, bg_run, &d, keep_logs);
 	if (start_or_say(&d, ifname) != 0)
 		return 1;
 	return daemon_loop(&d);
