@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "local_addrs.h"
 #include "mesh/dns.h"
 #include "mesh/node.h"
 #include "mesh/relay.h"
@@ -683,19 +683,14 @@ static bool in_prefix(const struct mesh_prefix *p, const uint8_t *a, uint8_t fam
 	return ((a[full] ^ p->addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
-/* One interface address as a local endpoint; false when it does not qualify. */
-static bool local_ep(const struct meshd *d, const struct ifaddrs *ifa, int family,
-		     struct mesh_ep *ep)
+/* One of our addresses (local_addrs.h) as a local endpoint; false when it
+ * is not one: no socket of its family, or inside the mesh's own prefixes. */
+static bool local_ep(const struct meshd *d, const struct sockaddr *sa, struct mesh_ep *ep)
 {
-	const struct sockaddr *sa = ifa->ifa_addr;
-
-	if (!sa || sa->sa_family != family || !(ifa->ifa_flags & IFF_UP) ||
-	    (ifa->ifa_flags & IFF_LOOPBACK) || !strcmp(ifa->ifa_name, d->ifname))
-		return false;
 	memset(ep, 0, sizeof *ep);
 	ep->source = MESH_EP_LOCAL;
 	ep->port = d->dev.udp.port;
-	if (family == AF_INET) {
+	if (sa->sa_family == AF_INET) {
 		if (d->dev.udp.fd4 < 0)
 			return false;
 		ep->family = MESH_FAMILY_V4;
@@ -703,12 +698,10 @@ static bool local_ep(const struct meshd *d, const struct ifaddrs *ifa, int famil
 		if (in_prefix(&d->prefix4, ep->addr, MESH_FAMILY_V4))
 			return false;
 	} else {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-
-		if (d->dev.udp.fd6 < 0 || IN6_IS_ADDR_LINKLOCAL(a6))
+		if (d->dev.udp.fd6 < 0)
 			return false;
 		ep->family = MESH_FAMILY_V6;
-		memcpy(ep->addr, a6, 16);
+		memcpy(ep->addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
 		if (in_prefix(&d->prefix6, ep->addr, MESH_FAMILY_V6))
 			return false;
 	}
@@ -732,12 +725,10 @@ static uint8_t mask_len(const uint8_t *m, size_t n)
 
 /* The interface prefix of a qualifying local endpoint (path selection tells
  * a same-LAN candidate by it); false without a netmask. */
-static bool local_prefix(const struct ifaddrs *ifa, const struct mesh_ep *ep,
+static bool local_prefix(const struct sockaddr *m, const struct mesh_ep *ep,
 			 struct mesh_prefix *p)
 {
-	const struct sockaddr *m = ifa->ifa_netmask;
-
-	if (!m || m->sa_family != ifa->ifa_addr->sa_family)
+	if (!m)
 		return false;
 	memset(p, 0, sizeof *p);
 	p->family = ep->family;
@@ -754,47 +745,54 @@ static bool local_prefix(const struct ifaddrs *ifa, const struct mesh_ep *ep,
 	return true;
 }
 
+/* What one scan gathers: the first max endpoints, the first
+ * SCAN_PREFIX_MAX of their interface prefixes. */
+struct scan {
+	const struct meshd *d;
+	struct mesh_ep eps[MESH_ENDPOINTS_MAX];
+	size_t n, max;
+	struct mesh_prefix pfx[SCAN_PREFIX_MAX];
+	size_t npfx;
+};
+
+static bool scan_addr(void *ctx, const struct local_addr *a)
+{
+	struct scan *s = ctx;
+	struct mesh_ep ep;
+
+	if (!local_ep(s->d, a->addr, &ep))
+		return true;
+	if (s->n < s->max)
+		s->eps[s->n++] = ep;
+	if (s->npfx < SCAN_PREFIX_MAX && local_prefix(a->netmask, &ep, &s->pfx[s->npfx]))
+		s->npfx++;
+	return s->n < s->max || s->npfx < SCAN_PREFIX_MAX;
+}
+
 static void scan_endpoints(struct meshd *d)
 {
-	static const int fams[2] = { AF_INET, AF_INET6 };	/* IPv4 first */
-	struct mesh_ep eps[MESH_ENDPOINTS_MAX];
-	struct ifaddrs *ifs;
 	union endpoint pm;
 	bool have_pm = portmap_run_endpoint(&d->portmap, &pm);
-	size_t n = 0, max = MESH_ENDPOINTS_MAX - (have_pm ? 1 : 0);
-	struct mesh_prefix pfx[SCAN_PREFIX_MAX];
-	size_t npfx = 0;
+	struct scan s = { .d = d, .max = MESH_ENDPOINTS_MAX - (have_pm ? 1 : 0) };
 	int r;
 
 	if (!d->node)
 		return;
-	if (getifaddrs(&ifs) < 0) {
+	if (local_addrs_foreach(d->ifname, scan_addr, &s) != 0) {
 		log_warn("cannot list interface addresses: %s", strerror(errno));
 		return;
 	}
-	for (int f = 0; f < 2; f++)
-		for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next)
-			if (local_ep(d, i, fams[f], &eps[n]))
-				n++;
-	for (int f = 0; f < 2; f++) {
-		struct mesh_ep ep;
-
-		for (struct ifaddrs *i = ifs; i && npfx < SCAN_PREFIX_MAX; i = i->ifa_next)
-			if (local_ep(d, i, fams[f], &ep) && local_prefix(i, &ep, &pfx[npfx]))
-				npfx++;
-	}
-	freeifaddrs(ifs);
-	if (mesh_node_set_local_prefixes(d->node, pfx, npfx, sched_now()) != 0)
+	if (mesh_node_set_local_prefixes(d->node, s.pfx, s.npfx, sched_now()) != 0)
 		log_warn("cannot set the local prefixes");
 	if (have_pm && pm.sa.sa_family == AF_INET) {	/* mapped on the gateway */
-		memset(&eps[n], 0, sizeof eps[n]);
-		eps[n].source = MESH_EP_PORTMAP;
-		eps[n].family = MESH_FAMILY_V4;
-		memcpy(eps[n].addr, &pm.sin.sin_addr, 4);
-		eps[n].port = ntohs(pm.sin.sin_port);
-		n++;
+		memset(&s.eps[s.n], 0, sizeof s.eps[s.n]);
+		s.eps[s.n].source = MESH_EP_PORTMAP;
+		s.eps[s.n].family = MESH_FAMILY_V4;
+		memcpy(s.eps[s.n].addr, &pm.sin.sin_addr, 4);
+		s.eps[s.n].port = ntohs(pm.sin.sin_port);
+		s.n++;
 	}
-	r = mesh_node_set_endpoints(d->node, eps, n, sched_now(), now_unix());
+	r = mesh_node_set_endpoints(d->node, s.eps, s.n, sched_now(), now_unix());
 	if (r)
 		log_warn("cannot publish local endpoints: %s", meshd_strerror(r));
 	wgdev_rearm(&d->dev);
