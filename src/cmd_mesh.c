@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
@@ -36,6 +35,7 @@
 #include "cmd_mesh.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "local_addrs.h"
 #include "tun.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
@@ -969,59 +969,44 @@ static bool in_prefix(const char *prefix, const struct sockaddr *sa)
 	return true;
 }
 
-static bool usable_addr(const struct ifaddrs *ifa, int af, const struct store_node *node,
-			const struct store_mesh *mesh)
+struct invite_scan {
+	struct eps *e;
+	uint16_t port;
+	const struct store_mesh *mesh;
+};
+
+/* One of our addresses (local_addrs.h) outside the mesh's prefixes. */
+static bool invite_addr(void *ctx, const struct local_addr *a)
 {
-	const struct sockaddr *sa = ifa->ifa_addr;
+	struct invite_scan *s = ctx;
+	union endpoint ep;
 
-	if (!sa || sa->sa_family != af || !(ifa->ifa_flags & IFF_UP) ||
-	    (ifa->ifa_flags & IFF_LOOPBACK) || !strcmp(ifa->ifa_name, node->ifname))
-		return false;
-	if (af == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-
-		if (a == 0 || (a >> 24) == 127 || (a >> 28) == 14)
-			return false;
+	if (in_prefix(s->mesh->prefix4, a->addr) || in_prefix(s->mesh->prefix6, a->addr))
+		return true;
+	memset(&ep, 0, sizeof ep);
+	if (a->addr->sa_family == AF_INET) {
+		ep.sin = *(const struct sockaddr_in *)(const void *)a->addr;
+		ep.sin.sin_port = htons(s->port);
 	} else {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_LOOPBACK(a) ||
-		    IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_MULTICAST(a) ||
-		    IN6_IS_ADDR_V4MAPPED(a))
-			return false;
+		ep.sin6 = *(const struct sockaddr_in6 *)(const void *)a->addr;
+		ep.sin6.sin6_port = htons(s->port);
+		ep.sin6.sin6_scope_id = 0;
+		ep.sin6.sin6_flowinfo = 0;
 	}
-	return !in_prefix(mesh->prefix4, sa) && !in_prefix(mesh->prefix6, sa);
+	if (!eps_has(s->e, &ep))
+		s->e->ep[s->e->n++] = ep;
+	return s->e->n < MESH_TOKEN_MAX_EP;
 }
 
 static int eps_from_interfaces(struct eps *e, const struct store_node *node,
 			       const struct store_mesh *mesh)
 {
-	static const int fams[] = { AF_INET, AF_INET6 };
-	struct ifaddrs *ifas, *ifa;
-	union endpoint ep;
+	struct invite_scan s = { .e = e, .port = node->listen_port, .mesh = mesh };
 
 	if (node->listen_port == 0)
 		return fail("the node has no fixed UDP port; set MESHD_INVITE_ENDPOINTS");
-	if (getifaddrs(&ifas) != 0)
+	if (local_addrs_foreach(node->ifname, invite_addr, &s) != 0)
 		return fail("getifaddrs: %s", strerror(errno));
-	for (size_t f = 0; f < 2; f++)
-		for (ifa = ifas; ifa && e->n < MESH_TOKEN_MAX_EP; ifa = ifa->ifa_next) {
-			if (!usable_addr(ifa, fams[f], node, mesh))
-				continue;
-			memset(&ep, 0, sizeof ep);
-			if (fams[f] == AF_INET) {
-				ep.sin = *(const struct sockaddr_in *)ifa->ifa_addr;
-				ep.sin.sin_port = htons(node->listen_port);
-			} else {
-				ep.sin6 = *(const struct sockaddr_in6 *)ifa->ifa_addr;
-				ep.sin6.sin6_port = htons(node->listen_port);
-				ep.sin6.sin6_scope_id = 0;
-				ep.sin6.sin6_flowinfo = 0;
-			}
-			if (!eps_has(e, &ep))
-				e->ep[e->n++] = ep;
-		}
-	freeifaddrs(ifas);
 	if (e->n == 0)
 		return fail("no usable address on this host for the token (only loopback, "
 			    "link-local or mesh addresses); set MESHD_INVITE_ENDPOINTS");

@@ -7,17 +7,14 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "tun.h"
 #include "wgdev.h"
+#include "util/daemonize.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -36,25 +33,6 @@ static void usage(FILE *f)
 		"a daemon keeps stdout/stderr only when LOG_LEVEL is set).\n");
 }
 
-/* Returns true when logs should stay on stderr in the background. */
-static bool setup_logging(void)
-{
-	const char *lvl = getenv("LOG_LEVEL");
-
-	log_set_level(LOG_LVL_WARN);	/* quiet by default, as wireguard-go */
-	if (!lvl || !*lvl)
-		return false;
-	if (!strcmp(lvl, "verbose") || !strcmp(lvl, "debug"))
-		log_set_level(LOG_LVL_DEBUG);
-	else if (!strcmp(lvl, "info"))
-		log_set_level(LOG_LVL_INFO);
-	else if (!strcmp(lvl, "error"))
-		log_set_level(LOG_LVL_ERROR);
-	else if (!strcmp(lvl, "silent"))
-		return false;
-	return true;
-}
-
 static int start(struct wgdev *dev, const char *ifname)
 {
 	char err[512];
@@ -66,67 +44,33 @@ static int start(struct wgdev *dev, const char *ifname)
 	return 0;
 }
 
-static void detach_stdio(bool keep_logs)
-{
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+/* What the background child needs (daemonize() callbacks). */
+struct bg {
+	struct wgdev *dev;
+	const char *ifname;
+};
 
-	if (fd < 0)
-		return;
-	dup2(fd, STDIN_FILENO);
-	if (!keep_logs) {
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-	}
-	if (fd > STDERR_FILENO)
-		close(fd);
+static int bg_start(void *ctx)
+{
+	struct bg *bg = ctx;
+
+	return start(bg->dev, bg->ifname);
+}
+
+static int bg_run(void *ctx)
+{
+	struct bg *bg = ctx;
+
+	return wgdev_run(bg->dev);
 }
 
 static int run_background(struct wgdev *dev, const char *ifname, bool keep_logs)
 {
-	int pfd[2], status;
-	char c = 1;
-	pid_t pid;
-	ssize_t n;
+	struct bg bg = { .dev = dev, .ifname = ifname };
+	char label[IFNAMSIZ + 2];
 
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		fprintf(stderr, "meshd: pipe: %s\n", strerror(errno));
-		return 1;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "meshd: fork: %s\n", strerror(errno));
-		return 1;
-	}
-	if (pid > 0) {
-		close(pfd[1]);
-		do
-			n = read(pfd[0], &c, 1);
-		while (n < 0 && errno == EINTR);
-		close(pfd[0]);
-		if (n == 1 && c == 0)
-			return 0;
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (n != 1)
-			fprintf(stderr, "meshd: daemon for '%s' exited during start-up\n", ifname);
-		return 1;
-	}
-	/* child */
-	close(pfd[0]);
-	setsid();
-	if (chdir("/") < 0)
-		_exit(1);
-	if (start(dev, ifname) != 0) {
-		c = 1;
-		(void)!write(pfd[1], &c, 1);
-		_exit(1);
-	}
-	detach_stdio(keep_logs);
-	c = 0;
-	(void)!write(pfd[1], &c, 1);
-	close(pfd[1]);
-	exit(wgdev_run(dev));
+	snprintf(label, sizeof label, "'%s'", ifname);
+	return daemonize(label, bg_start, bg_run, &bg, keep_logs);
 }
 
 int cmd_wg(int argc, char **argv)
@@ -168,7 +112,7 @@ int cmd_wg(int argc, char **argv)
 		return 1;
 	}
 
-	keep_logs = setup_logging();
+	keep_logs = daemonize_log_level_from_env();
 	log_set_tag(ifname);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -3,7 +3,7 @@
  *
  * Request: one line of at most CTL_REQ_MAX bytes, '\n'-terminated:
  *	status		the status table (what `meshd status` prints)
- *	status json	one JSON object, issue-3 contract (docs/mesh-protocol.md)
+ *	status json	one JSON object, contract in status.h and docs/mesh-protocol.md
  *	revoke NAME	admin only: revoke the member NAME now
  *	down		stop the daemon (it answers first, then shuts down)
  *	set advertise-routes LIST

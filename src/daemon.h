@@ -13,9 +13,9 @@
  *  - Local endpoints (every up, non-loopback interface address except the
  *    TUN's and link-local IPv6, with our UDP port) are gathered at start and
  *    every MESHD_ENDPOINT_SCAN_S and handed to mesh_node_set_endpoints().
- *  - Names (issue 5): a DNS responder (mesh/dns.h) on UDP port 53 of our
+ *  - Names: a DNS responder (mesh/dns.h) on UDP port 53 of our
  *    overlay IPv4 and IPv6 addresses answers for MESH (the mesh name) only.
- *  - Subnet routes (issue 5): ops.route_add/route_del of the node become
+ *  - Subnet routes: ops.route_add/route_del of the node become
  *    kernel routes via the TUN (rtnetlink); TCP SYNs through the TUN in both
  *    directions get their MSS clamped to the TUN MTU minus 40 (IPv4) / 60
  *    (IPv6); a warning at start when we advertise routes of a family whose

@@ -1,4 +1,4 @@
-/* TCP MSS clamping for packets through the mesh TUN (issue 5, subnet routes).
+/* TCP MSS clamping for packets through the mesh TUN (subnet routes).
  *
  * A LAN host behind a subnet gateway does not know the tunnel's smaller MTU
  * and would announce (and be sent) full-size segments, which then need

@@ -1,4 +1,4 @@
-/* Network change monitor (issue 4, roaming): an rtnetlink socket subscribed
+/* Network change monitor (roaming): an rtnetlink socket subscribed
  * to link, address and route events, polled on the daemon's libuv loop.
  *
  * What counts as a change: a link, or an address on an interface, coming,

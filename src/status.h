@@ -14,7 +14,7 @@
  *   "path": "direct|relay|none", "endpoint": "ip:port" | null,
  *   "via": "name" | null, "latest_handshake": unix seconds | 0, "rx_bytes",
  *   "tx_bytes", "rtt_ms": number | null, "routes": ["CIDR", ...]}]}
- * routes (issue 5, an addition) are the subnet prefixes installed here via
+ * routes (an addition) are the subnet prefixes installed here via
  * that peer. The table shows them in a ROUTES column ("-": none), and the
  * node line carries our DNS name NAME.MESH.
  * path is the node's path selection (mesh/path.h: DIRECT, RELAY via "via",

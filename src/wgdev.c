@@ -577,34 +577,31 @@ void wgdev_shutdown(struct wgdev *dev, const char *why)
 	close_handles(dev);
 }
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
+/* The start-up steps below each fill err and return MESHD_E_SYS on failure;
+ * start() then undoes whatever the earlier steps set up (close_handles and
+ * release look at the *_on flags and the fds, not at how far we got). */
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return MESHD_E_SYS; } while (0)
 
-static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err,
-		 size_t errlen)
+/* A second daemon must not take over a live interface's UAPI socket. */
+static int check_uapi_free(const char *ifname, char *err, size_t errlen)
 {
-	const char *what;
-	int r, e, mtu;
+	char path[108];
+	int r = uapi_socket_check(ifname);
 
-	dev->tun_fd = -1;
-	udp_init(&dev->udp);
-	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
-
-	r = uapi_socket_check(ifname);
-	if (r == MESHD_E_EXIST) {
-		char path[108];
-
-		uapi_socket_path(path, sizeof path, ifname);
+	if (r == 0)
+		return 0;
+	uapi_socket_path(path, sizeof path, ifname);
+	if (r == MESHD_E_EXIST)
 		FAIL("interface '%s' is already served by a running daemon (%s)", ifname, path);
-	}
-	if (r) {
-		char path[108];
+	FAIL("cannot use %s: %s", path, strerror(errno));
+}
 
-		uapi_socket_path(path, sizeof path, ifname);
-		FAIL("cannot use %s: %s", path, strerror(errno));
-	}
+static int open_tun(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
+{
+	int mtu;
 
-	r = dev->tun_fd = tun_open(ifname);
-	if (r < 0) {
+	dev->tun_fd = tun_open(ifname);
+	if (dev->tun_fd < 0) {
 		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
 			FAIL("cannot create TUN '%s': /dev/net/tun: %s", ifname, strerror(errno));
 		if (errno == EINVAL && if_nametoindex(ifname) != 0)
@@ -619,14 +616,22 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 	}
 	if (tun_set_txqueuelen(ifname, TUN_TXQUEUELEN) != 0)
 		log_warn("cannot set txqueuelen of '%s': %s", ifname, strerror(errno));
+	return 0;
+}
+
+/* Burst buffers, the wg core (at the TUN's MTU) and the UDP sockets. */
+static int open_core(struct wgdev *dev, const char *ifname, uint16_t port, char *err,
+		     size_t errlen)
+{
+	bool inject = dev->hooks.inner || dev->hooks.underlay;
+	int r, mtu;
 
 	dev->txbuf = buf_alloc(WGDEV_BURST);
 	dev->rxbuf = buf_alloc(WGDEV_BURST);
 	dev->scratch = buf_alloc(1);
-	if (dev->hooks.inner || dev->hooks.underlay)
+	if (inject)
 		dev->injbuf = buf_alloc(1);
-	if (!dev->txbuf || !dev->rxbuf || !dev->scratch ||
-	    ((dev->hooks.inner || dev->hooks.underlay) && !dev->injbuf))
+	if (!dev->txbuf || !dev->rxbuf || !dev->scratch || (inject && !dev->injbuf))
 		FAIL("out of memory");
 	setup_msgs(dev);
 
@@ -644,6 +649,13 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 			FAIL("UDP port %u is in use", port);
 		FAIL("cannot bind UDP socket: %s", strerror(errno));
 	}
+	return 0;
+}
+
+/* The loop and its handles: TUN and UDP polls, the timer, SIGINT/SIGTERM. */
+static int start_loop(struct wgdev *dev, char *err, size_t errlen)
+{
+	int e;
 
 	e = uv_loop_init(&dev->loop);
 	if (e)
@@ -674,6 +686,13 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 	if (uv_signal_start(&dev->sigint, on_signal, SIGINT) ||
 	    uv_signal_start(&dev->sigterm, on_signal, SIGTERM))
 		FAIL("cannot install signal handlers");
+	return 0;
+}
+
+/* The UAPI socket, and a watch that stops us when someone removes it. */
+static int start_uapi(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
+{
+	const char *what;
 
 	dev->host.wg = dev->wg;
 	dev->host.port = dev->udp.port;
@@ -696,13 +715,37 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 			dev->sockwatch_on = false;
 		}
 	}
+	return 0;
+}
+
+#undef FAIL
+
+static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err,
+		 size_t errlen)
+{
+	int r;
+
+	dev->tun_fd = -1;
+	udp_init(&dev->udp);
+	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
+
+	r = check_uapi_free(ifname, err, errlen);
+	if (!r)
+		r = open_tun(dev, ifname, err, errlen);
+	if (!r)
+		r = open_core(dev, ifname, port, err, errlen);
+	if (!r)
+		r = start_loop(dev, err, errlen);
+	if (!r)
+		r = start_uapi(dev, ifname, err, errlen);
+	if (r) {
+		dev->stopping = true;
+		close_handles(dev);
+		release(dev);
+		return MESHD_E_SYS;
+	}
 	log_info("interface %s up, UDP port %u, UAPI %s", ifname, dev->udp.port, dev->uapi.path);
 	return 0;
-fail:
-	dev->stopping = true;
-	close_handles(dev);
-	release(dev);
-	return MESHD_E_SYS;
 }
 
 int wgdev_run(struct wgdev *dev)

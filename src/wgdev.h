@@ -55,7 +55,7 @@ struct wgdev_hooks {
 	/* A decrypted IP packet from peer; true: consumed, not written to the TUN. */
 	bool (*inner)(void *ctx, struct wg_peer *peer, const uint8_t *pkt, size_t len,
 		      mtime_ns now);
-	/* Relays (issue 4): every datagram the core sends to an IPv6
+	/* Relays: every datagram the core sends to an IPv6
 	 * destination (handshakes, keepalives, cookies, data) is offered here
 	 * first; true: taken (the destination was a synthetic relay endpoint),
 	 * not sent to the socket nor put in a sendmmsg/GSO batch. */

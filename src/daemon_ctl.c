@@ -1,0 +1,157 @@
+/* Control socket requests of the mesh daemon (ctl.h lists the protocol):
+ * status, revoke, routes (table, approve, deny), set advertise-routes, down.
+ * Each handler answers with a one-line error naming the bad value. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon_internal.h"
+#include "mesh/routes.h"
+#include "schedule.h"
+#include "status.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static enum ctl_answer ctl_revoke(struct meshd *d, const char *name, char *err, size_t errlen)
+{
+	int r;
+
+	if (!*name) {
+		snprintf(err, errlen, "revoke needs a member name");
+		return CTL_ANSWER_ERROR;
+	}
+	r = mesh_node_revoke(d->node, name, sched_now(), meshd_now_unix());
+	wgdev_rearm(&d->dev);
+	switch (r) {
+	case 0:
+		log_info("revoked member '%s'", name);
+		return CTL_ANSWER_OK;
+	case MESHD_E_PERM:
+		snprintf(err, errlen, "this node is not an admin");
+		break;
+	case MESHD_E_NOENT:
+		snprintf(err, errlen, "no member named '%s'", name);
+		break;
+	case MESHD_E_INVAL:
+		snprintf(err, errlen, "a node cannot revoke itself");
+		break;
+	default:
+		snprintf(err, errlen, "cannot revoke '%s': %s", name, meshd_strerror(r));
+	}
+	return CTL_ANSWER_ERROR;
+}
+
+/* "NODE CIDR" of `routes approve|deny NODE CIDR`. */
+static enum ctl_answer ctl_route_set(struct meshd *d, const char *args, bool approve, char *err,
+				     size_t errlen)
+{
+	char name[MESH_NAME_MAX + 2], cidr[MESH_PREFIX_STRLEN], pbuf[MESH_PREFIX_STRLEN];
+	const char *verb = approve ? "approve" : "deny";
+	struct mesh_prefix r;
+	uint8_t v4[4], v6[16];
+	char extra;
+	int e;
+
+	if (sscanf(args, "%64s %63s %c", name, cidr, &extra) != 2) {
+		snprintf(err, errlen, "usage: routes %s NODE CIDR", verb);
+		return CTL_ANSWER_ERROR;
+	}
+	e = mesh_prefix_parse(cidr, &r, err, errlen);
+	if (e) {
+		if (!err[0])
+			snprintf(err, errlen, "invalid prefix '%s'", cidr);
+		return CTL_ANSWER_ERROR;
+	}
+	meshd_prefix_str(&r, pbuf);
+	err[0] = '\0';
+	e = mesh_node_route_set(d->node, name, &r, approve, sched_now(), meshd_now_unix(), err,
+				errlen);
+	wgdev_rearm(&d->dev);
+	switch (e) {
+	case 0:
+		log_info("routes: %s %s for '%s'", approve ? "approved" : "denied", pbuf, name);
+		return CTL_ANSWER_OK;
+	case MESHD_E_PERM:
+		snprintf(err, errlen, "this node is not an admin");
+		break;
+	case MESHD_E_NOENT:
+		if (!approve && mesh_node_lookup_name(d->node, name, v4, v6) == 0)
+			snprintf(err, errlen, "%s is not approved for '%s'", pbuf, name);
+		else
+			snprintf(err, errlen, "no member named '%s'", name);
+		break;
+	case MESHD_E_EXIST:
+		snprintf(err, errlen, "%s is already approved for '%s'", pbuf, name);
+		break;
+	case MESHD_E_FULL:
+		snprintf(err, errlen, "'%s' already has %d approved routes", name,
+			 MESH_CERT_MAX_ROUTES);
+		break;
+	default:
+		if (!err[0])
+			snprintf(err, errlen, "cannot %s %s for '%s': %s", verb, pbuf, name,
+				 meshd_strerror(e));
+	}
+	return CTL_ANSWER_ERROR;
+}
+
+static enum ctl_answer ctl_routes(struct meshd *d, const char *req, struct sbuf *body, char *err,
+				  size_t errlen)
+{
+	if (!strcmp(req, "") || !strcmp(req, " json")) {
+		if (status_routes_build(body, d->node, req[0] != '\0') != 0) {
+			snprintf(err, errlen, "out of memory");
+			return CTL_ANSWER_ERROR;
+		}
+		return CTL_ANSWER_OK;
+	}
+	if (!strncmp(req, " approve ", 9))
+		return ctl_route_set(d, req + 9, true, err, errlen);
+	if (!strncmp(req, " deny ", 6))
+		return ctl_route_set(d, req + 6, false, err, errlen);
+	snprintf(err, errlen, "unknown request 'routes%.64s'", req);
+	return CTL_ANSWER_ERROR;
+}
+
+enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,
+				 size_t errlen)
+{
+	struct meshd *d = ctx;
+	bool json;
+
+	if (!d->node) {
+		snprintf(err, errlen, "the daemon is stopping");
+		return CTL_ANSWER_ERROR;
+	}
+	if (!strcmp(req, "status") || !strcmp(req, "status json")) {
+		json = req[6] != '\0';
+		if (status_build(body, d->node, d->dev.udp.port, json, meshd_now_unix()) != 0) {
+			snprintf(err, errlen, "out of memory");
+			return CTL_ANSWER_ERROR;
+		}
+		return CTL_ANSWER_OK;
+	}
+	if (!strncmp(req, "revoke ", 7))
+		return ctl_revoke(d, req + 7, err, errlen);
+	if (!strcmp(req, "down"))
+		return CTL_ANSWER_OK_STOP;
+	if (!strncmp(req, "routes", 6))
+		return ctl_routes(d, req + 6, body, err, errlen);
+	if (!strncmp(req, "set advertise-routes ", 21)) {
+		err[0] = '\0';
+		if (meshd_set_advertised(d, req + 21, body, err, errlen) != 0)
+			return CTL_ANSWER_ERROR;
+		log_info("advertised routes set to '%s'", req + 21);
+		return CTL_ANSWER_OK;
+	}
+	snprintf(err, errlen, "unknown request '%.64s'", req);
+	return CTL_ANSWER_ERROR;
+}
+
+void meshd_ctl_stop(void *ctx)
+{
+	struct meshd *d = ctx;
+
+	wgdev_shutdown(&d->dev, "meshd down");
+}

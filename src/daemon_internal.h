@@ -1,0 +1,122 @@
+/* Private to the mesh daemon's files: struct meshd and what each part of
+ * the daemon offers the others. The public entry points are in daemon.h.
+ *
+ *   daemon.c            struct meshd lifecycle: start-up order, wgdev hooks,
+ *                       shutdown, foreground/background run
+ *   daemon_gossip.c     mesh gossip inside the tunnel (IPv4/UDP to and from
+ *                       our overlay address, MESH_GOSSIP_PORT)
+ *   daemon_routes.c     subnet routes: kernel routes via the TUN, advertising
+ *   daemon_dns.c        the DNS responder on our overlay addresses
+ *   daemon_hosts.c      the managed block in --hosts-file
+ *   daemon_endpoints.c  our local endpoints: periodic scan, port mapping,
+ *                       network changes
+ *   daemon_ctl.c        control socket requests (status, revoke, routes, down)
+ *
+ * Everything runs on the wgdev loop's thread; nothing here locks. */
+#ifndef MESHD_DAEMON_INTERNAL_H
+#define MESHD_DAEMON_INTERNAL_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "mesh/dns.h"
+#include "mesh/node.h"
+#include "mesh/routes.h"
+#include "netmon.h"
+#include "portmap_run.h"
+#include "status.h"
+#include "wgdev.h"
+
+enum {
+	DNS_QUERY_MAX = 4096,		/* EDNS queries may be longer than 512 */
+};
+
+/* One DNS responder socket (daemon.h "Names"). */
+struct meshd_dns {
+	uv_udp_t h;
+	bool on;
+	struct meshd *d;
+};
+
+struct meshd {
+	struct wgdev dev;
+	struct store *st;
+	struct mesh_node *node;
+	struct ctl_server ctl;
+	uv_timer_t scan;
+	bool scan_on;
+	bool revoked;
+	struct portmap_run portmap;	/* gateway mapping of the UDP port */
+	struct netmon netmon;		/* rtnetlink: the network changed (roaming) */
+	char dir[PATH_MAX];
+	char pidfile[PATH_MAX + 16];
+	char ifname[IFNAMSIZ];
+	uint8_t ipv4[4], ipv6[16];
+	struct mesh_prefix prefix4, prefix6;
+	struct meshd_run_opts opts;	/* strings borrowed from the caller */
+	int ifindex;			/* of the TUN, once configured (routes) */
+	char domain[MESH_NAME_MAX + 1];	/* DNS: the mesh name */
+	struct meshd_dns dns[2];	/* [0] overlay IPv4:53, [1] [overlay IPv6]:53 */
+	uint8_t dnsq[DNS_QUERY_MAX];
+	uint8_t dnsa[MESH_DNS_UDP_MAX];
+	uv_timer_t hosts;		/* hosts_file upkeep */
+	bool hosts_on;
+	uint64_t hosts_hash;		/* of the last block written; 0: none */
+	char hosts_path[PATH_MAX];	/* opts.hosts_file made absolute */
+	uint8_t gbuf[WGDEV_MAX_PACKET];	/* outgoing gossip packet */
+};
+
+/* daemon.c */
+/* Wall-clock seconds for certificates and records (0 before 1970). */
+uint64_t meshd_now_unix(void);
+/* Call after the node took input or ran its timers: stops the daemon once
+ * our own revocation has arrived. */
+void meshd_check_revoked(struct meshd *d);
+
+/* daemon_gossip.c: the node's send_gossip op and wgdev's inner hook. */
+void meshd_gossip_send(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_t len);
+bool meshd_gossip_input(void *ctx, struct wg_peer *peer, const uint8_t *pkt, size_t len,
+			mtime_ns now);
+
+/* daemon_routes.c */
+/* r formatted into buf ("?" if it cannot be); returns buf. */
+const char *meshd_prefix_str(const struct mesh_prefix *r, char buf[MESH_PREFIX_STRLEN]);
+/* The node's route_add/route_del ops; no-ops until the TUN has an ifindex. */
+void meshd_route_add(void *ctx, const struct mesh_prefix *r);
+void meshd_route_del(void *ctx, const struct mesh_prefix *r);
+/* Call once the TUN is up: installs the routes the node already holds. */
+void meshd_routes_install(struct meshd *d);
+/* Warns (log, and warn when non-NULL) per family in r whose forwarding
+ * sysctl is off. */
+void meshd_check_forwarding(const struct mesh_prefix *r, size_t n, struct sbuf *warn);
+/* Parses list ("CIDR[,CIDR...]" or "none") and makes it our advertised set.
+ * 0, or an error code with err filled. */
+int meshd_set_advertised(struct meshd *d, const char *list, struct sbuf *warn, char *err,
+			 size_t errlen);
+
+/* daemon_dns.c: start once the overlay addresses exist; a socket that
+ * cannot bind is a warning. */
+void meshd_dns_start(struct meshd *d);
+void meshd_dns_stop(struct meshd *d);
+
+/* daemon_hosts.c: nothing without opts.hosts_file. Stop removes our block. */
+void meshd_hosts_start(struct meshd *d);
+void meshd_hosts_stop(struct meshd *d);
+
+/* daemon_endpoints.c: the rescan timer, port mapping and network monitor,
+ * then a first scan. 0 or MESHD_E_SYS with err filled. Stop releases them
+ * (the port mapping is deleted; the loop waits for it). */
+int meshd_endpoints_start(struct meshd *d, char *err, size_t errlen);
+void meshd_endpoints_stop(struct meshd *d);
+
+/* daemon_ctl.c: the ctl_server callbacks (ctl.h). */
+enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,
+				 size_t errlen);
+void meshd_ctl_stop(void *ctx);
+
+#endif
