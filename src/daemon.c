@@ -145,7 +145,7 @@ static int configure_tun(struct meshd *d, char *err, size_t errlen)
 		return MESHD_E_SYS;
 	}
 	if (netlink_addr_add(idx, AF_INET, d->ipv4, d->prefix4.len) != 0 ||
-	    netlink_addr_add(idx, AF_INET6, d->ipv6, d->prefix6.len) != 0) {
+	    meshd_ipv6_try(d) != 0) {
 		snprintf(err, errlen, "cannot add the overlay addresses to '%s': %s", d->ifname,
 			 strerror(errno));
 		return MESHD_E_SYS;

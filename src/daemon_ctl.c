@@ -126,7 +126,8 @@ enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, 
 	}
 	if (!strcmp(req, "status") || !strcmp(req, "status json")) {
 		json = req[6] != '\0';
-		if (status_build(body, d->node, d->dev.udp.port, json, meshd_now_unix()) != 0) {
+		if (status_build(body, d->node, d->dev.udp.port, d->ipv6_active, json,
+				 meshd_now_unix()) != 0) {
 			snprintf(err, errlen, "out of memory");
 			return CTL_ANSWER_ERROR;
 		}

@@ -97,6 +97,17 @@ void meshd_dns_start(struct meshd *d)
 	memcpy(&s4.sin_addr, d->ipv4, 4);
 	memcpy(&s6.sin6_addr, d->ipv6, 16);
 	dns_start_one(d, &d->dns[0], (const struct sockaddr *)&s4);
+	if (d->ipv6_active)
+		dns_start_one(d, &d->dns[1], (const struct sockaddr *)&s6);
+}
+
+void meshd_dns_start_v6(struct meshd *d)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(MESH_DNS_PORT) };
+
+	if (d->dns[1].on || !d->dns[0].on || mesh_dns_check_domain(d->domain) != 0)
+		return;
+	memcpy(&s6.sin6_addr, d->ipv6, 16);
 	dns_start_one(d, &d->dns[1], (const struct sockaddr *)&s6);
 }
 

@@ -147,8 +147,16 @@ static void scan_endpoints(struct meshd *d)
 	wgdev_rearm(&d->dev);
 }
 
+static void ipv6_retry(struct meshd *d)
+{
+	if (meshd_ipv6_try(d) != 0)
+		log_ratelimited(LOG_LVL_WARN, "cannot add the overlay IPv6 address: %s",
+				strerror(errno));
+}
+
 static void on_scan(uv_timer_t *t)
 {
+	ipv6_retry(t->data);
 	scan_endpoints(t->data);
 }
 
@@ -166,6 +174,7 @@ static void on_network_changed(void *ctx)
 	if (!d->node)
 		return;
 	log_info("network changed: rescanning");
+	ipv6_retry(d);
 	portmap_run_network_changed(&d->portmap);
 	mesh_node_network_changed(d->node, sched_now(), meshd_now_unix());
 	scan_endpoints(d);

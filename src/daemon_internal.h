@@ -62,6 +62,8 @@ struct meshd {
 	int ifindex;			/* of the TUN, once configured (routes) */
 	char domain[MESH_NAME_MAX + 1];	/* DNS: the mesh name */
 	struct meshd_dns dns[2];	/* [0] overlay IPv4:53, [1] [overlay IPv6]:53 */
+	bool ipv6_active;		/* overlay IPv6 address on the TUN */
+	bool ipv6_warned;		/* "IPv6 is disabled" said once */
 	uint8_t dnsq[DNS_QUERY_MAX];
 	uint8_t dnsa[MESH_DNS_UDP_MAX];
 	uv_timer_t hosts;		/* hosts_file upkeep */
@@ -102,6 +104,8 @@ int meshd_set_advertised(struct meshd *d, const char *list, struct sbuf *warn, c
 /* daemon_dns.c: start once the overlay addresses exist; a socket that
  * cannot bind is a warning. */
 void meshd_dns_start(struct meshd *d);
+/* The [overlay IPv6]:53 listener alone, once IPv6 has become active. */
+void meshd_dns_start_v6(struct meshd *d);
 void meshd_dns_stop(struct meshd *d);
 
 /* daemon_hosts.c: nothing without opts.hosts_file. Stop removes our block. */
@@ -118,5 +122,12 @@ void meshd_endpoints_stop(struct meshd *d);
 enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,
 				 size_t errlen);
 void meshd_ctl_stop(void *ctx);
+
+/* daemon_ipv6.c: adds the overlay IPv6 address when IPv6 is enabled on the
+ * TUN and it is not there yet (a host with IPv6 disabled runs IPv4-only
+ * until then); DNS and routes follow. Called at start-up and on every scan
+ * and network change. Returns 0, or MESHD_E_SYS (errno set) for a failure
+ * other than "IPv6 is off". */
+int meshd_ipv6_try(struct meshd *d);
 
 #endif

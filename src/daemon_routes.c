@@ -33,6 +33,8 @@ static void op_route(struct meshd *d, const struct mesh_prefix *r, bool add)
 
 	if (d->ifindex <= 0)
 		return;
+	if (af == AF_INET6 && !d->ipv6_active)
+		return;		/* installed by meshd_ipv6_try() when IPv6 comes back */
 	e = add ? netlink_route_add(d->ifindex, af, r->addr, r->len) :
 		  netlink_route_del(d->ifindex, af, r->addr, r->len);
 	if (e == 0)

@@ -160,6 +160,7 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 	sbuf_json_str(b, s->ipv4);
 	sbuf_puts(b, ", \"overlay_ipv6\": ");
 	sbuf_json_str(b, s->ipv6);
+	sbuf_printf(b, ", \"ipv6_active\": %s", s->ipv6_active ? "true" : "false");
 	sbuf_printf(b, ", \"listen_port\": %u, \"admin\": %s, \"endpoints\": [",
 		    s->listen_port, s->admin ? "true" : "false");
 	for (size_t i = 0; i < s->nep; i++) {
@@ -301,8 +302,9 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 	sbuf_printf(b, "node:       %s (%s.%s)\n", self->name, self->name, self->mesh);
 	sbuf_printf(b, "mesh:       %s (%zu members)\n", self->mesh, self->members);
 	sbuf_printf(b, "public key: %s\n", self->public_key);
-	sbuf_printf(b, "overlay:    %s/%u  %s/%u\n", self->ipv4, self->prefix4_len, self->ipv6,
-		    self->prefix6_len);
+	sbuf_printf(b, "overlay:    %s/%u  %s/%u%s\n", self->ipv4, self->prefix4_len, self->ipv6,
+		    self->prefix6_len,
+		    self->ipv6_active ? "" : " (IPv6 not active: disabled on this host)");
 	sbuf_printf(b, "port:       %u\n", self->listen_port);
 	sbuf_printf(b, "admin:      %s\n", self->admin ? "yes" : "no");
 	sbuf_puts(b, "endpoints: ");
@@ -447,8 +449,8 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 	return 0;
 }
 
-int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port, bool json,
-		 uint64_t now_unix)
+int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
+		 bool ipv6_active, bool json, uint64_t now_unix)
 {
 	struct status_self self;
 	struct status_peer *peers = NULL;
@@ -458,6 +460,7 @@ int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_p
 	r = status_collect(node, listen_port, &self, &peers, &n);
 	if (r)
 		return r;
+	self.ipv6_active = ipv6_active;
 	if (json)
 		status_format_json(b, &self, peers, n, now_unix);
 	else

@@ -8,6 +8,7 @@
  *
  * JSON contract (keys in this order, one line):
  * {"node": {"name", "public_key" (base64), "overlay_ipv4", "overlay_ipv6",
+ *           "ipv6_active" (false: IPv6 disabled on this host, overlay_ipv6 unused),
  *   "listen_port", "admin": bool, "endpoints": [{"addr": "ip:port",
  *   "source": "local|reflexive|portmap"}]},
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
@@ -77,6 +78,7 @@ struct status_self {
 	char public_key[STATUS_KEY_B64];
 	char ipv4[INET_ADDRSTRLEN], ipv6[INET6_ADDRSTRLEN];
 	uint8_t prefix4_len, prefix6_len;
+	bool ipv6_active;		/* false: IPv6 disabled on this host */
 	uint16_t listen_port;
 	bool admin;
 	size_t members;
@@ -113,8 +115,8 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 		   struct status_peer **peers, size_t *n);
 
 /* status_collect + format into b. Returns 0 or MESHD_E_NOMEM. */
-int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port, bool json,
-		 uint64_t now_unix);
+int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
+		 bool ipv6_active, bool json, uint64_t now_unix);
 
 /* ---- subnet routes (`routes`, `routes json`; ctl.h) ---- */
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "udp.h"
+#include "ipv6.h"
 #include "util/err.h"
 
 void udp_init(struct udp *u)
@@ -85,7 +86,13 @@ int udp_bind(struct udp *u, uint16_t port, uint32_t fwmark)
 		fd4 = open_one(AF_INET, port, fwmark, &got4);
 		if (fd4 < 0 && !family_unsupported(errno))
 			return MESHD_E_SYS;
-		fd6 = open_one(AF_INET6, fd4 >= 0 ? got4 : port, fwmark, &got6);
+		/* IPv6 disabled: a socket would bind but every send would fail. */
+		if (!meshd_ipv6_enabled(NULL)) {
+			fd6 = -1;
+			errno = EAFNOSUPPORT;
+		} else {
+			fd6 = open_one(AF_INET6, fd4 >= 0 ? got4 : port, fwmark, &got6);
+		}
 		if (fd6 >= 0 || family_unsupported(errno)) {
 			if (fd4 < 0 && fd6 < 0)
 				return MESHD_E_SYS;

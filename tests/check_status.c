@@ -62,6 +62,7 @@ static void fill(struct status_self *self, struct status_peer p[2])
 	strcpy(self->ipv6, "fd00:1::1");
 	self->prefix4_len = 16;
 	self->prefix6_len = 48;
+	self->ipv6_active = true;
 	self->listen_port = 51820;
 	self->admin = true;
 	self->nep = 1;
@@ -97,7 +98,7 @@ START_TEST(test_json_contract)
 	ck_assert_str_eq(b.buf,
 		"{\"node\": {\"name\": \"alpha\", \"public_key\": "
 		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", \"overlay_ipv4\": \"100.64.0.1\", "
-		"\"overlay_ipv6\": \"fd00:1::1\", \"listen_port\": 51820, \"admin\": true, "
+		"\"overlay_ipv6\": \"fd00:1::1\", \"ipv6_active\": true, \"listen_port\": 51820, \"admin\": true, "
 		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\"}]}, "
 		"\"peers\": [{\"name\": \"be\\\"ta\", \"public_key\": \"BBBB\", "
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
@@ -187,6 +188,29 @@ static void routes_rows(struct status_routes r[2])
 	strcpy(r[1].inst[0], "10.2.0.0/16");
 }
 
+/* IPv6 disabled on the host: the assigned address is still shown, marked. */
+START_TEST(test_ipv6_not_active)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+
+	fill(&self, p);
+	self.ipv6_active = false;
+	status_format_text(&b, &self, p, 2, 1012);
+	ck_assert(!b.oom);
+	ck_assert_ptr_nonnull(strstr(b.buf, "overlay:    100.64.0.1/16  fd00:1::1/48 "
+					    "(IPv6 not active: disabled on this host)\n"));
+	sbuf_free(&b);
+	memset(&b, 0, sizeof b);
+	status_format_json(&b, &self, p, 2, 1012);
+	ck_assert(!b.oom);
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"overlay_ipv6\": \"fd00:1::1\", "
+					    "\"ipv6_active\": false, "));
+	sbuf_free(&b);
+}
+END_TEST
+
 START_TEST(test_routes_formats)
 {
 	struct status_routes r[2];
@@ -246,6 +270,7 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_json_contract);
 	tcase_add_test(tc, test_path_rule);
 	tcase_add_test(tc, test_text_table);
+	tcase_add_test(tc, test_ipv6_not_active);
 	tcase_add_test(tc, test_routes_formats);
 	tcase_add_test(tc, test_prefix_format);
 	suite_add_tcase(s, tc);
