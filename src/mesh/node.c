@@ -52,7 +52,7 @@ int mesh_node_sign_keypair(const uint8_t wg_sk[MESH_WG_KEY_LEN], uint8_t pk[MESH
 	return r;
 }
 
-/* ---- entry points: underlay and in-tunnel input ---- */
+/* ---- gossip transport ---- */
 
 static void gossip_send(void *ctx, const uint8_t *id, const uint8_t *bytes, size_t len)
 {
@@ -62,6 +62,8 @@ static void gossip_send(void *ctx, const uint8_t *id, const uint8_t *bytes, size
 	if (p != NULL && n->ops.send_gossip != NULL)
 		n->ops.send_gossip(n->ctx, p->ipv4, bytes, len);
 }
+
+/* ---- entry points: underlay and in-tunnel input ---- */
 
 void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
     size_t len, mtime_ns now, uint64_t now_unix)

@@ -210,23 +210,32 @@ static inline void enter(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
 /* node_peers.c */
 /* Borrowed pointer to the member with node id id, or NULL. */
 struct npeer *node_peer_find(const struct mesh_node *n, const uint8_t *id);
+/* Frees p (path engine, probe key wiped); its wg peer is the caller's. */
 void node_peer_free(struct npeer *p);
 /* Removes p for good: routes, wg peer, gossip reachability; frees it. */
 void node_peer_drop(struct mesh_node *n, struct npeer *p);
 /* The records event callback (mesh/records.h): store and wg follow. */
 void node_on_record_event(void *ctx, const struct mesh_rec_event *ev);
+/* Stores revocations that raised no event (call after every merge). */
 void node_sweep_revocations(struct mesh_node *n);
+/* The store_member row for cert c (bytes: its encoding); 0 or MESHD_E_INVAL. */
 int node_member_from_cert(struct store_member *m, const struct mesh_cert *c,
     const uint8_t *bytes, size_t len, uint64_t now_unix);
+/* Encodes c into buf; 0 or the encoder's MESHD_E_*. */
 int node_cert_to_bytes(const struct mesh_cert *c, uint8_t *buf, size_t cap, size_t *len);
 
 /* node_paths.c */
+/* RFC 1918, CGNAT, link-local or ULA: reachable on its own network only. */
 bool node_addr_private(const struct mesh_ep *ep);
+/* The address of ep in MESH_FAMILY_* terms; false for no IP endpoint. */
 bool node_ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16]);
+/* ep as a record entry of the given source; false when it is no valid one. */
 bool node_ep_to_mesh(const union endpoint *ep, uint8_t source, struct mesh_ep *out);
+/* The probe key with p's current WireGuard key (p->have_pkey says if set). */
 void node_peer_key_init(struct mesh_node *n, struct npeer *p);
 /* Gives p its path engine (ctx p) and fresh ACK limits; 0 or MESHD_E_*. */
 int node_peer_path_init(struct mesh_node *n, struct npeer *p);
+/* Rebuilds p's candidates from e (may be NULL) and its hint; see there. */
 void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
     const struct mesh_endpoints *e);
 /* Underlay PROBE / PROBE_ACK (first byte MESH_MSG_MAGIC). */
@@ -238,18 +247,25 @@ void node_punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m,
 /* node_endpoints.c */
 /* Signs, stores and gossips our endpoint record with eps; 0 or MESHD_E_*. */
 int node_sign_endpoints(struct mesh_node *n, const struct mesh_ep *eps, uint8_t nep);
+/* Our endpoint set: the daemon's and the reflexive ones, cut to the max. */
 void node_endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e);
+/* A member's ACK says it saw our probe come from observed. */
 void node_refl_note(struct mesh_node *n, const union endpoint *observed);
+/* Drops reflexive endpoints not reported for NODE_REFL_TTL_S. */
 void node_refl_expire(struct mesh_node *n);
 
 /* node_routes.c */
+/* Every installed route of p goes (revocation, expiry, farewell). */
 void node_routes_uninstall_all(struct mesh_node *n, struct npeer *p);
+/* Puts p's installed routes back into its (new or cleared) wg peer. */
 void node_routes_rewire(struct mesh_node *n, struct npeer *p);
+/* Installs and removes routes so every member has what it should. */
 void node_routes_recompute(struct mesh_node *n);
 
 /* node_relay.c */
 /* Creates n->relay with the node as its member oracle; 0 or MESHD_E_*. */
 int node_relay_new(struct mesh_node *n);
+/* Every peer's relay candidates and our own offer, now. */
 void node_relays_refresh(struct mesh_node *n);
 /* Underlay RELAY / RELAYED. */
 void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
@@ -259,6 +275,7 @@ void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint
 /* Admin nodes: creates n->inv, the join inviter backed by the store; 0 or
  * MESHD_E_*. */
 int node_inviter_new(struct mesh_node *n);
+/* After the inviter admitted a joiner: merge and gossip its cert. */
 void node_publish_admitted(struct mesh_node *n, const union endpoint *src);
 
 #endif
