@@ -1,4 +1,5 @@
-/* DNS responder for member names (NAME.DOMAIN, issue 5).
+/* DNS responder for member names (NAME.DOMAIN), so that members reach each
+ * other by name instead of by overlay address.
  *
  * meshd answers DNS queries on the node's overlay address, port 53, for the
  * mesh's own domain and nothing else. This is the sans-I/O part: the daemon

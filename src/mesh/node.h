@@ -76,13 +76,13 @@ struct mesh_node_ops {
 	 * the daemon wraps it in IPv4/UDP (our overlay IPv4 -> dst4, both ports
 	 * MESH_GOSSIP_PORT) and feeds it to WireGuard as if read from the TUN. */
 	void (*send_gossip)(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_t len);
-	/* Subnet routes (issue 5): a route through the mesh interface to
+	/* Subnet routes: a route through the mesh interface to
 	 * install in / remove from the kernel routing table. Called when a
 	 * member's INSTALLED set changes (see "Subnet routes" below). May be
 	 * NULL (tests). Return value ignored (the daemon logs failures). */
 	void (*route_add)(void *ctx, const struct mesh_prefix *r);
 	void (*route_del)(void *ctx, const struct mesh_prefix *r);
-	/* Relays (issue 4): a WireGuard datagram that came through a relay,
+	/* Relays: a WireGuard datagram that came through a relay,
 	 * for the daemon's normal datagram input (wg_input_datagram, then the
 	 * TUN or the in-tunnel hook), with the synthetic source src
 	 * (mesh/relay.h). dgram is 8-byte aligned and writable. Called as the
@@ -160,7 +160,7 @@ int mesh_node_revoke(struct mesh_node *n, const char *name, mtime_ns now, uint64
  * every peer has dropped us). */
 bool mesh_node_revoked(const struct mesh_node *n);
 
-/* ---- relays (issue 4; mesh/relay.h) ----
+/* ---- relays (mesh/relay.h) ----
  *
  * A member offers relaying when its own endpoint record holds a PORTMAP
  * endpoint or a LOCAL public address; nothing else is announced. For a
@@ -188,7 +188,7 @@ struct mesh_relay_stats;
 /* Relay counters (mesh/relay.h). */
 void mesh_node_relay_stats(const struct mesh_node *n, struct mesh_relay_stats *out);
 
-/* ---- subnet routes (issue 5; records in mesh/routes.h) ----
+/* ---- subnet routes (records in mesh/routes.h) ----
  *
  * A member ADVERTISES prefixes in a ROUTES record signed by itself (kind
  * MESH_REC_ROUTES, newest seq wins, gossiped like endpoint records). An

@@ -1,5 +1,5 @@
-/* Relaying WireGuard ciphertext through a third member, sans-I/O (issue 4;
- * docs/architecture.md §3 "Relay").
+/* Relaying WireGuard ciphertext through a third member, sans-I/O
+ * (docs/architecture.md §3 "Relay").
  *
  * When no direct path between A and B works, A sends its WireGuard datagrams
  * for B to a member R that both reach and that offers relaying (a member with

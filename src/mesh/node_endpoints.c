@@ -1,0 +1,172 @@
+/* Mesh node: our own endpoint record. It holds the merge of the daemon's
+ * endpoints (LOCAL, PORTMAP: mesh_node_set_endpoints) and the reflexive ones
+ * that members' PROBE_ACKs report (kept NODE_REFL_TTL_S after the last
+ * report, at most NODE_REFL_PER_FAM per family), cut to MESH_ENDPOINTS_MAX.
+ * It is signed with the node signing key, stored and gossiped whenever the
+ * set changes, and re-signed every MESH_NODE_RESIGN_S (node.c's timers).
+ */
+#include <string.h>
+
+#include "mesh/gossip.h"
+#include "mesh/node_internal.h"
+#include "util/err.h"
+#include "util/log.h"
+
+int node_sign_endpoints(struct mesh_node *n, const struct mesh_ep *eps, uint8_t nep)
+{
+	struct mesh_endpoints e;
+	uint8_t buf[MESH_ENDPOINTS_MAX_LEN];
+	struct wr w;
+	uint64_t seq;
+	int r;
+
+	memset(&e, 0, sizeof e);
+	e.version = MESH_ENDPOINTS_VERSION;
+	memcpy(e.mesh_id, n->mesh_id, MESH_ID_LEN);
+	memcpy(e.node_id, n->node_id, MESH_NODE_ID_LEN);
+	seq = n->now_unix * 1000;
+	if (seq <= n->ep_seq)
+		seq = n->ep_seq + 1;
+	e.seq = seq;
+	e.timestamp = n->now_unix;
+	e.nep = nep;
+	memcpy(e.ep, eps, nep * sizeof eps[0]);
+	wr_init(&w, buf, sizeof buf);
+	if ((r = mesh_endpoints_sign(&e, n->sign_sk)) != 0 ||
+	    (r = mesh_endpoints_encode(&e, &w)) != 0)
+		return r;
+	n->ep_seq = seq;
+	r = mesh_gossip_publish(n->g, MESH_REC_ENDPOINTS, buf, w.off, n->now, n->now_unix);
+	if (r < 0)
+		return r;
+	if (r != MESH_MERGE_NEW)
+		return MESHD_E_STATE;
+	n->resign_at = n->now + SEC(MESH_NODE_RESIGN_S);
+	return 0;
+}
+
+static bool ep_same(const struct mesh_ep *a, const struct mesh_ep *b)
+{
+	size_t alen = a->family == MESH_FAMILY_V4 ? 4 : 16;
+
+	return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, alen) == 0;
+}
+
+static bool ep_is_local(const struct mesh_node *n, const struct mesh_ep *ep)
+{
+	for (unsigned i = 0; i < n->nlocal; i++)
+		if (n->local[i].source == MESH_EP_LOCAL && ep_same(&n->local[i], ep))
+			return true;
+	return false;
+}
+
+/* Order in which endpoints get into our record when there are more than
+ * MESH_ENDPOINTS_MAX: port-mapped, reflexive, public local, private local
+ * (the last are reachable from their own network only). */
+static int ep_keep_rank(const struct mesh_ep *ep)
+{
+	if (ep->source == MESH_EP_PORTMAP)
+		return 0;
+	if (ep->source == MESH_EP_REFLEXIVE)
+		return 1;
+	return node_addr_private(ep) ? 3 : 2;
+}
+
+/* Our endpoint set: the daemon's endpoints merged with the reflexive ones
+ * (those equal to a LOCAL one left out), cut to MESH_ENDPOINTS_MAX in the
+ * ep_keep_rank() order. */
+void node_endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e)
+{
+	struct mesh_ep all[MESH_ENDPOINTS_MAX + NODE_REFL_MAX];
+	size_t na = 0;
+
+	for (unsigned i = 0; i < n->nlocal; i++)
+		all[na++] = n->local[i];
+	for (unsigned i = 0; i < n->nrefl; i++)
+		if (!ep_is_local(n, &n->refl[i].ep))
+			all[na++] = n->refl[i].ep;
+	memset(e, 0, sizeof *e);
+	for (int rank = 0; rank <= 3; rank++)
+		for (size_t i = 0; i < na && e->nep < MESH_ENDPOINTS_MAX; i++)
+			if (ep_keep_rank(&all[i]) == rank)
+				e->ep[e->nep++] = all[i];
+	mesh_endpoints_normalize(e);
+}
+
+/* Signs, stores and gossips our record when the merged set differs from
+ * the current one. */
+static int endpoints_publish(struct mesh_node *n)
+{
+	struct mesh_endpoints e;
+
+	node_endpoints_merge(n, &e);
+	if (n->have_eps && n->eps.nep == e.nep &&
+	    memcmp(n->eps.ep, e.ep, e.nep * sizeof e.ep[0]) == 0)
+		return 0;
+	return node_sign_endpoints(n, e.ep, e.nep);
+}
+
+/* A member's ACK says it saw our probe come from observed. */
+void node_refl_note(struct mesh_node *n, const union endpoint *observed)
+{
+	struct mesh_ep ep;
+	unsigned i, same = 0, oldest = NODE_REFL_MAX;
+	int r;
+
+	if (!node_ep_to_mesh(observed, MESH_EP_REFLEXIVE, &ep) || ep_is_local(n, &ep))
+		return;
+	for (i = 0; i < n->nrefl; i++) {
+		if (ep_same(&n->refl[i].ep, &ep)) {
+			n->refl[i].seen = n->now;
+			return;
+		}
+		if (n->refl[i].ep.family != ep.family)
+			continue;
+		same++;
+		if (oldest == NODE_REFL_MAX || n->refl[i].seen < n->refl[oldest].seen)
+			oldest = i;
+	}
+	/* a full family gives way only to stale entries: behind a symmetric
+	 * NAT every member sees another port, and the record must not churn */
+	if (same >= NODE_REFL_PER_FAM && n->now - n->refl[oldest].seen < SEC(NODE_REFL_TTL_S / 2))
+		return;
+	if (same >= NODE_REFL_PER_FAM)
+		i = oldest;
+	else if (n->nrefl < NODE_REFL_MAX)
+		i = n->nrefl++;
+	else
+		return;
+	n->refl[i].ep = ep;
+	n->refl[i].seen = n->now;
+	if (!n->revoked && (r = endpoints_publish(n)) != 0)
+		log_warn("mesh: publishing a reflexive endpoint: %s", meshd_strerror(r));
+}
+
+/* Reflexive endpoints not reported for NODE_REFL_TTL_S go. */
+void node_refl_expire(struct mesh_node *n)
+{
+	bool gone = false;
+	int r;
+
+	for (unsigned i = 0; i < n->nrefl; ) {
+		if (n->now - n->refl[i].seen >= SEC(NODE_REFL_TTL_S)) {
+			n->refl[i] = n->refl[--n->nrefl];
+			gone = true;
+		} else {
+			i++;
+		}
+	}
+	if (gone && !n->revoked && (r = endpoints_publish(n)) != 0)
+		log_warn("mesh: publishing our endpoints: %s", meshd_strerror(r));
+}
+
+int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
+    mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	n->nlocal = 0;
+	for (size_t i = 0; i < count && n->nlocal < MESH_ENDPOINTS_MAX; i++)
+		if (mesh_ep_valid(&eps[i]) && eps[i].source != MESH_EP_REFLEXIVE)
+			n->local[n->nlocal++] = eps[i];
+	return endpoints_publish(n);
+}

@@ -1,0 +1,281 @@
+/* Private to the mesh node (mesh/node.h), shared by the files that implement
+ * it: node.c (lifecycle, input entry points, timers), node_peers.c (members
+ * as WireGuard peers; record events into the store), node_paths.c
+ * (candidates, probes, punching), node_endpoints.c (our endpoint record),
+ * node_routes.c (subnet routes), node_relay.c (relays), node_admin.c
+ * (inviter and revocation), node_status.c (status walks) and node_setup.c
+ * (store-only CLI operations). One node is one struct mesh_node; the files
+ * are cut along its concerns so each can be read on its own, not to hide
+ * state from one another: they all see both structs below.
+ *
+ * Functions shared between these files carry a node_ prefix; everything
+ * else stays static in its file. Nothing here is for other modules.
+ */
+#ifndef MESHD_MESH_NODE_INTERNAL_H
+#define MESHD_MESH_NODE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mesh/endpoints.h"
+#include "mesh/node.h"
+#include "mesh/path.h"
+#include "mesh/probe.h"
+#include "mesh/routes.h"
+#include "util/addr.h"
+#include "util/time.h"
+
+/* Path probing (mesh/path.h, mesh/probe.h).
+ *  - PROBE answers: a token bucket per peer, NODE_ACK_RATE per second with a
+ *    burst of as many; each PROBE txid is answered once (a replayed probe
+ *    with a forged source earns nothing).
+ *  - Reflexive addresses: what ACKs report as our source address, kept
+ *    NODE_REFL_TTL_S after the last report, at most NODE_REFL_PER_FAM per
+ *    family.
+ *  - PUNCH (in-tunnel, first byte NODE_MSG_PUNCH instead of GOSSIP_VERSION):
+ *    'P' | target node id | origin node id; at most one per second per
+ *    origin is acted on (forwarded or punched), and we send at most one per
+ *    second per target. */
+#define NODE_ACK_RATE 20
+#define NODE_ACK_SEEN 32
+#define NODE_REFL_TTL_S 60
+#define NODE_REFL_PER_FAM 2
+#define NODE_REFL_MAX (2 * NODE_REFL_PER_FAM)
+#define NODE_MSG_PUNCH 0x50
+#define NODE_PUNCH_LEN (1 + 2 * MESH_NODE_ID_LEN)
+#define NODE_PUNCH_GAP_MS 1000
+
+/* A revoked member is told so before it is cut off: its wg peer stays this
+ * long (data to its overlay IPv4 still flows meanwhile: at most 3 s more), with
+ * only its overlay IPv4 (the gossip address) routed, so that
+ * anti-entropy with it brings it the tombstone. Nothing else would: once
+ * every member has dropped it, no one can reach it any more. */
+#define NODE_FAREWELL_S 3
+
+/* Relays: candidates are recomputed at least this often (RTTs move). A
+ * WireGuard session is "live" for relaying within REJECT_AFTER_TIME. */
+#define NODE_RELAY_REFRESH_S 1
+#define NODE_SESSION_LIVE_S 180
+
+struct mesh_gossip;
+struct mesh_join_inviter;
+struct mesh_rec_event;
+struct mesh_records;
+struct mesh_relay;
+
+/* One other member, as far as WireGuard is concerned. */
+struct npeer {
+	struct mesh_node *n;
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	char name[MESH_NAME_MAX + 1];
+	uint8_t wg_pk[MESH_WG_KEY_LEN];
+	uint8_t ipv4[4], ipv6[16];
+	bool admin;
+	struct wg_peer *wp;		/* NULL when wg refused it */
+	/* endpoint candidates: from its record, in preference order, then the
+	 * join request's source (hint); those inside an installed subnet route
+	 * left out. The same set as handed to the path engine. */
+	uint8_t ncand;
+	union endpoint cand[MESH_ENDPOINTS_MAX + 1];
+	struct mesh_ep pcand[MESH_ENDPOINTS_MAX + 1];
+	union endpoint hint;
+	/* path selection: the engine, the probe key with this peer, its
+	 * latest choice */
+	struct mesh_path *path;
+	struct mesh_probe_key pkey;	/* secret */
+	bool have_pkey;
+	struct mesh_path_choice choice;
+	bool relay_cand;		/* its record says it offers relaying */
+	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
+	uint32_t ack_tokens;
+	mtime_ns ack_refill;
+	uint64_t ack_seen[NODE_ACK_SEEN];
+	unsigned ack_seen_pos;
+	mtime_ns punch_rx_at;		/* last PUNCH from this origin acted on */
+	mtime_ns punch_tx_at;		/* last PUNCH we sent about this target */
+	bool farewell;			/* revoked; dropped at farewell_at */
+	mtime_ns farewell_at;
+	/* subnet routes installed for it: in its wg allowed IPs and handed to
+	 * ops.route_add; and the ones refused at the last recompute (each
+	 * refusal is logged once) */
+	uint8_t ninst, nrefused;
+	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
+	struct mesh_prefix refused[MESH_CERT_MAX_ROUTES];
+};
+
+struct mesh_node {
+	struct store *st;
+	struct wg_device *wg;
+	struct mesh_node_ops ops;
+	void *ctx;
+
+	uint8_t node_id[MESH_NODE_ID_LEN];
+	char name[MESH_NAME_MAX + 1];
+	char mesh_name[MESH_NAME_MAX + 1];
+	uint8_t mesh_id[MESH_ID_LEN];
+	uint8_t authority_pk[MESH_PK_LEN];
+	bool admin;
+	uint8_t authority_sk[MESH_SK_LEN];	/* secret; admin only */
+	struct mesh_prefix prefix4, prefix6;
+	uint8_t wg_pk[MESH_WG_KEY_LEN];
+	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];	/* sign_sk: secret */
+	struct mesh_cert self;
+
+	struct mesh_records *recs;
+	struct mesh_gossip *g;
+	struct mesh_join_inviter *inv;	/* admin only; large: on the heap */
+
+	struct npeer **peers;
+	size_t npeers, cap;
+
+	bool loading;			/* replaying the store: no writes */
+	bool revoked;
+	mtime_ns now;			/* of the current entry point */
+	uint64_t now_unix;
+	size_t revokes_stored;		/* count at the last sweep */
+
+	bool have_eps;			/* own: our current endpoint record */
+	struct mesh_endpoints eps;
+	/* the daemon's endpoints (LOCAL, PORTMAP) and the reflexive ones
+	 * learnt from probe answers; our record holds the merge of both */
+	uint8_t nlocal;
+	struct mesh_ep local[MESH_ENDPOINTS_MAX];
+	unsigned nrefl;
+	struct {
+		struct mesh_ep ep;
+		mtime_ns seen;
+	} refl[NODE_REFL_MAX];
+	uint8_t wg_sk[MESH_WG_KEY_LEN];	/* secret: probe keys */
+	size_t nlpfx;			/* our local prefixes (path classes) */
+	struct mesh_path_prefix lpfx[PATH_LOCAL_MAX];
+	uint64_t ep_seq;		/* last seq we signed (or found stored) */
+	mtime_ns resign_at;
+
+	bool admitted;			/* set by admit(), published after */
+	struct mesh_cert admitted_cert;
+
+	bool have_rt;			/* own: our current ROUTES record */
+	struct mesh_routes rt;
+	uint64_t rt_seq;		/* last seq we signed (or found stored) */
+	bool routes_dirty;		/* a peer endpoint moved since the last
+					 * node_routes_recompute() */
+	bool cands_dirty;		/* installed routes changed since the last
+					 * cands_refresh() */
+
+	struct mesh_relay *relay;	/* relaying and synthetic endpoints */
+	bool relay_on;			/* offer and use relays (default on) */
+	bool relays_dirty;		/* paths or records changed since the
+					 * last node_relays_refresh() */
+	mtime_ns relays_at;		/* next periodic node_relays_refresh() */
+};
+
+/* ---- small helpers used everywhere ---- */
+
+static inline bool id_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, MESH_NODE_ID_LEN) == 0;
+}
+
+static inline void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, arg);
+}
+
+static inline void set_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline void set_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Every entry point starts here: the time of this call for all that follows. */
+static inline void enter(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	n->now = now;
+	n->now_unix = now_unix;
+}
+
+/* node_peers.c */
+/* Borrowed pointer to the member with node id id, or NULL. */
+struct npeer *node_peer_find(const struct mesh_node *n, const uint8_t *id);
+/* Frees p (path engine, probe key wiped); its wg peer is the caller's. */
+void node_peer_free(struct npeer *p);
+/* Removes p for good: routes, wg peer, gossip reachability; frees it. */
+void node_peer_drop(struct mesh_node *n, struct npeer *p);
+/* The records event callback (mesh/records.h): store and wg follow. */
+void node_on_record_event(void *ctx, const struct mesh_rec_event *ev);
+/* Stores revocations that raised no event (call after every merge). */
+void node_sweep_revocations(struct mesh_node *n);
+/* The store_member row for cert c (bytes: its encoding); 0 or MESHD_E_INVAL. */
+int node_member_from_cert(struct store_member *m, const struct mesh_cert *c,
+    const uint8_t *bytes, size_t len, uint64_t now_unix);
+/* Encodes c into buf; 0 or the encoder's MESHD_E_*. */
+int node_cert_to_bytes(const struct mesh_cert *c, uint8_t *buf, size_t cap, size_t *len);
+
+/* node_paths.c */
+/* RFC 1918, CGNAT, link-local or ULA: reachable on its own network only. */
+bool node_addr_private(const struct mesh_ep *ep);
+/* The address of ep in MESH_FAMILY_* terms; false for no IP endpoint. */
+bool node_ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16]);
+/* ep as a record entry of the given source; false when it is no valid one. */
+bool node_ep_to_mesh(const union endpoint *ep, uint8_t source, struct mesh_ep *out);
+/* The probe key with p's current WireGuard key (p->have_pkey says if set). */
+void node_peer_key_init(struct mesh_node *n, struct npeer *p);
+/* Gives p its path engine (ctx p) and fresh ACK limits; 0 or MESHD_E_*. */
+int node_peer_path_init(struct mesh_node *n, struct npeer *p);
+/* Rebuilds p's candidates from e (may be NULL) and its hint; see there. */
+void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
+    const struct mesh_endpoints *e);
+/* Underlay PROBE / PROBE_ACK (first byte MESH_MSG_MAGIC). */
+void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len);
+/* In-tunnel PUNCH from member from. */
+void node_punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m, size_t len);
+
+/* node_endpoints.c */
+/* Signs, stores and gossips our endpoint record with eps; 0 or MESHD_E_*. */
+int node_sign_endpoints(struct mesh_node *n, const struct mesh_ep *eps, uint8_t nep);
+/* Our endpoint set: the daemon's and the reflexive ones, cut to the max. */
+void node_endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e);
+/* A member's ACK says it saw our probe come from observed. */
+void node_refl_note(struct mesh_node *n, const union endpoint *observed);
+/* Drops reflexive endpoints not reported for NODE_REFL_TTL_S. */
+void node_refl_expire(struct mesh_node *n);
+
+/* node_routes.c */
+/* Every installed route of p goes (revocation, expiry, farewell). */
+void node_routes_uninstall_all(struct mesh_node *n, struct npeer *p);
+/* Puts p's installed routes back into its (new or cleared) wg peer. */
+void node_routes_rewire(struct mesh_node *n, struct npeer *p);
+/* Installs and removes routes so every member has what it should. */
+void node_routes_recompute(struct mesh_node *n);
+
+/* node_relay.c */
+/* Creates n->relay with the node as its member oracle; 0 or MESHD_E_*. */
+int node_relay_new(struct mesh_node *n);
+/* Every peer's relay candidates and our own offer, now. */
+void node_relays_refresh(struct mesh_node *n);
+/* Underlay RELAY / RELAYED. */
+void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len);
+
+/* node_admin.c */
+/* Admin nodes: creates n->inv, the join inviter backed by the store; 0 or
+ * MESHD_E_*. */
+int node_inviter_new(struct mesh_node *n);
+/* After the inviter admitted a joiner: merge and gossip its cert. */
+void node_publish_admitted(struct mesh_node *n, const union endpoint *src);
+
+#endif

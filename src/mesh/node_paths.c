@@ -1,0 +1,473 @@
+/* Mesh node: the glue between the members and their path engines
+ * (mesh/path.h): which endpoint candidates a peer gets and in what order,
+ * the engines' upcalls (send a probe, a path changed), the underlay PROBE /
+ * PROBE_ACK exchange (mesh/probe.h) with its anti-abuse limits, and PUNCH,
+ * the in-tunnel request to probe each other at the same time.
+ *
+ * Every peer has a path engine fed with its endpoint record and join hint;
+ * its DIRECT choice is WireGuard's endpoint, and the ACKs tell us our
+ * reflexive endpoints (node_endpoints.c). Limits: NODE_ACK_RATE answers per
+ * second per peer, each txid answered once; at most one PUNCH per second per
+ * origin acted on and per target sent.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/gossip.h"
+#include "mesh/node_internal.h"
+#include "mesh/relay.h"
+#include "mesh/wire.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* ---- candidates ---- */
+
+/* Addresses that are only reachable on their own network: RFC 1918,
+ * CGNAT 100.64/10, link-local, ULA. */
+bool node_addr_private(const struct mesh_ep *ep)
+{
+	const uint8_t *a = ep->addr;
+
+	if (ep->family == MESH_FAMILY_V4)
+		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+		    (a[0] == 169 && a[1] == 254);
+	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+}
+
+/* True when ep shares a /24 (IPv4) or /64 (IPv6) with one of our own local
+ * endpoints: most likely the same LAN. */
+static bool ep_near(const struct mesh_node *n, const struct mesh_ep *ep)
+{
+	size_t plen = ep->family == MESH_FAMILY_V4 ? 3 : 8;
+
+	for (unsigned i = 0; n->have_eps && i < n->eps.nep && i < MESH_ENDPOINTS_MAX; i++) {
+		const struct mesh_ep *o = &n->eps.ep[i];
+
+		if (o->source == MESH_EP_LOCAL && o->family == ep->family &&
+		    memcmp(o->addr, ep->addr, plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Preference rank of a candidate: the order handed to the path engine, and
+ * WireGuard's endpoint until the engine has a direct path (mesh/path.h):
+ * 0 a local address on what looks like our LAN; 1 a public IPv4 address
+ * (local, port-mapped or reflexive); 2 a public IPv6 address; 3 the rest
+ * (private addresses of other networks: reachable only by luck). */
+static int ep_rank(const struct mesh_node *n, const struct mesh_ep *ep)
+{
+	if (ep->source == MESH_EP_LOCAL && ep_near(n, ep))
+		return 0;
+	if (node_addr_private(ep))
+		return 3;
+	return ep->family == MESH_FAMILY_V4 ? 1 : 2;
+}
+
+static void ep_from_mesh(union endpoint *out, const struct mesh_ep *ep)
+{
+	memset(out, 0, sizeof *out);
+	if (ep->family == MESH_FAMILY_V4) {
+		out->sin.sin_family = AF_INET;
+		memcpy(&out->sin.sin_addr, ep->addr, 4);
+		out->sin.sin_port = htons(ep->port);
+	} else {
+		out->sin6.sin6_family = AF_INET6;
+		memcpy(&out->sin6.sin6_addr, ep->addr, 16);
+		out->sin6.sin6_port = htons(ep->port);
+	}
+}
+
+/* The address of an endpoint, in our family terms. */
+bool node_ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16])
+{
+	union endpoint e = *ep;
+
+	endpoint_unmap(&e);
+	memset(addr, 0, 16);
+	if (e.sa.sa_family == AF_INET) {
+		*family = MESH_FAMILY_V4;
+		memcpy(addr, &e.sin.sin_addr, 4);
+		return true;
+	}
+	if (e.sa.sa_family == AF_INET6) {
+		*family = MESH_FAMILY_V6;
+		memcpy(addr, &e.sin6.sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* ep as a record entry of the given source; false when it is no valid one. */
+bool node_ep_to_mesh(const union endpoint *ep, uint8_t source, struct mesh_ep *out)
+{
+	union endpoint e = *ep;
+
+	memset(out, 0, sizeof *out);
+	endpoint_unmap(&e);
+	if (!node_ep_addr(&e, &out->family, out->addr))
+		return false;
+	out->source = source;
+	out->port = ntohs(e.sa.sa_family == AF_INET ? e.sin.sin_port : e.sin6.sin6_port);
+	return mesh_ep_valid(out);
+}
+
+/* True when an installed subnet route (of any member) covers ep: packets to
+ * it would enter the tunnel, so it cannot be an underlay path. */
+static bool cand_blocked(const struct mesh_node *n, const union endpoint *ep)
+{
+	uint8_t fam, addr[16];
+
+	if (!node_ep_addr(ep, &fam, addr))
+		return false;
+	for (size_t i = 0; i < n->npeers; i++)
+		for (unsigned j = 0; j < n->peers[i]->ninst; j++)
+			if (mesh_prefix_contains_addr(&n->peers[i]->inst[j], fam, addr))
+				return true;
+	return false;
+}
+
+/* ---- path selection upcalls (mesh/path.h) ---- */
+
+static void path_probe(void *ctx, const union endpoint *dst, uint64_t txid)
+{
+	struct npeer *p = ctx;
+	struct mesh_node *n = p->n;
+	struct mesh_probe m = { .type = MESH_MSG_PROBE, .txid = txid, .time = n->now_unix };
+	uint8_t buf[MESH_PROBE_MAX_LEN];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof buf);
+	if (!p->have_pkey || n->ops.send_underlay == NULL || mesh_probe_seal(&p->pkey, &m, &w) != 0)
+		return;
+	n->ops.send_underlay(n->ctx, dst, buf, w.off);
+}
+
+/* DIRECT: WireGuard follows the chosen endpoint. NONE: WireGuard keeps what
+ * it has (its own roaming may still find the peer). RELAY via R: WireGuard's
+ * endpoint becomes synth(R, peer) (mesh/relay.h). */
+static void path_changed(void *ctx, const struct mesh_path_choice *c)
+{
+	struct npeer *p = ctx;
+	struct mesh_node *n = p->n;
+	struct wg_peer_info info;
+	char a[ENDPOINT_STRLEN];
+
+	p->choice = *c;
+	n->routes_dirty = true;	/* "covers a peer's working path" may change */
+	n->relays_dirty = true;	/* relay candidates depend on direct paths */
+	if (c->kind == MESH_PATH_RELAY) {
+		struct npeer *r = node_peer_find(n, c->relay_id);
+		union endpoint syn;
+
+		log_info("mesh: member %s: relay via %s (%u ms)", p->name,
+		    r != NULL ? r->name : "?", (unsigned)c->rtt_ms);
+		if (p->wp == NULL || n->relay == NULL)
+			return;
+		mesh_relay_synth_make(n->relay, c->relay_id, p->node_id, n->now, &syn);
+		wg_peer_get_info(p->wp, &info);
+		if (!endpoint_eq(&info.endpoint, &syn))
+			wg_peer_set_endpoint(p->wp, &syn);
+		sodium_memzero(&info, sizeof info);
+		/* Both ends start a handshake: the other may not know us yet
+		 * (gossip), and a lost initiation costs REKEY_TIMEOUT. */
+		wg_peer_initiate_now(n->wg, p->wp, n->now);
+		return;
+	}
+	if (c->kind != MESH_PATH_DIRECT) {
+		log_info("mesh: member %s: no direct path", p->name);
+		return;
+	}
+	endpoint_format(&c->ep, a, sizeof a);
+	log_info("mesh: member %s: direct path %s (%u ms)", p->name, a, (unsigned)c->rtt_ms);
+	if (p->wp == NULL)
+		return;
+	wg_peer_get_info(p->wp, &info);
+	if (!endpoint_eq(&info.endpoint, &c->ep))
+		wg_peer_set_endpoint(p->wp, &c->ep);
+	sodium_memzero(&info, sizeof info);
+	/* A probe just came back on this path: if no session exists, the last
+	 * initiation was likely lost (e.g. before the NAT had a hole), so start
+	 * one now instead of waiting out WireGuard's 5 s retry. */
+	wg_peer_initiate_now(n->wg, p->wp, n->now);
+}
+
+static uint64_t path_rand(void *ctx)
+{
+	uint64_t r;
+
+	(void)ctx;
+	randombytes_buf(&r, sizeof r);
+	return r;
+}
+
+/* The probe key with p's current WireGuard key. */
+void node_peer_key_init(struct mesh_node *n, struct npeer *p)
+{
+	mesh_probe_key_clear(&p->pkey);
+	p->have_pkey = mesh_probe_key_init(&p->pkey, n->wg_pk, n->wg_sk, p->wg_pk) == 0;
+	if (!p->have_pkey)
+		log_warn("mesh: member %s: no probe key (bad WireGuard key)", p->name);
+}
+
+int node_peer_path_init(struct mesh_node *n, struct npeer *p)
+{
+	struct mesh_path_cfg pc = {
+		.probe = path_probe, .changed = path_changed, .rand = path_rand, .ctx = p,
+	};
+	int r;
+
+	p->n = n;
+	if ((p->path = mesh_path_new(&pc, &r)) == NULL)
+		return r;
+	(void)mesh_path_set_local(p->path, n->lpfx, n->nlpfx, n->now);
+	p->ack_tokens = NODE_ACK_RATE;
+	p->ack_refill = n->now;
+	return 0;
+}
+
+/* Asks target to punch us at the same time: a PUNCH through the tunnel of a
+ * member we have a direct path with (it forwards it once). */
+static void send_punch_req(struct mesh_node *n, struct npeer *t)
+{
+	uint8_t m[NODE_PUNCH_LEN];
+
+	if (n->ops.send_gossip == NULL ||
+	    (t->punch_tx_at != 0 && n->now - t->punch_tx_at < MSEC(NODE_PUNCH_GAP_MS)))
+		return;
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *via = n->peers[i];
+
+		if (via == t || via->farewell || via->wp == NULL ||
+		    via->choice.kind != MESH_PATH_DIRECT)
+			continue;
+		m[0] = NODE_MSG_PUNCH;
+		memcpy(m + 1, t->node_id, MESH_NODE_ID_LEN);
+		memcpy(m + 1 + MESH_NODE_ID_LEN, n->node_id, MESH_NODE_ID_LEN);
+		n->ops.send_gossip(n->ctx, via->ipv4, m, sizeof m);
+		t->punch_tx_at = n->now;
+		return;
+	}
+}
+
+/* A punch round on p now, and p asked to do the same. */
+static void peer_punch(struct mesh_node *n, struct npeer *p)
+{
+	if (p->path == NULL || p->farewell)
+		return;
+	mesh_path_punch(p->path, n->now);
+	send_punch_req(n, p);
+}
+
+/* Rebuilds p's candidates from its endpoint record (e may be NULL) and the
+ * hint, leaving out those inside an installed subnet route, and hands them
+ * to the path engine when they changed. Until the engine has a direct path,
+ * WireGuard is pointed at the best-ranked candidate (unless it already
+ * uses one of them) so that a handshake can go out at once. */
+void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
+    const struct mesh_endpoints *e)
+{
+	union endpoint cand[MESH_ENDPOINTS_MAX + 1];
+	struct mesh_ep pc[MESH_ENDPOINTS_MAX + 1];
+	struct wg_peer_info info;
+	const union endpoint *set;
+	unsigned i, k = 0;
+	bool changed, have;
+	int r;
+
+	for (int rank = 0; e != NULL && rank <= 3; rank++) {
+		for (i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++) {
+			if (ep_rank(n, &e->ep[i]) != rank || !mesh_ep_valid(&e->ep[i]))
+				continue;
+			ep_from_mesh(&cand[k], &e->ep[i]);
+			if (cand_blocked(n, &cand[k]))
+				continue;	/* a subnet route pulls it into the tunnel */
+			pc[k++] = e->ep[i];
+		}
+	}
+	if (endpoint_is_set(&p->hint) && !cand_blocked(n, &p->hint)) {
+		for (i = 0; i < k && !endpoint_eq(&cand[i], &p->hint); i++)
+			;
+		if (i == k && node_ep_to_mesh(&p->hint, MESH_EP_REFLEXIVE, &pc[k]))
+			cand[k++] = p->hint;
+	}
+	changed = k != p->ncand || memcmp(pc, p->pcand, k * sizeof pc[0]) != 0;
+	p->ncand = (uint8_t)k;
+	memcpy(p->cand, cand, k * sizeof cand[0]);
+	memcpy(p->pcand, pc, k * sizeof pc[0]);
+	if (changed && p->path != NULL &&
+	    (r = mesh_path_set_candidates(p->path, pc, k, n->now)) != 0)
+		log_warn("mesh: member %s: path candidates: %s", p->name, meshd_strerror(r));
+	if (p->wp == NULL || k == 0)
+		return;
+	(void)mesh_gossip_set_reachable(n->g, p->node_id, true);
+	wg_peer_get_info(p->wp, &info);
+	if (p->choice.kind == MESH_PATH_DIRECT) {
+		have = endpoint_eq(&info.endpoint, &p->choice.ep);
+		set = &p->choice.ep;	/* e.g. a new wg peer after a rekey */
+	} else if (p->choice.kind == MESH_PATH_RELAY && mesh_relay_is_synth(&info.endpoint)) {
+		have = true;		/* relayed: path_changed() set it */
+		set = &cand[0];
+	} else {
+		for (i = 0, have = false; i < k && !have; i++)
+			have = endpoint_eq(&info.endpoint, &cand[i]);
+		set = &cand[0];
+	}
+	sodium_memzero(&info, sizeof info);
+	if (!have) {
+		wg_peer_set_endpoint(p->wp, set);
+		wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
+		n->routes_dirty = true;
+	}
+	if (changed && p->choice.kind != MESH_PATH_DIRECT && !n->loading)
+		peer_punch(n, p);	/* none or relayed: try direct at once */
+}
+
+/* ---- probes (mesh/probe.h) ---- */
+
+static struct npeer *peer_by_wg_pk(const struct mesh_node *n, const uint8_t *pk)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		if (!n->peers[i]->farewell && n->peers[i]->have_pkey &&
+		    memcmp(n->peers[i]->wg_pk, pk, MESH_WG_KEY_LEN) == 0)
+			return n->peers[i];
+	return NULL;
+}
+
+/* One ACK token for p (NODE_ACK_RATE per second, as many in a burst). */
+static bool ack_allowed(struct mesh_node *n, struct npeer *p)
+{
+	mtime_ns per = SEC(1) / NODE_ACK_RATE;
+
+	if (n->now > p->ack_refill) {
+		mtime_ns add = (n->now - p->ack_refill) / per;
+
+		if (add >= NODE_ACK_RATE - p->ack_tokens) {
+			p->ack_tokens = NODE_ACK_RATE;
+			p->ack_refill = n->now;
+		} else {
+			p->ack_tokens += (uint32_t)add;
+			p->ack_refill += add * per;
+		}
+	}
+	if (p->ack_tokens == 0)
+		return false;
+	p->ack_tokens--;
+	return true;
+}
+
+/* True the first time txid is seen (among the last NODE_ACK_SEEN). */
+static bool ack_fresh(struct npeer *p, uint64_t txid)
+{
+	for (unsigned i = 0; i < NODE_ACK_SEEN; i++)
+		if (p->ack_seen[i] == txid)
+			return false;
+	p->ack_seen[p->ack_seen_pos] = txid;
+	p->ack_seen_pos = (p->ack_seen_pos + 1) % NODE_ACK_SEEN;
+	return true;
+}
+
+/* PROBE from a member: answered to its source (which the ACK reports);
+ * PROBE_ACK: to the peer's path engine, and its observed address is one of
+ * our reflexive candidates. Non-members and anything that does not open:
+ * dropped. */
+void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len)
+{
+	uint8_t type, spk[MESH_PROBE_KEY_LEN], buf[MESH_PROBE_MAX_LEN];
+	struct mesh_probe m, a;
+	struct npeer *np;
+	struct wr w;
+
+	if (src == NULL || !endpoint_is_set(src) || mesh_probe_peek(p, len, &type, spk) != 0 ||
+	    (np = peer_by_wg_pk(n, spk)) == NULL || np->path == NULL ||
+	    mesh_probe_open(&np->pkey, p, len, n->now_unix, &m) != 0)
+		return;
+	if (m.type == MESH_MSG_PROBE_ACK) {
+		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0)
+			node_refl_note(n, &m.observed);
+		return;
+	}
+	if (n->ops.send_underlay == NULL || !ack_fresh(np, m.txid) || !ack_allowed(n, np))
+		return;
+	memset(&a, 0, sizeof a);
+	a.type = MESH_MSG_PROBE_ACK;
+	a.txid = m.txid;
+	a.time = n->now_unix;
+	a.observed = *src;
+	endpoint_unmap(&a.observed);
+	wr_init(&w, buf, sizeof buf);
+	if (mesh_probe_seal(&np->pkey, &a, &w) == 0)
+		n->ops.send_underlay(n->ctx, src, buf, w.off);
+	/* The peer is probing us and we have no direct path to it: its NAT
+	 * has just opened a hole towards us, so a probe round from our side
+	 * now is likely to get through (instead of the next round in 5 s). */
+	if (np->choice.kind != MESH_PATH_DIRECT &&
+	    (np->punch_rx_at == 0 || n->now - np->punch_rx_at >= MSEC(NODE_PUNCH_GAP_MS))) {
+		np->punch_rx_at = n->now;
+		mesh_path_punch(np->path, n->now);
+	}
+}
+
+/* ---- PUNCH (in-tunnel, node level) ---- */
+
+/* PUNCH = 'P' | target id | origin id, from member `from`. For us: punch
+ * the origin at once (sent by the origin itself or by a forwarder). For
+ * another member: forwarded once, and only when `from` is the origin. */
+void node_punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m, size_t len)
+{
+	const uint8_t *target = m + 1, *origin = m + 1 + MESH_NODE_ID_LEN;
+	struct npeer *o, *t;
+
+	if (len != NODE_PUNCH_LEN || (o = node_peer_find(n, origin)) == NULL || o->farewell)
+		return;
+	if (o->punch_rx_at != 0 && n->now - o->punch_rx_at < MSEC(NODE_PUNCH_GAP_MS))
+		return;
+	if (id_eq(target, n->node_id)) {
+		o->punch_rx_at = n->now;
+		if (o->path != NULL)
+			mesh_path_punch(o->path, n->now);
+		return;
+	}
+	if (o != from || (t = node_peer_find(n, target)) == NULL || t == from || t->farewell ||
+	    t->wp == NULL || n->ops.send_gossip == NULL)
+		return;
+	o->punch_rx_at = n->now;
+	n->ops.send_gossip(n->ctx, t->ipv4, m, len);
+}
+
+/* ---- network changes ---- */
+
+int mesh_node_set_local_prefixes(struct mesh_node *n, const struct mesh_prefix *p,
+    size_t count, mtime_ns now)
+{
+	n->now = now;
+	n->nlpfx = 0;
+	for (size_t i = 0; i < count && n->nlpfx < PATH_LOCAL_MAX; i++) {
+		struct mesh_path_prefix *q = &n->lpfx[n->nlpfx];
+
+		if ((p[i].family != MESH_FAMILY_V4 || p[i].len > 32) &&
+		    (p[i].family != MESH_FAMILY_V6 || p[i].len > 128))
+			continue;
+		memset(q, 0, sizeof *q);
+		q->family = p[i].family;
+		memcpy(q->addr, p[i].addr, 16);
+		q->plen = p[i].len;
+		n->nlpfx++;
+	}
+	for (size_t i = 0; i < n->npeers; i++)
+		if (n->peers[i]->path != NULL)
+			(void)mesh_path_set_local(n->peers[i]->path, n->lpfx, n->nlpfx, now);
+	return 0;
+}
+
+void mesh_node_network_changed(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	n->nrefl = 0;	/* learnt again from the next answers; the rescan republishes */
+	for (size_t i = 0; i < n->npeers; i++)
+		peer_punch(n, n->peers[i]);
+}

@@ -1,0 +1,348 @@
+/* Mesh node: the other members as WireGuard peers (struct npeer), and the
+ * records event callback that keeps the store and the wg device in step with
+ * the record set (mesh/node.h "Records and their effects").
+ *
+ * A member gets a wg peer (its cert's key, overlay /32 and /128, persistent
+ * keepalive) and a path engine when its cert arrives; a revoked member keeps
+ * its peer NODE_FAREWELL_S longer so that gossip can bring it the tombstone.
+ * Every NEW record reaches the store here, before the merge that raised the
+ * event returns.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "mesh/gossip.h"
+#include "mesh/node_internal.h"
+#include "mesh/records.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* ---- helpers ---- */
+
+/* The member row a certificate makes. */
+int node_member_from_cert(struct store_member *m, const struct mesh_cert *c,
+    const uint8_t *bytes, size_t len, uint64_t now_unix)
+{
+	memset(m, 0, sizeof *m);
+	if (len > sizeof m->cert || c->issued_at > INT64_MAX || c->expires_at > INT64_MAX)
+		return MESHD_E_INVAL;
+	memcpy(m->node_id, c->node_id, MESH_NODE_ID_LEN);
+	snprintf(m->name, sizeof m->name, "%s", c->name);
+	memcpy(m->wg_public_key, c->wg_pubkey, MESH_WG_KEY_LEN);
+	if (inet_ntop(AF_INET, c->ipv4, m->overlay4, sizeof m->overlay4) == NULL ||
+	    inet_ntop(AF_INET6, c->ipv6, m->overlay6, sizeof m->overlay6) == NULL)
+		return MESHD_E_INVAL;
+	m->cert_version = c->issued_at;
+	m->cert_expires_at = (int64_t)c->expires_at;
+	m->admin = (c->flags & MESH_CERT_F_ADMIN) != 0;
+	m->updated_at = (int64_t)now_unix;
+	m->cert_len = len;
+	memcpy(m->cert, bytes, len);
+	return 0;
+}
+
+int node_cert_to_bytes(const struct mesh_cert *c, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct wr w;
+	int r;
+
+	wr_init(&w, buf, cap);
+	if ((r = mesh_cert_encode(c, &w)) != 0)
+		return r;
+	*len = w.off;
+	return 0;
+}
+
+/* ---- peers ---- */
+
+struct npeer *node_peer_find(const struct mesh_node *n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n->npeers; i++)
+		if (id_eq(n->peers[i]->node_id, id))
+			return n->peers[i];
+	return NULL;
+}
+
+void node_peer_free(struct npeer *p)
+{
+	mesh_path_free(p->path);
+	mesh_probe_key_clear(&p->pkey);
+	sodium_memzero(p, sizeof *p);
+	free(p);
+}
+
+void node_peer_drop(struct mesh_node *n, struct npeer *p)
+{
+	node_routes_uninstall_all(n, p);
+	for (size_t i = 0; i < n->npeers; i++) {
+		if (n->peers[i] != p)
+			continue;
+		n->peers[i] = n->peers[--n->npeers];
+		break;
+	}
+	if (p->wp != NULL)
+		wg_peer_remove(n->wg, p->wp);
+	(void)mesh_gossip_set_reachable(n->g, p->node_id, false);
+	node_peer_free(p);
+}
+
+static void peer_farewell(struct mesh_node *n, struct npeer *p)
+{
+	node_routes_uninstall_all(n, p);
+	p->farewell = true;
+	p->farewell_at = n->now + SEC(NODE_FAREWELL_S);
+	(void)wg_peer_allowedip_remove(n->wg, p->wp, AF_INET6, p->ipv6, 128);
+}
+
+/* MEMBER_ADDED / CHANGED for another node. */
+static void peer_update(struct mesh_node *n, const struct mesh_cert *c)
+{
+	struct npeer *p = node_peer_find(n, c->node_id);
+	struct mesh_endpoints e;
+	int r;
+
+	if (p == NULL) {
+		if (n->npeers == n->cap) {
+			size_t cap = n->cap ? 2 * n->cap : 16;
+			struct npeer **np = realloc(n->peers, cap * sizeof *np);
+
+			if (np == NULL)
+				goto nomem;
+			n->peers = np;
+			n->cap = cap;
+		}
+		if ((p = calloc(1, sizeof *p)) == NULL)
+			goto nomem;
+		if (node_peer_path_init(n, p) != 0) {
+			node_peer_free(p);
+			p = NULL;
+			goto nomem;
+		}
+		memcpy(p->node_id, c->node_id, MESH_NODE_ID_LEN);
+		n->peers[n->npeers++] = p;
+	}
+	if (p->wp != NULL && memcmp(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN) != 0) {
+		wg_peer_remove(n->wg, p->wp);	/* rekeyed: a new wg peer */
+		p->wp = NULL;
+	}
+	snprintf(p->name, sizeof p->name, "%s", c->name);
+	if (!p->have_pkey || memcmp(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN) != 0) {
+		memcpy(p->wg_pk, c->wg_pubkey, MESH_WG_KEY_LEN);
+		node_peer_key_init(n, p);
+	}
+	memcpy(p->ipv4, c->ipv4, 4);
+	memcpy(p->ipv6, c->ipv6, 16);
+	p->admin = (c->flags & MESH_CERT_F_ADMIN) != 0;
+	if (p->wp == NULL) {
+		r = wg_peer_add(n->wg, p->wg_pk, n->now, &p->wp);
+		if (r == MESHD_E_EXIST && wg_peer_get_user(p->wp) != NULL) {
+			log_warn("mesh: member %s shares a WireGuard key; ignored", c->name);
+			p->wp = NULL;
+			return;
+		}
+		if (r != 0 && r != MESHD_E_EXIST) {
+			log_warn("mesh: member %s: wg peer: %s", c->name, meshd_strerror(r));
+			p->wp = NULL;
+			return;
+		}
+		wg_peer_set_user(p->wp, p);
+	}
+	wg_peer_allowedips_clear(n->wg, p->wp);
+	if (wg_peer_allowedip_add(n->wg, p->wp, AF_INET, p->ipv4, 32) != 0 ||
+	    wg_peer_allowedip_add(n->wg, p->wp, AF_INET6, p->ipv6, 128) != 0)
+		log_warn("mesh: member %s: allowed IPs not set", c->name);
+	node_routes_rewire(n, p);	/* node_routes_recompute() follows the event */
+	node_peer_set_candidates(n, p, mesh_records_endpoints(n->recs, p->node_id, &e) == 0 ?
+	    &e : NULL);
+	return;
+nomem:
+	free(p);
+	log_error("mesh: member %s: out of memory", c->name);
+}
+
+/* ---- records events -> store and wg ---- */
+
+static void store_cert(struct mesh_node *n, const struct mesh_cert *c)
+{
+	struct store_member m;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (n->loading || mesh_records_get(n->recs, MESH_REC_CERT, c->node_id, &bytes, &len) != 0)
+		return;
+	if ((r = node_member_from_cert(&m, c, bytes, len, n->now_unix)) == 0)
+		r = store_member_upsert(n->st, &m);
+	if (r != 0)
+		log_warn("mesh: storing member %s: %s", c->name, meshd_strerror(r));
+}
+
+static void store_revoke_bytes(struct mesh_node *n, const uint8_t *bytes, size_t len)
+{
+	struct store_revocation rv;
+	struct mesh_revoke d;
+	int r;
+
+	if (mesh_revoke_decode(bytes, len, &d) != 0 || len > sizeof rv.record ||
+	    d.revoked_at > INT64_MAX)
+		return;
+	memset(&rv, 0, sizeof rv);
+	memcpy(rv.node_id, d.node_id, MESH_NODE_ID_LEN);
+	rv.revoked_at = (int64_t)d.revoked_at;
+	rv.record_len = len;
+	memcpy(rv.record, bytes, len);
+	r = store_revocation_put(n->st, &rv);
+	if (r != 0 && r != MESHD_E_EXIST)
+		log_warn("mesh: storing a revocation: %s", meshd_strerror(r));
+	r = store_member_delete(n->st, d.node_id);
+	if (r != 0 && r != MESHD_E_NOENT)
+		log_warn("mesh: deleting a revoked member: %s", meshd_strerror(r));
+}
+
+static void store_endpoints(struct mesh_node *n, const struct mesh_endpoints *e)
+{
+	struct store_endpoint_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (n->loading || e->seq > INT64_MAX ||
+	    mesh_records_get(n->recs, MESH_REC_ENDPOINTS, e->node_id, &bytes, &len) != 0 ||
+	    len > sizeof rec.record)
+		return;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, e->node_id, MESH_NODE_ID_LEN);
+	rec.version = e->seq;
+	rec.updated_at = (int64_t)n->now_unix;
+	rec.record_len = len;
+	memcpy(rec.record, bytes, len);
+	r = store_endpoint_record_put(n->st, &rec);
+	if (r != 0 && r != MESHD_E_EXIST)
+		log_warn("mesh: storing an endpoint record: %s", meshd_strerror(r));
+}
+
+static void store_routes(struct mesh_node *n, const struct mesh_routes *rt)
+{
+	struct store_route_record rec;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (n->loading || rt->seq > INT64_MAX ||
+	    mesh_records_get(n->recs, MESH_REC_ROUTES, rt->node_id, &bytes, &len) != 0 ||
+	    len > sizeof rec.record)
+		return;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, rt->node_id, MESH_NODE_ID_LEN);
+	rec.version = rt->seq;
+	rec.updated_at = (int64_t)n->now_unix;
+	rec.record_len = len;
+	memcpy(rec.record, bytes, len);
+	r = store_route_record_put(n->st, &rec);
+	if (r != 0 && r != MESHD_E_EXIST)
+		log_warn("mesh: storing a routes record: %s", meshd_strerror(r));
+}
+
+static void on_removed(struct mesh_node *n, const struct mesh_rec_event *ev)
+{
+	struct npeer *p;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (id_eq(ev->node_id, n->node_id)) {
+		if (ev->gone == MESH_GONE_REVOKED)
+			n->revoked = true;
+	} else if ((p = node_peer_find(n, ev->node_id)) != NULL) {
+		if (ev->gone == MESH_GONE_REVOKED && p->wp != NULL && !n->loading)
+			peer_farewell(n, p);
+		else
+			node_peer_drop(n, p);
+	}
+	if (n->loading)
+		return;
+	if (ev->gone == MESH_GONE_REVOKED &&
+	    mesh_records_get(n->recs, MESH_REC_REVOKE, ev->node_id, &bytes, &len) == 0) {
+		store_revoke_bytes(n, bytes, len);
+	} else if (ev->gone == MESH_GONE_EXPIRED && !id_eq(ev->node_id, n->node_id)) {
+		r = store_member_delete(n->st, ev->node_id);
+		if (r != 0 && r != MESHD_E_NOENT)
+			log_warn("mesh: deleting an expired member: %s", meshd_strerror(r));
+	}
+}
+
+void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
+{
+	struct mesh_node *n = ctx;
+	bool self = id_eq(ev->node_id, n->node_id);
+	struct npeer *p;
+
+	n->relays_dirty = true;	/* offers and members may have changed */
+	switch (ev->type) {
+	case MESH_EV_MEMBER_ADDED:
+	case MESH_EV_MEMBER_CHANGED:
+		store_cert(n, ev->cert);
+		if (self)
+			n->self = *ev->cert;
+		else
+			peer_update(n, ev->cert);
+		break;
+	case MESH_EV_MEMBER_REMOVED:
+		on_removed(n, ev);
+		break;
+	case MESH_EV_ENDPOINTS_CHANGED:
+		if (ev->endpoints != NULL)
+			store_endpoints(n, ev->endpoints);
+		if (self) {
+			n->have_eps = ev->endpoints != NULL;
+			if (n->have_eps) {
+				n->eps = *ev->endpoints;
+				if (n->eps.seq > n->ep_seq)
+					n->ep_seq = n->eps.seq;
+			}
+		} else if ((p = node_peer_find(n, ev->node_id)) != NULL) {
+			node_peer_set_candidates(n, p, ev->endpoints);
+		}
+		break;
+	case MESH_EV_ROUTES_CHANGED:
+		if (ev->routes != NULL)
+			store_routes(n, ev->routes);
+		if (self) {
+			n->have_rt = ev->routes != NULL;
+			if (n->have_rt) {
+				n->rt = *ev->routes;
+				if (n->rt.seq > n->rt_seq)
+					n->rt_seq = n->rt.seq;
+			}
+		}
+		break;
+	}
+	/* our own routes are never installed here: we are their gateway */
+	if (!self || ev->type == MESH_EV_MEMBER_REMOVED)
+		node_routes_recompute(n);
+}
+
+static int sweep_one(void *ctx, enum mesh_rec_kind kind, const uint8_t *id,
+    const uint8_t *bytes, size_t len)
+{
+	(void)kind;
+	(void)id;
+	store_revoke_bytes(ctx, bytes, len);
+	return 0;
+}
+
+/* Revocations of nodes that were never members raise no event: store every
+ * held one when the count moved (store_revocation_put keeps the first). */
+void node_sweep_revocations(struct mesh_node *n)
+{
+	size_t c = mesh_records_count(n->recs, MESH_REC_REVOKE);
+
+	if (c == n->revokes_stored || n->loading)
+		return;
+	(void)mesh_records_foreach(n->recs, MESH_REC_REVOKE, sweep_one, n);
+	n->revokes_stored = c;
+}
