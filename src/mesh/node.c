@@ -1664,7 +1664,7 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 		return;
 	enter(n, now, now_unix);
 	n->admitted = false;
-	if (mesh_join_inviter_handle(n->inv, p, len, now_unix, reply, &rlen) != 0)
+	if (mesh_join_inviter_handle(n->inv, src, p, len, now, now_unix, reply, &rlen) != 0)
 		rlen = 0;
 	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
 		n->ops.send_underlay(n->ctx, src, reply, rlen);
