@@ -140,6 +140,7 @@ struct mesh_node {
 	struct mesh_records *recs;
 	struct mesh_gossip *g;
 	struct mesh_join_inviter *inv;	/* admin only; large: on the heap */
+	mtime_ns purge_at;		/* next purge of dead invites; 0: not armed */
 
 	struct npeer **peers;
 	size_t npeers, cap;
@@ -2180,6 +2181,8 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		t = n->relays_at;
 	if (n->have_eps && n->resign_at < t)
 		t = n->resign_at;
+	if (n->inv != NULL && n->purge_at < t)
+		t = n->purge_at;
 	return t;
 }
 
@@ -2224,6 +2227,16 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 		}
 	}
 	sweep_revocations(n);
+	/* Dead invites cost nothing at join time any more (refused before
+	 * the signature check), but the table would grow forever. Expired
+	 * ones stay a grace period so that a late joiner reads "expired";
+	 * the first purge waits one period after start. */
+	if (n->inv != NULL && now >= n->purge_at) {
+		if (n->purge_at != 0 && now_unix > JOIN_PURGE_GRACE_S &&
+		    (r = store_invite_purge(n->st, (int64_t)(now_unix - JOIN_PURGE_GRACE_S))) < 0)
+			log_warn("mesh: purging invites: %s", meshd_strerror(r));
+		n->purge_at = now + SEC(JOIN_PURGE_S);
+	}
 }
 
 /* ---- open / free ---- */
