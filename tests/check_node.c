@@ -1232,7 +1232,7 @@ END_TEST
 START_TEST(test_relay_refused)
 {
 	struct mesh_relay_stats st;
-	struct mesh_node_self s2;
+	struct mesh_node_self s1, s2;
 	uint8_t inner[32] = { 4 }, buf[64];
 	union endpoint out = EP("203.0.113.9", 4000);
 	size_t len;
@@ -1242,15 +1242,20 @@ START_TEST(test_relay_refused)
 	join_and_start(2, "charlie");
 	u_deliver = w_deliver = true;
 	run(5);
+	mesh_node_get_self(T[1].n, &s1);
 	mesh_node_get_self(T[2].n, &s2);
-	len = mesh_relay_encode(MESH_MSG_RELAY, s2.node_id, inner, sizeof inner, buf, sizeof buf);
+	/* from an outsider: refused, at the dst check (it runs first: a
+	 * lookup by id) or at the source */
+	len = mesh_relay_encode(MESH_MSG_RELAY, s1.node_id, inner, sizeof inner, buf, sizeof buf);
 	ck_assert_uint_gt(len, 0);
 	uq_n = 0;
 	mesh_node_input_underlay(T[0].n, &out, buf, len, now, unix_now());
 	ck_assert_uint_eq(uq_n, 0);
 	mesh_node_relay_stats(T[0].n, &st);
-	ck_assert_uint_eq(st.drop_source, 1);
+	ck_assert_uint_eq(st.drop_source + st.drop_dst, 1);
+	ck_assert_uint_eq(st.forwarded, 0);
 	mesh_node_set_relay(T[0].n, false);
+	len = mesh_relay_encode(MESH_MSG_RELAY, s2.node_id, inner, sizeof inner, buf, sizeof buf);
 	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
 	ck_assert_uint_eq(uq_n, 0);
 	mesh_node_relay_stats(T[0].n, &st);
