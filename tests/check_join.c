@@ -162,6 +162,7 @@ struct world {
 	uint8_t wg_pk[MESH_WG_KEY_LEN], wg_sk[MESH_WG_KEY_LEN];
 	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];
 	mtime_ns now;			/* virtual monotonic clock */
+	union endpoint src;		/* the joiner as the inviter sees it */
 	int64_t joiner_skew;		/* joiner wall clock minus the inviter's */
 	struct pkt q[QUEUE_MAX];	/* joiner -> network */
 	unsigned qn;
@@ -279,6 +280,7 @@ static void world_setup(void)
 	W.tok.nep = 2;
 	set_ep(&W.tok.ep[0], "192.0.2.1:51820");
 	set_ep(&W.tok.ep[1], "[2001:db8::1]:51820");
+	set_ep(&W.src, "198.51.100.7:40000");
 
 	/* the joiner's keys */
 	crypto_box_keypair(W.wg_pk, W.wg_sk);
@@ -319,7 +321,7 @@ static void inviter_answer(const uint8_t *p, size_t n)
 	uint8_t reply[MESH_MSG_DGRAM_MAX];
 	size_t rlen = sizeof reply;
 
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, p, n, unix_now(), reply, &rlen), 0);
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, p, n, W.now, unix_now(), reply, &rlen), 0);
 	if (rlen == 0)
 		return;
 	ck_assert_uint_le(rlen, MESH_MSG_DGRAM_MAX);
@@ -505,7 +507,7 @@ START_TEST(test_inviter_handle_replay_after_success)
 	first_len = W.last_reply_len;
 	/* a replay 100 s later gets the cached answer and burns nothing */
 	rlen = sizeof reply;
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, W.first_req, W.first_req_len,
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req, W.first_req_len, W.now,
 	    NOW + 100, reply, &rlen), 0);
 	ck_assert_uint_eq(rlen, first_len);
 	ck_assert_mem_eq(reply, first, first_len);
@@ -513,7 +515,7 @@ START_TEST(test_inviter_handle_replay_after_success)
 	ck_assert_uint_eq(uses_left(), 4);
 	/* once the cache entry is gone, the time window has closed too */
 	rlen = sizeof reply;
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, W.first_req, W.first_req_len,
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req, W.first_req_len, W.now,
 	    NOW + JOIN_CACHE_S, reply, &rlen), 0);
 	ck_assert_uint_eq(rlen, MESH_JOIN_ERR_LEN);
 	ck_assert_uint_eq(reply[MESH_JOIN_ERR_LEN - 1], MESH_JOIN_R_BAD_REQUEST);
@@ -606,7 +608,7 @@ START_TEST(test_inviter_handle_bad_signature_silent)
 	wr_init(&w, buf, sizeof buf);
 	ck_assert_int_eq(mesh_join_req_encode(&req, &w), 0);
 	rlen = sizeof reply;
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, buf, w.off, NOW, reply, &rlen), 0);
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, buf, w.off, W.now, NOW, reply, &rlen), 0);
 	ck_assert_uint_eq(rlen, 0);
 	ck_assert_uint_eq(W.st.admits, 0);
 	ck_assert_uint_eq(uses_left(), 1);
@@ -631,7 +633,7 @@ START_TEST(test_inviter_handle_pin_mismatch)
 	ck_assert_int_eq(start("beta"), 0);
 	W.qn = 0;
 	rlen = sizeof reply;
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, W.first_req, W.first_req_len, NOW,
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req, W.first_req_len, W.now, NOW,
 	    reply, &rlen), 0);
 	ck_assert_uint_eq(rlen, MESH_JOIN_ERR_LEN);
 	ck_assert_int_eq(mesh_join_err_decode(reply, rlen, &e), 0);
@@ -897,6 +899,8 @@ START_TEST(test_inviter_handle_cache_lru)
 
 	W.st.invites[0].inv.uses_left = JOIN_CACHE_N + 1;
 	for (i = 0; i <= JOIN_CACHE_N; i++) {
+		/* joiners half a second apart: within one source's budget */
+		W.now += MSEC(500);
 		mesh_join_joiner_clear(&W.j);
 		snprintf(name, sizeof name, "n%u", i);
 		ck_assert_int_eq(start(name), 0);
@@ -913,24 +917,26 @@ START_TEST(test_inviter_handle_cache_lru)
 	/* the newest 64 are answered from the cache */
 	for (i = 1; i <= JOIN_CACHE_N; i++) {
 		rlen = sizeof reply;
-		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, reqs[i], req_len[i], NOW, reply,
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, reqs[i], req_len[i], W.now, NOW, reply,
 		    &rlen), 0);
 		ck_assert_uint_eq(rlen, resp_len[i]);
 		ck_assert_mem_eq(reply, resps[i], rlen);
 	}
 	/* the oldest was evicted: it is handled afresh, and refused */
 	rlen = sizeof reply;
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, reqs[0], req_len[0], NOW, reply, &rlen),
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, reqs[0], req_len[0], W.now, NOW, reply, &rlen),
 	    0);
+	ck_assert_uint_eq(rlen, MESH_JOIN_ERR_LEN);
 	ck_assert_int_eq(mesh_join_err_decode(reply, rlen, &e), 0);
 	ck_assert_uint_eq(e.reason, MESH_JOIN_R_USED_UP);
 	ck_assert_uint_eq(W.st.admitted, JOIN_CACHE_N + 1);
-	/* entries die after JOIN_CACHE_S */
+	/* entries die after JOIN_CACHE_S (reqs[1] was answered a second in);
+	 * the used-up invite is refused before anything else is checked */
 	rlen = sizeof reply;
-	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, reqs[1], req_len[1],
-	    NOW + JOIN_CACHE_S, reply, &rlen), 0);
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, reqs[1], req_len[1], W.now,
+	    NOW + 1 + JOIN_CACHE_S, reply, &rlen), 0);
 	ck_assert_int_eq(mesh_join_err_decode(reply, rlen, &e), 0);
-	ck_assert_uint_eq(e.reason, MESH_JOIN_R_BAD_REQUEST);
+	ck_assert_uint_eq(e.reason, MESH_JOIN_R_USED_UP);
 }
 END_TEST
 
@@ -1015,7 +1021,7 @@ START_TEST(test_inviter_handle_damaged_requests)
 	n = W.first_req_len;
 	for (i = 0; i < n; i++) {
 		rlen = sizeof reply;
-		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, W.first_req, i, NOW, reply,
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req, i, W.now, NOW, reply,
 		    &rlen), 0);
 		ck_assert_uint_eq(rlen, 0);
 	}
@@ -1024,7 +1030,7 @@ START_TEST(test_inviter_handle_damaged_requests)
 		bit = (unsigned)(i % 8);
 		p[i / 8] ^= (uint8_t)(1u << bit);
 		rlen = sizeof reply;
-		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, p, n, NOW, reply, &rlen), 0);
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, p, n, W.now, NOW, reply, &rlen), 0);
 		/* at most an unknown-invite answer (the id was hit) or, for a
 		 * flip in the pin, other-mesh */
 		if (rlen != 0) {
@@ -1035,7 +1041,9 @@ START_TEST(test_inviter_handle_damaged_requests)
 	}
 	ck_assert_uint_eq(W.st.admits, 0);
 	ck_assert_uint_eq(uses_left(), 1);
-	/* the intact request still works */
+	/* the intact request still works, once the flood's signature
+	 * budget has refilled */
+	W.now += SEC(60);
 	inviter_answer(W.first_req, n);
 	ck_assert_int_eq(W.j.outcome, MESH_JOIN_OK);
 }
@@ -1101,6 +1109,176 @@ START_TEST(test_joiner_input_damaged_errors)
 }
 END_TEST
 
+/* ---- hostile senders: no amplification, bounded signature checks ---- */
+
+/* The request with its signature replaced by junk (the invite id is known:
+ * it travels in clear) under a fresh request id. */
+static size_t junk_sig_req(uint8_t *out, size_t cap)
+{
+	ck_assert_uint_le(W.first_req_len, cap);
+	memcpy(out, W.first_req, W.first_req_len);
+	memset(out + W.first_req_len - MESH_SIG_LEN, 0x5a, MESH_SIG_LEN);
+	/* and a request id of its own, so that it is not taken for a changed
+	 * copy of an answered request */
+	out[W.first_req_len - MESH_SIG_LEN - 1] ^= 0xa5;
+	return W.first_req_len;
+}
+
+START_TEST(test_inviter_handle_replay_other_source_dropped)
+{
+	uint8_t reply[MESH_MSG_DGRAM_MAX];
+	union endpoint victim;
+	struct mesh_join_stats st;
+	size_t rlen;
+
+	ck_assert_int_eq(start("beta"), 0);
+	ck_assert_int_eq(run(SEC(60)), MESH_JOIN_OK);
+	ck_assert_uint_gt(W.last_reply_len, W.first_req_len);
+	/* a captured request replayed with a spoofed source: nothing */
+	set_ep(&victim, "203.0.113.9:53");
+	for (int i = 0; i < 10; i++) {
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &victim, W.first_req,
+		    W.first_req_len, W.now, NOW + 1, reply, &rlen), 0);
+		ck_assert_uint_eq(rlen, 0);
+	}
+	/* the same joiner's port changed: also another address */
+	set_ep(&victim, "198.51.100.7:40001");
+	rlen = sizeof reply;
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &victim, W.first_req, W.first_req_len,
+	    W.now, NOW + 1, reply, &rlen), 0);
+	ck_assert_uint_eq(rlen, 0);
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_eq(st.drop_replay, 11);
+	/* the joiner's own retransmit still gets the cached answer */
+	rlen = sizeof reply;
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req, W.first_req_len,
+	    W.now, NOW + 1, reply, &rlen), 0);
+	ck_assert_uint_eq(rlen, W.last_reply_len);
+	ck_assert_mem_eq(reply, W.last_reply, rlen);
+	ck_assert_uint_eq(W.st.admits, 1);
+}
+END_TEST
+
+/* Everything a host without the invite secret can send (or replay) is
+ * answered with at most as many bytes as it sent. */
+START_TEST(test_inviter_handle_reply_never_larger_unauthenticated)
+{
+	uint8_t p[MESH_JOIN_REQ_MAX_LEN], reply[MESH_MSG_DGRAM_MAX];
+	union endpoint spoof;
+	size_t n, rlen;
+	unsigned answered = 0;
+
+	set_ep(&spoof, "[2001:db8:66::1]:9");
+	W.st.invites[0].inv.uses_left = 3;
+	ck_assert_int_eq(start("beta"), 0);
+	ck_assert_int_eq(run(SEC(60)), MESH_JOIN_OK);
+	/* cases: 0 replay, 1 junk signature, 2 unknown invite id, 3 foreign
+	 * pin, 4 expired invite, 5 used-up invite, 6 truncated */
+	for (int c = 0; c < 7; c++) {
+		n = junk_sig_req(p, sizeof p);
+		switch (c) {
+		case 0: memcpy(p, W.first_req, n); break;
+		case 1: break;
+		case 2: p[MESH_MSG_HDR_LEN] ^= 0xff; break;
+		case 3: p[MESH_MSG_HDR_LEN + MESH_JOIN_INVITE_ID_LEN] ^= 0xff; break;
+		case 4: W.st.invites[0].inv.expires_at = NOW - 1; break;
+		case 5: W.st.invites[0].inv.expires_at = NOW + 3600;
+			W.st.invites[0].inv.uses_left = 0; break;
+		case 6: n = MESH_JOIN_REQ_FIXED_LEN - 1; break;
+		}
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &spoof, p, n, W.now, NOW + 1,
+		    reply, &rlen), 0);
+		ck_assert_msg(rlen <= n, "case %d: %zu bytes answered to %zu", c, rlen, n);
+		answered += rlen > 0;
+	}
+	ck_assert_uint_eq(answered, 4);	/* 2..5 get a 19-byte JOIN_ERR */
+	ck_assert_uint_eq(W.st.admits, 1);
+}
+END_TEST
+
+START_TEST(test_inviter_handle_dead_invite_refused_before_verify)
+{
+	uint8_t p[MESH_JOIN_REQ_MAX_LEN], reply[MESH_MSG_DGRAM_MAX];
+	struct mesh_join_stats st;
+	struct mesh_join_err e;
+	size_t n, rlen;
+
+	ck_assert_int_eq(start("beta"), 0);
+	W.qn = 0;
+	n = junk_sig_req(p, sizeof p);
+	W.st.invites[0].inv.expires_at = NOW - 1;
+	rlen = sizeof reply;
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, p, n, W.now, NOW, reply,
+	    &rlen), 0);
+	ck_assert_int_eq(mesh_join_err_decode(reply, rlen, &e), 0);
+	ck_assert_uint_eq(e.reason, MESH_JOIN_R_EXPIRED);
+	W.st.invites[0].inv.expires_at = NOW + 3600;
+	W.st.invites[0].inv.uses_left = 0;
+	rlen = sizeof reply;
+	ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, p, n, W.now, NOW, reply,
+	    &rlen), 0);
+	ck_assert_int_eq(mesh_join_err_decode(reply, rlen, &e), 0);
+	ck_assert_uint_eq(e.reason, MESH_JOIN_R_USED_UP);
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_eq(st.verified, 0);
+}
+END_TEST
+
+START_TEST(test_inviter_handle_verify_budget)
+{
+	uint8_t p[MESH_JOIN_REQ_MAX_LEN], reply[MESH_MSG_DGRAM_MAX];
+	struct mesh_join_stats st;
+	union endpoint src;
+	char a[64];
+	size_t n, rlen;
+	unsigned i;
+
+	ck_assert_int_eq(start("beta"), 0);
+	W.qn = 0;
+	n = junk_sig_req(p, sizeof p);
+	/* one source: its burst, then silence */
+	for (i = 0; i < 100; i++) {
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, p, n, W.now, NOW, reply,
+		    &rlen), 0);
+		ck_assert_uint_eq(rlen, 0);
+	}
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_eq(st.verified, JOIN_VERIFY_SRC_BURST);
+	ck_assert_uint_eq(st.drop_ratelimit, 100 - JOIN_VERIFY_SRC_BURST);
+	/* the same /64 is one source */
+	set_ep(&src, "[2001:db8:1:2::1]:1");
+	for (i = 0; i < 2 * JOIN_VERIFY_SRC_BURST; i++) {
+		src.sin6.sin6_addr.s6_addr[15] = (uint8_t)i;
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &src, p, n, W.now, NOW, reply,
+		    &rlen), 0);
+	}
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_eq(st.verified, 2 * JOIN_VERIFY_SRC_BURST);
+	/* many spoofed sources: the global budget */
+	for (i = 0; i < 1000; i++) {
+		snprintf(a, sizeof a, "10.%u.%u.1:7", i / 256, i % 256);
+		set_ep(&src, a);
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &src, p, n, W.now, NOW, reply,
+		    &rlen), 0);
+	}
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_eq(st.verified, JOIN_VERIFY_BURST);
+	ck_assert_uint_ge(st.drop_budget, 1000 - JOIN_VERIFY_BURST);
+	/* a second later the budget has refilled by its rate, and the real
+	 * joiner (its own source refilled too) gets in */
+	W.now += SEC(1);
+	inviter_answer(W.first_req, W.first_req_len);
+	ck_assert_int_eq(W.j.outcome, MESH_JOIN_OK);
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_eq(st.verified, JOIN_VERIFY_BURST + 1);
+}
+END_TEST
+
 START_TEST(test_mesh_join_strerror_every_outcome)
 {
 	for (int o = 0; o < MESH_JOIN_OUTCOME_END; o++) {
@@ -1160,6 +1338,10 @@ Suite *suite_join(void)
 	tcase_add_test(tc, test_inviter_handle_damaged_requests);
 	tcase_add_test(tc, test_joiner_input_damaged_responses);
 	tcase_add_test(tc, test_joiner_input_damaged_errors);
+	tcase_add_test(tc, test_inviter_handle_replay_other_source_dropped);
+	tcase_add_test(tc, test_inviter_handle_reply_never_larger_unauthenticated);
+	tcase_add_test(tc, test_inviter_handle_dead_invite_refused_before_verify);
+	tcase_add_test(tc, test_inviter_handle_verify_budget);
 	tcase_add_test(tc, test_mesh_join_strerror_every_outcome);
 	suite_add_tcase(s, tc);
 	return s;

@@ -713,6 +713,41 @@ START_TEST(test_join)
 }
 END_TEST
 
+START_TEST(test_handle_expiry_purges_invites)
+{
+	struct mesh_token used, old, live;
+	struct store_invite inv;
+	uint8_t pk[MESH_PK_LEN], sk[MESH_SK_LEN];
+	uint8_t id_used[MESH_JOIN_INVITE_ID_LEN], id_old[MESH_JOIN_INVITE_ID_LEN];
+	uint8_t id_live[MESH_JOIN_INVITE_ID_LEN];
+
+	init_admin();
+	make_token(&used, 3600, 1, unix_now());
+	make_token(&old, 60, 1, unix_now() - 2 * JOIN_PURGE_GRACE_S);
+	make_token(&live, 3 * JOIN_PURGE_S, 1, unix_now());
+	ck_assert_int_eq(mesh_join_invite_keypair(used.secret, pk, sk), 0);
+	mesh_join_invite_id(pk, id_used);
+	ck_assert_int_eq(mesh_join_invite_keypair(old.secret, pk, sk), 0);
+	mesh_join_invite_id(pk, id_old);
+	ck_assert_int_eq(mesh_join_invite_keypair(live.secret, pk, sk), 0);
+	mesh_join_invite_id(pk, id_live);
+	sodium_memzero(sk, sizeof sk);
+	ck_assert_int_eq(store_invite_consume(T[0].st, id_used, (int64_t)unix_now(), NULL), 0);
+	/* the first expiry only arms the purge */
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert_int_eq(store_invite_get(T[0].st, id_old, &inv), 0);
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n), now + SEC(JOIN_PURGE_S));
+	now += SEC(JOIN_PURGE_S);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert_int_eq(store_invite_get(T[0].st, id_used, &inv), MESHD_E_NOENT);
+	ck_assert_int_eq(store_invite_get(T[0].st, id_old, &inv), MESHD_E_NOENT);
+	ck_assert_int_eq(store_invite_get(T[0].st, id_live, &inv), 0);
+	mesh_token_clear(&used);
+	mesh_token_clear(&old);
+	mesh_token_clear(&live);
+}
+END_TEST
+
 START_TEST(test_persist_join_twice)
 {
 	struct mesh_token tok;
@@ -1197,7 +1232,7 @@ END_TEST
 START_TEST(test_relay_refused)
 {
 	struct mesh_relay_stats st;
-	struct mesh_node_self s2;
+	struct mesh_node_self s1, s2;
 	uint8_t inner[32] = { 4 }, buf[64];
 	union endpoint out = EP("203.0.113.9", 4000);
 	size_t len;
@@ -1207,15 +1242,20 @@ START_TEST(test_relay_refused)
 	join_and_start(2, "charlie");
 	u_deliver = w_deliver = true;
 	run(5);
+	mesh_node_get_self(T[1].n, &s1);
 	mesh_node_get_self(T[2].n, &s2);
-	len = mesh_relay_encode(MESH_MSG_RELAY, s2.node_id, inner, sizeof inner, buf, sizeof buf);
+	/* from an outsider: refused, at the dst check (it runs first: a
+	 * lookup by id) or at the source */
+	len = mesh_relay_encode(MESH_MSG_RELAY, s1.node_id, inner, sizeof inner, buf, sizeof buf);
 	ck_assert_uint_gt(len, 0);
 	uq_n = 0;
 	mesh_node_input_underlay(T[0].n, &out, buf, len, now, unix_now());
 	ck_assert_uint_eq(uq_n, 0);
 	mesh_node_relay_stats(T[0].n, &st);
-	ck_assert_uint_eq(st.drop_source, 1);
+	ck_assert_uint_eq(st.drop_source + st.drop_dst, 1);
+	ck_assert_uint_eq(st.forwarded, 0);
 	mesh_node_set_relay(T[0].n, false);
+	len = mesh_relay_encode(MESH_MSG_RELAY, s2.node_id, inner, sizeof inner, buf, sizeof buf);
 	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
 	ck_assert_uint_eq(uq_n, 0);
 	mesh_node_relay_stats(T[0].n, &st);
@@ -1593,6 +1633,7 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_add_invite);
 	tcase_add_test(tc, test_join);
+	tcase_add_test(tc, test_handle_expiry_purges_invites);
 	tcase_add_test(tc, test_persist_join_twice);
 	tcase_add_test(tc, test_gossip_three);
 	tcase_add_test(tc, test_restart);

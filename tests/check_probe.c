@@ -316,6 +316,57 @@ START_TEST(test_stale_time)
 }
 END_TEST
 
+/* An ACK (the only answer a PROBE gets) is never larger than the PROBE,
+ * whatever address it reports, so even a replayed PROBE from a spoofed
+ * source amplifies nothing; a PROBE from a non-member does not open at all
+ * (no answer), and the padding must be zeros. */
+START_TEST(test_reply_never_larger)
+{
+	static const char *const obs[] = { "192.0.2.1:1", "[2001:db8::1]:65535" };
+	uint8_t p[MESH_PROBE_MAX_LEN], a[MESH_PROBE_MAX_LEN], key[32];
+	struct mesh_probe m = probe_at(1, NOW), out, ack;
+	size_t n, k;
+
+	n = seal(&ab, &m, p);
+	ck_assert_uint_eq(n, MESH_PROBE_LEN);
+	for (size_t i = 0; i < 2; i++) {
+		ack = ack_for(1, obs[i]);
+		k = seal(&ba, &ack, a);
+		ck_assert_uint_le(k, n);
+	}
+	/* c is no member of b's: its PROBE does not open under b's key for a */
+	n = seal(&cb, &m, p);
+	ck_assert_int_ne(mesh_probe_open(&ba, p, n, NOW, &out), 0);
+	/* non-zero padding: sealed by hand with the right key, refused */
+	{
+		uint8_t plain[MESH_PROBE_PLAIN_LEN + MESH_PROBE_PAD_LEN], nonce[24];
+
+		memset(plain, 0, sizeof plain);
+		plain[0] = MESH_MSG_PROBE;
+		plain[16] = (uint8_t)NOW;
+		plain[15] = (uint8_t)(NOW >> 8);
+		plain[14] = (uint8_t)(NOW >> 16);
+		plain[13] = (uint8_t)(NOW >> 24);
+		plain[sizeof plain - 1] = 1;
+		randombytes_buf(nonce, sizeof nonce);
+		nonce[0] = (uint8_t)((nonce[0] & 0xfe) | ab.dir_out);
+		p[0] = MESH_MSG_MAGIC;
+		p[1] = MESH_MSG_PROBE;
+		memcpy(p + 2, a_pk, 32);
+		memcpy(p + 34, nonce, 24);
+		memcpy(key, ab.k, 32);
+		ck_assert_int_eq(crypto_box_easy_afternm(p + MESH_PROBE_OUTER_LEN, plain,
+		    sizeof plain, nonce, key), 0);
+		ck_assert_int_eq(mesh_probe_open(&ba, p, MESH_PROBE_LEN, NOW, &out), MESHD_E_PROTO);
+		plain[sizeof plain - 1] = 0;
+		ck_assert_int_eq(crypto_box_easy_afternm(p + MESH_PROBE_OUTER_LEN, plain,
+		    sizeof plain, nonce, key), 0);
+		ck_assert_int_eq(mesh_probe_open(&ba, p, MESH_PROBE_LEN, NOW, &out), 0);
+		sodium_memzero(key, sizeof key);
+	}
+}
+END_TEST
+
 static Suite *suite_probe(void)
 {
 	Suite *s = suite_create("probe");
@@ -331,6 +382,7 @@ static Suite *suite_probe(void)
 	tcase_add_test(tc, test_reflection);
 	tcase_add_test(tc, test_type_confusion);
 	tcase_add_test(tc, test_stale_time);
+	tcase_add_test(tc, test_reply_never_larger);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,9 +41,13 @@ static int fm_find(const struct fake_members *f, const uint8_t id[MESH_NODE_ID_L
 	return -1;
 }
 
+static unsigned fm_at_calls;	/* member_at walks: the costly lookup */
+
 static bool fm_member_at(void *ctx, const union endpoint *src, uint8_t id[MESH_NODE_ID_LEN])
 {
 	struct fake_members *f = ctx;
+
+	fm_at_calls++;
 
 	for (size_t i = 0; i < f->n; i++)
 		if (f->live[i] && endpoint_eq(&f->ep[i], src)) {
@@ -82,6 +87,7 @@ static void fm_setup(void)
 {
 	ck_assert_int_ge(sodium_init(), 0);
 	memset(&fm, 0, sizeof fm);
+	fm_at_calls = 0;
 	fm.n = FM_MAX;
 	for (int i = 0; i < FM_MAX; i++) {
 		memset(fm.id[i], 0xa0 + i, MESH_NODE_ID_LEN);
@@ -590,6 +596,116 @@ START_TEST(test_relay_synth_table_eviction)
 }
 END_TEST
 
+/* ---- hostile senders ---- */
+
+static void spoofed(union endpoint *ep, unsigned i)
+{
+	char a[64];
+
+	snprintf(a, sizeof a, "10.%u.%u.%u:%u", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff,
+	    1024 + i % 60000);
+	ck_assert_int_eq(endpoint_parse(ep, a, false), 0);
+}
+
+START_TEST(test_relay_forward_junk_walks_bounded)
+{
+	struct mesh_relay *r = relay_new(true, 0, 0);
+	uint8_t buf[MESH_RELAY_DGRAM_MAX];
+	struct mesh_relay_stats st;
+	union endpoint to, src;
+	size_t n;
+	unsigned i;
+
+	/* A is a member that has relayed before */
+	n = relay_msg(buf, sizeof buf, M_B, 32);
+	ck_assert_int_eq(mesh_relay_forward(r, buf, n, &fm.ep[M_A], SEC(NOW0), &to), 0);
+	ck_assert_uint_eq(fm_at_calls, 1);
+	/* 10000 RELAYs to a real member from spoofed addresses */
+	for (i = 0; i < 10000; i++) {
+		spoofed(&src, i);
+		n = relay_msg(buf, sizeof buf, M_B, 32);
+		ck_assert_int_eq(mesh_relay_forward(r, buf, n, &src, SEC(NOW0), &to),
+		    MESHD_E_PERM);
+	}
+	ck_assert_uint_le(fm_at_calls, 1 + MESH_RELAY_LOOKUP_BURST);
+	mesh_relay_get_stats(r, &st);
+	ck_assert_uint_ge(st.drop_lookup, 10000 - MESH_RELAY_LOOKUP_BURST);
+	/* the member is not starved: found by the cache, no walk */
+	n = relay_msg(buf, sizeof buf, M_B, 32);
+	ck_assert_int_eq(mesh_relay_forward(r, buf, n, &fm.ep[M_A], SEC(NOW0), &to), 0);
+	ck_assert(endpoint_eq(&to, &fm.ep[M_B]));
+	ck_assert_uint_le(fm_at_calls, 1 + MESH_RELAY_LOOKUP_BURST);
+	/* the cache is only a hint: A moved, its old address is refused */
+	ck_assert_int_eq(endpoint_parse(&src, "192.0.2.99:1", false), 0);
+	to = fm.ep[M_A];
+	fm.ep[M_A] = src;
+	n = relay_msg(buf, sizeof buf, M_B, 32);
+	ck_assert_int_eq(mesh_relay_forward(r, buf, n, &to, SEC(NOW0 + 10), &to),
+	    MESHD_E_PERM);
+	n = relay_msg(buf, sizeof buf, M_B, 32);
+	ck_assert_int_eq(mesh_relay_forward(r, buf, n, &src, SEC(NOW0 + 10), &to), 0);
+	mesh_relay_free(r);
+}
+END_TEST
+
+START_TEST(test_relay_cheap_checks_first)
+{
+	struct mesh_relay *r = relay_new(true, 0, 0);
+	uint8_t buf[MESH_RELAY_DGRAM_MAX], inner[64];
+	size_t inner_len;
+	union endpoint to, src, syn;
+	size_t n;
+
+	spoofed(&src, 7);
+	/* inner not WireGuard, or dst not a member: no walk, either side */
+	memset(inner, 0xee, sizeof inner);
+	n = mesh_relay_encode(MESH_MSG_RELAY, fm.id[M_B], inner, sizeof inner, buf, sizeof buf);
+	ck_assert_int_eq(mesh_relay_forward(r, buf, n, &src, SEC(NOW0), &to), MESHD_E_PERM);
+	fake_wg(inner, sizeof inner, 1);
+	{
+		uint8_t nobody[MESH_NODE_ID_LEN];
+
+		memset(nobody, 0x77, sizeof nobody);
+		n = mesh_relay_encode(MESH_MSG_RELAY, nobody, inner, sizeof inner, buf,
+		    sizeof buf);
+		ck_assert_int_eq(mesh_relay_forward(r, buf, n, &src, SEC(NOW0), &to),
+		    MESHD_E_NOENT);
+	}
+	memset(inner, 0xee, sizeof inner);
+	n = mesh_relay_encode(MESH_MSG_RELAYED, fm.id[M_A], inner, sizeof inner, buf, sizeof buf);
+	ck_assert_int_eq(mesh_relay_receive(r, buf, n, &src, SEC(NOW0), &inner_len, &syn),
+	    MESHD_E_PROTO);
+	ck_assert_uint_eq(fm_at_calls, 0);
+	mesh_relay_free(r);
+}
+END_TEST
+
+/* Neither RELAY nor RELAYED is ever answered to its source, and what a
+ * relay sends on is exactly as long as what it got. */
+START_TEST(test_relay_reply_never_larger_unauthenticated)
+{
+	struct mesh_relay *r = relay_new(true, 0, 0);
+	uint8_t buf[MESH_RELAY_DGRAM_MAX];
+	union endpoint to, syn;
+	size_t n, inner_len, k;
+
+	for (k = MESH_RELAY_INNER_MIN; k <= MESH_RELAY_INNER_MAX; k += 97) {
+		n = relay_msg(buf, sizeof buf, M_B, k);
+		memset(&to, 0, sizeof to);
+		ck_assert_int_eq(mesh_relay_forward(r, buf, n, &fm.ep[M_A], SEC(NOW0), &to), 0);
+		ck_assert(!endpoint_eq(&to, &fm.ep[M_A]));
+		ck_assert_uint_eq(buf[1], MESH_MSG_RELAYED);
+		/* the receiving side hands the inner datagram on: shorter */
+		n = relay_msg(buf, sizeof buf, M_B, k);
+		buf[1] = MESH_MSG_RELAYED;
+		ck_assert_int_eq(mesh_relay_receive(r, buf, n, &fm.ep[M_R], SEC(NOW0), &inner_len,
+		    &syn), 0);
+		ck_assert_uint_lt(inner_len, n);
+	}
+	mesh_relay_free(r);
+}
+END_TEST
+
 START_TEST(test_relay_is_synth)
 {
 	static const char *const no[] = {
@@ -1008,6 +1124,9 @@ static Suite *suite_relay(void)
 	tcase_add_test(tc, test_relay_receive_refusals);
 	tcase_add_test(tc, test_relay_wrap);
 	tcase_add_test(tc, test_relay_synth_table_eviction);
+	tcase_add_test(tc, test_relay_forward_junk_walks_bounded);
+	tcase_add_test(tc, test_relay_cheap_checks_first);
+	tcase_add_test(tc, test_relay_reply_never_larger_unauthenticated);
 	tcase_add_test(tc, test_relay_is_synth);
 	tcase_add_test(tc, test_relay_rtt_and_new);
 	suite_add_tcase(s, tc);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include <netinet/in.h>
 #include <sodium.h>
 
 #include "util/err.h"
@@ -28,6 +29,8 @@ _Static_assert(MESH_JOIN_OUTCOME_END == MESH_JOIN_INTERNAL + 1, "reason order");
 
 enum {
 	HASH_LEN = 32,
+	MILLI = 1000,			/* bucket tokens are kept in thousandths */
+	BUCKET_DT_MAX_S = 60,		/* longer idle times refill to full anyway */
 	PREFIX4_LEN = 1 + 4 + 1,
 	PREFIX6_LEN = 1 + 16 + 1,
 	/* u16 cert len, authority pk, str name, prefixes, u8 nep, 3 counts */
@@ -657,8 +660,107 @@ static bool cert_binds(const struct mesh_cert *c, const struct mesh_join_req *re
 	    sodium_memcmp(c->mesh_id, mesh_id, MESH_ID_LEN) == 0;
 }
 
-int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram, size_t len,
-    uint64_t now_unix, uint8_t *reply, size_t *reply_len)
+/* Refills b at rate tokens/s up to burst and takes one token if it can. A
+ * fresh bucket starts full. */
+static bool bucket_take(struct mesh_join_bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
+{
+	uint64_t cap = burst * MILLI;
+
+	if (!b->primed) {
+		b->primed = true;
+		b->milli = cap;
+		b->last = now;
+	} else if (now > b->last) {
+		mtime_ns dt = now - b->last;
+
+		if (dt > SEC(BUCKET_DT_MAX_S))
+			dt = SEC(BUCKET_DT_MAX_S);
+		b->milli += dt * rate / (SEC(1) / MILLI);
+		if (b->milli > cap)
+			b->milli = cap;
+		b->last = now;
+	}
+	if (b->milli < MILLI)
+		return false;
+	b->milli -= MILLI;
+	return true;
+}
+
+static bool bucket_has(struct mesh_join_bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
+{
+	struct mesh_join_bucket t = *b;
+
+	return bucket_take(&t, now, rate, burst);
+}
+
+/* What a source is limited by: its IPv4 address, or its IPv6 /64 (one host
+ * usually holds a whole /64). */
+static void src_key(const union endpoint *src, uint8_t key[1 + 8])
+{
+	union endpoint e = *src;
+
+	memset(key, 0, 1 + 8);
+	endpoint_unmap(&e);
+	if (e.sa.sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &e.sin.sin_addr, 4);
+	} else if (e.sa.sa_family == AF_INET6) {
+		key[0] = 6;
+		memcpy(key + 1, e.sin6.sin6_addr.s6_addr, 8);
+	}
+}
+
+/* The bucket of src: its slot, a free one, or the least recently used one
+ * (a recycled slot starts full: a spoofer cycling addresses gains nothing
+ * the global budget does not take away again). */
+static struct mesh_join_bucket *src_bucket(struct mesh_join_inviter *inv,
+    const union endpoint *src, mtime_ns now)
+{
+	struct mesh_join_src *victim = NULL;
+	uint8_t key[1 + 8];
+
+	src_key(src, key);
+	for (unsigned i = 0; i < JOIN_SRC_N; i++) {
+		struct mesh_join_src *s = &inv->src[i];
+
+		if (s->used && memcmp(s->key, key, sizeof key) == 0) {
+			s->last_use = now;
+			return &s->b;
+		}
+		if (victim == NULL || (victim->used &&
+		    (!s->used || s->last_use < victim->last_use)))
+			victim = s;
+	}
+	memset(victim, 0, sizeof *victim);
+	victim->used = true;
+	memcpy(victim->key, key, sizeof key);
+	victim->last_use = now;
+	return &victim->b;
+}
+
+/* One signature check for src, if both its bucket and the global one
+ * allow; neither is charged when either refuses. */
+static bool verify_allowed(struct mesh_join_inviter *inv, const union endpoint *src,
+    mtime_ns now)
+{
+	struct mesh_join_bucket *b = src_bucket(inv, src, now);
+
+	if (!bucket_has(b, now, JOIN_VERIFY_SRC_PER_S, JOIN_VERIFY_SRC_BURST)) {
+		inv->st.drop_ratelimit++;
+		return false;
+	}
+	if (!bucket_take(&inv->budget, now, JOIN_VERIFY_PER_S, JOIN_VERIFY_BURST)) {
+		inv->st.drop_budget++;
+		return false;
+	}
+	(void)bucket_take(b, now, JOIN_VERIFY_SRC_PER_S, JOIN_VERIFY_SRC_BURST);
+	inv->st.verified++;
+	return true;
+}
+
+int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const union endpoint *src,
+    const uint8_t *dgram, size_t len, mtime_ns now, uint64_t now_unix, uint8_t *reply,
+    size_t *reply_len)
 {
 	uint8_t cert_bytes[MESH_CERT_MAX_LEN], h[HASH_LEN];
 	struct mesh_join_invite invite;
@@ -673,8 +775,8 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram
 	*reply_len = 0;
 	if (cap < MESH_MSG_DGRAM_MAX)
 		return MESHD_E_RANGE;
-	/* Malformed: silent drop. */
-	if (mesh_join_req_decode(dgram, len, &req) != 0)
+	/* Nowhere to answer, or malformed: silent drop. */
+	if (src == NULL || !endpoint_is_set(src) || mesh_join_req_decode(dgram, len, &req) != 0)
 		return 0;
 	/* For another mesh: say so (unauthenticated, smaller than the request,
 	 * and it tells nothing an UNKNOWN_INVITE answer would not), so that a
@@ -687,10 +789,20 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram
 
 	/* The very same bytes were answered: say it again, consume nothing.
 	 * They were verified when first answered, so no key is needed (the
-	 * invite may be used up or gone by now). */
+	 * invite may be used up or gone by now). The answer is about 5 times
+	 * the request, and anyone who captured the request can replay it with
+	 * any source address: so it goes only where it went the first time
+	 * (a joiner that moved meanwhile times out and joins with a new
+	 * token). */
 	crypto_generichash(h, sizeof h, dgram, len, NULL, 0);
 	cached = cache_find(inv, req.request_id, now_unix);
-	if (cached != NULL && memcmp(cached->req_hash, h, sizeof h) == 0) {
+	if (cached != NULL) {
+		if (memcmp(cached->req_hash, h, sizeof h) != 0)
+			return 0;	/* other bytes under an answered id */
+		if (!endpoint_eq(&cached->to, src)) {
+			inv->st.drop_replay++;
+			return 0;
+		}
 		memcpy(reply, cached->resp, cached->len);
 		*reply_len = cached->len;
 		cached->used = ++inv->tick;
@@ -704,25 +816,26 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram
 		    MESH_JOIN_R_INTERNAL, reply, cap, reply_len);
 		return 0;
 	}
-	/* No oracle for someone guessing secrets: a bad signature gets nothing. */
-	if (!mesh_join_req_verify(&req, invite.pk))
-		return 0;
-	/* A request id answers once: other bytes under the same id are a
-	 * replay with changes, not a retransmit. */
-	if (cached != NULL)
-		return 0;
-	if (req.time > now_unix + (uint64_t)JOIN_SKEW_S ||
-	    now_unix > req.time + (uint64_t)JOIN_SKEW_S || !x25519_pk_usable(req.wg_pk)) {
-		err_reply(req.request_id, MESH_JOIN_R_BAD_REQUEST, reply, cap, reply_len);
-		return 0;
-	}
-	/* Cheap early answers; admit() checks both again inside its transaction. */
+	/* A dead invite is refused before its signature is checked, so that
+	 * knowing an old invite id buys no Ed25519 verifications. Saying so
+	 * tells only what UNKNOWN_INVITE tells of any id. admit() checks both
+	 * again inside its transaction. */
 	if (now_unix >= invite.expires_at) {
 		err_reply(req.request_id, MESH_JOIN_R_EXPIRED, reply, cap, reply_len);
 		return 0;
 	}
 	if (invite.uses_left == 0) {
 		err_reply(req.request_id, MESH_JOIN_R_USED_UP, reply, cap, reply_len);
+		return 0;
+	}
+	if (!verify_allowed(inv, src, now))
+		return 0;
+	/* No oracle for someone guessing secrets: a bad signature gets nothing. */
+	if (!mesh_join_req_verify(&req, invite.pk))
+		return 0;
+	if (req.time > now_unix + (uint64_t)JOIN_SKEW_S ||
+	    now_unix > req.time + (uint64_t)JOIN_SKEW_S || !x25519_pk_usable(req.wg_pk)) {
+		err_reply(req.request_id, MESH_JOIN_R_BAD_REQUEST, reply, cap, reply_len);
 		return 0;
 	}
 
@@ -753,11 +866,17 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram
 	cached->live = true;
 	memcpy(cached->request_id, req.request_id, sizeof cached->request_id);
 	memcpy(cached->req_hash, h, sizeof h);
+	cached->to = *src;
 	cached->at = now_unix;
 	cached->used = ++inv->tick;
 	cached->len = (uint16_t)w.off;
 	memcpy(cached->resp, reply, w.off);
 	return 0;
+}
+
+void mesh_join_inviter_stats(const struct mesh_join_inviter *inv, struct mesh_join_stats *out)
+{
+	*out = inv->st;
 }
 
 /* ---- joiner ---- */

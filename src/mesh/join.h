@@ -64,6 +64,19 @@ enum {
 	JOIN_CACHE_N = 64,		/* answered requests remembered */
 	JOIN_CACHE_S = 2 * JOIN_SKEW_S,	/* for this long: as long as a request
 					 * could still pass the time check */
+	/* Budget for Ed25519 verifications of requests (~73 us each), the
+	 * only costly step anyone who knows an invite id can trigger. Per
+	 * source address (IPv4 /32, IPv6 /64): a joiner verifies once per
+	 * answered request, retransmits hit the cache. Global: caps the CPU a
+	 * spoofing flood can burn (100/s is under 1 % of a core). */
+	JOIN_VERIFY_SRC_PER_S = 2,
+	JOIN_VERIFY_SRC_BURST = 8,
+	JOIN_VERIFY_PER_S = 100,
+	JOIN_VERIFY_BURST = 200,
+	JOIN_SRC_N = 64,		/* sources with a bucket (LRU beyond) */
+	JOIN_PURGE_S = 3600,		/* the inviter purges dead invites this often */
+	JOIN_PURGE_GRACE_S = 86400,	/* keeps expired ones this long, so that a
+					 * late joiner still reads "expired" */
 
 	MESH_JOIN_INVITE_ID_LEN = 8,
 	MESH_JOIN_REQUEST_ID_LEN = 16,
@@ -246,10 +259,32 @@ struct mesh_join_cached {
 	bool live;
 	uint8_t request_id[MESH_JOIN_REQUEST_ID_LEN];
 	uint8_t req_hash[32];			/* of the whole request datagram */
+	union endpoint to;			/* the only address it is resent to */
 	uint64_t at;				/* unix s of the answer */
 	uint64_t used;				/* LRU tick */
 	uint16_t len;
 	uint8_t resp[MESH_JOIN_RESP_MAX_LEN];
+};
+
+/* Token bucket, tokens in thousandths; time is monotonic and handed in. */
+struct mesh_join_bucket {
+	uint64_t milli;
+	mtime_ns last;
+	bool primed;				/* false: never used (starts full) */
+};
+
+struct mesh_join_src {
+	bool used;
+	uint8_t key[1 + 8];			/* family, IPv4 address or IPv6 /64 */
+	mtime_ns last_use;
+	struct mesh_join_bucket b;
+};
+
+struct mesh_join_stats {
+	uint64_t verified;			/* signature checks done */
+	uint64_t drop_ratelimit;		/* per-source bucket empty */
+	uint64_t drop_budget;			/* global bucket empty */
+	uint64_t drop_replay;			/* cached request from another address */
 };
 
 struct mesh_join_inviter {
@@ -257,19 +292,36 @@ struct mesh_join_inviter {
 	uint8_t mesh_id[MESH_ID_LEN];
 	uint64_t tick;
 	struct mesh_join_cached cache[JOIN_CACHE_N];
+	struct mesh_join_bucket budget;
+	struct mesh_join_src src[JOIN_SRC_N];
+	struct mesh_join_stats st;
 };
 
 /* 0; MESHD_E_INVAL (mesh name, prefixes or ops missing). */
 int mesh_join_inviter_init(struct mesh_join_inviter *inv, const struct mesh_join_inviter_cfg *cfg);
 void mesh_join_inviter_clear(struct mesh_join_inviter *inv);
 
-/* Handles one underlay datagram of type JOIN_REQ (anything else is dropped).
- * reply must hold MESH_MSG_DGRAM_MAX bytes; *reply_len is set to the length
- * of the datagram to send back to the source, 0 for none (silent drop).
+/* Handles one underlay datagram of type JOIN_REQ from src (anything else,
+ * or src NULL, is dropped). now is monotonic (rate limits), now_unix the
+ * wall clock (request time, invite expiry). reply must hold
+ * MESH_MSG_DGRAM_MAX bytes; *reply_len is set to the length of the datagram
+ * to send back to src, 0 for none (silent drop).
+ *
+ * Anyone who can send UDP can send a JOIN_REQ, so: every answer that does
+ * not need the invite's secret (JOIN_ERR) is smaller than any request; a
+ * JOIN_RESP (larger) goes only to a request signed by the invite key, and
+ * its cached copy only ever to the address it was first sent to (a replay
+ * from elsewhere is dropped); requests for unknown, expired or used-up
+ * invites are answered before any signature check; signature checks are
+ * rate limited per source address and globally (over budget: silent drop).
+ *
  * Returns 0, or MESHD_E_RANGE when *reply_len is too small on entry (it
  * carries reply's capacity in). */
-int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const uint8_t *dgram, size_t len,
-    uint64_t now_unix, uint8_t *reply, size_t *reply_len);
+int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const union endpoint *src,
+    const uint8_t *dgram, size_t len, mtime_ns now, uint64_t now_unix, uint8_t *reply,
+    size_t *reply_len);
+/* Counters of the defences above (for status and tests). */
+void mesh_join_inviter_stats(const struct mesh_join_inviter *inv, struct mesh_join_stats *out);
 
 /* ---- joiner ---- */
 

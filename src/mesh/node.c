@@ -88,7 +88,7 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 		return;
 	enter(n, now, now_unix);
 	n->admitted = false;
-	if (mesh_join_inviter_handle(n->inv, p, len, now_unix, reply, &rlen) != 0)
+	if (mesh_join_inviter_handle(n->inv, src, p, len, now, now_unix, reply, &rlen) != 0)
 		rlen = 0;
 	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
 		n->ops.send_underlay(n->ctx, src, reply, rlen);
@@ -145,6 +145,8 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		t = n->relays_at;
 	if (n->have_eps && n->resign_at < t)
 		t = n->resign_at;
+	if (n->inv != NULL && n->purge_at < t)
+		t = n->purge_at;
 	return t;
 }
 
@@ -189,6 +191,16 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 		}
 	}
 	node_sweep_revocations(n);
+	/* Dead invites cost nothing at join time any more (refused before
+	 * the signature check), but the table would grow forever. Expired
+	 * ones stay a grace period so that a late joiner reads "expired";
+	 * the first purge waits one period after start. */
+	if (n->inv != NULL && now >= n->purge_at) {
+		if (n->purge_at != 0 && now_unix > JOIN_PURGE_GRACE_S &&
+		    (r = store_invite_purge(n->st, (int64_t)(now_unix - JOIN_PURGE_GRACE_S))) < 0)
+			log_warn("mesh: purging invites: %s", meshd_strerror(r));
+		n->purge_at = now + SEC(JOIN_PURGE_S);
+	}
 }
 
 /* ---- open / free ---- */

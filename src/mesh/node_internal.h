@@ -128,6 +128,7 @@ struct mesh_node {
 	struct mesh_records *recs;
 	struct mesh_gossip *g;
 	struct mesh_join_inviter *inv;	/* admin only; large: on the heap */
+	mtime_ns purge_at;		/* next purge of dead invites; 0: not armed */
 
 	struct npeer **peers;
 	size_t npeers, cap;

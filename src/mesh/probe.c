@@ -35,10 +35,12 @@ void mesh_probe_key_clear(struct mesh_probe_key *k)
 	sodium_memzero(k, sizeof *k);
 }
 
+static const uint8_t zero_pad[MESH_PROBE_PAD_LEN];
+
 static size_t plain_len(uint8_t type, uint8_t family)
 {
 	if (type == MESH_MSG_PROBE)
-		return MESH_PROBE_PLAIN_LEN;
+		return MESH_PROBE_PLAIN_LEN + MESH_PROBE_PAD_LEN;
 	return family == 4 ? MESH_PROBE_ACK_PLAIN_V4_LEN : MESH_PROBE_ACK_PLAIN_V6_LEN;
 }
 
@@ -105,6 +107,8 @@ int mesh_probe_seal(const struct mesh_probe_key *k, const struct mesh_probe *m, 
 	    (r = wr_u64(&pw, m->txid)) != 0 ||
 	    (r = wr_u64(&pw, m->time)) != 0)
 		goto out;
+	if (m->type == MESH_MSG_PROBE && (r = wr_bytes(&pw, zero_pad, sizeof zero_pad)) != 0)
+		goto out;
 	if (m->type == MESH_MSG_PROBE_ACK &&
 	    ((r = wr_u8(&pw, family)) != 0 ||
 	    (r = wr_bytes(&pw, addr, family == 4 ? 4 : 16)) != 0 ||
@@ -145,8 +149,13 @@ static int decode_plain(const uint8_t *plain, size_t pl, uint8_t type, struct me
 	if (t != type)
 		return MESHD_E_PROTO;
 	out->type = t;
-	if (type == MESH_MSG_PROBE)
-		return rd_end(&rd);
+	if (type == MESH_MSG_PROBE) {
+		uint8_t pad[MESH_PROBE_PAD_LEN];
+
+		if ((r = rd_bytes(&rd, pad, sizeof pad)) != 0 || (r = rd_end(&rd)) != 0)
+			return r;
+		return sodium_is_zero(pad, sizeof pad) ? 0 : MESHD_E_PROTO;
+	}
 	if ((r = rd_u8(&rd, &family)) != 0)
 		return r;
 	if (family != 4 && family != 6)

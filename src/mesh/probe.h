@@ -6,7 +6,7 @@
  *	u8 magic 'M' | u8 type (PROBE 4 | PROBE_ACK 5) | sender pk[32] |
  *	nonce[24] | crypto_box(receiver pk, sender sk, nonce, plaintext)
  *
- *	PROBE plaintext:     u8 type | u64 txid | u64 unix time
+ *	PROBE plaintext:     u8 type | u64 txid | u64 unix time | zero[19]
  *	PROBE_ACK plaintext: u8 type | u64 txid (the PROBE's, echoed) |
  *	                     u64 unix time | u8 family 4|6 | addr[4|16] | u16 port
  *
@@ -45,7 +45,12 @@ enum {
 	MESH_PROBE_PLAIN_LEN = 1 + 8 + 8,
 	MESH_PROBE_ACK_PLAIN_V4_LEN = MESH_PROBE_PLAIN_LEN + 1 + 4 + 2,
 	MESH_PROBE_ACK_PLAIN_V6_LEN = MESH_PROBE_PLAIN_LEN + 1 + 16 + 2,
-	MESH_PROBE_LEN = MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN + MESH_PROBE_PLAIN_LEN,
+	/* A PROBE is padded with zeros to the size of the largest ACK, so
+	 * that an ACK is never larger than the PROBE it answers, even one
+	 * replayed from a spoofed address. */
+	MESH_PROBE_PAD_LEN = 1 + 16 + 2,
+	MESH_PROBE_LEN = MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN + MESH_PROBE_PLAIN_LEN +
+	    MESH_PROBE_PAD_LEN,
 	MESH_PROBE_ACK_V4_LEN = MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN +
 	    MESH_PROBE_ACK_PLAIN_V4_LEN,
 	MESH_PROBE_ACK_V6_LEN = MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN +
@@ -54,6 +59,8 @@ enum {
 };
 
 _Static_assert(MESH_PROBE_MAX_LEN < 200, "probes stay small");
+_Static_assert(MESH_PROBE_LEN >= MESH_PROBE_ACK_V6_LEN && MESH_PROBE_LEN >= MESH_PROBE_ACK_V4_LEN,
+    "no ACK larger than its PROBE");
 
 /* What one node needs to talk probes with one peer: both public keys and
  * the precomputed box key (crypto_box_beforenm). Holds a secret: clear it

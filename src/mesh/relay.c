@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "mesh/relay.h"
 #include "util/err.h"
 #include "wg/wg.h"
@@ -37,9 +39,22 @@ struct synth_slot {
 	mtime_ns last_use;
 };
 
+/* A member found at an address (the key); a hint, confirmed on every use. */
+struct ep_slot {
+	bool used;
+	union endpoint ep;
+	uint8_t id[MESH_NODE_ID_LEN];
+	mtime_ns last_use;
+};
+
+_Static_assert((MESH_RELAY_SRC_CACHE & (MESH_RELAY_SRC_CACHE - 1)) == 0, "power of two");
+
 struct mesh_relay {
 	struct mesh_relay_cfg cfg;
 	struct bucket budget;
+	struct bucket lookup;		/* member_at walks */
+	uint8_t hkey[crypto_shorthash_KEYBYTES];	/* random: no chosen collisions */
+	struct ep_slot epc[MESH_RELAY_SRC_CACHE];
 	struct src_slot src[MESH_RELAY_SRC_MAX];
 	struct synth_slot synth[MESH_RELAY_SYNTH_MAX];
 	struct mesh_relay_stats st;
@@ -123,6 +138,7 @@ struct mesh_relay *mesh_relay_new(const struct mesh_relay_cfg *cfg, int *err)
 		return NULL;
 	}
 	r->cfg = *cfg;
+	randombytes_buf(r->hkey, sizeof r->hkey);
 	if (!r->cfg.src_pps)
 		r->cfg.src_pps = MESH_RELAY_SRC_PPS;
 	if (!r->cfg.src_burst)
@@ -177,12 +193,76 @@ static struct bucket *src_bucket(struct mesh_relay *r, const uint8_t id[MESH_NOD
 	return &victim->b;
 }
 
+/* The two cache slots an address may sit in. Only the address family,
+ * address and port are hashed (the rest of the sockaddr is not compared by
+ * endpoint_eq either). */
+static struct ep_slot *epc_pair(struct mesh_relay *r, const union endpoint *ep)
+{
+	uint8_t k[2 + 16 + 2], h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+	size_t n;
+
+	memset(k, 0, sizeof k);
+	if (ep->sa.sa_family == AF_INET) {
+		k[0] = 4;
+		memcpy(k + 2, &ep->sin.sin_addr, 4);
+		memcpy(k + 18, &ep->sin.sin_port, 2);
+	} else {
+		k[0] = 6;
+		memcpy(k + 2, ep->sin6.sin6_addr.s6_addr, 16);
+		memcpy(k + 18, &ep->sin6.sin6_port, 2);
+	}
+	crypto_shorthash(h, k, sizeof k, r->hkey);
+	for (n = 0; n < sizeof h; n++)
+		v = v << 8 | h[n];
+	return &r->epc[(v & (MESH_RELAY_SRC_CACHE - 1)) & ~(uint64_t)1];
+}
+
+/* The member whose live endpoint is src (true, id set). Cached members
+ * cost a hash probe and one member_endpoint; other addresses one member_at
+ * walk each, within the global lookup budget. */
+static bool src_member(struct mesh_relay *r, const union endpoint *src, mtime_ns now,
+    uint8_t id[MESH_NODE_ID_LEN])
+{
+	struct ep_slot *pair = epc_pair(r, src), *s;
+	union endpoint ep;
+
+	for (int i = 0; i < 2; i++) {
+		s = &pair[i];
+		if (!s->used || !endpoint_eq(&s->ep, src))
+			continue;
+		if (r->cfg.member_endpoint(r->cfg.ctx, s->id, &ep) && endpoint_eq(&ep, src)) {
+			s->last_use = now;
+			memcpy(id, s->id, MESH_NODE_ID_LEN);
+			return true;
+		}
+		s->used = false;	/* moved or gone: look it up afresh */
+	}
+	bucket_refill(&r->lookup, now, MESH_RELAY_LOOKUP_PER_S, MESH_RELAY_LOOKUP_BURST);
+	if (!bucket_has(&r->lookup, 1)) {
+		r->st.drop_lookup++;
+		return false;
+	}
+	bucket_take(&r->lookup, 1);
+	r->st.lookups++;
+	if (!r->cfg.member_at(r->cfg.ctx, src, id) ||
+	    !r->cfg.member_endpoint(r->cfg.ctx, id, &ep) || !endpoint_eq(&ep, src))
+		return false;
+	s = !pair[0].used ? &pair[0] : !pair[1].used ? &pair[1] :
+	    pair[0].last_use <= pair[1].last_use ? &pair[0] : &pair[1];
+	s->used = true;
+	s->ep = *src;
+	memcpy(s->id, id, MESH_NODE_ID_LEN);
+	s->last_use = now;
+	return true;
+}
+
 int mesh_relay_forward(struct mesh_relay *r, uint8_t *buf, size_t len,
     const union endpoint *src, mtime_ns now, union endpoint *to)
 {
 	struct mesh_relay_msg m;
 	uint8_t src_id[MESH_NODE_ID_LEN];
-	union endpoint src_ep, dst_ep;
+	union endpoint dst_ep;
 	struct bucket *b;
 
 	if (mesh_relay_decode(buf, len, &m) != 0 || m.type != MESH_MSG_RELAY) {
@@ -193,22 +273,25 @@ int mesh_relay_forward(struct mesh_relay *r, uint8_t *buf, size_t len,
 		r->st.drop_not_offered++;
 		return MESHD_E_PERM;
 	}
-	/* no open relay: the sender is a member at exactly this address */
-	if (!r->cfg.member_at(r->cfg.ctx, src, src_id) ||
-	    !r->cfg.member_endpoint(r->cfg.ctx, src_id, &src_ep) ||
-	    !endpoint_eq(&src_ep, src)) {
-		r->st.drop_source++;
+	if (!wg_is_wg_datagram(m.inner, m.inner_len)) {
+		r->st.drop_payload++;
 		return MESHD_E_PERM;
 	}
-	if (memcmp(m.id, src_id, MESH_NODE_ID_LEN) == 0 ||
-	    !r->cfg.member_endpoint(r->cfg.ctx, m.id, &dst_ep) ||
+	/* dst before the source: a lookup by id, and what an off-path host
+	 * cannot guess */
+	if (!r->cfg.member_endpoint(r->cfg.ctx, m.id, &dst_ep) ||
 	    !endpoint_is_set(&dst_ep) || mesh_relay_is_synth(&dst_ep)) {
 		r->st.drop_dst++;
 		return MESHD_E_NOENT;
 	}
-	if (!wg_is_wg_datagram(m.inner, m.inner_len)) {
-		r->st.drop_payload++;
+	/* no open relay: the sender is a member at exactly this address */
+	if (!src_member(r, src, now, src_id)) {
+		r->st.drop_source++;
 		return MESHD_E_PERM;
+	}
+	if (memcmp(m.id, src_id, MESH_NODE_ID_LEN) == 0) {
+		r->st.drop_dst++;
+		return MESHD_E_NOENT;
 	}
 	b = src_bucket(r, src_id, now);
 	bucket_refill(b, now, r->cfg.src_pps, r->cfg.src_burst);
@@ -237,7 +320,6 @@ int mesh_relay_receive(struct mesh_relay *r, uint8_t *buf, size_t len,
 {
 	struct mesh_relay_msg m;
 	uint8_t relay_id[MESH_NODE_ID_LEN];
-	union endpoint relay_ep;
 
 	*inner_len = 0;
 	if (mesh_relay_decode(buf, len, &m) != 0 || m.type != MESH_MSG_RELAYED ||
@@ -245,9 +327,7 @@ int mesh_relay_receive(struct mesh_relay *r, uint8_t *buf, size_t len,
 		r->st.drop_rx++;
 		return MESHD_E_PROTO;
 	}
-	if (!r->cfg.member_at(r->cfg.ctx, src, relay_id) ||
-	    !r->cfg.member_endpoint(r->cfg.ctx, relay_id, &relay_ep) ||
-	    !endpoint_eq(&relay_ep, src) || !r->cfg.is_relay(r->cfg.ctx, relay_id) ||
+	if (!src_member(r, src, now, relay_id) || !r->cfg.is_relay(r->cfg.ctx, relay_id) ||
 	    memcmp(relay_id, m.id, MESH_NODE_ID_LEN) == 0) {
 		r->st.drop_rx++;
 		return MESHD_E_PERM;

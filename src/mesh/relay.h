@@ -23,6 +23,13 @@
  *   - the inner datagram looks like WireGuard and is at most 1500 bytes;
  *   - the source's token bucket (packets) and the global byte budget allow.
  * Everything else is dropped silently and counted (mesh_relay_get_stats).
+ * The checks run cheapest first (framing, offer, payload, then the source
+ * by address through a cache, see MESH_RELAY_SRC_CACHE); the per-source
+ * bucket is charged only once dst is known to be a member, so an off-path
+ * host that spoofs a member's address but cannot name a member gets
+ * nothing forwarded and drains nothing. Neither message is ever answered
+ * to its source: a RELAY goes on to dst at its own length, a RELAYED to
+ * WireGuard, which answers only authenticated packets.
  *
  * Synthetic endpoints. WireGuard knows nothing of relays: it sends to a
  * peer's endpoint and roams a peer's endpoint to the source of its last
@@ -74,6 +81,16 @@ enum {
 	MESH_RELAY_BYTES_PER_S = 12500000,	/* global budget: 100 Mbit/s */
 	MESH_RELAY_BYTES_BURST = 1000000,
 	MESH_RELAY_SRC_MAX = 64,	/* sources with a bucket (LRU beyond) */
+	/* Source lookups. A RELAY or RELAYED names its sender only by its
+	 * address, which anyone can send from; finding the member at an
+	 * address walks every member (member_at). So members found once are
+	 * remembered by address (a hashed, two-way cache, each hit confirmed
+	 * by the cheap member_endpoint), and walks for addresses not in it are
+	 * capped globally: junk from spoofed addresses costs a hash probe,
+	 * and cannot evict a member (only a found member is cached). */
+	MESH_RELAY_SRC_CACHE = 4096,	/* slots, a power of two */
+	MESH_RELAY_LOOKUP_PER_S = 200,	/* member_at walks per second */
+	MESH_RELAY_LOOKUP_BURST = 200,
 
 	MESH_RELAY_SYNTH_MAX = 64,	/* synthetic endpoint table (LRU beyond) */
 	MESH_RELAY_SYNTH_PORT = 1,
@@ -134,6 +151,8 @@ struct mesh_relay_stats {
 	uint64_t drop_payload;		/* inner is not WireGuard */
 	uint64_t drop_ratelimit;	/* per-source bucket empty */
 	uint64_t drop_budget;		/* global byte budget spent */
+	uint64_t drop_lookup;		/* unknown address, lookup budget spent */
+	uint64_t lookups;		/* member_at walks done */
 	/* receiving side */
 	uint64_t received, received_bytes;
 	uint64_t drop_rx;		/* RELAYED refused (malformed, not from a relay, ...) */

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <sodium.h>
 
 #include "mesh/join.h"
@@ -129,15 +131,22 @@ static void to_inviter(const uint8_t *p, size_t n)
 	uint8_t reply[MESH_MSG_DGRAM_MAX], again[MESH_MSG_DGRAM_MAX];
 	size_t rlen = sizeof reply, alen = sizeof again;
 	unsigned admitted = nadmitted;
+	union endpoint src;
 
 	/* every input starts from an empty cache: runs are reproducible */
 	memset(inv.cache, 0, sizeof inv.cache);
+	memset(inv.src, 0, sizeof inv.src);
+	memset(&inv.budget, 0, sizeof inv.budget);
 	uses_left = 1;
-	if (mesh_join_inviter_handle(&inv, p, n, NOW, reply, &rlen) != 0 ||
+	memset(&src, 0, sizeof src);
+	src.sin.sin_family = AF_INET;
+	src.sin.sin_port = htons(40000);
+	src.sin.sin_addr.s_addr = htonl(0xc6336407);	/* 198.51.100.7 */
+	if (mesh_join_inviter_handle(&inv, &src, p, n, 0, NOW, reply, &rlen) != 0 ||
 	    rlen > MESH_MSG_DGRAM_MAX)
 		abort();
 	/* the same bytes again: the same answer, no second admission */
-	if (mesh_join_inviter_handle(&inv, p, n, NOW, again, &alen) != 0)
+	if (mesh_join_inviter_handle(&inv, &src, p, n, 0, NOW, again, &alen) != 0)
 		abort();
 	if (nadmitted > admitted + 1)
 		abort();
