@@ -20,7 +20,7 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # Build dependencies, then what the tests and the demo run.
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libsodium-dev
-libuv1-dev libsqlite3-dev libb2-dev check libmnl-dev libnatpmp-dev libminiupnpc-dev"
+libuv1-dev libsqlite3-dev libb2-dev libssl-dev check libmnl-dev libnatpmp-dev libminiupnpc-dev"
 DEPS_RUN="wireguard-go wireguard-tools iperf3 nftables iproute2 iputils-ping
 netcat-openbsd procps python3 miniupnpd-nftables miniupnpc natpmpc"
 # miniupnpd runs only inside the port-mapping test's router namespace, with

@@ -1,15 +1,18 @@
-/* libsodium wrappers (see crypto.h). */
+/* libsodium and libcrypto wrappers (see crypto.h). */
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "util/endian.h"
+#include "util/err.h"
 #include "wg/crypto.h"
 
 _Static_assert(WG_CRYPTO_KEY_LEN == crypto_scalarmult_curve25519_BYTES, "x25519 size");
 _Static_assert(WG_CRYPTO_KEY_LEN == crypto_aead_chacha20poly1305_ietf_KEYBYTES, "aead key");
 _Static_assert(WG_CRYPTO_TAG_LEN == crypto_aead_chacha20poly1305_ietf_ABYTES, "aead tag");
-_Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12, "aead nonce");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == WG_CRYPTO_NONCE_LEN,
+	       "aead nonce");
 
 void wg_crypto_clamp(uint8_t key[WG_CRYPTO_KEY_LEN])
 {
@@ -46,7 +49,7 @@ bool wg_crypto_dh(uint8_t out[WG_CRYPTO_KEY_LEN], const uint8_t priv[WG_CRYPTO_K
 	return true;
 }
 
-static void make_nonce(uint8_t nonce[12], uint64_t counter)
+static void make_nonce(uint8_t nonce[WG_CRYPTO_NONCE_LEN], uint64_t counter)
 {
 	memset(nonce, 0, 4);
 	le64enc(nonce + 4, counter);
@@ -55,7 +58,7 @@ static void make_nonce(uint8_t nonce[12], uint64_t counter)
 void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		     size_t adlen, uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN])
 {
-	uint8_t nonce[12];
+	uint8_t nonce[WG_CRYPTO_NONCE_LEN];
 
 	make_nonce(nonce, counter);
 	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, adlen, NULL,
@@ -65,7 +68,7 @@ void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		     size_t adlen, uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN])
 {
-	uint8_t nonce[12];
+	uint8_t nonce[WG_CRYPTO_NONCE_LEN];
 
 	if (len < WG_CRYPTO_TAG_LEN)
 		return false;
@@ -74,24 +77,103 @@ bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 							 nonce, key) == 0;
 }
 
-void wg_aead_encrypt_inplace(uint8_t *buf, size_t len, uint8_t tag[WG_CRYPTO_TAG_LEN],
-			     uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN])
+int wg_aead_ctx_init(struct wg_aead_ctx *c, const uint8_t key[WG_CRYPTO_KEY_LEN],
+		     bool encrypt)
 {
-	uint8_t nonce[12];
+	EVP_CIPHER_CTX *evp = EVP_CIPHER_CTX_new();
 
-	make_nonce(nonce, counter);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, tag, NULL, buf, len, NULL, 0,
-							   NULL, nonce, key);
+	c->evp = NULL;
+	if (!evp)
+		return MESHD_E_NOMEM;
+	/* The key schedule lives in the context from here on; each packet then
+	 * only sets its nonce. The length checks pin the cipher we got. */
+	if (EVP_CipherInit_ex(evp, EVP_chacha20_poly1305(), NULL, key, NULL, encrypt ? 1 : 0) != 1 ||
+	    EVP_CIPHER_CTX_get_key_length(evp) != WG_CRYPTO_KEY_LEN ||
+	    EVP_CIPHER_CTX_get_iv_length(evp) != WG_CRYPTO_NONCE_LEN) {
+		EVP_CIPHER_CTX_free(evp);
+		return MESHD_E_NOMEM;
+	}
+	c->evp = evp;
+	return 0;
 }
 
-bool wg_aead_decrypt_inplace(uint8_t *buf, size_t len, const uint8_t tag[WG_CRYPTO_TAG_LEN],
-			     uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN])
+void wg_aead_ctx_clear(struct wg_aead_ctx *c)
 {
-	uint8_t nonce[12];
+	/* OpenSSL 3's chacha20-poly1305 provider frees its context with
+	 * OPENSSL_clear_free, which cleanses the key and Poly1305 state. */
+	EVP_CIPHER_CTX_free(c->evp);
+	c->evp = NULL;
+}
+
+/* Nonce in, additional data absorbed; false on any libcrypto failure. */
+static bool ctx_start(EVP_CIPHER_CTX *evp, size_t len, const uint8_t *ad, size_t adlen,
+		      const uint8_t nonce[WG_CRYPTO_NONCE_LEN])
+{
+	int outl;
+
+	if (!evp || len > WG_AEAD_CTX_MAX_LEN || adlen > WG_AEAD_CTX_MAX_LEN)
+		return false;
+	/* No cipher, no key, enc -1: keep both, reset the state to this nonce. */
+	if (EVP_CipherInit_ex(evp, NULL, NULL, NULL, nonce, -1) != 1)
+		return false;
+	return adlen == 0 || EVP_CipherUpdate(evp, NULL, &outl, ad, (int)adlen) == 1;
+}
+
+static bool ctx_crypt(EVP_CIPHER_CTX *evp, uint8_t *buf, size_t len)
+{
+	int outl = 0, finl = 0;
+
+	if (len && (EVP_CipherUpdate(evp, buf, &outl, buf, (int)len) != 1 || (size_t)outl != len))
+		return false;
+	/* A stream cipher: Final emits nothing, it computes (seal) or checks
+	 * (open) the tag. */
+	return EVP_CipherFinal_ex(evp, buf + len, &finl) == 1 && finl == 0;
+}
+
+bool wg_aead_ctx_seal(struct wg_aead_ctx *c, uint8_t *buf, size_t len, const uint8_t *ad,
+		      size_t adlen, const uint8_t nonce[WG_CRYPTO_NONCE_LEN],
+		      uint8_t tag[WG_CRYPTO_TAG_LEN])
+{
+	if (ctx_start(c->evp, len, ad, adlen, nonce) && ctx_crypt(c->evp, buf, len) &&
+	    EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_AEAD_GET_TAG, WG_CRYPTO_TAG_LEN, tag) == 1)
+		return true;
+	sodium_memzero(buf, len);
+	sodium_memzero(tag, WG_CRYPTO_TAG_LEN);
+	return false;
+}
+
+bool wg_aead_ctx_open(struct wg_aead_ctx *c, uint8_t *buf, size_t len, const uint8_t *ad,
+		      size_t adlen, const uint8_t nonce[WG_CRYPTO_NONCE_LEN],
+		      const uint8_t tag[WG_CRYPTO_TAG_LEN])
+{
+	uint8_t expect[WG_CRYPTO_TAG_LEN];	/* ctrl takes a non-const pointer */
+
+	if (!ctx_start(c->evp, len, ad, adlen, nonce))
+		return false;
+	memcpy(expect, tag, sizeof expect);
+	if (EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_AEAD_SET_TAG, WG_CRYPTO_TAG_LEN, expect) == 1 &&
+	    ctx_crypt(c->evp, buf, len))
+		return true;
+	sodium_memzero(buf, len);
+	return false;
+}
+
+bool wg_aead_ctx_encrypt(struct wg_aead_ctx *c, uint8_t *buf, size_t len,
+			 uint8_t tag[WG_CRYPTO_TAG_LEN], uint64_t counter)
+{
+	uint8_t nonce[WG_CRYPTO_NONCE_LEN];
 
 	make_nonce(nonce, counter);
-	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len, tag,
-								  NULL, 0, nonce, key) == 0;
+	return wg_aead_ctx_seal(c, buf, len, NULL, 0, nonce, tag);
+}
+
+bool wg_aead_ctx_decrypt(struct wg_aead_ctx *c, uint8_t *buf, size_t len,
+			 const uint8_t tag[WG_CRYPTO_TAG_LEN], uint64_t counter)
+{
+	uint8_t nonce[WG_CRYPTO_NONCE_LEN];
+
+	make_nonce(nonce, counter);
+	return wg_aead_ctx_open(c, buf, len, NULL, 0, nonce, tag);
 }
 
 uint32_t wg_random_u32(void)

@@ -1,5 +1,16 @@
-/* libsodium wrappers for the WireGuard core: X25519, ChaCha20-Poly1305 (IETF,
- * 96-bit nonce = 4 zero bytes || little-endian 64-bit counter) and randomness.
+/* Cryptographic primitives of the WireGuard core: X25519, ChaCha20-Poly1305
+ * (IETF, 96-bit nonce = 4 zero bytes || little-endian 64-bit counter) and
+ * randomness.
+ *
+ * Two AEAD paths compute the same function (tests/check_aead.c holds them to
+ * RFC 8439 and to each other):
+ *   wg_aead_encrypt/decrypt      libsodium, key passed per call: handshake
+ *                                messages, a few per session;
+ *   struct wg_aead_ctx           OpenSSL libcrypto (EVP), keyed once per
+ *                                keypair direction, then only a nonce per
+ *                                packet: transport data, the hot path. Its
+ *                                vectorized code is ~3x libsodium 1.0.18 here
+ *                                (bench/bench_aead.c, docs/decisions.md).
  * Verification answers bool only: callers learn nothing about why it failed. */
 #ifndef MESHD_WG_CRYPTO_H
 #define MESHD_WG_CRYPTO_H
@@ -31,12 +42,50 @@ void wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		     size_t adlen, uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN]);
 
-/* In place, no additional data (transport data): buf[0, len) is replaced by
- * its ciphertext and the tag goes to tag[16]. */
-void wg_aead_encrypt_inplace(uint8_t *buf, size_t len, uint8_t tag[WG_CRYPTO_TAG_LEN],
-			     uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN]);
-bool wg_aead_decrypt_inplace(uint8_t *buf, size_t len, const uint8_t tag[WG_CRYPTO_TAG_LEN],
-			     uint64_t counter, const uint8_t key[WG_CRYPTO_KEY_LEN]);
+enum {
+	WG_CRYPTO_NONCE_LEN = 12,
+	/* EVP takes int lengths; WireGuard messages are far below this. */
+	WG_AEAD_CTX_MAX_LEN = 1 << 30,
+};
+
+struct evp_cipher_ctx_st;	/* OpenSSL's EVP_CIPHER_CTX, opaque outside crypto.c */
+
+/* One direction (seal or open) of one transport keypair. Embedded in the
+ * keypair; holds the only copy of that direction's key. Not thread-safe: one
+ * packet at a time per context. */
+struct wg_aead_ctx {
+	struct evp_cipher_ctx_st *evp;	/* owned; NULL when not keyed */
+};
+
+/* Keys c for sealing (encrypt true) or opening. c must be cleared (or
+ * zero-initialized). Returns 0, or MESHD_E_NOMEM when libcrypto cannot
+ * allocate or set up the context (c stays cleared then). Allocates: call
+ * when a keypair is derived, never per packet. */
+int wg_aead_ctx_init(struct wg_aead_ctx *c, const uint8_t key[WG_CRYPTO_KEY_LEN],
+		     bool encrypt);
+/* Frees the context; libcrypto wipes the key schedule as it frees. No-op on a
+ * cleared context. */
+void wg_aead_ctx_clear(struct wg_aead_ctx *c);
+
+/* In place with an explicit 96-bit nonce: buf[0, len) is replaced by its
+ * ciphertext and the tag goes to tag[16]; ad may be NULL when adlen is 0.
+ * False (buf and tag zeroed, so no plaintext can leave by mistake) when
+ * libcrypto fails or len/adlen exceed WG_AEAD_CTX_MAX_LEN. No allocation. */
+bool wg_aead_ctx_seal(struct wg_aead_ctx *c, uint8_t *buf, size_t len, const uint8_t *ad,
+		      size_t adlen, const uint8_t nonce[WG_CRYPTO_NONCE_LEN],
+		      uint8_t tag[WG_CRYPTO_TAG_LEN]);
+/* The inverse: true and buf[0, len) holds the plaintext when the tag
+ * verifies; false and buf zeroed otherwise (the decryption runs before the
+ * tag is checked, so the unauthenticated plaintext is wiped). */
+bool wg_aead_ctx_open(struct wg_aead_ctx *c, uint8_t *buf, size_t len, const uint8_t *ad,
+		      size_t adlen, const uint8_t nonce[WG_CRYPTO_NONCE_LEN],
+		      const uint8_t tag[WG_CRYPTO_TAG_LEN]);
+
+/* Transport data (no additional data, WireGuard's counter nonce). */
+bool wg_aead_ctx_encrypt(struct wg_aead_ctx *c, uint8_t *buf, size_t len,
+			 uint8_t tag[WG_CRYPTO_TAG_LEN], uint64_t counter);
+bool wg_aead_ctx_decrypt(struct wg_aead_ctx *c, uint8_t *buf, size_t len,
+			 const uint8_t tag[WG_CRYPTO_TAG_LEN], uint64_t counter);
 
 uint32_t wg_random_u32(void);
 /* Uniform in [0, bound). */

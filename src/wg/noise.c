@@ -349,8 +349,8 @@ static void keypair_drop(struct wg_device *dev, struct wg_keypair *kp)
 	if (kp->entry.kind != WG_INDEX_NONE)
 		log_debug("keypair %llu destroyed", (unsigned long long)kp->internal_id);
 	wg_index_remove(&dev->index, &kp->entry);
-	sodium_memzero(kp->send_key, sizeof kp->send_key);
-	sodium_memzero(kp->recv_key, sizeof kp->recv_key);
+	wg_aead_ctx_clear(&kp->send);
+	wg_aead_ctx_clear(&kp->recv);
 	kp->sending_valid = kp->receiving_valid = false;
 	kp->send_counter = 0;
 	kp->remote_index = 0;
@@ -371,11 +371,31 @@ bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_n
 {
 	struct wg_handshake *hs = &peer->hs;
 	struct wg_keypair *kp;
-	bool initiator;
+	struct wg_aead_ctx send = { 0 }, recv = { 0 };
+	uint8_t tsend[NOISE_SYMMETRIC_KEY_LEN], trecv[NOISE_SYMMETRIC_KEY_LEN];
+	bool initiator, ok;
 
 	if (hs->state != WG_HS_CREATED_RESPONSE && hs->state != WG_HS_CONSUMED_RESPONSE)
 		return false;
 	initiator = hs->state == WG_HS_CONSUMED_RESPONSE;
+
+	/* (Tsend, Trecv) = KDF2(C, empty), the initiator's view. Key both
+	 * contexts before touching the slots, so that a failed allocation
+	 * leaves the running sessions alone. */
+	if (initiator)
+		wg_kdf(tsend, trecv, NULL, hs->chaining_key, NULL, 0);
+	else
+		wg_kdf(trecv, tsend, NULL, hs->chaining_key, NULL, 0);
+	ok = wg_aead_ctx_init(&send, tsend, true) == 0 && wg_aead_ctx_init(&recv, trecv, false) == 0;
+	sodium_memzero(tsend, sizeof tsend);
+	sodium_memzero(trecv, sizeof trecv);
+	if (!ok) {
+		wg_aead_ctx_clear(&send);
+		wg_aead_ctx_clear(&recv);
+		log_debug("peer %llu: no memory for a keypair's cipher contexts",
+			  (unsigned long long)peer->internal_id);
+		return false;
+	}
 
 	/* Make room first (each branch leaves at most two slots in use). */
 	if (initiator) {
@@ -397,12 +417,8 @@ bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_n
 		peer->next = peer->previous = NULL;
 	}
 	kp = free_slot(peer);
-
-	/* (Tsend, Trecv) = KDF2(C, empty), the initiator's view */
-	if (initiator)
-		wg_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
-	else
-		wg_kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+	kp->send = send;
+	kp->recv = recv;
 	kp->send_counter = 0;
 	wg_replay_init(&kp->replay);
 	kp->birth = now;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "util/time.h"
+#include "wg/crypto.h"
 #include "wg/index.h"
 #include "wg/messages.h"
 #include "wg/replay.h"
@@ -54,8 +55,8 @@ struct wg_handshake {
 
 struct wg_keypair {
 	struct wg_index_entry entry;	/* local index; kind NONE when the slot is free */
-	uint8_t send_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t recv_key[NOISE_SYMMETRIC_KEY_LEN];
+	struct wg_aead_ctx send;		/* keyed with Tsend; evp NULL when free */
+	struct wg_aead_ctx recv;		/* keyed with Trecv */
 	uint64_t send_counter;		/* next counter to use */
 	struct wg_replay replay;
 	mtime_ns birth;			/* monotonic */
@@ -87,7 +88,8 @@ struct wg_peer *wg_noise_consume_response(struct wg_device *dev,
 					  const struct wg_msg_response *msg);
 /* Derives the transport keys from a finished handshake and installs them
  * (initiator: current; responder: next). False if the handshake was not in a
- * state that allows it. */
+ * state that allows it, or the cipher contexts could not be allocated (then
+ * the keypair slots are left as they were). */
 bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
 /* Call after a packet authenticated under kp. Promotes `next` to current when
  * kp is it; returns true then (the handshake is confirmed). */

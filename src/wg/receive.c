@@ -159,7 +159,7 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	counter = le64dec(buf + 8);
 	if (!wg_replay_check(&kp->replay, counter, REJECT_AFTER_MESSAGES))
 		return;
-	if (!wg_aead_decrypt_inplace(pkt, clen, pkt + clen, counter, kp->recv_key))
+	if (!wg_aead_ctx_decrypt(&kp->recv, pkt, clen, pkt + clen, counter))
 		return;
 	if (!wg_replay_update(&kp->replay, counter, REJECT_AFTER_MESSAGES))
 		return;

@@ -85,7 +85,9 @@ static size_t padded_len(const struct wg_device *dev, size_t len)
 }
 
 /* Encrypts buf[WG_HEADROOM, +len) in place into a data message starting at
- * buf. Returns the datagram length, 0 if the keypair is exhausted. */
+ * buf. Returns the datagram length, 0 if the keypair is exhausted, or if
+ * libcrypto failed: then the plaintext is zeroed (the packet is lost) and
+ * the keypair stops sending, so the next send starts a handshake. */
 static size_t encrypt_packet(const struct wg_device *dev, struct wg_keypair *kp,
 			     uint8_t *buf, size_t len)
 {
@@ -99,8 +101,11 @@ static size_t encrypt_packet(const struct wg_device *dev, struct wg_keypair *kp,
 	le32enc(buf, WG_MSG_DATA);
 	le32enc(buf + 4, kp->remote_index);
 	le64enc(buf + 8, counter);
-	wg_aead_encrypt_inplace(buf + WG_HEADROOM, plen, buf + WG_HEADROOM + plen, counter,
-				kp->send_key);
+	if (!wg_aead_ctx_encrypt(&kp->send, buf + WG_HEADROOM, plen, buf + WG_HEADROOM + plen,
+				 counter)) {
+		kp->sending_valid = false;
+		return 0;
+	}
 	return WG_HEADROOM + plen + NOISE_AUTHTAG_LEN;
 }
 
