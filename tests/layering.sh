@@ -91,6 +91,7 @@ EOF
 #   arpa/inet.h    address text <-> binary and byte order; no syscalls
 #   mesh -> nat    the state machine (portmap.h), never the blocking
 #                  backends (backend.h), which only src/portmap_run.c runs
+#                  (nat/nat.h: the public API docs/architecture names)
 
 cd "$src" || exit 99
 files=$(find . -type f \( -name '*.c' -o -name '*.h' \) | sed 's|^\./||' | LC_ALL=C sort)
