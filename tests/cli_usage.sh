@@ -56,6 +56,29 @@ err_has() {
 out_has() {
 	if grep -Eq -- "$1" "$OUT"; then ok; else bad "$2: stdout lacks /$1/"; fi
 }
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout.
+wait_for() {
+	secs=$1
+	shift
+	end=$(($(date +%s) + secs))
+	until "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+# ports_or_dead FILE PID: FILE exists, or PID (which writes it) has exited.
+ports_or_dead() {
+	[ -e "$1" ] || ! kill -0 "$2" 2>/dev/null
+}
+# candidate_port: a random port in 10000 (clear of well-known services) up
+# to the kernel's ephemeral range, for a program that must bind it itself
+# (see [7]).
+candidate_port() {
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${lo:-0}" -gt 11024 ] || lo=32768
+	r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+	echo $((10000 + r % (lo - 10000)))
+}
 # one_line DESC: a failure says exactly one line "meshd: ..."
 one_line() {
 	if [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q '^meshd: ' "$ERR"; then ok; else
@@ -239,29 +262,47 @@ want=$(sort "$msgs" | uniq -c | wc -l)
 if [ "$n" -ge 4 ] && [ "$n" = "$want" ]; then ok; else bad "bad-token messages not distinct"; fi
 
 echo "[7] join against loopback: busy port, then no inviter (timeout)"
-free_port() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# No port here is found free, closed and bound again later: anyone may take
+# it in between, and then the case fails for the wrong reason. A helper
+# keeps two UDP sockets open for the whole section, on ports the kernel
+# picks, and writes them (atomically) to $T/ports:
+#   dead  127.0.0.1:dead, the inviter in the token: bound, never answers
+#   busy  0.0.0.0:busy, the port the first join is told to use
 if command -v python3 >/dev/null 2>&1; then
-	dead=$(free_port)
+	python3 -c 'import os, socket, sys, time
+dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); dead.bind(("127.0.0.1", 0))
+busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); busy.bind(("0.0.0.0", 0))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d %d\n" % (dead.getsockname()[1], busy.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(300)' "$T/ports" &
+	HOLDER=$!
+	if ! wait_for 20 ports_or_dead "$T/ports" "$HOLDER" || [ ! -s "$T/ports" ]; then
+		echo "cli_usage: the port-holding helper did not start" >&2
+		exit 99
+	fi
+	read -r dead busy <"$T/ports"
 	if MESHD_INVITE_ENDPOINTS=127.0.0.1:$dead "$MESHD" invite -d "$T/n1/state" >"$T/tok" \
 	    2>"$ERR"; then ok; else bad "invite to loopback"; fi
-	busy=$(free_port)
-	python3 -c 'import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", int(sys.argv[1])))
-time.sleep(60)' "$busy" &
-	HOLDER=$!
-	sleep 0.5
 	run 1 "join on a busy port" -- "$MESHD" join "$(cat "$T/tok")" -d "$J" --port "$busy"
 	err_has "UDP port $busy is in use" "busy port"
-	kill "$HOLDER" 2>/dev/null
-	HOLDER=
 	[ -e "$T/j" ] && bad "busy-port join created $T/j"
-	run 1 "join, inviter unreachable" -- "$MESHD" join "$(cat "$T/tok")" -d "$J" \
-	    --port "$(free_port)" --name delta
+	# This join binds its port itself, so nobody can hold it for it: the
+	# candidate lies below the kernel's ephemeral range (no autobind takes
+	# it), and should another program own it, "in use" means try another.
+	for _ in 1 2 3 4 5; do
+		"$MESHD" join "$(cat "$T/tok")" -d "$J" --port "$(candidate_port)" --name delta \
+		    >"$OUT" 2>"$ERR" </dev/null
+		rc=$?
+		grep -q 'is in use' "$ERR" || break
+	done
+	if [ "$rc" = 1 ]; then ok; else bad "join, inviter unreachable: exit $rc, want 1"; fi
 	err_has "inviter unreachable" "timeout"
 	one_line "timeout"
 	[ -e "$T/j" ] && bad "timed-out join created $T/j"
+	kill "$HOLDER" 2>/dev/null
+	wait "$HOLDER" 2>/dev/null
+	HOLDER=
 fi
 run 1 "join into an initialised dir" -- "$MESHD" join "$(cat "$T/tok" 2>/dev/null || echo "$tok")" \
     -d "$T/n1/state"

@@ -358,6 +358,14 @@ wait_for() {
 	done
 }
 
+# ping_replies FILE N: 0 once FILE (a running ping's output) holds N replies;
+# for waiting until background traffic flows before changing the network.
+ping_replies() {
+	local n
+	n=$(grep -c 'bytes from' "$1" 2>/dev/null)
+	[ "${n:-0}" -ge "$2" ]
+}
+
 # ping_ok NS DEST [COUNT]: COUNT (default 3) pings with 0.2 s spacing, 1 s
 # wait; success when all replies come back.
 ping_ok() {

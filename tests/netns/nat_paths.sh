@@ -334,7 +334,11 @@ if want e; then
 			lab_wait 5000 lab_ping h5 "$PUB4" || true
 			bg "ping5r$run" ip netns exec "$(nsname h5)" ping -n -i 0.1 -W 1 -w 7 "$PUB4"
 			PING_PID=$BG_PID
-			sleep 2
+			# 1 s of replies before the move, however late ping starts
+			if ! wait_for 5 ping_replies "$WORK/ping5r$run.out" 10; then
+				efail="run $run: the 10 Hz ping got no 10 replies in 5 s before the move"
+				break
+			fi
 			t=$(lab_now_ms)
 			if ! lab_roam h5 "$from" "$to"; then
 				efail="run $run: lab_roam failed"

@@ -63,6 +63,26 @@ within() {
 	done
 }
 
+# quiet_for MS: wait until no rescan has been logged for MS ms (a burst,
+# coalesced every NETMON_SETTLE_MS = 50 ms, is over), at most 5 s. A fixed
+# sleep here raced a slow daemon on a loaded machine.
+quiet_for() {
+	local ms=$1 n c t_last end
+	n=$(rescans)
+	t_last=$(now_ms)
+	end=$((t_last + 5000))
+	while :; do
+		sleep 0.05
+		c=$(rescans)
+		if [ "$c" != "$n" ]; then
+			n=$c
+			t_last=$(now_ms)
+		fi
+		[ $(($(now_ms) - t_last)) -ge "$ms" ] && return 0
+		[ "$(now_ms)" -ge "$end" ] && fail "rescans still logged 5 s on ($n in all)"
+	done
+}
+
 ns_add n
 ns_add x
 veth_add n e0 x e1
@@ -77,7 +97,7 @@ T_UP=$(now_ms)
 PORT=$(m status -d "$DIR" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["listen_port"])') ||
 	fail "no status"
 info "interface $IF, UDP port $PORT, pid $PID"
-sleep 0.3	# let start-up events (our own TUN, if any) settle
+quiet_for 300	# start-up events (our own TUN, if any) are over
 n0=$(rescans)
 
 step "1. address added: rescan logged and endpoint listed within 1 s"
@@ -100,23 +120,25 @@ within 1000 more_rescans "$n2" || fail "no '$MSG' after deleting the address"
 pass "address withdrawn"
 
 step "3. route added to the main table: one coalesced rescan"
-sleep 0.2	# the deletion's burst is over
+quiet_for 300	# the deletion's burst is over
 n3=$(rescans)
-ip -n "$(nsname n)" -6 route add 2001:db8:99::/64 via 2001:db8:77::2 dev e0 ||
-	fail "route add"
-ip -n "$(nsname n)" route add 203.0.113.0/24 dev e0 || fail "route add v4"
+# One ip process for both, so they really come together: two `ip` runs can
+# be more than the 50 ms settle window apart on a loaded machine.
+printf '%s\n' "route add 2001:db8:99::/64 via 2001:db8:77::2 dev e0" \
+    "route add 203.0.113.0/24 dev e0" | ip -n "$(nsname n)" -batch - ||
+	fail "route add (v6 and v4)"
 within 1000 more_rescans "$n3" || fail "no '$MSG' within 1 s of adding routes"
-sleep 0.5
+quiet_for 500	# a second rescan for the same burst would come by now
 c=$(($(rescans) - n3))
 [ "$c" = 1 ] || fail "two routes added together gave $c rescans, want 1"
 pass "one rescan for two routes"
 
 step "3b. ignored: a route of ours (proto 77), a non-default route in table 100"
-sleep 0.2
+quiet_for 300
 n3=$(rescans)
 ip -n "$(nsname n)" route add 203.0.114.0/24 dev e0 proto 77 || fail "route add proto 77"
 ip -n "$(nsname n)" route add 203.0.115.0/24 dev e0 table 100 || fail "route add table 100"
-sleep 0.5
+sleep 0.5	# an absence: nothing to wait for but time (10 settle periods)
 c=$(($(rescans) - n3))
 [ "$c" = 0 ] || fail "ignored routes gave $c rescans, want 0"
 pass "no rescan"

@@ -96,7 +96,9 @@ info "B's endpoint for A: $ep0"
 step "continuous 10 Hz ping A -> B over the tunnel"
 bg ping nx a ping -n -D -i 0.1 -W 1 -w 15 100.64.0.2
 pingpid=$BG_PID
-sleep 2
+# 1 s of replies before the move, however late a loaded machine starts ping
+wait_for 10 ping_replies "$WORK/ping.out" 10 ||
+	fail "the continuous ping got no 10 replies in 10 s before the move"
 
 case $ROAM_MOVE in
 renumber)
