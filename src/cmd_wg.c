@@ -14,7 +14,7 @@
 
 #include "tun.h"
 #include "wgdev.h"
-#include "util/daemonize.h"
+#include "daemonize.h"
 #include "util/log.h"
 
 static void usage(FILE *f)

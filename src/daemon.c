@@ -21,7 +21,7 @@
 #include "netlink.h"
 #include "schedule.h"
 #include "tun.h"
-#include "util/daemonize.h"
+#include "daemonize.h"
 #include "util/err.h"
 #include "util/log.h"
 

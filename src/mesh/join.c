@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include <netinet/in.h>
 #include <sodium.h>
 
 #include "util/err.h"

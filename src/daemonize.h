@@ -9,8 +9,8 @@
  * start-up" and return 1. The ready child starts a new session, has its
  * cwd at /, points stdin (and stdout/stderr unless keep_logs) at /dev/null
  * and exits with what run() returns: it never returns to the caller. */
-#ifndef MESHD_UTIL_DAEMONIZE_H
-#define MESHD_UTIL_DAEMONIZE_H
+#ifndef MESHD_DAEMONIZE_H
+#define MESHD_DAEMONIZE_H
 
 #include <stdbool.h>
 

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util/daemonize.h"
+#include "daemonize.h"
 #include "util/log.h"
 
 bool daemonize_log_level_from_env(void)
