@@ -1,6 +1,8 @@
-/* The mesh subcommands (src/cmd_mesh.c), each `int fn(argc, argv)` with
- * argv[0] the subcommand name; they return the process exit code: 0 success,
- * 1 failure (one line "meshd: REASON" on stderr), 2 usage error. */
+/* The mesh subcommands, one file each (src/cmd_init.c, cmd_up.c, ...),
+ * sharing src/cli.[ch] (messages, checks, state directory) and the option
+ * parser src/cli_opts.[ch]. Each is `int fn(argc, argv)` with argv[0] the
+ * subcommand name; they return the process exit code: 0 success, 1 failure
+ * (one line "meshd: REASON" on stderr), 2 usage error. */
 #ifndef MESHD_CMD_MESH_H
 #define MESHD_CMD_MESH_H
 

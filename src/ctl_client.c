@@ -3,7 +3,7 @@
  * size (CTL_RESP_MAX), so a wedged or hostile daemon cannot hang the CLI.
  *
  * When no daemon listens, err reads "not running (DIR/meshd.sock: REASON)";
- * cmd_mesh.c tells that case from I/O errors by this prefix.
+ * the CLI (cli_not_running) tells that case from I/O errors by this prefix.
  */
 #include "config.h"
 

@@ -1,0 +1,111 @@
+/* Helpers shared by the mesh subcommands (src/cmd_*.c): messages, strict
+ * value checks that quote the bad value, subnet-route syntax, and the state
+ * directory. Exit-code conventions: functions named *_fail / cli_bad_value
+ * print their message and return the exit code to pass on (1 failure,
+ * 2 usage error); cli_check_* return 0 when the value is fine, else 2 after
+ * printing. */
+#ifndef MESHD_CLI_H
+#define MESHD_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "daemon.h"
+#include "mesh/cert.h"
+#include "mesh/identity.h"
+
+struct store;
+
+enum {
+	CLI_SHOW_MAX = 64,			/* bytes of a bad value quoted back */
+	CLI_SHOW_BUF = CLI_SHOW_MAX + 8,	/* room for cli_show's output */
+};
+
+#define CLI_DIR_HELP \
+	"  -d, --dir DIR      state directory (default: $MESHD_STATE_DIR, else " \
+	MESHD_DEFAULT_DIR ")\n"
+#define CLI_HELP_HELP "  -h, --help         show this help\n"
+
+/* "meshd: REASON" on stderr; returns 1. */
+__attribute__((format(printf, 1, 2)))
+int cli_fail(const char *fmt, ...);
+
+/* A bad value the user gave to cmd: the reason, then a hint to run
+ * 'meshd CMD --help'; returns 2. */
+__attribute__((format(printf, 2, 3)))
+int cli_bad_value(const char *cmd, const char *fmt, ...);
+
+/* A printable copy of user input for messages into buf (CLI_SHOW_BUF
+ * bytes): control bytes become '?', long values are cut, so a hostile
+ * argument cannot forge output lines. Returns buf. */
+const char *cli_show(const char *s, char *buf, size_t len);
+
+/* Decimal digits only (no sign, no spaces), at most max. */
+bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* what ("node name", "mesh name") must be a DNS label (mesh_name_valid). */
+int cli_check_label(const char *cmd, const char *what, const char *s);
+int cli_check_ifname(const char *cmd, const char *s);
+int cli_check_dir(const char *cmd, const char *s);
+/* The value of --opt must be an absolute path. */
+int cli_check_abspath(const char *cmd, const char *opt, const char *s);
+
+/* The host name reduced to one DNS label: first component, lower case,
+ * anything else to '-', no '-' at either end; "node" when nothing is left. */
+void cli_default_name(char out[MESH_NAME_MAX + 1]);
+
+/* ---- subnet routes ---- */
+
+enum {
+	CLI_PREFIX_STR = INET6_ADDRSTRLEN + 4,	/* "ADDR/LEN" */
+};
+
+/* One prefix "ADDR/LEN" or "ADDR" (a host route), IPv4 or IPv6, host bits
+ * clear. On error, why says what is wrong (with the canonical form when
+ * only host bits are set). */
+bool cli_parse_cidr(const char *s, struct mesh_prefix *p, char *why, size_t whylen);
+void cli_prefix_str(const struct mesh_prefix *p, char *out, size_t len);
+bool cli_prefix_overlaps(const struct mesh_prefix *a, const struct mesh_prefix *b);
+
+/* A subnet route argument (named what in messages) of cmd: one CIDR (list
+ * false) or "CIDR[,CIDR...]" / "none" (list true). Only [0-9a-fA-F.:/,]
+ * (no spaces: the value travels as one word on the control socket), at most
+ * MESH_CERT_MAX_ROUTES entries, no duplicates or overlaps. Fills out/n when
+ * given. Returns 0 or 2 (usage error printed). */
+int cli_check_routes(const char *cmd, const char *what, const char *s, bool list,
+		     struct mesh_prefix *out, size_t *n);
+
+/* ---- the control socket ---- */
+
+/* ctl_request's "the daemon is not running" error. */
+bool cli_not_running(const char *err);
+
+/* Sends req to the daemon in dir; prints the reply body (if any) with a
+ * final newline. Returns 0 or 1 (message printed). */
+int cli_ctl_print(const char *dir, const char *req);
+
+/* ---- state directory and store (src/cli_state.c) ---- */
+
+/* dir/MESHD_DB_NAME into buf; -1 when it does not fit. */
+int cli_db_path(const char *dir, char *buf, size_t len);
+
+/* Opens an existing store; a missing one is "no node here". Returns 0 or 1
+ * (message printed). */
+int cli_open_existing(const char *dir, struct store **st);
+
+/* 1 when dir holds an initialised node (its mesh name in mesh_name), 0 when
+ * not, -1 on error (message printed). Never creates anything. */
+int cli_holds_node(const char *dir, char mesh_name[MESH_NAME_MAX + 1]);
+
+/* Creates dir (mode 0700, if needed) and opens a new store in it; tells
+ * what it created, for cli_undo_create. Returns 0 or 1 (message printed,
+ * nothing left behind). */
+int cli_create_store(const char *dir, struct store **st, bool *dir_created,
+		     bool *db_created);
+
+/* Removes a store this command created, and the directory if it is new. */
+void cli_undo_create(const char *dir, bool dir_created, bool db_created);
+
+#endif

@@ -1,0 +1,172 @@
+/* The state directory of the mesh subcommands: finding, creating and (on a
+ * failed init or join) removing a node's store. `init` and `join` remove
+ * what they created when a later step fails, so a failure leaves no
+ * half-made node behind; an existing directory that others can read is
+ * tightened only when it is empty, since the store holds private keys.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "store/store.h"
+#include "util/err.h"
+
+int cli_db_path(const char *dir, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, MESHD_DB_NAME);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int store_fail(const char *what, const char *path, int r)
+{
+	if (r == MESHD_E_SYS)
+		return cli_fail("%s %s: %s", what, path, strerror(errno));
+	if (r == MESHD_E_RANGE)
+		return cli_fail("%s was written by a newer meshd", path);
+	if (r == MESHD_E_AGAIN)
+		return cli_fail("%s is locked by another process", path);
+	return cli_fail("%s %s: %s", what, path, meshd_strerror(r));
+}
+
+int cli_open_existing(const char *dir, struct store **st)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (cli_db_path(dir, path, sizeof path) != 0)
+		return cli_fail("state directory path too long: %s", dir);
+	if (access(path, F_OK) != 0)
+		return cli_fail("no node in %s (run 'meshd init' or 'meshd join' first)", dir);
+	r = store_open(path, st);
+	if (r != 0)
+		return store_fail("cannot open", path, r);
+	return 0;
+}
+
+int cli_holds_node(const char *dir, char mesh_name[MESH_NAME_MAX + 1])
+{
+	struct store_node node;
+	struct store_mesh mesh;
+	char path[PATH_MAX];
+	struct store *st;
+	int r, ret;
+
+	if (cli_db_path(dir, path, sizeof path) != 0) {
+		cli_fail("state directory path too long: %s", dir);
+		return -1;
+	}
+	if (access(path, F_OK) != 0)
+		return 0;
+	r = store_open(path, &st);
+	if (r != 0) {
+		store_fail("cannot open", path, r);
+		return -1;
+	}
+	ret = store_node_get(st, &node) == 0;
+	store_node_clear(&node);
+	strcpy(mesh_name, "?");
+	if (ret && store_mesh_get(st, &mesh) == 0)
+		snprintf(mesh_name, MESH_NAME_MAX + 1, "%s", mesh.name);
+	store_mesh_clear(&mesh);
+	store_close(st);
+	return ret;
+}
+
+static bool dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+/* mkdir -p dir, the last component mode 0700. *created tells whether dir
+ * itself is new (so a failure later may remove it). An existing directory
+ * others can read is tightened when empty, refused otherwise. */
+static int make_dir(const char *dir, bool *created)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	size_t i;
+
+	*created = false;
+	snprintf(path, sizeof path, "%s", dir);
+	for (i = 1; path[i]; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return cli_fail("cannot create %s: %s", path, strerror(errno));
+		path[i] = '/';
+	}
+	if (mkdir(dir, 0700) == 0) {
+		*created = true;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return cli_fail("cannot create %s: %s", dir, strerror(errno));
+	if (stat(dir, &sb) != 0)
+		return cli_fail("%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return cli_fail("%s exists and is not a directory", dir);
+	if (!(sb.st_mode & 077))
+		return 0;
+	if (!dir_is_empty(dir))
+		return cli_fail("%s is accessible by other users; use an empty or private "
+				"directory (chmod 700)", dir);
+	if (chmod(dir, 0700) != 0)
+		return cli_fail("cannot chmod %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+void cli_undo_create(const char *dir, bool dir_created, bool db_created)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char path[PATH_MAX + 16];
+
+	if (db_created)
+		for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+			snprintf(path, sizeof path, "%s/%s%s", dir, MESHD_DB_NAME, sfx[i]);
+			unlink(path);
+		}
+	if (dir_created)
+		rmdir(dir);
+}
+
+int cli_create_store(const char *dir, struct store **st, bool *dir_created,
+		     bool *db_created)
+{
+	char path[PATH_MAX];
+	int r;
+
+	*db_created = false;
+	if (cli_db_path(dir, path, sizeof path) != 0)
+		return cli_fail("state directory path too long: %s", dir);
+	if (make_dir(dir, dir_created) != 0)
+		return 1;
+	*db_created = access(path, F_OK) != 0;
+	r = store_open(path, st);
+	if (r != 0) {
+		store_fail("cannot create", path, r);
+		cli_undo_create(dir, *dir_created, *db_created);
+		return 1;
+	}
+	return 0;
+}

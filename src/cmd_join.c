@@ -1,0 +1,413 @@
+/* `meshd join TOKEN`: join the mesh of an invite token, then start the node
+ * like `meshd up`. The network part (proving the token's secret to the
+ * inviter, receiving the certificate and roster) runs before anything is
+ * written: a join that fails leaves no state directory behind. Each way a
+ * token can be wrong (not a token, cut short, mistyped, too new, expired)
+ * has its own message.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "cli_opts.h"
+#include "cmd_mesh.h"
+#include "ipv6.h"
+#include "mesh/join.h"
+#include "mesh/node.h"
+#include "mesh/token.h"
+#include "store/store.h"
+#include "util/addr.h"
+#include "util/err.h"
+#include "util/time.h"
+
+enum {
+	TOKEN_LINE_MAX = 4096,
+};
+
+static const char usage_join[] =
+	"Usage: meshd join TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f]\n"
+	"                  [--advertise-routes CIDR[,CIDR...]] [--hosts-file [PATH]]\n"
+	"\n"
+	"Join the mesh of an invite token (TOKEN '-' reads it from standard input),\n"
+	"then start the node like `meshd up`. Nothing is stored unless the join\n"
+	"succeeds.\n"
+	"\n"
+	CLI_DIR_HELP
+	"      --name NODE    node name, a DNS label (default: from the host name)\n"
+	"  -i, --interface IFNAME  interface name (default: " MESHD_DEFAULT_IFNAME ")\n"
+	"      --port N       UDP listen port (default: 51820)\n"
+	"  -f, --foreground   stay in the foreground once joined\n"
+	"      --advertise-routes LIST  offer these subnets once joined (see 'meshd up')\n"
+	"      --hosts-file [PATH]  keep NODE.MESH names in PATH (default: /etc/hosts)\n"
+	CLI_HELP_HELP;
+
+/* Reads the first line of stdin into buf, whitespace trimmed. */
+static int token_from_stdin(char *buf, size_t len)
+{
+	size_t n;
+	char *s;
+
+	if (!fgets(buf, (int)len, stdin))
+		return cli_fail("no invite token on standard input");
+	n = strlen(buf);
+	if (n == len - 1 && buf[n - 1] != '\n')
+		return cli_fail("the line on standard input is too long to be an invite token");
+	for (s = buf; *s == ' ' || *s == '\t'; s++)
+		;
+	n = strlen(s);
+	while (n > 0 && strchr(" \t\r\n\v\f", s[n - 1]))
+		n--;
+	memmove(buf, s, n);
+	buf[n] = '\0';
+	if (n == 0)
+		return cli_fail("no invite token on standard input");
+	return 0;
+}
+
+/* A token that failed its checksum: cut short (only base64url characters,
+ * and fewer than any complete token has) or mistyped? */
+static bool token_truncated(const char *s)
+{
+	size_t n, bytes, len;
+	const char *b64;
+
+	while (*s && strchr(" \t\r\n\v\f", *s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && strchr(" \t\r\n\v\f", s[len - 1]))
+		len--;
+	if (len <= MESH_TOKEN_PREFIX_LEN)
+		return true;	/* "meshd" or "meshd-": the parser said PROTO */
+	b64 = s + MESH_TOKEN_PREFIX_LEN;
+	n = len - MESH_TOKEN_PREFIX_LEN;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+			    b64[i]))
+			return false;
+	bytes = n * 6 / 8;
+	/* a version 1 payload is 42 bytes + 7 or 19 per endpoint (1..4) */
+	for (unsigned v4 = 0; v4 <= MESH_TOKEN_MAX_EP; v4++)
+		for (unsigned v6 = 0; v4 + v6 <= MESH_TOKEN_MAX_EP; v6++)
+			if (v4 + v6 > 0 && bytes == 42 + 7 * v4 + 19 * v6 && n % 4 != 1)
+				return false;
+	return bytes < MESH_TOKEN_BIN_MAX;
+}
+
+static int token_error(int r, const char *s)
+{
+	switch (r) {
+	case MESHD_E_INVAL:
+		return cli_fail("this is not a meshd invite token (a token starts with '"
+				MESH_TOKEN_PREFIX "')");
+	case MESHD_E_PROTO:
+		if (token_truncated(s))
+			return cli_fail("the invite token is incomplete: it was cut short; copy "
+					"the whole line");
+		return cli_fail("the invite token is malformed (mistyped or altered); copy it "
+				"again");
+	case MESHD_E_RANGE:
+		return cli_fail("the invite token comes from a newer meshd (unsupported token "
+				"version); upgrade meshd");
+	case MESHD_E_EXPIRED:
+		return cli_fail("the invite token has expired; ask an admin for a new one "
+				"('meshd invite')");
+	}
+	return cli_fail("invalid invite token: %s", meshd_strerror(r));
+}
+
+struct join_io {
+	int fd[2];		/* AF_INET, AF_INET6; -1 when unused */
+	uint16_t port;
+};
+
+static mtime_ns mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return SEC(ts.tv_sec) + NSEC(ts.tv_nsec);
+}
+
+static void join_send(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len)
+{
+	struct join_io *io = ctx;
+	int fd = io->fd[dst->sa.sa_family == AF_INET6];
+
+	/* a lost datagram is retransmitted by the joiner; nothing to do here */
+	if (fd >= 0)
+		(void)!sendto(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL, &dst->sa,
+			      (socklen_t)endpoint_len(dst));
+}
+
+static int bind_udp(int af, uint16_t port, int *out)
+{
+	union endpoint ep;
+	int fd, one = 1, e;
+
+	memset(&ep, 0, sizeof ep);
+	fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (af == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		ep.sin6.sin6_family = AF_INET6;
+		ep.sin6.sin6_port = htons(port);
+		ep.sin6.sin6_addr = in6addr_any;
+	} else {
+		ep.sin.sin_family = AF_INET;
+		ep.sin.sin_port = htons(port);
+	}
+	if (bind(fd, &ep.sa, (socklen_t)endpoint_len(&ep)) != 0) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	*out = fd;
+	return 0;
+}
+
+static void join_io_close(struct join_io *io)
+{
+	for (int i = 0; i < 2; i++)
+		if (io->fd[i] >= 0) {
+			close(io->fd[i]);
+			io->fd[i] = -1;
+		}
+}
+
+/* One socket per family the token's endpoints use, on the port the node
+ * will keep: a busy port is an error, not a reason to pick another. */
+static int join_io_open(struct join_io *io, const struct mesh_token *tok, uint16_t port)
+{
+	bool need[2] = { false, false };
+	int r;
+
+	io->fd[0] = io->fd[1] = -1;
+	io->port = port;
+	for (unsigned i = 0; i < tok->nep; i++)
+		need[tok->ep[i].sa.sa_family == AF_INET6] = true;
+	/* IPv6 disabled here: such a socket binds, but every send fails. */
+	if (need[0] && need[1] && !meshd_ipv6_enabled(NULL))
+		need[1] = false;
+	for (int f = 0; f < 2; f++) {
+		if (!need[f])
+			continue;
+		r = bind_udp(f ? AF_INET6 : AF_INET, port, &io->fd[f]);
+		if (r == -EADDRINUSE) {
+			join_io_close(io);
+			return cli_fail("UDP port %u is in use (another meshd?); choose one with "
+					"--port", (unsigned)port);
+		}
+		/* no IPv6 here: fine while an IPv4 endpoint remains */
+		if (r == -EAFNOSUPPORT && f == 1 && need[0])
+			continue;
+		if (r != 0) {
+			join_io_close(io);
+			return cli_fail("cannot bind UDP port %u (%s): %s", (unsigned)port,
+					f ? "IPv6" : "IPv4", strerror(-r));
+		}
+	}
+	return 0;
+}
+
+static int join_receive(struct mesh_join_joiner *j, int fd, mtime_ns now)
+{
+	uint8_t buf[MESH_MSG_DGRAM_MAX + 1];
+	union endpoint src;
+	socklen_t slen;
+	ssize_t n;
+	int out = MESH_JOIN_PENDING;
+
+	for (int i = 0; i < 64 && out == MESH_JOIN_PENDING; i++) {
+		slen = sizeof src;
+		n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, &src.sa, &slen);
+		if (n < 0)
+			break;
+		if ((size_t)n > MESH_MSG_DGRAM_MAX)
+			continue;
+		endpoint_unmap(&src);
+		out = mesh_join_joiner_input(j, buf, (size_t)n, &src, now);
+	}
+	return out;
+}
+
+/* Runs the joiner until it has an outcome. */
+static int join_run(struct mesh_join_joiner *j, struct join_io *io)
+{
+	struct pollfd pfd[2];
+	mtime_ns now, next;
+	int out = MESH_JOIN_PENDING, n, ms;
+
+	while (out == MESH_JOIN_PENDING) {
+		now = mono_now();
+		next = mesh_join_joiner_next_expiry(j);
+		if (next == MTIME_NEVER)
+			return j->outcome != MESH_JOIN_PENDING ? (int)j->outcome : MESH_JOIN_TIMEOUT;
+		if (next <= now) {
+			out = mesh_join_joiner_handle_expiry(j, now);
+			continue;
+		}
+		ms = (int)((next - now + MSEC(1) - 1) / MSEC(1));
+		n = 0;
+		for (int f = 0; f < 2; f++)
+			if (io->fd[f] >= 0)
+				pfd[n++] = (struct pollfd){ .fd = io->fd[f], .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR)
+			return MESH_JOIN_INTERNAL;
+		now = mono_now();
+		for (int i = 0; i < n && out == MESH_JOIN_PENDING; i++)
+			if (pfd[i].revents & POLLIN)
+				out = join_receive(j, pfd[i].fd, now);
+	}
+	return out;
+}
+
+/* The network part: no state is written here. */
+static int join_exchange(struct mesh_join_joiner *j, const struct mesh_token *tok,
+			 const char *name, const uint8_t wg_pk[32], const uint8_t wg_sk[32],
+			 uint16_t port)
+{
+	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];
+	struct join_io io;
+	int r, out;
+
+	r = mesh_node_sign_keypair(wg_sk, sign_pk, sign_sk);
+	sodium_memzero(sign_sk, sizeof sign_sk);
+	if (r != 0)
+		return cli_fail("cannot derive the node signing key: %s", meshd_strerror(r));
+	if (join_io_open(&io, tok, port) != 0)
+		return 1;
+	r = mesh_join_joiner_start(j, tok, name, wg_pk, wg_sk, sign_pk, mono_now(),
+				   (uint64_t)time(NULL), join_send, &io);
+	if (r != 0) {
+		join_io_close(&io);
+		if (r == MESHD_E_EXPIRED)
+			return token_error(r, "");
+		return cli_fail("cannot start the join: %s", meshd_strerror(r));
+	}
+	out = join_run(j, &io);
+	join_io_close(&io);
+	if (out != MESH_JOIN_OK)
+		return cli_fail("%s", mesh_join_strerror(out));
+	return 0;
+}
+
+static int join_persist(const char *dir, const struct mesh_join_result *res,
+			const uint8_t wg_sk[32], uint16_t port, const char *ifname)
+{
+	bool dir_created, db_created;
+	struct store *st;
+	int r;
+
+	if (cli_create_store(dir, &st, &dir_created, &db_created) != 0)
+		return 1;
+	r = mesh_node_persist_join(st, res, wg_sk, port, ifname, (uint64_t)time(NULL));
+	store_close(st);
+	if (r != 0) {
+		cli_undo_create(dir, dir_created, db_created);
+		if (r == MESHD_E_EXIST)
+			return cli_fail("%s already holds a node; remove it or use another -d",
+					dir);
+		return cli_fail("joined, but cannot store the node in %s: %s", dir,
+				meshd_strerror(r));
+	}
+	printf("joined mesh '%s' as '%s'\n", res->resp.mesh_name, res->cert.name);
+	fflush(stdout);
+	return 0;
+}
+
+static int do_join(const char *dir, const char *tokstr, const char *name,
+		   const struct meshd_run_opts *o, uint16_t port)
+{
+	uint8_t wg_pk[32], wg_sk[32];
+	char mesh_name[MESH_NAME_MAX + 1];
+	struct mesh_join_joiner *j = NULL;
+	struct mesh_token tok;
+	int r, ret = 1;
+
+	r = mesh_token_parse(tokstr, &tok);
+	if (r == 0)
+		r = mesh_token_check_expiry(&tok, (uint64_t)time(NULL));
+	if (r != 0) {
+		mesh_token_clear(&tok);
+		return token_error(r, tokstr);
+	}
+	r = cli_holds_node(dir, mesh_name);
+	if (r != 0) {
+		mesh_token_clear(&tok);
+		if (r > 0)
+			cli_fail("%s already holds a node (mesh '%s'); remove it or use another -d",
+				 dir, mesh_name);
+		return 1;
+	}
+	j = calloc(1, sizeof *j);
+	if (!j) {
+		mesh_token_clear(&tok);
+		return cli_fail("out of memory");
+	}
+	crypto_box_keypair(wg_pk, wg_sk);
+	if (join_exchange(j, &tok, name, wg_pk, wg_sk, port) != 0)
+		goto out;
+	if (join_persist(dir, mesh_join_joiner_result(j), wg_sk, port,
+			 o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME) != 0)
+		goto out;
+	ret = 2;
+out:
+	mesh_token_clear(&tok);
+	sodium_memzero(wg_sk, sizeof wg_sk);
+	mesh_join_joiner_clear(j);
+	free(j);
+	if (ret != 2)
+		return ret;
+	fflush(NULL);
+	return meshd_daemon_run_opts(dir, o);
+}
+
+int cmd_join(int argc, char **argv)
+{
+	struct meshd_run_opts o = { 0 };
+	const char *dir = NULL, *name = NULL, *tok;
+	char defname[MESH_NAME_MAX + 1], line[TOKEN_LINE_MAX];
+	uint16_t port = MESHD_DEFAULT_PORT;
+	const struct cli_opt opts[] = {
+		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
+		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &o.advertise) },
+		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
+		  .def = "/etc/hosts" },
+		{ CLI_OPT("name", 'n', CLI_LABEL, &name), .what = "node name" },
+		{ CLI_OPT("port", 'P', CLI_PORT, &port) },
+		{ CLI_SHORT("foreground", 'f', CLI_FLAG, &o.foreground) },
+	};
+	const struct cli_cmd cmd = { "join", usage_join, opts, sizeof opts / sizeof opts[0],
+				     1, 1, "the invite TOKEN" };
+	int r, argi;
+
+	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
+		return r;
+	if (!name) {
+		cli_default_name(defname);
+		name = defname;
+	}
+	tok = argv[argi];
+	if (!strcmp(tok, "-")) {
+		if (token_from_stdin(line, sizeof line) != 0)
+			return 1;
+		tok = line;
+	}
+	umask(077);
+	r = do_join(meshd_state_dir(dir), tok, name, &o, port);
+	sodium_memzero(line, sizeof line);
+	return r;
+}

@@ -1,0 +1,115 @@
+/* `meshd up`: start the node stored in the state directory. The routes to
+ * advertise are checked here (syntax, and not inside the mesh's overlay)
+ * before the daemon forks, so a mistake is a message, not a dead daemon.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_opts.h"
+#include "cmd_mesh.h"
+#include "ctl.h"
+#include "store/store.h"
+
+static const char usage_up[] =
+	"Usage: meshd up [-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]]\n"
+	"                [--hosts-file [PATH]]\n"
+	"\n"
+	"Start the node stored in DIR. Without -f, returns once it runs in the\n"
+	"background.\n"
+	"\n"
+	CLI_DIR_HELP
+	"  -i, --interface IFNAME  interface name (default: the stored one, " MESHD_DEFAULT_IFNAME ")\n"
+	"  -f, --foreground   stay in the foreground\n"
+	"      --advertise-routes LIST  offer the subnets LIST (IPv4/IPv6 CIDRs, comma-\n"
+	"                     separated; 'none' withdraws) to the mesh; an admin must\n"
+	"                     approve them ('meshd routes approve'). Kept in DIR.\n"
+	"      --hosts-file [PATH]  keep NODE.MESH names of the members in a managed\n"
+	"                     block of PATH (default: /etc/hosts)\n"
+	CLI_HELP_HELP
+	"\n"
+	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
+
+/* The advertised prefixes must stay outside the overlay prefixes of the
+ * mesh in dir (the daemon checks again; this says it before forking). */
+static int check_advert_overlay(const char *dir, const struct mesh_prefix *r, size_t n)
+{
+	struct mesh_prefix ov[2];
+	struct store_mesh mesh;
+	struct store *st;
+	char why[128], a[CLI_PREFIX_STR], o[CLI_PREFIX_STR];
+	const char *ovs[2];
+	int ret = 0;
+
+	if (n == 0)
+		return 0;
+	if (cli_open_existing(dir, &st) != 0)
+		return 1;
+	if (store_mesh_get(st, &mesh) != 0) {
+		store_close(st);
+		return cli_fail("cannot read the mesh from %s", dir);
+	}
+	ovs[0] = mesh.prefix4;
+	ovs[1] = mesh.prefix6;
+	for (size_t k = 0; k < 2 && !ret; k++) {
+		if (!cli_parse_cidr(ovs[k], &ov[k], why, sizeof why))
+			continue;
+		for (size_t i = 0; i < n && !ret; i++) {
+			if (!cli_prefix_overlaps(&r[i], &ov[k]))
+				continue;
+			cli_prefix_str(&r[i], a, sizeof a);
+			cli_prefix_str(&ov[k], o, sizeof o);
+			ret = cli_fail("cannot advertise %s: it overlaps the mesh's overlay "
+				       "prefix %s", a, o);
+		}
+	}
+	store_mesh_clear(&mesh);
+	store_close(st);
+	return ret;
+}
+
+static int start_node(const char *dir, const struct meshd_run_opts *o)
+{
+	struct mesh_prefix r[MESH_CERT_MAX_ROUTES];
+	char path[PATH_MAX];
+	size_t n = 0;
+
+	if (cli_db_path(dir, path, sizeof path) != 0)
+		return cli_fail("state directory path too long: %s", dir);
+	if (access(path, F_OK) != 0)
+		return cli_fail("no node in %s (run 'meshd init' or 'meshd join' first)", dir);
+	if (ctl_running(dir))
+		return cli_fail("already running (%s/%s answers)", dir, CTL_SOCKET_NAME);
+	if (o->advertise) {
+		if (cli_check_routes("up", "--advertise-routes", o->advertise, true, r, &n))
+			return 2;
+		if (check_advert_overlay(dir, r, n))
+			return 1;
+	}
+	fflush(NULL);
+	return meshd_daemon_run_opts(dir, o);
+}
+
+int cmd_up(int argc, char **argv)
+{
+	struct meshd_run_opts o = { 0 };
+	const char *dir = NULL;
+	const struct cli_opt opts[] = {
+		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
+		{ CLI_SHORT("foreground", 'f', CLI_FLAG, &o.foreground) },
+		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &o.advertise) },
+		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
+		  .def = "/etc/hosts" },
+	};
+	const struct cli_cmd cmd = { "up", usage_up, opts, sizeof opts / sizeof opts[0],
+				     0, 0, NULL };
+	int r, argi;
+
+	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
+		return r;
+	return start_node(meshd_state_dir(dir), &o);
+}
