@@ -7,11 +7,6 @@
 #include "mesh/endpoints.h"
 #include "util/err.h"
 
-static size_t family_bytes(uint8_t family)
-{
-	return family == MESH_FAMILY_V4 ? 4 : 16;
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
@@ -123,7 +118,7 @@ static int encode_body(const struct mesh_endpoints *e, struct wr *w)
 
 		if ((r = wr_u8(w, ep->source)) != 0 ||
 		    (r = wr_u8(w, ep->family)) != 0 ||
-		    (r = wr_bytes(w, ep->addr, family_bytes(ep->family))) != 0 ||
+		    (r = wr_bytes(w, ep->addr, mesh_family_bytes(ep->family))) != 0 ||
 		    (r = wr_u16(w, ep->port)) != 0)
 			return r;
 	}
@@ -150,7 +145,7 @@ static int ep_decode(struct rd *rd, struct mesh_ep *ep)
 		return r;
 	if (ep->family != MESH_FAMILY_V4 && ep->family != MESH_FAMILY_V6)
 		return MESHD_E_PROTO;
-	if ((r = rd_bytes(rd, ep->addr, family_bytes(ep->family))) != 0 ||
+	if ((r = rd_bytes(rd, ep->addr, mesh_family_bytes(ep->family))) != 0 ||
 	    (r = rd_u16(rd, &ep->port)) != 0)
 		return r;
 	return mesh_ep_valid(ep) ? 0 : MESHD_E_PROTO;
