@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "mesh/routes.h"
 #include "util/err.h"
 
@@ -137,7 +135,7 @@ static bool routes_encodable(const struct mesh_routes *rt)
 {
 	unsigned i;
 
-	if (rt->version != MESH_ROUTES_VERSION || rt->n > MESH_ROUTES_MAX)
+	if (rt->n > MESH_ROUTES_MAX)
 		return false;
 	for (i = 0; i < rt->n; i++) {
 		if (!mesh_prefix_valid(&rt->r[i]))
@@ -148,107 +146,71 @@ static bool routes_encodable(const struct mesh_routes *rt)
 	return true;
 }
 
-/* Everything before the signature. */
-static int encode_body(const struct mesh_routes *rt, struct wr *w)
+/* The body: u8 n | n x prefix (mesh/prefix.h). */
+static int body_encode(const void *rec, struct wr *w)
 {
+	const struct mesh_routes *rt = rec;
 	unsigned i;
 	int r;
 
 	if (!routes_encodable(rt))
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, rt->version)) != 0 ||
-	    (r = wr_bytes(w, rt->mesh_id, sizeof rt->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, rt->node_id, sizeof rt->node_id)) != 0 ||
-	    (r = wr_u64(w, rt->seq)) != 0 ||
-	    (r = wr_u64(w, rt->timestamp)) != 0 ||
-	    (r = wr_u8(w, rt->n)) != 0)
+	if ((r = wr_u8(w, rt->n)) != 0)
 		return r;
-	for (i = 0; i < rt->n; i++) {
+	for (i = 0; i < rt->n; i++)
 		if ((r = mesh_prefix_encode(&rt->r[i], w)) != 0)
 			return r;
+	return 0;
+}
+
+static int body_decode(struct rd *rd, void *rec)
+{
+	struct mesh_routes *rt = rec;
+	unsigned i;
+
+	if (rd_u8(rd, &rt->n) != 0 || rt->n > MESH_ROUTES_MAX)
+		return MESHD_E_PROTO;
+	for (i = 0; i < rt->n; i++) {
+		if (mesh_prefix_decode(rd, &rt->r[i]) != 0)
+			return MESHD_E_PROTO;
+		if (i > 0 && mesh_prefix_cmp(&rt->r[i - 1], &rt->r[i]) >= 0)
+			return MESHD_E_PROTO;	/* unsorted or duplicate */
 	}
 	return 0;
 }
 
+const struct mesh_envelope_kind mesh_routes_kind = {
+	.domain = MESH_ROUTES_DOMAIN,
+	.version = MESH_ROUTES_VERSION,
+	.ttl_s = 0,
+	.max_len = MESH_ROUTES_MAX_LEN,
+	.body_encode = body_encode,
+	.body_decode = body_decode,
+};
+
 int mesh_routes_encode(const struct mesh_routes *rt, struct wr *w)
 {
-	size_t start = w->off;
-	int r;
-
-	if ((r = encode_body(rt, w)) != 0 ||
-	    (r = wr_bytes(w, rt->sig, sizeof rt->sig)) != 0)
-		w->off = start;
-	return r;
+	return mesh_envelope_encode(&mesh_routes_kind, &rt->env, rt, rt->sig, w);
 }
 
 int mesh_routes_decode(const uint8_t *p, size_t len, struct mesh_routes *out)
 {
-	struct rd rd;
-	unsigned i;
-	int r;
-
 	memset(out, 0, sizeof *out);
-	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_ROUTES_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
-	    (r = rd_u64(&rd, &out->seq)) != 0 ||
-	    (r = rd_u64(&rd, &out->timestamp)) != 0 ||
-	    (r = rd_u8(&rd, &out->n)) != 0)
-		goto out;
-	if (out->n > MESH_ROUTES_MAX) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	for (i = 0; i < out->n; i++) {
-		if ((r = mesh_prefix_decode(&rd, &out->r[i])) != 0)
-			goto out;
-		if (i > 0 && mesh_prefix_cmp(&out->r[i - 1], &out->r[i]) >= 0) {
-			r = MESHD_E_PROTO;	/* unsorted or duplicate */
-			goto out;
-		}
-	}
-	if ((r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
-	    (r = rd_end(&rd)) != 0)
-		goto out;
-out:
-	if (r != 0) {
-		r = MESHD_E_PROTO;
+	if (mesh_envelope_decode(&mesh_routes_kind, p, len, &out->env, out, out->sig) != 0) {
 		memset(out, 0, sizeof *out);
+		return MESHD_E_PROTO;
 	}
-	return r;
+	return 0;
 }
 
 int mesh_routes_sign(struct mesh_routes *rt, const uint8_t node_sk[MESH_SK_LEN])
 {
-	uint8_t buf[MESH_ROUTES_MAX_LEN];
-	struct wr w;
-	int r;
-
-	wr_init(&w, buf, sizeof buf);
-	if ((r = encode_body(rt, &w)) != 0)
-		return r;
-	return mesh_identity_sign(node_sk, MESH_ROUTES_DOMAIN, buf, w.off, rt->sig);
+	return mesh_envelope_sign(&mesh_routes_kind, &rt->env, rt, node_sk, rt->sig);
 }
 
 bool mesh_routes_verify(const struct mesh_routes *rt, const uint8_t sign_pk[MESH_PK_LEN],
     const uint8_t mesh_id[MESH_ID_LEN], uint64_t now_unix)
 {
-	uint8_t buf[MESH_ROUTES_MAX_LEN];
-	struct wr w;
-
-	if (rt->version != MESH_ROUTES_VERSION ||
-	    sodium_memcmp(rt->mesh_id, mesh_id, MESH_ID_LEN) != 0)
-		return false;
-	if (rt->timestamp > now_unix && rt->timestamp - now_unix > MESH_CERT_SKEW_S)
-		return false;
-	wr_init(&w, buf, sizeof buf);
-	if (encode_body(rt, &w) != 0)
-		return false;
-	return mesh_identity_verify(sign_pk, MESH_ROUTES_DOMAIN, buf, w.off, rt->sig);
+	return mesh_envelope_verify(&mesh_routes_kind, &rt->env, rt, rt->sig, sign_pk, mesh_id,
+	    now_unix);
 }

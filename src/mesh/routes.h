@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "mesh/cert.h"
+#include "mesh/envelope.h"
 #include "mesh/identity.h"
 #include "mesh/prefix.h"
 #include "util/buf.h"
@@ -35,18 +36,21 @@ enum {
 	MESH_ROUTES_VERSION = 1,
 	MESH_ROUTES_MAX = MESH_CERT_MAX_ROUTES,	/* prefixes per record */
 	MESH_ROUTE_ENTRY_MAX_LEN = MESH_PREFIX_WIRE_MAX,
-	MESH_ROUTES_FIXED_LEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN + 8 + 8 + 1 + MESH_SIG_LEN,
+	MESH_ROUTES_FIXED_LEN = MESH_ENVELOPE_FIXED_LEN + 1,
 	MESH_ROUTES_MAX_LEN = MESH_ROUTES_FIXED_LEN + MESH_ROUTES_MAX * MESH_ROUTE_ENTRY_MAX_LEN,
 };
 
 #define MESH_ROUTES_DOMAIN "meshd routes v1"
 
+/* version is MESH_ROUTES_VERSION; the header fields are the envelope's
+ * (mesh/envelope.h). */
 struct mesh_routes {
-	uint8_t version;			/* MESH_ROUTES_VERSION */
-	uint8_t mesh_id[MESH_ID_LEN];
-	uint8_t node_id[MESH_NODE_ID_LEN];
-	uint64_t seq;				/* record version; owner's unix ms */
-	uint64_t timestamp;			/* unix s at signing */
+	union {
+		struct mesh_envelope env;
+		struct {
+			MESH_ENVELOPE_FIELDS;
+		};
+	};
 	uint8_t n;
 	struct mesh_prefix r[MESH_ROUTES_MAX];	/* strictly ascending */
 	uint8_t sig[MESH_SIG_LEN];
@@ -71,6 +75,9 @@ int mesh_routes_check_advert(const struct mesh_prefix *list, size_t n,
 void mesh_routes_normalize(struct mesh_routes *rt);
 
 /* ---- the record ---- */
+
+/* The envelope kind of ROUTES records (domain, version, no TTL, body). */
+extern const struct mesh_envelope_kind mesh_routes_kind;
 
 /* Appends the whole record (signature included) to w. Returns 0;
  * MESHD_E_INVAL (not encodable: unknown version, n > 16, invalid prefix,
