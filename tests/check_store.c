@@ -129,6 +129,11 @@ static int count_revocation(const struct store_revocation *r, void *arg)
 	return count_cb(r, arg);
 }
 
+static int count_record(const struct store_record *r, void *arg)
+{
+	return count_cb(r, arg);
+}
+
 static int count_invite(const struct store_invite *inv, void *arg)
 {
 	return count_cb(inv, arg);
@@ -256,7 +261,7 @@ START_TEST(test_store_open_file_latest)
 	    STORE_SCHEMA_LATEST);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN ('node', 'mesh', 'members', "
-	    "'revocations', 'endpoints', 'endpoint_records', 'invites', "
+	    "'revocations', 'endpoints', 'records', 'invites', "
 	    "'paths')"), 8);
 	sqlite3_close(db);
 	tmpdb_clear(&t);
@@ -500,51 +505,68 @@ START_TEST(test_store_migrate_from_v2_drops_invites)
 }
 END_TEST
 
-/* A new database is created at version 4 directly, with the v3 invites
- * table and the v4 route_records table, and their CHECKs hold against
- * writers other than the store. */
-START_TEST(test_store_fresh_is_v4)
+/* A new database is created at version 5 directly, with the v3 invites
+ * table and the v5 records table (no per-kind record tables), and their
+ * CHECKs hold against writers other than the store. */
+START_TEST(test_store_fresh_is_v5)
 {
 	struct tmpdb t;
 	struct store *st = NULL;
 	sqlite3 *db;
 
-	ck_assert_int_eq(STORE_SCHEMA_LATEST, 4);
+	ck_assert_int_eq(STORE_SCHEMA_LATEST, 5);
 	tmpdb_init(&t);
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 4);
+	ck_assert_int_eq(store_schema_version(st), 5);
 	member_add(st, 1);
 	store_close(st);
 	db = raw_open(t.path);
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL,
 	    NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "node_id"), 1);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "version"), 1);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "record"), 1);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "updated_at"), 1);
-	/* NULL, short id, negative version, empty and long record, and a
-	 * node that is not a member. */
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(NULL, 1, zeroblob(1), 0)", NULL, NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(zeroblob(15), 1, zeroblob(1), 0)", NULL, NULL, NULL),
-	    SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', -1, zeroblob(1), 0)", NULL,
-	    NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', 1, zeroblob(0), 0)", NULL,
-	    NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', 1, zeroblob(2049), 0)",
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name IN ('endpoint_records', 'route_records')"), 0);
+	ck_assert_int_eq(raw_has_column(db, "records", "kind"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "node_id"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "version"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "record"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "updated_at"), 1);
+	ck_assert_int_eq(raw_has_index(db, "records_node"), 1);
+	/* kind 0 and 256, NULL, short id, negative version, empty and long
+	 * record, a node that is not a member, a second row for one key. */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(0, x'01010101010101010101010101010101', 1, zeroblob(1), 0)",
 	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'02020202020202020202020202020202', 1, zeroblob(1), 0)", NULL,
-	    NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM route_records"), 0);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', 1, zeroblob(2048), 0)",
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(256, x'01010101010101010101010101010101', 1, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, NULL, 1, zeroblob(1), 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, zeroblob(15), 1, zeroblob(1), 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', -1, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 1, zeroblob(0), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 1, zeroblob(2049), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'02020202020202020202020202020202', 1, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 0);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 1, zeroblob(2048), 0)",
+	    NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 2, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(3, x'01010101010101010101010101010101', 2, zeroblob(1), 0)",
 	    NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_has_column(db, "invites", "invite_id"), 1);
 	ck_assert_int_eq(raw_has_column(db, "invites", "invite_pk"), 1);
@@ -570,8 +592,10 @@ START_TEST(test_store_fresh_is_v4)
 }
 END_TEST
 
+#define E7x33 "e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7"
+
 /* A v3 database (as meshd before advertised routes left it) is migrated to
- * v4 keeping its members, endpoint records and invites. */
+ * the latest version keeping its members, endpoint records and invites. */
 START_TEST(test_store_migrate_from_v3)
 {
 	struct tmpdb t;
@@ -589,25 +613,23 @@ START_TEST(test_store_migrate_from_v3)
 	ck_assert_int_eq(store_schema_version(st), 3);
 	member_add(st, 1);
 	member_add(st, 2);
-	memset(&er, 0, sizeof er);
-	id_fill(er.node_id, 2);
-	er.version = 7;
-	er.updated_at = 70;
-	er.record_len = 33;
-	memset(er.record, 0xe7, er.record_len);
-	ck_assert_int_eq(store_endpoint_record_put(st, &er), 0);
+	memset(er.record, 0xe7, 33);
 	invite_make(&inv, 0x31, 3, 9000);
 	ck_assert_int_eq(store_invite_add(st, &inv), 0);
 	store_close(st);
 	st = NULL;
 	db = raw_open(t.path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	/* an endpoint record as v3 kept it (the API writes the v5 table) */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO endpoint_records VALUES "
+	    "(x'02020202020202020202020202020202', 7, x'" E7x33 "', 70)", NULL,
+	    NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name = 'route_records'"), 0);
 	sqlite3_close(db);
 
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 4);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
 	member_make(&m, 2);
 	id_fill(id, 2);
 	ck_assert_int_eq(store_member_get_by_id(st, id, &got), 0);
@@ -634,8 +656,96 @@ START_TEST(test_store_migrate_from_v3)
 	store_close(st);
 
 	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_LATEST);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 2);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check <> 'ok'"), 0);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+/* A v4 database with endpoint and route records of several members, as
+ * meshd with per-kind tables left it, is migrated to v5: every record is in
+ * the one table under its kind with its version, bytes and time, the old
+ * tables are gone, newer-wins and the member cascade still hold. */
+START_TEST(test_store_migrate_from_v4)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_endpoint_record egot;
+	struct store_route_record rgot, rr;
+	struct store_record g;
+	uint8_t id[STORE_NODE_ID_LEN];
+	int count = 0;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open_at_version(t.path, 4, &st), 0);
+	for (uint8_t n = 1; n <= 3; n++)
+		member_add(st, n);
+	store_close(st);
+	st = NULL;
+	db = raw_open(t.path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
-	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM route_records"), 1);
+	ck_assert_int_eq(sqlite3_exec(db,
+	    "INSERT INTO endpoint_records VALUES "
+	    "(x'01010101010101010101010101010101', 11, x'" E7x33 "', 110),"
+	    "(x'02020202020202020202020202020202', 12, x'e2e2', 120);"
+	    "INSERT INTO route_records VALUES "
+	    "(x'02020202020202020202020202020202', 22, x'4242424242', 220),"
+	    "(x'03030303030303030303030303030303', 9223372036854775807, "
+	    "zeroblob(2048), 230);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 5);
+	id_fill(id, 1);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot), 0);
+	ck_assert_uint_eq(egot.version, 11);
+	ck_assert_int_eq(egot.updated_at, 110);
+	ck_assert_uint_eq(egot.record_len, 33);
+	ck_assert_uint_eq(egot.record[32], 0xe7);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), MESHD_E_NOENT);
+	id_fill(id, 2);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot), 0);
+	ck_assert_uint_eq(egot.version, 12);
+	ck_assert_uint_eq(egot.record_len, 2);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), 0);
+	ck_assert_uint_eq(rgot.version, 22);
+	ck_assert_int_eq(rgot.updated_at, 220);
+	ck_assert_uint_eq(rgot.record_len, 5);
+	ck_assert_mem_eq(rgot.record, "BBBBB", 5);
+	id_fill(id, 3);
+	ck_assert_int_eq(store_record_get(st, STORE_REC_ROUTES, id, &g), 0);
+	ck_assert_uint_eq(g.kind, STORE_REC_ROUTES);
+	ck_assert_uint_eq(g.version, INT64_MAX);
+	ck_assert_uint_eq(g.record_len, 2048);
+	ck_assert_int_eq(store_record_get(st, STORE_REC_ENDPOINTS, id, &g),
+	    MESHD_E_NOENT);
+	/* the generic walk sees all four, in (node id, kind) order */
+	ck_assert_int_eq(store_record_foreach(st, 0, count_record, &count), 0);
+	ck_assert_int_eq(count, 4);
+	/* newer wins across the migration, and the cascade still deletes */
+	id_fill(id, 2);
+	route_record_make(&rr, 2, 22);
+	ck_assert_int_eq(store_route_record_put(st, &rr), MESHD_E_EXIST);
+	route_record_make(&rr, 2, 23);
+	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
+	ck_assert_int_eq(store_member_delete(st, id), 0);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), MESHD_E_NOENT);
+	store_close(st);
+
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name IN ('endpoint_records', 'route_records')"), 0);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 2);
 	ck_assert_int_eq(raw_int(db,
 	    "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	ck_assert_int_eq(raw_int(db,
@@ -1671,7 +1781,8 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_open_rejects_non_database);
 	tcase_add_test(tc, test_store_migrate_from_v1);
 	tcase_add_test(tc, test_store_migrate_from_v2_drops_invites);
-	tcase_add_test(tc, test_store_fresh_is_v4);
+	tcase_add_test(tc, test_store_fresh_is_v5);
+	tcase_add_test(tc, test_store_migrate_from_v4);
 	tcase_add_test(tc, test_store_migrate_from_v3);
 	tcase_add_test(tc, test_store_migrate_failure_rolls_back);
 	suite_add_tcase(s, tc);

@@ -51,7 +51,7 @@
 #define STORE_RECORD_MAX	2048	/* signed revocation / endpoint record */
 
 /* Schema version this build creates and understands. */
-#define STORE_SCHEMA_LATEST	4
+#define STORE_SCHEMA_LATEST	5
 
 struct store;
 
@@ -100,6 +100,43 @@ struct store_revocation {
 	size_t record_len;
 	uint8_t record[STORE_RECORD_MAX];	/* signed by the authority */
 };
+
+/* ---- signed records (schema v5: one table keyed by kind) ---- */
+
+/* Record kinds, the values gossip uses for them (mesh/records.h
+ * MESH_REC_*). CERT and REVOKE live in members and revocations. */
+enum {
+	STORE_REC_ENDPOINTS = 3,
+	STORE_REC_ROUTES = 4,
+	STORE_REC_KIND_MAX = 255,
+};
+
+/* The latest signed record of one kind of a node, as gossip carries it. */
+struct store_record {
+	uint8_t kind;				/* 1..STORE_REC_KIND_MAX */
+	uint8_t node_id[STORE_NODE_ID_LEN];
+	uint64_t version;			/* <= INT64_MAX */
+	int64_t updated_at;
+	size_t record_len;
+	uint8_t record[STORE_RECORD_MAX];	/* signed */
+};
+
+/* Stores the record if it is newer than the stored one of the same kind and
+ * node (or none is stored). Returns 0 (stored); MESHD_E_EXIST (this or a
+ * higher version is stored: nothing changed); MESHD_E_INVAL (kind, version
+ * > INT64_MAX, record length); MESHD_E_NOENT (node is not a member).
+ * store_member_delete() deletes the member's records. */
+int store_record_put(struct store *st, const struct store_record *rec);
+/* Returns 0; MESHD_E_NOENT; MESHD_E_INVAL (kind). */
+int store_record_get(struct store *st, int kind,
+    const uint8_t id[STORE_NODE_ID_LEN], struct store_record *out);
+typedef int store_record_fn(const struct store_record *r, void *arg);
+/* Records of kind (0: every kind) in (node id, kind) order. Returns 0, the
+ * callback's non-zero value, or an error (MESHD_E_INVAL: kind). */
+int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
+    void *arg);
+
+/* Typed views of the same table, for callers that handle one kind. */
 
 /* The latest signed endpoint record of a node, as gossip carries it. */
 struct store_endpoint_record {
@@ -219,8 +256,6 @@ int store_endpoint_record_put(struct store *st,
 /* Returns 0 or MESHD_E_NOENT. */
 int store_endpoint_record_get(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_endpoint_record *out);
-
-/* ---- advertised subnet routes (schema v4) ---- */
 
 /* The latest signed ROUTES record of a node (mesh/routes.h), as gossip
  * carries it. Same rules as endpoint records. */
