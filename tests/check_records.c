@@ -991,184 +991,6 @@ START_TEST(test_records_merge_reentry_refused)
 }
 END_TEST
 
-/* ---- digests ---- */
-
-static bool digest_has(const struct mesh_digest *d, enum mesh_rec_kind kind, uint8_t idb,
-    uint64_t version)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (d->e[i].kind == kind && d->e[i].node_id[0] == idb && d->e[i].version == version)
-			return true;
-	return false;
-}
-
-/* Sends every record named in list from one set to another, REVOKE first. */
-static void ship(struct mesh_records *from, struct mesh_records *to, const struct mesh_digest *list)
-{
-	for (int kind = MESH_REC_REVOKE; ; kind = kind == MESH_REC_REVOKE ? MESH_REC_CERT :
-	    MESH_REC_ENDPOINTS) {
-		for (size_t i = 0; i < list->n; i++) {
-			const uint8_t *p;
-			size_t n;
-
-			if (list->e[i].kind != kind)
-				continue;
-			ck_assert_int_eq(mesh_records_get(from, kind, list->e[i].node_id, &p, &n), 0);
-			ck_assert_int_ge(mesh_records_merge(to, kind, p, n, NOW), 0);
-		}
-		if (kind == MESH_REC_ENDPOINTS)
-			break;
-	}
-}
-
-START_TEST(test_records_diff_push_pull)
-{
-	struct mesh_records *a, *b;
-	struct mesh_digest da, db, push, pull;
-	struct bytes c1, c1new, c2, c3, c4x, c4y, c5, e1, e5, rv3;
-	uint8_t ha[32], hb[32];
-
-	a = new_set(NULL, 0, 0);
-	b = new_set(NULL, 0, 0);
-	cert_bytes(&c1, auth_sk, 0x01, "one", NOW - 100, NOW + 1000, node_pk);
-	cert_bytes(&c1new, auth_sk, 0x01, "one", NOW - 50, NOW + 1000, node_pk);
-	cert_bytes(&c2, auth_sk, 0x02, "two", NOW - 100, NOW + 1000, node_pk);
-	cert_bytes(&c3, auth_sk, 0x03, "three", NOW - 100, NOW + 1000, node_pk);
-	cert_bytes(&c4x, auth_sk, 0x04, "four-x", NOW - 100, NOW + 1000, node_pk);
-	cert_bytes(&c4y, auth_sk, 0x04, "four-y", NOW - 100, NOW + 1000, node_pk);
-	cert_bytes(&c5, auth_sk, 0x05, "five", NOW - 100, NOW + 1000, node_pk);
-	ep_bytes(&e1, node_sk, 0x01, 9, NOW, 1);
-	ep_bytes(&e5, node_sk, 0x05, 3, NOW, 2);
-	revoke_bytes(&rv3, auth_sk, 0x03, NOW);
-	/* a: 1 (old cert + endpoints), 3 (cert), 4x, 5 (same as b) */
-	MERGE(a, MESH_REC_CERT, &c1, MESH_MERGE_NEW);
-	MERGE(a, MESH_REC_ENDPOINTS, &e1, MESH_MERGE_NEW);
-	MERGE(a, MESH_REC_CERT, &c3, MESH_MERGE_NEW);
-	MERGE(a, MESH_REC_CERT, &c4x, MESH_MERGE_NEW);
-	MERGE(a, MESH_REC_CERT, &c5, MESH_MERGE_NEW);
-	MERGE(a, MESH_REC_ENDPOINTS, &e5, MESH_MERGE_NEW);
-	/* b: 1 (newer cert), 2, 3 revoked, 4y, 5 */
-	MERGE(b, MESH_REC_CERT, &c1new, MESH_MERGE_NEW);
-	MERGE(b, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
-	MERGE(b, MESH_REC_REVOKE, &rv3, MESH_MERGE_NEW);
-	MERGE(b, MESH_REC_CERT, &c4y, MESH_MERGE_NEW);
-	MERGE(b, MESH_REC_CERT, &c5, MESH_MERGE_NEW);
-	MERGE(b, MESH_REC_ENDPOINTS, &e5, MESH_MERGE_NEW);
-
-	ck_assert_int_eq(mesh_records_digest(b, &db), 0);
-	ck_assert_uint_eq(db.n, 6);
-	ck_assert_int_eq(mesh_records_diff(a, &db, &push, &pull), 0);
-	/* a pushes: endpoints of 1, its 4; pulls: 1's newer cert, 2, 3's tombstone, 4y */
-	ck_assert_uint_eq(push.n, 2);
-	ck_assert(digest_has(&push, MESH_REC_ENDPOINTS, 0x01, 9));
-	ck_assert(digest_has(&push, MESH_REC_CERT, 0x04, NOW - 100));
-	ck_assert_uint_eq(pull.n, 4);
-	ck_assert(digest_has(&pull, MESH_REC_CERT, 0x01, NOW - 50));
-	ck_assert(digest_has(&pull, MESH_REC_CERT, 0x02, NOW - 100));
-	ck_assert(digest_has(&pull, MESH_REC_REVOKE, 0x03, NOW));
-	ck_assert(digest_has(&pull, MESH_REC_CERT, 0x04, NOW - 100));
-	/* a's cert of 3 is masked by b's tombstone: not pushed */
-	ck_assert(!digest_has(&push, MESH_REC_CERT, 0x03, NOW - 100));
-	/* one push-pull exchange brings both to the same set */
-	ship(a, b, &push);
-	ship(b, a, &pull);
-	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
-	ck_assert_int_eq(mesh_records_set_hash(b, hb), 0);
-	ck_assert_mem_eq(ha, hb, sizeof ha);
-	mesh_digest_clear(&push);
-	mesh_digest_clear(&pull);
-	mesh_digest_clear(&db);
-	ck_assert_int_eq(mesh_records_digest(b, &db), 0);
-	ck_assert_int_eq(mesh_records_digest(a, &da), 0);
-	ck_assert_uint_eq(da.n, db.n);
-	ck_assert_mem_eq(da.e, db.e, da.n * sizeof da.e[0]);
-	ck_assert_int_eq(mesh_records_diff(a, &db, &push, &pull), 0);
-	ck_assert_uint_eq(push.n, 0);
-	ck_assert_uint_eq(pull.n, 0);
-	mesh_digest_clear(&push);
-	mesh_digest_clear(&pull);
-	/* an unsorted peer digest is refused */
-	if (db.n >= 2) {
-		struct mesh_digest_entry t = db.e[0];
-
-		db.e[0] = db.e[1];
-		db.e[1] = t;
-		ck_assert_int_eq(mesh_records_diff(a, &db, &push, &pull), MESHD_E_PROTO);
-		ck_assert_uint_eq(push.n + pull.n, 0);
-	}
-	mesh_digest_clear(&da);
-	mesh_digest_clear(&db);
-	mesh_records_free(a);
-	mesh_records_free(b);
-}
-END_TEST
-
-START_TEST(test_digest_encode_decode)
-{
-	struct mesh_records *recs;
-	struct mesh_digest d, d2 = { 0 };
-	struct bytes c, e, rv;
-	uint8_t buf[1024], buf2[1024];
-	struct wr w;
-	size_t n;
-
-	recs = new_set(NULL, 0, 0);
-	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
-	ep_bytes(&e, node_sk, 0x11, 1, NOW, 1);
-	revoke_bytes(&rv, auth_sk, 0x02, NOW);
-	MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
-	MERGE(recs, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
-	MERGE(recs, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
-	ck_assert_int_eq(mesh_records_digest(recs, &d), 0);
-	ck_assert_uint_eq(d.n, 3);
-	ck_assert_uint_eq(d.e[0].kind, MESH_REC_REVOKE);	/* node 02.. sorts first */
-	wr_init(&w, buf, sizeof buf);
-	ck_assert_int_eq(mesh_digest_encode(&d, &w), 0);
-	n = w.off;
-	ck_assert_uint_eq(n, mesh_digest_len(3));
-	ck_assert_uint_eq(n, 5 + 3 * 33);
-	ck_assert_int_eq(mesh_digest_decode(buf, n, &d2), 0);
-	ck_assert_uint_eq(d2.n, 3);
-	ck_assert_mem_eq(d.e, d2.e, 3 * sizeof d.e[0]);
-	wr_init(&w, buf2, sizeof buf2);
-	ck_assert_int_eq(mesh_digest_encode(&d2, &w), 0);
-	ck_assert_mem_eq(buf, buf2, n);
-	mesh_digest_clear(&d2);
-	/* strict: every shorter or longer length, bad version, bad kind,
-	 * unsorted or duplicate entries, a count larger than the data */
-	for (size_t i = 0; i < n; i++)
-		ck_assert_int_eq(mesh_digest_decode(buf, i, &d2), MESHD_E_PROTO);
-	ck_assert_int_eq(mesh_digest_decode(buf, n + 1, &d2), MESHD_E_PROTO);
-	memcpy(buf2, buf, n);
-	buf2[0] = 2;
-	ck_assert_int_eq(mesh_digest_decode(buf2, n, &d2), MESHD_E_PROTO);
-	memcpy(buf2, buf, n);
-	buf2[5] = 5;
-	ck_assert_int_eq(mesh_digest_decode(buf2, n, &d2), MESHD_E_PROTO);
-	memcpy(buf2, buf, n);
-	memcpy(buf2 + 5 + 33, buf + 5, 33);		/* entry 1 = entry 0 */
-	ck_assert_int_eq(mesh_digest_decode(buf2, n, &d2), MESHD_E_PROTO);
-	memcpy(buf2, buf, n);
-	buf2[1] = 0xff;					/* count 4 billion */
-	ck_assert_int_eq(mesh_digest_decode(buf2, n, &d2), MESHD_E_PROTO);
-	ck_assert_ptr_null(d2.e);
-	ck_assert_uint_eq(d2.n, 0);
-	/* the empty digest */
-	buf2[0] = 1;
-	memset(buf2 + 1, 0, 4);
-	ck_assert_int_eq(mesh_digest_decode(buf2, 5, &d2), 0);
-	ck_assert_uint_eq(d2.n, 0);
-	mesh_digest_clear(&d2);
-	/* encode refuses what decode would refuse */
-	d.e[2] = d.e[1];
-	wr_init(&w, buf2, sizeof buf2);
-	ck_assert_int_eq(mesh_digest_encode(&d, &w), MESHD_E_INVAL);
-	ck_assert_uint_eq(w.off, 0);
-	mesh_digest_clear(&d);
-	mesh_records_free(recs);
-}
-END_TEST
-
 /* ---- randomized differential test ----
  *
  * A world of DIFF_NODES nodes, each with a few certs (some expired, some
@@ -1438,18 +1260,18 @@ static void differential_run(uint64_t seed, bool rotate)
 				    "seed %" PRIu64 ": reference record refused", seed);
 	ck_assert_int_eq(mesh_records_set_hash(ref, h0), 0);
 	for (unsigned k = 0; k < DIFF_SETS; k++) {
-		struct mesh_digest d, push, pull;
+		struct mesh_digest d, dk;
 
 		ck_assert_int_eq(mesh_records_set_hash(sets[k], h), 0);
 		ck_assert_msg(memcmp(h, h0, sizeof h) == 0, "seed %" PRIu64 " set %u: set hash",
 		    seed, k);
+		/* and the same digest, entry for entry */
 		ck_assert_int_eq(mesh_records_digest(ref, &d), 0);
-		ck_assert_int_eq(mesh_records_diff(sets[k], &d, &push, &pull), 0);
-		ck_assert_msg(push.n == 0 && pull.n == 0, "seed %" PRIu64 " set %u: diff %zu/%zu",
-		    seed, k, push.n, pull.n);
+		ck_assert_int_eq(mesh_records_digest(sets[k], &dk), 0);
+		ck_assert_msg(d.n == dk.n && memcmp(d.e, dk.e, d.n * sizeof d.e[0]) == 0,
+		    "seed %" PRIu64 " set %u: digest %zu/%zu", seed, k, d.n, dk.n);
 		mesh_digest_clear(&d);
-		mesh_digest_clear(&push);
-		mesh_digest_clear(&pull);
+		mesh_digest_clear(&dk);
 		mesh_records_free(sets[k]);
 	}
 	mesh_records_free(ref);
@@ -1651,37 +1473,30 @@ START_TEST(test_records_routes_invalid)
 }
 END_TEST
 
-START_TEST(test_records_routes_rekey_and_diff)
+START_TEST(test_records_routes_rekey)
 {
-	struct mesh_records *a, *b;
+	struct mesh_records *a;
 	struct ev_log log;
 	struct bytes c, c2, r1;
-	struct mesh_digest da = { 0 }, push = { 0 }, pull = { 0 };
+	struct mesh_digest da = { 0 };
 
 	a = new_set(&log, 0, 0);
-	b = new_set(NULL, 0, 0);
 	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
 	cert_bytes(&c2, auth_sk, 0x11, "alpha", NOW - 50, NOW + 100000, node2_pk);
 	rt_bytes(&r1, node_sk, 0x11, 10, NOW, 1);
 	MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
 	MERGE(a, MESH_REC_ROUTES, &r1, MESH_MERGE_NEW);
-	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
-	/* the digest carries kind 4 and the diff pushes it */
+	/* the digest carries kind 4 */
 	ck_assert_int_eq(mesh_records_digest(a, &da), 0);
 	ck_assert_uint_eq(da.n, 2);
 	ck_assert_uint_eq(da.e[1].kind, MESH_REC_ROUTES);
-	ck_assert_int_eq(mesh_records_diff(b, &da, &push, &pull), 0);
-	ck_assert_uint_eq(pull.n, 1);
-	ck_assert_uint_eq(pull.e[0].kind, MESH_REC_ROUTES);
+	ck_assert_uint_eq(da.e[1].version, 10);
 	mesh_digest_clear(&da);
-	mesh_digest_clear(&push);
-	mesh_digest_clear(&pull);
 	/* a cert with a new signing key drops the old key's routes record */
 	MERGE(a, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
 	assert_held(a, MESH_REC_ROUTES, 0x11, NULL);
 	ck_assert_int_eq(log.ev[log.n - 1].type, MESH_EV_ROUTES_CHANGED);
 	mesh_records_free(a);
-	mesh_records_free(b);
 }
 END_TEST
 
@@ -1720,8 +1535,6 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_merge_cap_full);
 	tcase_add_test(tc, test_records_handle_expiry_many_nodes);
 	tcase_add_test(tc, test_records_merge_reentry_refused);
-	tcase_add_test(tc, test_records_diff_push_pull);
-	tcase_add_test(tc, test_digest_encode_decode);
 	tcase_add_test(tc, test_records_merge_differential_random);
 	suite_add_tcase(s, tc);
 
@@ -1732,7 +1545,7 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_routes_orphan_then_cert);
 	tcase_add_test(tc, test_records_routes_tombstone_drops);
 	tcase_add_test(tc, test_records_routes_invalid);
-	tcase_add_test(tc, test_records_routes_rekey_and_diff);
+	tcase_add_test(tc, test_records_routes_rekey);
 	suite_add_tcase(s, tc);
 	return s;
 }

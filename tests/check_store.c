@@ -90,17 +90,6 @@ static void member_add(struct store *st, uint8_t n)
 	ck_assert_int_eq(store_member_upsert(st, &m), 0);
 }
 
-static void endpoint_make(struct store_endpoint *ep, uint8_t n,
-    const char *addr, enum store_ep_source src, int64_t seen)
-{
-	memset(ep, 0, sizeof *ep);
-	id_fill(ep->node_id, n);
-	snprintf(ep->addr, sizeof ep->addr, "%s", addr);
-	ep->source = src;
-	ep->last_seen = seen;
-	ep->rtt_us = -1;
-}
-
 static void node_make(struct store_node *n)
 {
 	memset(n, 0, sizeof *n);
@@ -140,14 +129,9 @@ static int count_revocation(const struct store_revocation *r, void *arg)
 	return count_cb(r, arg);
 }
 
-static int count_endpoint(const struct store_endpoint *ep, void *arg)
+static int count_record(const struct store_record *r, void *arg)
 {
-	return count_cb(ep, arg);
-}
-
-static int count_path(const struct store_path *p, void *arg)
-{
-	return count_cb(p, arg);
+	return count_cb(r, arg);
 }
 
 static int count_invite(const struct store_invite *inv, void *arg)
@@ -277,7 +261,7 @@ START_TEST(test_store_open_file_latest)
 	    STORE_SCHEMA_LATEST);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN ('node', 'mesh', 'members', "
-	    "'revocations', 'endpoints', 'endpoint_records', 'invites', "
+	    "'revocations', 'endpoints', 'records', 'invites', "
 	    "'paths')"), 8);
 	sqlite3_close(db);
 	tmpdb_clear(&t);
@@ -396,7 +380,6 @@ START_TEST(test_store_migrate_from_v1)
 	struct store *st = NULL;
 	struct store_node n;
 	struct store_member m, got;
-	struct store_endpoint ep;
 	uint8_t id[STORE_NODE_ID_LEN];
 	int count = 0;
 	sqlite3 *db;
@@ -408,13 +391,15 @@ START_TEST(test_store_migrate_from_v1)
 	ck_assert_int_eq(store_node_put(st, &n), 0);
 	member_add(st, 1);
 	member_add(st, 2);
-	endpoint_make(&ep, 2, "198.51.100.2:51820", STORE_EP_REFLEXIVE, 50);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
 	store_close(st);
 	st = NULL;
 	raw_add_v2_invite(t.path);
 
 	db = raw_open(t.path);
+	/* a candidate endpoint row as v1 had them (no API writes them now) */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO endpoints VALUES "
+	    "(x'02020202020202020202020202020202', '198.51.100.2:51820', "
+	    "'reflexive', 50, 50, NULL, NULL)", NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
 	ck_assert_int_eq(raw_has_index(db, "endpoints_last_seen"), 0);
 	sqlite3_close(db);
@@ -434,10 +419,6 @@ START_TEST(test_store_migrate_from_v1)
 	ck_assert_mem_eq(got.cert, m.cert, m.cert_len);
 	ck_assert_int_eq(store_member_foreach(st, count_member, &count), 0);
 	ck_assert_int_eq(count, 2);
-	count = 0;
-	ck_assert_int_eq(store_endpoint_foreach_for_node(st, id,
-	    count_endpoint, &count), 0);
-	ck_assert_int_eq(count, 1);
 	/* Except the old invites: v3 drops them (docs/store.md). */
 	count = 0;
 	ck_assert_int_eq(store_invite_foreach(st, count_invite, &count), 0);
@@ -449,6 +430,7 @@ START_TEST(test_store_migrate_from_v1)
 	    STORE_SCHEMA_LATEST);
 	ck_assert_int_eq(raw_has_index(db, "endpoints_last_seen"), 1);
 	ck_assert_int_eq(raw_has_index(db, "members_cert_expires"), 1);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM endpoints"), 1);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	sqlite3_close(db);
 	tmpdb_clear(&t);
@@ -523,51 +505,68 @@ START_TEST(test_store_migrate_from_v2_drops_invites)
 }
 END_TEST
 
-/* A new database is created at version 4 directly, with the v3 invites
- * table and the v4 route_records table, and their CHECKs hold against
- * writers other than the store. */
-START_TEST(test_store_fresh_is_v4)
+/* A new database is created at version 5 directly, with the v3 invites
+ * table and the v5 records table (no per-kind record tables), and their
+ * CHECKs hold against writers other than the store. */
+START_TEST(test_store_fresh_is_v5)
 {
 	struct tmpdb t;
 	struct store *st = NULL;
 	sqlite3 *db;
 
-	ck_assert_int_eq(STORE_SCHEMA_LATEST, 4);
+	ck_assert_int_eq(STORE_SCHEMA_LATEST, 5);
 	tmpdb_init(&t);
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 4);
+	ck_assert_int_eq(store_schema_version(st), 5);
 	member_add(st, 1);
 	store_close(st);
 	db = raw_open(t.path);
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL,
 	    NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "node_id"), 1);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "version"), 1);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "record"), 1);
-	ck_assert_int_eq(raw_has_column(db, "route_records", "updated_at"), 1);
-	/* NULL, short id, negative version, empty and long record, and a
-	 * node that is not a member. */
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(NULL, 1, zeroblob(1), 0)", NULL, NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(zeroblob(15), 1, zeroblob(1), 0)", NULL, NULL, NULL),
-	    SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', -1, zeroblob(1), 0)", NULL,
-	    NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', 1, zeroblob(0), 0)", NULL,
-	    NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', 1, zeroblob(2049), 0)",
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name IN ('endpoint_records', 'route_records')"), 0);
+	ck_assert_int_eq(raw_has_column(db, "records", "kind"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "node_id"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "version"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "record"), 1);
+	ck_assert_int_eq(raw_has_column(db, "records", "updated_at"), 1);
+	ck_assert_int_eq(raw_has_index(db, "records_node"), 1);
+	/* kind 0 and 256, NULL, short id, negative version, empty and long
+	 * record, a node that is not a member, a second row for one key. */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(0, x'01010101010101010101010101010101', 1, zeroblob(1), 0)",
 	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'02020202020202020202020202020202', 1, zeroblob(1), 0)", NULL,
-	    NULL, NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM route_records"), 0);
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO route_records VALUES "
-	    "(x'01010101010101010101010101010101', 1, zeroblob(2048), 0)",
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(256, x'01010101010101010101010101010101', 1, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, NULL, 1, zeroblob(1), 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, zeroblob(15), 1, zeroblob(1), 0)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', -1, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 1, zeroblob(0), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 1, zeroblob(2049), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'02020202020202020202020202020202', 1, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 0);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 1, zeroblob(2048), 0)",
+	    NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(4, x'01010101010101010101010101010101', 2, zeroblob(1), 0)",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO records VALUES "
+	    "(3, x'01010101010101010101010101010101', 2, zeroblob(1), 0)",
 	    NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_has_column(db, "invites", "invite_id"), 1);
 	ck_assert_int_eq(raw_has_column(db, "invites", "invite_pk"), 1);
@@ -593,8 +592,10 @@ START_TEST(test_store_fresh_is_v4)
 }
 END_TEST
 
+#define E7x33 "e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7"
+
 /* A v3 database (as meshd before advertised routes left it) is migrated to
- * v4 keeping its members, endpoint records and invites. */
+ * the latest version keeping its members, endpoint records and invites. */
 START_TEST(test_store_migrate_from_v3)
 {
 	struct tmpdb t;
@@ -612,25 +613,23 @@ START_TEST(test_store_migrate_from_v3)
 	ck_assert_int_eq(store_schema_version(st), 3);
 	member_add(st, 1);
 	member_add(st, 2);
-	memset(&er, 0, sizeof er);
-	id_fill(er.node_id, 2);
-	er.version = 7;
-	er.updated_at = 70;
-	er.record_len = 33;
-	memset(er.record, 0xe7, er.record_len);
-	ck_assert_int_eq(store_endpoint_record_put(st, &er), 0);
+	memset(er.record, 0xe7, 33);
 	invite_make(&inv, 0x31, 3, 9000);
 	ck_assert_int_eq(store_invite_add(st, &inv), 0);
 	store_close(st);
 	st = NULL;
 	db = raw_open(t.path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+	/* an endpoint record as v3 kept it (the API writes the v5 table) */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO endpoint_records VALUES "
+	    "(x'02020202020202020202020202020202', 7, x'" E7x33 "', 70)", NULL,
+	    NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name = 'route_records'"), 0);
 	sqlite3_close(db);
 
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 4);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
 	member_make(&m, 2);
 	id_fill(id, 2);
 	ck_assert_int_eq(store_member_get_by_id(st, id, &got), 0);
@@ -657,8 +656,96 @@ START_TEST(test_store_migrate_from_v3)
 	store_close(st);
 
 	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_LATEST);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 2);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_int_eq(raw_int(db,
+	    "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check <> 'ok'"), 0);
+	sqlite3_close(db);
+	tmpdb_clear(&t);
+}
+END_TEST
+
+/* A v4 database with endpoint and route records of several members, as
+ * meshd with per-kind tables left it, is migrated to v5: every record is in
+ * the one table under its kind with its version, bytes and time, the old
+ * tables are gone, newer-wins and the member cascade still hold. */
+START_TEST(test_store_migrate_from_v4)
+{
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct store_endpoint_record egot;
+	struct store_route_record rgot, rr;
+	struct store_record g;
+	uint8_t id[STORE_NODE_ID_LEN];
+	int count = 0;
+	sqlite3 *db;
+
+	tmpdb_init(&t);
+	ck_assert_int_eq(store_open_at_version(t.path, 4, &st), 0);
+	for (uint8_t n = 1; n <= 3; n++)
+		member_add(st, n);
+	store_close(st);
+	st = NULL;
+	db = raw_open(t.path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
-	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM route_records"), 1);
+	ck_assert_int_eq(sqlite3_exec(db,
+	    "INSERT INTO endpoint_records VALUES "
+	    "(x'01010101010101010101010101010101', 11, x'" E7x33 "', 110),"
+	    "(x'02020202020202020202020202020202', 12, x'e2e2', 120);"
+	    "INSERT INTO route_records VALUES "
+	    "(x'02020202020202020202020202020202', 22, x'4242424242', 220),"
+	    "(x'03030303030303030303030303030303', 9223372036854775807, "
+	    "zeroblob(2048), 230);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	ck_assert_int_eq(store_open(t.path, &st), 0);
+	ck_assert_int_eq(store_schema_version(st), 5);
+	id_fill(id, 1);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot), 0);
+	ck_assert_uint_eq(egot.version, 11);
+	ck_assert_int_eq(egot.updated_at, 110);
+	ck_assert_uint_eq(egot.record_len, 33);
+	ck_assert_uint_eq(egot.record[32], 0xe7);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), MESHD_E_NOENT);
+	id_fill(id, 2);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot), 0);
+	ck_assert_uint_eq(egot.version, 12);
+	ck_assert_uint_eq(egot.record_len, 2);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), 0);
+	ck_assert_uint_eq(rgot.version, 22);
+	ck_assert_int_eq(rgot.updated_at, 220);
+	ck_assert_uint_eq(rgot.record_len, 5);
+	ck_assert_mem_eq(rgot.record, "BBBBB", 5);
+	id_fill(id, 3);
+	ck_assert_int_eq(store_record_get(st, STORE_REC_ROUTES, id, &g), 0);
+	ck_assert_uint_eq(g.kind, STORE_REC_ROUTES);
+	ck_assert_uint_eq(g.version, INT64_MAX);
+	ck_assert_uint_eq(g.record_len, 2048);
+	ck_assert_int_eq(store_record_get(st, STORE_REC_ENDPOINTS, id, &g),
+	    MESHD_E_NOENT);
+	/* the generic walk sees all four, in (node id, kind) order */
+	ck_assert_int_eq(store_record_foreach(st, 0, count_record, &count), 0);
+	ck_assert_int_eq(count, 4);
+	/* newer wins across the migration, and the cascade still deletes */
+	id_fill(id, 2);
+	route_record_make(&rr, 2, 22);
+	ck_assert_int_eq(store_route_record_put(st, &rr), MESHD_E_EXIST);
+	route_record_make(&rr, 2, 23);
+	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
+	ck_assert_int_eq(store_member_delete(st, id), 0);
+	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_route_record_get(st, id, &rgot), MESHD_E_NOENT);
+	store_close(st);
+
+	db = raw_open(t.path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name IN ('endpoint_records', 'route_records')"), 0);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 2);
 	ck_assert_int_eq(raw_int(db,
 	    "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	ck_assert_int_eq(raw_int(db,
@@ -963,13 +1050,10 @@ END_TEST
 START_TEST(test_store_member_delete_cascades)
 {
 	struct store *st = open_mem();
-	struct store_endpoint ep;
 	struct store_endpoint_record rec;
 	struct store_route_record rr;
-	struct store_path p, got;
 	uint8_t id1[STORE_NODE_ID_LEN], id2[STORE_NODE_ID_LEN];
 	uint8_t id3[STORE_NODE_ID_LEN];
-	int count = 0;
 
 	member_add(st, 1);
 	member_add(st, 2);
@@ -977,8 +1061,6 @@ START_TEST(test_store_member_delete_cascades)
 	id_fill(id1, 1);
 	id_fill(id2, 2);
 	id_fill(id3, 3);
-	endpoint_make(&ep, 2, "198.51.100.2:1", STORE_EP_LOCAL, 10);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
 	memset(&rec, 0, sizeof rec);
 	memcpy(rec.node_id, id2, sizeof id2);
 	rec.version = 1;
@@ -988,26 +1070,8 @@ START_TEST(test_store_member_delete_cascades)
 	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
 	route_record_make(&rr, 3, 1);
 	ck_assert_int_eq(store_route_record_put(st, &rr), 0);
-	memset(&p, 0, sizeof p);
-	memcpy(p.node_id, id2, sizeof id2);
-	p.kind = STORE_PATH_DIRECT;
-	strcpy(p.endpoint, "198.51.100.2:1");
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-	/* node3 reached through node2. */
-	memcpy(p.node_id, id3, sizeof id3);
-	p.kind = STORE_PATH_RELAY;
-	memcpy(p.via, id2, sizeof id2);
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-	/* node1 reached through node3: unaffected. */
-	memcpy(p.node_id, id1, sizeof id1);
-	memcpy(p.via, id3, sizeof id3);
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-
 	ck_assert_int_eq(store_member_delete(st, id2), 0);
 	ck_assert_int_eq(store_member_delete(st, id2), MESHD_E_NOENT);
-	ck_assert_int_eq(store_endpoint_foreach_for_node(st, id2,
-	    count_endpoint, &count), 0);
-	ck_assert_int_eq(count, 0);
 	ck_assert_int_eq(store_endpoint_record_get(st, id2, &rec),
 	    MESHD_E_NOENT);
 	ck_assert_int_eq(store_route_record_get(st, id2, &rr), MESHD_E_NOENT);
@@ -1015,9 +1079,8 @@ START_TEST(test_store_member_delete_cascades)
 	/* A fresh record for a deleted member is refused. */
 	route_record_make(&rr, 2, 2);
 	ck_assert_int_eq(store_route_record_put(st, &rr), MESHD_E_NOENT);
-	ck_assert_int_eq(store_path_get(st, id2, &got), MESHD_E_NOENT);
-	ck_assert_int_eq(store_path_get(st, id3, &got), MESHD_E_NOENT);
-	ck_assert_int_eq(store_path_get(st, id1, &got), 0);
+	ck_assert_int_eq(store_member_get_by_id(st, id1,
+	    &(struct store_member){ 0 }), 0);
 	ck_assert_int_eq(store_member_get_by_id(st, id3,
 	    &(struct store_member){ 0 }), 0);
 	store_close(st);
@@ -1071,113 +1134,7 @@ START_TEST(test_store_revocation_roundtrip)
 }
 END_TEST
 
-/* ---- endpoints ---- */
-
-struct ep_list {
-	int n;
-	struct store_endpoint ep[8];
-};
-
-static int collect_endpoints(const struct store_endpoint *ep, void *arg)
-{
-	struct ep_list *l = arg;
-
-	ck_assert_int_lt(l->n, 8);
-	l->ep[l->n++] = *ep;
-	return 0;
-}
-
-START_TEST(test_store_endpoint_upsert_merges)
-{
-	struct store *st = open_mem();
-	struct store_endpoint ep;
-	struct ep_list l = { 0 };
-
-	member_add(st, 1);
-	endpoint_make(&ep, 1, "[::ffff:203.0.113.5]:4000", STORE_EP_REFLEXIVE,
-	    100);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	/* Older sighting with a success and an RTT: last_seen stays. */
-	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_REFLEXIVE, 90);
-	ep.last_success = 95;
-	ep.rtt_us = 1500;
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	/* Newer sighting, no success, no RTT: both kept. */
-	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_REFLEXIVE, 200);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	ck_assert_int_eq(store_endpoint_foreach_for_node(st, ep.node_id,
-	    collect_endpoints, &l), 0);
-	ck_assert_int_eq(l.n, 1);
-	ck_assert_str_eq(l.ep[0].addr, "203.0.113.5:4000");
-	ck_assert_int_eq(l.ep[0].source, STORE_EP_REFLEXIVE);
-	ck_assert_int_eq(l.ep[0].first_seen, 100);
-	ck_assert_int_eq(l.ep[0].last_seen, 200);
-	ck_assert_int_eq(l.ep[0].last_success, 95);
-	ck_assert_int_eq(l.ep[0].rtt_us, 1500);
-
-	/* Same address from another source is another row; a fresh one has
-	 * no success and no RTT. */
-	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_PORTMAP, 150);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	endpoint_make(&ep, 1, "[2001:db8::5]:4000", STORE_EP_LOCAL, 300);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	l.n = 0;
-	ck_assert_int_eq(store_endpoint_foreach_for_node(st, ep.node_id,
-	    collect_endpoints, &l), 0);
-	ck_assert_int_eq(l.n, 3);
-	/* Successful first, then most recently seen. */
-	ck_assert_int_eq(l.ep[0].source, STORE_EP_REFLEXIVE);
-	ck_assert_str_eq(l.ep[1].addr, "[2001:db8::5]:4000");
-	ck_assert_int_eq(l.ep[1].last_success, 0);
-	ck_assert_int_eq(l.ep[1].rtt_us, -1);
-	ck_assert_int_eq(l.ep[2].source, STORE_EP_PORTMAP);
-	store_close(st);
-}
-END_TEST
-
-START_TEST(test_store_endpoint_upsert_rejects)
-{
-	struct store *st = open_mem();
-	struct store_endpoint ep;
-
-	member_add(st, 1);
-	endpoint_make(&ep, 2, "203.0.113.5:4000", STORE_EP_LOCAL, 1);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_NOENT);
-	endpoint_make(&ep, 1, "203.0.113.5", STORE_EP_LOCAL, 1);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
-	endpoint_make(&ep, 1, "host.example:1", STORE_EP_LOCAL, 1);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
-	endpoint_make(&ep, 1, "203.0.113.5:4000", (enum store_ep_source)3, 1);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
-	endpoint_make(&ep, 1, "203.0.113.5:4000", STORE_EP_LOCAL, 1);
-	ep.rtt_us = -2;
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), MESHD_E_INVAL);
-	store_close(st);
-}
-END_TEST
-
-START_TEST(test_store_endpoint_delete_stale_counts)
-{
-	struct store *st = open_mem();
-	struct store_endpoint ep;
-	int count = 0;
-
-	member_add(st, 1);
-	member_add(st, 2);
-	endpoint_make(&ep, 1, "198.51.100.1:1", STORE_EP_LOCAL, 10);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	endpoint_make(&ep, 1, "198.51.100.1:2", STORE_EP_LOCAL, 20);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	endpoint_make(&ep, 2, "198.51.100.2:1", STORE_EP_LOCAL, 30);
-	ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-	ck_assert_int_eq(store_endpoint_delete_stale(st, 10), 0);
-	ck_assert_int_eq(store_endpoint_delete_stale(st, 21), 2);
-	ck_assert_int_eq(store_endpoint_foreach_for_node(st, ep.node_id,
-	    count_endpoint, &count), 0);
-	ck_assert_int_eq(count, 1);
-	store_close(st);
-}
-END_TEST
+/* ---- signed records ---- */
 
 START_TEST(test_store_endpoint_record_newer_wins)
 {
@@ -1357,23 +1314,18 @@ START_TEST(test_store_route_record_foreach)
 }
 END_TEST
 
-/* Randomized: endpoint merges, stale sweeps and record versions against a
- * naive model kept in arrays. The seed is fixed and printed on failure. */
+/* Randomized: record puts of both kinds (newer wins), member deletes and
+ * re-adds against a naive model kept in arrays. The seed is fixed and
+ * printed on failure. */
 
 #define RND_SEED	0x6d657368u
 #define RND_NODES	3
-#define RND_ADDRS	4
-#define RND_SOURCES	3
-
-struct model_ep {
-	bool present;
-	int64_t first, last, success, rtt;
-};
+#define RND_KINDS	2	/* 0: endpoint record, 1: route record */
 
 struct model {
-	struct model_ep ep[RND_NODES][RND_ADDRS][RND_SOURCES];
-	bool has_rec[RND_NODES];
-	uint64_t rec_version[RND_NODES];
+	bool member[RND_NODES];
+	bool has_rec[RND_NODES][RND_KINDS];
+	uint64_t rec_version[RND_NODES][RND_KINDS];
 };
 
 static uint32_t rnd(uint32_t *x)
@@ -1384,140 +1336,96 @@ static uint32_t rnd(uint32_t *x)
 	return *x;
 }
 
-static const char *const rnd_addrs[RND_ADDRS] = {
-	"198.51.100.1:1", "198.51.100.1:2", "[2001:db8::1]:1", "203.0.113.9:7",
-};
-
-struct rnd_check {
-	const struct model *m;
-	int node;
-	int seen;
-};
-
-static int check_against_model(const struct store_endpoint *ep, void *arg)
+/* Puts a record of kind k for node n at version v through the typed API;
+ * the first record byte is the version, the second the kind. */
+static int rnd_put(struct store *st, int k, int n, uint64_t v)
 {
-	struct rnd_check *c = arg;
-	const struct model_ep *me = NULL;
-	int a;
+	struct store_endpoint_record er;
+	struct store_route_record rr;
 
-	for (a = 0; a < RND_ADDRS; a++)
-		if (strcmp(ep->addr, rnd_addrs[a]) == 0)
-			me = &c->m->ep[c->node][a][ep->source];
-	ck_assert_msg(me != NULL && me->present, "seed %#x: extra endpoint %s",
-	    RND_SEED, ep->addr);
-	ck_assert_msg(ep->first_seen == me->first && ep->last_seen ==
-	    me->last && ep->last_success == me->success &&
-	    ep->rtt_us == me->rtt, "seed %#x: %s/%d differs", RND_SEED,
-	    ep->addr, ep->source);
-	c->seen++;
-	return 0;
+	if (k == 0) {
+		memset(&er, 0, sizeof er);
+		id_fill(er.node_id, (uint8_t)(n + 1));
+		er.version = v;
+		er.record_len = 2;
+		er.record[0] = (uint8_t)v;
+		er.record[1] = 0xe0;
+		return store_endpoint_record_put(st, &er);
+	}
+	memset(&rr, 0, sizeof rr);
+	id_fill(rr.node_id, (uint8_t)(n + 1));
+	rr.version = v;
+	rr.record_len = 2;
+	rr.record[0] = (uint8_t)v;
+	rr.record[1] = 0x40;
+	return store_route_record_put(st, &rr);
 }
 
 static void model_compare(struct store *st, const struct model *m)
 {
-	struct store_endpoint_record rec;
+	struct store_endpoint_record er;
+	struct store_route_record rr;
 	uint8_t id[STORE_NODE_ID_LEN];
-	int n, a, src, want;
+	int n, r;
 
 	for (n = 0; n < RND_NODES; n++) {
-		struct rnd_check c = { m, n, 0 };
-
-		want = 0;
-		for (a = 0; a < RND_ADDRS; a++)
-			for (src = 0; src < RND_SOURCES; src++)
-				want += m->ep[n][a][src].present;
 		id_fill(id, (uint8_t)(n + 1));
-		ck_assert_int_eq(store_endpoint_foreach_for_node(st, id,
-		    check_against_model, &c), 0);
-		ck_assert_msg(c.seen == want, "seed %#x: node %d has %d "
-		    "endpoints, model %d", RND_SEED, n, c.seen, want);
-		if (!m->has_rec[n]) {
-			ck_assert_int_eq(store_endpoint_record_get(st, id,
-			    &rec), MESHD_E_NOENT);
-			continue;
+		r = store_endpoint_record_get(st, id, &er);
+		ck_assert_msg(r == (m->has_rec[n][0] ? 0 : MESHD_E_NOENT),
+		    "seed %#x: node %d endpoint record %d", RND_SEED, n, r);
+		if (r == 0) {
+			ck_assert_uint_eq(er.version, m->rec_version[n][0]);
+			ck_assert_uint_eq(er.record[0], (uint8_t)er.version);
+			ck_assert_uint_eq(er.record[1], 0xe0);
 		}
-		ck_assert_int_eq(store_endpoint_record_get(st, id, &rec), 0);
-		ck_assert_uint_eq(rec.version, m->rec_version[n]);
-		ck_assert_uint_eq(rec.record[0], (uint8_t)m->rec_version[n]);
+		r = store_route_record_get(st, id, &rr);
+		ck_assert_msg(r == (m->has_rec[n][1] ? 0 : MESHD_E_NOENT),
+		    "seed %#x: node %d route record %d", RND_SEED, n, r);
+		if (r == 0) {
+			ck_assert_uint_eq(rr.version, m->rec_version[n][1]);
+			ck_assert_uint_eq(rr.record[0], (uint8_t)rr.version);
+			ck_assert_uint_eq(rr.record[1], 0x40);
+		}
 	}
 }
 
-START_TEST(test_store_endpoint_random_vs_model)
+START_TEST(test_store_records_random_vs_model)
 {
 	static struct model m;
 	struct store *st = open_mem();
-	struct store_endpoint ep;
-	struct store_endpoint_record rec;
+	uint8_t id[STORE_NODE_ID_LEN];
 	uint32_t x = RND_SEED;
-	int i, n, a, src, want, got;
+	int i, n, k, want;
 
 	memset(&m, 0, sizeof m);
-	for (n = 0; n < RND_NODES; n++)
-		member_add(st, (uint8_t)(n + 1));
 	for (i = 0; i < 3000; i++) {
 		uint32_t op = rnd(&x) % 16;
 
 		n = (int)(rnd(&x) % RND_NODES);
-		if (op < 12) {
-			struct model_ep *me;
+		id_fill(id, (uint8_t)(n + 1));
+		if (op < 13) {
+			uint64_t v = rnd(&x) % 64;
 
-			a = (int)(rnd(&x) % RND_ADDRS);
-			src = (int)(rnd(&x) % RND_SOURCES);
-			me = &m.ep[n][a][src];
-			endpoint_make(&ep, (uint8_t)(n + 1), rnd_addrs[a],
-			    (enum store_ep_source)src, 1 + rnd(&x) % 1000);
-			if (rnd(&x) % 2)
-				ep.last_success = 1 + rnd(&x) % 1000;
-			if (rnd(&x) % 2)
-				ep.rtt_us = rnd(&x) % 100000;
-			ck_assert_int_eq(store_endpoint_upsert(st, &ep), 0);
-			if (!me->present) {
-				me->present = true;
-				me->first = ep.last_seen;
-				me->last = ep.last_seen;
-				me->success = ep.last_success;
-				me->rtt = ep.rtt_us;
-			} else {
-				if (ep.last_seen > me->last)
-					me->last = ep.last_seen;
-				if (ep.last_success > me->success)
-					me->success = ep.last_success;
-				if (ep.rtt_us >= 0)
-					me->rtt = ep.rtt_us;
+			k = (int)(rnd(&x) % RND_KINDS);
+			want = !m.member[n] ? MESHD_E_NOENT :
+			    m.has_rec[n][k] && v <= m.rec_version[n][k] ?
+			    MESHD_E_EXIST : 0;
+			ck_assert_msg(rnd_put(st, k, n, v) == want,
+			    "seed %#x: op %d put", RND_SEED, i);
+			if (want == 0) {
+				m.has_rec[n][k] = true;
+				m.rec_version[n][k] = v;
 			}
 		} else if (op < 15) {
-			memset(&rec, 0, sizeof rec);
-			id_fill(rec.node_id, (uint8_t)(n + 1));
-			rec.version = rnd(&x) % 64;
-			rec.record_len = 1;
-			rec.record[0] = (uint8_t)rec.version;
-			want = m.has_rec[n] && rec.version <= m.rec_version[n] ?
-			    MESHD_E_EXIST : 0;
-			ck_assert_msg(store_endpoint_record_put(st, &rec) ==
-			    want, "seed %#x: op %d record put", RND_SEED, i);
-			if (want == 0) {
-				m.has_rec[n] = true;
-				m.rec_version[n] = rec.version;
+			if (!m.member[n]) {
+				member_add(st, (uint8_t)(n + 1));
+				m.member[n] = true;
 			}
 		} else {
-			int64_t before = rnd(&x) % 300;
-
-			want = 0;
-			for (n = 0; n < RND_NODES; n++)
-				for (a = 0; a < RND_ADDRS; a++)
-					for (src = 0; src < RND_SOURCES; src++) {
-						struct model_ep *me =
-						    &m.ep[n][a][src];
-
-						if (me->present &&
-						    me->last < before) {
-							me->present = false;
-							want++;
-						}
-					}
-			got = store_endpoint_delete_stale(st, before);
-			ck_assert_msg(got == want, "seed %#x: op %d deleted "
-			    "%d, model %d", RND_SEED, i, got, want);
+			want = m.member[n] ? 0 : MESHD_E_NOENT;
+			ck_assert_int_eq(store_member_delete(st, id), want);
+			memset(&m.has_rec[n], 0, sizeof m.has_rec[n]);
+			m.member[n] = false;
 		}
 		if (i % 500 == 0)
 			model_compare(st, &m);
@@ -1726,87 +1634,6 @@ END_TEST
 
 /* ---- paths ---- */
 
-START_TEST(test_store_path_roundtrip)
-{
-	struct store *st = open_mem();
-	struct store_path p, got;
-	int count = 0;
-
-	member_add(st, 1);
-	member_add(st, 2);
-	member_add(st, 3);
-	memset(&p, 0, sizeof p);
-	id_fill(p.node_id, 2);
-	ck_assert_int_eq(store_path_get(st, p.node_id, &got), MESHD_E_NOENT);
-	p.kind = STORE_PATH_DIRECT;
-	strcpy(p.endpoint, "[2001:db8::2]:51820");
-	p.since = 77;
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-	ck_assert_int_eq(store_path_get(st, p.node_id, &got), 0);
-	ck_assert_int_eq(got.kind, STORE_PATH_DIRECT);
-	ck_assert_str_eq(got.endpoint, "[2001:db8::2]:51820");
-	ck_assert_int_eq(got.since, 77);
-
-	p.kind = STORE_PATH_RELAY;
-	id_fill(p.via, 3);
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-	ck_assert_int_eq(store_path_get(st, p.node_id, &got), 0);
-	ck_assert_int_eq(got.kind, STORE_PATH_RELAY);
-	ck_assert_mem_eq(got.via, p.via, sizeof p.via);
-
-	p.kind = STORE_PATH_NONE;
-	p.endpoint[0] = '\0';
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-	ck_assert_int_eq(store_path_get(st, p.node_id, &got), 0);
-	ck_assert_int_eq(got.kind, STORE_PATH_NONE);
-	ck_assert_str_eq(got.endpoint, "");
-
-	id_fill(p.node_id, 1);
-	p.kind = STORE_PATH_DIRECT;
-	strcpy(p.endpoint, "198.51.100.1:1");
-	ck_assert_int_eq(store_path_put(st, &p), 0);
-	ck_assert_int_eq(store_path_foreach(st, count_path, &count), 0);
-	ck_assert_int_eq(count, 2);
-	store_close(st);
-}
-END_TEST
-
-static void path_bad(struct store *st, enum store_path_kind kind,
-    const char *ep, uint8_t node, uint8_t via, int want)
-{
-	struct store_path p;
-
-	memset(&p, 0, sizeof p);
-	id_fill(p.node_id, node);
-	id_fill(p.via, via);
-	p.kind = kind;
-	strcpy(p.endpoint, ep);
-	ck_assert_msg(store_path_put(st, &p) == want,
-	    "kind %d ep '%s' node %u via %u: not %d", kind, ep, node, via,
-	    want);
-}
-
-START_TEST(test_store_path_put_rejects)
-{
-	struct store *st = open_mem();
-
-	member_add(st, 1);
-	member_add(st, 2);
-	path_bad(st, STORE_PATH_DIRECT, "", 1, 0, MESHD_E_INVAL);
-	path_bad(st, STORE_PATH_DIRECT, "nope", 1, 0, MESHD_E_INVAL);
-	path_bad(st, STORE_PATH_NONE, "198.51.100.1:1", 1, 0, MESHD_E_INVAL);
-	path_bad(st, STORE_PATH_RELAY, "", 1, 1, MESHD_E_INVAL);
-	path_bad(st, (enum store_path_kind)7, "", 1, 2, MESHD_E_INVAL);
-	path_bad(st, STORE_PATH_RELAY, "", 1, 9, MESHD_E_NOENT);
-	path_bad(st, STORE_PATH_DIRECT, "198.51.100.1:1", 9, 0,
-	    MESHD_E_NOENT);
-	path_bad(st, STORE_PATH_RELAY, "", 1, 2, 0);
-	store_close(st);
-}
-END_TEST
-
-/* ---- transactions ---- */
-
 START_TEST(test_store_tx_rollback_leaves_nothing)
 {
 	struct store *st = open_mem();
@@ -1954,7 +1781,8 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_open_rejects_non_database);
 	tcase_add_test(tc, test_store_migrate_from_v1);
 	tcase_add_test(tc, test_store_migrate_from_v2_drops_invites);
-	tcase_add_test(tc, test_store_fresh_is_v4);
+	tcase_add_test(tc, test_store_fresh_is_v5);
+	tcase_add_test(tc, test_store_migrate_from_v4);
 	tcase_add_test(tc, test_store_migrate_from_v3);
 	tcase_add_test(tc, test_store_migrate_failure_rolls_back);
 	suite_add_tcase(s, tc);
@@ -1970,21 +1798,16 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_member_foreach_counts);
 	tcase_add_test(tc, test_store_member_delete_cascades);
 	tcase_add_test(tc, test_store_revocation_roundtrip);
-	tcase_add_test(tc, test_store_endpoint_upsert_merges);
-	tcase_add_test(tc, test_store_endpoint_upsert_rejects);
-	tcase_add_test(tc, test_store_endpoint_delete_stale_counts);
 	tcase_add_test(tc, test_store_endpoint_record_newer_wins);
 	tcase_add_test(tc, test_store_route_record_newer_wins);
 	tcase_add_test(tc, test_store_route_record_foreach);
-	tcase_add_test(tc, test_store_endpoint_random_vs_model);
+	tcase_add_test(tc, test_store_records_random_vs_model);
 	tcase_add_test(tc, test_store_invite_consume_counts_down);
 	tcase_add_test(tc, test_store_invite_consume_expired);
 	tcase_add_test(tc, test_store_invite_consume_unknown);
 	tcase_add_test(tc, test_store_invite_add_rejects_and_purge);
 	tcase_add_test(tc, test_store_invite_add_rejects);
 	tcase_add_test(tc, test_store_invite_foreach);
-	tcase_add_test(tc, test_store_path_roundtrip);
-	tcase_add_test(tc, test_store_path_put_rejects);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("transactions");

@@ -20,11 +20,6 @@ bool mesh_name_valid(const char *s)
 	return true;
 }
 
-static size_t family_bytes(uint8_t family)
-{
-	return family == MESH_FAMILY_V4 ? 4 : 16;
-}
-
 /* The fields a struct may hold and still encode canonically. */
 static bool cert_encodable(const struct mesh_cert *c)
 {
@@ -59,11 +54,7 @@ static int cert_encode_body(const struct mesh_cert *c, struct wr *w)
 	    (r = wr_u8(w, c->nroutes)) != 0)
 		return r;
 	for (i = 0; i < c->nroutes; i++) {
-		const struct mesh_prefix *p = &c->routes[i];
-
-		if ((r = wr_u8(w, p->family)) != 0 ||
-		    (r = wr_bytes(w, p->addr, family_bytes(p->family))) != 0 ||
-		    (r = wr_u8(w, p->len)) != 0)
+		if ((r = mesh_prefix_encode(&c->routes[i], w)) != 0)
 			return r;
 	}
 	if ((r = wr_u64(w, c->issued_at)) != 0 ||
@@ -81,20 +72,6 @@ int mesh_cert_encode(const struct mesh_cert *c, struct wr *w)
 	    (r = wr_bytes(w, c->sig, sizeof c->sig)) != 0)
 		w->off = start;
 	return r;
-}
-
-static int route_decode(struct rd *rd, struct mesh_prefix *p)
-{
-	int r;
-
-	if ((r = rd_u8(rd, &p->family)) != 0)
-		return r;
-	if (p->family != MESH_FAMILY_V4 && p->family != MESH_FAMILY_V6)
-		return MESHD_E_PROTO;
-	if ((r = rd_bytes(rd, p->addr, family_bytes(p->family))) != 0 ||
-	    (r = rd_u8(rd, &p->len)) != 0)
-		return r;
-	return mesh_prefix_valid(p) ? 0 : MESHD_E_PROTO;
 }
 
 int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
@@ -127,7 +104,7 @@ int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
 		goto out;
 	}
 	for (i = 0; i < out->nroutes; i++)
-		if ((r = route_decode(&rd, &out->routes[i])) != 0)
+		if ((r = mesh_prefix_decode(&rd, &out->routes[i])) != 0)
 			goto out;
 	if ((r = rd_u64(&rd, &out->issued_at)) != 0 ||
 	    (r = rd_u64(&rd, &out->expires_at)) != 0 ||

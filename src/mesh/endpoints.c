@@ -1,16 +1,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "mesh/cert.h"
 #include "mesh/endpoints.h"
 #include "util/err.h"
-
-static size_t family_bytes(uint8_t family)
-{
-	return family == MESH_FAMILY_V4 ? 4 : 16;
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -92,7 +85,7 @@ static bool endpoints_encodable(const struct mesh_endpoints *e)
 {
 	unsigned i;
 
-	if (e->version != MESH_ENDPOINTS_VERSION || e->nep > MESH_ENDPOINTS_MAX)
+	if (e->nep > MESH_ENDPOINTS_MAX)
 		return false;
 	for (i = 0; i < e->nep; i++) {
 		if (!mesh_ep_valid(&e->ep[i]))
@@ -103,135 +96,93 @@ static bool endpoints_encodable(const struct mesh_endpoints *e)
 	return true;
 }
 
-/* Everything before the signature. */
-static int encode_body(const struct mesh_endpoints *e, struct wr *w)
+/* The body: u8 nep | nep x (u8 source | u8 family | addr | u16 port). */
+static int body_encode(const void *rec, struct wr *w)
 {
+	const struct mesh_endpoints *e = rec;
 	unsigned i;
 	int r;
 
 	if (!endpoints_encodable(e))
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, e->version)) != 0 ||
-	    (r = wr_bytes(w, e->mesh_id, sizeof e->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, e->node_id, sizeof e->node_id)) != 0 ||
-	    (r = wr_u64(w, e->seq)) != 0 ||
-	    (r = wr_u64(w, e->timestamp)) != 0 ||
-	    (r = wr_u8(w, e->nep)) != 0)
+	if ((r = wr_u8(w, e->nep)) != 0)
 		return r;
 	for (i = 0; i < e->nep; i++) {
 		const struct mesh_ep *ep = &e->ep[i];
 
 		if ((r = wr_u8(w, ep->source)) != 0 ||
 		    (r = wr_u8(w, ep->family)) != 0 ||
-		    (r = wr_bytes(w, ep->addr, family_bytes(ep->family))) != 0 ||
+		    (r = wr_bytes(w, ep->addr, mesh_family_bytes(ep->family))) != 0 ||
 		    (r = wr_u16(w, ep->port)) != 0)
 			return r;
 	}
 	return 0;
 }
 
-int mesh_endpoints_encode(const struct mesh_endpoints *e, struct wr *w)
-{
-	size_t start = w->off;
-	int r;
-
-	if ((r = encode_body(e, w)) != 0 ||
-	    (r = wr_bytes(w, e->sig, sizeof e->sig)) != 0)
-		w->off = start;
-	return r;
-}
-
 static int ep_decode(struct rd *rd, struct mesh_ep *ep)
 {
-	int r;
+	size_t n;
 
-	if ((r = rd_u8(rd, &ep->source)) != 0 ||
-	    (r = rd_u8(rd, &ep->family)) != 0)
-		return r;
-	if (ep->family != MESH_FAMILY_V4 && ep->family != MESH_FAMILY_V6)
+	if (rd_u8(rd, &ep->source) != 0 || rd_u8(rd, &ep->family) != 0 ||
+	    (n = mesh_family_bytes(ep->family)) == 0 ||
+	    rd_bytes(rd, ep->addr, n) != 0 || rd_u16(rd, &ep->port) != 0)
 		return MESHD_E_PROTO;
-	if ((r = rd_bytes(rd, ep->addr, family_bytes(ep->family))) != 0 ||
-	    (r = rd_u16(rd, &ep->port)) != 0)
-		return r;
 	return mesh_ep_valid(ep) ? 0 : MESHD_E_PROTO;
+}
+
+static int body_decode(struct rd *rd, void *rec)
+{
+	struct mesh_endpoints *e = rec;
+	unsigned i;
+
+	if (rd_u8(rd, &e->nep) != 0 || e->nep > MESH_ENDPOINTS_MAX)
+		return MESHD_E_PROTO;
+	for (i = 0; i < e->nep; i++) {
+		if (ep_decode(rd, &e->ep[i]) != 0)
+			return MESHD_E_PROTO;
+		if (i > 0 && ep_cmp(&e->ep[i - 1], &e->ep[i]) >= 0)
+			return MESHD_E_PROTO;	/* unsorted or duplicate */
+	}
+	return 0;
+}
+
+const struct mesh_envelope_kind mesh_endpoints_kind = {
+	.domain = MESH_ENDPOINTS_DOMAIN,
+	.version = MESH_ENDPOINTS_VERSION,
+	.ttl_s = MESH_ENDPOINTS_TTL_S,
+	.max_len = MESH_ENDPOINTS_MAX_LEN,
+	.body_encode = body_encode,
+	.body_decode = body_decode,
+};
+
+int mesh_endpoints_encode(const struct mesh_endpoints *e, struct wr *w)
+{
+	return mesh_envelope_encode(&mesh_endpoints_kind, &e->env, e, e->sig, w);
 }
 
 int mesh_endpoints_decode(const uint8_t *p, size_t len, struct mesh_endpoints *out)
 {
-	struct rd rd;
-	unsigned i;
-	int r;
-
 	memset(out, 0, sizeof *out);
-	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_ENDPOINTS_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
-	    (r = rd_u64(&rd, &out->seq)) != 0 ||
-	    (r = rd_u64(&rd, &out->timestamp)) != 0 ||
-	    (r = rd_u8(&rd, &out->nep)) != 0)
-		goto out;
-	if (out->nep > MESH_ENDPOINTS_MAX) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	for (i = 0; i < out->nep; i++) {
-		if ((r = ep_decode(&rd, &out->ep[i])) != 0)
-			goto out;
-		if (i > 0 && ep_cmp(&out->ep[i - 1], &out->ep[i]) >= 0) {
-			r = MESHD_E_PROTO;	/* unsorted or duplicate */
-			goto out;
-		}
-	}
-	if ((r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
-	    (r = rd_end(&rd)) != 0)
-		goto out;
-out:
-	if (r != 0) {
-		r = MESHD_E_PROTO;
+	if (mesh_envelope_decode(&mesh_endpoints_kind, p, len, &out->env, out, out->sig) != 0) {
 		memset(out, 0, sizeof *out);
+		return MESHD_E_PROTO;
 	}
-	return r;
+	return 0;
 }
 
 int mesh_endpoints_sign(struct mesh_endpoints *e, const uint8_t node_sk[MESH_SK_LEN])
 {
-	uint8_t buf[MESH_ENDPOINTS_MAX_LEN];
-	struct wr w;
-	int r;
-
-	wr_init(&w, buf, sizeof buf);
-	if ((r = encode_body(e, &w)) != 0)
-		return r;
-	return mesh_identity_sign(node_sk, MESH_ENDPOINTS_DOMAIN, buf, w.off, e->sig);
+	return mesh_envelope_sign(&mesh_endpoints_kind, &e->env, e, node_sk, e->sig);
 }
 
 uint64_t mesh_endpoints_expiry(const struct mesh_endpoints *e)
 {
-	if (e->timestamp > UINT64_MAX - MESH_ENDPOINTS_TTL_S)
-		return UINT64_MAX;
-	return e->timestamp + MESH_ENDPOINTS_TTL_S;
+	return mesh_envelope_expiry(&mesh_endpoints_kind, &e->env);
 }
 
 bool mesh_endpoints_verify(const struct mesh_endpoints *e, const uint8_t sign_pk[MESH_PK_LEN],
     const uint8_t mesh_id[MESH_ID_LEN], uint64_t now_unix)
 {
-	uint8_t buf[MESH_ENDPOINTS_MAX_LEN];
-	struct wr w;
-
-	if (e->version != MESH_ENDPOINTS_VERSION ||
-	    sodium_memcmp(e->mesh_id, mesh_id, MESH_ID_LEN) != 0)
-		return false;
-	if (now_unix >= mesh_endpoints_expiry(e) ||
-	    (e->timestamp > now_unix && e->timestamp - now_unix > MESH_CERT_SKEW_S))
-		return false;
-	wr_init(&w, buf, sizeof buf);
-	if (encode_body(e, &w) != 0)
-		return false;
-	return mesh_identity_verify(sign_pk, MESH_ENDPOINTS_DOMAIN, buf, w.off, e->sig);
+	return mesh_envelope_verify(&mesh_endpoints_kind, &e->env, e, e->sig, sign_pk, mesh_id,
+	    now_unix);
 }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/envelope.h"
 #include "mesh/identity.h"
 #include "util/buf.h"
 
@@ -39,7 +40,7 @@ enum {
 						 * timestamp; owners re-sign at
 						 * least every TTL / 4 */
 	MESH_EP_ENTRY_MAX_LEN = 1 + 1 + 16 + 2,
-	MESH_ENDPOINTS_FIXED_LEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN + 8 + 8 + 1 + MESH_SIG_LEN,
+	MESH_ENDPOINTS_FIXED_LEN = MESH_ENVELOPE_FIXED_LEN + 1,
 	MESH_ENDPOINTS_MAX_LEN = MESH_ENDPOINTS_FIXED_LEN + MESH_ENDPOINTS_MAX * MESH_EP_ENTRY_MAX_LEN,
 };
 
@@ -59,16 +60,22 @@ struct mesh_ep {
 	uint16_t port;		/* host order, never 0 */
 };
 
+/* version is MESH_ENDPOINTS_VERSION; the header fields are the envelope's
+ * (mesh/envelope.h). */
 struct mesh_endpoints {
-	uint8_t version;			/* MESH_ENDPOINTS_VERSION */
-	uint8_t mesh_id[MESH_ID_LEN];
-	uint8_t node_id[MESH_NODE_ID_LEN];
-	uint64_t seq;				/* record version; owner's unix ms */
-	uint64_t timestamp;			/* unix s at signing */
+	union {
+		struct mesh_envelope env;
+		struct {
+			MESH_ENVELOPE_FIELDS;
+		};
+	};
 	uint8_t nep;
 	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* strictly ascending */
 	uint8_t sig[MESH_SIG_LEN];
 };
+
+/* The envelope kind of endpoint records (domain, version, TTL, body). */
+extern const struct mesh_envelope_kind mesh_endpoints_kind;
 
 /* True when ep is one well-formed entry (known source and family, unicast
  * address, unused address bytes zero, port not 0). */

@@ -106,40 +106,6 @@ void mesh_identity_ipv4_prefix(uint32_t rnd, struct mesh_prefix *out)
 	out->addr[1] = 64 + (rnd & 63);	/* 100.64.0.0/10 holds 64 /16s */
 }
 
-static unsigned family_bits(uint8_t family)
-{
-	if (family == MESH_FAMILY_V4)
-		return 32;
-	if (family == MESH_FAMILY_V6)
-		return 128;
-	return 0;
-}
-
-/* Mask of the prefix bits that fall in byte i of an address. */
-static uint8_t net_mask(unsigned len, unsigned i)
-{
-	if (len >= 8 * (i + 1))
-		return 0xff;
-	if (len <= 8 * i)
-		return 0x00;
-	return (uint8_t)(0xff << (8 - (len - 8 * i)));
-}
-
-bool mesh_prefix_valid(const struct mesh_prefix *p)
-{
-	unsigned bits = family_bits(p->family), i;
-
-	if (bits == 0 || p->len > bits)
-		return false;
-	for (i = 0; i < 16; i++) {
-		uint8_t keep = i < bits / 8 ? net_mask(p->len, i) : 0;
-
-		if ((p->addr[i] & (uint8_t)~keep) != 0)
-			return false;
-	}
-	return true;
-}
-
 int mesh_identity_addr_for(const struct mesh_prefix *prefix,
     const uint8_t node_id[MESH_NODE_ID_LEN], uint32_t attempt, uint8_t out[16])
 {
@@ -151,7 +117,7 @@ int mesh_identity_addr_for(const struct mesh_prefix *prefix,
 	memset(out, 0, 16);
 	if (!mesh_prefix_valid(prefix))
 		return MESHD_E_INVAL;
-	bits = family_bits(prefix->family);
+	bits = mesh_family_bits(prefix->family);
 	if (bits - prefix->len < 2)
 		return MESHD_E_INVAL;
 	nbytes = bits / 8;
@@ -168,7 +134,7 @@ int mesh_identity_addr_for(const struct mesh_prefix *prefix,
 		crypto_generichash_final(&st, h, sizeof h);
 		zero = ones = true;
 		for (i = 0; i < nbytes; i++) {
-			uint8_t m = net_mask(prefix->len, i);
+			uint8_t m = mesh_prefix_mask(prefix->len, i);
 			uint8_t hostmask = (uint8_t)~m, host = h[i] & hostmask;
 
 			out[i] = (prefix->addr[i] & m) | host;

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/prefix.h"
+
 enum {
 	MESH_ID_LEN = 32,
 	MESH_NODE_ID_LEN = 16,
@@ -26,12 +28,6 @@ enum {
 	MESH_SK_LEN = 64,		/* Ed25519 secret key (libsodium layout) */
 	MESH_SIG_LEN = 64,
 	MESH_SIGNED_MAX = 2048,		/* longest domain + message we sign */
-};
-
-/* Address families as they travel in our formats (not AF_*). */
-enum {
-	MESH_FAMILY_V4 = 4,
-	MESH_FAMILY_V6 = 6,
 };
 
 enum {
@@ -42,14 +38,6 @@ enum {
 
 #define MESH_ID_DOMAIN "meshd mesh id v1"
 #define MESH_ADDR_DOMAIN "meshd addr v1"
-
-/* An address prefix; addr bytes beyond the family's size and host bits
- * beyond len are zero. */
-struct mesh_prefix {
-	uint8_t family;		/* MESH_FAMILY_V4 or MESH_FAMILY_V6 */
-	uint8_t len;		/* prefix length in bits */
-	uint8_t addr[16];	/* v4 uses addr[0..3] */
-};
 
 /* out = BLAKE2b-256(MESH_ID_DOMAIN || authority_pk). */
 void mesh_identity_mesh_id(const uint8_t authority_pk[MESH_PK_LEN], uint8_t out[MESH_ID_LEN]);
@@ -80,10 +68,6 @@ void mesh_identity_ula_prefix(const uint8_t mesh_id[MESH_ID_LEN], struct mesh_pr
 /* 100.(64 + (rnd % 64)).0.0/16: one of the 64 /16s of 100.64.0.0/10. The
  * caller passes randombytes_random(); tests pass fixed values. */
 void mesh_identity_ipv4_prefix(uint32_t rnd, struct mesh_prefix *out);
-
-/* Checks that p is a well-formed prefix: known family, len within the
- * family, host bits and unused bytes zero. */
-bool mesh_prefix_valid(const struct mesh_prefix *p);
 
 /* The overlay address of a node inside prefix (16 bytes written; v4 uses
  * out[0..3], the rest is zeroed). Deterministic in (prefix, node_id, attempt):

@@ -1003,25 +1003,6 @@ int mesh_join_joiner_handle_expiry(struct mesh_join_joiner *j, mtime_ns now)
 	return j->outcome;
 }
 
-static bool in_prefix(const struct mesh_prefix *p, const uint8_t *addr)
-{
-	unsigned full = p->len / 8, rest = p->len % 8;
-	uint8_t mask;
-
-	if (memcmp(p->addr, addr, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	mask = (uint8_t)(0xff << (8 - rest));
-	return (addr[full] & mask) == p->addr[full];
-}
-
-static bool prefix_eq(const struct mesh_prefix *a, const struct mesh_prefix *b)
-{
-	return a->family == b->family && a->len == b->len &&
-	    memcmp(a->addr, b->addr, sizeof a->addr) == 0;
-}
-
 /* The response names our mesh's authority (else FOREIGN_MESH) and carries a
  * valid certificate for exactly us in its prefixes (else BAD_RESPONSE). */
 static enum mesh_join_outcome check_resp(struct mesh_join_joiner *j, mtime_ns now)
@@ -1041,9 +1022,9 @@ static enum mesh_join_outcome check_resp(struct mesh_join_joiner *j, mtime_ns no
 	    strcmp(res->cert.name, j->name) != 0 ||
 	    sodium_memcmp(res->cert.wg_pubkey, j->wg_pk, sizeof j->wg_pk) != 0 ||
 	    sodium_memcmp(res->cert.sign_pk, j->sign_pk, sizeof j->sign_pk) != 0 ||
-	    !prefix_eq(&ula, &res->resp.prefix6) ||
-	    !in_prefix(&res->resp.prefix6, res->cert.ipv6) ||
-	    !in_prefix(&res->resp.prefix4, res->cert.ipv4))
+	    mesh_prefix_cmp(&ula, &res->resp.prefix6) != 0 ||
+	    !mesh_prefix_contains_addr(&res->resp.prefix6, MESH_FAMILY_V6, res->cert.ipv6) ||
+	    !mesh_prefix_contains_addr(&res->resp.prefix4, MESH_FAMILY_V4, res->cert.ipv4))
 		return MESH_JOIN_BAD_RESPONSE;
 	return MESH_JOIN_OK;
 }

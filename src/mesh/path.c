@@ -96,15 +96,8 @@ static bool src_matches(const union endpoint *src, const union endpoint *c)
 
 static bool in_prefix(const struct mesh_path_prefix *pf, const struct mesh_ep *ep)
 {
-	unsigned full = pf->plen / 8, rest = pf->plen % 8;
-
-	if (pf->family != ep->family)
-		return false;
-	if (memcmp(pf->addr, ep->addr, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	return ((pf->addr[full] ^ ep->addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+	return pf->family == ep->family && pf->plen <= mesh_family_bits(ep->family) &&
+	    mesh_bits_equal(pf->addr, ep->addr, pf->plen);
 }
 
 static enum mesh_path_class classify(const struct mesh_path *p, const struct mesh_ep *ep)

@@ -3,6 +3,7 @@
  * node holding at most one record of each kind, plus a small pending set of
  * endpoint and routes records waiting for their node's cert. See records.h for the
  * rules. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,13 +295,63 @@ static void emit(struct mesh_records *recs, enum mesh_rec_event_type type, const
 		recs->on_event(recs->ctx, &ev);
 }
 
-static void emit_routes(struct mesh_records *recs, const uint8_t *id,
-    const struct mesh_routes *rt)
-{
-	struct mesh_rec_event ev = {
-		.type = MESH_EV_ROUTES_CHANGED, .node_id = id, .routes = rt,
-	};
+/* ---- node-signed kinds ----
+ *
+ * ENDPOINTS and ROUTES share the envelope (mesh/envelope.h) and every merge
+ * rule; a kind differs only in its codec and its event. A new node-signed
+ * kind adds a line here and a member to union signed_rec. */
 
+union signed_rec {
+	struct mesh_envelope env;	/* every member starts with it */
+	struct mesh_endpoints e;
+	struct mesh_routes rt;
+};
+
+struct signed_kind {
+	const struct mesh_envelope_kind *env;
+	size_t sig_off;			/* offsetof the kind's sig */
+	enum mesh_rec_event_type changed;
+};
+
+static const struct signed_kind signed_kinds[NKINDS] = {
+	[K_EP] = { &mesh_endpoints_kind, offsetof(struct mesh_endpoints, sig),
+		MESH_EV_ENDPOINTS_CHANGED },
+	[K_RT] = { &mesh_routes_kind, offsetof(struct mesh_routes, sig),
+		MESH_EV_ROUTES_CHANGED },
+};
+
+static uint8_t *signed_sig(unsigned k, union signed_rec *rec)
+{
+	return (uint8_t *)rec + signed_kinds[k].sig_off;
+}
+
+static int signed_decode(unsigned k, const uint8_t *bytes, size_t len, union signed_rec *out)
+{
+	const struct mesh_envelope_kind *ek = signed_kinds[k].env;
+
+	memset(out, 0, sizeof *out);
+	if (len > ek->max_len)
+		return MESHD_E_PROTO;
+	return mesh_envelope_decode(ek, bytes, len, &out->env, out, signed_sig(k, out));
+}
+
+static bool signed_verify(const struct mesh_records *recs, const struct node *n, unsigned k,
+    union signed_rec *rec, uint64_t now)
+{
+	return mesh_envelope_verify(signed_kinds[k].env, &rec->env, rec, signed_sig(k, rec),
+	    n->sign_pk, recs->mesh_id, now);
+}
+
+/* The record's new state for kind k (rec NULL: none any more). */
+static void emit_signed(struct mesh_records *recs, unsigned k, const uint8_t *id,
+    const union signed_rec *rec)
+{
+	struct mesh_rec_event ev = { .type = signed_kinds[k].changed, .node_id = id };
+
+	if (rec != NULL && k == K_EP)
+		ev.endpoints = &rec->e;
+	else if (rec != NULL && k == K_RT)
+		ev.routes = &rec->rt;
 	if (recs->on_event != NULL)
 		recs->on_event(recs->ctx, &ev);
 }
@@ -377,37 +428,21 @@ static int pending_add(struct mesh_records *recs, uint8_t kind, const uint8_t *n
 
 /* ---- merge ---- */
 
-/* An endpoint record for n, which holds a cert. */
-static int endpoints_apply(struct mesh_records *recs, struct node *n,
-    const struct mesh_endpoints *e, const uint8_t *bytes, size_t len, uint64_t now)
+/* A node-signed record of kind k for n, which holds a cert. */
+static int signed_apply(struct mesh_records *recs, struct node *n, unsigned k,
+    union signed_rec *rec, const uint8_t *bytes, size_t len, uint64_t now)
 {
-	struct rec *held = &n->rec[K_EP];
+	struct rec *held = &n->rec[k];
 	int r;
 
-	if (!mesh_endpoints_verify(e, n->sign_pk, recs->mesh_id, now))
+	if (!signed_verify(recs, n, k, rec, now))
 		return MESH_MERGE_INVALID;
-	if (held->bytes != NULL && rec_cmp(e->seq, bytes, len, held) <= 0)
-		return not_newer(e->seq, bytes, len, held);
-	if ((r = rec_set(recs, n, K_EP, bytes, len, e->seq, mesh_endpoints_expiry(e))) != 0)
+	if (held->bytes != NULL && rec_cmp(rec->env.seq, bytes, len, held) <= 0)
+		return not_newer(rec->env.seq, bytes, len, held);
+	if ((r = rec_set(recs, n, k, bytes, len, rec->env.seq,
+	    mesh_envelope_expiry(signed_kinds[k].env, &rec->env))) != 0)
 		return r;
-	emit(recs, MESH_EV_ENDPOINTS_CHANGED, n->id, NULL, e, 0);
-	return MESH_MERGE_NEW;
-}
-
-/* A routes record for n, which holds a cert. */
-static int routes_apply(struct mesh_records *recs, struct node *n, const struct mesh_routes *rt,
-    const uint8_t *bytes, size_t len, uint64_t now)
-{
-	struct rec *held = &n->rec[K_RT];
-	int r;
-
-	if (!mesh_routes_verify(rt, n->sign_pk, recs->mesh_id, now))
-		return MESH_MERGE_INVALID;
-	if (held->bytes != NULL && rec_cmp(rt->seq, bytes, len, held) <= 0)
-		return not_newer(rt->seq, bytes, len, held);
-	if ((r = rec_set(recs, n, K_RT, bytes, len, rt->seq, UINT64_MAX)) != 0)
-		return r;
-	emit_routes(recs, n->id, rt);
+	emit_signed(recs, k, n->id, rec);
 	return MESH_MERGE_NEW;
 }
 
@@ -418,8 +453,7 @@ static void pending_adopt(struct mesh_records *recs, struct node *n, uint64_t no
 
 	while (i < recs->npend) {
 		struct pending p = recs->pend[i];
-		struct mesh_endpoints e;
-		struct mesh_routes rt;
+		union signed_rec rec;
 
 		if (memcmp(p.node_id, n->id, MESH_NODE_ID_LEN) != 0) {
 			i++;
@@ -427,10 +461,8 @@ static void pending_adopt(struct mesh_records *recs, struct node *n, uint64_t no
 		}
 		recs->pend[i].bytes = NULL;	/* p owns it now */
 		pending_remove(recs, i);
-		if (p.kind == MESH_REC_ENDPOINTS && mesh_endpoints_decode(p.bytes, p.len, &e) == 0)
-			(void)endpoints_apply(recs, n, &e, p.bytes, p.len, now);
-		else if (p.kind == MESH_REC_ROUTES && mesh_routes_decode(p.bytes, p.len, &rt) == 0)
-			(void)routes_apply(recs, n, &rt, p.bytes, p.len, now);
+		if (signed_decode(p.kind - 1u, p.bytes, p.len, &rec) == 0)
+			(void)signed_apply(recs, n, p.kind - 1u, &rec, p.bytes, p.len, now);
 		free(p.bytes);
 	}
 }
@@ -439,9 +471,8 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 {
 	struct mesh_cert c;
 	struct node *n;
-	struct mesh_endpoints e;
-	struct mesh_routes rt;
-	bool had, rekeyed, dropped, rt_dropped;
+	bool had, rekeyed, dropped[NKINDS] = { false };
+	unsigned k;
 	int r;
 
 	if (len > MESH_CERT_MAX_LEN || mesh_cert_decode(bytes, len, &c) != 0 ||
@@ -462,23 +493,22 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 		return r;
 	rekeyed = had && sodium_memcmp(n->sign_pk, c.sign_pk, MESH_PK_LEN) != 0;
 	memcpy(n->sign_pk, c.sign_pk, MESH_PK_LEN);
-	/* a new key: the held endpoint record must verify under it, and the
-	 * state is settled before any event reports it */
-	dropped = rekeyed && n->rec[K_EP].bytes != NULL &&
-	    (mesh_endpoints_decode(n->rec[K_EP].bytes, n->rec[K_EP].len, &e) != 0 ||
-	     !mesh_endpoints_verify(&e, n->sign_pk, recs->mesh_id, now));
-	if (dropped)
-		rec_drop(recs, n, K_EP);
-	rt_dropped = rekeyed && n->rec[K_RT].bytes != NULL &&
-	    (mesh_routes_decode(n->rec[K_RT].bytes, n->rec[K_RT].len, &rt) != 0 ||
-	     !mesh_routes_verify(&rt, n->sign_pk, recs->mesh_id, now));
-	if (rt_dropped)
-		rec_drop(recs, n, K_RT);
+	/* a new key: the held node-signed records must verify under it, and
+	 * the state is settled before any event reports it */
+	for (k = 0; rekeyed && k < NKINDS; k++) {
+		union signed_rec rec;
+
+		if (signed_kinds[k].env == NULL || n->rec[k].bytes == NULL)
+			continue;
+		dropped[k] = signed_decode(k, n->rec[k].bytes, n->rec[k].len, &rec) != 0 ||
+		    !signed_verify(recs, n, k, &rec, now);
+		if (dropped[k])
+			rec_drop(recs, n, k);
+	}
 	emit(recs, had ? MESH_EV_MEMBER_CHANGED : MESH_EV_MEMBER_ADDED, n->id, &c, NULL, 0);
-	if (dropped)
-		emit(recs, MESH_EV_ENDPOINTS_CHANGED, n->id, NULL, NULL, 0);
-	if (rt_dropped)
-		emit_routes(recs, n->id, NULL);
+	for (k = 0; k < NKINDS; k++)
+		if (dropped[k])
+			emit_signed(recs, k, n->id, NULL);
 	/* the cert is stored: an orphan lost to NOMEM comes back by gossip */
 	pending_adopt(recs, n, now);
 	return MESH_MERGE_NEW;
@@ -516,46 +546,25 @@ static int merge_revoke(struct mesh_records *recs, const uint8_t *bytes, size_t 
 	return MESH_MERGE_NEW;
 }
 
-static int merge_endpoints(struct mesh_records *recs, const uint8_t *bytes, size_t len,
+/* An ENDPOINTS or ROUTES record from anyone. */
+static int merge_signed(struct mesh_records *recs, unsigned k, const uint8_t *bytes, size_t len,
     uint64_t now)
 {
-	struct mesh_endpoints e;
+	union signed_rec rec;
 	struct node *n;
 
-	if (len > MESH_ENDPOINTS_MAX_LEN || mesh_endpoints_decode(bytes, len, &e) != 0 ||
-	    sodium_memcmp(e.mesh_id, recs->mesh_id, MESH_ID_LEN) != 0 ||
-	    now >= mesh_endpoints_expiry(&e) ||
-	    (e.timestamp > now && e.timestamp - now > MESH_CERT_SKEW_S))
+	if (signed_decode(k, bytes, len, &rec) != 0 ||
+	    !mesh_envelope_fresh(signed_kinds[k].env, &rec.env, recs->mesh_id, now))
 		return MESH_MERGE_INVALID;
-	if ((n = node_lookup(recs, e.node_id)) != NULL) {
+	if ((n = node_lookup(recs, rec.env.node_id)) != NULL) {
 		expire_node(recs, n, now);
 		if (n->rec[K_REVOKE].bytes != NULL)
 			return MESH_MERGE_REVOKED;
 		if (n->rec[K_CERT].bytes != NULL)
-			return endpoints_apply(recs, n, &e, bytes, len, now);
+			return signed_apply(recs, n, k, &rec, bytes, len, now);
 	}
-	return pending_add(recs, MESH_REC_ENDPOINTS, e.node_id, mesh_endpoints_expiry(&e), bytes,
-	    len, now);
-}
-
-static int merge_routes(struct mesh_records *recs, const uint8_t *bytes, size_t len,
-    uint64_t now)
-{
-	struct mesh_routes rt;
-	struct node *n;
-
-	if (len > MESH_ROUTES_MAX_LEN || mesh_routes_decode(bytes, len, &rt) != 0 ||
-	    sodium_memcmp(rt.mesh_id, recs->mesh_id, MESH_ID_LEN) != 0 ||
-	    (rt.timestamp > now && rt.timestamp - now > MESH_CERT_SKEW_S))
-		return MESH_MERGE_INVALID;
-	if ((n = node_lookup(recs, rt.node_id)) != NULL) {
-		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE].bytes != NULL)
-			return MESH_MERGE_REVOKED;
-		if (n->rec[K_CERT].bytes != NULL)
-			return routes_apply(recs, n, &rt, bytes, len, now);
-	}
-	return pending_add(recs, MESH_REC_ROUTES, rt.node_id, UINT64_MAX, bytes, len, now);
+	return pending_add(recs, (uint8_t)(k + 1), rec.env.node_id,
+	    mesh_envelope_expiry(signed_kinds[k].env, &rec.env), bytes, len, now);
 }
 
 int mesh_records_merge(struct mesh_records *recs, enum mesh_rec_kind kind,
@@ -577,10 +586,8 @@ int mesh_records_merge(struct mesh_records *recs, enum mesh_rec_kind kind,
 		r = merge_revoke(recs, bytes, len, now_unix);
 		break;
 	case MESH_REC_ENDPOINTS:
-		r = merge_endpoints(recs, bytes, len, now_unix);
-		break;
 	case MESH_REC_ROUTES:
-		r = merge_routes(recs, bytes, len, now_unix);
+		r = merge_signed(recs, kind - 1u, bytes, len, now_unix);
 		break;
 	default:
 		r = MESH_MERGE_INVALID;
@@ -863,160 +870,6 @@ int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d)
 		ref_entry(&v[i], &d->e[i]);
 	d->n = n;
 	free(v);
-	return 0;
-}
-
-static int entry_cmp(const struct mesh_digest_entry *a, const struct mesh_digest_entry *b)
-{
-	int c = memcmp(a->node_id, b->node_id, MESH_NODE_ID_LEN);
-
-	if (c != 0)
-		return c;
-	return a->kind < b->kind ? -1 : a->kind > b->kind;
-}
-
-static bool digest_sorted(const struct mesh_digest *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		if (!kind_ok(d->e[i].kind))
-			return false;
-		if (i > 0 && entry_cmp(&d->e[i - 1], &d->e[i]) >= 0)
-			return false;
-	}
-	return true;
-}
-
-size_t mesh_digest_len(size_t n)
-{
-	return MESH_DIGEST_HDR_LEN + n * MESH_DIGEST_ENTRY_LEN;
-}
-
-int mesh_digest_encode(const struct mesh_digest *d, struct wr *w)
-{
-	size_t start = w->off, i;
-	int r;
-
-	if (!digest_sorted(d) || d->n > UINT32_MAX)
-		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, MESH_DIGEST_VERSION)) != 0 ||
-	    (r = wr_u32(w, (uint32_t)d->n)) != 0)
-		goto out;
-	for (i = 0; i < d->n; i++) {
-		const struct mesh_digest_entry *e = &d->e[i];
-
-		if ((r = wr_u8(w, e->kind)) != 0 ||
-		    (r = wr_bytes(w, e->node_id, sizeof e->node_id)) != 0 ||
-		    (r = wr_u64(w, e->version)) != 0 ||
-		    (r = wr_bytes(w, e->hash, sizeof e->hash)) != 0)
-			goto out;
-	}
-out:
-	if (r != 0)
-		w->off = start;
-	return r;
-}
-
-int mesh_digest_decode(const uint8_t *p, size_t len, struct mesh_digest *out)
-{
-	struct rd rd;
-	uint8_t ver;
-	uint32_t count;
-	size_t i;
-	int r;
-
-	out->e = NULL;
-	out->n = 0;
-	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &ver)) != 0 || (r = rd_u32(&rd, &count)) != 0)
-		return MESHD_E_PROTO;
-	if (ver != MESH_DIGEST_VERSION || count > (uint32_t)NKINDS * MESH_RECORDS_MAX_NODES ||
-	    rd_left(&rd) != (size_t)count * MESH_DIGEST_ENTRY_LEN)
-		return MESHD_E_PROTO;
-	if ((out->e = calloc((size_t)count + 1, sizeof *out->e)) == NULL)
-		return MESHD_E_NOMEM;
-	for (i = 0; i < count; i++) {
-		struct mesh_digest_entry *e = &out->e[i];
-
-		if ((r = rd_u8(&rd, &e->kind)) != 0 ||
-		    (r = rd_bytes(&rd, e->node_id, sizeof e->node_id)) != 0 ||
-		    (r = rd_u64(&rd, &e->version)) != 0 ||
-		    (r = rd_bytes(&rd, e->hash, sizeof e->hash)) != 0)
-			break;
-	}
-	out->n = count;
-	if (r != 0 || rd_end(&rd) != 0 || !digest_sorted(out)) {
-		mesh_digest_clear(out);
-		return MESHD_E_PROTO;
-	}
-	return 0;
-}
-
-/* One kind of one node on both sides (either may be NULL). */
-static void diff_kind(const struct mesh_digest_entry *o, const struct mesh_digest_entry *p,
-    struct mesh_digest *push, struct mesh_digest *pull)
-{
-	if (o == NULL && p == NULL)
-		return;
-	if (p == NULL || (o != NULL && o->version > p->version)) {
-		push->e[push->n++] = *o;
-		return;
-	}
-	if (o == NULL || p->version > o->version) {
-		pull->e[pull->n++] = *p;
-		return;
-	}
-	if (memcmp(o->hash, p->hash, MESH_DIGEST_HASH_LEN) != 0) {
-		push->e[push->n++] = *o;
-		pull->e[pull->n++] = *p;
-	}
-}
-
-int mesh_records_diff(const struct mesh_records *recs, const struct mesh_digest *peer,
-    struct mesh_digest *push, struct mesh_digest *pull)
-{
-	struct mesh_digest ours = { 0 };
-	size_t i = 0, j = 0;
-	int r;
-
-	push->e = pull->e = NULL;
-	push->n = pull->n = 0;
-	if (!digest_sorted(peer))
-		return MESHD_E_PROTO;
-	if ((r = mesh_records_digest(recs, &ours)) != 0)
-		return r;
-	push->e = calloc(ours.n + 1, sizeof *push->e);
-	pull->e = calloc(peer->n + 1, sizeof *pull->e);
-	if (push->e == NULL || pull->e == NULL) {
-		mesh_digest_clear(&ours);
-		mesh_digest_clear(push);
-		mesh_digest_clear(pull);
-		return MESHD_E_NOMEM;
-	}
-	while (i < ours.n || j < peer->n) {
-		const struct mesh_digest_entry *o[NKINDS] = { 0 }, *p[NKINDS] = { 0 };
-		const uint8_t *id;
-		unsigned k;
-
-		if (j >= peer->n || (i < ours.n &&
-		    memcmp(ours.e[i].node_id, peer->e[j].node_id, MESH_NODE_ID_LEN) <= 0))
-			id = ours.e[i].node_id;
-		else
-			id = peer->e[j].node_id;
-		for (; i < ours.n && memcmp(ours.e[i].node_id, id, MESH_NODE_ID_LEN) == 0; i++)
-			o[ours.e[i].kind - 1] = &ours.e[i];
-		for (; j < peer->n && memcmp(peer->e[j].node_id, id, MESH_NODE_ID_LEN) == 0; j++)
-			p[peer->e[j].kind - 1] = &peer->e[j];
-		if (o[K_REVOKE] != NULL || p[K_REVOKE] != NULL) {
-			/* a tombstone masks everything else about the node */
-			diff_kind(o[K_REVOKE], p[K_REVOKE], push, pull);
-			continue;
-		}
-		for (k = 0; k < NKINDS; k++)
-			diff_kind(o[k], p[k], push, pull);
-	}
-	mesh_digest_clear(&ours);
 	return 0;
 }
 

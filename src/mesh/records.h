@@ -82,10 +82,8 @@ enum {
 	MESH_RECORDS_MAX_NODES = 65536,		/* default cap on node ids held */
 	MESH_RECORDS_PENDING_MAX = 256,		/* default cap on pending orphans */
 	MESH_RECORDS_PENDING_TTL_S = 300,
-	MESH_DIGEST_VERSION = 1,
 	MESH_DIGEST_HASH_LEN = 8,		/* record hash bytes per entry */
 	MESH_DIGEST_ENTRY_LEN = 1 + MESH_NODE_ID_LEN + 8 + MESH_DIGEST_HASH_LEN,
-	MESH_DIGEST_HDR_LEN = 1 + 4,
 	MESH_RECORDS_SET_HASH_LEN = 32,
 };
 
@@ -185,10 +183,9 @@ size_t mesh_records_pending(const struct mesh_records *recs);
  * A digest lists every held record as (kind, node id, version, first 8 bytes
  * of the record hash), sorted by (node id, kind). The record hash is
  * BLAKE2b-256(MESH_RECORD_HASH_DOMAIN || u8 kind || bytes); it tells apart two
- * records with the same version, which the version alone cannot.
- *
- * Wire form: u8 version | u32 count | count x (u8 kind | node_id[16] |
- * u64 version | hash[8]), entries strictly ascending by (node id, kind).
+ * records with the same version, which the version alone cannot. The gossip
+ * engine (mesh/gossip.h) carries the entries in buckets of its own wire
+ * format, MESH_DIGEST_ENTRY_LEN bytes each.
  *
  * The set hash is BLAKE2b-256(MESH_RECORDS_SET_DOMAIN || for each record in
  * digest order: u8 kind | node_id | u64 version | full record hash[32]). Two
@@ -210,25 +207,6 @@ struct mesh_digest {
 /* Fills d (initially empty or cleared) with our digest. 0 or MESHD_E_NOMEM. */
 int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d);
 void mesh_digest_clear(struct mesh_digest *d);
-
-/* Encoded size of a digest of n entries. */
-size_t mesh_digest_len(size_t n);
-/* Appends the wire form. 0; MESHD_E_INVAL (entries not strictly ascending,
- * unknown kind); MESHD_E_RANGE (w full; nothing written). */
-int mesh_digest_encode(const struct mesh_digest *d, struct wr *w);
-/* Strict decode of exactly len bytes from a peer. The allocation is bounded
- * by len and by 4 x MESH_RECORDS_MAX_NODES entries. 0; MESHD_E_PROTO (out
- * left empty); MESHD_E_NOMEM. */
-int mesh_digest_decode(const uint8_t *p, size_t len, struct mesh_digest *out);
-
-/* Compares our set with a peer's digest (sorted as above). push receives our
- * entries the peer lacks or holds older, pull the peer's entries we lack or
- * hold older; at equal versions with different hashes an entry goes both
- * ways and the merge rule picks the winner on both sides. A tombstone on
- * either side masks the node's other kinds. Returns 0; MESHD_E_PROTO (peer
- * digest not sorted); MESHD_E_NOMEM. push and pull must start empty. */
-int mesh_records_diff(const struct mesh_records *recs, const struct mesh_digest *peer,
-    struct mesh_digest *push, struct mesh_digest *pull);
 
 /* The set hash; cached between changes. 0 or MESHD_E_NOMEM (out zeroed). */
 int mesh_records_set_hash(struct mesh_records *recs, uint8_t out[MESH_RECORDS_SET_HASH_LEN]);

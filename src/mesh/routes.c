@@ -1,24 +1,11 @@
-/* ROUTES records and prefix helpers (mesh/routes.h). */
-#include <arpa/inet.h>
+/* ROUTES records and advertised route lists (mesh/routes.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "mesh/routes.h"
 #include "util/err.h"
-
-static size_t family_bytes(uint8_t family)
-{
-	return family == MESH_FAMILY_V4 ? 4 : 16;
-}
-
-static unsigned family_bits(uint8_t family)
-{
-	return family == MESH_FAMILY_V4 ? 32 : 128;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -32,133 +19,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* True when the first bits bits of a and b are equal. */
-static bool bits_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned whole = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, whole) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	return ((a[whole] ^ b[whole]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-/* Zeroes the host bits of p (p->len within the family). */
-static void mask_host(struct mesh_prefix *p)
-{
-	unsigned bits = p->len, i;
-
-	for (i = 0; i < sizeof p->addr; i++) {
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		p->addr[i] &= (uint8_t)(0xff << (8 - bits));
-		bits = 0;
-	}
-}
-
-int mesh_prefix_cmp(const struct mesh_prefix *a, const struct mesh_prefix *b)
-{
-	int c;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if ((c = memcmp(a->addr, b->addr, sizeof a->addr)) != 0)
-		return c < 0 ? -1 : 1;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return 0;
-}
-
-int mesh_prefix_format(const struct mesh_prefix *p, char *out, size_t cap)
-{
-	char a[INET6_ADDRSTRLEN];
-	int af;
-
-	if (cap > 0)
-		out[0] = '\0';
-	if (!mesh_prefix_valid(p))
-		return MESHD_E_INVAL;
-	af = p->family == MESH_FAMILY_V4 ? AF_INET : AF_INET6;
-	if (inet_ntop(af, p->addr, a, sizeof a) == NULL)
-		return MESHD_E_INVAL;
-	if ((size_t)snprintf(out, cap, "%s/%u", a, (unsigned)p->len) >= cap)
-		return MESHD_E_RANGE;
-	return 0;
-}
-
-int mesh_prefix_parse(const char *s, struct mesh_prefix *out, char *err, size_t errlen)
-{
-	char a[INET6_ADDRSTRLEN], canon[MESH_PREFIX_STRLEN];
-	const char *slash;
-	struct mesh_prefix p;
-	unsigned long len;
-	size_t alen;
-	char *end;
-
-	memset(out, 0, sizeof *out);
-	memset(&p, 0, sizeof p);
-	if (s == NULL || *s == '\0') {
-		set_err(err, errlen, "invalid route '': empty");
-		return MESHD_E_INVAL;
-	}
-	slash = strchr(s, '/');
-	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (alen == 0 || alen >= sizeof a)
-		goto bad;
-	memcpy(a, s, alen);
-	a[alen] = '\0';
-	p.family = strchr(a, ':') != NULL ? MESH_FAMILY_V6 : MESH_FAMILY_V4;
-	if (inet_pton(p.family == MESH_FAMILY_V4 ? AF_INET : AF_INET6, a, p.addr) != 1)
-		goto bad;
-	if (slash == NULL) {
-		len = family_bits(p.family);
-	} else {
-		if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3)
-			goto bad;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end != '\0' || len > family_bits(p.family))
-			goto bad;
-	}
-	p.len = (uint8_t)len;
-	if (!mesh_prefix_valid(&p)) {
-		mask_host(&p);
-		(void)mesh_prefix_format(&p, canon, sizeof canon);
-		set_err(err, errlen, "invalid route '%s': host bits set (did you mean %s?)", s,
-		    canon);
-		return MESHD_E_INVAL;
-	}
-	*out = p;
-	return 0;
-bad:
-	set_err(err, errlen, "invalid route '%s': expected a prefix like 10.1.0.0/16 or "
-	    "fd00:1::/64", s);
-	return MESHD_E_INVAL;
-}
-
-bool mesh_prefix_overlaps(const struct mesh_prefix *a, const struct mesh_prefix *b)
-{
-	unsigned bits;
-
-	if (a->family != b->family)
-		return false;
-	bits = a->len < b->len ? a->len : b->len;
-	if (bits > family_bits(a->family))
-		bits = family_bits(a->family);
-	return bits_eq(a->addr, b->addr, bits);
-}
-
-bool mesh_prefix_contains_addr(const struct mesh_prefix *p, uint8_t family,
-    const uint8_t *addr)
-{
-	if (p->family != family || (family != MESH_FAMILY_V4 && family != MESH_FAMILY_V6) ||
-	    p->len > family_bits(family))
-		return false;
-	return bits_eq(p->addr, addr, p->len);
 }
 
 int mesh_routes_parse_list(const char *s, struct mesh_prefix *out, size_t max, size_t *n,
@@ -275,7 +135,7 @@ static bool routes_encodable(const struct mesh_routes *rt)
 {
 	unsigned i;
 
-	if (rt->version != MESH_ROUTES_VERSION || rt->n > MESH_ROUTES_MAX)
+	if (rt->n > MESH_ROUTES_MAX)
 		return false;
 	for (i = 0; i < rt->n; i++) {
 		if (!mesh_prefix_valid(&rt->r[i]))
@@ -286,125 +146,71 @@ static bool routes_encodable(const struct mesh_routes *rt)
 	return true;
 }
 
-/* Everything before the signature. */
-static int encode_body(const struct mesh_routes *rt, struct wr *w)
+/* The body: u8 n | n x prefix (mesh/prefix.h). */
+static int body_encode(const void *rec, struct wr *w)
 {
+	const struct mesh_routes *rt = rec;
 	unsigned i;
 	int r;
 
 	if (!routes_encodable(rt))
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, rt->version)) != 0 ||
-	    (r = wr_bytes(w, rt->mesh_id, sizeof rt->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, rt->node_id, sizeof rt->node_id)) != 0 ||
-	    (r = wr_u64(w, rt->seq)) != 0 ||
-	    (r = wr_u64(w, rt->timestamp)) != 0 ||
-	    (r = wr_u8(w, rt->n)) != 0)
+	if ((r = wr_u8(w, rt->n)) != 0)
 		return r;
-	for (i = 0; i < rt->n; i++) {
-		const struct mesh_prefix *p = &rt->r[i];
-
-		if ((r = wr_u8(w, p->family)) != 0 ||
-		    (r = wr_bytes(w, p->addr, family_bytes(p->family))) != 0 ||
-		    (r = wr_u8(w, p->len)) != 0)
+	for (i = 0; i < rt->n; i++)
+		if ((r = mesh_prefix_encode(&rt->r[i], w)) != 0)
 			return r;
+	return 0;
+}
+
+static int body_decode(struct rd *rd, void *rec)
+{
+	struct mesh_routes *rt = rec;
+	unsigned i;
+
+	if (rd_u8(rd, &rt->n) != 0 || rt->n > MESH_ROUTES_MAX)
+		return MESHD_E_PROTO;
+	for (i = 0; i < rt->n; i++) {
+		if (mesh_prefix_decode(rd, &rt->r[i]) != 0)
+			return MESHD_E_PROTO;
+		if (i > 0 && mesh_prefix_cmp(&rt->r[i - 1], &rt->r[i]) >= 0)
+			return MESHD_E_PROTO;	/* unsorted or duplicate */
 	}
 	return 0;
 }
 
+const struct mesh_envelope_kind mesh_routes_kind = {
+	.domain = MESH_ROUTES_DOMAIN,
+	.version = MESH_ROUTES_VERSION,
+	.ttl_s = 0,
+	.max_len = MESH_ROUTES_MAX_LEN,
+	.body_encode = body_encode,
+	.body_decode = body_decode,
+};
+
 int mesh_routes_encode(const struct mesh_routes *rt, struct wr *w)
 {
-	size_t start = w->off;
-	int r;
-
-	if ((r = encode_body(rt, w)) != 0 ||
-	    (r = wr_bytes(w, rt->sig, sizeof rt->sig)) != 0)
-		w->off = start;
-	return r;
-}
-
-static int prefix_decode(struct rd *rd, struct mesh_prefix *p)
-{
-	int r;
-
-	if ((r = rd_u8(rd, &p->family)) != 0)
-		return r;
-	if (p->family != MESH_FAMILY_V4 && p->family != MESH_FAMILY_V6)
-		return MESHD_E_PROTO;
-	if ((r = rd_bytes(rd, p->addr, family_bytes(p->family))) != 0 ||
-	    (r = rd_u8(rd, &p->len)) != 0)
-		return r;
-	return mesh_prefix_valid(p) ? 0 : MESHD_E_PROTO;
+	return mesh_envelope_encode(&mesh_routes_kind, &rt->env, rt, rt->sig, w);
 }
 
 int mesh_routes_decode(const uint8_t *p, size_t len, struct mesh_routes *out)
 {
-	struct rd rd;
-	unsigned i;
-	int r;
-
 	memset(out, 0, sizeof *out);
-	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_ROUTES_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
-	    (r = rd_u64(&rd, &out->seq)) != 0 ||
-	    (r = rd_u64(&rd, &out->timestamp)) != 0 ||
-	    (r = rd_u8(&rd, &out->n)) != 0)
-		goto out;
-	if (out->n > MESH_ROUTES_MAX) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	for (i = 0; i < out->n; i++) {
-		if ((r = prefix_decode(&rd, &out->r[i])) != 0)
-			goto out;
-		if (i > 0 && mesh_prefix_cmp(&out->r[i - 1], &out->r[i]) >= 0) {
-			r = MESHD_E_PROTO;	/* unsorted or duplicate */
-			goto out;
-		}
-	}
-	if ((r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
-	    (r = rd_end(&rd)) != 0)
-		goto out;
-out:
-	if (r != 0) {
-		r = MESHD_E_PROTO;
+	if (mesh_envelope_decode(&mesh_routes_kind, p, len, &out->env, out, out->sig) != 0) {
 		memset(out, 0, sizeof *out);
+		return MESHD_E_PROTO;
 	}
-	return r;
+	return 0;
 }
 
 int mesh_routes_sign(struct mesh_routes *rt, const uint8_t node_sk[MESH_SK_LEN])
 {
-	uint8_t buf[MESH_ROUTES_MAX_LEN];
-	struct wr w;
-	int r;
-
-	wr_init(&w, buf, sizeof buf);
-	if ((r = encode_body(rt, &w)) != 0)
-		return r;
-	return mesh_identity_sign(node_sk, MESH_ROUTES_DOMAIN, buf, w.off, rt->sig);
+	return mesh_envelope_sign(&mesh_routes_kind, &rt->env, rt, node_sk, rt->sig);
 }
 
 bool mesh_routes_verify(const struct mesh_routes *rt, const uint8_t sign_pk[MESH_PK_LEN],
     const uint8_t mesh_id[MESH_ID_LEN], uint64_t now_unix)
 {
-	uint8_t buf[MESH_ROUTES_MAX_LEN];
-	struct wr w;
-
-	if (rt->version != MESH_ROUTES_VERSION ||
-	    sodium_memcmp(rt->mesh_id, mesh_id, MESH_ID_LEN) != 0)
-		return false;
-	if (rt->timestamp > now_unix && rt->timestamp - now_unix > MESH_CERT_SKEW_S)
-		return false;
-	wr_init(&w, buf, sizeof buf);
-	if (encode_body(rt, &w) != 0)
-		return false;
-	return mesh_identity_verify(sign_pk, MESH_ROUTES_DOMAIN, buf, w.off, rt->sig);
+	return mesh_envelope_verify(&mesh_routes_kind, &rt->env, rt, rt->sig, sign_pk, mesh_id,
+	    now_unix);
 }

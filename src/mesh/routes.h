@@ -1,5 +1,6 @@
 /* Subnet routes: the ROUTES record a node signs to advertise the prefixes
- * behind it, and the prefix helpers the CLI, the node and the record share.
+ * behind it, and the checks on a list of them (the prefix helpers are in
+ * mesh/prefix.h).
  *
  * ROUTES record, version 1 (big-endian, see docs/wire-formats.md):
  *	u8 version | mesh_id[32] | node_id[16] | u64 seq | u64 timestamp |
@@ -26,53 +27,34 @@
 #include <stdint.h>
 
 #include "mesh/cert.h"
+#include "mesh/envelope.h"
 #include "mesh/identity.h"
+#include "mesh/prefix.h"
 #include "util/buf.h"
 
 enum {
 	MESH_ROUTES_VERSION = 1,
 	MESH_ROUTES_MAX = MESH_CERT_MAX_ROUTES,	/* prefixes per record */
-	MESH_ROUTE_ENTRY_MAX_LEN = 1 + 16 + 1,
-	MESH_ROUTES_FIXED_LEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN + 8 + 8 + 1 + MESH_SIG_LEN,
+	MESH_ROUTE_ENTRY_MAX_LEN = MESH_PREFIX_WIRE_MAX,
+	MESH_ROUTES_FIXED_LEN = MESH_ENVELOPE_FIXED_LEN + 1,
 	MESH_ROUTES_MAX_LEN = MESH_ROUTES_FIXED_LEN + MESH_ROUTES_MAX * MESH_ROUTE_ENTRY_MAX_LEN,
-	MESH_PREFIX_STRLEN = 64,	/* "ffff:...:ffff/128" and a NUL, rounded up */
 };
 
 #define MESH_ROUTES_DOMAIN "meshd routes v1"
 
+/* version is MESH_ROUTES_VERSION; the header fields are the envelope's
+ * (mesh/envelope.h). */
 struct mesh_routes {
-	uint8_t version;			/* MESH_ROUTES_VERSION */
-	uint8_t mesh_id[MESH_ID_LEN];
-	uint8_t node_id[MESH_NODE_ID_LEN];
-	uint64_t seq;				/* record version; owner's unix ms */
-	uint64_t timestamp;			/* unix s at signing */
+	union {
+		struct mesh_envelope env;
+		struct {
+			MESH_ENVELOPE_FIELDS;
+		};
+	};
 	uint8_t n;
 	struct mesh_prefix r[MESH_ROUTES_MAX];	/* strictly ascending */
 	uint8_t sig[MESH_SIG_LEN];
 };
-
-/* ---- prefixes ---- */
-
-/* The canonical order: family, address bytes, len. <0, 0, >0. */
-int mesh_prefix_cmp(const struct mesh_prefix *a, const struct mesh_prefix *b);
-
-/* Parses "10.1.0.0/16" or "fd00:1::/64" (no "/len": a host route, /32 or
- * /128). Returns 0; MESHD_E_INVAL with err naming the bad value (host bits
- * set: err suggests the canonical form). err may be NULL. */
-int mesh_prefix_parse(const char *s, struct mesh_prefix *out, char *err, size_t errlen);
-
-/* "10.1.0.0/16". Returns 0; MESHD_E_INVAL (invalid prefix); MESHD_E_RANGE
- * (cap too small). out always NUL-terminated when cap > 0. */
-int mesh_prefix_format(const struct mesh_prefix *p, char *out, size_t cap);
-
-/* True when a and b share an address (same family, one contains the
- * other). */
-bool mesh_prefix_overlaps(const struct mesh_prefix *a, const struct mesh_prefix *b);
-
-/* True when addr (family MESH_FAMILY_V4: 4 bytes, MESH_FAMILY_V6: 16) lies
- * inside p. */
-bool mesh_prefix_contains_addr(const struct mesh_prefix *p, uint8_t family,
-    const uint8_t *addr);
 
 /* Parses a comma-separated list ("10.1.0.0/16,fd00:1::/64", spaces around
  * entries allowed) or "none" (n = 0) into out[0..max). Does not check
@@ -93,6 +75,9 @@ int mesh_routes_check_advert(const struct mesh_prefix *list, size_t n,
 void mesh_routes_normalize(struct mesh_routes *rt);
 
 /* ---- the record ---- */
+
+/* The envelope kind of ROUTES records (domain, version, no TTL, body). */
+extern const struct mesh_envelope_kind mesh_routes_kind;
 
 /* Appends the whole record (signature included) to w. Returns 0;
  * MESHD_E_INVAL (not encodable: unknown version, n > 16, invalid prefix,

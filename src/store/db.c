@@ -21,11 +21,9 @@
 #include <unistd.h>
 
 #include "store/internal.h"
-#include "util/addr.h"
 #include "util/err.h"
 #include "util/log.h"
 
-_Static_assert(STORE_ADDR_STRLEN == ENDPOINT_STRLEN, "endpoint text size");
 _Static_assert(STORE_IP_STRLEN == INET6_ADDRSTRLEN, "address text size");
 
 int store_err(struct store *st, int rc)
@@ -170,20 +168,6 @@ int store_check_text(const char *s, size_t max, bool allow_empty)
 int store_check_name(const char *s)
 {
 	return store_check_text(s, STORE_NAME_MAX, false);
-}
-
-int store_canon_endpoint(const char *s, char *dst)
-{
-	union endpoint ep;
-	char buf[ENDPOINT_STRLEN];
-
-	if (store_check_text(s, STORE_ADDR_STRLEN - 1, false) != 0 ||
-	    endpoint_parse(&ep, s, false) != 0)
-		return MESHD_E_INVAL;
-	endpoint_unmap(&ep);
-	endpoint_format(&ep, buf, sizeof buf);
-	memcpy(dst, buf, sizeof buf);
-	return 0;
 }
 
 int store_canon_ip(const char *s, int af, char *dst)

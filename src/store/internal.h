@@ -29,22 +29,14 @@ enum store_stmt {
 	STMT_REVOKE_EXISTS,
 	STMT_REVOKE_GET,
 	STMT_REVOKE_ALL,
-	STMT_EP_UPSERT,
-	STMT_EP_FOR_NODE,
-	STMT_EP_DELETE_STALE,
-	STMT_EPREC_PUT,
-	STMT_EPREC_GET,
-	STMT_ROUTEREC_PUT,
-	STMT_ROUTEREC_GET,
-	STMT_ROUTEREC_ALL,
+	STMT_RECORD_PUT,
+	STMT_RECORD_GET,
+	STMT_RECORD_ALL,
 	STMT_INVITE_ADD,
 	STMT_INVITE_USE,
 	STMT_INVITE_GET,
 	STMT_INVITE_ALL,
 	STMT_INVITE_PURGE,
-	STMT_PATH_PUT,
-	STMT_PATH_GET,
-	STMT_PATH_ALL,
 	STMT_TX_BEGIN,
 	STMT_TX_COMMIT,
 	STMT_TX_ROLLBACK,
@@ -92,10 +84,9 @@ int store_col_text(sqlite3_stmt *s, int col, char *dst, size_t cap);
 /* Length checks for text fields: 0 or MESHD_E_INVAL. */
 int store_check_name(const char *s);
 int store_check_text(const char *s, size_t max, bool allow_empty);
-/* Validate and canonicalise into dst: "ip:port" (STORE_ADDR_STRLEN), an
- * address of family af (STORE_IP_STRLEN), "addr/len" of family af
- * (STORE_PREFIX_STRLEN). 0 or MESHD_E_INVAL. */
-int store_canon_endpoint(const char *s, char *dst);
+/* Validate and canonicalise into dst: an address of family af
+ * (STORE_IP_STRLEN), "addr/len" of family af (STORE_PREFIX_STRLEN). 0 or
+ * MESHD_E_INVAL. */
 int store_canon_ip(const char *s, int af, char *dst);
 int store_canon_prefix(const char *s, int af, char *dst);
 

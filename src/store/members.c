@@ -63,7 +63,7 @@ int store_member_upsert(struct store *st, const struct store_member *m)
 	    m->cert_version > INT64_MAX)
 		return MESHD_E_INVAL;
 	/* An upsert, not INSERT OR REPLACE: replacing would delete the row
-	 * and cascade to the member's endpoints and paths. */
+	 * and cascade to the member's records. */
 	s = store_stmt(st, STMT_MEMBER_UPSERT, "INSERT INTO members ("
 	    MEMBER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
 	    "ON CONFLICT (node_id) DO UPDATE SET name = excluded.name, "

@@ -144,11 +144,38 @@ static const char schema_v4[] =
 	" record BLOB NOT NULL CHECK (length(record) BETWEEN 1 AND 2048),"
 	" updated_at INTEGER NOT NULL);";
 
+/* v5: one table of signed records keyed by (kind, node id) instead of one
+ * table per kind, so a new record kind needs no migration. Kinds are the
+ * gossip values (3 ENDPOINTS, 4 ROUTES). Every row of endpoint_records and
+ * route_records is copied with its version, bytes and time, then the old
+ * tables are dropped; both reference members the same way the new table
+ * does, so every foreign key stays valid at each statement. The index
+ * serves the cascade from members, which looks records up by node id. */
+_Static_assert(STORE_REC_ENDPOINTS == 3 && STORE_REC_ROUTES == 4 &&
+    STORE_REC_KIND_MAX == 255, "schema_v5 mirrors store.h");
+static const char schema_v5[] =
+	"CREATE TABLE records ("
+	" kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 255),"
+	" node_id BLOB NOT NULL CHECK (length(node_id) = 16)"
+	"  REFERENCES members (node_id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL CHECK (version >= 0),"
+	" record BLOB NOT NULL CHECK (length(record) BETWEEN 1 AND 2048),"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (kind, node_id));"
+	"CREATE INDEX records_node ON records (node_id);"
+	"INSERT INTO records (kind, node_id, version, record, updated_at)"
+	" SELECT 3, node_id, version, record, updated_at FROM endpoint_records;"
+	"INSERT INTO records (kind, node_id, version, record, updated_at)"
+	" SELECT 4, node_id, version, record, updated_at FROM route_records;"
+	"DROP TABLE endpoint_records;"
+	"DROP TABLE route_records;";
+
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

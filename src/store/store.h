@@ -3,8 +3,7 @@
  * Everything a node needs to rejoin its mesh after a restart, with no token
  * and no inviter, lives in one database file: this node (keys, name), the
  * mesh (authority key, prefixes), the members (certificates), revocations,
- * endpoints and signed endpoint records, signed route records, invites, and
- * the chosen paths.
+ * signed endpoint records, signed route records and invites.
  * docs/store.md describes the schema and the migration rules.
  *
  * Conventions:
@@ -48,12 +47,11 @@
 #define STORE_IFNAME_MAX	15	/* IFNAMSIZ - 1 */
 #define STORE_IP_STRLEN		46	/* INET6_ADDRSTRLEN, NUL included */
 #define STORE_PREFIX_STRLEN	50	/* "addr/len", NUL included */
-#define STORE_ADDR_STRLEN	70	/* "[v6%scope]:port", NUL included */
 #define STORE_CERT_MAX		4096	/* signed node certificate */
 #define STORE_RECORD_MAX	2048	/* signed revocation / endpoint record */
 
 /* Schema version this build creates and understands. */
-#define STORE_SCHEMA_LATEST	4
+#define STORE_SCHEMA_LATEST	5
 
 struct store;
 
@@ -103,22 +101,42 @@ struct store_revocation {
 	uint8_t record[STORE_RECORD_MAX];	/* signed by the authority */
 };
 
-enum store_ep_source {
-	STORE_EP_LOCAL = 0,	/* the node's own interface address */
-	STORE_EP_REFLEXIVE,	/* as seen by another member */
-	STORE_EP_PORTMAP,	/* mapped by NAT-PMP / UPnP */
+/* ---- signed records (schema v5: one table keyed by kind) ---- */
+
+/* Record kinds, the values gossip uses for them (mesh/records.h
+ * MESH_REC_*). CERT and REVOKE live in members and revocations. */
+enum {
+	STORE_REC_ENDPOINTS = 3,
+	STORE_REC_ROUTES = 4,
+	STORE_REC_KIND_MAX = 255,
 };
 
-/* A candidate endpoint of a node, keyed by (node_id, addr, source). */
-struct store_endpoint {
+/* The latest signed record of one kind of a node, as gossip carries it. */
+struct store_record {
+	uint8_t kind;				/* 1..STORE_REC_KIND_MAX */
 	uint8_t node_id[STORE_NODE_ID_LEN];
-	char addr[STORE_ADDR_STRLEN];		/* "1.2.3.4:5" or "[v6]:5" */
-	enum store_ep_source source;
-	int64_t first_seen;			/* set on insert only */
-	int64_t last_seen;
-	int64_t last_success;			/* 0: never */
-	int64_t rtt_us;				/* -1: never measured */
+	uint64_t version;			/* <= INT64_MAX */
+	int64_t updated_at;
+	size_t record_len;
+	uint8_t record[STORE_RECORD_MAX];	/* signed */
 };
+
+/* Stores the record if it is newer than the stored one of the same kind and
+ * node (or none is stored). Returns 0 (stored); MESHD_E_EXIST (this or a
+ * higher version is stored: nothing changed); MESHD_E_INVAL (kind, version
+ * > INT64_MAX, record length); MESHD_E_NOENT (node is not a member).
+ * store_member_delete() deletes the member's records. */
+int store_record_put(struct store *st, const struct store_record *rec);
+/* Returns 0; MESHD_E_NOENT; MESHD_E_INVAL (kind). */
+int store_record_get(struct store *st, int kind,
+    const uint8_t id[STORE_NODE_ID_LEN], struct store_record *out);
+typedef int store_record_fn(const struct store_record *r, void *arg);
+/* Records of kind (0: every kind) in (node id, kind) order. Returns 0, the
+ * callback's non-zero value, or an error (MESHD_E_INVAL: kind). */
+int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
+    void *arg);
+
+/* Typed views of the same table, for callers that handle one kind. */
 
 /* The latest signed endpoint record of a node, as gossip carries it. */
 struct store_endpoint_record {
@@ -136,20 +154,6 @@ struct store_invite {
 	int64_t expires_at;			/* valid while now < expires_at */
 	uint32_t uses_left;
 	int64_t created_at;
-};
-
-enum store_path_kind {
-	STORE_PATH_NONE = 0,	/* no working path (endpoint and via unused) */
-	STORE_PATH_DIRECT,	/* straight to endpoint */
-	STORE_PATH_RELAY,	/* through member via; endpoint = the relay's */
-};
-
-struct store_path {
-	uint8_t node_id[STORE_NODE_ID_LEN];
-	enum store_path_kind kind;
-	char endpoint[STORE_ADDR_STRLEN];	/* "" with STORE_PATH_NONE */
-	uint8_t via[STORE_NODE_ID_LEN];		/* STORE_PATH_RELAY only */
-	int64_t since;
 };
 
 /* ---- open, close, transactions ---- */
@@ -243,21 +247,6 @@ int store_revocation_foreach(struct store *st, store_revocation_fn *fn,
 
 /* ---- endpoints ---- */
 
-/* Inserts the endpoint, or merges into the existing one without going back in
- * time: first_seen is kept, last_seen and last_success only move forward,
- * rtt_us is replaced when the new one is measured (>= 0). A first_seen of 0
- * is taken as last_seen. Returns 0; MESHD_E_INVAL (bad addr or source,
- * last_seen < 0, rtt_us < -1); MESHD_E_NOENT (node is not a member). */
-int store_endpoint_upsert(struct store *st, const struct store_endpoint *ep);
-typedef int store_endpoint_fn(const struct store_endpoint *ep, void *arg);
-/* The node's endpoints, most recently successful first, then most recently
- * seen. Returns 0, the callback's non-zero value, or an error. */
-int store_endpoint_foreach_for_node(struct store *st,
-    const uint8_t id[STORE_NODE_ID_LEN], store_endpoint_fn *fn, void *arg);
-/* Deletes every endpoint last seen before `before`. Returns the number
- * deleted (>= 0) or a negative error. */
-int store_endpoint_delete_stale(struct store *st, int64_t before);
-
 /* Stores the record if it is newer than the stored one (or none is stored).
  * Returns 0 (stored); MESHD_E_EXIST (a record with this or a higher version
  * is already stored: nothing changed); MESHD_E_INVAL (version > INT64_MAX,
@@ -267,8 +256,6 @@ int store_endpoint_record_put(struct store *st,
 /* Returns 0 or MESHD_E_NOENT. */
 int store_endpoint_record_get(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_endpoint_record *out);
-
-/* ---- advertised subnet routes (schema v4) ---- */
 
 /* The latest signed ROUTES record of a node (mesh/routes.h), as gossip
  * carries it. Same rules as endpoint records. */
@@ -317,19 +304,5 @@ int store_invite_foreach(struct store *st, store_invite_fn *fn, void *arg);
 /* Deletes invites that are used up or expired at now. Returns the number
  * deleted (>= 0) or a negative error. */
 int store_invite_purge(struct store *st, int64_t now);
-
-/* ---- paths ---- */
-
-/* Creates or replaces the node's path. STORE_PATH_DIRECT needs an endpoint;
- * STORE_PATH_RELAY needs via (a member other than node) and takes an optional
- * endpoint; STORE_PATH_NONE takes neither (endpoint must be "").
- * Returns 0; MESHD_E_INVAL; MESHD_E_NOENT (node or via is not a member). */
-int store_path_put(struct store *st, const struct store_path *p);
-/* Returns 0 or MESHD_E_NOENT. */
-int store_path_get(struct store *st, const uint8_t id[STORE_NODE_ID_LEN],
-    struct store_path *out);
-typedef int store_path_fn(const struct store_path *p, void *arg);
-/* Returns 0, the callback's non-zero value, or an error. */
-int store_path_foreach(struct store *st, store_path_fn *fn, void *arg);
 
 #endif
