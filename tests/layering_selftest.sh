@@ -67,7 +67,7 @@ util/buf.c|#include "wg/wg.h"|
 util/addr.c|#include "mesh/wire.h"|
 store/node.c|#include "mesh/cert.h"|
 store/members.c|#include "nat/portmap.h"|
-store/paths.c|#include "wg/wg.h"|
+store/records.c|#include "wg/wg.h"|
 nat/portmap.c|#include "wg/wg.h"|
 nat/portmap.c|#include "store/store.h"|
 nat/upnp.c|#include "mesh/path.h"|
