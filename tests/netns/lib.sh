@@ -436,3 +436,16 @@ tunnel_up() {
 	link_up "$id-a" "$ia" 100.64.0.1/24 fd00:64::1/64
 	link_up "$id-b" "$ib" 100.64.0.2/24 fd00:64::2/64
 }
+
+# udp_bound NS PORT: 0 once something in namespace NS has bound UDP PORT.
+udp_bound() {
+	nx "$1" ss -Hlun "sport = :$2" 2>/dev/null | grep -q .
+}
+
+# wait_udp_bound NS PORT [SECS]: a helper started in the background (e.g. a
+# python3 STUN responder) is ready only once it has bound its port: python
+# can take seconds to start on a loaded machine, and what talks to it first
+# (miniupnpd's STUN check) gives up after a few seconds.
+wait_udp_bound() {
+	wait_for "${3:-20}" udp_bound "$1" "$2" || fail "nothing bound UDP port $2 in $1 after ${3:-20} s"
+}

@@ -167,6 +167,7 @@ while True:
     s.sendto(struct.pack("!HH", 0x0101, len(attrs)) + d[4:20] + attrs, (ip, port))
 EOF
 bg stun ip netns exec "$(nsname inet)" python3 "$WORK/stun.py" "$PUB" 3478
+wait_udp_bound inet 3478
 
 cat >"$WORK/miniupnpd.conf" <<EOF
 ext_ifname=w0

@@ -61,6 +61,7 @@ lab_inet() {
 	addr_add pub e0 "$LAB_PUB/24"
 	lab_py_write
 	bg stun ip netns exec "$(nsname pub)" python3 "$WORK/natlab.py" stun "$LAB_PUB" 3478
+	wait_udp_bound pub 3478
 }
 
 # lab_rules N: the router's nft ruleset (also what a reboot re-installs).

@@ -125,7 +125,9 @@ s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
 EOF
 
 bg stun ip netns exec "$(nsname inet)" python3 "$WORK/stun.py" "$INET" 3478
+wait_udp_bound inet 3478
 bg listen ip netns exec "$(nsname host)" python3 "$WORK/listen.py" "$PORT"
+wait_udp_bound host "$PORT"
 
 # miniupnpd_conf NAME UPNP(yes|no): writes $WORK/NAME.conf
 miniupnpd_conf() {
