@@ -125,7 +125,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		row->after_bpr = (double)b / ((double)n * STEADY_ROUNDS);
 		row->ok &= sim_converged(s);
 	} else {
-		unsigned next_spare = n, pending = 0;
+		unsigned next_spare = n;
 		uint64_t online_rounds = 0;
 
 		for (unsigned r = 0; r < CHURN_ROUNDS; r++) {
@@ -140,19 +140,15 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 			for (unsigned k = 0; k < per_round; k++) {
 				join_round[next_spare] = r;
 				sim_join(s, next_spare++);
-				pending++;
 			}
 			b += round_bytes(s, total);
 			online_rounds += sim_online_count(s);
 			for (unsigned i = n; i < next_spare; i++) {
-				if (!done[i] && !sim_online(s, i)) {
+				if (!sim_online(s, i))
 					done[i] = true;	/* left again: nothing to wait for */
-					pending--;
-				}
 				if (done[i] || sim_known_by(s, i) != sim_online_count(s))
 					continue;
 				done[i] = true;
-				pending--;
 				if (r + 1 - join_round[i] > row->lag_max)
 					row->lag_max = r + 1 - join_round[i];
 			}
@@ -160,9 +156,11 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		row->after_bpr = (double)b / (double)online_rounds;
 		b = 0;
 		row->resync = until_converged(s, total, &b);
-		/* joiners still pending are counted by the resync rounds */
-		if (pending > 0)
-			row->lag_max = CHURN_ROUNDS + row->resync;
+		/* joiners still pending when the churn stopped are everywhere
+		 * once in sync again */
+		for (unsigned i = n; i < next_spare; i++)
+			if (!done[i] && CHURN_ROUNDS - join_round[i] + row->resync > row->lag_max)
+				row->lag_max = CHURN_ROUNDS - join_round[i] + row->resync;
 		row->ok &= row->resync <= CONVERGE_LIMIT;
 	}
 	row->secs = now_s() - t0;
