@@ -619,6 +619,48 @@ START_TEST(test_gossip_round_budget)
 }
 END_TEST
 
+/* With many records held the budget grows with the set: GOSSIP_BUDGET_PER_RECORD
+ * per record, so that a large set can still be handed over in a few rounds. */
+START_TEST(test_gossip_round_budget_scales)
+{
+	uint8_t msg[2 + MESH_RECORDS_SET_HASH_LEN + 4];
+	size_t answered = 0, budget;
+	struct mesh_gossip_stats st;
+	uint64_t round0;
+	mtime_ns t;
+
+	peers_new(2);
+	for (unsigned i = 0; i < 200; i++)
+		give(0, (uint8_t)(0x20 + i), true);
+	ck_assert_uint_ge(mesh_records_count(peers[0].recs, 0), 400);
+	budget = mesh_records_count(peers[0].recs, 0) * GOSSIP_BUDGET_PER_RECORD;
+	ck_assert_uint_gt(budget, GOSSIP_ROUND_BUDGET);
+	memset(msg, 0, sizeof msg);
+	msg[0] = GOSSIP_VERSION;
+	msg[1] = GOSSIP_MSG_SUMMARY;
+	msg[2] = 0xee;
+	ck_assert_int_eq(mesh_gossip_handle_expiry(peers[0].g, 0, NOW), 0);
+	t = mesh_gossip_next_expiry(peers[0].g);
+	ck_assert_int_eq(mesh_gossip_handle_expiry(peers[0].g, t, NOW), 0);
+	mesh_gossip_get_stats(peers[0].g, &st);
+	round0 = st.bytes_sent;		/* the round's own SUMMARYs count */
+	q_clear();
+	for (unsigned i = 0; i < 200; i++) {
+		size_t before = qtail;
+
+		ck_assert_int_eq(mesh_gossip_input(peers[0].g, peers[1].id, msg, sizeof msg, t,
+		    NOW), 0);
+		answered += qtail > before;
+		q_clear();
+	}
+	/* two BUCKETS datagrams of 1027 bytes per answer, answered while
+	 * round0 + 2054 k < budget: more than the fixed budget allows */
+	ck_assert_uint_eq(answered, (budget - round0 + 2 * 1027 - 1) / (2 * 1027));
+	ck_assert_uint_gt(answered, (GOSSIP_ROUND_BUDGET - round0 + 2 * 1027 - 1) / (2 * 1027));
+	peers_free();
+}
+END_TEST
+
 static Suite *suite_gossip(void)
 {
 	Suite *s = suite_create("gossip");
@@ -636,6 +678,7 @@ static Suite *suite_gossip(void)
 	tcase_add_test(tc, test_gossip_many_records_multi_datagram);
 	tcase_add_test(tc, test_gossip_crowded_bucket_split);
 	tcase_add_test(tc, test_gossip_round_budget);
+	tcase_add_test(tc, test_gossip_round_budget_scales);
 	suite_add_tcase(s, tc);
 	return s;
 }

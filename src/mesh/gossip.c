@@ -168,6 +168,14 @@ static size_t pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
 	return k;
 }
 
+/* Bytes we may send in answers this round (gossip.h: the budget). */
+static uint64_t round_budget(const struct mesh_gossip *g)
+{
+	uint64_t scaled = (uint64_t)mesh_records_count(g->recs, 0) * GOSSIP_BUDGET_PER_RECORD;
+
+	return scaled > GOSSIP_ROUND_BUDGET ? scaled : GOSSIP_ROUND_BUDGET;
+}
+
 /* ---- cache of our digest and bucket hashes ---- */
 
 static int cache_refresh(struct mesh_gossip *g)
@@ -844,7 +852,7 @@ int mesh_gossip_input(struct mesh_gossip *g, const uint8_t from_id[MESH_NODE_ID_
 	}
 	/* over this round's budget: answer nothing (rumours still pass); the
 	 * peer's next round asks again */
-	if (type != GOSSIP_MSG_RECORDS && g->round_bytes >= GOSSIP_ROUND_BUDGET) {
+	if (type != GOSSIP_MSG_RECORDS && g->round_bytes >= round_budget(g)) {
 		g->st.msgs_deferred++;
 		return 0;
 	}

@@ -23,10 +23,15 @@
  * Bounds: one message per datagram of at most GOSSIP_DGRAM_MAX bytes; each
  * input message causes a bounded amount of output (GOSSIP_DIGEST_DGRAMS_MAX
  * digest datagrams per BUCKETS half, GOSSIP_PUSH_MAX records per DIGEST,
- * GOSSIP_PULL_MAX keys per PULL), and once a node has sent
- * GOSSIP_ROUND_BUDGET bytes in a round it answers no more requests until its
- * next round (so one answer's worth above the budget at most); nothing is
- * allocated from a count a peer sent. Malformed input is dropped silently.
+ * GOSSIP_PULL_MAX keys per PULL), and once a node has sent its round budget
+ * it answers no more requests until its next round (so one answer's worth
+ * above the budget at most); nothing is allocated from a count a peer sent.
+ * Malformed input is dropped silently. The budget is GOSSIP_ROUND_BUDGET or
+ * GOSSIP_BUDGET_PER_RECORD per record held, whichever is larger: a new member
+ * needs the whole set (about 2 records per member), and a fixed budget made
+ * the rounds a mesh needs to converge grow linearly with its size (17 rounds
+ * at 1,000 members in the simulation, against 6 with the scaled budget). In
+ * steady state only SUMMARY messages flow, so the budget is never reached.
  *
  * The transport (WireGuard, in the daemon) authenticates the sender and
  * protects against replay, so messages carry no crypto of their own; the
@@ -59,7 +64,8 @@ enum {
 	GOSSIP_PULL_MAX = 64,		/* keys per PULL */
 	GOSSIP_RUMOUR_TTL = 10,		/* hops a rumour travels at most */
 	GOSSIP_ROUND_BUDGET = 64 * 1024,	/* bytes a node sends per round in answers
-					 * before it defers further requests */
+					 * before it defers further requests ... */
+	GOSSIP_BUDGET_PER_RECORD = 256,	/* ... or this many per record held, if more */
 };
 
 /* Message types (second byte of every message; the first is GOSSIP_VERSION). */

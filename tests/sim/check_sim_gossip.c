@@ -220,6 +220,50 @@ START_TEST(test_sim_steady_cost_flat)
 }
 END_TEST
 
+/* 1 % of the members leave and as many join in each of 10 rounds, with 5 %
+ * loss; once the churn stops every online node holds every record again
+ * within CONVERGE_MAX_ROUNDS. Steady state is back to SUMMARY only. */
+START_TEST(test_sim_200_churn)
+{
+	enum { N = 200, PER_ROUND = 2, ROUNDS = 10 };
+	struct sim_cfg cfg = { .nodes = N, .seed = 42, .loss_permille = 50,
+	    .spares = PER_ROUND * ROUNDS };
+	struct sim *s = sim_new(&cfg);
+	struct window w;
+	unsigned next = N, r = 0;
+	uint64_t rng = 42;
+
+	memset(&w, 0, sizeof w);
+	while (!sim_converged(s)) {
+		ck_assert_msg(r++ < CONVERGE_MAX_ROUNDS, "seed=%" PRIu64 ": no convergence",
+		    cfg.seed);
+		run_round(s, N + cfg.spares, &w);
+	}
+	for (unsigned k = 0; k < ROUNDS; k++) {
+		for (unsigned j = 0; j < PER_ROUND; j++) {
+			unsigned i;
+
+			do
+				i = (unsigned)((rng = rng * 6364136223846793005ULL + 1) >> 33) % next;
+			while (!sim_online(s, i));
+			sim_leave(s, i);
+			sim_join(s, next++);
+		}
+		run_round(s, N + cfg.spares, &w);
+	}
+	ck_assert_uint_eq(sim_online_count(s), N);
+	r = rounds_until(s, N + cfg.spares, converged, 0, 0, CONVERGE_MAX_ROUNDS, &w);
+	printf("n=%u churn %u/round loss 5%% seed=%" PRIu64 ": in sync %u rounds after the "
+	    "churn stopped (dropped to departed nodes %" PRIu64 ")\n", N, PER_ROUND, cfg.seed, r,
+	    sim_dropped_offline(s));
+	memset(&w, 0, sizeof w);
+	for (unsigned k = 0; k < STEADY_ROUNDS; k++)
+		run_round(s, N + cfg.spares, &w);
+	ck_assert(sim_converged(s));
+	sim_free(s);
+}
+END_TEST
+
 static Suite *suite_sim_gossip(void)
 {
 	Suite *s = suite_create("sim_gossip");
@@ -233,6 +277,7 @@ static Suite *suite_sim_gossip(void)
 	tcase_add_test(tc, test_sim_200_no_loss);
 	tcase_add_test(tc, test_sim_200_loss_5pct);
 	tcase_add_test(tc, test_sim_steady_cost_flat);
+	tcase_add_test(tc, test_sim_200_churn);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -32,7 +32,8 @@ struct node {
 	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];
 	struct mesh_records *recs;
 	struct mesh_gossip *g;
-	bool *knows;		/* [n]: holds that node's cert */
+	bool *knows;		/* [total]: holds that node's cert */
+	bool joined, online;
 	uint64_t ep_seq;
 	uint16_t ep_port;
 	uint64_t timer_gen;
@@ -46,13 +47,16 @@ struct sim {
 	mtime_ns now;
 	uint8_t auth_pk[MESH_PK_LEN], auth_sk[MESH_SK_LEN];
 	uint8_t mesh_id[MESH_ID_LEN];
+	unsigned total;		/* cfg.nodes + cfg.spares */
 	struct node *nodes;
 	unsigned *by_id;	/* node indexes sorted by id */
 	bool *revoked;
+	uint8_t (*certs)[MESH_CERT_MAX_LEN];	/* as signed at setup, for joins */
+	size_t *clen;
 	struct ev *heap;
 	size_t nheap, capheap;
 	uint64_t seq;
-	uint64_t delivered, lost;
+	uint64_t delivered, lost, dropped_offline;
 };
 
 static void die(const char *what)
@@ -136,7 +140,7 @@ static struct ev heap_pop(struct sim *s)
 
 static int find_node(const struct sim *s, const uint8_t *id)
 {
-	size_t lo = 0, hi = s->cfg.nodes;
+	size_t lo = 0, hi = s->total;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -276,28 +280,67 @@ static void merge_or_die(struct node *nd, enum mesh_rec_kind kind, const uint8_t
 		die("bootstrap merge");
 }
 
-/* s->by_id sorted by node id (insertion sort: test sizes are small). */
+struct id_idx {
+	uint8_t id[MESH_NODE_ID_LEN];
+	unsigned idx;
+};
+
+static int id_idx_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct id_idx *)a)->id, ((const struct id_idx *)b)->id,
+	    MESH_NODE_ID_LEN);
+}
+
+/* s->by_id sorted by node id. */
 static void sort_by_id(struct sim *s)
 {
-	for (unsigned i = 0; i < s->cfg.nodes; i++) {
-		unsigned v = i, j = i;
+	struct id_idx *v = calloc(s->total, sizeof *v);
 
-		while (j > 0 && memcmp(s->nodes[s->by_id[j - 1]].id, s->nodes[v].id,
-		    MESH_NODE_ID_LEN) > 0) {
-			s->by_id[j] = s->by_id[j - 1];
-			j--;
-		}
-		s->by_id[j] = v;
+	if (v == NULL)
+		die("out of memory");
+	for (unsigned i = 0; i < s->total; i++) {
+		memcpy(v[i].id, s->nodes[i].id, MESH_NODE_ID_LEN);
+		v[i].idx = i;
+	}
+	qsort(v, s->total, sizeof *v, id_idx_cmp);
+	for (unsigned i = 0; i < s->total; i++)
+		s->by_id[i] = v[i].idx;
+	free(v);
+}
+
+/* Node i is admitted by want (1-3) distinct members among cand[0..ncand):
+ * each side gets the other's cert, as after a join. */
+static void admit(struct sim *s, unsigned i, const unsigned *cand, unsigned ncand)
+{
+	unsigned want, got = 0;
+	unsigned picked[3];
+
+	s->nodes[i].joined = true;
+	s->nodes[i].online = true;
+	if (ncand == 0)
+		return;		/* the first member */
+	want = 1 + (unsigned)(sim_rand(s) % 3);
+	if (want > ncand)
+		want = ncand;
+	while (got < want) {
+		unsigned j = cand[sim_rand(s) % ncand];
+		bool dup = false;
+
+		for (unsigned k = 0; k < got; k++)
+			dup |= picked[k] == j;
+		if (dup)
+			continue;
+		picked[got++] = j;
+		merge_or_die(&s->nodes[i], MESH_REC_CERT, s->certs[j], s->clen[j]);
+		merge_or_die(&s->nodes[j], MESH_REC_CERT, s->certs[i], s->clen[i]);
 	}
 }
 
 struct sim *sim_new(const struct sim_cfg *cfg)
 {
 	uint8_t seed[crypto_sign_SEEDBYTES];
-	uint8_t (*certs)[MESH_CERT_MAX_LEN];
-	size_t *clen;
 	struct sim *s;
-	unsigned n = cfg->nodes;
+	unsigned n = cfg->nodes + cfg->spares, *cand;
 
 	if (sodium_init() < 0)
 		die("sodium_init");
@@ -310,13 +353,15 @@ struct sim *sim_new(const struct sim_cfg *cfg)
 	rand_bytes(s, seed, sizeof seed);
 	crypto_sign_seed_keypair(s->auth_pk, s->auth_sk, seed);
 	mesh_identity_mesh_id(s->auth_pk, s->mesh_id);
+	s->total = n;
 	s->nodes = calloc(n, sizeof *s->nodes);
 	s->by_id = calloc(n, sizeof *s->by_id);
 	s->revoked = calloc(n, sizeof *s->revoked);
-	certs = calloc(n, sizeof *certs);
-	clen = calloc(n, sizeof *clen);
-	if (s->nodes == NULL || s->by_id == NULL || s->revoked == NULL || certs == NULL ||
-	    clen == NULL)
+	s->certs = calloc(n, sizeof *s->certs);
+	s->clen = calloc(n, sizeof *s->clen);
+	cand = calloc(n, sizeof *cand);
+	if (s->nodes == NULL || s->by_id == NULL || s->revoked == NULL || s->certs == NULL ||
+	    s->clen == NULL || cand == NULL)
 		die("out of memory");
 	for (unsigned i = 0; i < n; i++) {
 		struct node *nd = &s->nodes[i];
@@ -355,34 +400,18 @@ struct sim *sim_new(const struct sim_cfg *cfg)
 		uint8_t ep[MESH_ENDPOINTS_MAX_LEN];
 		size_t elen;
 
-		clen[i] = make_cert(s, nd, certs[i], sizeof certs[i]);
-		merge_or_die(nd, MESH_REC_CERT, certs[i], clen[i]);
+		s->clen[i] = make_cert(s, nd, s->certs[i], sizeof s->certs[i]);
+		merge_or_die(nd, MESH_REC_CERT, s->certs[i], s->clen[i]);
 		elen = make_endpoints(s, nd, ep, sizeof ep);
 		merge_or_die(nd, MESH_REC_ENDPOINTS, ep, elen);
 	}
 	/* joins: 1-3 inviters among the earlier nodes */
-	for (unsigned i = 1; i < n; i++) {
-		unsigned want = 1 + (unsigned)(sim_rand(s) % 3), got = 0;
-		unsigned picked[3];
-
-		if (want > i)
-			want = i;
-		while (got < want) {
-			unsigned j = (unsigned)(sim_rand(s) % i);
-			bool dup = false;
-
-			for (unsigned k = 0; k < got; k++)
-				dup |= picked[k] == j;
-			if (dup)
-				continue;
-			picked[got++] = j;
-			merge_or_die(&s->nodes[i], MESH_REC_CERT, certs[j], clen[j]);
-			merge_or_die(&s->nodes[j], MESH_REC_CERT, certs[i], clen[i]);
-		}
+	for (unsigned i = 0; i < cfg->nodes; i++) {
+		admit(s, i, cand, i);
+		cand[i] = i;
 	}
-	free(certs);
-	free(clen);
-	for (unsigned i = 0; i < n; i++)
+	free(cand);
+	for (unsigned i = 0; i < cfg->nodes; i++)
 		arm_timer(&s->nodes[i]);
 	return s;
 }
@@ -394,7 +423,7 @@ void sim_free(struct sim *s)
 	for (size_t i = 0; i < s->nheap; i++)
 		free(s->heap[i].data);
 	free(s->heap);
-	for (unsigned i = 0; i < s->cfg.nodes; i++) {
+	for (unsigned i = 0; i < s->total; i++) {
 		mesh_gossip_free(s->nodes[i].g);
 		mesh_records_free(s->nodes[i].recs);
 		free(s->nodes[i].knows);
@@ -404,6 +433,8 @@ void sim_free(struct sim *s)
 	free(s->nodes);
 	free(s->by_id);
 	free(s->revoked);
+	free(s->certs);
+	free(s->clen);
 	free(s);
 }
 
@@ -419,6 +450,12 @@ void sim_run_until(struct sim *s, mtime_ns t)
 		struct node *nd = &s->nodes[e.node];
 
 		s->now = e.t;
+		if (!nd->online) {
+			if (e.type == EV_DELIVER)
+				s->dropped_offline++;
+			free(e.data);
+			continue;	/* it left: no rounds, nothing received */
+		}
 		if (e.type == EV_TIMER) {
 			if (e.gen != nd->timer_gen)
 				continue;
@@ -447,12 +484,12 @@ bool sim_converged(struct sim *s)
 	size_t live = 0;
 	bool first = true;
 
-	for (unsigned i = 0; i < s->cfg.nodes; i++)
-		live += !s->revoked[i];
-	for (unsigned i = 0; i < s->cfg.nodes; i++) {
+	for (unsigned i = 0; i < s->total; i++)
+		live += s->nodes[i].joined && !s->revoked[i];
+	for (unsigned i = 0; i < s->total; i++) {
 		struct node *nd = &s->nodes[i];
 
-		if (s->revoked[i])
+		if (s->revoked[i] || !nd->online)
 			continue;
 		if (mesh_records_count(nd->recs, MESH_REC_CERT) != live ||
 		    mesh_records_count(nd->recs, MESH_REC_ENDPOINTS) != live)
@@ -499,10 +536,10 @@ int sim_publish_endpoints(struct sim *s, unsigned i, uint64_t *seq_out)
 
 bool sim_all_have_endpoints(struct sim *s, unsigned i, uint64_t seq)
 {
-	for (unsigned j = 0; j < s->cfg.nodes; j++) {
+	for (unsigned j = 0; j < s->total; j++) {
 		struct mesh_endpoints e;
 
-		if (s->revoked[j])
+		if (s->revoked[j] || !s->nodes[j].online)
 			continue;
 		if (mesh_records_endpoints(s->nodes[j].recs, s->nodes[i].id, &e) != 0 ||
 		    e.seq < seq)
@@ -535,12 +572,12 @@ int sim_publish_revoke(struct sim *s, unsigned by, unsigned target)
 
 bool sim_all_revoked(struct sim *s, unsigned target)
 {
-	for (unsigned j = 0; j < s->cfg.nodes; j++) {
+	for (unsigned j = 0; j < s->total; j++) {
 		struct mesh_cert c;
 		const uint8_t *p;
 		size_t len;
 
-		if (j == target)
+		if (j == target || !s->nodes[j].online)
 			continue;
 		if (mesh_records_cert(s->nodes[j].recs, s->nodes[target].id, &c) == 0 ||
 		    mesh_records_get(s->nodes[j].recs, MESH_REC_REVOKE, s->nodes[target].id, &p,
@@ -548,4 +585,64 @@ bool sim_all_revoked(struct sim *s, unsigned target)
 			return false;
 	}
 	return true;
+}
+
+void sim_join(struct sim *s, unsigned i)
+{
+	unsigned *cand, ncand = 0;
+
+	if (i >= s->total || s->nodes[i].joined)
+		die("join: no such spare node");
+	if ((cand = calloc(s->total, sizeof *cand)) == NULL)
+		die("out of memory");
+	for (unsigned j = 0; j < s->total; j++)
+		if (s->nodes[j].online && !s->revoked[j])
+			cand[ncand++] = j;
+	if (ncand == 0)
+		die("join: nobody online to admit it");
+	admit(s, i, cand, ncand);
+	free(cand);
+	arm_timer(&s->nodes[i]);
+}
+
+void sim_leave(struct sim *s, unsigned i)
+{
+	s->nodes[i].online = false;
+}
+
+bool sim_online(const struct sim *s, unsigned i)
+{
+	return s->nodes[i].online;
+}
+
+unsigned sim_online_count(const struct sim *s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->total; i++)
+		n += s->nodes[i].online;
+	return n;
+}
+
+unsigned sim_known_by(struct sim *s, unsigned i)
+{
+	unsigned n = 0;
+
+	for (unsigned j = 0; j < s->total; j++) {
+		const uint8_t *p;
+		size_t len;
+
+		if (!s->nodes[j].online)
+			continue;
+		n += mesh_records_get(s->nodes[j].recs, MESH_REC_CERT, s->nodes[i].id, &p,
+		    &len) == 0 &&
+		    mesh_records_get(s->nodes[j].recs, MESH_REC_ENDPOINTS, s->nodes[i].id, &p,
+		    &len) == 0;
+	}
+	return n;
+}
+
+uint64_t sim_dropped_offline(const struct sim *s)
+{
+	return s->dropped_offline;
 }

@@ -15,6 +15,13 @@
  * front; node i starts with its own cert and endpoint record and the certs
  * of 1-3 random "inviters" among nodes 0..i-1, and each inviter holds node
  * i's cert (it admitted it). Nothing else is known anywhere.
+ *
+ * Churn: cfg.spares more nodes are made up front (keys, cert, endpoint
+ * record) but stay outside until sim_join() admits one the same way, through
+ * 1-3 online inviters. sim_leave() takes a node offline for good: it stops
+ * its rounds and datagrams to it are dropped, while its records stay valid
+ * (it left, it was not revoked) and peers keep picking it, as real members
+ * keep a silent peer until its cert expires.
  */
 #ifndef MESHD_TESTS_SIM_H
 #define MESHD_TESTS_SIM_H
@@ -33,6 +40,7 @@ struct sim_cfg {
 	uint64_t seed;
 	unsigned loss_permille;		/* datagrams lost, out of 1000 */
 	mtime_ns latency;		/* one-way; 0: 20 ms */
+	unsigned spares;		/* nodes nodes..nodes+spares-1: not joined yet */
 };
 
 struct sim;
@@ -45,9 +53,25 @@ mtime_ns sim_now(const struct sim *s);
 /* Runs every event up to and including virtual time t. */
 void sim_run_until(struct sim *s, mtime_ns t);
 
-/* True when every node holds the cert and an endpoint record of every
- * non-revoked node and all set hashes are equal. */
+/* True when every online node holds the cert and an endpoint record of
+ * every joined, non-revoked node (online or not) and all their set hashes
+ * are equal. */
 bool sim_converged(struct sim *s);
+
+/* Churn. sim_join(): spare node i (not joined yet) is admitted by 1-3 random
+ * online members and starts gossiping; aborts when there is no online member
+ * or i has joined before. sim_leave(): node i goes offline for good. */
+void sim_join(struct sim *s, unsigned i);
+void sim_leave(struct sim *s, unsigned i);
+bool sim_online(const struct sim *s, unsigned i);
+unsigned sim_online_count(const struct sim *s);
+/* Online nodes holding node i's cert and an endpoint record. */
+unsigned sim_known_by(struct sim *s, unsigned i);
+/* Datagrams dropped because the receiver had left. */
+uint64_t sim_dropped_offline(const struct sim *s);
+
+/* Signature checks answered from the memo / done for real (sim_verify.c). */
+void sim_verify_stats(uint64_t *hits, uint64_t *misses);
 
 /* Bytes node i has handed to the network so far (lost ones included). */
 uint64_t sim_node_bytes(const struct sim *s, unsigned i);

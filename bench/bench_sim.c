@@ -1,0 +1,216 @@
+/* Gossip at scale on the deterministic simulator (tests/sim/sim.h): rounds to
+ * converge and bytes per node per round, for several mesh sizes, without and
+ * with churn and loss. Not part of `make check`: big meshes take minutes and
+ * memory grows as n^2 (every node holds every record).
+ *
+ *	make bench/bench_sim && ./bench/bench_sim [-s SEED] [N ...]
+ *
+ * Per N, two scenarios:
+ *   clean  no loss, no churn: bootstrap from the join tree (each node knows
+ *          1-3 inviters) until every node holds every record, then
+ *          STEADY_ROUNDS more rounds in sync;
+ *   churn  5 % loss: bootstrap the same way, then CHURN_ROUNDS rounds in each
+ *          of which 1 % of the nodes leave for good and as many new ones join
+ *          through 1-3 online inviters, then rounds until in sync again.
+ * Columns: conv = rounds until every online node holds every record;
+ * conv B/n/r = bytes per node per round while converging; steady/churn B/n/r =
+ * bytes per online node per round afterwards (in sync, or under churn);
+ * join lag = rounds until a joiner's cert and endpoint record are held by
+ * every online node (max over joiners); resync = rounds to converge after the
+ * churn stops. A failed run prints its seed.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "sim.h"
+
+enum {
+	STEADY_ROUNDS = 10,
+	CHURN_ROUNDS = 10,
+	CHURN_PERMILLE = 10,	/* leaving and joining, each, per round */
+	LOSS_PERMILLE = 50,
+	RUN_MAX_ROUNDS = 60,
+	CONVERGE_LIMIT = 20,	/* what the table is checked against */
+};
+
+struct row {
+	unsigned n;
+	const char *scenario;
+	unsigned conv, lag_max, resync;
+	double conv_bpr, after_bpr, secs;
+	long rss_mb;
+	bool ok;
+};
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static uint64_t online_bytes(struct sim *s, unsigned total)
+{
+	uint64_t b = 0;
+
+	for (unsigned i = 0; i < total; i++)
+		b += sim_node_bytes(s, i);
+	return b;
+}
+
+/* One round; returns the bytes all nodes sent in it. */
+static uint64_t round_bytes(struct sim *s, unsigned total)
+{
+	uint64_t before = online_bytes(s, total);
+
+	sim_run_until(s, sim_now(s) + SEC(1));
+	return online_bytes(s, total) - before;
+}
+
+/* Rounds until converged (RUN_MAX_ROUNDS + 1 when never); bytes added to *b. */
+static unsigned until_converged(struct sim *s, unsigned total, uint64_t *b)
+{
+	unsigned r = 0;
+
+	while (!sim_converged(s)) {
+		if (r > RUN_MAX_ROUNDS)
+			break;
+		*b += round_bytes(s, total);
+		r++;
+	}
+	return r;
+}
+
+static uint64_t rng_next(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
+{
+	unsigned per_round = churn ? (n * CHURN_PERMILLE + 999) / 1000 : 0;
+	unsigned spares = per_round * CHURN_ROUNDS, total = n + spares;
+	struct sim_cfg cfg = {
+		.nodes = n, .seed = seed, .spares = spares,
+		.loss_permille = churn ? LOSS_PERMILLE : 0,
+	};
+	double t0 = now_s();
+	struct sim *s = sim_new(&cfg);
+	unsigned *join_round = calloc(total, sizeof *join_round);
+	bool *done = calloc(total, sizeof *done);
+	uint64_t b = 0, rng = seed ^ 0x5eed;
+	struct rusage ru;
+
+	if (join_round == NULL || done == NULL)
+		abort();
+	memset(row, 0, sizeof *row);
+	row->n = n;
+	row->scenario = churn ? "churn 1%+loss 5%" : "clean";
+	row->conv = until_converged(s, total, &b);
+	row->conv_bpr = row->conv ? (double)b / ((double)n * row->conv) : 0;
+	row->ok = row->conv <= CONVERGE_LIMIT;
+	b = 0;
+	if (!churn) {
+		for (unsigned r = 0; r < STEADY_ROUNDS; r++)
+			b += round_bytes(s, total);
+		row->after_bpr = (double)b / ((double)n * STEADY_ROUNDS);
+		row->ok &= sim_converged(s);
+	} else {
+		unsigned next_spare = n;
+		uint64_t online_rounds = 0;
+
+		for (unsigned r = 0; r < CHURN_ROUNDS; r++) {
+			for (unsigned k = 0; k < per_round; k++) {
+				unsigned i;
+
+				do
+					i = (unsigned)(rng_next(&rng) % next_spare);
+				while (!sim_online(s, i));
+				sim_leave(s, i);
+			}
+			for (unsigned k = 0; k < per_round; k++) {
+				join_round[next_spare] = r;
+				sim_join(s, next_spare++);
+			}
+			b += round_bytes(s, total);
+			online_rounds += sim_online_count(s);
+			for (unsigned i = n; i < next_spare; i++) {
+				if (!sim_online(s, i))
+					done[i] = true;	/* left again: nothing to wait for */
+				if (done[i] || sim_known_by(s, i) != sim_online_count(s))
+					continue;
+				done[i] = true;
+				if (r + 1 - join_round[i] > row->lag_max)
+					row->lag_max = r + 1 - join_round[i];
+			}
+		}
+		row->after_bpr = (double)b / (double)online_rounds;
+		b = 0;
+		row->resync = until_converged(s, total, &b);
+		/* joiners still pending when the churn stopped are everywhere
+		 * once in sync again */
+		for (unsigned i = n; i < next_spare; i++)
+			if (!done[i] && CHURN_ROUNDS - join_round[i] + row->resync > row->lag_max)
+				row->lag_max = CHURN_ROUNDS - join_round[i] + row->resync;
+		row->ok &= row->resync <= CONVERGE_LIMIT;
+	}
+	row->secs = now_s() - t0;
+	getrusage(RUSAGE_SELF, &ru);
+	row->rss_mb = ru.ru_maxrss / 1024;
+	if (!row->ok)
+		fprintf(stderr, "FAIL n=%u %s seed=%" PRIu64 ": conv %u resync %u (limit %u)\n",
+		    n, row->scenario, seed, row->conv, row->resync, CONVERGE_LIMIT);
+	sim_free(s);
+	free(join_round);
+	free(done);
+}
+
+int main(int argc, char **argv)
+{
+	static const unsigned defaults[] = { 100, 1000 };
+	unsigned sizes[16], nsizes = 0;
+	uint64_t seed = 1, hits, misses;
+	bool fail = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 10);
+		else if (nsizes < 16)
+			sizes[nsizes++] = (unsigned)strtoul(argv[i], NULL, 10);
+	}
+	if (nsizes == 0)
+		for (; nsizes < 2; nsizes++)
+			sizes[nsizes] = defaults[nsizes];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("seed %" PRIu64 "\n", seed);
+	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s\n", "nodes", "scenario", "conv",
+	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "maxrss");
+	for (unsigned k = 0; k < nsizes; k++)
+		for (int churn = 0; churn < 2; churn++) {
+			char lag[16] = "-", resync[16] = "-";
+			struct row r;
+
+			run(sizes[k], churn, seed, &r);
+			fail |= !r.ok;
+			if (churn) {
+				snprintf(lag, sizeof lag, "%u", r.lag_max);
+				snprintf(resync, sizeof resync, "%u", r.resync);
+			}
+			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %6ldMB%s\n", r.n,
+			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs,
+			    r.rss_mb, r.ok ? "" : "  FAIL");
+		}
+	sim_verify_stats(&hits, &misses);
+	printf("signature checks: %" PRIu64 " done, %" PRIu64 " answered from the memo\n", misses,
+	    hits);
+	return fail ? EXIT_FAILURE : EXIT_SUCCESS;
+}
