@@ -38,6 +38,7 @@ enum {
 static const char usage_join[] =
 	"Usage: meshd join TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f]\n"
 	"                  [--advertise-routes CIDR[,CIDR...]] [--hosts-file [PATH]]\n"
+	"                  [--hosts-file-short]\n"
 	"\n"
 	"Join the mesh of an invite token (TOKEN '-' reads it from standard input),\n"
 	"then start the node like `meshd up`. Nothing is stored unless the join\n"
@@ -50,6 +51,7 @@ static const char usage_join[] =
 	"  -f, --foreground   stay in the foreground once joined\n"
 	"      --advertise-routes LIST  offer these subnets once joined (see 'meshd up')\n"
 	"      --hosts-file [PATH]  keep NODE.MESH names in PATH (default: /etc/hosts)\n"
+	"      --hosts-file-short  also the bare NODE names (see 'meshd up')\n"
 	CLI_HELP_HELP;
 
 /* Reads the first line of stdin into buf, whitespace trimmed. */
@@ -374,6 +376,23 @@ out:
 	return meshd_daemon_run_opts(dir, o);
 }
 
+/* The token holds the invite secret, and argv stays readable in
+ * /proc/PID/cmdline (to every local user, for the daemon's whole life):
+ * copy it out and overwrite the argument in place, before anything slow
+ * (the join exchange) runs. `join -` never puts it there. */
+static int scrub_token_arg(char *arg, char *buf, size_t len)
+{
+	size_t n = strlen(arg);
+
+	if (n >= len) {
+		sodium_memzero(arg, n);
+		return cli_fail("the argument is too long to be an invite token");
+	}
+	memcpy(buf, arg, n + 1);
+	sodium_memzero(arg, n);
+	return 0;
+}
+
 int cmd_join(int argc, char **argv)
 {
 	struct meshd_run_opts o = { 0 };
@@ -386,6 +405,7 @@ int cmd_join(int argc, char **argv)
 		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &o.advertise) },
 		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
 		  .def = "/etc/hosts" },
+		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
 		{ CLI_OPT("name", 'n', CLI_LABEL, &name), .what = "node name" },
 		{ CLI_OPT("port", 'P', CLI_PORT, &port) },
 		{ CLI_SHORT("foreground", 'f', CLI_FLAG, &o.foreground) },
@@ -400,12 +420,13 @@ int cmd_join(int argc, char **argv)
 		cli_default_name(defname);
 		name = defname;
 	}
-	tok = argv[argi];
-	if (!strcmp(tok, "-")) {
+	if (!strcmp(argv[argi], "-")) {
 		if (token_from_stdin(line, sizeof line) != 0)
 			return 1;
-		tok = line;
+	} else if (scrub_token_arg(argv[argi], line, sizeof line) != 0) {
+		return 1;
 	}
+	tok = line;
 	umask(077);
 	r = do_join(meshd_state_dir(dir), tok, name, &o, port);
 	sodium_memzero(line, sizeof line);

@@ -16,7 +16,7 @@
 
 static const char usage_up[] =
 	"Usage: meshd up [-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]]\n"
-	"                [--hosts-file [PATH]]\n"
+	"                [--hosts-file [PATH]] [--hosts-file-short]\n"
 	"\n"
 	"Start the node stored in DIR. Without -f, returns once it runs in the\n"
 	"background.\n"
@@ -29,6 +29,8 @@ static const char usage_up[] =
 	"                     approve them ('meshd routes approve'). Kept in DIR.\n"
 	"      --hosts-file [PATH]  keep NODE.MESH names of the members in a managed\n"
 	"                     block of PATH (default: /etc/hosts)\n"
+	"      --hosts-file-short  also the bare NODE on each IPv4 line (any member\n"
+	"                     then answers single-label names such as 'wpad')\n"
 	CLI_HELP_HELP
 	"\n"
 	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
@@ -104,6 +106,7 @@ int cmd_up(int argc, char **argv)
 		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &o.advertise) },
 		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
 		  .def = "/etc/hosts" },
+		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
 	};
 	const struct cli_cmd cmd = { "up", usage_up, opts, sizeof opts / sizeof opts[0],
 				     0, 0, NULL };

@@ -84,7 +84,7 @@ static bool hook_send_override(void *ctx, const union endpoint *dst, const uint8
 
 	if (!mesh_relay_is_synth(dst))
 		return false;
-	if (!d->node)
+	if (!d->node || d->dev.stopping)
 		return true;
 	return mesh_node_wrap_relay(d->node, dst, p, len, sched_now(), meshd_now_unix());
 }
@@ -94,7 +94,9 @@ static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p
 {
 	struct meshd *d = ctx;
 
-	if (!d->node)
+	/* stopping: the rest of a receive batch is dropped, not fed to a node
+	 * that is about to be freed */
+	if (!d->node || d->dev.stopping)
 		return;
 	mesh_node_input_underlay(d->node, src, p, len, now, meshd_now_unix());
 	meshd_check_revoked(d);
@@ -117,8 +119,50 @@ static void hook_expire(void *ctx, mtime_ns now)
 	meshd_check_revoked(d);
 }
 
+static void on_reap_closed(uv_handle_t *h)
+{
+	struct meshd *d = h->data;
+
+	d->reap_on = false;
+}
+
+/* One loop turn after the shutdown began: nothing of the node is on the
+ * stack any more. The wg device it borrows is released only after the loop
+ * has run dry, which this handle's close callback still holds off. */
+static void on_reap(uv_idle_t *h)
+{
+	struct meshd *d = h->data;
+
+	mesh_node_free(d->node);
+	d->node = NULL;
+	uv_idle_stop(h);
+	uv_close((uv_handle_t *)h, on_reap_closed);
+}
+
+/* The shutdown can begin deep inside the node: our own revocation arriving
+ * as gossip in a WireGuard packet that the node's relay input unwrapped
+ * (mesh_node_input_underlay -> wg_input -> gossip -> meshd_check_revoked).
+ * Freeing the node there would pull it from under its own caller, so the
+ * free waits for the next loop turn. */
+static void node_free_later(struct meshd *d)
+{
+	if (!d->node || d->reap_on)
+		return;
+	d->reap.data = d;
+	if (uv_idle_init(&d->dev.loop, &d->reap) != 0) {
+		log_warn("cannot defer freeing the mesh node; freeing it now");
+		mesh_node_free(d->node);
+		d->node = NULL;
+		return;
+	}
+	d->reap_on = true;
+	if (uv_idle_start(&d->reap, on_reap) != 0)
+		on_reap(&d->reap);
+}
+
 /* Shutdown begins: the control socket goes first so no client talks to a
- * half-stopped daemon; the node goes before the wg device it borrows. */
+ * half-stopped daemon; the node goes before the wg device it borrows, but
+ * not before the current callback has returned (node_free_later). */
 static void hook_stopping(void *ctx)
 {
 	struct meshd *d = ctx;
@@ -127,14 +171,44 @@ static void hook_stopping(void *ctx)
 	meshd_dns_stop(d);
 	meshd_hosts_stop(d);
 	meshd_endpoints_stop(d);	/* port mapping DELETE, netmon, rescan timer */
-	mesh_node_free(d->node);
-	d->node = NULL;
+	if (d->sighup_on) {
+		uv_close((uv_handle_t *)&d->sighup, NULL);
+		d->sighup_on = false;
+	}
+	node_free_later(d);
 	if (d->pidfile[0])
 		unlink(d->pidfile);
 	d->pidfile[0] = '\0';
 }
 
 /* ---- start-up ---- */
+
+/* SIGHUP (the terminal of a foreground run closed, or an admin's "reload"):
+ * meshd has no configuration file to re-read, and dying of the default
+ * action would leave the hosts-file block and the pid file behind, so it
+ * stops cleanly like SIGTERM (wgdev handles SIGINT and SIGTERM). */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	struct meshd *d = h->data;
+
+	(void)signum;
+	wgdev_shutdown(&d->dev, "SIGHUP");
+}
+
+static int watch_sighup(struct meshd *d, char *err, size_t errlen)
+{
+	d->sighup.data = d;
+	if (uv_signal_init(&d->dev.loop, &d->sighup) != 0) {
+		snprintf(err, errlen, "cannot install the SIGHUP handler");
+		return MESHD_E_SYS;
+	}
+	d->sighup_on = true;
+	if (uv_signal_start(&d->sighup, on_sighup, SIGHUP) != 0) {
+		snprintf(err, errlen, "cannot install the SIGHUP handler");
+		return MESHD_E_SYS;
+	}
+	return 0;
+}
 
 static int configure_tun(struct meshd *d, char *err, size_t errlen)
 {
@@ -319,7 +393,9 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	r = wgdev_start_hooks(&d->dev, d->ifname, port, &hooks, err, errlen);
 	if (r)
 		goto fail;
-	r = open_node(d, err, errlen);
+	r = watch_sighup(d, err, errlen);
+	if (!r)
+		r = open_node(d, err, errlen);
 	if (!r)
 		r = configure_tun(d, err, errlen);
 	if (!r)

@@ -57,12 +57,15 @@ int meshd_daemon_run(const char *dir, const char *ifname, bool foreground);
  * start, a bad list failing the start with its message); hosts_file (NULL:
  * none; else a file such as /etc/hosts in which the daemon keeps a managed
  * block "NAME.MESH" -> overlay addresses, rewritten atomically when members
- * change and removed at stop). */
+ * change and removed at stop); hosts_short (also the bare "NAME" on each
+ * IPv4 line: opt-in, since a member then answers single-label lookups such
+ * as "wpad" or "proxy" for the whole host). */
 struct meshd_run_opts {
 	const char *ifname;
 	bool foreground;
 	const char *advertise;
 	const char *hosts_file;
+	bool hosts_short;
 };
 int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o);
 

@@ -1,7 +1,12 @@
 /* The --hosts-file block of the mesh daemon: "NAME.MESH" lines for every
  * member between "# BEGIN meshd MESH" and "# END meshd MESH", rebuilt every
  * HOSTS_CHECK_S and written (temporary file, rename) only when its hash
- * changes; removed at stop. The rest of the file is kept byte for byte. */
+ * changes; removed at stop. The rest of the file is kept byte for byte.
+ *
+ * Only fully qualified names by default: a joiner picks its own NAME, and a
+ * bare "wpad", "proxy" or "gitlab" line would capture this host's
+ * single-label lookups (WPAD auto-proxy, search-domain names) for whoever
+ * joined under that name. The bare name needs opts.hosts_short. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -29,23 +34,25 @@ static void hosts_closed(uv_handle_t *h)
 struct hosts_block {
 	struct sbuf b;
 	const char *mesh;
+	bool short_names;	/* opts.hosts_short */
 };
 
-static void hosts_line(struct sbuf *b, const char *name, const char *mesh, const uint8_t v4[4],
+static void hosts_line(struct hosts_block *hb, const char *name, const uint8_t v4[4],
 		       const uint8_t v6[16])
 {
 	char a4[INET_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, v4, a4, sizeof a4);
 	inet_ntop(AF_INET6, v6, a6, sizeof a6);
-	sbuf_printf(b, "%s %s.%s %s\n%s %s.%s\n", a4, name, mesh, name, a6, name, mesh);
+	sbuf_printf(&hb->b, "%s %s.%s%s%s\n%s %s.%s\n", a4, name, hb->mesh,
+		    hb->short_names ? " " : "", hb->short_names ? name : "", a6, name, hb->mesh);
 }
 
 static int hosts_peer(void *ctx, const struct mesh_node_peer *p)
 {
 	struct hosts_block *hb = ctx;
 
-	hosts_line(&hb->b, p->name, hb->mesh, p->ipv4, p->ipv6);
+	hosts_line(hb, p->name, p->ipv4, p->ipv6);
 	return 0;
 }
 
@@ -134,14 +141,15 @@ static int hosts_write(const struct meshd *d, const char *block)
 
 static void hosts_update(struct meshd *d)
 {
-	struct hosts_block hb = { .b = { 0 }, .mesh = d->domain };
+	struct hosts_block hb = { .b = { 0 }, .mesh = d->domain,
+				  .short_names = d->opts.hosts_short };
 	struct mesh_node_self self;
 	uint64_t h;
 
 	if (!d->node || !d->opts.hosts_file)
 		return;
 	mesh_node_get_self(d->node, &self);
-	hosts_line(&hb.b, self.name, d->domain, self.ipv4, self.ipv6);
+	hosts_line(&hb, self.name, self.ipv4, self.ipv6);
 	mesh_node_foreach_peer(d->node, hosts_peer, &hb);
 	if (hb.b.oom) {
 		sbuf_free(&hb.b);

@@ -71,6 +71,9 @@ struct meshd {
 	uint64_t hosts_hash;		/* of the last block written; 0: none */
 	char hosts_path[PATH_MAX];	/* opts.hosts_file made absolute */
 	uint8_t gbuf[WGDEV_MAX_PACKET];	/* outgoing gossip packet */
+	uv_idle_t reap;			/* frees the node after shutdown (daemon.c) */
+	uv_signal_t sighup;		/* SIGHUP: a clean stop, like SIGTERM */
+	bool reap_on, sighup_on;
 };
 
 /* daemon.c */
