@@ -20,6 +20,9 @@
 
 void sbuf_free(struct sbuf *b)
 {
+	/* an answer may carry a secret (the invite token) */
+	if (b->buf)
+		sodium_memzero(b->buf, b->cap);
 	free(b->buf);
 	b->buf = NULL;
 	b->len = b->cap = 0;
