@@ -63,7 +63,9 @@ int meshd_invite_req_parse(const char *args, struct meshd_invite_req *r, char *e
  * messages; skip_ifname is the node's TUN (its addresses are overlay ones).
  * Returns 0, or -1 with the user-facing one-line reason in err (no node,
  * not an admin, no usable address, store errors). Nothing is stored when
- * it fails. */
+ * the endpoints cannot be found or the store refuses; only a token that
+ * fails to encode (not expected: the endpoints were checked) leaves an
+ * unused invite behind, as before. */
 int meshd_invite_make(struct store *st, const struct meshd_invite_req *r, uint64_t now_unix,
 		      const char *dir, const char *skip_ifname,
 		      char line[MESH_TOKEN_STR_MAX + 1], char *err, size_t errlen);
