@@ -6,6 +6,11 @@
  *	status json	one JSON object, contract in status.h and docs/mesh-protocol.md
  *	revoke NAME	admin only: revoke the member NAME now
  *	down		stop the daemon (it answers first, then shuts down)
+ *	invite TTL USES [EP[,EP...]]
+ *			admin only: store an invite valid TTL seconds for USES
+ *			joins; the body is the token line. EPs (ip:port or
+ *			[ipv6]:port, at most 4) go into the token; without them
+ *			the host's addresses and the node's port (invite.h)
  *	set advertise-routes LIST
  *			LIST: CIDR[,CIDR...] or "none"; our advertised subnet
  *			routes (persisted in our signed ROUTES record)

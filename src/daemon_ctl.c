@@ -1,12 +1,16 @@
 /* Control socket requests of the mesh daemon (ctl.h lists the protocol):
- * status, revoke, routes (table, approve, deny), set advertise-routes, down.
- * Each handler answers with a one-line error naming the bad value. */
+ * status, revoke, routes (table, approve, deny), set advertise-routes,
+ * invite, down. Each handler answers with a one-line error naming the bad
+ * value. */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "daemon_internal.h"
+#include "invite.h"
 #include "mesh/routes.h"
 #include "schedule.h"
 #include "status.h"
@@ -114,6 +118,36 @@ static enum ctl_answer ctl_routes(struct meshd *d, const char *req, struct sbuf 
 	return CTL_ANSWER_ERROR;
 }
 
+/* `invite TTL USES [EP,...]`: the invite goes into the store this daemon
+ * holds, between two loop events, so no other process takes its write lock
+ * (invite.h). The answer body is the token line; the log never shows it. */
+static enum ctl_answer ctl_invite(struct meshd *d, const char *args, struct sbuf *body,
+				  char *err, size_t errlen)
+{
+	char line[MESH_TOKEN_STR_MAX + 1];
+	struct meshd_invite_req r;
+	enum ctl_answer a = CTL_ANSWER_ERROR;
+
+	if (meshd_invite_req_parse(args, &r, err, errlen) != 0)
+		return CTL_ANSWER_ERROR;
+	if (meshd_invite_make(d->st, &r, meshd_now_unix(), d->dir, d->ifname, line, err,
+			      errlen) != 0) {
+		log_info("control: invite refused: %s", err);
+		return CTL_ANSWER_ERROR;
+	}
+	sbuf_printf(body, "%s\n", line);
+	if (!body->oom) {
+		log_info("control: invite created (valid %llu s, %u use%s, %s endpoints)",
+			 (unsigned long long)r.ttl_s, (unsigned)r.uses, r.uses == 1 ? "" : "s",
+			 r.nep ? "given" : "this host's");
+		a = CTL_ANSWER_OK;
+	} else {
+		snprintf(err, errlen, "out of memory");
+	}
+	sodium_memzero(line, sizeof line);
+	return a;
+}
+
 enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,
 				 size_t errlen)
 {
@@ -137,6 +171,8 @@ enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, 
 		return ctl_revoke(d, req + 7, err, errlen);
 	if (!strcmp(req, "down"))
 		return CTL_ANSWER_OK_STOP;
+	if (!strncmp(req, "invite ", 7))
+		return ctl_invite(d, req + 7, body, err, errlen);
 	if (!strncmp(req, "routes", 6))
 		return ctl_routes(d, req + 6, body, err, errlen);
 	if (!strncmp(req, "set advertise-routes ", 21)) {

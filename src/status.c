@@ -10,9 +10,11 @@
 
 #include <sodium.h>
 
+#include "mesh/endpoints.h"
 #include "mesh/node.h"
 #include "mesh/path.h"
 #include "status.h"
+#include "store/store.h"
 #include "util/err.h"
 #include "wg/wg.h"
 
@@ -20,6 +22,9 @@
 
 void sbuf_free(struct sbuf *b)
 {
+	/* an answer may carry a secret (the invite token) */
+	if (b->buf)
+		sodium_memzero(b->buf, b->cap);
 	free(b->buf);
 	b->buf = NULL;
 	b->len = b->cap = 0;
@@ -204,7 +209,7 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 void status_format_json(struct sbuf *b, const struct status_self *self,
 			const struct status_peer *peers, size_t n, uint64_t now_unix)
 {
-	sbuf_puts(b, "{\"node\": ");
+	sbuf_printf(b, "{\"running\": %s, \"node\": ", self->running ? "true" : "false");
 	json_self(b, self);
 	sbuf_puts(b, ", \"peers\": [");
 	for (size_t i = 0; i < n; i++) {
@@ -299,12 +304,16 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 	static char cell[COLS][CELL];	/* 7 KiB: single-threaded daemon */
 	int w[COLS];
 
+	if (!self->running)
+		sbuf_puts(b, "status:     not running (stored state: no paths, handshakes or "
+			  "traffic)\n");
 	sbuf_printf(b, "node:       %s (%s.%s)\n", self->name, self->name, self->mesh);
 	sbuf_printf(b, "mesh:       %s (%zu members)\n", self->mesh, self->members);
 	sbuf_printf(b, "public key: %s\n", self->public_key);
 	sbuf_printf(b, "overlay:    %s/%u  %s/%u%s\n", self->ipv4, self->prefix4_len, self->ipv6,
 		    self->prefix6_len,
-		    self->ipv6_active ? "" : " (IPv6 not active: disabled on this host)");
+		    self->ipv6_active || !self->running ? "" :
+		    " (IPv6 not active: disabled on this host)");
 	sbuf_printf(b, "port:       %u\n", self->listen_port);
 	sbuf_printf(b, "admin:      %s\n", self->admin ? "yes" : "no");
 	sbuf_puts(b, "endpoints: ");
@@ -460,7 +469,151 @@ int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_p
 	r = status_collect(node, listen_port, &self, &peers, &n);
 	if (r)
 		return r;
+	self.running = true;
 	self.ipv6_active = ipv6_active;
+	if (json)
+		status_format_json(b, &self, peers, n, now_unix);
+	else
+		status_format_text(b, &self, peers, n, now_unix);
+	free(peers);
+	return b->oom ? MESHD_E_NOMEM : 0;
+}
+
+/* ---- the stored state (no daemon) ---- */
+
+/* The addresses of node_id's last stored endpoint record; 0 when it has
+ * none (or it does not decode: it is shown, not trusted, so no signature
+ * check). */
+static int stored_eps(struct store *st, const uint8_t id[STORE_NODE_ID_LEN],
+		      struct mesh_endpoints *out)
+{
+	struct store_endpoint_record rec;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	r = store_endpoint_record_get(st, id, &rec);
+	if (r == MESHD_E_NOENT)
+		return 0;
+	if (r != 0)
+		return r;
+	if (mesh_endpoints_decode(rec.record, rec.record_len, out) != 0)
+		memset(out, 0, sizeof *out);
+	return 0;
+}
+
+/* "100.64.0.0/16" -> 16 (0 when it does not parse) */
+static uint8_t prefix_len(const char *prefix)
+{
+	const char *slash = strchr(prefix, '/');
+	unsigned long v;
+	char *end;
+
+	if (!slash)
+		return 0;
+	v = strtoul(slash + 1, &end, 10);
+	return *end || v > 128 ? 0 : (uint8_t)v;
+}
+
+struct store_collect {
+	struct collect c;
+	struct store *st;
+	const uint8_t *self_id;
+	struct status_self *self;
+	int err;
+};
+
+static int store_member(const struct store_member *m, void *arg)
+{
+	struct store_collect *sc = arg;
+	struct mesh_endpoints eps;
+	struct status_peer *p;
+	int r;
+
+	sc->self->members++;
+	if (!memcmp(m->node_id, sc->self_id, STORE_NODE_ID_LEN)) {
+		snprintf(sc->self->ipv4, sizeof sc->self->ipv4, "%.15s", m->overlay4);
+		snprintf(sc->self->ipv6, sizeof sc->self->ipv6, "%s", m->overlay6);
+		key_b64(sc->self->public_key, m->wg_public_key);
+		if ((r = stored_eps(sc->st, m->node_id, &eps)) != 0)
+			return sc->err = r;
+		for (size_t i = 0; i < eps.nep && sc->self->nep < STATUS_EP_MAX; i++) {
+			struct status_ep *e = &sc->self->ep[sc->self->nep++];
+
+			ep_format(&eps.ep[i], e->addr, sizeof e->addr);
+			e->source = ep_source(eps.ep[i].source);
+		}
+		return 0;
+	}
+	if (sc->c.n == sc->c.cap) {
+		size_t cap = sc->c.cap ? 2 * sc->c.cap : 16;
+		struct status_peer *v = reallocarray(sc->c.v, cap, sizeof *v);
+
+		if (!v)
+			return sc->err = MESHD_E_NOMEM;
+		sc->c.v = v;
+		sc->c.cap = cap;
+	}
+	p = &sc->c.v[sc->c.n++];
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "%s", m->name);
+	key_b64(p->public_key, m->wg_public_key);
+	snprintf(p->ipv4, sizeof p->ipv4, "%.15s", m->overlay4);
+	snprintf(p->ipv6, sizeof p->ipv6, "%s", m->overlay6);
+	p->have_path = true;
+	p->path = MESH_PATH_NONE;
+	p->rtt_ms = -1;
+	if ((r = stored_eps(sc->st, m->node_id, &eps)) != 0)
+		return sc->err = r;
+	if (eps.nep)
+		ep_format(&eps.ep[0], p->endpoint, sizeof p->endpoint);
+	return 0;
+}
+
+int status_collect_store(struct store *st, struct status_self *self, struct status_peer **peers,
+			 size_t *n)
+{
+	struct store_node node;
+	struct store_mesh mesh;
+	uint8_t id[STORE_NODE_ID_LEN];
+	struct store_collect sc = { .st = st, .self_id = id, .self = self };
+	int r;
+
+	memset(self, 0, sizeof *self);
+	*peers = NULL;
+	*n = 0;
+	if ((r = store_node_get(st, &node)) != 0)
+		return r;
+	memcpy(id, node.node_id, sizeof id);
+	snprintf(self->name, sizeof self->name, "%s", node.name);
+	self->listen_port = node.listen_port;
+	store_node_clear(&node);	/* it carries the private key */
+	if ((r = store_mesh_get(st, &mesh)) != 0)
+		return r;
+	snprintf(self->mesh, sizeof self->mesh, "%s", mesh.name);
+	self->prefix4_len = prefix_len(mesh.prefix4);
+	self->prefix6_len = prefix_len(mesh.prefix6);
+	self->admin = mesh.has_authority_sk;
+	store_mesh_clear(&mesh);
+	r = store_member_foreach(st, store_member, &sc);
+	if (r) {
+		free(sc.c.v);
+		return sc.err ? sc.err : r < 0 ? r : MESHD_E_NOMEM;
+	}
+	*peers = sc.c.v;
+	*n = sc.c.n;
+	return 0;
+}
+
+int status_build_store(struct sbuf *b, struct store *st, bool json, uint64_t now_unix)
+{
+	struct status_self self;
+	struct status_peer *peers = NULL;
+	size_t n = 0;
+	int r;
+
+	r = status_collect_store(st, &self, &peers, &n);
+	if (r)
+		return r;
 	if (json)
 		status_format_json(b, &self, peers, n, now_unix);
 	else

@@ -7,7 +7,8 @@
  * status_collect() fills those structs from a live mesh node and wg device.
  *
  * JSON contract (keys in this order, one line):
- * {"node": {"name", "public_key" (base64), "overlay_ipv4", "overlay_ipv6",
+ * {"running": bool (false: no daemon answered, the rest is the stored state),
+ *  "node": {"name", "public_key" (base64), "overlay_ipv4", "overlay_ipv6",
  *           "ipv6_active" (false: IPv6 disabled on this host, overlay_ipv6 unused),
  *   "listen_port", "admin": bool, "endpoints": [{"addr": "ip:port",
  *   "source": "local|reflexive|portmap"}]},
@@ -25,6 +26,14 @@
  * younger than STATUS_DIRECT_S, else "none". On path relay, "endpoint" is
  * null (WireGuard's is a synthetic one, mesh/relay.h) and the table's
  * ENDPOINT column says "via NAME".
+ *
+ * Not running (`meshd status` with no daemon, status_build_store()): the
+ * same formats over what the store holds, read by the CLI: the node, the
+ * mesh, the members, and as endpoints the last signed endpoint record of
+ * each (ours in "endpoints"; a peer's first address as its "endpoint").
+ * Every peer then has path "none", latest_handshake 0 (table: "never"), no
+ * traffic and no routes; ipv6_active is false. The table starts with a line
+ * "status:     not running (...)".
  */
 #ifndef MESHD_STATUS_H
 #define MESHD_STATUS_H
@@ -73,6 +82,7 @@ struct status_ep {
 };
 
 struct status_self {
+	bool running;			/* false: stored state, no daemon */
 	char name[STATUS_NAME_MAX + 1];
 	char mesh[STATUS_NAME_MAX + 1];
 	char public_key[STATUS_KEY_B64];
@@ -117,6 +127,16 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 /* status_collect + format into b. Returns 0 or MESHD_E_NOMEM. */
 int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
 		 bool ipv6_active, bool json, uint64_t now_unix);
+
+struct store;
+/* The stored state when no daemon runs (see the top): fills self (running
+ * false) and a malloc'd array of peers, one per member but us, in name
+ * order. Only reads st. Returns 0; MESHD_E_NOENT (no node in st);
+ * MESHD_E_NOMEM; a store error. */
+int status_collect_store(struct store *st, struct status_self *self, struct status_peer **peers,
+			 size_t *n);
+/* status_collect_store + format into b. Returns as status_collect_store. */
+int status_build_store(struct sbuf *b, struct store *st, bool json, uint64_t now_unix);
 
 /* ---- subnet routes (`routes`, `routes json`; ctl.h) ---- */
 

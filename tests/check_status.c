@@ -1,11 +1,19 @@
 /* Status formatting: JSON escaping, the JSON contract (status.h), the path
- * rule and the aligned table. Pure functions over plain structs: no node. */
+ * rule and the aligned table, pure functions over plain structs; the stored
+ * state shown when no daemon runs (an in-memory store); and the control
+ * request "invite" (parse, format) with the invite maker behind it. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "invite.h"
 #include "mesh/identity.h"
+#include "mesh/node.h"
+#include "mesh/token.h"
 #include "status.h"
+#include "store/store.h"
+#include "util/err.h"
 
 static char *json_of(const char *s)
 {
@@ -55,6 +63,7 @@ END_TEST
 static void fill(struct status_self *self, struct status_peer p[2])
 {
 	memset(self, 0, sizeof *self);
+	self->running = true;
 	strcpy(self->name, "alpha");
 	strcpy(self->mesh, "mesh");
 	strcpy(self->public_key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
@@ -96,7 +105,7 @@ START_TEST(test_json_contract)
 	status_format_json(&b, &self, p, 2, 1010);
 	ck_assert(!b.oom);
 	ck_assert_str_eq(b.buf,
-		"{\"node\": {\"name\": \"alpha\", \"public_key\": "
+		"{\"running\": true, \"node\": {\"name\": \"alpha\", \"public_key\": "
 		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", \"overlay_ipv4\": \"100.64.0.1\", "
 		"\"overlay_ipv6\": \"fd00:1::1\", \"ipv6_active\": true, \"listen_port\": 51820, \"admin\": true, "
 		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\"}]}, "
@@ -260,6 +269,186 @@ START_TEST(test_prefix_format)
 }
 END_TEST
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+START_TEST(test_status_not_running_marked)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+
+	fill(&self, p);
+	self.running = false;
+	self.ipv6_active = false;
+	status_format_json(&b, &self, p, 2, 1010);
+	ck_assert_ptr_nonnull(b.buf);
+	ck_assert(starts_with(b.buf, "{\"running\": false, \"node\": {"));
+	sbuf_free(&b);
+	status_format_text(&b, &self, p, 2, 1010);
+	ck_assert(starts_with(b.buf, "status:     not running ("));
+	/* unknown without a daemon: not claimed to be disabled */
+	ck_assert_ptr_null(strstr(b.buf, "IPv6 not active"));
+	sbuf_free(&b);
+}
+END_TEST
+
+/* An in-memory store holding one initialised admin node "alpha". */
+static struct store *alpha_store(void)
+{
+	struct store *st;
+	char err[256] = "";
+
+	ck_assert_int_eq(store_open_memory(&st), 0);
+	ck_assert_msg(mesh_node_init_store(st, "alpha", "lab", NULL, 51820, "mesh0", 1700000000,
+					   err, sizeof err) == 0, "init: %s", err);
+	return st;
+}
+
+START_TEST(test_status_collect_store)
+{
+	struct store *st = alpha_store(), *empty;
+	struct status_self self;
+	struct status_peer *peers = (struct status_peer *)1;
+	struct sbuf b = { 0 };
+	size_t n = 99;
+
+	ck_assert_int_eq(status_collect_store(st, &self, &peers, &n), 0);
+	ck_assert(!self.running);
+	ck_assert_str_eq(self.name, "alpha");
+	ck_assert_str_eq(self.mesh, "lab");
+	ck_assert_uint_eq(self.members, 1);
+	ck_assert(self.admin);
+	ck_assert_uint_eq(self.listen_port, 51820);
+	ck_assert_uint_eq(self.prefix4_len, 16);
+	ck_assert_uint_eq(self.prefix6_len, 48);
+	ck_assert(starts_with(self.ipv4, "100."));
+	ck_assert_uint_eq(strlen(self.public_key), 44);
+	ck_assert_uint_eq(n, 0);
+	free(peers);
+	ck_assert_int_eq(status_build_store(&b, st, true, 1700000000), 0);
+	ck_assert_ptr_nonnull(strstr(b.buf, "{\"running\": false, \"node\": {\"name\": \"alpha\""));
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"peers\": []}\n"));
+	sbuf_free(&b);
+	store_close(st);
+
+	ck_assert_int_eq(store_open_memory(&empty), 0);
+	ck_assert_int_eq(status_collect_store(empty, &self, &peers, &n), MESHD_E_NOENT);
+	store_close(empty);
+}
+END_TEST
+
+/* One line per case: the arguments after "invite " and whether they parse. */
+static void invite_case(const char *args, bool ok, uint64_t ttl, uint32_t uses, unsigned nep)
+{
+	struct meshd_invite_req r;
+	char err[256] = "";
+	int e = meshd_invite_req_parse(args, &r, err, sizeof err);
+
+	if (!ok) {
+		ck_assert_msg(e == MESHD_E_INVAL, "'%s' parsed", args);
+		ck_assert_msg(err[0] != '\0', "'%s': no reason", args);
+		ck_assert_uint_eq(r.nep, 0);
+		return;
+	}
+	ck_assert_msg(e == 0, "'%s': %s", args, err);
+	ck_assert_uint_eq(r.ttl_s, ttl);
+	ck_assert_uint_eq(r.uses, uses);
+	ck_assert_uint_eq(r.nep, nep);
+}
+
+START_TEST(test_invite_req_parse)
+{
+	invite_case("86400 1", true, 86400, 1, 0);
+	invite_case("4294967295 1000000", true, 4294967295u, 1000000, 0);
+	invite_case("60 3 192.0.2.1:51820", true, 60, 3, 1);
+	invite_case("60 3 192.0.2.1:1,[2001:db8::7]:2,198.51.100.1:3,[2001:db8::8]:4",
+		    true, 60, 3, 4);
+	invite_case("60 1 [::ffff:192.0.2.1]:5", true, 60, 1, 1);	/* unmapped */
+	invite_case("", false, 0, 0, 0);
+	invite_case("60", false, 0, 0, 0);
+	invite_case("60 ", false, 0, 0, 0);
+	invite_case("0 1", false, 0, 0, 0);
+	invite_case("60 0", false, 0, 0, 0);
+	invite_case("4294967296 1", false, 0, 0, 0);
+	invite_case("60 1000001", false, 0, 0, 0);
+	invite_case("060 1", false, 0, 0, 0);
+	invite_case("+60 1", false, 0, 0, 0);
+	invite_case("60  1", false, 0, 0, 0);
+	invite_case("60 1 ", false, 0, 0, 0);
+	invite_case("60 1 192.0.2.1", false, 0, 0, 0);		/* no port */
+	invite_case("60 1 192.0.2.1:0", false, 0, 0, 0);
+	invite_case("60 1 192.0.2.1:1,", false, 0, 0, 0);
+	invite_case("60 1 ,192.0.2.1:1", false, 0, 0, 0);
+	invite_case("60 1 192.0.2.1:1,192.0.2.1:1", false, 0, 0, 0);
+	invite_case("60 1 192.0.2.1:1 192.0.2.2:1", false, 0, 0, 0);
+	invite_case("60 1 [fe80::1]:5", false, 0, 0, 0);
+	invite_case("60 1 [fe80::1%1]:5", false, 0, 0, 0);
+	invite_case("60 1 1.1.1.1:1,1.1.1.2:1,1.1.1.3:1,1.1.1.4:1,1.1.1.5:1", false, 0, 0, 0);
+	invite_case("99999999999999999999999 1", false, 0, 0, 0);
+}
+END_TEST
+
+START_TEST(test_invite_req_roundtrip)
+{
+	struct meshd_invite_req r = { .ttl_s = 4294967295u, .uses = 1000000 }, back;
+	char line[INVITE_REQ_MAX + 1], err[256];
+	union endpoint ep;
+
+	/* the longest request fits a control line */
+	ck_assert_int_lt(INVITE_REQ_MAX, 256);
+	for (int i = 0; i < MESH_TOKEN_MAX_EP; i++) {
+		char a[64];
+
+		snprintf(a, sizeof a, "[2001:db8:1111:2222:3333:4444:5555:%d]:65535", 6660 + i);
+		ck_assert_int_eq(endpoint_parse(&ep, a, false), 0);
+		ck_assert_int_eq(meshd_invite_add_ep(&r, &ep), 0);
+	}
+	ck_assert_int_eq(meshd_invite_add_ep(&r, &ep), 0);	/* a duplicate: no-op */
+	ck_assert_int_eq(endpoint_parse(&ep, "192.0.2.9:1", false), 0);
+	ck_assert_int_eq(meshd_invite_add_ep(&r, &ep), MESHD_E_FULL);
+	ck_assert_int_eq(meshd_invite_req_format(&r, line, sizeof line), 0);
+	ck_assert(starts_with(line, "invite 4294967295 1000000 [2001:db8:"));
+	ck_assert_int_eq(meshd_invite_req_format(&r, line, 40), MESHD_E_RANGE);
+	ck_assert_int_eq(meshd_invite_req_format(&r, line, sizeof line), 0);
+	ck_assert_int_eq(meshd_invite_req_parse(line + 7, &back, err, sizeof err), 0);
+	ck_assert_uint_eq(back.ttl_s, r.ttl_s);
+	ck_assert_uint_eq(back.uses, r.uses);
+	ck_assert_uint_eq(back.nep, r.nep);
+	for (unsigned i = 0; i < r.nep; i++)
+		ck_assert(endpoint_eq(&back.ep[i], &r.ep[i]));
+}
+END_TEST
+
+START_TEST(test_invite_make)
+{
+	struct meshd_invite_req r = { .ttl_s = 3600, .uses = 2 };
+	char line[MESH_TOKEN_STR_MAX + 1], err[256] = "";
+	struct store *st = alpha_store(), *empty;
+	struct mesh_token tok;
+	union endpoint ep;
+
+	ck_assert_int_eq(endpoint_parse(&ep, "192.0.2.1:51820", false), 0);
+	ck_assert_int_eq(meshd_invite_add_ep(&r, &ep), 0);
+	ck_assert_msg(meshd_invite_make(st, &r, 1700000000, "/d", "mesh0", line, err,
+					sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(mesh_token_parse(line, &tok), 0);
+	ck_assert_uint_eq(tok.expires_at, 1700000000 + 3600);
+	ck_assert_uint_eq(tok.nep, 1);
+	ck_assert(endpoint_eq(&tok.ep[0], &ep));
+	mesh_token_clear(&tok);
+	store_close(st);
+
+	ck_assert_int_eq(store_open_memory(&empty), 0);
+	ck_assert_int_eq(meshd_invite_make(empty, &r, 1700000000, "/d", "mesh0", line, err,
+					   sizeof err), -1);
+	ck_assert_str_eq(err, "no node in /d (run 'meshd init' or 'meshd join' first)");
+	store_close(empty);
+}
+END_TEST
+
 static Suite *suite_status(void)
 {
 	Suite *s = suite_create("status");
@@ -273,6 +462,11 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_ipv6_not_active);
 	tcase_add_test(tc, test_routes_formats);
 	tcase_add_test(tc, test_prefix_format);
+	tcase_add_test(tc, test_status_not_running_marked);
+	tcase_add_test(tc, test_status_collect_store);
+	tcase_add_test(tc, test_invite_req_parse);
+	tcase_add_test(tc, test_invite_req_roundtrip);
+	tcase_add_test(tc, test_invite_make);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -312,7 +312,79 @@ echo "[8] status, revoke, down without a daemon"
 run 1 "status, not running" -- "$MESHD" status -d "$T/n1/state"
 err_has "^meshd: not running \\($T/n1/state/meshd.sock: " "status, not running"
 one_line "status, not running"
+out_has "^status: +not running \\(stored state" "status, not running: marked"
+out_has "^node: +alpha \\(alpha\\." "status, not running: the stored node"
+out_has "^admin: +yes$" "status, not running: admin from the store"
 run 1 "status --json, not running" -- "$MESHD" status --json -d "$T/n1/state"
+err_has "^meshd: not running \\($T/n1/state/meshd.sock: " "status --json, not running"
+one_line "status --json, not running"
+out_has '^\{"running": false, "node": \{"name": "alpha", ' "status --json, not running: stored"
+if [ "$(wc -l <"$OUT")" -eq 1 ]; then ok; else bad "status --json, not running: not one line"; fi
+if command -v python3 >/dev/null 2>&1; then
+	if python3 -c 'import json, sys; j = json.load(sys.stdin)
+sys.exit(0 if j["running"] is False and j["node"]["admin"] is True and j["peers"] == [] else 1)' \
+	    <"$OUT"; then ok; else bad "status --json, not running: not the stored state as JSON"; fi
+fi
+run 1 "status, no node" -- "$MESHD" status -d "$T/none"
+err_has "^meshd: not running \\($T/none/meshd.sock: " "status, no node"
+if [ -s "$OUT" ]; then bad "status, no node: printed a state"; else ok; fi
+[ -e "$T/none" ] && bad "status created $T/none"
+# invite with a daemon: the request goes to the control socket and the
+# answer is printed; the store is not opened. A stand-in daemon (python3)
+# answers on $T/n1/state/meshd.sock and records each request line.
+if command -v python3 >/dev/null 2>&1; then
+	cat >"$T/fake.py" <<'PYEOF'
+import os, socket, sys
+path, log, answer = sys.argv[1], sys.argv[2], sys.argv[3].encode().decode("unicode_escape")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(4)
+open(path + ".ready", "w").close()
+for _ in range(int(sys.argv[4])):
+    c, _ = s.accept()
+    c.settimeout(5)
+    req = b""
+    while not req.endswith(b"\n"):
+        b = c.recv(512)
+        if not b:
+            break
+        req += b
+    with open(log, "ab") as f:
+        f.write(req)
+    c.sendall(answer.encode())
+    c.close()
+s.close()
+os.unlink(path)
+PYEOF
+	fake() { # fake ANSWER N: serve N requests with ANSWER, in the background
+		rm -f "$T/n1/state/meshd.sock.ready" "$T/req"
+		python3 "$T/fake.py" "$T/n1/state/meshd.sock" "$T/req" "$1" "$2" &
+		HOLDER=$!
+		wait_for 5 test -e "$T/n1/state/meshd.sock.ready" || bad "stand-in daemon did not start"
+	}
+	fake_done() {
+		wait "$HOLDER" 2>/dev/null
+		HOLDER=
+	}
+	fake 'ok\nmeshd-FROMTHEDAEMON\n' 2
+	run 0 "invite via the daemon" -- env MESHD_INVITE_ENDPOINTS='192.0.2.1:51820, [2001:db8::7]:51820' \
+	    "$MESHD" invite -d "$T/n1/state" --ttl 7d --uses 3
+	if [ "$(cat "$OUT")" = meshd-FROMTHEDAEMON ]; then ok; else bad "invite via the daemon: printed '$(cat "$OUT")'"; fi
+	run 0 "invite via the daemon, host addresses" -- "$MESHD" invite -d "$T/n1/state"
+	fake_done
+	if [ "$(cat "$T/req")" = "invite 604800 3 192.0.2.1:51820,[2001:db8::7]:51820
+invite 86400 1" ]; then ok; else bad "invite requests: $(tr '\n' '|' <"$T/req")"; fi
+	fake 'error: this node is not an admin of the mesh; only admins can invite\n' 1
+	run 1 "invite via the daemon, refused" -- "$MESHD" invite -d "$T/n1/state"
+	fake_done
+	err_has "^meshd: this node is not an admin of the mesh; only admins can invite$" "invite refused"
+	one_line "invite refused"
+	if [ -s "$OUT" ]; then bad "invite refused: printed a token"; else ok; fi
+	# bad MESHD_INVITE_ENDPOINTS is refused before the daemon is asked
+	run 1 "invite, bad endpoints, checked before asking" -- env MESHD_INVITE_ENDPOINTS=nowhere \
+	    "$MESHD" invite -d "$T/n1/state"
+	err_has "MESHD_INVITE_ENDPOINTS: invalid endpoint 'nowhere'" "invite, bad endpoints"
+fi
 run 0 "down, not running" -- "$MESHD" down -d "$T/n1/state"
 err_has "^meshd: not running$" "down, not running"
 run 1 "revoke unknown member" -- "$MESHD" revoke ghost -d "$T/n1/state"

@@ -271,6 +271,9 @@ for k in 2 3 4 5 6; do
 	track "$n"
 done
 T_LAST_JOIN=$(now_ms)
+# the running daemon made them (control request), not the CLI on its store
+c=$(grep -c 'control: invite created' "$WORK/n1.err" || true)
+[ "$c" = 5 ] || fail "n1's log shows $c invites made by the daemon, want 5"
 pass "5 joins: $(for k in 2 3 4 5 6; do printf '%s ' "$(secs "${JOIN_MS[n$k]}")"; done)s"
 
 # --- 2. convergence ------------------------------------------------------------------
@@ -343,6 +346,23 @@ info "up n2..n6: $(secs $(($(now_ms) - t))) s"
 wait_conv 30 "n2..n6 reconverged without n1 (10 pairs direct)" "$t" n2 n3 n4 n5 n6
 RECONV_MS=$LAST_MS
 ping_all n2 n3 n4 n5 n6
+
+# n1 down: status shows the stored state (exit 1, "running": false). (The
+# offline invite is covered by cli_usage.sh.)
+rc=0
+m n1 status -d "$(ndir n1)" --json >"$WORK/st/n1-off.json" || rc=$?
+[ "$rc" = 1 ] || fail "n1 stopped: status --json exit $rc, want 1"
+python3 - "$WORK/st/n1-off.json" <<'PYEOF' || fail "n1 stopped: status --json is not the stored state"
+import json, sys
+j = json.load(open(sys.argv[1]))
+peers = j["peers"]
+ok = (j["running"] is False and j["node"]["name"] == "n1" and len(peers) == 5 and
+      all(p["path"] == "none" and p["latest_handshake"] == 0 and p["endpoint"] for p in peers))
+sys.exit(0 if ok else 1)
+PYEOF
+m n1 status -d "$(ndir n1)" >"$WORK/st/n1-off.txt" || true
+grep -q '^status: *not running' "$WORK/st/n1-off.txt" || fail "n1 stopped: status table not marked"
+pass "n1 stopped: status shows its stored state (5 members, paths none)"
 
 t=$(now_ms)
 m n1 up -d "$(ndir n1)" -i "${NODE_IF[n1]}" >>"$WORK/n1.out" || fail "n1: meshd up after SIGKILL failed"
