@@ -127,6 +127,9 @@ static void hook_stopping(void *ctx)
 	meshd_dns_stop(d);
 	meshd_hosts_stop(d);
 	meshd_endpoints_stop(d);	/* port mapping DELETE, netmon, rescan timer */
+	if (d->node && mesh_node_flush(d->node, sched_now(), meshd_now_unix()) != 0)
+		log_warn("mesh: record changes of the last moments not stored (the "
+			 "database is locked); members will gossip them again");
 	mesh_node_free(d->node);
 	d->node = NULL;
 	if (d->pidfile[0])
@@ -215,6 +218,9 @@ static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, c
 			 r == MESHD_E_SYS ? strerror(errno) : meshd_strerror(r));
 		return r;
 	}
+	/* The loop never waits long on another process's lock (a CLI command):
+	 * record writes that find it busy are retried by the node's flush. */
+	(void)store_set_busy_timeout(d->st, MESHD_STORE_BUSY_MS);
 	r = store_node_get(d->st, &sn);
 	if (r) {
 		if (r == MESHD_E_NOENT)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -834,6 +835,106 @@ START_TEST(test_gossip_three)
 }
 END_TEST
 
+/* The version of node i's endpoint record in store st (0: none). */
+static uint64_t stored_ep_version(struct store *st, int i)
+{
+	struct mesh_node_self s;
+	struct store_endpoint_record er;
+
+	mesh_node_get_self(T[i].n, &s);
+	return store_endpoint_record_get(st, s.node_id, &er) == 0 ? er.version : 0;
+}
+
+/* Gossip input marks records; only a flush writes them. */
+START_TEST(test_flush_after_receive)
+{
+	struct mesh_node_peer p;
+	uint64_t v_old, v_new;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	run(2);
+	ck_assert(!mesh_node_dirty(T[0].n));
+	v_old = stored_ep_version(T[0].st, 1);
+	ck_assert_uint_gt(v_old, 0);
+	now += SEC(2);		/* a new seq: one per millisecond of wall time */
+	set_eps(1, "203.0.113.20", 40020);
+	v_new = stored_ep_version(T[1].st, 1);	/* bravo's own, flushed by set_eps */
+	ck_assert_uint_gt(v_new, v_old);
+	pump_gossip();		/* alpha receives it: input only, no timers */
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert(ep_is(&p, "203.0.113.20", 40020));
+	ck_assert(mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(T[0].st, 1), v_old);
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n), now + MSEC(MESH_NODE_FLUSH_MS));
+	ck_assert_int_eq(mesh_node_flush(T[0].n, now, unix_now()), 0);
+	ck_assert(!mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(T[0].st, 1), v_new);
+}
+END_TEST
+
+/* A store locked by another process: the flush writes nothing, keeps the
+ * marks and the timers write them once the lock is gone. */
+START_TEST(test_flush_busy_keeps_dirty)
+{
+	char dir[] = "/tmp/check_node.XXXXXX", path[64];
+	struct store *other;
+	struct mesh_node_peer p;
+	uint64_t v_old, v_new;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/meshd.db", dir);
+	store_close(T[0].st);
+	ck_assert_int_eq(store_open(path, &T[0].st), 0);
+	ck_assert_int_eq(store_set_busy_timeout(T[0].st, 10), 0);
+	ck_assert_int_eq(store_open(path, &other), 0);
+	init_admin();
+	join_and_start(1, "bravo");
+	run(2);
+	v_old = stored_ep_version(T[0].st, 1);
+	ck_assert_uint_gt(v_old, 0);
+
+	ck_assert_int_eq(store_tx_begin(other), 0);	/* `meshd invite`, say */
+	now += SEC(2);
+	set_eps(1, "203.0.113.21", 40021);
+	v_new = stored_ep_version(T[1].st, 1);
+	ck_assert_uint_gt(v_new, v_old);
+	pump_gossip();
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert(ep_is(&p, "203.0.113.21", 40021));
+	ck_assert_int_eq(mesh_node_flush(T[0].n, now, unix_now()), MESHD_E_AGAIN);
+	ck_assert(mesh_node_dirty(T[0].n));
+	/* not before the retry time, even with the lock gone */
+	ck_assert_int_eq(store_tx_rollback(other), 0);
+	now += MSEC(MESH_NODE_FLUSH_RETRY_MS / 2);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert(mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(other, 1), v_old);
+	/* then the timers write it */
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n),
+	    now + MSEC(MESH_NODE_FLUSH_RETRY_MS / 2));
+	now += MSEC(MESH_NODE_FLUSH_RETRY_MS / 2);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert(!mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(other, 1), v_new);
+	store_close(other);
+	mesh_node_free(T[0].n);
+	T[0].n = NULL;
+	store_close(T[0].st);
+	T[0].st = NULL;
+	unlink(path);
+	{
+		char aux[80];
+
+		snprintf(aux, sizeof aux, "%s-wal", path);
+		unlink(aux);
+		snprintf(aux, sizeof aux, "%s-shm", path);
+		unlink(aux);
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(test_restart)
 {
 	struct mesh_node_peer p;
@@ -1637,6 +1738,8 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_persist_join_twice);
 	tcase_add_test(tc, test_gossip_three);
 	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_flush_after_receive);
+	tcase_add_test(tc, test_flush_busy_keeps_dirty);
 	tcase_add_test(tc, test_revoke_offline);
 	tcase_add_test(tc, test_path_lan_preferred);
 	tcase_add_test(tc, test_path_reflexive);

@@ -6,7 +6,8 @@
  * every stored record), freeing it, the two input entry points that dispatch
  * to the other node_*.c files, and the timers. The rest of the node is cut
  * by concern, all sharing mesh/node_internal.h:
- *   node_peers.c      members as WireGuard peers; record events -> store, wg
+ *   node_peers.c      members as WireGuard peers; record events -> marks, wg
+ *   node_store.c      record marks -> the store (mesh_node_flush)
  *   node_paths.c      endpoint candidates, probes, punching (mesh/path.h)
  *   node_endpoints.c  our own endpoint record and reflexive endpoints
  *   node_routes.c     subnet routes: installed sets, advertising, approving
@@ -15,11 +16,12 @@
  *   node_status.c     status walks for the control socket and DNS
  *   node_setup.c      store-only operations for the CLI (init, join, invite)
  *
- * Store writes for records happen in the records event callback (reading the
- * set there is allowed), except revocations of nodes we never knew, which
- * raise no event: those are swept into the store right after every merge
- * (node_sweep_revocations). While mesh_node_open() replays the store, nothing
- * is written back.
+ * Record changes are marked in the records event callback, except
+ * revocations of nodes we never knew, which raise no event: those are swept
+ * right after every merge (node_sweep_revocations). The marks reach the
+ * store in one transaction per mesh_node_flush() (node_store.c), from the
+ * timers, never from an input entry point. While mesh_node_open() replays
+ * the store, nothing is marked.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -147,6 +149,8 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		t = n->resign_at;
 	if (n->inv != NULL && n->purge_at < t)
 		t = n->purge_at;
+	if (n->flush_armed && n->flush_at < t)
+		t = n->flush_at;
 	return t;
 }
 
@@ -201,6 +205,11 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 			log_warn("mesh: purging invites: %s", meshd_strerror(r));
 		n->purge_at = now + SEC(JOIN_PURGE_S);
 	}
+	/* Last: it writes what everything above changed. A timer run is
+	 * outside the receive burst, so anything dirty goes now, unless the
+	 * last flush failed and its retry time has not come. */
+	if (n->ndirty > 0 && (!n->flush_retry || now >= n->flush_at))
+		(void)mesh_node_flush(n, now, now_unix);
 }
 
 /* ---- open / free ---- */
@@ -437,6 +446,7 @@ void mesh_node_free(struct mesh_node *n)
 		node_peer_free(n->peers[i]);
 	}
 	free(n->peers);
+	free(n->dirty);
 	mesh_gossip_free(n->g);
 	mesh_records_free(n->recs);
 	mesh_relay_free(n->relay);

@@ -26,8 +26,30 @@
  *                              endpoint WireGuard uses; the ACKs also tell
  *                              us our reflexive endpoints. A peer that
  *                              roams is followed by WireGuard itself.
- * Every record that is NEW is in the store before the call that merged it
- * returns, so SIGKILL loses nothing acknowledged.
+ *
+ * Persistence. No input entry point (mesh_node_input_underlay,
+ * mesh_node_input_gossip) writes records to the store: the daemon calls
+ * them inside its UDP receive burst, and another process holding the
+ * database's write lock (`meshd invite`) must not stall the data plane. A
+ * NEW record is only marked dirty in memory; mesh_node_flush() writes every
+ * mark in one transaction. mesh_node_handle_expiry() flushes whatever is
+ * marked, and the first mark brings mesh_node_next_expiry() to at most
+ * MESH_NODE_FLUSH_MS away, so the daemon's timer callback does the writing,
+ * after the receive batch, one transaction for a whole burst. A flush that finds
+ * the database locked (the daemon keeps the busy timeout short) writes
+ * nothing, keeps every mark and is retried MESH_NODE_FLUSH_RETRY_MS later:
+ * nothing is lost while the process lives. The calls the daemon makes
+ * outside its receive path (mesh_node_set_endpoints, mesh_node_revoke,
+ * mesh_node_set_advertised, mesh_node_route_set) flush before they return,
+ * so what they acknowledge to the CLI is on disk unless the database was
+ * locked at that moment (then the timers retry).
+ * What SIGKILL can lose: the records received since the last successful
+ * flush (normally the last MESH_NODE_FLUSH_MS; longer only while another
+ * process holds the lock). Gossip re-delivers them after the restart: every
+ * record a member accepted is held by the members it came from, and our own
+ * endpoint and routes records are re-signed from the live state.
+ * The join inviter (admin nodes) still reads and consumes its invite in the
+ * store while answering a JOIN_REQ: the use count must be decided there.
  *
  * Our own endpoint record is signed with the node signing key, derived from
  * the WireGuard private key (mesh_node_sign_keypair); it is re-signed when
@@ -63,6 +85,8 @@ enum {
 	MESH_NODE_RESIGN_S = MESH_ENDPOINTS_TTL_S / 4,
 	MESH_NODE_CERT_DAYS = 365,	/* validity of certificates we issue */
 	MESH_NODE_ADDR_ATTEMPTS = 64,	/* overlay address allocation retries */
+	MESH_NODE_FLUSH_MS = 100,	/* first record mark -> store write */
+	MESH_NODE_FLUSH_RETRY_MS = 500,	/* after a flush found the store busy */
 };
 
 #define MESH_NODE_SIGN_DOMAIN "meshd node sign v1"
@@ -127,9 +151,19 @@ void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uin
     size_t len, mtime_ns now, uint64_t now_unix);
 
 /* Timers: gossip rounds, record expiry, endpoint candidate rotation, our
- * endpoint record's re-signing. */
+ * endpoint record's re-signing, and the store flush (last). */
 mtime_ns mesh_node_next_expiry(const struct mesh_node *n);
 void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
+
+/* Writes every record change marked since the last flush to the store, in
+ * one transaction (see "Persistence" above); the timers call it when due,
+ * the daemon also before it frees the node. Returns 0 (nothing dirty left);
+ * MESHD_E_AGAIN (the database is locked by another process) or another
+ * MESHD_E_* from the store: nothing written, every mark kept, and the
+ * timers retry after MESH_NODE_FLUSH_RETRY_MS. */
+int mesh_node_flush(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
+/* True while record changes wait for a flush. */
+bool mesh_node_dirty(const struct mesh_node *n);
 
 /* Our current local endpoints (any order, at most MESH_ENDPOINTS_MAX used;
  * invalid ones skipped). When the set differs from the one in our record,
