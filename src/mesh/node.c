@@ -67,12 +67,22 @@ static void gossip_send(void *ctx, const uint8_t *id, const uint8_t *bytes, size
 
 /* ---- entry points: underlay and in-tunnel input ---- */
 
-void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix)
-{
-	uint8_t reply[MESH_MSG_DGRAM_MAX];
-	size_t rlen = sizeof reply;
+_Static_assert((int)MESH_NODE_RESULT_MAX >= (int)MESH_RELAY_DGRAM_MAX &&
+    (int)MESH_NODE_RESULT_MAX >= (int)MESH_MSG_DGRAM_MAX, "a result holds any datagram we send");
 
+void node_result_reset(struct mesh_node_result *res)
+{
+	res->act = MESH_NODE_ACT_NONE;
+	res->len = 0;
+	res->unroam = false;
+}
+
+void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res)
+{
+	size_t rlen = MESH_MSG_DGRAM_MAX;
+
+	node_result_reset(res);
 	if (!n->revoked && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
 	    (p[1] == MESH_MSG_PROBE || p[1] == MESH_MSG_PROBE_ACK)) {
 		enter(n, now, now_unix);
@@ -82,7 +92,7 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 	if (!n->revoked && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
 	    (p[1] == MESH_MSG_RELAY || p[1] == MESH_MSG_RELAYED)) {
 		enter(n, now, now_unix);
-		node_relay_input(n, src, p, len);
+		node_relay_input(n, src, p, len, res);
 		return;
 	}
 	if (n->inv == NULL || n->revoked || len < MESH_MSG_HDR_LEN ||
@@ -90,13 +100,15 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 		return;
 	enter(n, now, now_unix);
 	n->admitted = false;
-	if (mesh_join_inviter_handle(n->inv, src, p, len, now, now_unix, reply, &rlen) != 0)
+	if (mesh_join_inviter_handle(n->inv, src, p, len, now, now_unix, res->buf, &rlen) != 0)
 		rlen = 0;
-	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
-		n->ops.send_underlay(n->ctx, src, reply, rlen);
+	if (rlen > 0 && src != NULL) {
+		res->act = MESH_NODE_ACT_SEND;
+		res->ep = *src;
+		res->len = rlen;
+	}
 	if (n->admitted)
 		node_publish_admitted(n, src);
-	sodium_memzero(reply, sizeof reply);
 }
 
 void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uint8_t *p,

@@ -8,7 +8,8 @@
  * datagrams (first byte MESH_MSG_MAGIC), the payloads of in-tunnel gossip
  * packets (UDP to our overlay IPv4 address, port MESH_GOSSIP_PORT, decrypted
  * by WireGuard from a known peer), the time, and our local endpoints; it
- * sends what the ops ask for.
+ * sends what the ops ask for and acts on the struct mesh_node_result the
+ * underlay input and the relay send path return.
  *
  * Records and their effects:
  *   CERT (valid, not ours)  -> store_member_upsert; wg peer with the cert's
@@ -106,15 +107,45 @@ struct mesh_node_ops {
 	 * NULL (tests). Return value ignored (the daemon logs failures). */
 	void (*route_add)(void *ctx, const struct mesh_prefix *r);
 	void (*route_del)(void *ctx, const struct mesh_prefix *r);
-	/* Relays: a WireGuard datagram that came through a relay,
-	 * for the daemon's normal datagram input (wg_input_datagram, then the
-	 * TUN or the in-tunnel hook), with the synthetic source src
-	 * (mesh/relay.h). dgram is 8-byte aligned and writable. Called as the
-	 * last action of mesh_node_input_underlay(), so the daemon may enter
-	 * the node again from it (in-tunnel gossip, mesh_node_wrap_relay).
-	 * May be NULL: relayed datagrams are then dropped. */
-	void (*wg_input)(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len);
 };
+
+/* What the daemon does once mesh_node_input_underlay() or
+ * mesh_node_wrap_relay() has returned, the way it acts on a wg_result: the
+ * relay path is one call down and one return, the node never calls back
+ * into the daemon or the device on it. At most one action per call. */
+enum mesh_node_act {
+	MESH_NODE_ACT_NONE = 0,
+	/* Send buf[0, len) from our UDP port to ep: a join answer, a RELAY we
+	 * wrapped, a RELAYED we forward for others. */
+	MESH_NODE_ACT_SEND,
+	/* A WireGuard datagram that came through a relay: give buf[0, len)
+	 * (8-byte aligned, writable) to the normal datagram input
+	 * (wg_input_datagram, then the TUN or the in-tunnel hook) with the
+	 * synthetic source ep (mesh/relay.h); then mesh_node_unroam(). */
+	MESH_NODE_ACT_WG_INPUT,
+};
+
+enum { MESH_NODE_RESULT_MAX = 1536 };	/* >= MESH_RELAY_DGRAM_MAX, MESH_MSG_DGRAM_MAX */
+
+struct mesh_node_result {
+	enum mesh_node_act act;
+	union endpoint ep;		/* SEND: destination; WG_INPUT: source */
+	size_t len;
+	/* WG_INPUT: our own path to the datagram's origin is DIRECT. The
+	 * origin may still be on the relay for a moment, but we keep the
+	 * direct path we measured: WireGuard's roaming to the synthetic
+	 * source is undone by mesh_node_unroam(). */
+	bool unroam;
+	uint8_t unroam_pk[MESH_WG_KEY_LEN];	/* the origin's WireGuard key */
+	union endpoint unroam_ep;		/* its direct endpoint */
+	_Alignas(8) uint8_t buf[MESH_NODE_RESULT_MAX];
+};
+
+/* After the daemon handed a WG_INPUT result to WireGuard: when res says so
+ * and the origin's wg peer now has a synthetic endpoint, puts its direct
+ * endpoint back. Touches only wg (the peer is found by key: the datagram
+ * may have changed the membership); no node state. */
+void mesh_node_unroam(struct wg_device *wg, const struct mesh_node_result *res);
 
 struct mesh_node_cfg {
 	struct store *st;		/* borrowed; opened by the caller */
@@ -139,11 +170,14 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 /* Frees the node (the wg peers stay; the device is the caller's). NULL ok. */
 void mesh_node_free(struct mesh_node *n);
 
-/* An underlay datagram starting with MESH_MSG_MAGIC. JOIN_REQ on an admin
- * node goes to the inviter (its answer leaves through send_underlay);
- * anything else is dropped silently. */
+/* An underlay datagram starting with MESH_MSG_MAGIC. res says what to do
+ * next (always set): JOIN_REQ on an admin node goes to the inviter, whose
+ * answer is res's SEND; RELAY (we relay) becomes a SEND of the RELAYED;
+ * RELAYED (from a relay) becomes a WG_INPUT. PROBE and PROBE_ACK are the
+ * path engine's (answers through ops.send_underlay). Anything else is
+ * dropped silently. */
 void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix);
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res);
 /* The UDP payload of an in-tunnel gossip packet that WireGuard decrypted
  * from peer (its source address already checked against the peer's allowed
  * IPs by WireGuard). Unknown peers and malformed payloads: dropped. */
@@ -203,20 +237,20 @@ bool mesh_node_revoked(const struct mesh_node *n);
  * WireGuard endpoint becomes the synthetic [100::handle]:1 and datagrams to
  * it must go to mesh_node_wrap_relay() instead of the socket. Underlay
  * RELAY datagrams are forwarded (when we offer, under the rules of
- * mesh/relay.h), RELAYED ones go to ops.wg_input. Direct probing goes on
- * and a direct path takes over when it answers. */
+ * mesh/relay.h), RELAYED ones come back as a WG_INPUT result. Direct
+ * probing goes on and a direct path takes over when it answers. */
 
 /* On (the default): offer relaying when our record allows it and use
  * relays; off: neither (MESHD_RELAY=0 in the daemon). */
 void mesh_node_set_relay(struct mesh_node *n, bool on);
 
 /* WireGuard wants to send dgram to dst. False: dst is not synthetic (send
- * it to the socket as usual). True: taken (wrapped in a RELAY to the relay's
- * endpoint through ops.send_underlay, or dropped when the relay is not
- * usable). Does not enter the path engines: safe from the send path, also
- * while the node is calling WireGuard. */
+ * it to the socket as usual). True: taken: res is a SEND of the RELAY to
+ * the relay's endpoint, or NONE when the relay is not usable (dropped).
+ * res is always set. Does not enter the path engines: safe from the send
+ * path, also while the node is calling WireGuard. */
 bool mesh_node_wrap_relay(struct mesh_node *n, const union endpoint *dst, const uint8_t *dgram,
-    size_t len, mtime_ns now, uint64_t now_unix);
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res);
 
 struct mesh_relay_stats;
 /* Relay counters (mesh/relay.h). */

@@ -247,6 +247,10 @@ int node_member_from_cert(struct store_member *m, const struct mesh_cert *c,
 /* Encodes c into buf; 0 or the encoder's MESHD_E_*. */
 int node_cert_to_bytes(const struct mesh_cert *c, uint8_t *buf, size_t cap, size_t *len);
 
+/* node.c */
+/* res: no action (every entry point that returns one starts here). */
+void node_result_reset(struct mesh_node_result *res);
+
 /* node_store.c */
 /* Marks the record(s) what (NODE_DIRTY_*) of node id for the next flush;
  * nothing while loading. Arms the flush timer on the first mark. */
@@ -295,9 +299,9 @@ void node_routes_recompute(struct mesh_node *n);
 int node_relay_new(struct mesh_node *n);
 /* Every peer's relay candidates and our own offer, now. */
 void node_relays_refresh(struct mesh_node *n);
-/* Underlay RELAY / RELAYED. */
+/* Underlay RELAY / RELAYED; res (reset by the caller) gets the action. */
 void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len);
+    size_t len, struct mesh_node_result *res);
 
 /* node_admin.c */
 /* Admin nodes: creates n->inv, the join inviter backed by the store; 0 or
