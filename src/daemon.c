@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "daemon_internal.h"
 #include "mesh/relay.h"
 #include "mesh/wire.h"
@@ -66,39 +68,58 @@ static void op_send_underlay(void *ctx, const union endpoint *dst, const uint8_t
 		log_ratelimited(LOG_LVL_DEBUG, "mesh: underlay send failed: %s", strerror(errno));
 }
 
-/* A WireGuard datagram that came through a relay (mesh/node.h wg_input). */
-static void op_wg_input(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len)
+/* Acts on what the node returned (mesh/node.h struct mesh_node_result):
+ * the node's call is over, so WireGuard input may enter the node again
+ * (in-tunnel gossip, the relay send path). */
+static void node_act(struct meshd *d, struct mesh_node_result *res)
 {
-	struct meshd *d = ctx;
-
-	wgdev_input_datagram(&d->dev, dgram, len, src);
+	switch (res->act) {
+	case MESH_NODE_ACT_NONE:
+		break;
+	case MESH_NODE_ACT_SEND:
+		op_send_underlay(d, &res->ep, res->buf, res->len);
+		break;
+	case MESH_NODE_ACT_WG_INPUT:
+		wgdev_input_datagram(&d->dev, res->buf, res->len, &res->ep);
+		mesh_node_unroam(d->dev.wg, res);
+		break;
+	}
 }
 
 /* ---- wgdev hooks ---- */
 
-/* Datagrams for a synthetic relay endpoint (100::/64) go to the node. */
+/* Datagrams for a synthetic relay endpoint (100::/64) go to the node,
+ * which hands back the RELAY to send. */
 static bool hook_send_override(void *ctx, const union endpoint *dst, const uint8_t *p,
 			       size_t len)
 {
 	struct meshd *d = ctx;
+	struct mesh_node_result res;
 
 	if (!mesh_relay_is_synth(dst))
 		return false;
 	if (!d->node || d->dev.stopping)
 		return true;
-	return mesh_node_wrap_relay(d->node, dst, p, len, sched_now(), meshd_now_unix());
+	if (!mesh_node_wrap_relay(d->node, dst, p, len, sched_now(), meshd_now_unix(), &res))
+		return false;
+	node_act(d, &res);
+	return true;
 }
 
 static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p, size_t len,
 			  mtime_ns now)
 {
 	struct meshd *d = ctx;
+	struct mesh_node_result res;
 
 	/* stopping: the rest of a receive batch is dropped, not fed to a node
 	 * that is about to be freed */
 	if (!d->node || d->dev.stopping)
 		return;
-	mesh_node_input_underlay(d->node, src, p, len, now, meshd_now_unix());
+	mesh_node_input_underlay(d->node, src, p, len, now, meshd_now_unix(), &res);
+	node_act(d, &res);
+	if (res.act == MESH_NODE_ACT_SEND)
+		sodium_memzero(res.buf, res.len);	/* a join answer, maybe */
 	meshd_check_revoked(d);
 }
 
@@ -175,6 +196,9 @@ static void hook_stopping(void *ctx)
 		uv_close((uv_handle_t *)&d->sighup, NULL);
 		d->sighup_on = false;
 	}
+	if (d->node && mesh_node_flush(d->node, sched_now(), meshd_now_unix()) != 0)
+		log_warn("mesh: record changes of the last moments not stored (the "
+			 "database is locked); members will gossip them again");
 	node_free_later(d);
 	if (d->pidfile[0])
 		unlink(d->pidfile);
@@ -289,6 +313,9 @@ static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, c
 			 r == MESHD_E_SYS ? strerror(errno) : meshd_strerror(r));
 		return r;
 	}
+	/* The loop never waits long on another process's lock (a CLI command):
+	 * record writes that find it busy are retried by the node's flush. */
+	(void)store_set_busy_timeout(d->st, MESHD_STORE_BUSY_MS);
 	r = store_node_get(d->st, &sn);
 	if (r) {
 		if (r == MESHD_E_NOENT)
@@ -318,7 +345,6 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 			.send_gossip = meshd_gossip_send,
 			.route_add = meshd_route_add,
 			.route_del = meshd_route_del,
-			.wg_input = op_wg_input,
 		},
 		.ctx = d,
 	};

@@ -34,6 +34,8 @@
 
 enum {
 	DNS_QUERY_MAX = 4096,		/* EDNS queries may be longer than 512 */
+	MESHD_STORE_BUSY_MS = 20,	/* longest wait for the database lock on
+					 * the loop (mesh/node.h "Persistence") */
 };
 
 /* One DNS responder socket (daemon.h "Names"). */

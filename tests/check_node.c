@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -156,19 +157,35 @@ static void node_send_gossip(void *ctx, const uint8_t dst4[4], const uint8_t *p,
 	memcpy(m->p, p, len);
 }
 
+/* What the daemon does with a node result: send, or feed WireGuard (the
+ * datagram came through a relay) and undo its roaming when asked. */
+static void node_act(int i, struct mesh_node_result *res)
+{
+	if (res->act == MESH_NODE_ACT_SEND) {
+		node_send_underlay(&T[i], &res->ep, res->buf, res->len);
+	} else if (res->act == MESH_NODE_ACT_WG_INPUT) {
+		ck_assert_uint_eq((uintptr_t)res->buf & 7, 0);
+		w_input(i, &res->ep, res->buf, res->len);
+		mesh_node_unroam(T[i].wg, res);
+	}
+}
+
+/* An underlay datagram arriving at node i from src: one call down, then
+ * the action. */
+static void u_input(int i, const union endpoint *src, const uint8_t *p, size_t len)
+{
+	struct mesh_node_result res;
+
+	mesh_node_input_underlay(T[i].n, src, p, len, now, unix_now(), &res);
+	node_act(i, &res);
+}
+
 static void set_addr(int i, const char *a)
 {
 	memset(&T[i].addr, 0, sizeof T[i].addr);
 	T[i].addr.sin.sin_family = AF_INET;
 	T[i].addr.sin.sin_port = htons(51820);
 	ck_assert_int_eq(inet_pton(AF_INET, a, &T[i].addr.sin.sin_addr), 1);
-}
-
-/* ops.wg_input: a datagram that came through a relay. */
-static void node_wg_input(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len)
-{
-	ck_assert_uint_eq((uintptr_t)dgram & 7, 0);
-	w_input(idx(ctx), src, dgram, len);
 }
 
 static void node_route_add(void *ctx, const struct mesh_prefix *r)
@@ -188,8 +205,7 @@ static int open_node(int i)
 	struct mesh_node_cfg cfg = {
 		.st = T[i].st, .wg = T[i].wg,
 		.ops = { .send_underlay = node_send_underlay, .send_gossip = node_send_gossip,
-			 .route_add = node_route_add, .route_del = node_route_del,
-			 .wg_input = node_wg_input },
+			 .route_add = node_route_add, .route_del = node_route_del },
 		.ctx = &T[i],
 	};
 	char err[128];
@@ -277,7 +293,7 @@ static void pump_underlay(void)
 
 		if (q[k].from < 0 || (to = u_route(q[k].from, &q[k].dst, &src)) < 0)
 			continue;
-		mesh_node_input_underlay(T[to].n, &src, q[k].p, q[k].len, now, unix_now());
+		u_input(to, &src, q[k].p, q[k].len);
 	}
 }
 
@@ -287,6 +303,7 @@ static void pump_underlay(void)
 static void pump_wg(void)
 {
 	static struct wmsg q[WQ_MAX];
+	static struct mesh_node_result res;
 	size_t n = wq_n;
 	union endpoint src;
 
@@ -295,9 +312,13 @@ static void pump_wg(void)
 	for (size_t k = 0; k < n; k++) {
 		int from = q[k].from, to;
 
-		if (T[from].n == NULL ||
-		    mesh_node_wrap_relay(T[from].n, &q[k].dst, q[k].p, q[k].len, now, unix_now()))
+		if (T[from].n == NULL)
 			continue;
+		if (mesh_node_wrap_relay(T[from].n, &q[k].dst, q[k].p, q[k].len, now, unix_now(),
+		    &res)) {
+			node_act(from, &res);
+			continue;
+		}
 		if ((to = u_route(from, &q[k].dst, &src)) >= 0)
 			w_input(to, &src, q[k].p, q[k].len);
 	}
@@ -428,8 +449,7 @@ static int do_join(int i, const char *name, const struct mesh_token *tok, uint64
 			struct umsg m = uq[k];
 
 			if (m.from == -1 && endpoint_eq(&m.dst, &T[0].addr))
-				mesh_node_input_underlay(T[0].n, &T[i].addr, m.p, m.len, now,
-				    unix_now());
+				u_input(0, &T[i].addr, m.p, m.len);
 			else if (m.from == 0 && endpoint_eq(&m.dst, &T[i].addr))
 				out = mesh_join_joiner_input(j, m.p, m.len, &T[0].addr, now);
 		}
@@ -628,8 +648,8 @@ START_TEST(test_bad_input)
 		    now, unix_now());
 		junk[0] = MESH_MSG_MAGIC;
 		junk[1] = MESH_MSG_JOIN_REQ;
-		mesh_node_input_underlay(T[0].n, &T[2].addr, junk, len, now, unix_now());
-		mesh_node_input_underlay(T[1].n, &T[2].addr, junk, len, now, unix_now());
+		u_input(0, &T[2].addr, junk, len);
+		u_input(1, &T[2].addr, junk, len);
 	}
 	pump_gossip();
 	ck_assert_uint_eq(uq_n, 0);
@@ -831,6 +851,106 @@ START_TEST(test_gossip_three)
 	ck_assert(mesh_node_revoked(T[2].n));
 	mesh_node_get_self(T[1].n, &s);
 	ck_assert_uint_eq(s.members, 2);
+}
+END_TEST
+
+/* The version of node i's endpoint record in store st (0: none). */
+static uint64_t stored_ep_version(struct store *st, int i)
+{
+	struct mesh_node_self s;
+	struct store_endpoint_record er;
+
+	mesh_node_get_self(T[i].n, &s);
+	return store_endpoint_record_get(st, s.node_id, &er) == 0 ? er.version : 0;
+}
+
+/* Gossip input marks records; only a flush writes them. */
+START_TEST(test_flush_after_receive)
+{
+	struct mesh_node_peer p;
+	uint64_t v_old, v_new;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	run(2);
+	ck_assert(!mesh_node_dirty(T[0].n));
+	v_old = stored_ep_version(T[0].st, 1);
+	ck_assert_uint_gt(v_old, 0);
+	now += SEC(2);		/* a new seq: one per millisecond of wall time */
+	set_eps(1, "203.0.113.20", 40020);
+	v_new = stored_ep_version(T[1].st, 1);	/* bravo's own, flushed by set_eps */
+	ck_assert_uint_gt(v_new, v_old);
+	pump_gossip();		/* alpha receives it: input only, no timers */
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert(ep_is(&p, "203.0.113.20", 40020));
+	ck_assert(mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(T[0].st, 1), v_old);
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n), now + MSEC(MESH_NODE_FLUSH_MS));
+	ck_assert_int_eq(mesh_node_flush(T[0].n, now, unix_now()), 0);
+	ck_assert(!mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(T[0].st, 1), v_new);
+}
+END_TEST
+
+/* A store locked by another process: the flush writes nothing, keeps the
+ * marks and the timers write them once the lock is gone. */
+START_TEST(test_flush_busy_keeps_dirty)
+{
+	char dir[] = "/tmp/check_node.XXXXXX", path[64];
+	struct store *other;
+	struct mesh_node_peer p;
+	uint64_t v_old, v_new;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/meshd.db", dir);
+	store_close(T[0].st);
+	ck_assert_int_eq(store_open(path, &T[0].st), 0);
+	ck_assert_int_eq(store_set_busy_timeout(T[0].st, 10), 0);
+	ck_assert_int_eq(store_open(path, &other), 0);
+	init_admin();
+	join_and_start(1, "bravo");
+	run(2);
+	v_old = stored_ep_version(T[0].st, 1);
+	ck_assert_uint_gt(v_old, 0);
+
+	ck_assert_int_eq(store_tx_begin(other), 0);	/* `meshd invite`, say */
+	now += SEC(2);
+	set_eps(1, "203.0.113.21", 40021);
+	v_new = stored_ep_version(T[1].st, 1);
+	ck_assert_uint_gt(v_new, v_old);
+	pump_gossip();
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert(ep_is(&p, "203.0.113.21", 40021));
+	ck_assert_int_eq(mesh_node_flush(T[0].n, now, unix_now()), MESHD_E_AGAIN);
+	ck_assert(mesh_node_dirty(T[0].n));
+	/* not before the retry time, even with the lock gone */
+	ck_assert_int_eq(store_tx_rollback(other), 0);
+	now += MSEC(MESH_NODE_FLUSH_RETRY_MS / 2);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert(mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(other, 1), v_old);
+	/* then the timers write it */
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n),
+	    now + MSEC(MESH_NODE_FLUSH_RETRY_MS / 2));
+	now += MSEC(MESH_NODE_FLUSH_RETRY_MS / 2);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert(!mesh_node_dirty(T[0].n));
+	ck_assert_uint_eq(stored_ep_version(other, 1), v_new);
+	store_close(other);
+	mesh_node_free(T[0].n);
+	T[0].n = NULL;
+	store_close(T[0].st);
+	T[0].st = NULL;
+	unlink(path);
+	{
+		char aux[80];
+
+		snprintf(aux, sizeof aux, "%s-wal", path);
+		unlink(aux);
+		snprintf(aux, sizeof aux, "%s-shm", path);
+		unlink(aux);
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -1249,14 +1369,14 @@ START_TEST(test_relay_refused)
 	len = mesh_relay_encode(MESH_MSG_RELAY, s1.node_id, inner, sizeof inner, buf, sizeof buf);
 	ck_assert_uint_gt(len, 0);
 	uq_n = 0;
-	mesh_node_input_underlay(T[0].n, &out, buf, len, now, unix_now());
+	u_input(0, &out, buf, len);
 	ck_assert_uint_eq(uq_n, 0);
 	mesh_node_relay_stats(T[0].n, &st);
 	ck_assert_uint_eq(st.drop_source + st.drop_dst, 1);
 	ck_assert_uint_eq(st.forwarded, 0);
 	mesh_node_set_relay(T[0].n, false);
 	len = mesh_relay_encode(MESH_MSG_RELAY, s2.node_id, inner, sizeof inner, buf, sizeof buf);
-	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
+	u_input(0, &T[1].addr, buf, len);
 	ck_assert_uint_eq(uq_n, 0);
 	mesh_node_relay_stats(T[0].n, &st);
 	ck_assert_uint_eq(st.forwarded, 0);
@@ -1287,7 +1407,7 @@ START_TEST(test_probe_abuse)
 	ck_assert_int_eq(mesh_probe_seal(&k, &m, &w), 0);
 	len = w.off;
 	uq_n = 0;
-	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
+	u_input(0, &T[1].addr, buf, len);
 	ck_assert_uint_eq(uq_n, 1);
 	ck_assert(endpoint_eq(&uq[0].dst, &T[1].addr));
 	ck_assert_int_eq(mesh_probe_open(&k, uq[0].p, uq[0].len, unix_now(), &a), 0);
@@ -1295,14 +1415,14 @@ START_TEST(test_probe_abuse)
 	ck_assert_uint_eq(a.txid, 77);
 	ck_assert(endpoint_eq(&a.observed, &T[1].addr));
 	/* a replay, even from elsewhere: nothing */
-	mesh_node_input_underlay(T[0].n, &T[2].addr, buf, len, now, unix_now());
+	u_input(0, &T[2].addr, buf, len);
 	ck_assert_uint_eq(uq_n, 1);
 	/* tampered */
 	m.txid = 78;
 	wr_init(&w, buf, sizeof buf);
 	ck_assert_int_eq(mesh_probe_seal(&k, &m, &w), 0);
 	buf[len - 1] ^= 1;
-	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, len, now, unix_now());
+	u_input(0, &T[1].addr, buf, len);
 	ck_assert_uint_eq(uq_n, 1);
 	/* a stranger's key */
 	randombytes_buf(ssk, sizeof ssk);
@@ -1310,7 +1430,7 @@ START_TEST(test_probe_abuse)
 	ck_assert_int_eq(mesh_probe_key_init(&stranger, spk, ssk, T[0].wg_pk), 0);
 	wr_init(&w, buf, sizeof buf);
 	ck_assert_int_eq(mesh_probe_seal(&stranger, &m, &w), 0);
-	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, w.off, now, unix_now());
+	u_input(0, &T[1].addr, buf, w.off);
 	ck_assert_uint_eq(uq_n, 1);
 	/* an ACK nobody asked for: no reflexive endpoint */
 	memset(&a, 0, sizeof a);
@@ -1320,7 +1440,7 @@ START_TEST(test_probe_abuse)
 	a.observed = EP("198.51.100.77", 999);
 	wr_init(&w, buf, sizeof buf);
 	ck_assert_int_eq(mesh_probe_seal(&k, &a, &w), 0);
-	mesh_node_input_underlay(T[0].n, &T[1].addr, buf, w.off, now, unix_now());
+	u_input(0, &T[1].addr, buf, w.off);
 	ck_assert_uint_eq(uq_n, 1);
 	mesh_node_get_self(T[0].n, &s);
 	ck_assert_uint_eq(s.nep, 1);
@@ -1330,7 +1450,7 @@ START_TEST(test_probe_abuse)
 		m.txid = 1000 + i;
 		wr_init(&w, buf, sizeof buf);
 		ck_assert_int_eq(mesh_probe_seal(&k, &m, &w), 0);
-		mesh_node_input_underlay(T[0].n, &T[1].addr, buf, w.off, now, unix_now());
+		u_input(0, &T[1].addr, buf, w.off);
 	}
 	answered = (unsigned)uq_n;
 	ck_assert_uint_le(answered, 20);
@@ -1637,6 +1757,8 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_persist_join_twice);
 	tcase_add_test(tc, test_gossip_three);
 	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_flush_after_receive);
+	tcase_add_test(tc, test_flush_busy_keeps_dirty);
 	tcase_add_test(tc, test_revoke_offline);
 	tcase_add_test(tc, test_path_lan_preferred);
 	tcase_add_test(tc, test_path_reflexive);

@@ -84,7 +84,7 @@ mesh/gossip.c|#include <sys/socket.h>|
 mesh/gossip.c|#include <netinet/in.h>|
 mesh/path.c|#include <sqlite3.h>|
 mesh/node.c|#include <uv.h>|
-mesh/join.c|#include <time.h>|
+mesh/join_wire.c|#include <time.h>|
 mesh/dns.c|#include <linux/rtnetlink.h>|
 mesh/wire.h|  #  include <signal.h>|
 nat/portmap.c|#include <uv.h>|

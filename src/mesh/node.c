@@ -6,7 +6,8 @@
  * every stored record), freeing it, the two input entry points that dispatch
  * to the other node_*.c files, and the timers. The rest of the node is cut
  * by concern, all sharing mesh/node_internal.h:
- *   node_peers.c      members as WireGuard peers; record events -> store, wg
+ *   node_peers.c      members as WireGuard peers; record events -> marks, wg
+ *   node_store.c      record marks -> the store (mesh_node_flush)
  *   node_paths.c      endpoint candidates, probes, punching (mesh/path.h)
  *   node_endpoints.c  our own endpoint record and reflexive endpoints
  *   node_routes.c     subnet routes: installed sets, advertising, approving
@@ -15,11 +16,12 @@
  *   node_status.c     status walks for the control socket and DNS
  *   node_setup.c      store-only operations for the CLI (init, join, invite)
  *
- * Store writes for records happen in the records event callback (reading the
- * set there is allowed), except revocations of nodes we never knew, which
- * raise no event: those are swept into the store right after every merge
- * (node_sweep_revocations). While mesh_node_open() replays the store, nothing
- * is written back.
+ * Record changes are marked in the records event callback, except
+ * revocations of nodes we never knew, which raise no event: those are swept
+ * right after every merge (node_sweep_revocations). The marks reach the
+ * store in one transaction per mesh_node_flush() (node_store.c), from the
+ * timers, never from an input entry point. While mesh_node_open() replays
+ * the store, nothing is marked.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -65,12 +67,22 @@ static void gossip_send(void *ctx, const uint8_t *id, const uint8_t *bytes, size
 
 /* ---- entry points: underlay and in-tunnel input ---- */
 
-void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix)
-{
-	uint8_t reply[MESH_MSG_DGRAM_MAX];
-	size_t rlen = sizeof reply;
+_Static_assert((int)MESH_NODE_RESULT_MAX >= (int)MESH_RELAY_DGRAM_MAX &&
+    (int)MESH_NODE_RESULT_MAX >= (int)MESH_MSG_DGRAM_MAX, "a result holds any datagram we send");
 
+void node_result_reset(struct mesh_node_result *res)
+{
+	res->act = MESH_NODE_ACT_NONE;
+	res->len = 0;
+	res->unroam = false;
+}
+
+void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res)
+{
+	size_t rlen = MESH_MSG_DGRAM_MAX;
+
+	node_result_reset(res);
 	if (!n->revoked && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
 	    (p[1] == MESH_MSG_PROBE || p[1] == MESH_MSG_PROBE_ACK)) {
 		enter(n, now, now_unix);
@@ -80,7 +92,7 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 	if (!n->revoked && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
 	    (p[1] == MESH_MSG_RELAY || p[1] == MESH_MSG_RELAYED)) {
 		enter(n, now, now_unix);
-		node_relay_input(n, src, p, len);
+		node_relay_input(n, src, p, len, res);
 		return;
 	}
 	if (n->inv == NULL || n->revoked || len < MESH_MSG_HDR_LEN ||
@@ -88,13 +100,15 @@ void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, co
 		return;
 	enter(n, now, now_unix);
 	n->admitted = false;
-	if (mesh_join_inviter_handle(n->inv, src, p, len, now, now_unix, reply, &rlen) != 0)
+	if (mesh_join_inviter_handle(n->inv, src, p, len, now, now_unix, res->buf, &rlen) != 0)
 		rlen = 0;
-	if (rlen > 0 && src != NULL && n->ops.send_underlay != NULL)
-		n->ops.send_underlay(n->ctx, src, reply, rlen);
+	if (rlen > 0 && src != NULL) {
+		res->act = MESH_NODE_ACT_SEND;
+		res->ep = *src;
+		res->len = rlen;
+	}
 	if (n->admitted)
 		node_publish_admitted(n, src);
-	sodium_memzero(reply, sizeof reply);
 }
 
 void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uint8_t *p,
@@ -147,6 +161,8 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		t = n->resign_at;
 	if (n->inv != NULL && n->purge_at < t)
 		t = n->purge_at;
+	if (n->flush_armed && n->flush_at < t)
+		t = n->flush_at;
 	return t;
 }
 
@@ -201,6 +217,11 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 			log_warn("mesh: purging invites: %s", meshd_strerror(r));
 		n->purge_at = now + SEC(JOIN_PURGE_S);
 	}
+	/* Last: it writes what everything above changed. A timer run is
+	 * outside the receive burst, so anything dirty goes now, unless the
+	 * last flush failed and its retry time has not come. */
+	if (n->ndirty > 0 && (!n->flush_retry || now >= n->flush_at))
+		(void)mesh_node_flush(n, now, now_unix);
 }
 
 /* ---- open / free ---- */
@@ -437,6 +458,7 @@ void mesh_node_free(struct mesh_node *n)
 		node_peer_free(n->peers[i]);
 	}
 	free(n->peers);
+	free(n->dirty);
 	mesh_gossip_free(n->g);
 	mesh_records_free(n->recs);
 	mesh_relay_free(n->relay);

@@ -8,7 +8,8 @@
  * datagrams (first byte MESH_MSG_MAGIC), the payloads of in-tunnel gossip
  * packets (UDP to our overlay IPv4 address, port MESH_GOSSIP_PORT, decrypted
  * by WireGuard from a known peer), the time, and our local endpoints; it
- * sends what the ops ask for.
+ * sends what the ops ask for and acts on the struct mesh_node_result the
+ * underlay input and the relay send path return.
  *
  * Records and their effects:
  *   CERT (valid, not ours)  -> store_member_upsert; wg peer with the cert's
@@ -26,8 +27,30 @@
  *                              endpoint WireGuard uses; the ACKs also tell
  *                              us our reflexive endpoints. A peer that
  *                              roams is followed by WireGuard itself.
- * Every record that is NEW is in the store before the call that merged it
- * returns, so SIGKILL loses nothing acknowledged.
+ *
+ * Persistence. No input entry point (mesh_node_input_underlay,
+ * mesh_node_input_gossip) writes records to the store: the daemon calls
+ * them inside its UDP receive burst, and another process holding the
+ * database's write lock (`meshd invite`) must not stall the data plane. A
+ * NEW record is only marked dirty in memory; mesh_node_flush() writes every
+ * mark in one transaction. mesh_node_handle_expiry() flushes whatever is
+ * marked, and the first mark brings mesh_node_next_expiry() to at most
+ * MESH_NODE_FLUSH_MS away, so the daemon's timer callback does the writing,
+ * after the receive batch, one transaction for a whole burst. A flush that finds
+ * the database locked (the daemon keeps the busy timeout short) writes
+ * nothing, keeps every mark and is retried MESH_NODE_FLUSH_RETRY_MS later:
+ * nothing is lost while the process lives. The calls the daemon makes
+ * outside its receive path (mesh_node_set_endpoints, mesh_node_revoke,
+ * mesh_node_set_advertised, mesh_node_route_set) flush before they return,
+ * so what they acknowledge to the CLI is on disk unless the database was
+ * locked at that moment (then the timers retry).
+ * What SIGKILL can lose: the records received since the last successful
+ * flush (normally the last MESH_NODE_FLUSH_MS; longer only while another
+ * process holds the lock). Gossip re-delivers them after the restart: every
+ * record a member accepted is held by the members it came from, and our own
+ * endpoint and routes records are re-signed from the live state.
+ * The join inviter (admin nodes) still reads and consumes its invite in the
+ * store while answering a JOIN_REQ: the use count must be decided there.
  *
  * Our own endpoint record is signed with the node signing key, derived from
  * the WireGuard private key (mesh_node_sign_keypair); it is re-signed when
@@ -63,6 +86,8 @@ enum {
 	MESH_NODE_RESIGN_S = MESH_ENDPOINTS_TTL_S / 4,
 	MESH_NODE_CERT_DAYS = 365,	/* validity of certificates we issue */
 	MESH_NODE_ADDR_ATTEMPTS = 64,	/* overlay address allocation retries */
+	MESH_NODE_FLUSH_MS = 100,	/* first record mark -> store write */
+	MESH_NODE_FLUSH_RETRY_MS = 500,	/* after a flush found the store busy */
 };
 
 #define MESH_NODE_SIGN_DOMAIN "meshd node sign v1"
@@ -82,15 +107,45 @@ struct mesh_node_ops {
 	 * NULL (tests). Return value ignored (the daemon logs failures). */
 	void (*route_add)(void *ctx, const struct mesh_prefix *r);
 	void (*route_del)(void *ctx, const struct mesh_prefix *r);
-	/* Relays: a WireGuard datagram that came through a relay,
-	 * for the daemon's normal datagram input (wg_input_datagram, then the
-	 * TUN or the in-tunnel hook), with the synthetic source src
-	 * (mesh/relay.h). dgram is 8-byte aligned and writable. Called as the
-	 * last action of mesh_node_input_underlay(), so the daemon may enter
-	 * the node again from it (in-tunnel gossip, mesh_node_wrap_relay).
-	 * May be NULL: relayed datagrams are then dropped. */
-	void (*wg_input)(void *ctx, const union endpoint *src, uint8_t *dgram, size_t len);
 };
+
+/* What the daemon does once mesh_node_input_underlay() or
+ * mesh_node_wrap_relay() has returned, the way it acts on a wg_result: the
+ * relay path is one call down and one return, the node never calls back
+ * into the daemon or the device on it. At most one action per call. */
+enum mesh_node_act {
+	MESH_NODE_ACT_NONE = 0,
+	/* Send buf[0, len) from our UDP port to ep: a join answer, a RELAY we
+	 * wrapped, a RELAYED we forward for others. */
+	MESH_NODE_ACT_SEND,
+	/* A WireGuard datagram that came through a relay: give buf[0, len)
+	 * (8-byte aligned, writable) to the normal datagram input
+	 * (wg_input_datagram, then the TUN or the in-tunnel hook) with the
+	 * synthetic source ep (mesh/relay.h); then mesh_node_unroam(). */
+	MESH_NODE_ACT_WG_INPUT,
+};
+
+enum { MESH_NODE_RESULT_MAX = 1536 };	/* >= MESH_RELAY_DGRAM_MAX, MESH_MSG_DGRAM_MAX */
+
+struct mesh_node_result {
+	enum mesh_node_act act;
+	union endpoint ep;		/* SEND: destination; WG_INPUT: source */
+	size_t len;
+	/* WG_INPUT: our own path to the datagram's origin is DIRECT. The
+	 * origin may still be on the relay for a moment, but we keep the
+	 * direct path we measured: WireGuard's roaming to the synthetic
+	 * source is undone by mesh_node_unroam(). */
+	bool unroam;
+	uint8_t unroam_pk[MESH_WG_KEY_LEN];	/* the origin's WireGuard key */
+	union endpoint unroam_ep;		/* its direct endpoint */
+	_Alignas(8) uint8_t buf[MESH_NODE_RESULT_MAX];
+};
+
+/* After the daemon handed a WG_INPUT result to WireGuard: when res says so
+ * and the origin's wg peer now has a synthetic endpoint, puts its direct
+ * endpoint back. Touches only wg (the peer is found by key: the datagram
+ * may have changed the membership); no node state. */
+void mesh_node_unroam(struct wg_device *wg, const struct mesh_node_result *res);
 
 struct mesh_node_cfg {
 	struct store *st;		/* borrowed; opened by the caller */
@@ -115,11 +170,14 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 /* Frees the node (the wg peers stay; the device is the caller's). NULL ok. */
 void mesh_node_free(struct mesh_node *n);
 
-/* An underlay datagram starting with MESH_MSG_MAGIC. JOIN_REQ on an admin
- * node goes to the inviter (its answer leaves through send_underlay);
- * anything else is dropped silently. */
+/* An underlay datagram starting with MESH_MSG_MAGIC. res says what to do
+ * next (always set): JOIN_REQ on an admin node goes to the inviter, whose
+ * answer is res's SEND; RELAY (we relay) becomes a SEND of the RELAYED;
+ * RELAYED (from a relay) becomes a WG_INPUT. PROBE and PROBE_ACK are the
+ * path engine's (answers through ops.send_underlay). Anything else is
+ * dropped silently. */
 void mesh_node_input_underlay(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix);
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res);
 /* The UDP payload of an in-tunnel gossip packet that WireGuard decrypted
  * from peer (its source address already checked against the peer's allowed
  * IPs by WireGuard). Unknown peers and malformed payloads: dropped. */
@@ -127,9 +185,19 @@ void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uin
     size_t len, mtime_ns now, uint64_t now_unix);
 
 /* Timers: gossip rounds, record expiry, endpoint candidate rotation, our
- * endpoint record's re-signing. */
+ * endpoint record's re-signing, and the store flush (last). */
 mtime_ns mesh_node_next_expiry(const struct mesh_node *n);
 void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
+
+/* Writes every record change marked since the last flush to the store, in
+ * one transaction (see "Persistence" above); the timers call it when due,
+ * the daemon also before it frees the node. Returns 0 (nothing dirty left);
+ * MESHD_E_AGAIN (the database is locked by another process) or another
+ * MESHD_E_* from the store: nothing written, every mark kept, and the
+ * timers retry after MESH_NODE_FLUSH_RETRY_MS. */
+int mesh_node_flush(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
+/* True while record changes wait for a flush. */
+bool mesh_node_dirty(const struct mesh_node *n);
 
 /* Our current local endpoints (any order, at most MESH_ENDPOINTS_MAX used;
  * invalid ones skipped). When the set differs from the one in our record,
@@ -169,20 +237,20 @@ bool mesh_node_revoked(const struct mesh_node *n);
  * WireGuard endpoint becomes the synthetic [100::handle]:1 and datagrams to
  * it must go to mesh_node_wrap_relay() instead of the socket. Underlay
  * RELAY datagrams are forwarded (when we offer, under the rules of
- * mesh/relay.h), RELAYED ones go to ops.wg_input. Direct probing goes on
- * and a direct path takes over when it answers. */
+ * mesh/relay.h), RELAYED ones come back as a WG_INPUT result. Direct
+ * probing goes on and a direct path takes over when it answers. */
 
 /* On (the default): offer relaying when our record allows it and use
  * relays; off: neither (MESHD_RELAY=0 in the daemon). */
 void mesh_node_set_relay(struct mesh_node *n, bool on);
 
 /* WireGuard wants to send dgram to dst. False: dst is not synthetic (send
- * it to the socket as usual). True: taken (wrapped in a RELAY to the relay's
- * endpoint through ops.send_underlay, or dropped when the relay is not
- * usable). Does not enter the path engines: safe from the send path, also
- * while the node is calling WireGuard. */
+ * it to the socket as usual). True: taken: res is a SEND of the RELAY to
+ * the relay's endpoint, or NONE when the relay is not usable (dropped).
+ * res is always set. Does not enter the path engines: safe from the send
+ * path, also while the node is calling WireGuard. */
 bool mesh_node_wrap_relay(struct mesh_node *n, const union endpoint *dst, const uint8_t *dgram,
-    size_t len, mtime_ns now, uint64_t now_unix);
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res);
 
 struct mesh_relay_stats;
 /* Relay counters (mesh/relay.h). */

@@ -288,6 +288,7 @@ int mesh_node_revoke(struct mesh_node *n, const char *name, mtime_ns now, uint64
 		return r;
 	r = mesh_gossip_publish(n->g, MESH_REC_REVOKE, rv.record, rv.record_len, now, now_unix);
 	node_sweep_revocations(n);
+	(void)mesh_node_flush(n, now, now_unix);	/* busy: the timers retry */
 	return r < 0 ? r : 0;
 }
 

@@ -163,10 +163,17 @@ void node_refl_expire(struct mesh_node *n)
 int mesh_node_set_endpoints(struct mesh_node *n, const struct mesh_ep *eps, size_t count,
     mtime_ns now, uint64_t now_unix)
 {
+	int r;
+
 	enter(n, now, now_unix);
 	n->nlocal = 0;
 	for (size_t i = 0; i < count && n->nlocal < MESH_ENDPOINTS_MAX; i++)
 		if (mesh_ep_valid(&eps[i]) && eps[i].source != MESH_EP_REFLEXIVE)
 			n->local[n->nlocal++] = eps[i];
-	return endpoints_publish(n);
+	if ((r = endpoints_publish(n)) != 0)
+		return r;
+	/* the daemon's scan, not its receive path: store at once (a busy
+	 * store is retried by the timers) */
+	(void)mesh_node_flush(n, now, now_unix);
+	return 0;
 }

@@ -1,6 +1,7 @@
 /* Private to the mesh node (mesh/node.h), shared by the files that implement
  * it: node.c (lifecycle, input entry points, timers), node_peers.c (members
- * as WireGuard peers; record events into the store), node_paths.c
+ * as WireGuard peers; record events marked for the store), node_store.c
+ * (flushing those marks to the store), node_paths.c
  * (candidates, probes, punching), node_endpoints.c (our endpoint record),
  * node_routes.c (subnet routes), node_relay.c (relays), node_admin.c
  * (inviter and revocation), node_status.c (status walks) and node_setup.c
@@ -60,6 +61,21 @@
  * WireGuard session is "live" for relaying within REJECT_AFTER_TIME. */
 #define NODE_RELAY_REFRESH_S 1
 #define NODE_SESSION_LIVE_S 180
+
+/* Record changes waiting for the store (node_store.c): one entry per node
+ * id, the kinds of record to write for it. */
+enum {
+	NODE_DIRTY_CERT = 1 << 0,	/* upsert the member row from its cert */
+	NODE_DIRTY_GONE = 1 << 1,	/* cert expired: delete the member row */
+	NODE_DIRTY_REVOKE = 1 << 2,	/* store the revocation, delete the row */
+	NODE_DIRTY_ENDPOINTS = 1 << 3,	/* its endpoint record */
+	NODE_DIRTY_ROUTES = 1 << 4,	/* its routes record */
+};
+
+struct node_dirty {
+	uint8_t id[MESH_NODE_ID_LEN];
+	unsigned what;			/* NODE_DIRTY_* */
+};
 
 struct mesh_gossip;
 struct mesh_join_inviter;
@@ -134,6 +150,12 @@ struct mesh_node {
 	size_t npeers, cap;
 
 	bool loading;			/* replaying the store: no writes */
+	struct node_dirty *dirty;	/* changes not in the store yet */
+	size_t ndirty, dirty_cap;
+	bool flush_armed;		/* flush_at is set */
+	bool flush_retry;		/* the last flush failed: wait for flush_at */
+	mtime_ns flush_at;		/* next mesh_node_flush() from the timers */
+	uint64_t flushes, flush_busy;	/* flushes written / failed (retried) */
 	bool revoked;
 	mtime_ns now;			/* of the current entry point */
 	uint64_t now_unix;
@@ -225,6 +247,15 @@ int node_member_from_cert(struct store_member *m, const struct mesh_cert *c,
 /* Encodes c into buf; 0 or the encoder's MESHD_E_*. */
 int node_cert_to_bytes(const struct mesh_cert *c, uint8_t *buf, size_t cap, size_t *len);
 
+/* node.c */
+/* res: no action (every entry point that returns one starts here). */
+void node_result_reset(struct mesh_node_result *res);
+
+/* node_store.c */
+/* Marks the record(s) what (NODE_DIRTY_*) of node id for the next flush;
+ * nothing while loading. Arms the flush timer on the first mark. */
+void node_mark_dirty(struct mesh_node *n, const uint8_t *id, unsigned what);
+
 /* node_paths.c */
 /* RFC 1918, CGNAT, link-local or ULA: reachable on its own network only. */
 bool node_addr_private(const struct mesh_ep *ep);
@@ -268,9 +299,9 @@ void node_routes_recompute(struct mesh_node *n);
 int node_relay_new(struct mesh_node *n);
 /* Every peer's relay candidates and our own offer, now. */
 void node_relays_refresh(struct mesh_node *n);
-/* Underlay RELAY / RELAYED. */
+/* Underlay RELAY / RELAYED; res (reset by the caller) gets the action. */
 void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len);
+    size_t len, struct mesh_node_result *res);
 
 /* node_admin.c */
 /* Admin nodes: creates n->inv, the join inviter backed by the store; 0 or

@@ -5,8 +5,8 @@
  * A member gets a wg peer (its cert's key, overlay /32 and /128, persistent
  * keepalive) and a path engine when its cert arrives; a revoked member keeps
  * its peer NODE_FAREWELL_S longer so that gossip can bring it the tombstone.
- * Every NEW record reaches the store here, before the merge that raised the
- * event returns.
+ * Every NEW record is marked dirty here (node_mark_dirty) and reaches the
+ * store at the next mesh_node_flush() (node_store.c), never inside the merge.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -166,93 +166,9 @@ nomem:
 
 /* ---- records events -> store and wg ---- */
 
-static void store_cert(struct mesh_node *n, const struct mesh_cert *c)
-{
-	struct store_member m;
-	const uint8_t *bytes;
-	size_t len;
-	int r;
-
-	if (n->loading || mesh_records_get(n->recs, MESH_REC_CERT, c->node_id, &bytes, &len) != 0)
-		return;
-	if ((r = node_member_from_cert(&m, c, bytes, len, n->now_unix)) == 0)
-		r = store_member_upsert(n->st, &m);
-	if (r != 0)
-		log_warn("mesh: storing member %s: %s", c->name, meshd_strerror(r));
-}
-
-static void store_revoke_bytes(struct mesh_node *n, const uint8_t *bytes, size_t len)
-{
-	struct store_revocation rv;
-	struct mesh_revoke d;
-	int r;
-
-	if (mesh_revoke_decode(bytes, len, &d) != 0 || len > sizeof rv.record ||
-	    d.revoked_at > INT64_MAX)
-		return;
-	memset(&rv, 0, sizeof rv);
-	memcpy(rv.node_id, d.node_id, MESH_NODE_ID_LEN);
-	rv.revoked_at = (int64_t)d.revoked_at;
-	rv.record_len = len;
-	memcpy(rv.record, bytes, len);
-	r = store_revocation_put(n->st, &rv);
-	if (r != 0 && r != MESHD_E_EXIST)
-		log_warn("mesh: storing a revocation: %s", meshd_strerror(r));
-	r = store_member_delete(n->st, d.node_id);
-	if (r != 0 && r != MESHD_E_NOENT)
-		log_warn("mesh: deleting a revoked member: %s", meshd_strerror(r));
-}
-
-static void store_endpoints(struct mesh_node *n, const struct mesh_endpoints *e)
-{
-	struct store_endpoint_record rec;
-	const uint8_t *bytes;
-	size_t len;
-	int r;
-
-	if (n->loading || e->seq > INT64_MAX ||
-	    mesh_records_get(n->recs, MESH_REC_ENDPOINTS, e->node_id, &bytes, &len) != 0 ||
-	    len > sizeof rec.record)
-		return;
-	memset(&rec, 0, sizeof rec);
-	memcpy(rec.node_id, e->node_id, MESH_NODE_ID_LEN);
-	rec.version = e->seq;
-	rec.updated_at = (int64_t)n->now_unix;
-	rec.record_len = len;
-	memcpy(rec.record, bytes, len);
-	r = store_endpoint_record_put(n->st, &rec);
-	if (r != 0 && r != MESHD_E_EXIST)
-		log_warn("mesh: storing an endpoint record: %s", meshd_strerror(r));
-}
-
-static void store_routes(struct mesh_node *n, const struct mesh_routes *rt)
-{
-	struct store_route_record rec;
-	const uint8_t *bytes;
-	size_t len;
-	int r;
-
-	if (n->loading || rt->seq > INT64_MAX ||
-	    mesh_records_get(n->recs, MESH_REC_ROUTES, rt->node_id, &bytes, &len) != 0 ||
-	    len > sizeof rec.record)
-		return;
-	memset(&rec, 0, sizeof rec);
-	memcpy(rec.node_id, rt->node_id, MESH_NODE_ID_LEN);
-	rec.version = rt->seq;
-	rec.updated_at = (int64_t)n->now_unix;
-	rec.record_len = len;
-	memcpy(rec.record, bytes, len);
-	r = store_route_record_put(n->st, &rec);
-	if (r != 0 && r != MESHD_E_EXIST)
-		log_warn("mesh: storing a routes record: %s", meshd_strerror(r));
-}
-
 static void on_removed(struct mesh_node *n, const struct mesh_rec_event *ev)
 {
 	struct npeer *p;
-	const uint8_t *bytes;
-	size_t len;
-	int r;
 
 	if (id_eq(ev->node_id, n->node_id)) {
 		if (ev->gone == MESH_GONE_REVOKED)
@@ -263,16 +179,10 @@ static void on_removed(struct mesh_node *n, const struct mesh_rec_event *ev)
 		else
 			node_peer_drop(n, p);
 	}
-	if (n->loading)
-		return;
-	if (ev->gone == MESH_GONE_REVOKED &&
-	    mesh_records_get(n->recs, MESH_REC_REVOKE, ev->node_id, &bytes, &len) == 0) {
-		store_revoke_bytes(n, bytes, len);
-	} else if (ev->gone == MESH_GONE_EXPIRED && !id_eq(ev->node_id, n->node_id)) {
-		r = store_member_delete(n->st, ev->node_id);
-		if (r != 0 && r != MESHD_E_NOENT)
-			log_warn("mesh: deleting an expired member: %s", meshd_strerror(r));
-	}
+	if (ev->gone == MESH_GONE_REVOKED)
+		node_mark_dirty(n, ev->node_id, NODE_DIRTY_REVOKE);
+	else if (ev->gone == MESH_GONE_EXPIRED && !id_eq(ev->node_id, n->node_id))
+		node_mark_dirty(n, ev->node_id, NODE_DIRTY_GONE);
 }
 
 void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
@@ -285,7 +195,7 @@ void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
 	switch (ev->type) {
 	case MESH_EV_MEMBER_ADDED:
 	case MESH_EV_MEMBER_CHANGED:
-		store_cert(n, ev->cert);
+		node_mark_dirty(n, ev->node_id, NODE_DIRTY_CERT);
 		if (self)
 			n->self = *ev->cert;
 		else
@@ -296,7 +206,7 @@ void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
 		break;
 	case MESH_EV_ENDPOINTS_CHANGED:
 		if (ev->endpoints != NULL)
-			store_endpoints(n, ev->endpoints);
+			node_mark_dirty(n, ev->node_id, NODE_DIRTY_ENDPOINTS);
 		if (self) {
 			n->have_eps = ev->endpoints != NULL;
 			if (n->have_eps) {
@@ -310,7 +220,7 @@ void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
 		break;
 	case MESH_EV_ROUTES_CHANGED:
 		if (ev->routes != NULL)
-			store_routes(n, ev->routes);
+			node_mark_dirty(n, ev->node_id, NODE_DIRTY_ROUTES);
 		if (self) {
 			n->have_rt = ev->routes != NULL;
 			if (n->have_rt) {
@@ -330,13 +240,15 @@ static int sweep_one(void *ctx, enum mesh_rec_kind kind, const uint8_t *id,
     const uint8_t *bytes, size_t len)
 {
 	(void)kind;
-	(void)id;
-	store_revoke_bytes(ctx, bytes, len);
+	(void)bytes;
+	(void)len;
+	node_mark_dirty(ctx, id, NODE_DIRTY_REVOKE);
 	return 0;
 }
 
-/* Revocations of nodes that were never members raise no event: store every
- * held one when the count moved (store_revocation_put keeps the first). */
+/* Revocations of nodes that were never members raise no event: mark every
+ * held one for the store when the count moved (store_revocation_put keeps
+ * the first). */
 void node_sweep_revocations(struct mesh_node *n)
 {
 	size_t c = mesh_records_count(n->recs, MESH_REC_REVOKE);

@@ -8,8 +8,10 @@
  * paths or records change, and every NODE_RELAY_REFRESH_S). A RELAY choice
  * via R points B's WireGuard endpoint at the synthetic endpoint synth(R, B);
  * the daemon's send path hands datagrams for synthetic endpoints to
- * mesh_node_wrap_relay(). mesh_node_set_relay(false) stops both offering
- * and using relays.
+ * mesh_node_wrap_relay(), and sends what its result says. Relayed input
+ * comes back to the daemon the same way (mesh_node_input_underlay's
+ * result): nothing here calls the daemon or feeds WireGuard itself.
+ * mesh_node_set_relay(false) stops both offering and using relays.
  */
 #include <string.h>
 
@@ -162,58 +164,75 @@ void mesh_node_set_relay(struct mesh_node *n, bool on)
 }
 
 bool mesh_node_wrap_relay(struct mesh_node *n, const union endpoint *dst, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix)
+    size_t len, mtime_ns now, uint64_t now_unix, struct mesh_node_result *res)
 {
-	uint8_t buf[MESH_RELAY_DGRAM_MAX];
 	union endpoint to;
 	size_t k;
 
+	node_result_reset(res);
 	if (!mesh_relay_is_synth(dst))
 		return false;
 	if (n->relay == NULL || !n->relay_on || n->revoked)
 		return true;	/* never to the socket: 100::/64 goes nowhere */
 	enter(n, now, now_unix);
-	k = mesh_relay_wrap(n->relay, dst, p, len, buf, sizeof buf, now, &to);
-	if (k > 0 && n->ops.send_underlay != NULL)
-		n->ops.send_underlay(n->ctx, &to, buf, k);
+	k = mesh_relay_wrap(n->relay, dst, p, len, res->buf, sizeof res->buf, now, &to);
+	if (k > 0) {
+		res->act = MESH_NODE_ACT_SEND;
+		res->ep = to;
+		res->len = k;
+	}
 	return true;
 }
 
-/* RELAY (we relay for others) or RELAYED (a member's datagram through a
- * relay: to WireGuard with the synthetic source, last). When our own path
- * to its origin is DIRECT, WireGuard's roaming to the synthetic source is
- * undone: the origin may still be on the relay for a moment, we keep the
- * direct path we measured. */
+/* RELAY (we relay for others: the rewritten datagram is res's SEND) or
+ * RELAYED (a member's datagram through a relay: res's WG_INPUT with the
+ * synthetic source). When our own path to its origin is DIRECT, res asks
+ * for WireGuard's roaming to the synthetic source to be undone afterwards
+ * (mesh_node_unroam): the origin may still be on the relay for a moment,
+ * we keep the direct path we measured. */
 void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
-    size_t len)
+    size_t len, struct mesh_node_result *res)
 {
-	_Alignas(8) uint8_t buf[MESH_RELAY_DGRAM_MAX];
-	uint8_t origin[MESH_NODE_ID_LEN];
-	struct wg_peer_info info;
 	union endpoint to, syn;
 	struct npeer *o;
 	size_t inner;
 
-	if (n->relay == NULL || !n->relay_on || src == NULL || len > sizeof buf)
+	if (n->relay == NULL || !n->relay_on || src == NULL || len > sizeof res->buf)
 		return;
-	memcpy(buf, p, len);
+	memcpy(res->buf, p, len);
 	if (p[1] == MESH_MSG_RELAY) {
-		if (mesh_relay_forward(n->relay, buf, len, src, n->now, &to) == 0 &&
-		    n->ops.send_underlay != NULL)
-			n->ops.send_underlay(n->ctx, &to, buf, len);
+		if (mesh_relay_forward(n->relay, res->buf, len, src, n->now, &to) == 0) {
+			res->act = MESH_NODE_ACT_SEND;
+			res->ep = to;
+			res->len = len;
+		}
 		return;
 	}
-	if (mesh_relay_receive(n->relay, buf, len, src, n->now, &inner, &syn) != 0 ||
-	    n->ops.wg_input == NULL)
+	if (mesh_relay_receive(n->relay, res->buf, len, src, n->now, &inner, &syn) != 0)
 		return;
-	memcpy(origin, p + MESH_MSG_HDR_LEN, MESH_NODE_ID_LEN);
-	n->ops.wg_input(n->ctx, &syn, buf, inner);
-	if ((o = node_peer_find(n, origin)) == NULL || o->wp == NULL ||
+	res->act = MESH_NODE_ACT_WG_INPUT;
+	res->ep = syn;
+	res->len = inner;
+	/* the origin's id is in p (res->buf now holds the inner datagram) */
+	if ((o = node_peer_find(n, p + MESH_MSG_HDR_LEN)) == NULL || o->wp == NULL ||
 	    o->choice.kind != MESH_PATH_DIRECT)
 		return;
-	wg_peer_get_info(o->wp, &info);
+	res->unroam = true;
+	memcpy(res->unroam_pk, o->wg_pk, MESH_WG_KEY_LEN);
+	res->unroam_ep = o->choice.ep;
+}
+
+void mesh_node_unroam(struct wg_device *wg, const struct mesh_node_result *res)
+{
+	struct wg_peer_info info;
+	struct wg_peer *p;
+
+	if (res->act != MESH_NODE_ACT_WG_INPUT || !res->unroam ||
+	    (p = wg_peer_lookup(wg, res->unroam_pk)) == NULL)
+		return;
+	wg_peer_get_info(p, &info);
 	if (mesh_relay_is_synth(&info.endpoint))
-		wg_peer_set_endpoint(o->wp, &o->choice.ep);
+		wg_peer_set_endpoint(p, &res->unroam_ep);
 	sodium_memzero(&info, sizeof info);
 }
 

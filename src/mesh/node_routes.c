@@ -315,6 +315,7 @@ int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, s
 		e = MESHD_E_STATE;
 	if (e < 0)
 		goto fail;
+	(void)mesh_node_flush(n, now, now_unix);	/* busy: the timers retry */
 	return 0;
 fail:
 	set_err(err, errlen, "signing our routes: %s", meshd_strerror(e));
@@ -442,6 +443,7 @@ int mesh_node_route_set(struct mesh_node *n, const char *name, const struct mesh
 		e = MESHD_E_STATE;
 	if (e < 0)
 		goto fail;
+	(void)mesh_node_flush(n, now, now_unix);	/* busy: the timers retry */
 	return 0;
 fail:
 	set_err(err, errlen, "re-issuing the certificate: %s", meshd_strerror(e));

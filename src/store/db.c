@@ -402,6 +402,13 @@ int store_run(struct store *st, enum store_stmt id, const char *sql)
 	return r;
 }
 
+int store_set_busy_timeout(struct store *st, unsigned ms)
+{
+	if (st == NULL || ms > INT32_MAX)
+		return MESHD_E_INVAL;
+	return store_err(st, sqlite3_busy_timeout(st->db, (int)ms));
+}
+
 int store_tx_begin(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))

@@ -174,6 +174,12 @@ int store_open_memory(struct store **out);
 /* Closes the database, rolling back an open transaction. NULL is a no-op. */
 void store_close(struct store *st);
 
+/* How long a call waits for another process's write lock before failing
+ * with MESHD_E_AGAIN (default STORE_BUSY_TIMEOUT_MS in store/internal.h).
+ * The daemon lowers it so that a CLI command holding the lock never stalls
+ * the event loop. Returns 0 or MESHD_E_INVAL. */
+int store_set_busy_timeout(struct store *st, unsigned ms);
+
 /* The schema version of the open database (>= 0), or a negative error. */
 int store_schema_version(struct store *st);
 

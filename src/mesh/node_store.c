@@ -1,0 +1,255 @@
+/* Mesh node: writing record changes to the store, outside the receive path
+ * (mesh/node.h "Persistence").
+ *
+ * The records event callback (node_peers.c) runs inside gossip input, which
+ * the daemon calls from its UDP receive burst. Writing SQLite there would
+ * let any other process holding the database's write lock (`meshd invite`,
+ * `meshd revoke`) stall the data plane for the whole busy timeout. So an
+ * event only marks the node id dirty (in memory, one small entry per id),
+ * and mesh_node_flush() writes every mark in one transaction later: from
+ * the node's timers, MESH_NODE_FLUSH_MS after the first mark, so a burst of
+ * gossip costs one transaction and the UDP callback none.
+ *
+ * A flush writes the records as they are at flush time, not as they were at
+ * the event: records only move forward (newer seq, newer cert, revocation),
+ * so the latest state is what the event-by-event writes would have left.
+ * When the database is busy (or the disk fails) the transaction is rolled
+ * back and every mark kept; the next flush (MESH_NODE_FLUSH_RETRY_MS later)
+ * writes them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/node_internal.h"
+#include "mesh/records.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* ---- marks ---- */
+
+static struct node_dirty *dirty_find(struct mesh_node *n, const uint8_t *id)
+{
+	for (size_t i = 0; i < n->ndirty; i++)
+		if (id_eq(n->dirty[i].id, id))
+			return &n->dirty[i];
+	return NULL;
+}
+
+void node_mark_dirty(struct mesh_node *n, const uint8_t *id, unsigned what)
+{
+	struct node_dirty *d;
+
+	if (n->loading)
+		return;		/* replaying the store: it holds these already */
+	if ((d = dirty_find(n, id)) == NULL) {
+		if (n->ndirty == n->dirty_cap) {
+			size_t cap = n->dirty_cap ? 2 * n->dirty_cap : 16;
+			struct node_dirty *nd = realloc(n->dirty, cap * sizeof *nd);
+
+			if (nd == NULL) {
+				/* the record stays in memory and in gossip; the
+				 * next start learns it again from the members */
+				log_error("mesh: record not queued for the store: out of memory");
+				return;
+			}
+			n->dirty = nd;
+			n->dirty_cap = cap;
+		}
+		d = &n->dirty[n->ndirty++];
+		memset(d, 0, sizeof *d);
+		memcpy(d->id, id, MESH_NODE_ID_LEN);
+	}
+	/* A new cert cancels an expiry's delete and the other way round; a
+	 * revocation deletes the member whatever came before. */
+	if (what & NODE_DIRTY_CERT)
+		d->what &= ~NODE_DIRTY_GONE;
+	if (what & NODE_DIRTY_GONE)
+		d->what &= ~NODE_DIRTY_CERT;
+	if (what & NODE_DIRTY_REVOKE)
+		d->what &= ~(NODE_DIRTY_CERT | NODE_DIRTY_GONE);
+	d->what |= what;
+	if (n->ndirty == 1 && !n->flush_armed) {
+		n->flush_armed = true;
+		n->flush_at = n->now + MSEC(MESH_NODE_FLUSH_MS);
+	}
+}
+
+bool mesh_node_dirty(const struct mesh_node *n)
+{
+	return n->ndirty > 0;
+}
+
+/* ---- writers: one record each, from the record set as it is now ---- */
+
+/* Errors that say nothing about the record itself: the whole flush is
+ * retried later. Anything else (a record the store refuses) is logged and
+ * its mark dropped, as a retry would fail the same way. */
+static bool retryable(int r)
+{
+	return r == MESHD_E_AGAIN || r == MESHD_E_SYS || r == MESHD_E_NOMEM ||
+	    r == MESHD_E_STATE;
+}
+
+static int write_cert(struct mesh_node *n, const uint8_t *id)
+{
+	struct store_member m;
+	struct mesh_cert c;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (mesh_records_cert(n->recs, id, &c) != 0 ||
+	    mesh_records_get(n->recs, MESH_REC_CERT, id, &bytes, &len) != 0)
+		return 0;	/* gone since the mark: a later mark says why */
+	if ((r = node_member_from_cert(&m, &c, bytes, len, n->now_unix)) == 0)
+		r = store_member_upsert(n->st, &m);
+	if (r != 0 && !retryable(r))
+		log_warn("mesh: storing member %s: %s", c.name, meshd_strerror(r));
+	return r;
+}
+
+static int write_gone(struct mesh_node *n, const uint8_t *id)
+{
+	int r = store_member_delete(n->st, id);
+
+	if (r == MESHD_E_NOENT)
+		return 0;
+	if (r != 0 && !retryable(r))
+		log_warn("mesh: deleting an expired member: %s", meshd_strerror(r));
+	return r;
+}
+
+static int write_revoke(struct mesh_node *n, const uint8_t *id)
+{
+	struct store_revocation rv;
+	struct mesh_revoke d;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (mesh_records_get(n->recs, MESH_REC_REVOKE, id, &bytes, &len) != 0 ||
+	    mesh_revoke_decode(bytes, len, &d) != 0 || len > sizeof rv.record ||
+	    d.revoked_at > INT64_MAX)
+		return 0;
+	memset(&rv, 0, sizeof rv);
+	memcpy(rv.node_id, d.node_id, MESH_NODE_ID_LEN);
+	rv.revoked_at = (int64_t)d.revoked_at;
+	rv.record_len = len;
+	memcpy(rv.record, bytes, len);
+	r = store_revocation_put(n->st, &rv);	/* keeps the first one */
+	if (r != 0 && r != MESHD_E_EXIST) {
+		if (!retryable(r))
+			log_warn("mesh: storing a revocation: %s", meshd_strerror(r));
+		return r;
+	}
+	r = store_member_delete(n->st, d.node_id);
+	if (r == MESHD_E_NOENT)
+		return 0;
+	if (r != 0 && !retryable(r))
+		log_warn("mesh: deleting a revoked member: %s", meshd_strerror(r));
+	return r;
+}
+
+static int write_endpoints(struct mesh_node *n, const uint8_t *id)
+{
+	struct store_endpoint_record rec;
+	struct mesh_endpoints e;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (mesh_records_endpoints(n->recs, id, &e) != 0 || e.seq > INT64_MAX ||
+	    mesh_records_get(n->recs, MESH_REC_ENDPOINTS, id, &bytes, &len) != 0 ||
+	    len > sizeof rec.record)
+		return 0;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, id, MESH_NODE_ID_LEN);
+	rec.version = e.seq;
+	rec.updated_at = (int64_t)n->now_unix;
+	rec.record_len = len;
+	memcpy(rec.record, bytes, len);
+	r = store_endpoint_record_put(n->st, &rec);
+	if (r == MESHD_E_EXIST)
+		return 0;
+	if (r != 0 && !retryable(r))
+		log_warn("mesh: storing an endpoint record: %s", meshd_strerror(r));
+	return r;
+}
+
+static int write_routes(struct mesh_node *n, const uint8_t *id)
+{
+	struct store_route_record rec;
+	struct mesh_routes rt;
+	const uint8_t *bytes;
+	size_t len;
+	int r;
+
+	if (mesh_records_routes(n->recs, id, &rt) != 0 || rt.seq > INT64_MAX ||
+	    mesh_records_get(n->recs, MESH_REC_ROUTES, id, &bytes, &len) != 0 ||
+	    len > sizeof rec.record)
+		return 0;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.node_id, id, MESH_NODE_ID_LEN);
+	rec.version = rt.seq;
+	rec.updated_at = (int64_t)n->now_unix;
+	rec.record_len = len;
+	memcpy(rec.record, bytes, len);
+	r = store_route_record_put(n->st, &rec);
+	if (r == MESHD_E_EXIST)
+		return 0;
+	if (r != 0 && !retryable(r))
+		log_warn("mesh: storing a routes record: %s", meshd_strerror(r));
+	return r;
+}
+
+/* One id's marks, in dependency order: the member row before the records
+ * that refer to it, the revocation last (it deletes the row). */
+static int write_one(struct mesh_node *n, const struct node_dirty *d)
+{
+	int r = 0;
+
+	if ((d->what & NODE_DIRTY_CERT) && retryable(r = write_cert(n, d->id)))
+		return r;
+	if ((d->what & NODE_DIRTY_GONE) && retryable(r = write_gone(n, d->id)))
+		return r;
+	if ((d->what & NODE_DIRTY_ENDPOINTS) && retryable(r = write_endpoints(n, d->id)))
+		return r;
+	if ((d->what & NODE_DIRTY_ROUTES) && retryable(r = write_routes(n, d->id)))
+		return r;
+	if ((d->what & NODE_DIRTY_REVOKE) && retryable(r = write_revoke(n, d->id)))
+		return r;
+	return 0;
+}
+
+int mesh_node_flush(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	size_t count = n->ndirty;
+	int r;
+
+	enter(n, now, now_unix);
+	if (count == 0) {
+		n->flush_armed = n->flush_retry = false;
+		return 0;
+	}
+	if ((r = store_tx_begin(n->st)) == 0) {
+		for (size_t i = 0; i < count && r == 0; i++)
+			r = write_one(n, &n->dirty[i]);
+		if (r == 0)
+			r = store_tx_commit(n->st);	/* rolls back itself on failure */
+		else
+			(void)store_tx_rollback(n->st);
+	}
+	if (r != 0) {
+		n->flush_busy++;
+		n->flush_retry = true;
+		n->flush_armed = true;
+		n->flush_at = now + MSEC(MESH_NODE_FLUSH_RETRY_MS);
+		log_ratelimited(LOG_LVL_DEBUG, "mesh: %zu record changes not stored yet: %s",
+		    count, meshd_strerror(r));
+		return r;
+	}
+	n->ndirty = 0;
+	n->flush_armed = n->flush_retry = false;
+	n->flushes++;
+	return 0;
+}
