@@ -9,11 +9,12 @@
 #   1280-noicmp M = 1280, both routers drop every ICMP they would send
 #              (nftables output chain): a black hole only probing can find
 #   1492       M = 1492 (PPPoE): 1420-byte inner packets fit IPv4 (1480)
-# For each: the time from `join` returning until both members report the
-# expected path MTU in `status --json` (peers[].mtu; 1280 for a 1280 link,
-# 1480 = all the tunnel needs for 1492), then 20 MB over TCP each way
-# through the overlay with sha256 compared, the first transfer after the
-# join included (it must complete, not stall). Prints times and throughput.
+# For each: 20 MB over TCP a -> b through the overlay started right after
+# `join` returns (before any path MTU is known: it must complete, not
+# stall), then the wait until both members report the expected path MTU in
+# `status --json` (peers[].mtu; 1280 for a 1280 link, 1480 = all the tunnel
+# needs for 1492), the search time from the logs, then 20 MB b -> a; sha256
+# compared each way. Prints times and throughput.
 # PMTU_CASES="1280 1492" runs a subset.
 set -eu
 # shellcheck source=tests/netns/lib.sh
@@ -28,7 +29,7 @@ done
 : "${PMTU_CASES:=1280 1280-noicmp 1492}"
 : "${PMTU_LOG_LEVEL:=info}"
 SIZE_MB=20
-DISCOVER_MAX_S=10
+DISCOVER_MAX_S=20
 XFER_MAX_S=90
 RESULTS=()
 
@@ -177,20 +178,26 @@ run_case() {
 	mm b join "$tok" -d "${DIR[b]}" --name b -i "${IFN[b]}" >/dev/null || fail "b: join"
 	t=$(now_ms)
 	track b
+	# the first bulk transfer starts at once, before any path MTU is known
+	st b
+	xfer a b
+	ab=$XFER_MS
+	info "r1 after the first transfer: $(nx r1 cat /proc/net/snmp | awk '/^Ip:/ { if (!h) { split($0, k); h = 1 } else for (i = 2; i <= NF; i++) if (k[i] ~ /^(ForwDatagrams|FragFails|FragCreates)$/) printf "%s=%s ", k[i], $i }')"
 	wait_for "$DISCOVER_MAX_S" both_mtu "$want" ||
 		fail "case $c: path MTU not $want on both within ${DISCOVER_MAX_S}s (a sees '$(py mtu "$WORK/a.json" b)', b sees '$(py mtu "$WORK/b.json" a)')"
 	disc=$(($(now_ms) - t))
 	info "path MTU $want on both sides $(secs "$disc") s after the join"
-	grep -h "path MTU" "$WORK/a.err" "$WORK/b.err" 2>/dev/null | tail -n 4 | sed 's/^/       log: /' || true
+	srch=$(grep -ho "path MTU $want (was 0; search [0-9]* ms" "$WORK/a.err" "$WORK/b.err" 2>/dev/null |
+		sed 's/.*search //; s/ ms//' | sort -n | tail -n 1)
+	info "search (from the direct path to the MTU), slower side: ${srch:-?} ms"
+	grep -h "path MTU\|direct path\|no direct" "$WORK/a.err" "$WORK/b.err" 2>/dev/null | tail -n 12 | sed "s/^/       log: /" || true
 	st a
 	st b
 	mm a status -d "${DIR[a]}" 2>/dev/null | grep -E '^(NAME|b ) ' | sed 's/^/       /' || true
-	xfer a b
-	ab=$XFER_MS
 	xfer b a
 	ba=$XFER_MS
-	info "20 MB a->b $(secs "$ab") s ($((SIZE_MB * 8 * 1000 / (ab > 0 ? ab : 1))) Mbit/s), b->a $(secs "$ba") s ($((SIZE_MB * 8 * 1000 / (ba > 0 ? ba : 1))) Mbit/s), sha256 ok"
-	RESULTS+=("$c: mtu $want found in $(secs "$disc") s; 20 MB a->b $(secs "$ab") s, b->a $(secs "$ba") s")
+	info "20 MB a->b (started right after the join) $(secs "$ab") s ($((SIZE_MB * 8 * 1000 / (ab > 0 ? ab : 1))) Mbit/s), b->a $(secs "$ba") s ($((SIZE_MB * 8 * 1000 / (ba > 0 ? ba : 1))) Mbit/s), sha256 ok"
+	RESULTS+=("$c: mtu $want: search ${srch:-?} ms, on both $(secs "$disc") s after the join; 20 MB a->b $(secs "$ab") s, b->a $(secs "$ba") s")
 	pass "case $c"
 	stop_node b
 	stop_node a
