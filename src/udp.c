@@ -170,9 +170,18 @@ int udp_send(const struct udp *u, const union endpoint *dst, const void *buf, si
 		errno = EAFNOSUPPORT;
 		return MESHD_E_SYS;
 	}
-	if (sendto(fd, buf, len, 0, &dst->sa, (socklen_t)endpoint_len(dst)) < 0)
-		return MESHD_E_SYS;
-	return 0;
+	for (int i = 0; i < 2; i++) {
+		if (sendto(fd, buf, len, 0, &dst->sa, (socklen_t)endpoint_len(dst)) >= 0)
+			return 0;
+		/* With IP_RECVERR an ICMP error about an earlier datagram (to
+		 * anyone: a dead member's port unreachable, a frag-needed) is
+		 * also left pending on the socket, and the next send returns it
+		 * instead of sending. Returning it cleared it: send once more. */
+		if (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH &&
+		    errno != EHOSTDOWN && errno != EMSGSIZE && errno != EPROTO)
+			break;
+	}
+	return MESHD_E_SYS;
 }
 
 unsigned udp_read_errors(int fd, udp_ptb_fn *fn, void *ctx)
