@@ -397,6 +397,8 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 		.next_expiry = hook_next,
 		.expire = hook_expire,
 		.stopping = hook_stopping,
+		.path_mtu = meshd_path_mtu,
+		.tun_too_big = meshd_tun_too_big,
 		.ctx = d,
 	};
 	uint16_t port = 0;

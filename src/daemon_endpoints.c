@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon_internal.h"
 #include "local_addrs.h"
@@ -211,4 +212,37 @@ void meshd_endpoints_stop(struct meshd *d)
 		uv_close((uv_handle_t *)&d->scan, scan_closed);
 		d->scan_on = false;
 	}
+}
+
+/* ---- path MTU ---- */
+
+void meshd_path_mtu(void *ctx, const union endpoint *dst, unsigned mtu)
+{
+	struct meshd *d = ctx;
+
+	mesh_node_path_mtu_hint(d->node, dst, mtu, sched_now(), meshd_now_unix());
+}
+
+/* As a router would: IPv6 and IPv4 with DF get a too-big answer (at most
+ * ICMP_PTB_RATE a second) and are dropped; IPv4 without DF goes on as it
+ * is (the path may still carry it fragmented or not at all, as before). */
+bool meshd_tun_too_big(void *ctx, const uint8_t *pkt, size_t len, mtime_ns now)
+{
+	struct meshd *d = ctx;
+	unsigned lim;
+	size_t n;
+
+	if (d->node == NULL || d->dev.mtu <= 0)
+		return false;
+	lim = mesh_node_inner_mtu(d->node, pkt, len, (unsigned)d->dev.mtu);
+	if (lim == 0 || len <= lim || icmp_ptb_v4_may_fragment(pkt, len))
+		return false;
+	if (d->ptb_limit.refill == 0)
+		icmp_ptb_limit_init(&d->ptb_limit, now);
+	if (!icmp_ptb_limit_take(&d->ptb_limit, now))
+		return true;
+	n = icmp_ptb_build(pkt, len, lim, d->ptb_buf, sizeof d->ptb_buf);
+	if (n > 0 && write(d->dev.tun_fd, d->ptb_buf, n) < 0)
+		log_ratelimited(LOG_LVL_DEBUG, "TUN write (packet too big): %s", strerror(errno));
+	return true;
 }

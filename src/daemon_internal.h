@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "icmp_ptb.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "mesh/dns.h"
@@ -76,6 +77,8 @@ struct meshd {
 	uv_idle_t reap;			/* frees the node after shutdown (daemon.c) */
 	uv_signal_t sighup;		/* SIGHUP: a clean stop, like SIGTERM */
 	bool reap_on, sighup_on;
+	struct icmp_ptb_limit ptb_limit;	/* too-big answers into the TUN */
+	uint8_t ptb_buf[ICMP_PTB_V6_MAX];
 };
 
 /* daemon.c */
@@ -122,6 +125,11 @@ void meshd_hosts_stop(struct meshd *d);
  * (the port mapping is deleted; the loop waits for it). */
 int meshd_endpoints_start(struct meshd *d, char *err, size_t errlen);
 void meshd_endpoints_stop(struct meshd *d);
+/* wgdev hooks for the path MTU (mesh/pmtu.h): the kernel's too-big news
+ * for the node, and packets from the TUN that do not fit their peer's path
+ * answered with ICMP (icmp_ptb.h) and dropped. */
+void meshd_path_mtu(void *ctx, const union endpoint *dst, unsigned mtu);
+bool meshd_tun_too_big(void *ctx, const uint8_t *pkt, size_t len, mtime_ns now);
 
 /* daemon_ctl.c: the ctl_server callbacks (ctl.h). */
 enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,

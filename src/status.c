@@ -201,6 +201,11 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 		sbuf_printf(b, "%" PRId32, p->rtt_ms);
 	else
 		sbuf_puts(b, "null");
+	sbuf_puts(b, ", \"mtu\": ");
+	if (p->mtu != 0)
+		sbuf_printf(b, "%u", (unsigned)p->mtu);
+	else
+		sbuf_puts(b, "null");
 	sbuf_puts(b, ", \"routes\": ");
 	json_list(b, p->routes, p->nroutes);
 	sbuf_puts(b, "}");
@@ -256,7 +261,7 @@ static void fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
 		snprintf(out, len, "%" PRIu64 "d ago", a / 86400);
 }
 
-enum { COLS = 9, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
+enum { COLS = 10, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
 
 /* "a,b,c" or "-" */
 static void join_list(char *out, size_t cap, const char (*v)[STATUS_PREFIX_STRLEN], size_t n)
@@ -283,10 +288,14 @@ static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS
 		snprintf(cell[4], CELL, "via %s", p->via);
 	else
 		snprintf(cell[4], CELL, "%s", p->endpoint[0] ? p->endpoint : "-");
-	fmt_age(cell[5], CELL, p->latest_handshake, now);
-	fmt_bytes(cell[6], CELL, p->rx_bytes);
-	fmt_bytes(cell[7], CELL, p->tx_bytes);
-	join_list(cell[8], CELL, p->routes, p->nroutes);
+	if (p->mtu != 0)
+		snprintf(cell[5], CELL, "%u", (unsigned)p->mtu);
+	else
+		snprintf(cell[5], CELL, "-");
+	fmt_age(cell[6], CELL, p->latest_handshake, now);
+	fmt_bytes(cell[7], CELL, p->rx_bytes);
+	fmt_bytes(cell[8], CELL, p->tx_bytes);
+	join_list(cell[9], CELL, p->routes, p->nroutes);
 }
 
 static void text_row(struct sbuf *b, char cell[COLS][CELL], const int w[COLS])
@@ -300,7 +309,8 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 			const struct status_peer *peers, size_t n, uint64_t now_unix)
 {
 	static const char *const head[COLS] = { "NAME", "OVERLAY-IPV4", "OVERLAY-IPV6", "PATH",
-						"ENDPOINT", "HANDSHAKE", "RX", "TX", "ROUTES" };
+						"ENDPOINT", "MTU", "HANDSHAKE", "RX", "TX",
+						"ROUTES" };
 	static char cell[COLS][CELL];	/* 7 KiB: single-threaded daemon */
 	int w[COLS];
 
@@ -404,6 +414,7 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	p->have_path = true;
 	p->path = mp->path;
 	p->rtt_ms = mp->rtt_ms;
+	p->mtu = mp->mtu;
 	snprintf(p->via, sizeof p->via, "%s", mp->via_name);
 	for (size_t i = 0; i < mp->ninst && p->nroutes < STATUS_ROUTES_MAX; i++)
 		status_prefix_format(&mp->inst[i], p->routes[p->nroutes++]);

@@ -15,7 +15,10 @@
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
  *   "path": "direct|relay|none", "endpoint": "ip:port" | null,
  *   "via": "name" | null, "latest_handshake": unix seconds | 0, "rx_bytes",
- *   "tx_bytes", "rtt_ms": number | null, "routes": ["CIDR", ...]}]}
+ *   "tx_bytes", "rtt_ms": number | null, "mtu": number | null,
+ *   "routes": ["CIDR", ...]}]}
+ * mtu is the path MTU of the direct path (IP packet bytes of the underlay,
+ * mesh/pmtu.h; null while unknown); the table's MTU column ("-" unknown).
  * routes (an addition) are the subnet prefixes installed here via
  * that peer. The table shows them in a ROUTES column ("-": none), and the
  * node line carries our DNS name NAME.MESH.
@@ -108,6 +111,7 @@ struct status_peer {
 	bool have_path;			/* path, rtt_ms, via below are set */
 	uint8_t path;			/* enum mesh_path_kind */
 	int32_t rtt_ms;			/* -1: unknown */
+	uint16_t mtu;			/* path MTU; 0: unknown */
 	char via[STATUS_NAME_MAX + 1];	/* RELAY: the relay's name */
 };
 

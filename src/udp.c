@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <time.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -27,6 +29,24 @@ static void set_bufs(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+}
+
+/* DF always, no local fragmentation from a cached path MTU (the mesh's
+ * probes must see the real path), and the kernel's findings queued for
+ * udp_read_errors(). Optional: without them the mesh still probes. */
+static void set_pmtu(int fd, int family)
+{
+	int one = 1, v;
+
+	if (family == AF_INET6) {
+		v = IPV6_PMTUDISC_PROBE;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof v);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+	} else {
+		v = IP_PMTUDISC_PROBE;
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
+		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+	}
 }
 
 /* Returns the fd, or -1 with errno set. */
@@ -56,6 +76,7 @@ static int open_one(int family, uint16_t port, uint32_t fwmark, uint16_t *bound)
 	if (fwmark && setsockopt(fd, SOL_SOCKET, SO_MARK, &fwmark, sizeof fwmark) < 0)
 		goto fail;
 	set_bufs(fd);
+	set_pmtu(fd, family);
 	/* Let the kernel hand us coalesced datagrams (split in wgdev.c); optional. */
 	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
 	if (bind(fd, &ep.sa, len) < 0)
@@ -149,7 +170,58 @@ int udp_send(const struct udp *u, const union endpoint *dst, const void *buf, si
 		errno = EAFNOSUPPORT;
 		return MESHD_E_SYS;
 	}
-	if (sendto(fd, buf, len, 0, &dst->sa, (socklen_t)endpoint_len(dst)) < 0)
-		return MESHD_E_SYS;
-	return 0;
+	for (int i = 0; i < 2; i++) {
+		if (sendto(fd, buf, len, 0, &dst->sa, (socklen_t)endpoint_len(dst)) >= 0)
+			return 0;
+		/* With IP_RECVERR an ICMP error about an earlier datagram (to
+		 * anyone: a dead member's port unreachable, a frag-needed) is
+		 * also left pending on the socket, and the next send returns it
+		 * instead of sending. Returning it cleared it: send once more. */
+		if (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH &&
+		    errno != EHOSTDOWN && errno != EMSGSIZE && errno != EPROTO)
+			break;
+	}
+	return MESHD_E_SYS;
+}
+
+unsigned udp_read_errors(int fd, udp_ptb_fn *fn, void *ctx)
+{
+	unsigned n = 0;
+
+	/* bounded: the queue is bounded by the receive buffer anyway */
+	for (int i = 0; i < 256; i++) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+			    sizeof(struct sockaddr_in6))];
+		} ctl;
+		union endpoint dst;
+		uint8_t data[64];
+		struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
+		struct msghdr mh = {
+			.msg_name = &dst, .msg_namelen = sizeof dst,
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+		};
+
+		memset(&dst, 0, sizeof dst);
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+		n++;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			struct sock_extended_err ee;
+
+			if (!((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR) ||
+			    (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR)) ||
+			    cm->cmsg_len < CMSG_LEN(sizeof ee))
+				continue;
+			memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+			/* ICMP frag-needed, ICMPv6 packet-too-big and the local
+			 * EMSGSIZE all arrive as EMSGSIZE with the MTU in ee_info */
+			if (ee.ee_errno == EMSGSIZE && ee.ee_info > 0 && fn != NULL &&
+			    endpoint_is_set(&dst))
+				fn(ctx, &dst, ee.ee_info);
+		}
+	}
+	return n;
 }

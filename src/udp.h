@@ -36,6 +36,18 @@ static inline int udp_fd_for(const struct udp *u, const union endpoint *dst)
 	return dst->sa.sa_family == AF_INET6 ? u->fd6 : dst->sa.sa_family == AF_INET ? u->fd4 : -1;
 }
 
+/* Path MTU: both sockets send with DF and ignore the kernel's path MTU
+ * cache (IP_PMTUDISC_PROBE / IPV6_PMTUDISC_PROBE), so the mesh's own probes
+ * measure the path (mesh/pmtu.h); IP_RECVERR / IPV6_RECVERR queue what the
+ * kernel learns (ICMP frag-needed / packet-too-big, local EMSGSIZE) for
+ * udp_read_errors(). A readable error queue shows as POLLERR. */
+typedef void udp_ptb_fn(void *ctx, const union endpoint *dst, unsigned mtu);
+/* Drains fd's error queue (non-blocking); calls fn for every "too big" with
+ * the original destination (port 0 for local errors) and the MTU. Other
+ * errors (unreachable, refused) are read and dropped. Returns the number of
+ * messages read. */
+unsigned udp_read_errors(int fd, udp_ptb_fn *fn, void *ctx);
+
 /* One datagram now (control path: handshakes, keepalives). Returns 0 or MESHD_E_SYS. */
 int udp_send(const struct udp *u, const union endpoint *dst, const void *buf, size_t len);
 

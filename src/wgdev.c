@@ -138,13 +138,15 @@ static void on_udp(uv_poll_t *h, int status, int events)
 	if (status < 0) {
 		/* libuv stops a poll handle on POLLERR. A pending socket error
 		 * (e.g. an ICMP error queued on the socket) must not end receive
-		 * for good: read and clear it, say so, and poll again. */
+		 * for good: read and clear it, drain the error queue (path MTU
+		 * news go up), and poll again. */
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
 
 		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-		log_ratelimited(LOG_LVL_WARN, "UDP socket error: %s (%s); still listening",
-				uv_strerror(status), soerr ? strerror(soerr) : "no pending error");
+		if (udp_read_errors(p->fd, dev->hooks.path_mtu, dev->hooks.ctx) == 0)
+			log_ratelimited(LOG_LVL_WARN, "UDP socket error: %s (%s); still listening",
+					uv_strerror(status), soerr ? strerror(soerr) : "no pending error");
 		if (uv_poll_start(h, UV_READABLE, on_udp) != 0)
 			wgdev_shutdown(dev, "UDP socket error");
 		return;
@@ -352,6 +354,9 @@ static void on_tun(uv_poll_t *h, int status, int events)
 			continue;
 		if (dev->hooks.mss_clamp && mss_maybe_syn(buf + WG_HEADROOM, (size_t)n))
 			mss_clamp(buf + WG_HEADROOM, (size_t)n, (unsigned)dev->mtu);
+		if (dev->hooks.tun_too_big &&
+		    dev->hooks.tun_too_big(dev->hooks.ctx, buf + WG_HEADROOM, (size_t)n, now))
+			continue;
 		wg_input_tun(dev->wg, buf, (size_t)n, WGDEV_BUF_SIZE, now, &res);
 		if (res.act == WG_ACT_SEND)
 			txq_add(dev, buf + res.off, res.len, &res.dst);

@@ -60,6 +60,12 @@ struct wgdev_hooks {
 	 * first; true: taken (the destination was a synthetic relay endpoint),
 	 * not sent to the socket nor put in a sendmmsg/GSO batch. */
 	bool (*send_override)(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len);
+	/* Path MTU: the kernel says datagrams to dst above mtu bytes do not
+	 * pass (udp_read_errors()). */
+	void (*path_mtu)(void *ctx, const union endpoint *dst, unsigned mtu);
+	/* A packet read from the TUN, before encryption; true: too big for its
+	 * peer's path, answered (ICMP) and dropped. */
+	bool (*tun_too_big)(void *ctx, const uint8_t *pkt, size_t len, mtime_ns now);
 	/* Timers of the layer above, merged with the core's into one libuv timer. */
 	mtime_ns (*next_expiry)(void *ctx);
 	void (*expire)(void *ctx, mtime_ns now);

@@ -183,11 +183,13 @@ START_TEST(test_truncations)
 				ck_assert_msg(r == MESHD_E_PROTO, "kind %d len %zu: %d", kind, len, r);
 			ck_assert_uint_eq(out.txid, 0);
 		}
-		/* one byte too many */
+		/* one byte too many: framed as a padded PROBE, it fails the box;
+		 * an ACK has no padded form */
 		buf[n] = 0;
-		ck_assert_int_eq(mesh_probe_peek(buf, n + 1, &type, pk), MESHD_E_PROTO);
+		ck_assert_int_eq(mesh_probe_peek(buf, n + 1, &type, pk),
+		    kind == 0 ? 0 : MESHD_E_PROTO);
 		ck_assert_int_eq(mesh_probe_open(kind == 0 ? &ba : &ab, buf, n + 1, NOW, &out),
-		    MESHD_E_PROTO);
+		    kind == 0 ? MESHD_E_CRYPTO : MESHD_E_PROTO);
 	}
 }
 END_TEST
@@ -367,6 +369,99 @@ START_TEST(test_reply_never_larger)
 }
 END_TEST
 
+/* Padded PROBEs (path MTU): any length in range round-trips with its
+ * length reported; the ACK stays small. */
+START_TEST(test_padded_round_trip)
+{
+	static uint8_t buf[MESH_PROBE_PADDED_MAX_LEN + 1];
+	static const size_t lens[] = { MESH_PROBE_LEN, MESH_PROBE_LEN + 1, 1252, 1452, 1472,
+	    MESH_PROBE_PADDED_MAX_LEN };
+	struct mesh_probe m, out;
+	uint8_t pk[32], type;
+	struct wr w;
+
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		m = probe_at(100 + i, NOW);
+		m.len = (uint16_t)lens[i];
+		wr_init(&w, buf, sizeof buf);
+		ck_assert_int_eq(mesh_probe_seal(&ab, &m, &w), 0);
+		ck_assert_uint_eq(w.off, lens[i]);
+		ck_assert_int_eq(mesh_probe_peek(buf, w.off, &type, pk), 0);
+		ck_assert_uint_eq(type, MESH_MSG_PROBE);
+		ck_assert_int_eq(mesh_probe_open(&ba, buf, w.off, NOW, &out), 0);
+		ck_assert_uint_eq(out.txid, 100 + i);
+		ck_assert_uint_eq(out.len, lens[i]);
+	}
+	ck_assert_uint_le(MESH_PROBE_ACK_V6_LEN, MESH_PROBE_LEN);
+}
+END_TEST
+
+START_TEST(test_padded_limits)
+{
+	static uint8_t buf[MESH_PROBE_PADDED_MAX_LEN + 8];
+	struct mesh_probe m, out;
+	uint8_t pk[32], type;
+	struct wr w;
+
+	m = probe_at(7, NOW);
+	m.len = MESH_PROBE_LEN - 1;
+	wr_init(&w, buf, sizeof buf);
+	ck_assert_int_eq(mesh_probe_seal(&ab, &m, &w), MESHD_E_INVAL);
+	m.len = MESH_PROBE_PADDED_MAX_LEN + 1;
+	ck_assert_int_eq(mesh_probe_seal(&ab, &m, &w), MESHD_E_INVAL);
+	ck_assert_uint_eq(w.off, 0);
+	/* the buffer too small for the padded length: nothing written */
+	m.len = 1400;
+	wr_init(&w, buf, 1399);
+	ck_assert_int_eq(mesh_probe_seal(&ab, &m, &w), MESHD_E_RANGE);
+	ck_assert_uint_eq(w.off, 0);
+	/* longer than the maximum on the wire: not even framed */
+	memset(buf, 0, sizeof buf);
+	buf[0] = MESH_MSG_MAGIC;
+	buf[1] = MESH_MSG_PROBE;
+	ck_assert_int_eq(mesh_probe_peek(buf, MESH_PROBE_PADDED_MAX_LEN + 1, &type, pk),
+	    MESHD_E_PROTO);
+	ck_assert_int_eq(mesh_probe_open(&ba, buf, MESH_PROBE_PADDED_MAX_LEN + 1, NOW, &out),
+	    MESHD_E_PROTO);
+}
+END_TEST
+
+/* The padding must be zeros: a PROBE sealed (with the right key) around a
+ * non-zero pad byte is refused, whatever the length. */
+START_TEST(test_padded_nonzero_pad)
+{
+	static uint8_t buf[1500], plain[1500];
+	const size_t lens[] = { MESH_PROBE_LEN, 1400 };
+	struct mesh_probe out;
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t pl = lens[i] - MESH_PROBE_OUTER_LEN - MESH_PROBE_MAC_LEN;
+		uint8_t *nonce = buf + MESH_MSG_HDR_LEN + MESH_PROBE_KEY_LEN;
+		struct wr w;
+
+		memset(plain, 0, sizeof plain);
+		wr_init(&w, plain, pl);
+		ck_assert_int_eq(wr_u8(&w, MESH_MSG_PROBE), 0);
+		ck_assert_int_eq(wr_u64(&w, 9), 0);
+		ck_assert_int_eq(wr_u64(&w, NOW), 0);
+		plain[pl - 1] = 1;
+		buf[0] = MESH_MSG_MAGIC;
+		buf[1] = MESH_MSG_PROBE;
+		memcpy(buf + MESH_MSG_HDR_LEN, a_pk, 32);
+		randombytes_buf(nonce, MESH_PROBE_NONCE_LEN);
+		nonce[0] = (uint8_t)((nonce[0] & 0xfe) | ab.dir_out);
+		ck_assert_int_eq(crypto_box_easy_afternm(buf + MESH_PROBE_OUTER_LEN, plain, pl, nonce,
+		    ab.k), 0);
+		ck_assert_int_eq(mesh_probe_open(&ba, buf, lens[i], NOW, &out), MESHD_E_PROTO);
+		/* the same with a zero pad opens */
+		plain[pl - 1] = 0;
+		ck_assert_int_eq(crypto_box_easy_afternm(buf + MESH_PROBE_OUTER_LEN, plain, pl, nonce,
+		    ab.k), 0);
+		ck_assert_int_eq(mesh_probe_open(&ba, buf, lens[i], NOW, &out), 0);
+	}
+}
+END_TEST
+
 static Suite *suite_probe(void)
 {
 	Suite *s = suite_create("probe");
@@ -383,6 +478,9 @@ static Suite *suite_probe(void)
 	tcase_add_test(tc, test_type_confusion);
 	tcase_add_test(tc, test_stale_time);
 	tcase_add_test(tc, test_reply_never_larger);
+	tcase_add_test(tc, test_padded_round_trip);
+	tcase_add_test(tc, test_padded_limits);
+	tcase_add_test(tc, test_padded_nonzero_pad);
 	suite_add_tcase(s, tc);
 	return s;
 }

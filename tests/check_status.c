@@ -102,6 +102,7 @@ START_TEST(test_json_contract)
 	struct sbuf b = { 0 };
 
 	fill(&self, p);
+	p[0].mtu = 1280;
 	status_format_json(&b, &self, p, 2, 1010);
 	ck_assert(!b.oom);
 	ck_assert_str_eq(b.buf,
@@ -113,11 +114,12 @@ START_TEST(test_json_contract)
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
 		"\"path\": \"direct\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
 		"\"latest_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 4567890, "
-		"\"rtt_ms\": null, \"routes\": []}, "
+		"\"rtt_ms\": null, \"mtu\": 1280, \"routes\": []}, "
 		"{\"name\": \"gamma\", \"public_key\": \"CCCC\", \"overlay_ipv4\": \"100.64.0.3\", "
 		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"endpoint\": null, "
 		"\"via\": null, \"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, "
-		"\"rtt_ms\": null, \"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"]}]}\n");
+		"\"rtt_ms\": null, \"mtu\": null, "
+		"\"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"]}]}\n");
 	sbuf_free(&b);
 
 	/* no peers, no endpoints */

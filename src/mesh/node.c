@@ -147,6 +147,8 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		else if (!p->farewell && p->path != NULL &&
 		    (pt = mesh_path_next_expiry(p->path)) < t)
 			t = pt;
+		if (!p->farewell && (pt = mesh_pmtu_next_expiry(&p->pmtu)) < t)
+			t = pt;
 	}
 	for (unsigned i = 0; i < n->nrefl; i++)
 		if (n->refl[i].seen + SEC(NODE_REFL_TTL_S) < t)
@@ -176,6 +178,9 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 	for (size_t i = 0; i < n->npeers; i++)
 		if (!n->peers[i]->farewell && n->peers[i]->path != NULL)
 			mesh_path_handle_expiry(n->peers[i]->path, now);
+	for (size_t i = 0; i < n->npeers; i++)
+		if (!n->peers[i]->farewell)
+			mesh_pmtu_handle_expiry(&n->peers[i]->pmtu, now);
 	/* A path that answers probes but no session yet: the initiation was
 	 * probably lost (a hole that opened a moment too late). Try again now
 	 * rather than after WireGuard's 5 s retry; wg_peer_initiate_now() does

@@ -218,6 +218,23 @@ int mesh_node_set_local_prefixes(struct mesh_node *n, const struct mesh_prefix *
  * rescans endpoints (mesh_node_set_endpoints) right after. */
 void mesh_node_network_changed(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
 
+/* ---- path MTU (mesh/pmtu.h) ----
+ *
+ * Every DIRECT path's MTU is searched with padded probes; the daemon adds
+ * what the kernel learns (ICMP too-big, local EMSGSIZE) and asks, for big
+ * packets read from the TUN, how large an inner packet may be. */
+
+/* The kernel says datagrams to dst (its port 0: any port) above mtu bytes
+ * of IP packet do not pass. */
+void mesh_node_path_mtu_hint(struct mesh_node *n, const union endpoint *dst, unsigned mtu,
+    mtime_ns now, uint64_t now_unix);
+/* The largest inner packet (bytes) that the path to the peer routing pkt's
+ * destination carries, for a TUN MTU of tun_mtu; 0 when not limited (no
+ * such peer, no known path MTU, or pkt fits every known path). Cheap when
+ * no path is small: safe to call for every packet. */
+unsigned mesh_node_inner_mtu(const struct mesh_node *n, const uint8_t *pkt, size_t len,
+    unsigned tun_mtu);
+
 /* Admin only: revokes the member called name: signs the revocation, stores
  * it, removes the member, gossips the revocation at once. Returns 0;
  * MESHD_E_PERM (not an admin node); MESHD_E_NOENT (no such member);
@@ -322,6 +339,7 @@ struct mesh_node_peer {
 	struct mesh_ep ep[MESH_ENDPOINTS_MAX];	/* its current record; nep 0: none */
 	uint8_t path;				/* enum mesh_path_kind (mesh/path.h) */
 	int32_t rtt_ms;				/* smoothed probe RTT; -1 unknown */
+	uint16_t mtu;				/* path MTU (IP bytes); 0 unknown */
 	uint8_t via[MESH_NODE_ID_LEN];		/* path RELAY: the relay's node id */
 	char via_name[MESH_NAME_MAX + 1];	/* and name ("" otherwise) */
 	uint8_t nadv, nappr, ninst;		/* subnet routes: advertised, approved */

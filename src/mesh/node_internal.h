@@ -25,6 +25,7 @@
 #include "mesh/endpoints.h"
 #include "mesh/node.h"
 #include "mesh/path.h"
+#include "mesh/pmtu.h"
 #include "mesh/probe.h"
 #include "mesh/routes.h"
 #include "util/addr.h"
@@ -105,6 +106,7 @@ struct npeer {
 	struct mesh_probe_key pkey;	/* secret */
 	bool have_pkey;
 	struct mesh_path_choice choice;
+	struct mesh_pmtu pmtu;		/* path MTU of the DIRECT path (node_paths.c) */
 	bool relay_cand;		/* its record says it offers relaying */
 	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
 	uint32_t ack_tokens;
@@ -194,6 +196,7 @@ struct mesh_node {
 	bool relays_dirty;		/* paths or records changed since the
 					 * last node_relays_refresh() */
 	mtime_ns relays_at;		/* next periodic node_relays_refresh() */
+	uint16_t pmtu_min;		/* smallest known path MTU of any peer; 0 none */
 };
 
 /* ---- small helpers used everywhere ---- */
@@ -273,6 +276,8 @@ void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
 /* Underlay PROBE / PROBE_ACK (first byte MESH_MSG_MAGIC). */
 void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
     size_t len);
+/* The smallest known path MTU over all peers, into n->pmtu_min. */
+void node_pmtu_min_update(struct mesh_node *n);
 /* In-tunnel PUNCH from member from. */
 void node_punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m, size_t len);
 

@@ -17,6 +17,7 @@
 
 #include "mesh/gossip.h"
 #include "mesh/node_internal.h"
+#include "mesh/pmtu.h"
 #include "mesh/relay.h"
 #include "mesh/wire.h"
 #include "util/err.h"
@@ -146,6 +147,85 @@ static void path_probe(void *ctx, const union endpoint *dst, uint64_t txid)
 	n->ops.send_underlay(n->ctx, dst, buf, w.off);
 }
 
+/* ---- path MTU (mesh/pmtu.h) ---- */
+
+/* The tunnel's inner MTU the search aims at: WireGuard's default TUN MTU,
+ * which the daemon sets. A larger path is of no use to it. */
+#define NODE_PMTU_INNER 1420
+#define NODE_PMTU_WG_OVERHEAD 32	/* data header 16 + tag 16 */
+
+static unsigned ep_hdr(const union endpoint *ep)
+{
+	union endpoint e = *ep;
+
+	endpoint_unmap(&e);
+	return e.sa.sa_family == AF_INET ? MESH_PMTU_HDR_V4 : MESH_PMTU_HDR_V6;
+}
+
+/* A padded PROBE of size bytes of IP packet to the direct path. */
+static void pmtu_probe(void *ctx, uint16_t size, uint64_t txid)
+{
+	struct npeer *p = ctx;
+	struct mesh_node *n = p->n;
+	struct mesh_probe m = { .type = MESH_MSG_PROBE, .txid = txid, .time = n->now_unix };
+	uint8_t buf[NODE_PMTU_INNER + NODE_PMTU_WG_OVERHEAD];	/* the largest we search */
+	unsigned hdr;
+	struct wr w;
+
+	if (p->choice.kind != MESH_PATH_DIRECT || !p->have_pkey || n->ops.send_underlay == NULL)
+		return;
+	hdr = ep_hdr(&p->choice.ep);
+	if (size < hdr + MESH_PROBE_LEN || size - hdr > sizeof buf)
+		return;
+	m.len = (uint16_t)(size - hdr);
+	wr_init(&w, buf, sizeof buf);
+	if (mesh_probe_seal(&p->pkey, &m, &w) == 0)
+		n->ops.send_underlay(n->ctx, &p->choice.ep, buf, w.off);
+}
+
+void node_pmtu_min_update(struct mesh_node *n)
+{
+	uint16_t min = 0;
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		uint16_t m = mesh_pmtu_get(&n->peers[i]->pmtu);
+
+		if (m != 0 && (min == 0 || m < min))
+			min = m;
+	}
+	n->pmtu_min = min;
+}
+
+static void pmtu_changed(void *ctx, uint16_t old_mtu, uint16_t new_mtu)
+{
+	struct npeer *p = ctx;
+	const struct mesh_pmtu *pm = &p->pmtu;
+
+	if (new_mtu != 0)
+		log_info("mesh: member %s: path MTU %u (was %u; search %llu ms)", p->name,
+		    (unsigned)new_mtu, (unsigned)old_mtu,
+		    (unsigned long long)((pm->state == MESH_PMTU_DONE ? pm->found_in :
+		    p->n->now - pm->search_started) / MSEC(1)));
+	node_pmtu_min_update(p->n);
+}
+
+/* A direct path to ep: search its MTU when it is new. */
+static void pmtu_path(struct mesh_node *n, struct npeer *p, const struct mesh_path_choice *old)
+{
+	const struct mesh_path_choice *c = &p->choice;
+
+	if (c->kind != MESH_PATH_DIRECT) {
+		if (p->pmtu.state != MESH_PMTU_OFF)
+			mesh_pmtu_stop(&p->pmtu);
+		return;
+	}
+	if (old->kind == MESH_PATH_DIRECT && endpoint_eq(&old->ep, &c->ep) &&
+	    p->pmtu.state != MESH_PMTU_OFF)
+		return;
+	mesh_pmtu_start(&p->pmtu,
+	    (uint16_t)(NODE_PMTU_INNER + NODE_PMTU_WG_OVERHEAD + ep_hdr(&c->ep)), n->now);
+}
+
 /* DIRECT: WireGuard follows the chosen endpoint. NONE: WireGuard keeps what
  * it has (its own roaming may still find the peer). RELAY via R: WireGuard's
  * endpoint becomes synth(R, peer) (mesh/relay.h). */
@@ -153,10 +233,12 @@ static void path_changed(void *ctx, const struct mesh_path_choice *c)
 {
 	struct npeer *p = ctx;
 	struct mesh_node *n = p->n;
+	struct mesh_path_choice old = p->choice;
 	struct wg_peer_info info;
 	char a[ENDPOINT_STRLEN];
 
 	p->choice = *c;
+	pmtu_path(n, p, &old);
 	n->routes_dirty = true;	/* "covers a peer's working path" may change */
 	n->relays_dirty = true;	/* relay candidates depend on direct paths */
 	if (c->kind == MESH_PATH_RELAY) {
@@ -218,9 +300,13 @@ int node_peer_path_init(struct mesh_node *n, struct npeer *p)
 	struct mesh_path_cfg pc = {
 		.probe = path_probe, .changed = path_changed, .rand = path_rand, .ctx = p,
 	};
+	struct mesh_pmtu_cfg mc = {
+		.probe = pmtu_probe, .changed = pmtu_changed, .rand = path_rand, .ctx = p,
+	};
 	int r;
 
 	p->n = n;
+	mesh_pmtu_init(&p->pmtu, &mc);
 	if ((p->path = mesh_path_new(&pc, &r)) == NULL)
 		return r;
 	(void)mesh_path_set_local(p->path, n->lpfx, n->nlpfx, n->now);
@@ -387,6 +473,8 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 	    mesh_probe_open(&np->pkey, p, len, n->now_unix, &m) != 0)
 		return;
 	if (m.type == MESH_MSG_PROBE_ACK) {
+		if (mesh_pmtu_input_ack(&np->pmtu, m.txid, n->now) == 0)
+			return;
 		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0)
 			node_refl_note(n, &m.observed);
 		return;
@@ -410,6 +498,91 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 		np->punch_rx_at = n->now;
 		mesh_path_punch(np->path, n->now);
 	}
+}
+
+/* ---- path MTU: ICMP hints and the inner packet limit ---- */
+
+static bool ep_same_host(const union endpoint *a, const union endpoint *b)
+{
+	uint8_t fa, fb, aa[16], ab[16];
+	union endpoint x = *a, y = *b;
+	uint16_t pa, pb;
+
+	if (!node_ep_addr(a, &fa, aa) || !node_ep_addr(b, &fb, ab) || fa != fb ||
+	    memcmp(aa, ab, 16) != 0)
+		return false;
+	endpoint_unmap(&x);
+	endpoint_unmap(&y);
+	pa = x.sa.sa_family == AF_INET ? x.sin.sin_port : x.sin6.sin6_port;
+	pb = y.sa.sa_family == AF_INET ? y.sin.sin_port : y.sin6.sin6_port;
+	return pa == 0 || pb == 0 || pa == pb;	/* local errors carry no port */
+}
+
+void mesh_node_path_mtu_hint(struct mesh_node *n, const union endpoint *dst, unsigned mtu,
+    mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	if (mtu > UINT16_MAX)
+		return;
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+
+		if (!p->farewell && p->choice.kind == MESH_PATH_DIRECT &&
+		    ep_same_host(&p->choice.ep, dst))
+			mesh_pmtu_input_ptb(&p->pmtu, (uint16_t)mtu, now);
+	}
+}
+
+/* The member whose overlay address or installed route (longest prefix)
+ * holds addr, or NULL. */
+static const struct npeer *peer_for_addr(const struct mesh_node *n, uint8_t fam,
+    const uint8_t addr[16])
+{
+	const struct npeer *best = NULL;
+	int best_len = -1;
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct npeer *p = n->peers[i];
+
+		if (p->farewell)
+			continue;
+		if ((fam == MESH_FAMILY_V4 && memcmp(p->ipv4, addr, 4) == 0) ||
+		    (fam == MESH_FAMILY_V6 && memcmp(p->ipv6, addr, 16) == 0))
+			return p;
+		for (unsigned j = 0; j < p->ninst; j++)
+			if (p->inst[j].len > best_len &&
+			    mesh_prefix_contains_addr(&p->inst[j], fam, addr)) {
+				best = p;
+				best_len = p->inst[j].len;
+			}
+	}
+	return best;
+}
+
+unsigned mesh_node_inner_mtu(const struct mesh_node *n, const uint8_t *pkt, size_t len,
+    unsigned tun_mtu)
+{
+	const struct npeer *p;
+	uint8_t fam, addr[16];
+	uint16_t mtu;
+
+	/* the fast path: nothing is small, or this packet fits any path */
+	if (n->pmtu_min == 0 || len <= mesh_pmtu_inner_max(n->pmtu_min, MESH_PMTU_HDR_V6, tun_mtu))
+		return 0;
+	memset(addr, 0, sizeof addr);
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		fam = MESH_FAMILY_V4;
+		memcpy(addr, pkt + 16, 4);
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+		fam = MESH_FAMILY_V6;
+		memcpy(addr, pkt + 24, 16);
+	} else {
+		return 0;
+	}
+	if ((p = peer_for_addr(n, fam, addr)) == NULL || p->choice.kind != MESH_PATH_DIRECT ||
+	    (mtu = mesh_pmtu_get(&p->pmtu)) == 0)
+		return 0;
+	return mesh_pmtu_inner_max(mtu, ep_hdr(&p->choice.ep), tun_mtu);
 }
 
 /* ---- PUNCH (in-tunnel, node level) ---- */

@@ -108,6 +108,7 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 		mp.ninst = v[i]->ninst;
 		memcpy(mp.inst, v[i]->inst, sizeof mp.inst);
 		mp.rtt_ms = -1;
+		mp.mtu = mesh_pmtu_get(&v[i]->pmtu);
 		if (v[i]->path != NULL) {
 			struct mesh_path_choice pc;
 

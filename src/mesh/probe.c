@@ -35,12 +35,12 @@ void mesh_probe_key_clear(struct mesh_probe_key *k)
 	sodium_memzero(k, sizeof *k);
 }
 
-static const uint8_t zero_pad[MESH_PROBE_PAD_LEN];
-
-static size_t plain_len(uint8_t type, uint8_t family)
+/* Plaintext length of a message of the given type; PROBE: for the whole
+ * datagram length len. */
+static size_t plain_len(uint8_t type, uint8_t family, size_t len)
 {
 	if (type == MESH_MSG_PROBE)
-		return MESH_PROBE_PLAIN_LEN + MESH_PROBE_PAD_LEN;
+		return len - MESH_PROBE_OUTER_LEN - MESH_PROBE_MAC_LEN;
 	return family == 4 ? MESH_PROBE_ACK_PLAIN_V4_LEN : MESH_PROBE_ACK_PLAIN_V6_LEN;
 }
 
@@ -52,7 +52,7 @@ int mesh_probe_peek(const uint8_t *p, size_t len, uint8_t *type,
 	if (len < MESH_PROBE_OUTER_LEN || p[0] != MESH_MSG_MAGIC)
 		return MESHD_E_PROTO;
 	if (p[1] == MESH_MSG_PROBE) {
-		if (len != MESH_PROBE_LEN)
+		if (len < MESH_PROBE_LEN || len > MESH_PROBE_PADDED_MAX_LEN)
 			return MESHD_E_PROTO;
 	} else if (p[1] == MESH_MSG_PROBE_ACK) {
 		if (len != MESH_PROBE_ACK_V4_LEN && len != MESH_PROBE_ACK_V6_LEN)
@@ -90,31 +90,42 @@ static int observed_split(const union endpoint *ep, uint8_t *family, uint8_t add
 
 int mesh_probe_seal(const struct mesh_probe_key *k, const struct mesh_probe *m, struct wr *w)
 {
-	uint8_t plain[MESH_PROBE_ACK_PLAIN_V6_LEN], nonce[MESH_PROBE_NONCE_LEN];
-	uint8_t out[MESH_PROBE_MAX_LEN], addr[16], family = 0;
+	uint8_t nonce[MESH_PROBE_NONCE_LEN], addr[16], family = 0, *out, *plain;
 	uint16_t port = 0;
+	size_t pl, total;
 	struct wr pw;
-	size_t pl;
 	int r = MESHD_E_INVAL;
 
-	if (m->type != MESH_MSG_PROBE && m->type != MESH_MSG_PROBE_ACK)
-		goto out;
-	if (m->type == MESH_MSG_PROBE_ACK && observed_split(&m->observed, &family, addr, &port) != 0)
-		goto out;
-	pl = plain_len(m->type, family);
-	wr_init(&pw, plain, sizeof plain);
+	if (m->type == MESH_MSG_PROBE) {
+		total = m->len == 0 ? MESH_PROBE_LEN : m->len;
+		if (total < MESH_PROBE_LEN || total > MESH_PROBE_PADDED_MAX_LEN)
+			return MESHD_E_INVAL;
+	} else if (m->type == MESH_MSG_PROBE_ACK) {
+		if (observed_split(&m->observed, &family, addr, &port) != 0)
+			return MESHD_E_INVAL;
+		total = family == 4 ? MESH_PROBE_ACK_V4_LEN : MESH_PROBE_ACK_V6_LEN;
+	} else {
+		return MESHD_E_INVAL;
+	}
+	if (w->cap - w->off < total)
+		return MESHD_E_RANGE;
+	pl = plain_len(m->type, family, total);
+	/* The plaintext is built where its ciphertext goes and sealed in
+	 * place (libsodium allows it), so a padded probe needs no copy. */
+	out = w->p + w->off;
+	plain = out + MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN;
+	memset(plain, 0, pl);
+	wr_init(&pw, plain, pl);
 	if ((r = wr_u8(&pw, m->type)) != 0 ||
 	    (r = wr_u64(&pw, m->txid)) != 0 ||
 	    (r = wr_u64(&pw, m->time)) != 0)
-		goto out;
-	if (m->type == MESH_MSG_PROBE && (r = wr_bytes(&pw, zero_pad, sizeof zero_pad)) != 0)
 		goto out;
 	if (m->type == MESH_MSG_PROBE_ACK &&
 	    ((r = wr_u8(&pw, family)) != 0 ||
 	    (r = wr_bytes(&pw, addr, family == 4 ? 4 : 16)) != 0 ||
 	    (r = wr_u16(&pw, port)) != 0))
 		goto out;
-	if (pw.off != pl) {
+	if (m->type == MESH_MSG_PROBE_ACK && pw.off != pl) {
 		r = MESHD_E_INVAL;
 		goto out;
 	}
@@ -124,13 +135,15 @@ int mesh_probe_seal(const struct mesh_probe_key *k, const struct mesh_probe *m, 
 	out[1] = m->type;
 	memcpy(out + MESH_MSG_HDR_LEN, k->our_pk, MESH_PROBE_KEY_LEN);
 	memcpy(out + MESH_MSG_HDR_LEN + MESH_PROBE_KEY_LEN, nonce, sizeof nonce);
-	if (crypto_box_easy_afternm(out + MESH_PROBE_OUTER_LEN, plain, pl, nonce, k->k) != 0) {
+	if (crypto_box_detached_afternm(plain, out + MESH_PROBE_OUTER_LEN, plain, pl, nonce,
+	    k->k) != 0) {
 		r = MESHD_E_CRYPTO;
 		goto out;
 	}
-	r = wr_bytes(w, out, MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN + pl);
+	w->off += total;
+	return 0;
 out:
-	sodium_memzero(plain, sizeof plain);
+	sodium_memzero(out, total);
 	return r;
 }
 
@@ -150,11 +163,12 @@ static int decode_plain(const uint8_t *plain, size_t pl, uint8_t type, struct me
 		return MESHD_E_PROTO;
 	out->type = t;
 	if (type == MESH_MSG_PROBE) {
-		uint8_t pad[MESH_PROBE_PAD_LEN];
-
-		if ((r = rd_bytes(&rd, pad, sizeof pad)) != 0 || (r = rd_end(&rd)) != 0)
-			return r;
-		return sodium_is_zero(pad, sizeof pad) ? 0 : MESHD_E_PROTO;
+		/* the rest is padding: zeros, at least MESH_PROBE_PAD_LEN */
+		if (pl < MESH_PROBE_PLAIN_LEN + MESH_PROBE_PAD_LEN)
+			return MESHD_E_PROTO;
+		out->len = (uint16_t)(pl + MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN);
+		return sodium_is_zero(plain + MESH_PROBE_PLAIN_LEN, pl - MESH_PROBE_PLAIN_LEN) ?
+		    0 : MESHD_E_PROTO;
 	}
 	if ((r = rd_u8(&rd, &family)) != 0)
 		return r;
@@ -184,7 +198,7 @@ static int decode_plain(const uint8_t *plain, size_t pl, uint8_t type, struct me
 int mesh_probe_open(const struct mesh_probe_key *k, const uint8_t *p, size_t len,
     uint64_t now_unix, struct mesh_probe *out)
 {
-	uint8_t plain[MESH_PROBE_ACK_PLAIN_V6_LEN], pk[MESH_PROBE_KEY_LEN], type;
+	uint8_t plain[MESH_PROBE_PADDED_MAX_LEN], pk[MESH_PROBE_KEY_LEN], type;
 	const uint8_t *nonce = p + MESH_MSG_HDR_LEN + MESH_PROBE_KEY_LEN;
 	size_t pl;
 	int r;
@@ -212,7 +226,7 @@ int mesh_probe_open(const struct mesh_probe_key *k, const uint8_t *p, size_t len
 	    out->time > now_unix + MESH_PROBE_WINDOW_S)))
 		r = MESHD_E_EXPIRED;
 out:
-	sodium_memzero(plain, sizeof plain);
+	sodium_memzero(plain, pl < sizeof plain ? pl : sizeof plain);
 	if (r != 0)
 		memset(out, 0, sizeof *out);
 	return r;

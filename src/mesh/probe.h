@@ -18,6 +18,13 @@
  * theirs), and the plaintext repeats the header's type (so a PROBE cannot be
  * passed off as an ACK or the reverse; their lengths differ as well).
  *
+ * Padded PROBE (path MTU probing, mesh/pmtu.h): a PROBE of any length from
+ * MESH_PROBE_LEN to MESH_PROBE_PADDED_MAX_LEN, its plaintext's zero padding
+ * grown to fill it. It is answered by the same small PROBE_ACK, so the ACK
+ * is never larger than the PROBE. Nodes from before padded probes accept
+ * only MESH_PROBE_LEN and drop the rest silently: to them a padded probe is
+ * a lost one.
+ *
  * Replay: a PROBE whose time is more than MESH_PROBE_WINDOW_S away from the
  * receiver's clock is dropped (MESHD_E_EXPIRED); within the window a replay
  * only earns the replayer an ACK it cannot read. A PROBE_ACK is accepted
@@ -56,6 +63,8 @@ enum {
 	MESH_PROBE_ACK_V6_LEN = MESH_PROBE_OUTER_LEN + MESH_PROBE_MAC_LEN +
 	    MESH_PROBE_ACK_PLAIN_V6_LEN,
 	MESH_PROBE_MAX_LEN = MESH_PROBE_ACK_V6_LEN,	/* 110 */
+	/* largest padded PROBE accepted (a jumbo frame's UDP payload) */
+	MESH_PROBE_PADDED_MAX_LEN = 9216,
 };
 
 _Static_assert(MESH_PROBE_MAX_LEN < 200, "probes stay small");
@@ -79,6 +88,8 @@ struct mesh_probe {
 	uint64_t time;			/* sender's unix seconds */
 	union endpoint observed;	/* ACK only: the PROBE's source address
 					 * (AF_INET or AF_INET6, port != 0) */
+	uint16_t len;			/* PROBE: whole datagram length; 0 when
+					 * sealing means MESH_PROBE_LEN */
 };
 
 /* Precomputes the box key between our key pair and a peer's public key.
@@ -91,15 +102,16 @@ void mesh_probe_key_clear(struct mesh_probe_key *k);
 
 /* Reads the type and sender public key of a probe datagram without opening
  * it, so that the caller can find the peer's key. Checks the header and that
- * len is one of the three valid lengths for the type. Returns 0 or
- * MESHD_E_PROTO. */
+ * len is valid for the type (PROBE: MESH_PROBE_LEN..MESH_PROBE_PADDED_MAX_LEN;
+ * ACK: the v4 or v6 length). Returns 0 or MESHD_E_PROTO. */
 int mesh_probe_peek(const uint8_t *p, size_t len, uint8_t *type,
     uint8_t sender_pk[MESH_PROBE_KEY_LEN]);
 
 /* Appends m sealed for the peer of k, with a random nonce. m->observed is
  * used for an ACK only and must be AF_INET or AF_INET6 with a port (an
- * IPv4-mapped IPv6 address is sent as IPv4). Returns 0; MESHD_E_INVAL (bad
- * type or observed address); MESHD_E_RANGE (w full, nothing written). */
+ * IPv4-mapped IPv6 address is sent as IPv4). m->len pads a PROBE to that
+ * whole length. Returns 0; MESHD_E_INVAL (bad type, observed address or
+ * len); MESHD_E_RANGE (w full, nothing written). */
 int mesh_probe_seal(const struct mesh_probe_key *k, const struct mesh_probe *m, struct wr *w);
 
 /* Opens a probe datagram from the peer of k. now_unix is our clock. Returns

@@ -1,0 +1,167 @@
+/* ICMP "fragmentation needed" / ICMPv6 "packet too big" (icmp_ptb.h). */
+#include <string.h>
+
+#include "icmp_ptb.h"
+
+enum {
+	V4_HDR = 20,
+	V6_HDR = 40,
+	ICMP_HDR = 8,
+	IPPROTO_ICMP_ = 1,
+	IPPROTO_ICMPV6_ = 58,
+	ICMP_DEST_UNREACH = 3,
+	ICMP_FRAG_NEEDED = 4,
+	ICMPV6_PKT_TOOBIG = 2,
+	TTL = 64,
+};
+
+/* One's complement sum of p (big-endian 16-bit words, odd byte padded). */
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+bool icmp_ptb_v4_may_fragment(const uint8_t *pkt, size_t len)
+{
+	return len >= V4_HDR && pkt[0] >> 4 == 4 && (pkt[6] & 0x40) == 0;
+}
+
+/* ICMPv4 types that are errors (no error about an error). */
+static bool v4_is_icmp_error(const uint8_t *pkt, size_t len, size_t ihl)
+{
+	if (pkt[9] != IPPROTO_ICMP_ || len <= ihl)
+		return false;
+	switch (pkt[ihl]) {
+	case 3: case 4: case 5: case 11: case 12:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static size_t build_v4(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap)
+{
+	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4, quote, total;
+	const uint8_t *src = pkt + 12;
+
+	if (ihl < V4_HDR || len < ihl || ((size_t)pkt[2] << 8 | pkt[3]) < ihl)
+		return 0;
+	if ((pkt[6] & 0x40) == 0 || (pkt[6] & 0x1f) != 0 || pkt[7] != 0)
+		return 0;	/* no DF, or not the first fragment */
+	if (v4_is_icmp_error(pkt, len, ihl))
+		return 0;
+	if ((src[0] == 0 && src[1] == 0 && src[2] == 0 && src[3] == 0) || src[0] >= 224)
+		return 0;	/* unspecified, multicast, broadcast, class E */
+	quote = len;
+	if (quote > ICMP_PTB_V4_MAX - V4_HDR - ICMP_HDR)
+		quote = ICMP_PTB_V4_MAX - V4_HDR - ICMP_HDR;
+	total = V4_HDR + ICMP_HDR + quote;
+	if (total > cap || mtu > 0xffff)
+		return 0;
+	memset(out, 0, V4_HDR + ICMP_HDR);
+	out[0] = 0x45;
+	put16(out + 2, (uint16_t)total);
+	out[8] = TTL;
+	out[9] = IPPROTO_ICMP_;
+	memcpy(out + 12, pkt + 16, 4);	/* from the unreachable destination */
+	memcpy(out + 16, src, 4);
+	put16(out + 10, fold(sum16(0, out, V4_HDR)));
+	out[V4_HDR] = ICMP_DEST_UNREACH;
+	out[V4_HDR + 1] = ICMP_FRAG_NEEDED;
+	put16(out + V4_HDR + 6, (uint16_t)mtu);	/* next-hop MTU (RFC 1191) */
+	memcpy(out + V4_HDR + ICMP_HDR, pkt, quote);
+	put16(out + V4_HDR + 2, fold(sum16(0, out + V4_HDR, ICMP_HDR + quote)));
+	return total;
+}
+
+static size_t build_v6(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap)
+{
+	static const uint8_t zero[16];
+	const uint8_t *src = pkt + 8;
+	size_t quote, plen;
+	uint32_t s;
+
+	if (memcmp(src, zero, 16) == 0 || src[0] == 0xff)
+		return 0;	/* unspecified or multicast source */
+	/* an ICMPv6 error (type < 128) right after the fixed header */
+	if (pkt[6] == IPPROTO_ICMPV6_ && len > V6_HDR && pkt[V6_HDR] < 128)
+		return 0;
+	quote = len;
+	if (quote > ICMP_PTB_V6_MAX - V6_HDR - ICMP_HDR)
+		quote = ICMP_PTB_V6_MAX - V6_HDR - ICMP_HDR;
+	plen = ICMP_HDR + quote;
+	if (V6_HDR + plen > cap)
+		return 0;
+	memset(out, 0, V6_HDR + ICMP_HDR);
+	out[0] = 0x60;
+	put16(out + 4, (uint16_t)plen);
+	out[6] = IPPROTO_ICMPV6_;
+	out[7] = TTL;
+	memcpy(out + 8, pkt + 24, 16);	/* from the unreachable destination */
+	memcpy(out + 24, src, 16);
+	out[V6_HDR] = ICMPV6_PKT_TOOBIG;
+	out[V6_HDR + 4] = (uint8_t)(mtu >> 24);
+	out[V6_HDR + 5] = (uint8_t)(mtu >> 16);
+	out[V6_HDR + 6] = (uint8_t)(mtu >> 8);
+	out[V6_HDR + 7] = (uint8_t)mtu;
+	memcpy(out + V6_HDR + ICMP_HDR, pkt, quote);
+	/* pseudo-header: src, dst, upper-layer length, next header */
+	s = sum16(0, out + 8, 32);
+	s += (uint32_t)(plen >> 16) + (uint32_t)(plen & 0xffff);
+	s += IPPROTO_ICMPV6_;
+	put16(out + V6_HDR + 2, fold(sum16(s, out + V6_HDR, plen)));
+	return V6_HDR + plen;
+}
+
+size_t icmp_ptb_build(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap)
+{
+	if (len >= V4_HDR && pkt[0] >> 4 == 4)
+		return build_v4(pkt, len, mtu, out, cap);
+	if (len >= V6_HDR && pkt[0] >> 4 == 6)
+		return mtu >= 1280 ? build_v6(pkt, len, mtu, out, cap) : 0;
+	return 0;
+}
+
+void icmp_ptb_limit_init(struct icmp_ptb_limit *l, mtime_ns now)
+{
+	l->tokens = ICMP_PTB_RATE;
+	l->refill = now;
+}
+
+bool icmp_ptb_limit_take(struct icmp_ptb_limit *l, mtime_ns now)
+{
+	mtime_ns per = SEC(1) / ICMP_PTB_RATE;
+
+	if (now > l->refill) {
+		mtime_ns add = (now - l->refill) / per;
+
+		if (add >= ICMP_PTB_RATE - l->tokens) {
+			l->tokens = ICMP_PTB_RATE;
+			l->refill = now;
+		} else {
+			l->tokens += (uint32_t)add;
+			l->refill += add * per;
+		}
+	}
+	if (l->tokens == 0)
+		return false;
+	l->tokens--;
+	return true;
+}
