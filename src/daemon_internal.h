@@ -27,6 +27,7 @@
 #include "mesh/dns.h"
 #include "mesh/node.h"
 #include "mesh/routes.h"
+#include "metrics_http.h"
 #include "netmon.h"
 #include "portmap_run.h"
 #include "status.h"
@@ -71,6 +72,7 @@ struct meshd {
 	uint64_t hosts_hash;		/* of the last block written; 0: none */
 	char hosts_path[PATH_MAX];	/* opts.hosts_file made absolute */
 	uint8_t gbuf[WGDEV_MAX_PACKET];	/* outgoing gossip packet */
+	struct metrics_http metrics;	/* --metrics listener (metrics_daemon.h) */
 };
 
 /* daemon.c */
