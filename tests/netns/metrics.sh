@@ -179,6 +179,15 @@ code=$(get -o /dev/null -w '%{http_code}' -X POST "$URL/metrics") || true
 [ "$code" = 400 ] || fail "POST /metrics: $code, want 400"
 pass "/status.json == status --json; page SVG names n1 n2 n3; 404, HEAD, POST=400"
 
+# MX_SCREENSHOT=FILE.png: also look at the page in a real browser (headless
+# chromium inside n1's namespace); off by default, never a failure.
+if [ -n "${MX_SCREENSHOT:-}" ] && command -v chromium >/dev/null 2>&1; then
+	nx n1 timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/chromium" \
+		--screenshot="$MX_SCREENSHOT" --window-size=1200,900 "$URL/" >"$WORK/chromium.log" 2>&1 &&
+		info "screenshot: $MX_SCREENSHOT" || warn "chromium screenshot failed: $(tail -n 2 "$WORK/chromium.log")"
+	cp "$WORK/page.html" "${MX_SCREENSHOT%.png}.html" 2>/dev/null || true
+fi
+
 step "4. meshd graph | dot -Tsvg"
 m n1 graph -d "$(ndir n1)" >"$WORK/mesh.dot" || fail "meshd graph"
 dot -Tsvg "$WORK/mesh.dot" >"$WORK/mesh.svg" 2>"$WORK/dot.err" || fail "dot: $(cat "$WORK/dot.err")"
