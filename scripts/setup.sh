@@ -22,7 +22,8 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libsodium-dev
 libuv1-dev libsqlite3-dev libb2-dev libssl-dev check libmnl-dev libnatpmp-dev libminiupnpc-dev"
 DEPS_RUN="wireguard-go wireguard-tools iperf3 nftables iproute2 iputils-ping
-netcat-openbsd procps python3 miniupnpd-nftables miniupnpc natpmpc"
+netcat-openbsd procps python3 miniupnpd-nftables miniupnpc natpmpc curl
+python3-prometheus-client graphviz"
 # miniupnpd runs only inside the port-mapping test's router namespace, with
 # the test's own configuration: installed without recommends,
 # miniupnpd-nftables brings the binary and no service unit.

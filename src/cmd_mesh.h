@@ -15,5 +15,6 @@ int cmd_revoke(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
 
 #endif

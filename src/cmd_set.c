@@ -1,6 +1,8 @@
 /* `meshd set --advertise-routes LIST`: change the subnet routes the running
  * node advertises; the daemon keeps the new list in its store. The list is
  * checked here first, so only well-formed CIDRs reach the control socket.
+ * `meshd set --metrics ADDR:PORT|off` moves or stops the metrics listener
+ * the same way (the daemon stores it once it listens).
  */
 #include "config.h"
 
@@ -12,9 +14,11 @@
 #include "cli_opts.h"
 #include "cmd_mesh.h"
 #include "ctl.h"
+#include "metrics.h"
 
 static const char usage_set[] =
-	"Usage: meshd set [-d DIR] --advertise-routes CIDR[,CIDR...]|none\n"
+	"Usage: meshd set [-d DIR] [--advertise-routes CIDR[,CIDR...]|none]\n"
+	"                 [--metrics ADDR:PORT|off]\n"
 	"\n"
 	"Change a setting of the running node; it is kept in DIR.\n"
 	"\n"
@@ -22,16 +26,54 @@ static const char usage_set[] =
 	"      --advertise-routes LIST  the subnets this node offers to the mesh\n"
 	"                     (IPv4/IPv6 CIDRs, comma-separated; 'none' withdraws\n"
 	"                     them all). An admin must approve each one.\n"
+	"      --metrics ADDR:PORT  listen for metrics and the status page on\n"
+	"                     ADDR:PORT ('off': stop). A non-loopback ADDR shows\n"
+	"                     member names and counters to anyone who can reach it.\n"
 	CLI_HELP_HELP;
+
+static int parse_metrics(const char *cmd, const char *value, void *dest)
+{
+	union endpoint ep;
+	bool off;
+
+	if (metrics_addr_parse(value, &ep, &off) != 0)
+		return cli_bad_value(cmd, "invalid --metrics '%s': use ADDR:PORT (numeric, "
+				     "e.g. 127.0.0.1:9100 or [::1]:9100) or off", value);
+	if (!off && !metrics_addr_is_loopback(&ep))
+		fprintf(stderr, "meshd: warning: metrics on %s are not loopback-only: anyone who "
+			"can reach it sees member names, addresses and counters\n", value);
+	*(const char **)dest = value;
+	return 0;
+}
+
+static int set_metrics(const char *dir, const char *value)
+{
+	char req[CTL_REQ_MAX], err[512], *body;
+	int r;
+
+	snprintf(req, sizeof req, "set metrics %s", value);
+	r = ctl_request(dir, req, &body, err, sizeof err);
+	if (r < 0 && cli_not_running(err))
+		return cli_fail("not running; use 'meshd up --metrics ...' to start with "
+				"metrics");
+	if (r != 0)
+		return cli_fail("%s", err);
+	if (!strcmp(value, "off"))
+		printf("metrics off\n");
+	else
+		printf("metrics on http://%s/\n", body);
+	free(body);
+	return 0;
+}
 
 int cmd_set(int argc, char **argv)
 {
-	const char *dir = NULL, *adv = NULL;
+	const char *dir = NULL, *adv = NULL, *metrics = NULL;
 	char req[CTL_REQ_MAX], err[512], *body;
 	const struct cli_opt opts[] = {
 		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
-		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &adv),
-		  .missing = "nothing to set (give --advertise-routes)" },
+		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &adv) },
+		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = parse_metrics },
 	};
 	const struct cli_cmd cmd = { "set", usage_set, opts, sizeof opts / sizeof opts[0],
 				     0, 0, NULL };
@@ -39,7 +81,14 @@ int cmd_set(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
+	if (!adv && !metrics)
+		return cli_usage_error(&cmd, "nothing to set (give --advertise-routes or "
+				       "--metrics)");
 	dir = meshd_state_dir(dir);
+	if (metrics && (r = set_metrics(dir, metrics)) != 0)
+		return r;
+	if (!adv)
+		return 0;
 	snprintf(req, sizeof req, "set advertise-routes %s", adv);
 	r = ctl_request(dir, req, &body, err, sizeof err);
 	if (r < 0 && cli_not_running(err))

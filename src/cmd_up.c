@@ -12,11 +12,13 @@
 #include "cli_opts.h"
 #include "cmd_mesh.h"
 #include "ctl.h"
+#include "metrics.h"
 #include "store/store.h"
 
 static const char usage_up[] =
 	"Usage: meshd up [-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]]\n"
 	"                [--hosts-file [PATH]] [--hosts-file-short]\n"
+	"                [--metrics ADDR:PORT|off]\n"
 	"\n"
 	"Start the node stored in DIR. Without -f, returns once it runs in the\n"
 	"background.\n"
@@ -31,6 +33,11 @@ static const char usage_up[] =
 	"                     block of PATH (default: /etc/hosts)\n"
 	"      --hosts-file-short  also the bare NODE on each IPv4 line (any member\n"
 	"                     then answers single-label names such as 'wpad')\n"
+	"      --metrics ADDR:PORT  serve Prometheus metrics (/metrics), a status page\n"
+	"                     (/) and /status.json over HTTP on ADDR:PORT, e.g.\n"
+	"                     127.0.0.1:9100; 'off' stops it (default). Kept in DIR.\n"
+	"                     A non-loopback ADDR shows member names and counters to\n"
+	"                     anyone who can reach it.\n"
 	CLI_HELP_HELP
 	"\n"
 	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
@@ -73,7 +80,47 @@ static int check_advert_overlay(const char *dir, const struct mesh_prefix *r, si
 	return ret;
 }
 
-static int start_node(const char *dir, const struct meshd_run_opts *o)
+/* --metrics: checked while parsing, so a typo is a usage error. */
+static int parse_metrics(const char *cmd, const char *value, void *dest)
+{
+	union endpoint ep;
+	bool off;
+
+	if (metrics_addr_parse(value, &ep, &off) != 0)
+		return cli_bad_value(cmd, "invalid --metrics '%s': use ADDR:PORT (numeric, "
+				     "e.g. 127.0.0.1:9100 or [::1]:9100) or off", value);
+	*(const char **)dest = value;
+	return 0;
+}
+
+/* The listener address is a setting of the node: stored before the
+ * daemon starts (which reads it), canonical, or removed by "off". */
+static int store_metrics(const char *dir, const char *value)
+{
+	char canon[ENDPOINT_STRLEN];
+	union endpoint ep;
+	struct store *st;
+	bool off;
+	int r;
+
+	if (metrics_addr_parse(value, &ep, &off) != 0)
+		return 2;	/* parse_metrics said so already */
+	if (!off) {
+		endpoint_format(&ep, canon, sizeof canon);
+		if (!metrics_addr_is_loopback(&ep))
+			fprintf(stderr, "meshd: warning: metrics on %s are not loopback-only: anyone "
+				"who can reach it sees member names, addresses and counters\n", canon);
+	}
+	if (cli_open_existing(dir, &st) != 0)
+		return 1;
+	r = store_setting_put(st, METRICS_SETTING, off ? NULL : canon);
+	store_close(st);
+	if (r)
+		return cli_fail("cannot store --metrics in %s", dir);
+	return 0;
+}
+
+static int start_node(const char *dir, const struct meshd_run_opts *o, const char *metrics)
 {
 	struct mesh_prefix r[MESH_CERT_MAX_ROUTES];
 	char path[PATH_MAX];
@@ -91,6 +138,12 @@ static int start_node(const char *dir, const struct meshd_run_opts *o)
 		if (check_advert_overlay(dir, r, n))
 			return 1;
 	}
+	if (metrics) {
+		int rc = store_metrics(dir, metrics);
+
+		if (rc)
+			return rc;
+	}
 	fflush(NULL);
 	return meshd_daemon_run_opts(dir, o);
 }
@@ -98,7 +151,7 @@ static int start_node(const char *dir, const struct meshd_run_opts *o)
 int cmd_up(int argc, char **argv)
 {
 	struct meshd_run_opts o = { 0 };
-	const char *dir = NULL;
+	const char *dir = NULL, *metrics = NULL;
 	const struct cli_opt opts[] = {
 		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
 		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
@@ -107,6 +160,7 @@ int cmd_up(int argc, char **argv)
 		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
 		  .def = "/etc/hosts" },
 		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
+		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = parse_metrics },
 	};
 	const struct cli_cmd cmd = { "up", usage_up, opts, sizeof opts / sizeof opts[0],
 				     0, 0, NULL };
@@ -114,5 +168,5 @@ int cmd_up(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
-	return start_node(meshd_state_dir(dir), &o);
+	return start_node(meshd_state_dir(dir), &o, metrics);
 }

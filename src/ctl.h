@@ -21,6 +21,9 @@
  *	routes approve NODE CIDR
  *	routes deny NODE CIDR
  *			admin only: mesh_node_route_set()
+ *	set metrics ADDR:PORT|off
+ *			move or stop the metrics listener (kept in the store)
+ *	graph		the mesh as this node sees it, Graphviz DOT
  * Response: a first line "ok" or "error: MESSAGE", then the body (may be
  * empty), then the server closes the connection. A request that is too long,
  * ends at the client's EOF without a newline,

@@ -24,6 +24,7 @@
 #include "schedule.h"
 #include "tun.h"
 #include "daemonize.h"
+#include "metrics_daemon.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -189,6 +190,7 @@ static void hook_stopping(void *ctx)
 	struct meshd *d = ctx;
 
 	ctl_server_stop(&d->ctl);
+	meshd_metrics_stop(d);
 	meshd_dns_stop(d);
 	meshd_hosts_stop(d);
 	meshd_endpoints_stop(d);	/* port mapping DELETE, netmon, rescan timer */
@@ -428,6 +430,8 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 		r = configure_tun(d, err, errlen);
 	if (!r)
 		r = meshd_endpoints_start(d, err, errlen);
+	if (!r)
+		r = meshd_metrics_start(d, err, errlen);
 	if (!r)
 		r = ctl_server_start(&d->ctl, &d->dev.loop, d->dir, meshd_ctl_handle,
 				     meshd_ctl_stop, d, err, errlen);

@@ -1,7 +1,7 @@
 /* Control socket requests of the mesh daemon (ctl.h lists the protocol):
  * status, revoke, routes (table, approve, deny), set advertise-routes,
- * invite, down. Each handler answers with a one-line error naming the bad
- * value. */
+ * invite, down; set metrics and graph (metrics_daemon.c).
+ * Each handler answers with a one-line error naming the bad value. */
 #include "config.h"
 
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "daemon_internal.h"
 #include "invite.h"
 #include "mesh/routes.h"
+#include "metrics_daemon.h"
 #include "schedule.h"
 #include "status.h"
 #include "util/err.h"
@@ -182,6 +183,10 @@ enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, 
 		log_info("advertised routes set to '%s'", req + 21);
 		return CTL_ANSWER_OK;
 	}
+	if (!strncmp(req, "set metrics ", 12))
+		return meshd_metrics_ctl_set(d, req + 12, body, err, errlen);
+	if (!strcmp(req, "graph"))
+		return meshd_metrics_ctl_graph(d, body, err, errlen);
 	snprintf(err, errlen, "unknown request '%.64s'", req);
 	return CTL_ANSWER_ERROR;
 }

@@ -28,6 +28,7 @@
 #include "mesh/dns.h"
 #include "mesh/node.h"
 #include "mesh/routes.h"
+#include "metrics_http.h"
 #include "netmon.h"
 #include "portmap_run.h"
 #include "status.h"
@@ -79,6 +80,7 @@ struct meshd {
 	bool reap_on, sighup_on;
 	struct icmp_ptb_limit ptb_limit;	/* too-big answers into the TUN */
 	uint8_t ptb_buf[ICMP_PTB_V6_MAX];
+	struct metrics_http metrics;	/* --metrics listener (metrics_daemon.h) */
 };
 
 /* daemon.c */

@@ -505,23 +505,26 @@ START_TEST(test_store_migrate_from_v2_drops_invites)
 }
 END_TEST
 
-/* A new database is created at version 5 directly, with the v3 invites
- * table and the v5 records table (no per-kind record tables), and their
- * CHECKs hold against writers other than the store. */
-START_TEST(test_store_fresh_is_v5)
+/* A new database is created at version 6 directly, with the v3 invites
+ * table, the v5 records table (no per-kind record tables) and the v6
+ * settings table, and their CHECKs hold against writers other than the
+ * store. */
+START_TEST(test_store_fresh_is_v6)
 {
 	struct tmpdb t;
 	struct store *st = NULL;
 	sqlite3 *db;
 
-	ck_assert_int_eq(STORE_SCHEMA_LATEST, 5);
+	ck_assert_int_eq(STORE_SCHEMA_LATEST, 6);
 	tmpdb_init(&t);
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 5);
+	ck_assert_int_eq(store_schema_version(st), 6);
 	member_add(st, 1);
 	store_close(st);
 	db = raw_open(t.path);
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO settings VALUES ('', 'x')", NULL, NULL,
+	    NULL), SQLITE_CONSTRAINT);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL,
 	    NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
@@ -702,7 +705,7 @@ START_TEST(test_store_migrate_from_v4)
 	sqlite3_close(db);
 
 	ck_assert_int_eq(store_open(t.path, &st), 0);
-	ck_assert_int_eq(store_schema_version(st), 5);
+	ck_assert_int_eq(store_schema_version(st), STORE_SCHEMA_LATEST);
 	id_fill(id, 1);
 	ck_assert_int_eq(store_endpoint_record_get(st, id, &egot), 0);
 	ck_assert_uint_eq(egot.version, 11);
@@ -742,7 +745,7 @@ START_TEST(test_store_migrate_from_v4)
 	store_close(st);
 
 	db = raw_open(t.path);
-	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_LATEST);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name IN ('endpoint_records', 'route_records')"), 0);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM records"), 2);
@@ -812,6 +815,33 @@ START_TEST(test_store_node_roundtrip)
 	store_node_clear(&got);
 	ck_assert_uint_eq(got.wg_private_key[0], 0);
 	store_node_clear(&n);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_store_setting_roundtrip)
+{
+	struct store *st = open_mem();
+	char v[16], big[STORE_SETTING_MAX + 2];
+
+	ck_assert_int_eq(store_setting_get(st, "metrics", v, sizeof v), MESHD_E_NOENT);
+	ck_assert_int_eq(store_setting_put(st, "metrics", "127.0.0.1:9100"), 0);
+	ck_assert_int_eq(store_setting_get(st, "metrics", v, sizeof v), 0);
+	ck_assert_str_eq(v, "127.0.0.1:9100");
+	ck_assert_int_eq(store_setting_put(st, "metrics", "[::1]:9"), 0);
+	ck_assert_int_eq(store_setting_get(st, "metrics", v, sizeof v), 0);
+	ck_assert_str_eq(v, "[::1]:9");
+	/* a value that does not fit the caller's buffer is an error, not a cut */
+	ck_assert_int_eq(store_setting_get(st, "metrics", v, 4), MESHD_E_RANGE);
+	ck_assert_str_eq(v, "");
+	ck_assert_int_eq(store_setting_put(st, "metrics", NULL), 0);
+	ck_assert_int_eq(store_setting_get(st, "metrics", v, sizeof v), MESHD_E_NOENT);
+	ck_assert_int_eq(store_setting_put(st, "metrics", NULL), 0);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ck_assert_int_eq(store_setting_put(st, "metrics", big), MESHD_E_INVAL);
+	ck_assert_int_eq(store_setting_put(st, "metrics", ""), MESHD_E_INVAL);
+	ck_assert_int_eq(store_setting_put(st, "", "x"), MESHD_E_INVAL);
 	store_close(st);
 }
 END_TEST
@@ -1781,7 +1811,7 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_open_rejects_non_database);
 	tcase_add_test(tc, test_store_migrate_from_v1);
 	tcase_add_test(tc, test_store_migrate_from_v2_drops_invites);
-	tcase_add_test(tc, test_store_fresh_is_v5);
+	tcase_add_test(tc, test_store_fresh_is_v6);
 	tcase_add_test(tc, test_store_migrate_from_v4);
 	tcase_add_test(tc, test_store_migrate_from_v3);
 	tcase_add_test(tc, test_store_migrate_failure_rolls_back);
@@ -1790,6 +1820,7 @@ Suite *suite_store(void)
 	tc = tcase_create("tables");
 	tcase_add_test(tc, test_store_node_roundtrip);
 	tcase_add_test(tc, test_store_node_put_rejects_bad_text);
+	tcase_add_test(tc, test_store_setting_roundtrip);
 	tcase_add_test(tc, test_store_mesh_roundtrip);
 	tcase_add_test(tc, test_store_mesh_put_rejects_bad_prefix);
 	tcase_add_test(tc, test_store_member_roundtrip);

@@ -273,6 +273,10 @@ struct mesh_relay_stats;
 /* Relay counters (mesh/relay.h). */
 void mesh_node_relay_stats(const struct mesh_node *n, struct mesh_relay_stats *out);
 
+struct mesh_gossip_stats;
+/* Gossip engine counters (mesh/gossip.h), for metrics. */
+void mesh_node_gossip_stats(const struct mesh_node *n, struct mesh_gossip_stats *out);
+
 /* ---- subnet routes (records in mesh/routes.h) ----
  *
  * A member ADVERTISES prefixes in a ROUTES record signed by itself (kind
@@ -325,6 +329,7 @@ struct mesh_node_self {
 	uint8_t nadv, nappr;			/* our subnet routes: advertised, */
 	struct mesh_prefix adv[MESH_CERT_MAX_ROUTES];	/* approved (our cert) */
 	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
+	uint64_t cert_expires_at;		/* our certificate, unix s */
 };
 void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out);
 

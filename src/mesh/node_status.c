@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/gossip.h"
 #include "mesh/node_internal.h"
 #include "mesh/records.h"
 #include "util/err.h"
@@ -33,6 +34,14 @@ void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out)
 	}
 	out->nappr = n->self.nroutes;
 	memcpy(out->appr, n->self.routes, sizeof out->appr);
+	out->cert_expires_at = n->self.expires_at;
+}
+
+void mesh_node_gossip_stats(const struct mesh_node *n, struct mesh_gossip_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (n->g != NULL)
+		mesh_gossip_get_stats(n->g, out);
 }
 
 int mesh_node_lookup_name(const struct mesh_node *n, const char *label, uint8_t v4[4],

@@ -170,12 +170,20 @@ static const char schema_v5[] =
 	"DROP TABLE endpoint_records;"
 	"DROP TABLE route_records;";
 
+/* v6: node settings that are not part of any signed record (the metrics
+ * listener today), as key/value text: a new setting needs no migration. */
+static const char schema_v6[] =
+	"CREATE TABLE settings ("
+	" key TEXT PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 32),"
+	" value TEXT NOT NULL CHECK (length(value) <= 255));";
+
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==

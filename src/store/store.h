@@ -49,9 +49,11 @@
 #define STORE_PREFIX_STRLEN	50	/* "addr/len", NUL included */
 #define STORE_CERT_MAX		4096	/* signed node certificate */
 #define STORE_RECORD_MAX	2048	/* signed revocation / endpoint record */
+#define STORE_SETTING_KEY_MAX	32	/* settings: key length, bytes */
+#define STORE_SETTING_MAX	255	/* settings: value length, bytes */
 
 /* Schema version this build creates and understands. */
-#define STORE_SCHEMA_LATEST	5
+#define STORE_SCHEMA_LATEST	6
 
 struct store;
 
@@ -135,6 +137,19 @@ typedef int store_record_fn(const struct store_record *r, void *arg);
  * callback's non-zero value, or an error (MESHD_E_INVAL: kind). */
 int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
     void *arg);
+
+/* ---- settings (schema v6): local options kept across restarts ----
+ *
+ * Plain text values under short keys ("metrics": the ADDR:PORT of the
+ * metrics listener). Nothing here is signed or gossiped. */
+
+/* Copies the value of key into out (cap bytes, NUL included). Returns 0;
+ * MESHD_E_NOENT (not set); MESHD_E_INVAL (key empty or too long);
+ * MESHD_E_RANGE (value does not fit in cap). */
+int store_setting_get(struct store *st, const char *key, char *out, size_t cap);
+/* Sets key to value; value NULL removes it (removing an absent key is 0).
+ * Returns 0; MESHD_E_INVAL (key or value empty/too long). */
+int store_setting_put(struct store *st, const char *key, const char *value);
 
 /* Typed views of the same table, for callers that handle one kind. */
 
