@@ -67,40 +67,44 @@ static void put_le16(uint8_t *p, uint16_t v)
  * independence makes the folded sum, stored back in host order, the right
  * bytes. Regions must start at even offsets of the summed whole. */
 
+/* 64-bit words with their carries counted apart (one add and one compare
+ * per 8 bytes, no dependency on the carry flag): this runs at every byte
+ * of the tunnel on both sides. The carries go back in at the end, which is
+ * what ones'-complement addition does. */
 static uint64_t csum_add(uint64_t s, const uint8_t *p, size_t n)
 {
-	while (n >= 8) {
-		uint64_t v;
+	uint64_t c = 0, v[4];
 
-		memcpy(&v, p, 8);
-		s += (v & 0xffffffffu) + (v >> 32);
+	while (n >= 32) {
+		memcpy(v, p, 32);
+		s += v[0];
+		c += s < v[0];
+		s += v[1];
+		c += s < v[1];
+		s += v[2];
+		c += s < v[2];
+		s += v[3];
+		c += s < v[3];
+		p += 32;
+		n -= 32;
+	}
+	while (n >= 8) {
+		memcpy(v, p, 8);
+		s += v[0];
+		c += s < v[0];
 		p += 8;
 		n -= 8;
 	}
-	if (n >= 4) {
-		uint32_t v;
-
-		memcpy(&v, p, 4);
-		s += v;
-		p += 4;
-		n -= 4;
-	}
-	if (n >= 2) {
-		uint16_t v;
-
-		memcpy(&v, p, 2);
-		s += v;
-		p += 2;
-		n -= 2;
-	}
 	if (n) {
-		uint8_t t[2] = { p[0], 0 };
-		uint16_t v;
+		uint8_t t[8] = { 0 };
 
-		memcpy(&v, t, 2);
-		s += v;
+		memcpy(t, p, n);	/* a short tail sums as if zero-padded */
+		memcpy(v, t, 8);
+		s += v[0];
+		c += s < v[0];
 	}
-	return s;
+	s += c;
+	return s + (s < c);
 }
 
 static uint16_t csum_fold(uint64_t s)
