@@ -749,7 +749,8 @@ void wgdev_shutdown(struct wgdev *dev, const char *why)
 	close_handles(dev);
 }
 
-/* MESHD_FAULT=udp_gso,tun_gso: fake the kernel refusing those offloads. */
+/* MESHD_FAULT=udp_gso,tun_gso,tun_plain: fake the kernel refusing those
+ * offloads (tun_plain: every TUN offload, as a kernel without them). */
 static void fault_init(struct wgdev *dev)
 {
 	const char *f = getenv("MESHD_FAULT");
@@ -761,6 +762,8 @@ static void fault_init(struct wgdev *dev)
 		dev->fault |= WGDEV_FAULT_UDP_GSO;
 	if (strstr(f, "tun_gso"))
 		dev->fault |= WGDEV_FAULT_TUN_GSO;
+	if (strstr(f, "tun_plain"))
+		dev->fault |= WGDEV_FAULT_TUN_PLAIN;
 	if (dev->fault)
 		log_warn("MESHD_FAULT=%s: faking offload failures", f);
 }
@@ -791,7 +794,9 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 		FAIL("cannot use %s: %s", path, strerror(errno));
 	}
 
-	r = dev->tun_fd = tun_open_offload(ifname, &dev->tun_ofl);
+	fault_init(dev);
+	r = dev->tun_fd = dev->fault & WGDEV_FAULT_TUN_PLAIN ? tun_open(ifname) :
+			  tun_open_offload(ifname, &dev->tun_ofl);
 	if (r < 0) {
 		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
 			FAIL("cannot create TUN '%s': /dev/net/tun: %s", ifname, strerror(errno));
@@ -827,7 +832,6 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 		dev->gro_mem = m;
 		offload_gro_init(&dev->gro, dev->gro_mem, allow);
 	}
-	fault_init(dev);
 	log_info("TUN offloads: %s", !(dev->tun_ofl & TUN_OFL_VNET) ? "none (plain TUN)" :
 		 dev->tun_ofl & TUN_OFL_USO ? "checksum, TSO4/6, USO4/6" : "checksum, TSO4/6");
 

@@ -18,8 +18,8 @@
  * A bounded amount of work per readiness callback keeps TUN and UDP from
  * starving each other. Offloads heal: a GSO send or coalesced TUN write the
  * kernel refuses turns that offload off (logged once) and the data goes out
- * packet by packet; MESHD_FAULT=udp_gso,tun_gso fakes those refusals for
- * tests.
+ * packet by packet; MESHD_FAULT=udp_gso,tun_gso,tun_plain fakes those
+ * refusals for tests.
  *
  * Mesh mode (wgdev_start_hooks, used by src/daemon.c) adds struct wgdev_hooks:
  * non-WireGuard datagrams starting with WGDEV_MESH_MAGIC go to hooks.underlay,
@@ -90,6 +90,7 @@ struct wgdev_hooks {
 enum {
 	WGDEV_FAULT_UDP_GSO = 1,	/* every UDP GSO sendmmsg fails with EIO */
 	WGDEV_FAULT_TUN_GSO = 2,	/* every coalesced TUN write fails with EINVAL */
+	WGDEV_FAULT_TUN_PLAIN = 4,	/* the TUN is opened without offloads */
 };
 
 enum {

@@ -1,15 +1,16 @@
 #!/bin/bash
 # offload_heal.sh: offloads that heal themselves. meshd on side a runs with
 # MESHD_FAULT=udp_gso,tun_gso, which makes every UDP GSO send and every
-# coalesced (GSO) TUN write fail as a kernel without those offloads would.
+# coalesced (GSO) TUN write fail as a kernel without those offloads would;
+# side b runs with MESHD_FAULT=tun_plain: a TUN without offloads at all.
 #
-#   ns $PFX-h-a  (meshd wg, faults)                   ns $PFX-h-b  (meshd wg)
+#   ns $PFX-h-a  (meshd wg, faults)                   ns $PFX-h-b  (meshd wg, plain TUN)
 #   wg<..>a 100.64.0.1/24 fd00:64::1/64  <=========>  wg<..>b 100.64.0.2/24 fd00:64::2/64
 #   v0 198.51.100.1/24 ----------------- veth --------------- v0 198.51.100.2/24
 #
 # Bulk TCP both ways over IPv4 and IPv6 inside (sha256 checked) must arrive
 # intact, and a's log must say once that it turned UDP GSO and TCP
-# coalescing off; b (no faults) must have kept its offloads.
+# coalescing off; b must say it runs a plain TUN and never fall back.
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,7 +27,7 @@ addr_add h-b v0 198.51.100.2/24
 ia=$(ifname a h)
 ib=$(ifname b h)
 MESHD_FAULT=udp_gso,tun_gso LOG_LEVEL=info impl_start h-a "$ia" meshd
-LOG_LEVEL=info impl_start h-b "$ib" meshd
+MESHD_FAULT=tun_plain LOG_LEVEL=info impl_start h-b "$ib" meshd
 ka=$(key_new h-a)
 kb=$(key_new h-b)
 wgset h-a "$ia" private-key "$WORK/h-a.key" listen-port 51820 \
@@ -37,6 +38,7 @@ link_up h-a "$ia" 100.64.0.1/24 fd00:64::1/64
 link_up h-b "$ib" 100.64.0.2/24 fd00:64::2/64
 loga="$WORK/$ia.meshd.log"
 logb="$WORK/$ib.meshd.log"
+grep -q "TUN offloads: none (plain TUN)" "$logb" || fail "b: $(grep -h 'TUN offloads' "$logb")"
 grep -q "TUN offloads: checksum, TSO" "$loga" || skip "the kernel gives no TUN offloads: $(grep -h 'TUN offloads' "$loga")"
 ping_first h-a 100.64.0.2 15 || fail "no handshake"
 
@@ -63,7 +65,7 @@ bulk h-b h-a 100.64.0.1 16
 bulk h-a h-b fd00:64::2 8
 bulk h-b h-a fd00:64::1 8
 
-step "a turned the failing offloads off, once each; b kept them"
+step "a turned the failing offloads off, once each; b (plain) never fell back"
 n=$(grep -c "UDP GSO unavailable" "$loga" || true)
 [ "$n" = 1 ] || fail "a: 'UDP GSO unavailable' logged $n times, want 1"
 n=$(grep -c "TUN refused a coalesced TCP packet" "$loga" || true)
