@@ -1,4 +1,5 @@
-/* The TUN device: /dev/net/tun with IFF_TUN | IFF_NO_PI (raw IP packets). */
+/* The TUN device: /dev/net/tun with IFF_TUN | IFF_NO_PI (raw IP packets),
+ * optionally with IFF_VNET_HDR and offloads (see offload.h). */
 #ifndef MESHD_TUN_H
 #define MESHD_TUN_H
 
@@ -18,6 +19,20 @@ bool tun_name_valid(const char *name);
  * close-on-exec fd or MESHD_E_SYS with errno saved. The kernel deletes the
  * interface when the last fd is closed. */
 int tun_open(const char *name);
+
+/* Offload features of an fd opened by tun_open_offload(). */
+enum {
+	TUN_OFL_VNET = 1,	/* every read and write carries a virtio_net_hdr */
+	TUN_OFL_TSO = 2,	/* the kernel hands us TCP super-packets (TSO4/TSO6) */
+	TUN_OFL_USO = 4,	/* ... and UDP ones (USO4/USO6), Linux >= 6.2 */
+};
+
+/* Like tun_open(), asking for IFF_VNET_HDR (little-endian headers) with
+ * TUNSETOFFLOAD CSUM|TSO4|TSO6|USO4|USO6, then without USO. When the kernel
+ * refuses the header or every offload, the fd is reopened as a plain TUN.
+ * *features gets the TUN_OFL_* bits in force (0: plain). Same returns as
+ * tun_open(). */
+int tun_open_offload(const char *name, unsigned *features);
 
 /* Interface settings through an AF_INET datagram socket. 0 or MESHD_E_SYS. */
 int tun_set_mtu(const char *name, int mtu);

@@ -26,7 +26,7 @@ bool tun_name_valid(const char *name)
 	return true;
 }
 
-int tun_open(const char *name)
+static int open_flags(const char *name, short flags)
 {
 	struct ifreq ifr;
 	int fd, e;
@@ -35,7 +35,7 @@ int tun_open(const char *name)
 	if (fd < 0)
 		return MESHD_E_SYS;
 	memset(&ifr, 0, sizeof ifr);
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = flags;
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		e = errno;
@@ -44,6 +44,50 @@ int tun_open(const char *name)
 		return MESHD_E_SYS;
 	}
 	return fd;
+}
+
+int tun_open(const char *name)
+{
+	return open_flags(name, IFF_TUN | IFF_NO_PI);
+}
+
+/* Newer than some userspace headers (Linux 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+int tun_open_offload(const char *name, unsigned *features)
+{
+	static const struct {
+		unsigned tun_f, ofl;
+	} tries[] = {
+		{ TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+		  TUN_OFL_VNET | TUN_OFL_TSO | TUN_OFL_USO },
+		{ TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_OFL_VNET | TUN_OFL_TSO },
+	};
+	int fd, le = 1, hsz = 10;	/* struct virtio_net_hdr */
+
+	*features = 0;
+	fd = open_flags(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+	if (fd < 0)
+		return open_flags(name, IFF_TUN | IFF_NO_PI);
+	/* Little-endian headers whatever the host (offload.c reads them so). */
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) == 0 && ioctl(fd, TUNSETVNETLE, &le) == 0) {
+		for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+			if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)tries[i].tun_f) == 0) {
+				*features = tries[i].ofl;
+				return fd;
+			}
+		}
+	}
+	/* The kernel takes the header but no offload: a plain TUN costs
+	 * less than ten useless bytes per packet. Closing the last fd
+	 * deletes a non-persistent interface; the reopen creates it again. */
+	close(fd);
+	return open_flags(name, IFF_TUN | IFF_NO_PI);
 }
 
 static int ifreq_ioctl(const char *name, unsigned long req, struct ifreq *ifr)

@@ -8,6 +8,7 @@
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mss.h"
@@ -71,12 +72,109 @@ static void timer_fire(void *ctx, mtime_ns now)
 
 /* ---- data path: UDP -> wg -> TUN ---- */
 
-static void deliver(struct wgdev *dev, const uint8_t *pkt, size_t len)
+/* One packet on its own; with a vnet header, an all-zero one (no GSO, no
+ * checksum request: the kernel checks the packet's own checksum). */
+static void tun_write_one(struct wgdev *dev, const uint8_t *pkt, size_t len)
 {
-	if (write(dev->tun_fd, pkt, len) < 0) {
+	static const uint8_t novnet[OFFLOAD_VNET_HDR_LEN];
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)novnet, .iov_len = sizeof novnet },
+		{ .iov_base = (void *)pkt, .iov_len = len },
+	};
+	ssize_t r;
+
+	if (dev->tun_ofl & TUN_OFL_VNET)
+		r = writev(dev->tun_fd, iov, 2);
+	else
+		r = write(dev->tun_fd, pkt, len);
+	if (r < 0) {
 		dev->tun_write_errs++;
 		log_ratelimited(LOG_LVL_DEBUG, "TUN write failed: %s", strerror(errno));
 	}
+}
+
+/* The kernel refused coalesced item i (EINVAL/EIO): stop coalescing its
+ * protocol for good, and write this one as the packets it was made of. The
+ * spare TX buffer (stage) is free outside on_tun and holds the segments. */
+static void gro_heal(struct wgdev *dev, unsigned i, int e)
+{
+	struct offload_gro_item *it = &dev->gro.item[i];
+	bool tcp = it->kind == OFFLOAD_TCP4 || it->kind == OFFLOAD_TCP6;
+	struct offload_super sp;
+	struct offload_vnet vh;
+	size_t n;
+
+	if (dev->gro.allow & (tcp ? OFFLOAD_GRO_TCP : OFFLOAD_GRO_UDP)) {
+		dev->gro.allow &= tcp ? ~(unsigned)OFFLOAD_GRO_TCP : ~(unsigned)OFFLOAD_GRO_UDP;
+		log_warn("TUN refused a coalesced %s packet (%s): %s coalescing off",
+			 tcp ? "TCP" : "UDP", strerror(e), tcp ? "TCP" : "UDP");
+	}
+	offload_vnet_decode(&vh, it->buf);
+	if (offload_super_parse(&sp, &vh, it->buf + OFFLOAD_VNET_HDR_LEN, it->len) != 0) {
+		dev->tun_write_errs++;
+		return;
+	}
+	for (unsigned k = 0; k < sp.nseg; k++) {
+		if (offload_segment(&sp, k, dev->stage, WGDEV_BUF_SIZE, &n) != 0) {
+			dev->tun_write_errs++;
+			continue;
+		}
+		tun_write_one(dev, dev->stage, n);
+	}
+}
+
+/* Writes out what the coalescer holds, one write per item. */
+static void gro_flush(struct wgdev *dev)
+{
+	struct offload_gro *g = &dev->gro;
+
+	for (unsigned i = 0; i < g->n; i++) {
+		bool gso = g->item[i].nseg > 1;
+		const uint8_t *o;
+		size_t len;
+		ssize_t r;
+
+		o = offload_gro_item_out(g, i, &len);
+		if (gso && (dev->fault & WGDEV_FAULT_TUN_GSO)) {
+			errno = EINVAL;
+			r = -1;
+		} else {
+			r = write(dev->tun_fd, o, len);
+		}
+		if (r >= 0)
+			continue;
+		if (gso && (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP)) {
+			gro_heal(dev, i, errno);
+			continue;
+		}
+		dev->tun_write_errs++;
+		log_ratelimited(LOG_LVL_DEBUG, "TUN write failed: %s", strerror(errno));
+	}
+	/* After WireGuard's AEAD a bad TCP/UDP checksum was bad when the peer
+	 * encrypted it: its stack relies on an offload we do not have. Such
+	 * packets are never merged (the kernel drops them), and after a few
+	 * we stop paying for the checks. */
+	if (g->csum_bad >= WGDEV_CSUM_BAD_MAX && g->allow) {
+		log_warn("%llu decrypted packets failed their TCP/UDP checksum: coalescing off",
+			 (unsigned long long)g->csum_bad);
+		g->allow = 0;
+	}
+	offload_gro_reset(g);
+}
+
+static void deliver(struct wgdev *dev, const uint8_t *pkt, size_t len)
+{
+	if (dev->gro_batch) {
+		int r = offload_gro_add(&dev->gro, pkt, len);
+
+		if (r == MESHD_E_FULL) {
+			gro_flush(dev);
+			r = offload_gro_add(&dev->gro, pkt, len);
+		}
+		if (r == 0)
+			return;
+	}
+	tun_write_one(dev, pkt, len);
 }
 
 /* The GRO segment size of a received message, or 0 when not coalesced. */
@@ -164,6 +262,7 @@ static void on_udp(uv_poll_t *h, int status, int events)
 		return;
 	now = sched_now();
 	npkts = 0;
+	dev->gro_batch = (dev->tun_ofl & TUN_OFL_VNET) && dev->gro.allow;
 	for (int i = 0; i < n; i++) {
 		uint8_t *buf = dev->rxbuf + (size_t)i * WGDEV_BUF_SIZE;
 		struct msghdr *mh = &dev->rxmsg[i].msg_hdr;
@@ -193,6 +292,9 @@ static void on_udp(uv_poll_t *h, int status, int events)
 			input_one(dev, s, sl, &dev->rxsrc[i], now);
 		}
 	}
+	if (dev->gro_batch)
+		gro_flush(dev);
+	dev->gro_batch = false;
 	/* With GRO one message may hold dozens of packets: keep a callback's
 	 * work near one burst so the TUN side is not starved. */
 	if (npkts > 4 * WGDEV_BURST && dev->rx_vlen > 4)
@@ -254,7 +356,14 @@ static void txq_flush(struct wgdev *dev, struct wgdev_txq *q, int fd)
 	unsigned nmsg = txq_build(dev, q, 0), off = 0;
 
 	while (off < nmsg) {
-		int r = sendmmsg(fd, q->msg + off, nmsg - off, 0);
+		int r;
+
+		if ((dev->fault & WGDEV_FAULT_UDP_GSO) && q->msg[off].msg_hdr.msg_iovlen > 1) {
+			errno = EIO;
+			r = -1;
+		} else {
+			r = sendmmsg(fd, q->msg + off, nmsg - off, 0);
+		}
 
 		if (r > 0) {
 			off += (unsigned)r;
@@ -320,21 +429,55 @@ static bool tun_drop(const struct wgdev *dev, const uint8_t *pkt, size_t len)
 	return ((unsigned)pkt[ihl + 2] << 8 | pkt[ihl + 3]) == dev->hooks.tun_drop_udp_port;
 }
 
+/* One IP packet at buf + WG_HEADROOM: encrypted in place and queued. */
+static void tun_one(struct wgdev *dev, uint8_t *buf, size_t n, mtime_ns now)
+{
+	struct wg_result res;
+
+	if (n > (size_t)dev->mtu)
+		refresh_mtu(dev);
+	if (dev->hooks.tun_drop_udp_port && tun_drop(dev, buf + WG_HEADROOM, n))
+		return;
+	if (dev->hooks.mss_clamp && mss_maybe_syn(buf + WG_HEADROOM, n))
+		mss_clamp(buf + WG_HEADROOM, n, (unsigned)dev->mtu);
+	/* Too big for the peer's path: answered with ICMP, before a nonce is spent. */
+	if (dev->hooks.tun_too_big && dev->hooks.tun_too_big(dev->hooks.ctx, buf + WG_HEADROOM, n, now))
+		return;
+	wg_input_tun(dev->wg, buf, n, WGDEV_BUF_SIZE, now, &res);
+	if (res.act == WG_ACT_SEND)
+		txq_add(dev, buf + res.off, res.len, &res.dst);
+}
+
+static void tx_flush(struct wgdev *dev)
+{
+	if (dev->txq[0].n)
+		txq_flush(dev, &dev->txq[0], dev->udp.fd4);
+	if (dev->txq[1].n)
+		txq_flush(dev, &dev->txq[1], dev->udp.fd6);
+}
+
+/* Reads go to the spare buffer (stage), behind a vnet header when the TUN
+ * has offloads. A plain packet swaps places with the next free slot (no
+ * copy); a super-packet is cut into the slots. When the slots run out the
+ * queued datagrams are sent first, which frees them all. */
 static void on_tun(uv_poll_t *h, int status, int events)
 {
 	struct wgdev_poll *p = h->data;
 	struct wgdev *dev = p->dev;
-	struct wg_result res;
+	size_t hdr = dev->tun_ofl & TUN_OFL_VNET ? OFFLOAD_VNET_HDR_LEN : 0;
+	unsigned used = 0, done = 0;
 	mtime_ns now = 0;
-	int i;
+	bool any = false;
 
 	if (status < 0) {
 		wgdev_shutdown(dev, "TUN device error");
 		return;
 	}
-	for (i = 0; i < WGDEV_BURST; i++) {
-		uint8_t *buf = dev->txbuf + (size_t)i * WGDEV_BUF_SIZE;
-		ssize_t n = read(dev->tun_fd, buf + WG_HEADROOM, WGDEV_MAX_PACKET);
+	while (done < WGDEV_TUN_BUDGET) {
+		uint8_t *rd = dev->stage + WG_HEADROOM - hdr;
+		struct offload_super sp;
+		struct offload_vnet vh;
+		ssize_t n = read(dev->tun_fd, rd, WGDEV_MAX_PACKET + hdr);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -346,26 +489,51 @@ static void on_tun(uv_poll_t *h, int status, int events)
 		}
 		if (n == 0)
 			break;
-		if (i == 0)
+		if (!any)
 			now = sched_now();
-		if (n > dev->mtu)
-			refresh_mtu(dev);
-		if (dev->hooks.tun_drop_udp_port && tun_drop(dev, buf + WG_HEADROOM, (size_t)n))
+		any = true;
+		if ((size_t)n <= hdr)
 			continue;
-		if (dev->hooks.mss_clamp && mss_maybe_syn(buf + WG_HEADROOM, (size_t)n))
-			mss_clamp(buf + WG_HEADROOM, (size_t)n, (unsigned)dev->mtu);
-		if (dev->hooks.tun_too_big &&
-		    dev->hooks.tun_too_big(dev->hooks.ctx, buf + WG_HEADROOM, (size_t)n, now))
+		if (hdr)
+			offload_vnet_decode(&vh, rd);
+		else
+			memset(&vh, 0, sizeof vh);
+		if (offload_super_parse(&sp, &vh, dev->stage + WG_HEADROOM, (size_t)n - hdr) != 0) {
+			dev->tun_bad_gso++;
+			log_ratelimited(LOG_LVL_DEBUG, "TUN packet of %zd bytes (gso %u/%u) dropped",
+					n, vh.gso_type, vh.gso_size);
 			continue;
-		wg_input_tun(dev->wg, buf, (size_t)n, WGDEV_BUF_SIZE, now, &res);
-		if (res.act == WG_ACT_SEND)
-			txq_add(dev, buf + res.off, res.len, &res.dst);
+		}
+		if (sp.kind == OFFLOAD_PLAIN) {
+			uint8_t *t;
+
+			if (used == WGDEV_BURST) {
+				tx_flush(dev);
+				used = 0;
+			}
+			t = dev->txslot[used];
+			dev->txslot[used] = dev->stage;
+			dev->stage = t;
+			tun_one(dev, dev->txslot[used++], sp.len, now);
+			done++;
+			continue;
+		}
+		for (unsigned k = 0; k < sp.nseg; k++) {
+			size_t sl;
+
+			if (used == WGDEV_BURST) {
+				tx_flush(dev);
+				used = 0;
+			}
+			if (offload_segment(&sp, k, dev->txslot[used] + WG_HEADROOM,
+					    WGDEV_MAX_PACKET, &sl) != 0)
+				break;
+			tun_one(dev, dev->txslot[used++], sl, now);
+		}
+		done += sp.nseg;
 	}
-	if (dev->txq[0].n)
-		txq_flush(dev, &dev->txq[0], dev->udp.fd4);
-	if (dev->txq[1].n)
-		txq_flush(dev, &dev->txq[1], dev->udp.fd6);
-	if (i > 0)
+	tx_flush(dev);
+	if (any)
 		sched_rearm(&dev->sched);
 }
 
@@ -521,6 +689,9 @@ static void setup_msgs(struct wgdev *dev)
 	}
 	dev->txq[0].n = dev->txq[1].n = 0;
 	dev->rx_vlen = WGDEV_BURST;
+	for (int i = 0; i < WGDEV_BURST; i++)
+		dev->txslot[i] = dev->txbuf + (size_t)i * WGDEV_BUF_SIZE;
+	dev->stage = dev->txbuf + (size_t)WGDEV_BURST * WGDEV_BUF_SIZE;
 }
 
 static void close_handles(struct wgdev *dev)
@@ -567,7 +738,8 @@ static void release(struct wgdev *dev)
 	free(dev->rxbuf);
 	free(dev->scratch);
 	free(dev->injbuf);
-	dev->txbuf = dev->rxbuf = dev->scratch = dev->injbuf = NULL;
+	free(dev->gro_mem);
+	dev->txbuf = dev->rxbuf = dev->scratch = dev->injbuf = dev->gro_mem = NULL;
 }
 
 void wgdev_shutdown(struct wgdev *dev, const char *why)
@@ -580,6 +752,25 @@ void wgdev_shutdown(struct wgdev *dev, const char *why)
 	log_info("shutting down (%s); errors: TUN write %llu, UDP send %llu", why,
 		 (unsigned long long)dev->tun_write_errs, (unsigned long long)dev->udp_send_errs);
 	close_handles(dev);
+}
+
+/* MESHD_FAULT=udp_gso,tun_gso,tun_plain: fake the kernel refusing those
+ * offloads (tun_plain: every TUN offload, as a kernel without them). */
+static void fault_init(struct wgdev *dev)
+{
+	const char *f = getenv("MESHD_FAULT");
+
+	dev->fault = 0;
+	if (!f)
+		return;
+	if (strstr(f, "udp_gso"))
+		dev->fault |= WGDEV_FAULT_UDP_GSO;
+	if (strstr(f, "tun_gso"))
+		dev->fault |= WGDEV_FAULT_TUN_GSO;
+	if (strstr(f, "tun_plain"))
+		dev->fault |= WGDEV_FAULT_TUN_PLAIN;
+	if (dev->fault)
+		log_warn("MESHD_FAULT=%s: faking offload failures", f);
 }
 
 /* The start-up steps below each fill err and return MESHD_E_SYS on failure;
@@ -605,7 +796,9 @@ static int open_tun(struct wgdev *dev, const char *ifname, char *err, size_t err
 {
 	int mtu;
 
-	dev->tun_fd = tun_open(ifname);
+	fault_init(dev);
+	dev->tun_fd = dev->fault & WGDEV_FAULT_TUN_PLAIN ? tun_open(ifname) :
+		      tun_open_offload(ifname, &dev->tun_ofl);
 	if (dev->tun_fd < 0) {
 		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
 			FAIL("cannot create TUN '%s': /dev/net/tun: %s", ifname, strerror(errno));
@@ -631,7 +824,7 @@ static int open_core(struct wgdev *dev, const char *ifname, uint16_t port, char 
 	bool inject = dev->hooks.inner || dev->hooks.underlay;
 	int r, mtu;
 
-	dev->txbuf = buf_alloc(WGDEV_BURST);
+	dev->txbuf = buf_alloc(WGDEV_BURST + 1);
 	dev->rxbuf = buf_alloc(WGDEV_BURST);
 	dev->scratch = buf_alloc(1);
 	if (inject)
@@ -639,6 +832,18 @@ static int open_core(struct wgdev *dev, const char *ifname, uint16_t port, char 
 	if (!dev->txbuf || !dev->rxbuf || !dev->scratch || (inject && !dev->injbuf))
 		FAIL("out of memory");
 	setup_msgs(dev);
+	if (dev->tun_ofl & TUN_OFL_VNET) {
+		unsigned allow = (dev->tun_ofl & TUN_OFL_TSO ? OFFLOAD_GRO_TCP : 0) |
+				 (dev->tun_ofl & TUN_OFL_USO ? OFFLOAD_GRO_UDP : 0);
+		void *m = NULL;
+
+		if (posix_memalign(&m, 64, (size_t)OFFLOAD_GRO_SLOTS * OFFLOAD_GRO_SLOT_SIZE) != 0)
+			FAIL("out of memory");
+		dev->gro_mem = m;
+		offload_gro_init(&dev->gro, dev->gro_mem, allow);
+	}
+	log_info("TUN offloads: %s", !(dev->tun_ofl & TUN_OFL_VNET) ? "none (plain TUN)" :
+		 dev->tun_ofl & TUN_OFL_USO ? "checksum, TSO4/6, USO4/6" : "checksum, TSO4/6");
 
 	dev->wg = wg_device_new(&host_ops, dev, &r);
 	if (!dev->wg)

@@ -6,12 +6,20 @@
  * Stop order is the reverse: the socket goes first so that no client sees a
  * half-dead daemon; the TUN is closed last (the kernel then deletes it).
  *
- * Data path (single thread, no allocation, no copies):
- *   TUN readable: read up to WGDEV_BURST packets into preallocated buffers at
- *     WG_HEADROOM, encrypt each in place (wg_input_tun), one sendmmsg per family.
- *   UDP readable: one recvmmsg of up to WGDEV_BURST datagrams, decrypt each in
- *     place (wg_input_datagram), write each plaintext to the TUN.
- * One burst per readiness callback keeps TUN and UDP from starving each other.
+ * Data path (single thread, no allocation):
+ *   TUN readable: read packets (with TUN offloads: super-packets of up to
+ *     64 KiB, cut into MTU-sized segments by offload.c) into preallocated
+ *     buffers at WG_HEADROOM, encrypt each in place (wg_input_tun); per
+ *     family one sendmmsg whose same-size runs go out as UDP GSO messages.
+ *   UDP readable: one recvmmsg of up to WGDEV_BURST datagrams (UDP GRO may
+ *     pack many in one), decrypt each in place (wg_input_datagram); with TUN
+ *     offloads one flow's segments are coalesced (offload.c) into one TUN
+ *     write, else each plaintext is written alone.
+ * A bounded amount of work per readiness callback keeps TUN and UDP from
+ * starving each other. Offloads heal: a GSO send or coalesced TUN write the
+ * kernel refuses turns that offload off (logged once) and the data goes out
+ * packet by packet; MESHD_FAULT=udp_gso,tun_gso,tun_plain fakes those
+ * refusals for tests.
  *
  * Mesh mode (wgdev_start_hooks, used by src/daemon.c) adds struct wgdev_hooks:
  * non-WireGuard datagrams starting with WGDEV_MESH_MAGIC go to hooks.underlay,
@@ -29,6 +37,7 @@
 #include <net/if.h>
 #include <uv.h>
 
+#include "offload.h"
 #include "schedule.h"
 #include "uapi.h"
 #include "udp.h"
@@ -44,6 +53,8 @@ enum {
 	WGDEV_MAX_PACKET = 65535,
 	WGDEV_GSO_MAX_SEGS = 64,	/* UDP_MAX_SEGMENTS of older kernels */
 	WGDEV_GSO_MAX_BYTES = 65000,	/* under the 64 KiB IP datagram limit */
+	WGDEV_TUN_BUDGET = 2 * WGDEV_BURST,	/* segments per TUN callback */
+	WGDEV_CSUM_BAD_MAX = 16,	/* bad checksums before coalescing stops */
 };
 
 /* Optional hooks for the mesh daemon (src/daemon.c). A NULL member is never
@@ -80,6 +91,12 @@ struct wgdev_hooks {
 	 * the TUN MTU (mss.h), for traffic forwarded to subnet routes. */
 	bool mss_clamp;
 	void *ctx;
+};
+
+enum {
+	WGDEV_FAULT_UDP_GSO = 1,	/* every UDP GSO sendmmsg fails with EIO */
+	WGDEV_FAULT_TUN_GSO = 2,	/* every coalesced TUN write fails with EINVAL */
+	WGDEV_FAULT_TUN_PLAIN = 4,	/* the TUN is opened without offloads */
 };
 
 enum {
@@ -132,7 +149,9 @@ struct wgdev {
 	bool loop_on;
 	bool stopping;
 
-	uint8_t *txbuf;			/* WGDEV_BURST * WGDEV_BUF_SIZE, 64-byte aligned */
+	uint8_t *txbuf;			/* WGDEV_BURST + 1 buffers of WGDEV_BUF_SIZE, 64-byte aligned */
+	uint8_t *txslot[WGDEV_BURST];	/* into txbuf; the TUN is read into stage */
+	uint8_t *stage;			/* the spare one (swapped with a slot for plain packets) */
 	uint8_t *rxbuf;
 	struct wgdev_txq txq[2];	/* [0] IPv4, [1] IPv6 */
 	struct mmsghdr rxmsg[WGDEV_BURST];
@@ -145,6 +164,13 @@ struct wgdev {
 	uint8_t *scratch;		/* one aligned buffer for unaligned GRO segments */
 	unsigned rx_vlen;		/* messages per recvmmsg (shrinks when GRO packs many) */
 	bool gso_off;			/* the kernel refused UDP GSO: send one by one */
+
+	unsigned tun_ofl;		/* TUN_OFL_* in force (tun.h) */
+	struct offload_gro gro;		/* receive-side coalescing, on when tun_ofl has VNET */
+	uint8_t *gro_mem;
+	bool gro_batch;			/* inside on_udp: TUN writes go through gro */
+	unsigned fault;			/* WGDEV_FAULT_* (MESHD_FAULT), for tests */
+	uint64_t tun_bad_gso;		/* super-packets offload.c refused (dropped) */
 
 	uint64_t tun_write_errs, udp_send_errs;	/* packets dropped by those calls */
 
