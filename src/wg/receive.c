@@ -176,6 +176,8 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	if (clen == 0)
 		return;		/* keepalive */
 	wg_timers_data_received(peer, now);
+	if (!wg_packet_is_quiet(dev, pkt, clen))
+		peer->last_data = now;
 
 	switch (pkt[0] >> 4) {
 	case 4:

@@ -203,6 +203,8 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
 		return;
 	peer = container_of(owner, struct wg_peer, aip);
 	res->peer = peer;
+	if (!wg_packet_is_quiet(dev, pkt, len))
+		peer->last_data = now;
 	if (!endpoint_is_set(&peer->endpoint))
 		return;
 
