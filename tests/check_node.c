@@ -40,6 +40,7 @@ struct tnode {
 					 * from its own /24 only) */
 	bool cut[NNODES];		/* no underlay path to node j */
 	unsigned w_rx;			/* data packets WireGuard delivered */
+	unsigned u_sent;		/* underlay datagrams (probes ...) */
 };
 
 struct gmsg {
@@ -134,6 +135,7 @@ static void node_send_underlay(void *ctx, const union endpoint *dst, const uint8
 	struct umsg *m;
 
 	ck_assert_uint_lt(uq_n, UQ_MAX);
+	((struct tnode *)ctx)->u_sent++;
 	m = &uq[uq_n++];
 	m->from = idx(ctx);
 	m->dst = *dst;
@@ -701,7 +703,8 @@ START_TEST(test_join)
 	ck_assert_ptr_eq(wp, p.peer);
 	wg_peer_get_info(wp, &info);
 	ck_assert(endpoint_eq(&info.endpoint, &T[1].addr));
-	ck_assert_uint_eq(info.keepalive_interval, MESH_NODE_KEEPALIVE_S);
+	/* no traffic yet: idle, no persistent keepalive (node_paths.c) */
+	ck_assert_uint_eq(info.keepalive_interval, 0);
 
 	/* B opens from its store alone and has A with A's endpoint */
 	ck_assert_int_eq(open_node(1), 0);
@@ -1065,6 +1068,8 @@ static unsigned queued_probes(int i, const union endpoint *dst)
 /* bravo announces its LAN address and a port mapping that does not work:
  * alpha ends up DIRECT on the LAN address, never on the dead one, with an
  * RTT of one harness step (100 ms). */
+static void send_ip(int i, int j);
+
 START_TEST(test_path_lan_preferred)
 {
 	struct mesh_node_peer p;
@@ -1105,6 +1110,12 @@ START_TEST(test_path_lan_preferred)
 	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
 	wg_ep_of(1, 0, &e);
 	ck_assert(endpoint_eq(&e, &T[0].addr));
+	/* traffic makes the pair warm: a dead path is then noticed at once
+	 * (idle pairs notice it at their next lazy re-probe) */
+	send_ip(0, 1);
+	run(3);
+	send_ip(1, 0);
+	run(1);
 	/* the link dies: both fall back to NONE, WireGuard's endpoint stays */
 	T[0].cut[1] = true;
 	run(40);
@@ -1270,6 +1281,106 @@ static void send_ip(int i, int j)
 	if (res.act == WG_ACT_SEND)
 		wg_send(&T[i], &res.dst, buf + res.off, res.len);
 }
+
+/* Both nodes of a pair on one LAN (no NAT anchor needed: LAN paths). */
+static void set_lan24(int i)
+{
+	struct mesh_prefix pf;
+
+	memset(&pf, 0, sizeof pf);
+	pf.family = MESH_FAMILY_V4;
+	inet_pton(AF_INET, "192.0.2.0", pf.addr);
+	pf.len = 24;
+	ck_assert_int_eq(mesh_node_set_local_prefixes(T[i].n, &pf, 1, now), 0);
+}
+
+/* Two members that exchange no data: after the first probe round, ten
+ * minutes of nothing on WireGuard (no keepalive, no handshake) and on the
+ * underlay only the lazy re-probes (rounds 60 s, 180 s, 420 s after going
+ * idle: one probe per candidate, and its answer). */
+START_TEST(test_idle_peer_quiet)
+{
+	struct mesh_node_peer p;
+	struct wg_peer_info info;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	set_lan24(0);
+	set_lan24(1);
+	u_deliver = w_deliver = true;
+	run(20);
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(info.keepalive_interval, 0);
+	T[0].wg_sent = T[1].wg_sent = T[0].u_sent = T[1].u_sent = 0;
+	run(600);
+	ck_assert_uint_eq(T[0].wg_sent, 0);
+	ck_assert_uint_eq(T[1].wg_sent, 0);
+	/* 3 rounds x (1 probe + 1 answer) per candidate, a candidate or two */
+	ck_assert_uint_le(T[0].u_sent, 3 * 2 * 2);
+	ck_assert_uint_le(T[1].u_sent, 3 * 2 * 2);
+	ck_assert(peer_of(0, "bravo", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+}
+END_TEST
+
+/* On a WAN path (no shared LAN) one idle peer per family keeps our NAT
+ * mapping: its path is probed every 15-25 s, and that is all. */
+START_TEST(test_idle_nat_anchor)
+{
+	init_admin();
+	join_and_start(1, "bravo");
+	u_deliver = w_deliver = true;
+	run(20);
+	T[0].wg_sent = T[1].wg_sent = T[0].u_sent = T[1].u_sent = 0;
+	run(600);
+	ck_assert_uint_eq(T[0].wg_sent, 0);
+	/* own probes every <= 25 s, the peer's answered, plus re-probes */
+	ck_assert_uint_ge(T[0].u_sent, 2 * 600 / 25);
+	ck_assert_uint_le(T[0].u_sent, 2 * 600 / 15 + 12);
+}
+END_TEST
+
+/* Traffic for an idle peer: the packet is staged and a handshake leaves at
+ * once; the node sees the demand at once (next expiry = now) and probes
+ * the path in the same instant; the packet arrives within the RTT, and the
+ * pair is warm (persistent keepalive on). */
+START_TEST(test_idle_peer_wakes_on_traffic)
+{
+	struct mesh_node_peer p;
+	struct wg_peer_info info;
+	unsigned rx;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	set_lan24(0);
+	set_lan24(1);
+	u_deliver = w_deliver = true;
+	run(600);	/* idle, any session long gone */
+	rx = T[1].w_rx;
+	T[0].wg_sent = T[0].u_sent = 0;
+	send_ip(0, 1);
+	ck_assert_uint_ge(T[0].wg_sent, 1);	/* the initiation */
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n), now);
+	mesh_node_handle_expiry(T[0].n, now, unix_now());
+	ck_assert_uint_ge(T[0].u_sent, 1);	/* probe(s) at once */
+	for (int k = 0; k < 3 && T[1].w_rx == rx; k++)
+		run(1);
+	ck_assert_uint_eq(T[1].w_rx, rx + 1);	/* the staged packet, not lost */
+	ck_assert(peer_of(0, "bravo", &p));
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(info.keepalive_interval, MESH_NODE_KEEPALIVE_S);
+	ck_assert(peer_of(1, "alpha", &p));
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(info.keepalive_interval, MESH_NODE_KEEPALIVE_S);
+	/* and idle again NODE_IDLE_AFTER_S after the last data */
+	run(200);
+	ck_assert(peer_of(0, "bravo", &p));
+	wg_peer_get_info(p.peer, &info);
+	ck_assert_uint_eq(info.keepalive_interval, 0);
+}
+END_TEST
 
 /* Node i lists node j's member (by name) with path RELAY. */
 static bool relayed(int i, int j)
@@ -1765,6 +1876,9 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_path_punch_forwarded);
 	tcase_add_test(tc, test_probe_abuse);
 	tcase_add_test(tc, test_relay_path);
+	tcase_add_test(tc, test_idle_peer_quiet);
+	tcase_add_test(tc, test_idle_nat_anchor);
+	tcase_add_test(tc, test_idle_peer_wakes_on_traffic);
 	tcase_add_test(tc, test_relay_refused);
 	tcase_add_test(tc, test_routes_approve_advertise);
 	tcase_add_test(tc, test_routes_move_between_members);

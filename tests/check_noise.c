@@ -65,6 +65,92 @@ START_TEST(test_handshake_b_initiates)
 }
 END_TEST
 
+/* The node whose static public key is lower (sodium_compare): it keeps
+ * its initiation when both initiate at once. */
+static int lower_node(void)
+{
+	return sodium_compare(net.n[0].pub, net.n[1].pub, 32) < 0 ? 0 : 1;
+}
+
+/* Both ends initiate at the same instant: the lower key keeps initiating,
+ * the higher answers, and the session is there after one round trip with
+ * no retry (the clock never moves). Answering both ways would leave two
+ * responders waiting REKEY_TIMEOUT. */
+START_TEST(test_handshake_crossed_one_round_trip)
+{
+	int lo = lower_node(), hi = 1 - lo;
+	mtime_ns t = net.now;
+
+	ck_assert_int_eq(wgt_send_ip(&net, 0, false, 100, NULL), WG_ACT_NONE);
+	ck_assert_int_eq(wgt_send_ip(&net, 1, false, 100, NULL), WG_ACT_NONE);
+	ck_assert_uint_eq(net.qlen, 2);
+	wgt_pump(&net, 100);
+	ck_assert_uint_eq(net.now, t);
+	ck_assert_uint_eq(wgt_sent(&net, lo, WG_MSG_RESPONSE), 0);
+	ck_assert_uint_eq(wgt_sent(&net, hi, WG_MSG_RESPONSE), 1);
+	ck_assert_uint_eq(wgt_sent(&net, hi, WG_MSG_INITIATION), 1);
+	ck_assert_ptr_nonnull(peer_of(lo)->current);
+	ck_assert(peer_of(lo)->current->i_am_initiator);
+	ck_assert_ptr_nonnull(peer_of(hi)->current);
+	ck_assert(!peer_of(hi)->current->i_am_initiator);
+	ck_assert_ptr_null(peer_of(hi)->next);
+	/* both staged packets went through */
+	ck_assert_uint_eq(net.n[0].delivered, 1);
+	ck_assert_uint_eq(net.n[1].delivered, 1);
+}
+END_TEST
+
+/* The lower side's initiation is lost (the peer's NAT had no hole yet):
+ * it sends the same initiation again, to where the peer's came from, and
+ * the higher side answers that. */
+START_TEST(test_handshake_crossed_lost_initiation_resent)
+{
+	int lo = lower_node(), hi = 1 - lo;
+	struct wgt_dgram first, again;
+	mtime_ns t = net.now;
+
+	ck_assert_int_eq(wgt_send_ip(&net, lo, false, 100, NULL), WG_ACT_NONE);
+	ck_assert(wgt_pop(&net, &first));
+	ck_assert_int_eq(wgt_send_ip(&net, hi, false, 100, NULL), WG_ACT_NONE);
+	ck_assert(wgt_deliver_one(&net));		/* hi's initiation to lo */
+	ck_assert_uint_eq(wgt_sent(&net, lo, WG_MSG_RESPONSE), 0);
+	ck_assert(wgt_pop(&net, &again));
+	ck_assert_uint_eq(again.len, first.len);
+	ck_assert_mem_eq(again.buf, first.buf, first.len);
+	wgt_input(&net, hi, again.buf, again.len, &again.src, &(struct wg_result){ 0 });
+	wgt_pump(&net, 100);
+	ck_assert_uint_eq(net.now, t);
+	ck_assert_ptr_nonnull(peer_of(lo)->current);
+	ck_assert_ptr_nonnull(peer_of(hi)->current);
+	ck_assert_uint_eq(net.n[0].delivered, 1);
+	ck_assert_uint_eq(net.n[1].delivered, 1);
+	/* the copy is a replay once answered: no second response */
+	wgt_input(&net, hi, first.buf, first.len, &first.src, &(struct wg_result){ 0 });
+	ck_assert_uint_eq(wgt_sent(&net, hi, WG_MSG_RESPONSE), 1);
+}
+END_TEST
+
+/* An initiation of ours older than REKEY_TIMEOUT is presumed lost: the
+ * lower side answers the peer's as usual. So does the higher side always. */
+START_TEST(test_handshake_crossed_stale_answered)
+{
+	int lo = lower_node(), hi = 1 - lo;
+	struct wgt_dgram d;
+	struct wg_result res;
+
+	ck_assert_int_eq(wgt_send_ip(&net, lo, false, 100, NULL), WG_ACT_NONE);
+	wgt_flush(&net);
+	net.now += SEC(REKEY_TIMEOUT);
+	net.wall_base += REKEY_TIMEOUT;
+	ck_assert_int_eq(wgt_send_ip(&net, hi, false, 100, NULL), WG_ACT_NONE);
+	ck_assert(wgt_pop(&net, &d));
+	wgt_input(&net, lo, d.buf, d.len, &d.src, &res);
+	ck_assert_ptr_eq(res.peer, peer_of(lo));
+	ck_assert_uint_eq(wgt_sent(&net, lo, WG_MSG_RESPONSE), 1);
+	ck_assert_ptr_nonnull(peer_of(lo)->next);
+}
+END_TEST
+
 START_TEST(test_handshake_responder_next_until_data)
 {
 	struct wgt_dgram d;
@@ -588,6 +674,9 @@ Suite *suite_noise(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_handshake_a_initiates);
 	tcase_add_test(tc, test_handshake_b_initiates);
+	tcase_add_test(tc, test_handshake_crossed_one_round_trip);
+	tcase_add_test(tc, test_handshake_crossed_lost_initiation_resent);
+	tcase_add_test(tc, test_handshake_crossed_stale_answered);
 	tcase_add_test(tc, test_handshake_responder_next_until_data);
 	tcase_add_test(tc, test_handshake_matches_whitepaper);
 	tcase_add_test(tc, test_data_both_ways_v4_v6);

@@ -620,6 +620,117 @@ START_TEST(test_keepalive_interval)
 }
 END_TEST
 
+/* Probes to dst logged in [from, to). */
+static size_t probes_between(const union endpoint *dst, mtime_ns from, mtime_ns to)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < net.nlog; i++)
+		if (net.log[i].at >= from && net.log[i].at < to &&
+		    (dst == NULL || endpoint_eq(&net.log[i].dst, dst)))
+			k++;
+	return k;
+}
+
+/* An idle peer with a direct path: over 30 min only the lazy re-probes
+ * (one probe per candidate per round, rounds 60 s, 120 s, 240 s, 480 s,
+ * 480 s ... apart), against ~130 probes per candidate when warm. */
+START_TEST(test_idle_quiet)
+{
+	struct link *a, *b;
+	mtime_ns t0;
+
+	a = add_link(MESH_EP_REFLEXIVE, "203.0.113.1:1000", 30, true);
+	b = add_link(MESH_EP_PORTMAP, "[2001:db8::1]:1000", 40, true);
+	push_candidates();
+	run_for(SEC(5));
+	ck_assert_int_eq(net.last.kind, MESH_PATH_DIRECT);
+	t0 = net.now;
+	mesh_path_set_idle(net.p, true, false, net.now);
+	ck_assert(mesh_path_is_idle(net.p));
+	run_for(SEC(59));
+	ck_assert_uint_eq(probes_between(NULL, t0, net.now), 0);
+	run_for(SEC(30 * 60 - 59));
+	/* rounds at 60, 180, 420, 900, 1380 s: five each */
+	ck_assert_uint_eq(probes_between(&a->sa, t0, net.now), 5);
+	ck_assert_uint_eq(probes_between(&b->sa, t0, net.now), 5);
+	ck_assert(endpoint_eq(&net.last.ep, &a->sa));
+	ck_assert_uint_eq(net.changes, 1);
+}
+END_TEST
+
+/* Traffic for an idle peer: a full round and a probe of the active path
+ * in the same instant. */
+START_TEST(test_idle_wake_probes_at_once)
+{
+	struct link *a, *b;
+	mtime_ns t0;
+
+	a = add_link(MESH_EP_REFLEXIVE, "203.0.113.1:1000", 30, true);
+	b = add_link(MESH_EP_PORTMAP, "[2001:db8::1]:1000", 40, true);
+	push_candidates();
+	run_for(SEC(5));
+	mesh_path_set_idle(net.p, true, false, net.now);
+	run_for(SEC(600));
+	t0 = net.now;
+	mesh_path_set_idle(net.p, false, false, net.now);
+	ck_assert(!mesh_path_is_idle(net.p));
+	ck_assert_uint_eq(mesh_path_next_expiry(net.p), net.now);
+	mesh_path_handle_expiry(net.p, net.now);
+	ck_assert_uint_ge(probes_between(&a->sa, t0, t0 + 1), 1);
+	ck_assert_uint_eq(probes_between(&b->sa, t0, t0 + 1), 1);
+	/* and warm again: keepalives on the active path */
+	run_for(SEC(60));
+	ck_assert_uint_ge(probes_between(&a->sa, t0, net.now), PATH_PUNCH_BURST + 2);
+}
+END_TEST
+
+/* Idle with keepalive (the one peer that keeps our NAT mapping): the
+ * active path is probed every 15-25 s, no other round but the re-probes. */
+START_TEST(test_idle_keepalive)
+{
+	struct link *a, *b;
+	mtime_ns t0;
+
+	a = add_link(MESH_EP_REFLEXIVE, "203.0.113.1:1000", 30, true);
+	b = add_link(MESH_EP_PORTMAP, "[2001:db8::1]:1000", 40, true);
+	push_candidates();
+	run_for(SEC(5));
+	net.ka_max_gap = 0;
+	t0 = net.now;
+	mesh_path_set_idle(net.p, true, true, net.now);
+	run_for(SEC(30 * 60));
+	ck_assert_uint_lt(net.ka_max_gap, SEC(30));
+	ck_assert_uint_ge(probes_between(&a->sa, t0, net.now), 30 * 60 / 25);
+	ck_assert_uint_eq(probes_between(&b->sa, t0, net.now), 5);
+	/* keepalive off again: quiet but for the re-probes */
+	t0 = net.now;
+	mesh_path_set_idle(net.p, true, false, net.now);
+	run_for(SEC(30 * 60));
+	ck_assert_uint_le(probes_between(&a->sa, t0, net.now), 5);
+}
+END_TEST
+
+/* An idle peer whose active path dies is still noticed: the lost re-probe
+ * is checked again at once, and the path fails over to the other one. */
+START_TEST(test_idle_dead_path_fails_over)
+{
+	struct link *a, *b;
+
+	a = add_link(MESH_EP_REFLEXIVE, "203.0.113.1:1000", 30, true);
+	b = add_link(MESH_EP_PORTMAP, "[2001:db8::1]:1000", 40, true);
+	push_candidates();
+	run_for(SEC(5));
+	ck_assert(endpoint_eq(&net.last.ep, &a->sa));
+	mesh_path_set_idle(net.p, true, false, net.now);
+	a->up = false;
+	run_for(SEC(60 + 15));
+	ck_assert_int_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &b->sa));
+	ck_assert(mesh_path_is_idle(net.p));
+}
+END_TEST
+
 START_TEST(test_punch_burst)
 {
 	struct link *a, *b;
@@ -870,6 +981,10 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_dead_slow_path);
 	tcase_add_test(tc, test_keepalive_interval);
 	tcase_add_test(tc, test_punch_burst);
+	tcase_add_test(tc, test_idle_quiet);
+	tcase_add_test(tc, test_idle_wake_probes_at_once);
+	tcase_add_test(tc, test_idle_keepalive);
+	tcase_add_test(tc, test_idle_dead_path_fails_over);
 	tcase_add_test(tc, test_ack_checks);
 	tcase_add_test(tc, test_candidates_change);
 	tcase_add_loop_test(tc, test_random_invariants, 0, 20);

@@ -135,7 +135,7 @@ void mesh_node_input_gossip(struct mesh_node *n, struct wg_peer *peer, const uin
 
 mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 {
-	mtime_ns t = mesh_gossip_next_expiry(n->g);
+	mtime_ns t = mesh_gossip_next_expiry(n->g), it = node_paths_next_expiry(n);
 
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct npeer *p = n->peers[i];
@@ -147,9 +147,12 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		else if (!p->farewell && p->path != NULL &&
 		    (pt = mesh_path_next_expiry(p->path)) < t)
 			t = pt;
-		if (!p->farewell && (pt = mesh_pmtu_next_expiry(&p->pmtu)) < t)
+		/* path MTU probes only for warm peers: an idle path stays quiet */
+		if (!p->farewell && p->warm && (pt = mesh_pmtu_next_expiry(&p->pmtu)) < t)
 			t = pt;
 	}
+	if (it < t)
+		t = it;
 	for (unsigned i = 0; i < n->nrefl; i++)
 		if (n->refl[i].seen + SEC(NODE_REFL_TTL_S) < t)
 			t = n->refl[i].seen + SEC(NODE_REFL_TTL_S);
@@ -179,18 +182,9 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 		if (!n->peers[i]->farewell && n->peers[i]->path != NULL)
 			mesh_path_handle_expiry(n->peers[i]->path, now);
 	for (size_t i = 0; i < n->npeers; i++)
-		if (!n->peers[i]->farewell)
+		if (!n->peers[i]->farewell && n->peers[i]->warm)
 			mesh_pmtu_handle_expiry(&n->peers[i]->pmtu, now);
-	/* A path that answers probes but no session yet: the initiation was
-	 * probably lost (a hole that opened a moment too late). Try again now
-	 * rather than after WireGuard's 5 s retry; wg_peer_initiate_now() does
-	 * nothing with a session and limits itself to one per second. */
-	for (size_t i = 0; i < n->npeers; i++) {
-		struct npeer *p = n->peers[i];
-
-		if (!p->farewell && p->wp != NULL && p->choice.kind == MESH_PATH_DIRECT)
-			wg_peer_initiate_now(n->wg, p->wp, now);
-	}
+	node_paths_expiry(n);	/* idle policy; handshake retries of warm peers */
 	node_refl_expire(n);
 	for (size_t i = 0; i < n->npeers; ) {
 		if (n->peers[i]->farewell && now >= n->peers[i]->farewell_at)
@@ -414,6 +408,7 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 		goto fail;
 	}
 	memcpy(n->wg_sk, wg_sk, MESH_WG_KEY_LEN);	/* probe keys */
+	wg_device_set_quiet_port(n->wg, MESH_GOSSIP_PORT);	/* gossip is no traffic */
 	if ((r = wg_device_set_private_key(n->wg, wg_sk, now)) != 0) {
 		set_err(err, errlen, "%s", "cannot set the WireGuard private key");
 		goto fail;

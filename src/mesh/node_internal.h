@@ -58,6 +58,18 @@
  * every member has dropped it, no one can reach it any more. */
 #define NODE_FAREWELL_S 3
 
+/* Idle peers (node_paths.c): a peer is warm while it exchanged data (not
+ * gossip) within NODE_IDLE_AFTER_S, or while it must stay warm (a site
+ * gateway: approved routes installed; a relay a path of ours goes
+ * through; while some peer has no direct path, the NODE_WARM_RELAYS
+ * relay-offering members with the best direct paths, so that relaying,
+ * which needs live sessions, is there when traffic comes). Warm peers keep WireGuard's persistent keepalive, the path
+ * keepalives and re-evaluation; idle ones are quiet but for lazy re-probes
+ * (mesh/path.h) and, per address family, one idle peer on a WAN path that
+ * keeps probing so that our NAT mapping stays open. */
+#define NODE_IDLE_AFTER_S 180
+#define NODE_WARM_RELAYS 2
+
 /* Relays: candidates are recomputed at least this often (RTTs move). A
  * WireGuard session is "live" for relaying within REJECT_AFTER_TIME. */
 #define NODE_RELAY_REFRESH_S 1
@@ -107,6 +119,9 @@ struct npeer {
 	bool have_pkey;
 	struct mesh_path_choice choice;
 	struct mesh_pmtu pmtu;		/* path MTU of the DIRECT path (node_paths.c) */
+	bool warm;			/* see NODE_IDLE_AFTER_S */
+	bool nat_anchor;		/* idle, probed for our NAT mapping */
+	bool relay_warm;		/* kept warm as a relay candidate */
 	bool relay_cand;		/* its record says it offers relaying */
 	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
 	uint32_t ack_tokens;
@@ -280,6 +295,14 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 void node_pmtu_min_update(struct mesh_node *n);
 /* In-tunnel PUNCH from member from. */
 void node_punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m, size_t len);
+/* When node_paths_expiry() has work: an idle peer with fresh data (now),
+ * or a warm one due to go idle. */
+mtime_ns node_paths_next_expiry(const struct mesh_node *n);
+/* The idle policy: warms peers with traffic (a full probe round, a punch
+ * request, keepalives on), cools down the quiet ones, picks the NAT
+ * anchors, and retries the handshake of warm peers whose path answers
+ * but that have no session yet. */
+void node_paths_expiry(struct mesh_node *n);
 
 /* node_endpoints.c */
 /* Signs, stores and gossips our endpoint record with eps; 0 or MESHD_E_*. */

@@ -254,9 +254,11 @@ static void path_changed(void *ctx, const struct mesh_path_choice *c)
 		if (!endpoint_eq(&info.endpoint, &syn))
 			wg_peer_set_endpoint(p->wp, &syn);
 		sodium_memzero(&info, sizeof info);
-		/* Both ends start a handshake: the other may not know us yet
-		 * (gossip), and a lost initiation costs REKEY_TIMEOUT. */
-		wg_peer_initiate_now(n->wg, p->wp, n->now);
+		/* Both ends of a warm pair start a handshake: the other may not
+		 * know us yet (gossip), and a lost initiation costs
+		 * REKEY_TIMEOUT. */
+		if (p->warm)
+			wg_peer_initiate_now(n->wg, p->wp, n->now);
 		return;
 	}
 	if (c->kind != MESH_PATH_DIRECT) {
@@ -273,8 +275,10 @@ static void path_changed(void *ctx, const struct mesh_path_choice *c)
 	sodium_memzero(&info, sizeof info);
 	/* A probe just came back on this path: if no session exists, the last
 	 * initiation was likely lost (e.g. before the NAT had a hole), so start
-	 * one now instead of waiting out WireGuard's 5 s retry. */
-	wg_peer_initiate_now(n->wg, p->wp, n->now);
+	 * one now instead of waiting out WireGuard's 5 s retry. An idle peer
+	 * gets its handshake when traffic (or gossip) needs one. */
+	if (p->warm)
+		wg_peer_initiate_now(n->wg, p->wp, n->now);
 }
 
 static uint64_t path_rand(void *ctx)
@@ -310,6 +314,10 @@ int node_peer_path_init(struct mesh_node *n, struct npeer *p)
 	if ((p->path = mesh_path_new(&pc, &r)) == NULL)
 		return r;
 	(void)mesh_path_set_local(p->path, n->lpfx, n->nlpfx, n->now);
+	/* idle until it has traffic; its first candidates still get a full
+	 * round at once (mesh_path_set_candidates) */
+	p->warm = false;
+	mesh_path_set_idle(p->path, true, false, n->now);
 	p->ack_tokens = NODE_ACK_RATE;
 	p->ack_refill = n->now;
 	return 0;
@@ -405,7 +413,8 @@ void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
 	sodium_memzero(&info, sizeof info);
 	if (!have) {
 		wg_peer_set_endpoint(p->wp, set);
-		wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
+		if (p->warm)
+			wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
 		n->routes_dirty = true;
 	}
 	if (changed && p->choice.kind != MESH_PATH_DIRECT && !n->loading)
@@ -610,6 +619,181 @@ void node_punch_input(struct mesh_node *n, struct npeer *from, const uint8_t *m,
 		return;
 	o->punch_rx_at = n->now;
 	n->ops.send_gossip(n->ctx, t->ipv4, m, len);
+}
+
+/* ---- idle policy (NODE_IDLE_AFTER_S) ---- */
+
+/* Traffic within NODE_IDLE_AFTER_S: the time it goes stale, or 0. */
+static mtime_ns data_fresh_until(const struct mesh_node *n, const struct npeer *p)
+{
+	mtime_ns last = wg_peer_last_data(p->wp);
+
+	if (last == 0 || last + SEC(NODE_IDLE_AFTER_S) <= n->now)
+		return 0;
+	return last + SEC(NODE_IDLE_AFTER_S);
+}
+
+static bool policy_applies(const struct npeer *p)
+{
+	return !p->farewell && p->wp != NULL && p->path != NULL;
+}
+
+/* Kept warm without traffic: site gateways (routes installed: the LAN
+ * behind them expects an answer at once) and relays our paths go through
+ * (relaying needs a live session with both ends). */
+static bool keep_warm(const struct mesh_node *n, const struct npeer *p)
+{
+	if (p->ninst > 0 || p->relay_warm)
+		return true;
+	for (size_t i = 0; i < n->npeers; i++)
+		if (n->peers[i]->choice.kind == MESH_PATH_RELAY &&
+		    id_eq(n->peers[i]->choice.relay_id, p->node_id))
+			return true;
+	return false;
+}
+
+mtime_ns node_paths_next_expiry(const struct mesh_node *n)
+{
+	mtime_ns t = MTIME_NEVER, until;
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct npeer *p = n->peers[i];
+
+		if (!policy_applies(p))
+			continue;
+		until = data_fresh_until(n, p);
+		if (!p->warm && until != 0)
+			return n->now;			/* traffic for an idle peer */
+		if (p->warm && until != 0 && until < t)
+			t = until;			/* goes idle then */
+	}
+	return t;
+}
+
+static void peer_warm(struct mesh_node *n, struct npeer *p, bool traffic)
+{
+	p->warm = true;
+	p->nat_anchor = false;
+	log_debug("mesh: member %s: warm (%s)", p->name, traffic ? "traffic" : "kept warm");
+	mesh_path_set_idle(p->path, false, false, n->now);
+	mesh_path_handle_expiry(p->path, n->now);	/* the probes leave now */
+	/* keepalives, and at once: a handshake when there is no session */
+	wg_peer_set_keepalive(n->wg, p->wp, MESH_NODE_KEEPALIVE_S, n->now);
+	/* its NAT may have closed our hole while we were quiet: have it
+	 * punch too (one in-tunnel message through a member) */
+	if (traffic)
+		send_punch_req(n, p);
+}
+
+static void peer_cool(struct mesh_node *n, struct npeer *p)
+{
+	p->warm = false;
+	log_debug("mesh: member %s: idle", p->name);
+	wg_peer_set_keepalive(n->wg, p->wp, 0, n->now);
+	mesh_path_set_idle(p->path, true, false, n->now);
+}
+
+/* Per address family, the idle peer whose probes keep our NAT mapping:
+ * none needed when a warm peer already has a WAN path of that family
+ * (its keepalives do it); else the first idle one on a WAN path. One
+ * mapping per local socket is all an endpoint-independent NAT needs. */
+static void pick_anchors(struct mesh_node *n)
+{
+	struct npeer *anchor[2] = { NULL, NULL };
+	bool covered[2] = { false, false };
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		int f;
+
+		if (!policy_applies(p) || p->choice.kind != MESH_PATH_DIRECT ||
+		    p->choice.cls != MESH_PATH_CLASS_WAN)
+			continue;
+		f = p->choice.ep.sa.sa_family == AF_INET6 &&
+		    !IN6_IS_ADDR_V4MAPPED(&p->choice.ep.sin6.sin6_addr);
+		if (p->warm)
+			covered[f] = true;
+		else if (anchor[f] == NULL)
+			anchor[f] = p;
+	}
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		bool a;
+
+		if (!policy_applies(p) || p->warm)
+			continue;
+		a = (p == anchor[0] && !covered[0]) || (p == anchor[1] && !covered[1]);
+		if (a != p->nat_anchor) {
+			p->nat_anchor = a;
+			mesh_path_set_idle(p->path, true, a, n->now);
+		}
+	}
+}
+
+/* While some peer has no direct path, the NODE_WARM_RELAYS relay-offering
+ * members with the best direct paths stay warm (relay candidates need a
+ * live session: node_relay.c). */
+static void pick_warm_relays(struct mesh_node *n)
+{
+	struct npeer *best[NODE_WARM_RELAYS] = { NULL };
+	bool need = false;
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+
+		p->relay_warm = false;
+		if (policy_applies(p) && p->choice.kind != MESH_PATH_DIRECT)
+			need = true;
+	}
+	if (!need || !n->relay_on)
+		return;
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		size_t at = NODE_WARM_RELAYS;
+
+		if (!policy_applies(p) || !p->relay_cand || p->choice.kind != MESH_PATH_DIRECT)
+			continue;
+		while (at > 0 && (best[at - 1] == NULL ||
+		    best[at - 1]->choice.rtt_ms > p->choice.rtt_ms))
+			at--;
+		if (at >= NODE_WARM_RELAYS)
+			continue;
+		memmove(&best[at + 1], &best[at], (NODE_WARM_RELAYS - 1 - at) * sizeof best[0]);
+		best[at] = p;
+	}
+	for (size_t k = 0; k < NODE_WARM_RELAYS; k++)
+		if (best[k] != NULL)
+			best[k]->relay_warm = true;
+}
+
+void node_paths_expiry(struct mesh_node *n)
+{
+	pick_warm_relays(n);
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+		bool traffic, want;
+
+		if (!policy_applies(p))
+			continue;
+		traffic = data_fresh_until(n, p) != 0;
+		want = traffic || keep_warm(n, p);
+		if (want && !p->warm) {
+			peer_warm(n, p, traffic);
+			/* the packet that woke it started a handshake just now: a
+			 * second one would replace it and both would be lost */
+			continue;
+		}
+		if (!want && p->warm)
+			peer_cool(n, p);
+		/* A path that answers probes but no session yet: the initiation
+		 * was probably lost (a hole that opened a moment too late). Try
+		 * again now rather than after WireGuard's 5 s retry;
+		 * wg_peer_initiate_now() does nothing with a session and limits
+		 * itself to one per second. Idle peers wait for traffic. */
+		if (p->warm && p->choice.kind == MESH_PATH_DIRECT)
+			wg_peer_initiate_now(n->wg, p->wp, n->now);
+	}
+	pick_anchors(n);
 }
 
 /* ---- network changes ---- */

@@ -42,6 +42,10 @@ struct mesh_path {
 	mtime_ns since;
 	mtime_ns next_keepalive;	/* active direct path */
 	mtime_ns next_round;
+	bool idle;			/* mesh_path_set_idle() */
+	bool idle_keepalive;		/* idle, but keep the NAT mapping */
+	bool recheck;			/* idle: verify the active path now */
+	mtime_ns idle_backoff;		/* until the next idle round */
 	struct mesh_path_stats stats;
 };
 
@@ -156,18 +160,48 @@ static mtime_ns keepalive_delay(struct mesh_path *p)
 	    rnd(p) % (PATH_KEEPALIVE_MAX_MS - PATH_KEEPALIVE_MIN_MS + 1));
 }
 
-static void start_round(struct mesh_path *p, mtime_ns now)
+/* When the next periodic round is due after one at now: warm, every
+ * PATH_REEVAL_MS (direct) or PATH_RETRY_MS; idle, after the back-off, which
+ * then doubles. */
+static void schedule_round(struct mesh_path *p, mtime_ns now)
+{
+	if (p->ncand == 0) {
+		p->next_round = MTIME_NEVER;
+	} else if (p->idle) {
+		p->next_round = now + p->idle_backoff;
+		p->idle_backoff *= 2;
+		if (p->idle_backoff > MSEC(PATH_IDLE_REPROBE_MAX_MS))
+			p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MAX_MS);
+	} else {
+		p->next_round = now + MSEC(p->active >= 0 ? PATH_REEVAL_MS : PATH_RETRY_MS);
+	}
+}
+
+static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst)
 {
 	size_t i;
 
 	for (i = 0; i < p->ncand; i++) {
-		p->cand[i].burst_left = PATH_PUNCH_BURST;
+		if (p->cand[i].burst_left < burst)
+			p->cand[i].burst_left = burst;
 		p->cand[i].next_burst = now;
 	}
 	if (p->ncand > 0)
 		p->stats.rounds++;
-	p->next_round = p->ncand == 0 ? MTIME_NEVER :
-	    now + MSEC(p->active >= 0 ? PATH_REEVAL_MS : PATH_RETRY_MS);
+	schedule_round(p, now);
+}
+
+/* A full round (events: candidates, punch, failure). */
+static void start_round(struct mesh_path *p, mtime_ns now)
+{
+	start_round_n(p, now, PATH_PUNCH_BURST);
+}
+
+/* The active path gets keepalive probes: warm, kept for its NAT mapping,
+ * or to be verified after a loss. */
+static bool keepalive_on(const struct mesh_path *p)
+{
+	return p->active >= 0 && (!p->idle || p->idle_keepalive || p->recheck);
 }
 
 /* True when a beats b: class first, then smoothed RTT. */
@@ -212,8 +246,9 @@ static void set_direct(struct mesh_path *p, int i, mtime_ns now, bool verify)
 	p->relay_active = -1;
 	p->since = now;
 	p->next_keepalive = verify ? now : now + keepalive_delay(p);
+	p->recheck = verify;
 	reset_streaks(p);
-	if (!was_direct && p->ncand > 0)
+	if (!was_direct && p->ncand > 0 && !p->idle)
 		p->next_round = now + MSEC(PATH_REEVAL_MS);
 	notify(p);
 }
@@ -286,8 +321,10 @@ static void lose(struct mesh_path *p, struct tx *t, mtime_ns now)
 		return;
 	}
 	/* the active path missed one: check again at once */
-	if (p->active == i)
+	if (p->active == i) {
 		p->next_keepalive = now;
+		p->recheck = true;
+	}
 }
 
 static void send_probe(struct mesh_path *p, int i, mtime_ns now)
@@ -329,8 +366,10 @@ static void send_probe(struct mesh_path *p, int i, mtime_ns now)
 	if (c->unacked_since == MTIME_NEVER)
 		c->unacked_since = now;
 	p->stats.probes_sent++;
-	if (p->active == i)
+	if (p->active == i) {
 		p->next_keepalive = now + keepalive_delay(p);
+		p->recheck = false;
+	}
 	p->cfg.probe(p->cfg.ctx, &c->sa, txid);
 }
 
@@ -464,6 +503,8 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 			fail_over(p, now);
 	}
 	reset_streaks(p);
+	if (p->idle)
+		p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);	/* news: back-off anew */
 	start_round(p, now);
 	return 0;
 }
@@ -504,6 +545,37 @@ int mesh_path_set_relays(struct mesh_path *p, const struct mesh_path_relay *r, s
 		notify(p);
 	}
 	return 0;
+}
+
+void mesh_path_set_idle(struct mesh_path *p, bool idle, bool keepalive, mtime_ns now)
+{
+	if (!idle) {
+		p->idle_keepalive = false;
+		if (!p->idle)
+			return;
+		p->idle = false;
+		/* traffic is waiting: look now, and verify the active path */
+		start_round(p, now);
+		if (p->active >= 0)
+			p->next_keepalive = now;
+		return;
+	}
+	if (keepalive && !p->idle_keepalive && p->active >= 0 &&
+	    p->next_keepalive > now + keepalive_delay(p))
+		p->next_keepalive = now + keepalive_delay(p);
+	p->idle_keepalive = keepalive;
+	if (p->idle)
+		return;
+	p->idle = true;
+	p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);
+	if (p->ncand > 0)
+		p->next_round = now + p->idle_backoff;
+	p->idle_backoff *= 2;
+}
+
+bool mesh_path_is_idle(const struct mesh_path *p)
+{
+	return p->idle;
 }
 
 void mesh_path_punch(struct mesh_path *p, mtime_ns now)
@@ -584,7 +656,7 @@ mtime_ns mesh_path_next_expiry(const struct mesh_path *p)
 		if (c->usable && c->unacked_since != MTIME_NEVER)
 			EARLIER(c->unacked_since + MSEC(PATH_DEAD_MS));
 	}
-	if (p->active >= 0)
+	if (keepalive_on(p))
 		EARLIER(p->next_keepalive);
 #undef EARLIER
 	return t;
@@ -606,7 +678,7 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 			mark_dead(p, (int)i, now);
 	}
 	if (p->next_round <= now)
-		start_round(p, now);
+		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST);
 	for (i = 0; i < p->ncand; i++) {
 		struct cand *c = &p->cand[i];
 
@@ -616,8 +688,10 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 			send_probe(p, (int)i, now);
 		}
 	}
-	if (p->active >= 0 && p->next_keepalive <= now)
+	if (keepalive_on(p) && p->next_keepalive <= now) {
+		p->stats.keepalives++;
 		send_probe(p, p->active, now);
+	}
 }
 
 void mesh_path_current(const struct mesh_path *p, struct mesh_path_choice *out)

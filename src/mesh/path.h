@@ -34,6 +34,19 @@
  * Relays: the lowest RTT relay is used when no direct path is; another relay
  * replaces it only for the same clear gain, or when it is withdrawn.
  *
+ * Idle. An engine set idle (mesh_path_set_idle: the peer exchanged no
+ * data for a while) stops the keepalive probes of the active path and the
+ * re-evaluation and retry rounds: it re-probes lazily, one probe per
+ * candidate per round, the first round PATH_IDLE_REPROBE_MIN_MS after it
+ * went idle and each later one twice as late, up to
+ * PATH_IDLE_REPROBE_MAX_MS. Events still start full rounds at once
+ * (candidates changed, a punch, the active path died), and a lost probe on
+ * the active path is still checked again at once (a dead path is found
+ * with PATH_DEAD_LOSSES probes). An idle engine asked to keep the NAT
+ * mapping (keepalive) goes on probing its active path every
+ * PATH_KEEPALIVE_MIN_MS..MAX_MS. Going warm again starts a full round and
+ * probes the active path at once.
+ *
  * Upcalls run inside the call that triggers them and must not call back
  * into the engine. Probes are only ever sent from mesh_path_handle_expiry();
  * the other entry points schedule (next_expiry becomes now).
@@ -69,6 +82,9 @@ enum {
 	PATH_SWITCH_PCT = 20,
 	PATH_SWITCH_MIN_MS = 5,
 	PATH_SWITCH_SUSTAIN = 2,
+	PATH_IDLE_BURST = 1,		/* probes per candidate per idle round */
+	PATH_IDLE_REPROBE_MIN_MS = 60000,	/* idle rounds: back-off from ... */
+	PATH_IDLE_REPROBE_MAX_MS = 480000,	/* ... doubling up to this */
 };
 
 enum mesh_path_kind {
@@ -120,6 +136,7 @@ struct mesh_path_cand_stats {
 /* switches counts every change of the chosen path, the first one included. */
 struct mesh_path_stats {
 	uint64_t probes_sent, acks, acks_rejected, losses, switches, rounds;
+	uint64_t keepalives;	/* probes_sent on the active path outside rounds */
 };
 
 /* Send a PROBE with this txid to dst (the caller seals it, mesh/probe.h). */
@@ -162,6 +179,13 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
  * MESHD_E_RANGE (n > PATH_RELAY_MAX: nothing changed). */
 int mesh_path_set_relays(struct mesh_path *p, const struct mesh_path_relay *r, size_t n,
     mtime_ns now);
+
+/* Idle policy (see the top of this file): idle stops keepalives and
+ * periodic rounds but for the lazy re-probes; keepalive (idle only) keeps
+ * probing the active path for its NAT mapping. Leaving idle starts a full
+ * round and probes the active path now. */
+void mesh_path_set_idle(struct mesh_path *p, bool idle, bool keepalive, mtime_ns now);
+bool mesh_path_is_idle(const struct mesh_path *p);
 
 /* Punch now: a round of bursts to every candidate, from now. */
 void mesh_path_punch(struct mesh_path *p, mtime_ns now);

@@ -132,6 +132,40 @@ void wg_device_set_load_mode(struct wg_device *dev, enum wg_load_mode mode)
 	dev->load_mode = mode;
 }
 
+void wg_device_set_quiet_port(struct wg_device *dev, uint16_t port)
+{
+	dev->quiet_port = port;
+}
+
+bool wg_packet_is_quiet(const struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	size_t l4;
+	uint16_t sport, dport;
+
+	if (dev->quiet_port == 0 || len < 1)
+		return false;
+	switch (pkt[0] >> 4) {
+	case 4:
+		if (len < 20 || pkt[9] != 17)
+			return false;
+		l4 = (size_t)(pkt[0] & 0x0f) * 4;
+		break;
+	case 6:
+		/* no extension headers: gossip never carries any */
+		if (len < 40 || pkt[6] != 17)
+			return false;
+		l4 = 40;
+		break;
+	default:
+		return false;
+	}
+	if (l4 < 20 || len < l4 + 4)
+		return false;
+	sport = (uint16_t)(pkt[l4] << 8 | pkt[l4 + 1]);
+	dport = (uint16_t)(pkt[l4 + 2] << 8 | pkt[l4 + 3]);
+	return sport == dev->quiet_port || dport == dev->quiet_port;
+}
+
 void wg_device_set_mtu(struct wg_device *dev, unsigned mtu)
 {
 	dev->mtu = mtu;

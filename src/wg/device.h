@@ -45,9 +45,14 @@ struct wg_device {
 	mtime_ns last_under_load;	/* 0 = never */
 
 	unsigned mtu;			/* 0 = do not cap padding */
+	uint16_t quiet_port;		/* not activity (wg_peer_last_data); 0: none */
 
 	struct wg_index index;		/* large: keep last */
 };
+
+/* True when the IP packet pkt (len bytes, maybe padded) is UDP from or to
+ * dev->quiet_port: not activity for wg_peer_last_data(). */
+bool wg_packet_is_quiet(const struct wg_device *dev, const uint8_t *pkt, size_t len);
 
 /* send.c */
 /* Start a handshake unless one was sent less than REKEY_TIMEOUT ago. A retry

@@ -158,8 +158,22 @@ out:
 	return ok;
 }
 
+/* Our initiation to peer is in flight and we are the side that keeps it
+ * (noise.h). last_sent_handshake is that initiation's send time: a
+ * response, the only other thing that sets it, leaves the handshake
+ * CONSUMED_INITIATION and then cleared. */
+static bool keep_own_initiation(const struct wg_device *dev, const struct wg_peer *peer,
+				const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN], mtime_ns now)
+{
+	return peer->hs.state == WG_HS_CREATED_INITIATION &&
+	       !wg_birthdate_has_expired(peer->timers.last_sent_handshake, SEC(REKEY_TIMEOUT),
+					 now) &&
+	       sodium_compare(dev->static_public, remote_static, NOISE_PUBLIC_KEY_LEN) < 0;
+}
+
 struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
-					    const struct wg_msg_initiation *msg, mtime_ns now)
+					    const struct wg_msg_initiation *msg, mtime_ns now,
+					    bool *crossed)
 {
 	struct wg_peer *peer = NULL, *found;
 	struct wg_handshake *hs;
@@ -168,6 +182,7 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 	const uint8_t *e = msg->unencrypted_ephemeral;
 	bool replay, flood;
 
+	*crossed = false;
 	if (!dev->have_key)
 		goto out;
 
@@ -210,14 +225,22 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 	if (replay || flood)
 		goto out;
 
-	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	/* Authenticated and fresh: it counts against replay and flooding
+	 * even when it is not answered. */
 	memcpy(hs->latest_timestamp, t, sizeof t);
+	hs->last_initiation_consumption = now;
+	hs->have_consumed_initiation = true;
+	if (keep_own_initiation(dev, found, s, now)) {
+		*crossed = true;
+		peer = found;
+		goto out;
+	}
+
+	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
 	memcpy(hs->hash, h, sizeof h);
 	memcpy(hs->chaining_key, ck, sizeof ck);
 	sodium_memzero(hs->ephemeral_private, sizeof hs->ephemeral_private);
 	hs->remote_index = le32dec(&msg->sender_index);
-	hs->last_initiation_consumption = now;
-	hs->have_consumed_initiation = true;
 	hs->state = WG_HS_CONSUMED_INITIATION;
 	peer = found;
 out:

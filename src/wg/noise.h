@@ -51,6 +51,9 @@ struct wg_handshake {
 	mtime_ns last_initiation_consumption;		/* monotonic; 0 = never */
 	bool have_consumed_initiation;
 	uint32_t remote_index;		/* host order */
+	/* The initiation of CREATED_INITIATION as sent (macs included):
+	 * public bytes, sent again when initiations cross (receive.c). */
+	struct wg_msg_initiation sent_initiation;
 };
 
 struct wg_keypair {
@@ -79,9 +82,21 @@ bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
 				struct wg_msg_initiation *msg);
 /* Authenticates an initiation (mac1 already checked) and returns its peer, or
  * NULL. Rejects replayed timestamps and initiations faster than
- * INITIATIONS_PER_SECOND per peer. */
+ * INITIATIONS_PER_SECOND per peer.
+ *
+ * Crossed initiations: when our own initiation to that peer is in flight
+ * (CREATED_INITIATION, sent less than REKEY_TIMEOUT ago), the side whose
+ * static public key is lower (sodium_compare) keeps its initiator state:
+ * then *crossed is set, the peer is returned, its timestamp is recorded
+ * (no later replay), and nothing else changes; the caller must not answer.
+ * The higher side answers as usual, so one round trip makes the session,
+ * where answering both ways leaves two responders waiting for a
+ * confirmation that never comes (until REKEY_TIMEOUT). Peers without this
+ * rule (the kernel, wireguard-go) answer every initiation, so they still
+ * answer ours. */
 struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
-					    const struct wg_msg_initiation *msg, mtime_ns now);
+					    const struct wg_msg_initiation *msg, mtime_ns now,
+					    bool *crossed);
 bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
 			      struct wg_msg_response *msg);
 struct wg_peer *wg_noise_consume_response(struct wg_device *dev,

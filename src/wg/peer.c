@@ -178,6 +178,11 @@ void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *out)
 	out->keepalive_interval = peer->keepalive_interval;
 }
 
+mtime_ns wg_peer_last_data(const struct wg_peer *peer)
+{
+	return peer->last_data;
+}
+
 void wg_peer_set_user(struct wg_peer *peer, void *user)
 {
 	peer->user = user;

@@ -41,6 +41,7 @@ struct wg_peer {
 	uint64_t rx_bytes, tx_bytes;
 	struct walltime last_handshake;
 	uint16_t keepalive_interval;	/* seconds; 0 = off */
+	mtime_ns last_data;		/* wg_peer_last_data(); 0: never */
 	mtime_ns initiated_now_at;	/* last wg_peer_initiate_now() initiation; 0: never */
 	struct wg_timers timers;
 

@@ -71,16 +71,29 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 {
 	const struct wg_msg_initiation *msg = (const struct wg_msg_initiation *)buf;
 	struct wg_peer *peer;
+	bool crossed;
 
 	if (!handshake_admitted(dev, buf, len, src, now))
 		return;
-	peer = wg_noise_consume_initiation(dev, msg, now);
+	peer = wg_noise_consume_initiation(dev, msg, now, &crossed);
 	if (!peer)
 		return;
 	res->peer = peer;
 	set_endpoint(peer, src);
-	log_debug("peer %llu: received handshake initiation", (unsigned long long)peer->internal_id);
-	wg_send_handshake_response(dev, peer, now);
+	if (crossed) {
+		/* We keep initiating (noise.h). The peer may never have
+		 * got our initiation (a NAT hole opened after it left, a
+		 * stale endpoint): the same bytes again, to where this one
+		 * came from, cost nothing when it did (a replay there). */
+		log_debug("peer %llu: crossed handshake initiations, keeping ours",
+			  (unsigned long long)peer->internal_id);
+		wg_send_buffer(dev, peer, (const uint8_t *)&peer->hs.sent_initiation,
+			       sizeof peer->hs.sent_initiation);
+	} else {
+		log_debug("peer %llu: received handshake initiation",
+			  (unsigned long long)peer->internal_id);
+		wg_send_handshake_response(dev, peer, now);
+	}
 	account_received(peer, len, now);
 }
 
@@ -176,6 +189,8 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	if (clen == 0)
 		return;		/* keepalive */
 	wg_timers_data_received(peer, now);
+	if (!wg_packet_is_quiet(dev, pkt, clen))
+		peer->last_data = now;
 
 	switch (pkt[0] >> 4) {
 	case 4:

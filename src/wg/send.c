@@ -39,6 +39,7 @@ void wg_send_handshake_initiation(struct wg_device *dev, struct wg_peer *peer, b
 	if (!wg_noise_create_initiation(dev, peer, &msg))
 		return;
 	wg_cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof msg, now);
+	peer->hs.sent_initiation = msg;
 	wg_timers_any_authenticated_packet_traversal(peer, now);
 	wg_timers_any_authenticated_packet_sent(peer);
 	log_debug("peer %llu: sending handshake initiation", (unsigned long long)peer->internal_id);
@@ -203,6 +204,8 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
 		return;
 	peer = container_of(owner, struct wg_peer, aip);
 	res->peer = peer;
+	if (!wg_packet_is_quiet(dev, pkt, len))
+		peer->last_data = now;
 	if (!endpoint_is_set(&peer->endpoint))
 		return;
 

@@ -156,6 +156,17 @@ struct wg_peer_info {
 };
 void wg_peer_get_info(const struct wg_peer *peer, struct wg_peer_info *out);
 
+/* Activity, for a layer above that keeps idle peers quiet: the monotonic
+ * time of the last data packet routed to the peer (sent, or staged for a
+ * handshake) or received from it and authenticated; 0 when never.
+ * Keepalives, handshakes and packets to or from the quiet port (below) do
+ * not count. */
+mtime_ns wg_peer_last_data(const struct wg_peer *peer);
+/* Inner IPv4/IPv6 UDP packets whose source or destination port is port
+ * are not activity (the mesh's own in-tunnel gossip); 0 (the default)
+ * means every data packet is. */
+void wg_device_set_quiet_port(struct wg_device *dev, uint16_t port);
+
 /* Opaque per-peer pointer for the layer above (the mesh keeps its node here). */
 void wg_peer_set_user(struct wg_peer *peer, void *user);
 void *wg_peer_get_user(const struct wg_peer *peer);
