@@ -242,7 +242,7 @@ bool meshd_tun_too_big(void *ctx, const uint8_t *pkt, size_t len, mtime_ns now)
 	if (!icmp_ptb_limit_take(&d->ptb_limit, now))
 		return true;
 	n = icmp_ptb_build(pkt, len, lim, d->ptb_buf, sizeof d->ptb_buf);
-	if (n > 0 && write(d->dev.tun_fd, d->ptb_buf, n) < 0)
-		log_ratelimited(LOG_LVL_DEBUG, "TUN write (packet too big): %s", strerror(errno));
+	if (n > 0)
+		wgdev_tun_write(&d->dev, d->ptb_buf, n);
 	return true;
 }

@@ -1000,6 +1000,11 @@ void wgdev_rearm(struct wgdev *dev)
 		sched_rearm(&dev->sched);
 }
 
+void wgdev_tun_write(struct wgdev *dev, const uint8_t *pkt, size_t len)
+{
+	tun_write_one(dev, pkt, len);
+}
+
 /* Its own buffer, not scratch: inject may run inside input_one (a gossip
  * answer to a gossip packet) while scratch still holds the datagram. */
 int wgdev_inject(struct wgdev *dev, const uint8_t *ippkt, size_t len)

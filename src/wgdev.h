@@ -178,6 +178,11 @@ struct wgdev {
 	uint8_t *injbuf;		/* one buffer for wgdev_inject() (mesh mode only) */
 };
 
+/* Writes one IP packet into the TUN as if it had come out of the tunnel
+ * (e.g. an ICMP "packet too big" answer), with the all-zero vnet header
+ * the TUN expects when it has offloads. Errors are counted and logged. */
+void wgdev_tun_write(struct wgdev *dev, const uint8_t *pkt, size_t len);
+
 /* Sets up everything; on failure writes one line (without "meshd: " and
  * without '\n') into err and returns a negative MESHD_E_* code, having undone
  * what it did. dev must be zeroed by the caller. */
