@@ -361,9 +361,9 @@ bool node_cert_unrenewed(const struct mesh_node *n)
 }
 
 struct renew_scan {
-	uint64_t now_unix;
+	uint64_t now_unix, ttl_s;
 	size_t ndue;
-	struct mesh_cert due[NODE_RENEW_BURST];
+	struct mesh_cert due[NODE_RENEW_BURST];	/* renewals, unsigned */
 	bool more;			/* due ones left for the next round */
 	uint64_t next;			/* earliest due time not yet reached */
 };
@@ -383,40 +383,40 @@ static int renew_scan_one(void *ctx, enum mesh_rec_kind kind, const uint8_t *id,
 	if (at > rs->now_unix) {
 		if (at < rs->next)
 			rs->next = at;
-	} else if (rs->ndue < NODE_RENEW_BURST) {
-		rs->due[rs->ndue++] = c;
-	} else {
+	} else if (rs->ndue == NODE_RENEW_BURST) {
 		rs->more = true;
+	} else if (mesh_cert_renewal(&c, rs->ttl_s, rs->now_unix, &rs->due[rs->ndue])) {
+		rs->ndue++;
 	}
+	/* due but not renewable (our lifetime would shorten it): left alone;
+	 * it expires as issued */
 	return 0;
 }
 
-/* Signs and gossips the renewal of c; false when it was not renewed. */
-static bool renew_one(struct mesh_node *n, const struct mesh_cert *c)
+/* Signs and gossips the renewal nc; false on error. */
+static bool renew_one(struct mesh_node *n, struct mesh_cert *nc)
 {
 	uint8_t buf[MESH_CERT_MAX_LEN];
-	struct mesh_cert nc;
 	size_t len;
 	int r;
 
-	if (!mesh_cert_renewal(c, n->cert_ttl_s, n->now_unix, &nc))
-		return false;
-	if ((r = mesh_cert_sign(&nc, n->authority_sk)) != 0 ||
-	    (r = node_cert_to_bytes(&nc, buf, sizeof buf, &len)) != 0 ||
+	if ((r = mesh_cert_sign(nc, n->authority_sk)) != 0 ||
+	    (r = node_cert_to_bytes(nc, buf, sizeof buf, &len)) != 0 ||
 	    (r = mesh_gossip_publish(n->g, MESH_REC_CERT, buf, len, n->now, n->now_unix)) < 0) {
-		log_warn("mesh: renewing the certificate of %s: %s", c->name, meshd_strerror(r));
+		log_warn("mesh: renewing the certificate of %s: %s", nc->name, meshd_strerror(r));
 		return false;
 	}
 	/* DUP: another admin's identical renewal got here first */
 	if (r == MESH_MERGE_NEW)
-		log_info("mesh: renewed the certificate of %s until %llu", c->name,
-		    (unsigned long long)nc.expires_at);
+		log_info("mesh: renewed the certificate of %s until %llu", nc->name,
+		    (unsigned long long)nc->expires_at);
 	return true;
 }
 
 static void renew_due(struct mesh_node *n)
 {
-	struct renew_scan rs = { .now_unix = n->now_unix, .next = UINT64_MAX };
+	struct renew_scan rs = { .now_unix = n->now_unix, .ttl_s = n->cert_ttl_s,
+				 .next = UINT64_MAX };
 	bool failed = false;
 
 	(void)mesh_records_foreach(n->recs, MESH_REC_CERT, renew_scan_one, &rs);
