@@ -19,7 +19,7 @@
 
 static const char usage_init[] =
 	"Usage: meshd init [-d DIR] [--name NODE] [--mesh-name NAME] [--prefix CIDR]\n"
-	"                  [--port N]\n"
+	"                  [--port N] [--cert-ttl DURATION]\n"
 	"\n"
 	"Create a new mesh with this node as its first member and admin.\n"
 	"\n"
@@ -30,6 +30,9 @@ static const char usage_init[] =
 	"      --prefix CIDR  overlay IPv4 prefix, /8 to /24 (default: a random /16\n"
 	"                     in 100.64.0.0/10)\n"
 	"      --port N       UDP listen port (default: 51820)\n"
+	"      --cert-ttl DURATION  how long member certificates last: Ns, Nm, Nh or\n"
+	"                     Nd, at least 60s (default: 365d); admins renew them\n"
+	"                     when a third of that is left\n"
 	CLI_HELP_HELP;
 
 struct init_args {
@@ -37,6 +40,7 @@ struct init_args {
 	bool has_prefix;
 	struct mesh_prefix prefix;
 	uint16_t port;
+	uint64_t cert_ttl;	/* seconds */
 };
 
 /* --prefix: an IPv4 prefix a.b.c.d/len for the overlay, len 8..24, host
@@ -82,11 +86,29 @@ bad:
 			     "10.42.0.0/16", b);
 }
 
+/* --cert-ttl: "90s", "30m", "12h", "365d" (mesh/cert.h limits). */
+static int parse_cert_ttl(const char *cmd, const char *s, void *dest)
+{
+	struct init_args *a = dest;
+	char b[CLI_SHOW_BUF];
+	int r = mesh_cert_ttl_parse(s, &a->cert_ttl);
+
+	cli_show(s, b, sizeof b);
+	if (r == MESHD_E_RANGE)
+		return cli_bad_value(cmd, "invalid --cert-ttl '%s': certificates must last "
+				     "from 60s to 3650d", b);
+	if (r != 0)
+		return cli_bad_value(cmd, "invalid --cert-ttl '%s': expected a number and a "
+				     "unit s, m, h or d, e.g. 90s or 365d", b);
+	return 0;
+}
+
 static void print_summary(struct store *st, const char *dir)
 {
 	struct store_member m;
 	struct store_node node;
 	struct store_mesh mesh;
+	struct mesh_cert c;
 
 	if (store_node_get(st, &node) != 0 || store_mesh_get(st, &mesh) != 0) {
 		printf("initialised a new mesh in %s\n", dir);
@@ -96,6 +118,10 @@ static void print_summary(struct store *st, const char *dir)
 		if (store_member_get_by_name(st, node.name, &m) == 0)
 			printf("address:  %s  %s\n", m.overlay4, m.overlay6);
 		printf("port:     %u/udp\n", (unsigned)node.listen_port);
+		if (store_member_get_by_name(st, node.name, &m) == 0 &&
+		    mesh_cert_decode(m.cert, m.cert_len, &c) == 0)
+			printf("certs:    last %llu s, renewed by any online admin\n",
+			       (unsigned long long)(c.expires_at - c.issued_at));
 	}
 	store_node_clear(&node);
 	store_mesh_clear(&mesh);
@@ -120,6 +146,9 @@ static int do_init(const char *dir, const struct init_args *a)
 	r = mesh_node_init_store(st, a->name, a->mesh, a->has_prefix ? &a->prefix : NULL,
 				 a->port, MESHD_DEFAULT_IFNAME, (uint64_t)time(NULL), err,
 				 sizeof err);
+	if (r == 0 && (r = mesh_node_set_cert_ttl(st, a->cert_ttl)) != 0)
+		snprintf(err, sizeof err, "storing the certificate lifetime: %s",
+			 meshd_strerror(r));
 	if (r != 0) {
 		store_close(st);
 		cli_undo_create(dir, dir_created, db_created);
@@ -135,7 +164,7 @@ static int do_init(const char *dir, const struct init_args *a)
 
 int cmd_init(int argc, char **argv)
 {
-	struct init_args a = { .port = MESHD_DEFAULT_PORT };
+	struct init_args a = { .port = MESHD_DEFAULT_PORT, .cert_ttl = MESH_CERT_TTL_DEFAULT_S };
 	char defname[MESH_NAME_MAX + 1];
 	const struct cli_opt opts[] = {
 		{ CLI_SHORT("dir", 'd', CLI_DIR, &a.dir) },
@@ -143,6 +172,7 @@ int cmd_init(int argc, char **argv)
 		{ CLI_OPT("prefix", 'p', CLI_PARSE_LATE, &a), .parse = parse_prefix },
 		{ CLI_OPT("mesh-name", 'm', CLI_LABEL, &a.mesh), .what = "mesh name" },
 		{ CLI_OPT("port", 'P', CLI_PORT, &a.port) },
+		{ CLI_OPT("cert-ttl", 'T', CLI_PARSE_LATE, &a), .parse = parse_cert_ttl },
 	};
 	const struct cli_cmd cmd = { "init", usage_init, opts, sizeof opts / sizeof opts[0],
 				     0, 0, NULL };

@@ -175,7 +175,7 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 		sbuf_json_str(b, s->ep[i].source);
 		sbuf_puts(b, "}");
 	}
-	sbuf_puts(b, "]}");
+	sbuf_printf(b, "], \"cert_expires\": %" PRIu64 "}", s->cert_expires);
 }
 
 static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_unix)
@@ -208,7 +208,7 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 		sbuf_puts(b, "null");
 	sbuf_puts(b, ", \"routes\": ");
 	json_list(b, p->routes, p->nroutes);
-	sbuf_puts(b, "}");
+	sbuf_printf(b, ", \"cert_expires\": %" PRIu64 "}", p->cert_expires);
 }
 
 void status_format_json(struct sbuf *b, const struct status_self *self,
@@ -261,7 +261,31 @@ static void fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
 		snprintf(out, len, "%" PRIu64 "d ago", a / 86400);
 }
 
-enum { COLS = 10, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
+/* "in 59s", "in 12h", "in 364d"; "expired"; "-" unknown */
+static void fmt_left(char *out, size_t len, uint64_t then, uint64_t now)
+{
+	uint64_t a;
+
+	if (!then) {
+		snprintf(out, len, "-");
+		return;
+	}
+	if (then <= now) {
+		snprintf(out, len, "expired");
+		return;
+	}
+	a = then - now;
+	if (a < 120)
+		snprintf(out, len, "in %" PRIu64 "s", a);
+	else if (a < 2 * 3600)
+		snprintf(out, len, "in %" PRIu64 "m", a / 60);
+	else if (a < 2 * 86400)
+		snprintf(out, len, "in %" PRIu64 "h", a / 3600);
+	else
+		snprintf(out, len, "in %" PRIu64 "d", a / 86400);
+}
+
+enum { COLS = 11, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
 
 /* "a,b,c" or "-" */
 static void join_list(char *out, size_t cap, const char (*v)[STATUS_PREFIX_STRLEN], size_t n)
@@ -295,7 +319,8 @@ static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS
 	fmt_age(cell[6], CELL, p->latest_handshake, now);
 	fmt_bytes(cell[7], CELL, p->rx_bytes);
 	fmt_bytes(cell[8], CELL, p->tx_bytes);
-	join_list(cell[9], CELL, p->routes, p->nroutes);
+	fmt_left(cell[9], CELL, p->cert_expires, now);
+	join_list(cell[10], CELL, p->routes, p->nroutes);
 }
 
 static void text_row(struct sbuf *b, char cell[COLS][CELL], const int w[COLS])
@@ -310,7 +335,7 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 {
 	static const char *const head[COLS] = { "NAME", "OVERLAY-IPV4", "OVERLAY-IPV6", "PATH",
 						"ENDPOINT", "MTU", "HANDSHAKE", "RX", "TX",
-						"ROUTES" };
+						"CERT", "ROUTES" };
 	static char cell[COLS][CELL];	/* 7 KiB: single-threaded daemon */
 	int w[COLS];
 
@@ -326,6 +351,16 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 		    " (IPv6 not active: disabled on this host)");
 	sbuf_printf(b, "port:       %u\n", self->listen_port);
 	sbuf_printf(b, "admin:      %s\n", self->admin ? "yes" : "no");
+	if (self->cert_expires) {
+		char left[32];
+
+		fmt_left(left, sizeof left, self->cert_expires, now_unix);
+		sbuf_printf(b, "cert:       expires %s (unix %" PRIu64 ")\n", left,
+			    self->cert_expires);
+	}
+	if (self->cert_unrenewed)
+		sbuf_puts(b, "warning:    certificate expires soon and no admin has renewed it "
+			  "(is an admin node online?)\n");
 	sbuf_puts(b, "endpoints: ");
 	for (size_t i = 0; i < self->nep; i++)
 		sbuf_printf(b, " %s (%s)", self->ep[i].addr, self->ep[i].source);
@@ -415,6 +450,7 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	p->path = mp->path;
 	p->rtt_ms = mp->rtt_ms;
 	p->mtu = mp->mtu;
+	p->cert_expires = mp->cert_expires_at;
 	snprintf(p->via, sizeof p->via, "%s", mp->via_name);
 	for (size_t i = 0; i < mp->ninst && p->nroutes < STATUS_ROUTES_MAX; i++)
 		status_prefix_format(&mp->inst[i], p->routes[p->nroutes++]);
@@ -453,6 +489,8 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 	self->listen_port = listen_port;
 	self->admin = ms.admin;
 	self->members = ms.members;
+	self->cert_expires = ms.cert_expires_at;
+	self->cert_unrenewed = ms.cert_unrenewed;
 	for (size_t i = 0; i < ms.nep && self->nep < STATUS_EP_MAX; i++) {
 		struct status_ep *e = &self->ep[self->nep++];
 
@@ -545,6 +583,7 @@ static int store_member(const struct store_member *m, void *arg)
 		snprintf(sc->self->ipv4, sizeof sc->self->ipv4, "%.15s", m->overlay4);
 		snprintf(sc->self->ipv6, sizeof sc->self->ipv6, "%s", m->overlay6);
 		key_b64(sc->self->public_key, m->wg_public_key);
+		sc->self->cert_expires = m->cert_expires_at > 0 ? (uint64_t)m->cert_expires_at : 0;
 		if ((r = stored_eps(sc->st, m->node_id, &eps)) != 0)
 			return sc->err = r;
 		for (size_t i = 0; i < eps.nep && sc->self->nep < STATUS_EP_MAX; i++) {
@@ -573,6 +612,7 @@ static int store_member(const struct store_member *m, void *arg)
 	p->have_path = true;
 	p->path = MESH_PATH_NONE;
 	p->rtt_ms = -1;
+	p->cert_expires = m->cert_expires_at > 0 ? (uint64_t)m->cert_expires_at : 0;
 	if ((r = stored_eps(sc->st, m->node_id, &eps)) != 0)
 		return sc->err = r;
 	if (eps.nep)

@@ -11,12 +11,16 @@
  *  "node": {"name", "public_key" (base64), "overlay_ipv4", "overlay_ipv6",
  *           "ipv6_active" (false: IPv6 disabled on this host, overlay_ipv6 unused),
  *   "listen_port", "admin": bool, "endpoints": [{"addr": "ip:port",
- *   "source": "local|reflexive|portmap"}]},
+ *   "source": "local|reflexive|portmap"}], "cert_expires": unix seconds},
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
  *   "path": "direct|relay|none", "endpoint": "ip:port" | null,
  *   "via": "name" | null, "latest_handshake": unix seconds | 0, "rx_bytes",
  *   "tx_bytes", "rtt_ms": number | null, "mtu": number | null,
- *   "routes": ["CIDR", ...]}]}
+ *   "routes": ["CIDR", ...], "cert_expires": unix seconds}]}
+ * cert_expires (an addition) is when the certificate expires; admins renew
+ * certificates with a third of their life left, so it moves forward. When
+ * ours is past that point with no renewal (no admin reachable) the table
+ * carries a "warning:" line. The table's CERT column shows what is left.
  * mtu is the path MTU of the direct path (IP packet bytes of the underlay,
  * mesh/pmtu.h; null while unknown); the table's MTU column ("-" unknown).
  * routes (an addition) are the subnet prefixes installed here via
@@ -97,6 +101,8 @@ struct status_self {
 	size_t members;
 	size_t nep;
 	struct status_ep ep[STATUS_EP_MAX];
+	uint64_t cert_expires;		/* unix s; 0 unknown */
+	bool cert_unrenewed;		/* a third of its life left, not renewed */
 };
 
 struct status_peer {
@@ -113,6 +119,7 @@ struct status_peer {
 	int32_t rtt_ms;			/* -1: unknown */
 	uint16_t mtu;			/* path MTU; 0: unknown */
 	char via[STATUS_NAME_MAX + 1];	/* RELAY: the relay's name */
+	uint64_t cert_expires;		/* unix s; 0 unknown */
 };
 
 /* "direct" or "none" (see above). */

@@ -434,6 +434,65 @@ START_TEST(test_revoke_signature_is_domain_separated)
 }
 END_TEST
 
+/* --cert-ttl values: units, limits, junk. */
+START_TEST(test_cert_ttl_parse)
+{
+	static const struct { const char *s; int r; uint64_t v; } t[] = {
+		{ "90s", 0, 90 }, { "60", 0, 60 }, { "5m", 0, 300 }, { "2h", 0, 7200 },
+		{ "365d", 0, 365 * 86400ull }, { "3650d", 0, 3650 * 86400ull },
+		{ "59s", MESHD_E_RANGE, 0 }, { "0", MESHD_E_RANGE, 0 },
+		{ "3651d", MESHD_E_RANGE, 0 }, { "99999999999999999999999", MESHD_E_RANGE, 0 },
+		{ "", MESHD_E_INVAL, 0 }, { "d", MESHD_E_INVAL, 0 }, { "5x", MESHD_E_INVAL, 0 },
+		{ "5dd", MESHD_E_INVAL, 0 }, { "-5d", MESHD_E_INVAL, 0 }, { " 5d", MESHD_E_INVAL, 0 },
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		v = 7;
+		ck_assert_msg(mesh_cert_ttl_parse(t[i].s, &v) == t[i].r, "%s", t[i].s);
+		ck_assert_uint_eq(v, t[i].r == 0 ? t[i].v : 7);
+	}
+}
+END_TEST
+
+/* Due with a third of the life left; the renewal keeps everything but the
+ * times and is the same whenever it is made. */
+START_TEST(test_cert_renewal)
+{
+	struct mesh_cert c, r1, r2;
+
+	memset(&c, 0, sizeof c);
+	c.version = MESH_CERT_VERSION;
+	strcpy(c.name, "bravo");
+	c.ipv4[0] = 100;
+	c.nroutes = 1;
+	c.routes[0].family = MESH_FAMILY_V4;
+	c.routes[0].len = 8;
+	c.routes[0].addr[0] = 10;
+	memset(c.sig, 0xaa, sizeof c.sig);
+	c.issued_at = 1000;
+	c.expires_at = 1090;
+	ck_assert_uint_eq(mesh_cert_renew_at(&c), 1060);
+	ck_assert(!mesh_cert_renewal(&c, 90, 1059, &r1));
+	ck_assert(mesh_cert_renewal(&c, 90, 1060, &r1));
+	ck_assert(mesh_cert_renewal(&c, 90, 1089, &r2));
+	ck_assert_mem_eq(&r1, &r2, sizeof r1);
+	ck_assert_uint_eq(r1.issued_at, 1060);
+	ck_assert_uint_eq(r1.expires_at, 1150);
+	ck_assert_str_eq(r1.name, "bravo");
+	ck_assert_uint_eq(r1.nroutes, 1);
+	ck_assert_int_eq(mesh_prefix_cmp(&r1.routes[0], &c.routes[0]), 0);
+	for (size_t i = 0; i < sizeof r1.sig; i++)
+		ck_assert_uint_eq(r1.sig[i], 0);
+	/* a year's cert: due with 121 days and 16 hours left */
+	c.expires_at = c.issued_at + 365 * 86400ull;
+	ck_assert_uint_eq(mesh_cert_renew_at(&c), c.expires_at - 365 * 86400ull / 3);
+	/* no lifetime that would end before the old cert */
+	ck_assert(!mesh_cert_renewal(&c, 86400, mesh_cert_renew_at(&c), &r1));
+	ck_assert(!mesh_cert_renewal(&c, 90, UINT64_MAX, &r1));
+}
+END_TEST
+
 Suite *suite_cert(void);
 
 Suite *suite_cert(void)
@@ -455,6 +514,8 @@ Suite *suite_cert(void)
 	tcase_add_test(tc, test_revoke_roundtrip_and_verify);
 	tcase_add_test(tc, test_revoke_every_bit_flip_and_length_rejected);
 	tcase_add_test(tc, test_revoke_signature_is_domain_separated);
+	tcase_add_test(tc, test_cert_ttl_parse);
+	tcase_add_test(tc, test_cert_renewal);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -857,6 +857,203 @@ START_TEST(test_gossip_three)
 }
 END_TEST
 
+/* ---- certificate renewal ---- */
+
+/* alpha (admin, certs of ttl seconds), bravo, charlie joined through it. */
+static void three_nodes_ttl(uint64_t ttl)
+{
+	char err[160];
+	struct mesh_prefix p4 = { .family = MESH_FAMILY_V4, .len = 16, .addr = { 100, 80 } };
+
+	ck_assert_int_eq(mesh_node_init_store(T[0].st, "alpha", "lab", &p4, 51820, "mesh0",
+	    unix_now(), err, sizeof err), 0);
+	ck_assert_int_eq(mesh_node_set_cert_ttl(T[0].st, MESH_CERT_TTL_MIN_S - 1), MESHD_E_INVAL);
+	ck_assert_int_eq(mesh_node_set_cert_ttl(T[0].st, ttl), 0);
+	ck_assert_int_eq(open_node(0), 0);
+	set_eps(0, "192.0.2.1", 51820);
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	run(2);
+}
+
+static uint64_t self_expiry(int i)
+{
+	struct mesh_node_self s;
+
+	mesh_node_get_self(T[i].n, &s);
+	return s.cert_expires_at;
+}
+
+static uint64_t stored_expiry(int i, const char *name)
+{
+	struct store_member m;
+
+	ck_assert_int_eq(store_member_get_by_name(T[i].st, name, &m), 0);
+	return (uint64_t)m.cert_expires_at;
+}
+
+/* The admin renews its own and every member's cert at 2/3 of their life,
+ * to the same point on every node (memory and store), for several TTLs. */
+START_TEST(test_cert_renew)
+{
+	uint64_t a0, b0, c0, t0 = unix_now();
+	struct mesh_node_peer p;
+	struct mesh_node_self s;
+
+	three_nodes_ttl(90);
+	a0 = self_expiry(0);
+	b0 = self_expiry(1);
+	c0 = self_expiry(2);
+	ck_assert_uint_eq(a0, t0 + 90);		/* init --cert-ttl */
+	ck_assert_uint_ge(b0, t0 + 90);		/* issued at the join */
+	ck_assert(peer_of(2, "bravo", &p));
+	ck_assert_uint_eq(p.cert_expires_at, b0);
+	/* renewal is due at expires - 30: the timers wake for it */
+	ck_assert_uint_le(mesh_node_next_expiry(T[0].n), now + SEC(a0 - 30 - unix_now()));
+	run((unsigned)(a0 - 30 - unix_now()) - 1);
+	ck_assert_uint_eq(self_expiry(0), a0);	/* not yet */
+	run(3);
+	/* renewed from the due time: the same bytes whichever admin signs */
+	ck_assert_uint_eq(self_expiry(0), a0 - 30 + 90);
+	run((unsigned)(c0 - 30 - unix_now()) + 5);
+	ck_assert_uint_eq(self_expiry(1), b0 + 60);
+	ck_assert_uint_eq(self_expiry(2), c0 + 60);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(stored_expiry(i, "alpha"), a0 + 60);
+		ck_assert_uint_eq(stored_expiry(i, "bravo"), b0 + 60);
+		ck_assert_uint_eq(stored_expiry(i, "charlie"), c0 + 60);
+	}
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_uint_eq(p.cert_expires_at, c0 + 60);
+	/* four lifetimes later: still three members everywhere, certs moving */
+	run(4 * 90);
+	for (int i = 0; i < 3; i++) {
+		mesh_node_get_self(T[i].n, &s);
+		ck_assert_uint_eq(s.members, 3);
+		ck_assert_int_eq(store_members(T[i].st), 3);
+		ck_assert(!s.cert_unrenewed);
+		ck_assert_uint_gt(s.cert_expires_at, unix_now() + 30 - 2);
+	}
+	ck_assert(peer_of(1, "charlie", &p));
+	ck_assert_ptr_nonnull(p.peer);
+	ck_assert_uint_eq(gq_dropped, 0);
+}
+END_TEST
+
+/* Counts lines holding needle in what fd 2 got since capture_start(). */
+static int cap_fd = -1, cap_saved = -1;
+static char cap_path[] = "/tmp/check_node_logXXXXXX";
+
+static void capture_start(void)
+{
+	fflush(stderr);
+	cap_fd = mkstemp(cap_path);
+	ck_assert_int_ge(cap_fd, 0);
+	cap_saved = dup(2);
+	ck_assert_int_ge(dup2(cap_fd, 2), 0);
+}
+
+static int capture_count(const char *needle)
+{
+	char line[512];
+	int c = 0;
+	FILE *f;
+
+	fflush(stderr);
+	f = fopen(cap_path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, needle) != NULL)
+			c++;
+	fclose(f);
+	return c;
+}
+
+static void capture_stop(void)
+{
+	fflush(stderr);
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	close(cap_fd);
+	unlink(cap_path);
+}
+
+/* No admin online: a member warns (status and log) once less than a third
+ * of its cert's life is left and the grace has passed; once per day. */
+START_TEST(test_cert_warn_without_admin)
+{
+	static const char warn[] = "no admin has renewed it";
+	struct mesh_node_self s;
+	uint64_t b0;
+
+	three_nodes_ttl(3 * 86400);
+	b0 = self_expiry(1);
+	mesh_node_free(T[0].n);		/* the admin goes away */
+	T[0].n = NULL;
+	capture_start();
+	/* just before the due time plus grace (life / 12, at most 900 s) */
+	now += SEC(b0 - 86400 + 899 - unix_now());
+	mesh_node_handle_expiry(T[1].n, now, unix_now());
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!s.cert_unrenewed);
+	ck_assert_int_eq(capture_count(warn), 0);
+	ck_assert_uint_le(mesh_node_next_expiry(T[1].n), now + SEC(1));
+	run(2);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(s.cert_unrenewed);
+	ck_assert_int_eq(capture_count(warn), 2);	/* bravo and charlie */
+	run(600);		/* no second line within the day */
+	ck_assert_int_eq(capture_count(warn), 2);
+	now += SEC(86400 - 600);
+	mesh_node_handle_expiry(T[1].n, now, unix_now());
+	ck_assert_int_eq(capture_count(warn), 3);
+	capture_stop();
+	ck_assert_uint_eq(self_expiry(1), b0);
+}
+END_TEST
+
+/* A renewed cert replaces the old one: an admin that comes back late
+ * issues from now, a stale copy of the old cert changes nothing, and a
+ * second admin (same authority key) signs the same renewal bytes. */
+START_TEST(test_cert_renew_replaces)
+{
+	struct store_member m_old, m_new;
+	struct mesh_cert c_old, c_new, r1, r2;
+	uint64_t b0;
+
+	three_nodes_ttl(90);
+	b0 = self_expiry(1);
+	ck_assert_int_eq(store_member_get_by_name(T[1].st, "bravo", &m_old), 0);
+	ck_assert_int_eq(mesh_cert_decode(m_old.cert, m_old.cert_len, &c_old), 0);
+	/* idempotent across admins: the renewal does not depend on when */
+	ck_assert(!mesh_cert_renewal(&c_old, 90, b0 - 31, &r1));
+	ck_assert(mesh_cert_renewal(&c_old, 90, b0 - 30, &r1));
+	ck_assert(mesh_cert_renewal(&c_old, 90, b0 - 10, &r2));
+	ck_assert_mem_eq(&r1, &r2, sizeof r1);
+	run((unsigned)(b0 - unix_now()) + 5);	/* past the old expiry */
+	ck_assert_uint_eq(self_expiry(1), b0 + 60);
+	ck_assert_int_eq(store_member_get_by_name(T[2].st, "bravo", &m_new), 0);
+	ck_assert_int_eq(mesh_cert_decode(m_new.cert, m_new.cert_len, &c_new), 0);
+	ck_assert_uint_gt(c_new.issued_at, c_old.issued_at);
+	ck_assert_mem_eq(c_new.wg_pubkey, c_old.wg_pubkey, sizeof c_old.wg_pubkey);
+	ck_assert_mem_eq(c_new.ipv4, c_old.ipv4, 4);
+	ck_assert_str_eq(c_new.name, c_old.name);
+	/* the old bytes arriving again (a slow member's gossip) change nothing */
+	mesh_node_input_gossip(T[2].n, NULL, m_old.cert, m_old.cert_len, now, unix_now());
+	ck_assert_uint_eq(stored_expiry(2, "bravo"), b0 + 60);
+	/* late, still from the due time while that renewal is not due itself */
+	ck_assert(mesh_cert_renewal(&c_new, 90, c_new.expires_at - 1, &r1));
+	ck_assert_uint_eq(r1.issued_at, c_new.expires_at - 30);
+	ck_assert_uint_eq(r1.expires_at, c_new.expires_at + 60);
+	/* when it would be (a shorter ttl now), from now */
+	ck_assert(mesh_cert_renewal(&c_new, 40, c_new.expires_at - 1, &r1));
+	ck_assert_uint_eq(r1.issued_at, c_new.expires_at - 1);
+	ck_assert_uint_eq(r1.expires_at, c_new.expires_at - 1 + 40);
+	/* never shorter than the cert it replaces */
+	ck_assert(!mesh_cert_renewal(&c_new, 20, c_new.expires_at - 25, &r1));
+}
+END_TEST
+
 /* The version of node i's endpoint record in store st (0: none). */
 static uint64_t stored_ep_version(struct store *st, int i)
 {
@@ -1867,6 +2064,9 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_handle_expiry_purges_invites);
 	tcase_add_test(tc, test_persist_join_twice);
 	tcase_add_test(tc, test_gossip_three);
+	tcase_add_test(tc, test_cert_renew);
+	tcase_add_test(tc, test_cert_warn_without_admin);
+	tcase_add_test(tc, test_cert_renew_replaces);
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_flush_after_receive);
 	tcase_add_test(tc, test_flush_busy_keeps_dirty);

@@ -95,6 +95,34 @@ static void fill(struct status_self *self, struct status_peer p[2])
 	strcpy(p[1].routes[1], "fd00:aa::/64");
 }
 
+/* The certificate's expiry: a node line, a CERT column, and the warning
+ * line only when our cert went unrenewed. */
+START_TEST(test_cert_expiry_text)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+
+	fill(&self, p);
+	self.cert_expires = 1090;
+	p[0].cert_expires = 1000 + 3 * 86400;
+	p[1].cert_expires = 999;
+	status_format_text(&b, &self, p, 2, 1000);
+	ck_assert(!b.oom);
+	ck_assert_ptr_nonnull(strstr(b.buf, "cert:       expires in 90s (unix 1090)\n"));
+	ck_assert_ptr_null(strstr(b.buf, "warning:"));
+	ck_assert_ptr_nonnull(strstr(b.buf, " CERT "));
+	ck_assert_ptr_nonnull(strstr(b.buf, " in 3d "));
+	ck_assert_ptr_nonnull(strstr(b.buf, " expired "));
+	sbuf_free(&b);
+	self.cert_unrenewed = true;
+	status_format_text(&b, &self, p, 2, 1000);
+	ck_assert_ptr_nonnull(strstr(b.buf, "\nwarning:    certificate expires soon and no admin "
+	    "has renewed it"));
+	sbuf_free(&b);
+}
+END_TEST
+
 START_TEST(test_json_contract)
 {
 	struct status_self self;
@@ -103,30 +131,34 @@ START_TEST(test_json_contract)
 
 	fill(&self, p);
 	p[0].mtu = 1280;
+	self.cert_expires = 1700000000;
+	p[0].cert_expires = 1700000090;
 	status_format_json(&b, &self, p, 2, 1010);
 	ck_assert(!b.oom);
 	ck_assert_str_eq(b.buf,
 		"{\"running\": true, \"node\": {\"name\": \"alpha\", \"public_key\": "
 		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", \"overlay_ipv4\": \"100.64.0.1\", "
 		"\"overlay_ipv6\": \"fd00:1::1\", \"ipv6_active\": true, \"listen_port\": 51820, \"admin\": true, "
-		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\"}]}, "
+		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\"}], "
+		"\"cert_expires\": 1700000000}, "
 		"\"peers\": [{\"name\": \"be\\\"ta\", \"public_key\": \"BBBB\", "
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
 		"\"path\": \"direct\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
 		"\"latest_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 4567890, "
-		"\"rtt_ms\": null, \"mtu\": 1280, \"routes\": []}, "
+		"\"rtt_ms\": null, \"mtu\": 1280, \"routes\": [], \"cert_expires\": 1700000090}, "
 		"{\"name\": \"gamma\", \"public_key\": \"CCCC\", \"overlay_ipv4\": \"100.64.0.3\", "
 		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"endpoint\": null, "
 		"\"via\": null, \"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, "
 		"\"rtt_ms\": null, \"mtu\": null, "
-		"\"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"]}]}\n");
+		"\"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"], \"cert_expires\": 0}]}\n");
 	sbuf_free(&b);
 
 	/* no peers, no endpoints */
 	self.nep = 0;
 	self.admin = false;
 	status_format_json(&b, &self, NULL, 0, 1010);
-	ck_assert_ptr_nonnull(strstr(b.buf, "\"admin\": false, \"endpoints\": []}, \"peers\": []}"));
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"admin\": false, \"endpoints\": [], "
+	    "\"cert_expires\": 1700000000}, \"peers\": []}"));
 	sbuf_free(&b);
 }
 END_TEST
@@ -459,6 +491,7 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_json_escape);
 	tcase_add_test(tc, test_sbuf_grows);
 	tcase_add_test(tc, test_json_contract);
+	tcase_add_test(tc, test_cert_expiry_text);
 	tcase_add_test(tc, test_path_rule);
 	tcase_add_test(tc, test_text_table);
 	tcase_add_test(tc, test_ipv6_not_active);

@@ -162,6 +162,69 @@ bool mesh_cert_verify(const struct mesh_cert *c, const uint8_t authority_pk[MESH
 	return mesh_identity_verify(authority_pk, MESH_CERT_DOMAIN, buf, w.off, c->sig);
 }
 
+uint64_t mesh_cert_renew_at(const struct mesh_cert *c)
+{
+	uint64_t life = c->expires_at > c->issued_at ? c->expires_at - c->issued_at : 0;
+
+	return c->expires_at - life / 3;
+}
+
+bool mesh_cert_renewal(const struct mesh_cert *old, uint64_t ttl_s, uint64_t now_unix,
+    struct mesh_cert *out)
+{
+	struct mesh_cert c;
+	uint64_t at = mesh_cert_renew_at(old);
+
+	if (now_unix < at || ttl_s == 0 || at > UINT64_MAX - ttl_s)
+		return false;
+	c = *old;
+	c.issued_at = at;
+	c.expires_at = at + ttl_s;
+	if (mesh_cert_renew_at(&c) <= now_unix) {
+		/* late: the renewal from the due time would be due itself */
+		if (now_unix > UINT64_MAX - ttl_s)
+			return false;
+		c.issued_at = now_unix;
+		c.expires_at = now_unix + ttl_s;
+	}
+	if (c.issued_at <= old->issued_at || c.expires_at <= old->expires_at)
+		return false;
+	memset(c.sig, 0, sizeof c.sig);
+	*out = c;
+	return true;
+}
+
+int mesh_cert_ttl_parse(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	size_t i = 0;
+
+	for (; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return MESHD_E_RANGE;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (i == 0)
+		return MESHD_E_INVAL;
+	switch (s[i]) {
+	case '\0': break;
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default: return MESHD_E_INVAL;
+	}
+	if (s[i] != '\0' && s[i + 1] != '\0')
+		return MESHD_E_INVAL;
+	if (v > MESH_CERT_TTL_MAX_S / mult)
+		return MESHD_E_RANGE;
+	v *= mult;
+	if (v < MESH_CERT_TTL_MIN_S || v > MESH_CERT_TTL_MAX_S)
+		return MESHD_E_RANGE;
+	*out = v;
+	return 0;
+}
+
 static int revoke_encode_body(const struct mesh_revoke *rv, struct wr *w)
 {
 	int r;

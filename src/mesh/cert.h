@@ -42,6 +42,14 @@ enum {
 	MESH_REVOKE_LEN = 1 + MESH_ID_LEN + MESH_NODE_ID_LEN + 8 + MESH_SIG_LEN,
 };
 
+/* Lifetime of the member certificates admins issue (`meshd init
+ * --cert-ttl`, kept in the store's settings under MESH_CERT_TTL_SETTING as
+ * decimal seconds). */
+#define MESH_CERT_TTL_DEFAULT_S (365ull * 86400)
+#define MESH_CERT_TTL_MIN_S 60ull
+#define MESH_CERT_TTL_MAX_S (3650ull * 86400)
+#define MESH_CERT_TTL_SETTING "cert_ttl"
+
 #define MESH_CERT_DOMAIN "meshd cert v1"
 #define MESH_REVOKE_DOMAIN "meshd revoke v1"
 
@@ -94,6 +102,30 @@ int mesh_cert_sign(struct mesh_cert *c, const uint8_t authority_sk[MESH_SK_LEN])
  * <= now + MESH_CERT_SKEW_S. Never says which check failed. */
 bool mesh_cert_verify(const struct mesh_cert *c, const uint8_t authority_pk[MESH_PK_LEN],
     uint64_t now_unix);
+
+/* Renewal. A certificate is due for renewal from the second less than a
+ * third of its life (expires_at - issued_at) is left: the returned time.
+ * Never later than expires_at. */
+uint64_t mesh_cert_renew_at(const struct mesh_cert *c);
+
+/* The renewal of old for a lifetime of ttl_s, unsigned (sig zeroed): the
+ * same node, keys, name, flags, addresses and routes, issued_at =
+ * mesh_cert_renew_at(old) and expires_at = issued_at + ttl_s. Taking the
+ * due time rather than now makes the renewal the same bytes whichever
+ * admin signs it, and whenever (Ed25519 signatures are deterministic), so
+ * several admins renewing at once agree. An admin that comes late (the
+ * renewal would itself be due already) issues at now_unix instead. False,
+ * and *out untouched, when old is not due at now_unix, when the renewal
+ * would not expire later than old (never shorten a membership), or on
+ * overflow. */
+bool mesh_cert_renewal(const struct mesh_cert *old, uint64_t ttl_s, uint64_t now_unix,
+    struct mesh_cert *out);
+
+/* A certificate lifetime: a decimal number with an optional unit s, m, h
+ * or d ("90s", "12h", "365d"; no unit: seconds). Returns 0; MESHD_E_INVAL
+ * (not such a string); MESHD_E_RANGE (below MESH_CERT_TTL_MIN_S or above
+ * MESH_CERT_TTL_MAX_S). */
+int mesh_cert_ttl_parse(const char *s, uint64_t *out);
 
 /* Revocations: same contracts as the certificate functions above. A
  * revocation never expires and its time is not checked against now: a member

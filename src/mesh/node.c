@@ -168,6 +168,7 @@ mtime_ns mesh_node_next_expiry(const struct mesh_node *n)
 		t = n->purge_at;
 	if (n->flush_armed && n->flush_at < t)
 		t = n->flush_at;
+	t = node_certs_next_expiry(n, t);
 	return t;
 }
 
@@ -205,6 +206,7 @@ void mesh_node_handle_expiry(struct mesh_node *n, mtime_ns now, uint64_t now_uni
 			n->resign_at = now + SEC(60);
 		}
 	}
+	node_certs_handle_expiry(n);	/* renewals: merged before the flush */
 	node_sweep_revocations(n);
 	/* Dead invites cost nothing at join time any more (refused before
 	 * the signature check), but the table would grow forever. Expired

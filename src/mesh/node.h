@@ -84,7 +84,9 @@ enum {
 	MESH_GOSSIP_PORT = 4789 + 1,	/* 4790: UDP port of in-tunnel gossip */
 	MESH_NODE_KEEPALIVE_S = 25,	/* persistent keepalive on every peer */
 	MESH_NODE_RESIGN_S = MESH_ENDPOINTS_TTL_S / 4,
-	MESH_NODE_CERT_DAYS = 365,	/* validity of certificates we issue */
+	MESH_NODE_CERT_DAYS = 365,	/* default validity of certificates we issue
+					 * (MESH_CERT_TTL_DEFAULT_S; the mesh's
+					 * cert_ttl setting wins) */
 	MESH_NODE_ADDR_ATTEMPTS = 64,	/* overlay address allocation retries */
 	MESH_NODE_FLUSH_MS = 100,	/* first record mark -> store write */
 	MESH_NODE_FLUSH_RETRY_MS = 500,	/* after a flush found the store busy */
@@ -303,7 +305,7 @@ int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, s
 
 /* Admin only: approve (true) or deny (false: remove from the approved set)
  * prefix r for member name, by re-issuing its certificate (same expiry
- * rule as MESH_NODE_CERT_DAYS from now); stored and gossiped at once.
+ * rule as new members: the cert_ttl setting from now); stored and gossiped at once.
  * Approving needs no advertisement (it is installed once advertised).
  * Returns 0; MESHD_E_PERM (not admin); MESHD_E_NOENT (no such member, or
  * deny of a prefix not approved); MESHD_E_EXIST (approve: already
@@ -330,6 +332,8 @@ struct mesh_node_self {
 	struct mesh_prefix adv[MESH_CERT_MAX_ROUTES];	/* approved (our cert) */
 	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
 	uint64_t cert_expires_at;		/* our certificate, unix s */
+	bool cert_unrenewed;			/* less than a third of its life
+						 * left and no admin renewed it */
 };
 void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out);
 
@@ -351,6 +355,7 @@ struct mesh_node_peer {
 	struct mesh_prefix adv[MESH_CERT_MAX_ROUTES];	/* (its cert), installed here */
 	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
 	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
+	uint64_t cert_expires_at;		/* its certificate, unix s */
 };
 /* Calls fn for every other valid member, in name order. fn returns 0 to go
  * on; anything else stops the walk and is returned. */
@@ -393,6 +398,16 @@ int mesh_node_init_store(struct store *st, const char *name, const char *mesh_na
  * MESHD_E_*. */
 int mesh_node_add_invite(struct store *st, uint64_t ttl_s, uint32_t uses, uint64_t now_unix,
     struct mesh_token *tok);
+
+/* `meshd init --cert-ttl` (admin store, no daemon): member certificates
+ * last ttl_s (MESH_CERT_TTL_MIN_S..MESH_CERT_TTL_MAX_S) from now on: the
+ * mesh setting MESH_CERT_TTL_SETTING is written and our own cert re-issued
+ * with that lifetime from its issue time, in one transaction. Admins renew
+ * every cert (theirs included) once less than a third of its life is left
+ * (mesh/cert.h mesh_cert_renewal) and gossip the renewal. Returns 0;
+ * MESHD_E_INVAL (ttl out of range); MESHD_E_PERM (not an admin store);
+ * other MESHD_E_*. */
+int mesh_node_set_cert_ttl(struct store *st, uint64_t ttl_s);
 
 /* Offline revocation (`meshd revoke` with no daemon running): signs the
  * revocation, stores it and deletes the member, in one transaction; the

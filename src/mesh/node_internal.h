@@ -212,6 +212,12 @@ struct mesh_node {
 					 * last node_relays_refresh() */
 	mtime_ns relays_at;		/* next periodic node_relays_refresh() */
 	uint16_t pmtu_min;		/* smallest known path MTU of any peer; 0 none */
+
+	/* certificates (node_admin.c): the lifetime of those we issue, the
+	 * admin's next renewal scan, our own expiry warning */
+	uint64_t cert_ttl_s;
+	mtime_ns renew_at;
+	uint64_t cert_warned;		/* unix s of the last log warning; 0 never */
 };
 
 /* ---- small helpers used everywhere ---- */
@@ -337,5 +343,12 @@ void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint
 int node_inviter_new(struct mesh_node *n);
 /* After the inviter admitted a joiner: merge and gossip its cert. */
 void node_publish_admitted(struct mesh_node *n, const union endpoint *src);
+/* Certificate renewal (admins) and our expiry warning, for the timers:
+ * the earlier of t and the next deadline of these. */
+mtime_ns node_certs_next_expiry(const struct mesh_node *n, mtime_ns t);
+void node_certs_handle_expiry(struct mesh_node *n);
+/* True when our cert is past its renewal time by a grace period with no
+ * renewal arrived: no admin has been reachable. */
+bool node_cert_unrenewed(const struct mesh_node *n);
 
 #endif

@@ -429,10 +429,10 @@ int mesh_node_route_set(struct mesh_node *n, const char *name, const struct mesh
 	mesh_routes_normalize(&tmp);
 	memcpy(c.routes, tmp.r, sizeof c.routes);
 	enter(n, now, now_unix);
-	if (now_unix > INT64_MAX - (uint64_t)MESH_NODE_CERT_DAYS * 86400)
+	if (now_unix > INT64_MAX - n->cert_ttl_s)
 		return MESHD_E_RANGE;
 	c.issued_at = now_unix > c.issued_at ? now_unix : c.issued_at + 1;
-	c.expires_at = now_unix + (uint64_t)MESH_NODE_CERT_DAYS * 86400;
+	c.expires_at = now_unix + n->cert_ttl_s;
 	if (c.expires_at <= c.issued_at)
 		c.expires_at = c.issued_at + 1;
 	if ((e = mesh_cert_sign(&c, n->authority_sk)) != 0 ||

@@ -35,6 +35,7 @@ void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out)
 	out->nappr = n->self.nroutes;
 	memcpy(out->appr, n->self.routes, sizeof out->appr);
 	out->cert_expires_at = n->self.expires_at;
+	out->cert_unrenewed = node_cert_unrenewed(n);
 }
 
 void mesh_node_gossip_stats(const struct mesh_node *n, struct mesh_gossip_stats *out)
@@ -113,6 +114,7 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 		if (mesh_records_cert(n->recs, v[i]->node_id, &c) == 0) {
 			mp.nappr = c.nroutes;
 			memcpy(mp.appr, c.routes, sizeof mp.appr);
+			mp.cert_expires_at = c.expires_at;
 		}
 		mp.ninst = v[i]->ninst;
 		memcpy(mp.inst, v[i]->inst, sizeof mp.inst);
