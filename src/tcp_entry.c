@@ -48,7 +48,11 @@ static void conn_close(struct tcp_conn *c)
 	c->closing = true;
 	c->srv.state = MESH_TCP_SRV_CLOSED;
 	uv_read_stop((uv_stream_t *)&c->h);
-	uv_close((uv_handle_t *)&c->h, on_conn_closed);
+	/* A reset, not a FIN: a FIN would queue behind unsent data that a
+	 * stalled client never takes, and keep the kernel's buffers (and the
+	 * socket) busy long after we gave up on it. */
+	if (uv_tcp_close_reset(&c->h, on_conn_closed) != 0)
+		uv_close((uv_handle_t *)&c->h, on_conn_closed);
 }
 
 static void on_write(uv_write_t *req, int status)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ static int serve_until(pid_t child, int timeout_ms)
 
 /* ---- client side (child process, blocking sockets) ---- */
 
-static int cli_connect(int timeout_s)
+static int cli_connect_rcvbuf(int timeout_s, int rcvbuf)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct timeval tv = { .tv_sec = timeout_s };
@@ -115,9 +116,17 @@ static int cli_connect(int timeout_s)
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	/* before connect, so the window is small from the start */
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
 		_exit(10);
 	return fd;
+}
+
+static int cli_connect(int timeout_s)
+{
+	return cli_connect_rcvbuf(timeout_s, 0);
 }
 
 /* Reads one frame: its length, or 0 on EOF, -1 on timeout/error. */
@@ -307,6 +316,44 @@ START_TEST(test_entry_per_source_limit)
 }
 END_TEST
 
+START_TEST(test_entry_stalled_reader)
+{
+	start();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uint8_t dgram[1400], f[MESH_TCP_FRAME_MAX];
+		int fd = cli_connect_rcvbuf(5, 4096);
+
+		memset(dgram, 4, sizeof dgram);
+		cli_auth(fd, cli_sk);
+		if (cli_read_frame(fd, f, sizeof f) != MESH_TCP_OK_FRAME)
+			_exit(60);
+		/* 28 MB echoed back to a client that never reads again: more
+		 * than the kernel buffers on both sides hold */
+		for (int i = 0; i < 20000; i++)
+			cli_send_frame(fd, dgram, sizeof dgram);
+		mtime_ns t0 = sched_now();
+		struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+		if (poll(&pfd, 1, MESH_TCP_STALL_MS + 5000) != 1 || !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			_exit(61);
+		if (sched_now() - t0 > MSEC(MESH_TCP_STALL_MS + TCP_ENTRY_SWEEP_MS) + MSEC(1000))
+			_exit(62);
+		_exit(0);
+	}
+	ck_assert_int_eq(serve_until(pid, 25000), 0);
+	ck_assert_int_eq(delivered, 20000);
+	/* the queue stayed bounded: the oldest echoes were dropped */
+	ck_assert_uint_gt(entry.stats.dropped_out, 0);
+	ck_assert_uint_eq(entry.stats.closed_timeout, 1);
+	fprintf(stderr, "stalled reader: %llu of %llu echoes dropped\n",
+	    (unsigned long long)entry.stats.dropped_out,
+	    (unsigned long long)entry.stats.datagrams_out);
+	stop();
+}
+END_TEST
+
 /* A private network namespace with its loopback up. */
 static bool own_netns(void)
 {
@@ -340,6 +387,7 @@ static Suite *suite_tcp_entry(void)
 	tcase_add_test(tc, test_entry_absurd_length_closed);
 	tcase_add_test(tc, test_entry_silent_client_closed);
 	tcase_add_test(tc, test_entry_per_source_limit);
+	tcase_add_test(tc, test_entry_stalled_reader);
 	suite_add_tcase(s, tc);
 	return s;
 }
