@@ -145,6 +145,11 @@ static bool conn_frame(struct tcp_conn *c, const uint8_t *f, size_t len, mtime_n
 	case MESHD_E_TIMEOUT:
 		e->stats.closed_timeout++;
 		break;
+	case MESHD_E_AGAIN:
+		e->stats.closed_flood++;
+		log_ratelimited(LOG_LVL_INFO, "tcp entry: member %02x%02x%02x%02x flooding: closed",
+		    c->srv.node_id[0], c->srv.node_id[1], c->srv.node_id[2], c->srv.node_id[3]);
+		break;
 	default:
 		e->stats.closed_proto++;
 		break;

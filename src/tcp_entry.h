@@ -51,6 +51,7 @@ struct tcp_entry_cfg {
 
 struct tcp_entry_stats {
 	uint64_t accepted, refused_limit, auth_ok, auth_fail, closed_timeout, closed_proto;
+	uint64_t closed_flood;
 	uint64_t datagrams_in, datagrams_out, dropped_out;
 };
 

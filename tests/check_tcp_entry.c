@@ -331,8 +331,11 @@ START_TEST(test_entry_stalled_reader)
 			_exit(60);
 		/* 28 MB echoed back to a client that never reads again: more
 		 * than the kernel buffers on both sides hold */
-		for (int i = 0; i < 20000; i++)
+		for (int i = 0; i < 20000; i++) {
 			cli_send_frame(fd, dgram, sizeof dgram);
+			if (i % 1000 == 999)	/* 10000 frames/s: below the flood limit */
+				usleep(100000);
+		}
 		mtime_ns t0 = sched_now();
 		struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
 
@@ -344,12 +347,46 @@ START_TEST(test_entry_stalled_reader)
 	}
 	ck_assert_int_eq(serve_until(pid, 25000), 0);
 	ck_assert_int_eq(delivered, 20000);
+	ck_assert_uint_eq(entry.stats.closed_flood, 0);
 	/* the queue stayed bounded: the oldest echoes were dropped */
 	ck_assert_uint_gt(entry.stats.dropped_out, 0);
 	ck_assert_uint_eq(entry.stats.closed_timeout, 1);
 	fprintf(stderr, "stalled reader: %llu of %llu echoes dropped\n",
 	    (unsigned long long)entry.stats.dropped_out,
 	    (unsigned long long)entry.stats.datagrams_out);
+	stop();
+}
+END_TEST
+
+START_TEST(test_entry_flood_closed)
+{
+	start();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		static uint8_t burst[50000 * 5];
+		uint8_t f[MESH_TCP_FRAME_MAX];
+		int fd = cli_connect(5);
+
+		cli_auth(fd, cli_sk);
+		if (cli_read_frame(fd, f, sizeof f) != MESH_TCP_OK_FRAME)
+			_exit(70);
+		/* 50000 3-byte datagrams at once: far above the frame rate */
+		for (size_t i = 0; i < sizeof burst; i += 5)
+			memcpy(burst + i, "\0\3\4\0\0", 5);
+		for (size_t off = 0; off < sizeof burst;) {
+			ssize_t n = send(fd, burst + off, sizeof burst - off, MSG_NOSIGNAL);
+
+			if (n <= 0)
+				break;	/* reset by the entry: expected */
+			off += (size_t)n;
+		}
+		_exit(cli_expect_close(fd) ? 71 : 0);
+	}
+	ck_assert_int_eq(serve_until(pid, 10000), 0);
+	ck_assert_uint_eq(entry.stats.closed_flood, 1);
+	ck_assert_int_lt(delivered, 50000);
+	fprintf(stderr, "flood: closed after %d of 50000 datagrams\n", delivered);
 	stop();
 }
 END_TEST
@@ -388,6 +425,7 @@ static Suite *suite_tcp_entry(void)
 	tcase_add_test(tc, test_entry_silent_client_closed);
 	tcase_add_test(tc, test_entry_per_source_limit);
 	tcase_add_test(tc, test_entry_stalled_reader);
+	tcase_add_test(tc, test_entry_flood_closed);
 	suite_add_tcase(s, tc);
 	return s;
 }

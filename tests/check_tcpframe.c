@@ -573,6 +573,37 @@ START_TEST(test_srv_idle_and_stall)
 }
 END_TEST
 
+START_TEST(test_srv_flood_closed)
+{
+	struct mesh_tcp_srv s;
+	struct mesh_tcp_cli c;
+	uint8_t ch[MESH_TCP_CHALLENGE_FRAME], auth[MESH_TCP_AUTH_FRAME];
+	const uint8_t dgram[] = { 4, 0, 0, 0, 1 };
+	const mtime_ns gap = SEC(1) / MESH_TCP_FRAMES_PER_S;
+	mtime_ns t = T0;
+	int i;
+
+	auth_setup();
+	mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+	mesh_tcp_cli_start(&c, mesh_id, srv_key, cli_id, T0);
+	mesh_tcp_cli_on_frame(&c, ch, sizeof ch, cli_sk, T0, auth);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, auth, sizeof auth, member_pk, NULL, T0),
+	    MESH_TCP_SRV_SEND_OK);
+	/* exactly the allowed rate, for 3 s: never closed */
+	for (i = 0; i < 3 * MESH_TCP_FRAMES_PER_S; i++, t += gap)
+		ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, dgram, sizeof dgram, member_pk, NULL, t),
+		    MESH_TCP_SRV_DATAGRAM);
+	/* twice the rate: the burst allowance (minus the token spent on the
+	 * AUTH) runs out after about 2 x burst frames, then closed */
+	for (i = 0; i < 10 * MESH_TCP_FRAMES_BURST; i++, t += gap / 2)
+		if (mesh_tcp_srv_on_frame(&s, dgram, sizeof dgram, member_pk, NULL, t) < 0)
+			break;
+	ck_assert_int_eq(s.state, MESH_TCP_SRV_CLOSED);
+	ck_assert_int_ge(i, 2 * MESH_TCP_FRAMES_BURST - 4);
+	ck_assert_int_le(i, 2 * MESH_TCP_FRAMES_BURST + 4);
+}
+END_TEST
+
 START_TEST(test_cli_timeout_and_keepalive)
 {
 	struct mesh_tcp_cli c;
@@ -800,6 +831,7 @@ static Suite *suite_tcpframe(void)
 	tcase_add_test(auth_tc, test_auth_timeout);
 	tcase_add_test(auth_tc, test_auth_bad_first_frames);
 	tcase_add_test(auth_tc, test_srv_idle_and_stall);
+	tcase_add_test(auth_tc, test_srv_flood_closed);
 	tcase_add_test(auth_tc, test_cli_timeout_and_keepalive);
 	suite_add_tcase(s, auth_tc);
 	tcase_add_test(fb_tc, test_fb_silence_to_tcp_and_back);

@@ -238,6 +238,8 @@ void mesh_tcp_srv_start_with(struct mesh_tcp_srv *s, const uint8_t mesh_id[MESH_
 	s->auth_deadline = now + MSEC(MESH_TCP_AUTH_TIMEOUT_MS);
 	s->last_rx = now;
 	s->last_tx_progress = now;
+	s->tokens = MESH_TCP_FRAMES_BURST;
+	s->refilled = now;
 	ctl_hdr(out, MESH_TCP_CHALLENGE);
 	memcpy(out + MESH_TCP_CTL_HDR, challenge, MESH_TCP_CHALLENGE_LEN);
 }
@@ -281,9 +283,34 @@ static int srv_on_auth(struct mesh_tcp_srv *s, const uint8_t *frame, size_t len,
 	return MESH_TCP_SRV_SEND_OK;
 }
 
+/* Token bucket over frames; refills in whole tokens so no rounding drift
+ * accumulates (refilled advances by exactly the time the tokens cost). */
+static bool frame_allowed(struct mesh_tcp_srv *s, mtime_ns now)
+{
+	const mtime_ns per_token = SEC(1) / MESH_TCP_FRAMES_PER_S;
+
+	if (now > s->refilled) {
+		mtime_ns n = (now - s->refilled) / per_token;
+
+		if (n >= MESH_TCP_FRAMES_BURST - s->tokens) {
+			s->tokens = MESH_TCP_FRAMES_BURST;
+			s->refilled = now;
+		} else {
+			s->tokens += (uint32_t)n;
+			s->refilled += n * per_token;
+		}
+	}
+	if (s->tokens == 0)
+		return false;
+	s->tokens--;
+	return true;
+}
+
 int mesh_tcp_srv_on_frame(struct mesh_tcp_srv *s, const uint8_t *frame, size_t len,
     mesh_tcp_member_pk_fn *member_pk, void *ctx, mtime_ns now)
 {
+	if (s->state != MESH_TCP_SRV_CLOSED && !frame_allowed(s, now))
+		return srv_close(s, MESHD_E_AGAIN);
 	switch (s->state) {
 	case MESH_TCP_SRV_CHALLENGED:
 		if (now >= s->auth_deadline)

@@ -93,8 +93,14 @@ enum {
 	MESH_TCP_FB_UDP_RETRY_MS = 15000,
 };
 
-/* Entry-side limits (for the daemon's listener). */
+/* Entry-side limits (for the daemon's listener). A connection that keeps
+ * sending more frames than FRAMES_PER_S (after a FRAMES_BURST allowance)
+ * is a flood and is closed: a per-frame cost the entry pays for one member
+ * must not slow the others. Legitimate traffic is far below it (a relayed
+ * source is limited to MESH_RELAY_SRC_PPS anyway). */
 enum {
+	MESH_TCP_FRAMES_PER_S = 20000,
+	MESH_TCP_FRAMES_BURST = 4000,
 	MESH_TCP_CONN_MAX = 256,	/* connections in total */
 	MESH_TCP_CONN_PER_SRC = 4,	/* per source IP address */
 	MESH_TCP_RING_LEN = 65536,	/* send queue per connection, bytes */
@@ -188,6 +194,8 @@ struct mesh_tcp_srv {
 	mtime_ns last_rx;		/* last complete frame */
 	mtime_ns last_tx_progress;	/* queue drained, or was empty */
 	bool tx_pending;		/* send queue not empty */
+	uint32_t tokens;		/* frames allowed before a refill */
+	mtime_ns refilled;		/* last token refill */
 };
 
 /* Starts a connection accepted at now: draws the challenge from the CSPRNG
@@ -214,7 +222,8 @@ enum mesh_tcp_srv_verdict {
  * which the state is CLOSED: MESHD_E_PROTO (not an AUTH of the exact length
  * first, a control frame of another type or length later),
  * MESHD_E_CRYPTO (unknown member or bad signature: no detail),
- * MESHD_E_TIMEOUT (the auth deadline had passed), MESHD_E_STATE (already
+ * MESHD_E_TIMEOUT (the auth deadline had passed), MESHD_E_AGAIN (a flood:
+ * more frames than MESH_TCP_FRAMES_PER_S allows), MESHD_E_STATE (already
  * closed). */
 int mesh_tcp_srv_on_frame(struct mesh_tcp_srv *s, const uint8_t *frame, size_t len,
     mesh_tcp_member_pk_fn *member_pk, void *ctx, mtime_ns now);
