@@ -19,9 +19,12 @@
 # 4. `meshd revoke n3` on n1: n1 and n2 drop n3 as a WireGuard peer.
 # 5. `meshd down` on n1: the daemon exits, the interface goes, the hosts
 #    block is removed (other lines kept).
-# 6. `meshd wg -f`: same sets; `wg set` of fwmark and listen-port 443
+# 6. n2 restarted on a state directory owned by 65534 (mode 0700): root
+#    without CAP_DAC_OVERRIDE could not even enter it, so the daemon keeps
+#    that one too (CapEff 0x1402) and says so; `down` still cleans up.
+# 7. `meshd wg -f`: same sets; `wg set` of fwmark and listen-port 443
 #    (SO_MARK needs CAP_NET_ADMIN, port 443 CAP_NET_BIND_SERVICE) works.
-# 7. MESHD_DROP_PRIVS=0 keeps the full set (the debugging switch).
+# 8. MESHD_DROP_PRIVS=0 keeps the full set (the debugging switch).
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -210,7 +213,22 @@ grep -q 'meshd' "$WORK/n1.hosts" && fail "n1: hosts block left behind: $(cat "$W
 grep -q 'keep.example' "$WORK/n1.hosts" || fail "n1: down lost the other hosts lines"
 pass "daemon gone, interface gone, hosts block removed, other lines kept"
 
-step "6. meshd wg -f: same sets; fwmark and listen-port 443 still work"
+step "6. a state directory root does not own: cap_dac_override is kept (logged)"
+m n2 down -d "$(ndir n2)" >/dev/null || fail "n2: down"
+wait_for 10 dead "${NODE_PID[n2]}" || fail "n2: daemon still runs 10 s after down"
+chown -R 65534:65534 "$(ndir n2)"
+chmod 0700 "$(ndir n2)"
+: >"$WORK/n2.err"
+m n2 up -d "$(ndir n2)" -i "${NODE_IF[n2]}" >/dev/null || fail "n2: up in a dir owned by 65534"
+track n2
+why=$(caps_ok "${NODE_PID[n2]}" 0000000000001402) || fail "n2: $why"
+grep -q "keeping cap_dac_override" "$WORK/n2.err" || fail "n2: no warning about cap_dac_override"
+m n2 down -d "$(ndir n2)" >/dev/null || fail "n2: down"
+wait_for 10 dead "${NODE_PID[n2]}" || fail "n2: daemon still runs 10 s after down"
+[ ! -e "$(ndir n2)/meshd.pid" ] || fail "n2: meshd.pid left behind in the 65534-owned dir"
+pass "n2: CapEff 0x1402 (+dac_override), warned; down removed its pid file"
+
+step "7. meshd wg -f: same sets; fwmark and listen-port 443 still work"
 ns_add wg
 WGIF=$(ifname w)
 ip netns exec "$(nsname wg)" env LOG_LEVEL=info "$MESHD" wg -f "$WGIF" >>"$WORK/wg.err" 2>&1 9>&- &
@@ -232,7 +250,7 @@ pass "meshd wg: CapEff=CapPrm=CapBnd=$WANT, NoNewPrivs 1; listen-port 443 and fw
 kill "$WGPID"
 wait_for 5 dead "$WGPID" || fail "meshd wg: still running after SIGTERM"
 
-step "7. MESHD_DROP_PRIVS=0 keeps the full set"
+step "8. MESHD_DROP_PRIVS=0 keeps the full set"
 ip netns exec "$(nsname wg)" env MESHD_DROP_PRIVS=0 "$MESHD" wg -f "$WGIF" >>"$WORK/wg.err" 2>&1 9>&- &
 WGPID=$!
 PID_LIST+=("$WGPID")
