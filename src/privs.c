@@ -70,17 +70,19 @@ static int caps_set(const struct capsets *c)
 static bool may(const struct stat *st, unsigned r, unsigned w, unsigned x)
 {
 	unsigned m = (unsigned)st->st_mode, shift = 0;
-	gid_t groups[NGROUPS_MAX];
-	int n;
 
 	if (st->st_uid == geteuid()) {
 		shift = 6;
 	} else {
 		bool in = st->st_gid == getegid();
+		int n = in ? 0 : getgroups(0, NULL);
+		gid_t *groups = n > 0 ? calloc((size_t)n, sizeof *groups) : NULL;
 
-		n = getgroups(NGROUPS_MAX, groups);
-		for (int i = 0; !in && i < n; i++)
+		if (groups)
+			n = getgroups(n, groups);
+		for (int i = 0; groups && !in && i < n; i++)
 			in = groups[i] == st->st_gid;
+		free(groups);
 		shift = in ? 3 : 0;
 	}
 	m >>= shift;
