@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "privs.h"
 #include "tun.h"
+#include "uapi.h"
 #include "wgdev.h"
 #include "daemonize.h"
 #include "util/log.h"
@@ -41,6 +43,7 @@ static int start(struct wgdev *dev, const char *ifname)
 		fprintf(stderr, "meshd: %s\n", err);
 		return 1;
 	}
+	(void)privs_drop((const char *[]){ UAPI_SOCKET_DIR, NULL });
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "mesh/relay.h"
 #include "mesh/wire.h"
 #include "netlink.h"
+#include "privs.h"
 #include "schedule.h"
 #include "tun.h"
 #include "daemonize.h"
@@ -428,6 +429,10 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 		r = open_node(d, err, errlen);
 	if (!r)
 		r = configure_tun(d, err, errlen);
+	/* here: the privileged set-up is done and no thread exists yet (port
+	 * mapping starts the libuv pool); failure is logged, never fatal */
+	if (!r)
+		(void)privs_drop((const char *[]){ d->dir, UAPI_SOCKET_DIR, d->opts.hosts_file, NULL });
 	if (!r)
 		r = meshd_endpoints_start(d, err, errlen);
 	if (!r)
