@@ -155,24 +155,35 @@ static void json_list(struct sbuf *b, const char (*v)[STATUS_PREFIX_STRLEN], siz
 	sbuf_puts(b, "]");
 }
 
-static void json_self(struct sbuf *b, const struct status_self *s)
+/* `, "key": "v"` with v escaped: every string member after the first. */
+static void json_field(struct sbuf *b, const char *key, const char *v)
+{
+	sbuf_printf(b, ", \"%s\": ", key);
+	sbuf_json_str(b, v);
+}
+
+/* Opens the object of a node, ours or a peer's, with the members both
+ * have. */
+static void json_node_open(struct sbuf *b, const char *name, const char *public_key,
+			   const char *ipv4, const char *ipv6)
 {
 	sbuf_puts(b, "{\"name\": ");
-	sbuf_json_str(b, s->name);
-	sbuf_puts(b, ", \"public_key\": ");
-	sbuf_json_str(b, s->public_key);
-	sbuf_puts(b, ", \"overlay_ipv4\": ");
-	sbuf_json_str(b, s->ipv4);
-	sbuf_puts(b, ", \"overlay_ipv6\": ");
-	sbuf_json_str(b, s->ipv6);
+	sbuf_json_str(b, name);
+	json_field(b, "public_key", public_key);
+	json_field(b, "overlay_ipv4", ipv4);
+	json_field(b, "overlay_ipv6", ipv6);
+}
+
+static void json_self(struct sbuf *b, const struct status_self *s)
+{
+	json_node_open(b, s->name, s->public_key, s->ipv4, s->ipv6);
 	sbuf_printf(b, ", \"ipv6_active\": %s", s->ipv6_active ? "true" : "false");
 	sbuf_printf(b, ", \"listen_port\": %u, \"admin\": %s, \"endpoints\": [",
 		    s->listen_port, s->admin ? "true" : "false");
 	for (size_t i = 0; i < s->nep; i++) {
 		sbuf_puts(b, i ? ", {\"addr\": " : "{\"addr\": ");
 		sbuf_json_str(b, s->ep[i].addr);
-		sbuf_puts(b, ", \"source\": ");
-		sbuf_json_str(b, s->ep[i].source);
+		json_field(b, "source", s->ep[i].source);
 		sbuf_puts(b, "}");
 	}
 	sbuf_puts(b, "]}");
@@ -180,16 +191,8 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 
 static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_unix)
 {
-	sbuf_puts(b, "{\"name\": ");
-	sbuf_json_str(b, p->name);
-	sbuf_puts(b, ", \"public_key\": ");
-	sbuf_json_str(b, p->public_key);
-	sbuf_puts(b, ", \"overlay_ipv4\": ");
-	sbuf_json_str(b, p->ipv4);
-	sbuf_puts(b, ", \"overlay_ipv6\": ");
-	sbuf_json_str(b, p->ipv6);
-	sbuf_puts(b, ", \"path\": ");
-	sbuf_json_str(b, status_path(p, now_unix));
+	json_node_open(b, p->name, p->public_key, p->ipv4, p->ipv6);
+	json_field(b, "path", status_path(p, now_unix));
 	sbuf_puts(b, ", \"endpoint\": ");
 	json_str_or_null(b, p->endpoint);
 	sbuf_puts(b, ", \"via\": ");
