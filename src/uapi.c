@@ -36,26 +36,34 @@ void uapi_out_clear(struct uapi_out *out)
 	out->len = out->cap = 0;
 }
 
-static int out_reserve(struct uapi_out *out, size_t more)
+/* Makes *buf (capacity *cap, the first len bytes in use) hold need bytes,
+ * doubling from first. The old buffer is wiped before it is freed: replies
+ * and requests may hold a private key. 0 or MESHD_E_NOMEM (*buf unchanged). */
+static int grow(char **buf, size_t *cap, size_t len, size_t need, size_t first)
 {
-	size_t cap = out->cap ? out->cap : 512;
+	size_t c = *cap ? *cap : first;
 	char *nb;
 
-	if (out->len + more <= out->cap)
+	if (need <= *cap)
 		return 0;
-	while (cap < out->len + more)
-		cap *= 2;
-	nb = malloc(cap);
+	while (c < need)
+		c *= 2;
+	nb = malloc(c);
 	if (!nb)
 		return MESHD_E_NOMEM;
-	if (out->buf) {
-		memcpy(nb, out->buf, out->len);
-		sodium_memzero(out->buf, out->cap);
-		free(out->buf);
+	if (*buf) {
+		memcpy(nb, *buf, len);
+		sodium_memzero(*buf, *cap);
+		free(*buf);
 	}
-	out->buf = nb;
-	out->cap = cap;
+	*buf = nb;
+	*cap = c;
 	return 0;
+}
+
+static int out_reserve(struct uapi_out *out, size_t more)
+{
+	return grow(&out->buf, &out->cap, out->len, out->len + more, 512);
 }
 
 static __attribute__((format(printf, 2, 3)))
@@ -723,24 +731,9 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	struct uapi_client *c = h->data;
 	enum { CHUNK = 16384 };
 
-	if (c->cap - c->len < CHUNK) {
-		size_t cap = c->cap ? c->cap * 2 : CHUNK * 2;
-		char *nb;
-
-		while (cap - c->len < CHUNK)
-			cap *= 2;
-		nb = malloc(cap);
-		if (!nb) {
-			*b = uv_buf_init(NULL, 0);
-			return;
-		}
-		if (c->buf) {
-			memcpy(nb, c->buf, c->len);
-			sodium_memzero(c->buf, c->cap);
-			free(c->buf);
-		}
-		c->buf = nb;
-		c->cap = cap;
+	if (grow(&c->buf, &c->cap, c->len, c->len + CHUNK, CHUNK * 2) != 0) {
+		*b = uv_buf_init(NULL, 0);
+		return;
 	}
 	*b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
