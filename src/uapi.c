@@ -18,6 +18,7 @@
 
 #include "schedule.h"
 #include "uapi.h"
+#include "unixsock.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/hex.h"
@@ -823,9 +824,7 @@ static void on_connection(uv_stream_t *ls, int status)
 int uapi_server_start(struct uapi_server *srv, uv_loop_t *loop, const char *ifname,
 		      struct uapi_host *host, const char **what)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, e;
+	int e;
 
 	srv->host = host;
 	srv->listening = false;
@@ -835,36 +834,8 @@ int uapi_server_start(struct uapi_server *srv, uv_loop_t *loop, const char *ifna
 	if (mkdir(UAPI_SOCKET_DIR, 0755) < 0 && errno != EEXIST)
 		return MESHD_E_SYS;
 	*what = "cannot create UAPI socket";
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return MESHD_E_SYS;
-	memcpy(sun.sun_path, srv->path, sizeof sun.sun_path);
-	old = umask(0077);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-		e = errno;
-		umask(old);
-		close(fd);
-		errno = e;
-		return MESHD_E_SYS;
-	}
-	umask(old);
-	if (chmod(srv->path, 0600) < 0 || listen(fd, 64) < 0) {
-		e = errno;
-		unlink(srv->path);
-		close(fd);
-		errno = e;
-		return MESHD_E_SYS;
-	}
-	uv_pipe_init(loop, &srv->listener, 0);
-	srv->listener.data = srv;
-	e = uv_pipe_open(&srv->listener, fd);
-	if (e)
-		close(fd);	/* not adopted by the handle: ours to close */
-	else
-		e = uv_listen((uv_stream_t *)&srv->listener, 64, on_connection);
+	e = meshd_unixsock_listen(loop, &srv->listener, srv, srv->path, 64, on_connection, NULL);
 	if (e) {
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		unlink(srv->path);
 		errno = -e;
 		return MESHD_E_SYS;
 	}
