@@ -379,6 +379,22 @@ static void key_b64(char out[STATUS_KEY_B64], const uint8_t key[32])
 	sodium_bin2base64(out, STATUS_KEY_B64, key, 32, sodium_base64_VARIANT_ORIGINAL);
 }
 
+/* v (cap elements of size, n in use) with room for one more: v itself, or
+ * the array moved into twice the space (first elements for the first
+ * one). NULL when out of memory, v then unchanged and still owned by the
+ * caller. */
+static void *room_for_one(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t ncap = *cap ? 2 * *cap : first;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	if ((nv = reallocarray(v, ncap, size)) != NULL)
+		*cap = ncap;
+	return nv;
+}
+
 struct collect {
 	struct status_peer *v;
 	size_t n, cap;
@@ -387,17 +403,12 @@ struct collect {
 static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 {
 	struct collect *c = ctx;
+	struct status_peer *v = room_for_one(c->v, &c->cap, c->n, sizeof *v, 16);
 	struct status_peer *p;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct status_peer *v = reallocarray(c->v, cap, sizeof *v);
-
-		if (!v)
-			return MESHD_E_NOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (v == NULL)
+		return MESHD_E_NOMEM;
+	c->v = v;
 	p = &c->v[c->n++];
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "%s", mp->name);
@@ -461,6 +472,18 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 	return 0;
 }
 
+/* Formats self and peers as JSON or text into b, then frees peers. */
+static int format_all(struct sbuf *b, const struct status_self *self, struct status_peer *peers,
+		      size_t n, uint64_t now_unix, bool json)
+{
+	if (json)
+		status_format_json(b, self, peers, n, now_unix);
+	else
+		status_format_text(b, self, peers, n, now_unix);
+	free(peers);
+	return b->oom ? MESHD_E_NOMEM : 0;
+}
+
 int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
 		 bool ipv6_active, bool json, uint64_t now_unix)
 {
@@ -474,12 +497,7 @@ int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_p
 		return r;
 	self.running = true;
 	self.ipv6_active = ipv6_active;
-	if (json)
-		status_format_json(b, &self, peers, n, now_unix);
-	else
-		status_format_text(b, &self, peers, n, now_unix);
-	free(peers);
-	return b->oom ? MESHD_E_NOMEM : 0;
+	return format_all(b, &self, peers, n, now_unix, json);
 }
 
 /* ---- the stored state (no daemon) ---- */
@@ -617,12 +635,7 @@ int status_build_store(struct sbuf *b, struct store *st, bool json, uint64_t now
 	r = status_collect_store(st, &self, &peers, &n);
 	if (r)
 		return r;
-	if (json)
-		status_format_json(b, &self, peers, n, now_unix);
-	else
-		status_format_text(b, &self, peers, n, now_unix);
-	free(peers);
-	return b->oom ? MESHD_E_NOMEM : 0;
+	return format_all(b, &self, peers, n, now_unix, json);
 }
 
 /* ---- subnet routes ---- */
@@ -682,15 +695,11 @@ struct routes_collect {
 
 static struct status_routes *routes_row(struct routes_collect *c)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 8;
-		struct status_routes *v = reallocarray(c->v, cap, sizeof *v);
+	struct status_routes *v = room_for_one(c->v, &c->cap, c->n, sizeof *v, 8);
 
-		if (!v)
-			return NULL;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (v == NULL)
+		return NULL;
+	c->v = v;
 	memset(&c->v[c->n], 0, sizeof c->v[c->n]);
 	return &c->v[c->n++];
 }
