@@ -62,6 +62,7 @@ track() {
 	local pid
 	pid=$(cat "$2/meshd.pid" 2>/dev/null) || fail "$1: no $2/meshd.pid"
 	PID_LIST+=("$pid")
+	SOCK_LIST+=("$WG_SOCK_DIR/${NODE_IF[$1]}.sock")
 	LAST_PID=$pid
 }
 dead() { ! kill -0 "$1" 2>/dev/null; }
@@ -71,9 +72,8 @@ diag_dump() {
 	set +e
 	for n in n1 n2 j k; do
 		echo "----- $n -----"
-		for f in "$WORK/$n.err"; do
-			[ -s "$f" ] && tail -n 25 "$f" | sed 's/^/    | /'
-		done
+		f="$WORK/$n.err"
+		[ -s "$f" ] && tail -n 25 "$f" | sed 's/^/    | /'
 	done
 	set -e
 }
@@ -410,6 +410,7 @@ run() {
 	[ -n "$tok" ] || tok=$(m n1 invite -d "$(ndir n1)") || fail "invite for k"
 	KJ=$((KJ + 1))
 	d="$WORK/k$KJ"
+	SOCK_LIST+=("$WG_SOCK_DIR/$(ifname k "$KJ").sock")
 	nx h "$WORK/hflood" "$N1" "$dport" "$HOSTILE_RATE" "$HOSTILE_SECS" 10000000 "$@" \
 		>"$WORK/flood.out" 2>&1 9>&- &
 	fpid=$!
@@ -498,13 +499,14 @@ info "captured PROBE is $age s old (answered up to 30 s)"
 # One control first, then the replayed PROBE while it is fresh, then the
 # other controls.
 control
+PROBE_AGE=$(($(date +%s) - PROBE_AT))
 kind probe-replay $PORT "" file "$WORK/cap/probe.hex" $H1 40003
 PROBE_OUT=$R_OUT
 for _ in $(seq 2 "$HOSTILE_CONTROLS"); do control; done
 info "controls (closed port 9, same rate): ${CONTROLS[*]} Mbit/s, median $(median "${CONTROLS[@]}")"
 # n1 answers each probe txid once (and only within 30 s of its time):
 # a replay earns nothing, which is what the row shows.
-info "probe-replay: n1 answered $PROBE_OUT B to the replays of a $(($(date +%s) - PROBE_AT)) s old PROBE"
+info "probe-replay: n1 answered $PROBE_OUT B to the replays of a PROBE $PROBE_AGE s old at the start of its flood"
 
 kind junk $PORT "" rand "120:ff"
 kind join-replay $PORT "" file "$WORK/cap/joinreq.hex" $H1 40000
