@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/hostile.sh: a hostile internet host against a meshd node. Run as root:
-# `bash bench/hostile.sh` (MESHD=path/to/meshd). Takes ~3 min, so it is not
+# `bash bench/hostile.sh` (MESHD=path/to/meshd). Takes ~5 min, so it is not
 # in the default TESTS (tests/netns/ holds the short ones).
 #
 #   ns $PFX-lan: bridge br0, one veth to each of
