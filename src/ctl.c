@@ -15,6 +15,7 @@
 
 #include "ctl.h"
 #include "status.h"
+#include "unixsock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -284,7 +285,6 @@ static void listener_freed(uv_handle_t *h)
 int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, ctl_handler_fn *handler,
 		     void (*stop)(void *ctx), void *ctx, char *err, size_t errlen)
 {
-	mode_t old;
 	int e;
 
 	memset(srv, 0, sizeof *srv);
@@ -302,21 +302,10 @@ int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, c
 		snprintf(err, errlen, "out of memory");
 		return MESHD_E_NOMEM;
 	}
-	uv_pipe_init(loop, srv->listener, 0);
-	srv->listener->data = srv;
-	/* umask, not chmod after bind: no window where others may connect */
-	old = umask(0177);
-	e = uv_pipe_bind(srv->listener, srv->path);
-	umask(old);
-	if (e == 0) {
-		chmod(srv->path, 0600);
-		e = uv_listen((uv_stream_t *)srv->listener, CTL_MAX_CONNS, on_connection);
-		if (e)
-			unlink(srv->path);
-	}
+	e = meshd_unixsock_listen(loop, srv->listener, srv, srv->path, CTL_MAX_CONNS,
+				  on_connection, listener_freed);
 	if (e) {
 		snprintf(err, errlen, "cannot listen on %s: %s", srv->path, uv_strerror(e));
-		uv_close((uv_handle_t *)srv->listener, listener_freed);
 		srv->listener = NULL;
 		srv->path[0] = '\0';
 		errno = -e;

@@ -50,6 +50,36 @@ out:
 	return r == 0 ? 0 : MESHD_E_SYS;
 }
 
+/* Starts a request in buf (MNL_SOCKET_BUFFER_SIZE); talk() adds the
+ * request and ACK flags. */
+static struct nlmsghdr *put_header(char *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	return nlh;
+}
+
+/* The address length of family for an address or route on ifindex; 0 when
+ * an argument is invalid (no interface, no address, another family, a
+ * prefix longer than the address). */
+static size_t prefix_len(int ifindex, int family, const void *addr,
+    uint8_t prefixlen)
+{
+	size_t alen;
+
+	if (ifindex <= 0 || !addr)
+		return 0;
+	if (family == AF_INET)
+		alen = 4;
+	else if (family == AF_INET6)
+		alen = 16;
+	else
+		return 0;
+	return prefixlen <= alen * 8 ? alen : 0;
+}
+
 int netlink_addr_add(int ifindex, int family, const void *addr, uint8_t prefixlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -57,20 +87,9 @@ int netlink_addr_add(int ifindex, int family, const void *addr, uint8_t prefixle
 	struct ifaddrmsg *ifa;
 	size_t alen;
 
-	if (ifindex <= 0 || !addr)
+	if ((alen = prefix_len(ifindex, family, addr, prefixlen)) == 0)
 		return MESHD_E_INVAL;
-	if (family == AF_INET)
-		alen = 4;
-	else if (family == AF_INET6)
-		alen = 16;
-	else
-		return MESHD_E_INVAL;
-	if (prefixlen > alen * 8)
-		return MESHD_E_INVAL;
-
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	nlh = put_header(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
 	ifa->ifa_family = (uint8_t)family;
 	ifa->ifa_prefixlen = prefixlen;
@@ -94,8 +113,7 @@ int netlink_link_up(int ifindex)
 
 	if (ifindex <= 0)
 		return MESHD_E_INVAL;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh = put_header(buf, RTM_NEWLINK, 0);
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
@@ -112,20 +130,9 @@ static int route(uint16_t type, uint16_t flags, int ifindex, int family, const v
 	struct rtmsg *rtm;
 	size_t alen;
 
-	if (ifindex <= 0 || !addr)
+	if ((alen = prefix_len(ifindex, family, addr, prefixlen)) == 0)
 		return MESHD_E_INVAL;
-	if (family == AF_INET)
-		alen = 4;
-	else if (family == AF_INET6)
-		alen = 16;
-	else
-		return MESHD_E_INVAL;
-	if (prefixlen > alen * 8)
-		return MESHD_E_INVAL;
-
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
+	nlh = put_header(buf, type, flags);
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = prefixlen;

@@ -155,24 +155,35 @@ static void json_list(struct sbuf *b, const char (*v)[STATUS_PREFIX_STRLEN], siz
 	sbuf_puts(b, "]");
 }
 
-static void json_self(struct sbuf *b, const struct status_self *s)
+/* `, "key": "v"` with v escaped: every string member after the first. */
+static void json_field(struct sbuf *b, const char *key, const char *v)
+{
+	sbuf_printf(b, ", \"%s\": ", key);
+	sbuf_json_str(b, v);
+}
+
+/* Opens the object of a node, ours or a peer's, with the members both
+ * have. */
+static void json_node_open(struct sbuf *b, const char *name, const char *public_key,
+			   const char *ipv4, const char *ipv6)
 {
 	sbuf_puts(b, "{\"name\": ");
-	sbuf_json_str(b, s->name);
-	sbuf_puts(b, ", \"public_key\": ");
-	sbuf_json_str(b, s->public_key);
-	sbuf_puts(b, ", \"overlay_ipv4\": ");
-	sbuf_json_str(b, s->ipv4);
-	sbuf_puts(b, ", \"overlay_ipv6\": ");
-	sbuf_json_str(b, s->ipv6);
+	sbuf_json_str(b, name);
+	json_field(b, "public_key", public_key);
+	json_field(b, "overlay_ipv4", ipv4);
+	json_field(b, "overlay_ipv6", ipv6);
+}
+
+static void json_self(struct sbuf *b, const struct status_self *s)
+{
+	json_node_open(b, s->name, s->public_key, s->ipv4, s->ipv6);
 	sbuf_printf(b, ", \"ipv6_active\": %s", s->ipv6_active ? "true" : "false");
 	sbuf_printf(b, ", \"listen_port\": %u, \"admin\": %s, \"endpoints\": [",
 		    s->listen_port, s->admin ? "true" : "false");
 	for (size_t i = 0; i < s->nep; i++) {
 		sbuf_puts(b, i ? ", {\"addr\": " : "{\"addr\": ");
 		sbuf_json_str(b, s->ep[i].addr);
-		sbuf_puts(b, ", \"source\": ");
-		sbuf_json_str(b, s->ep[i].source);
+		json_field(b, "source", s->ep[i].source);
 		sbuf_puts(b, "}");
 	}
 	sbuf_printf(b, "], \"cert_expires\": %" PRIu64 "}", s->cert_expires);
@@ -180,16 +191,8 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 
 static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_unix)
 {
-	sbuf_puts(b, "{\"name\": ");
-	sbuf_json_str(b, p->name);
-	sbuf_puts(b, ", \"public_key\": ");
-	sbuf_json_str(b, p->public_key);
-	sbuf_puts(b, ", \"overlay_ipv4\": ");
-	sbuf_json_str(b, p->ipv4);
-	sbuf_puts(b, ", \"overlay_ipv6\": ");
-	sbuf_json_str(b, p->ipv6);
-	sbuf_puts(b, ", \"path\": ");
-	sbuf_json_str(b, status_path(p, now_unix));
+	json_node_open(b, p->name, p->public_key, p->ipv4, p->ipv6);
+	json_field(b, "path", status_path(p, now_unix));
 	sbuf_puts(b, ", \"endpoint\": ");
 	json_str_or_null(b, p->endpoint);
 	sbuf_puts(b, ", \"via\": ");
@@ -421,6 +424,22 @@ static void key_b64(char out[STATUS_KEY_B64], const uint8_t key[32])
 	sodium_bin2base64(out, STATUS_KEY_B64, key, 32, sodium_base64_VARIANT_ORIGINAL);
 }
 
+/* v (cap elements of size, n in use) with room for one more: v itself, or
+ * the array moved into twice the space (first elements for the first
+ * one). NULL when out of memory, v then unchanged and still owned by the
+ * caller. */
+static void *room_for_one(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t ncap = *cap ? 2 * *cap : first;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	if ((nv = reallocarray(v, ncap, size)) != NULL)
+		*cap = ncap;
+	return nv;
+}
+
 struct collect {
 	struct status_peer *v;
 	size_t n, cap;
@@ -429,17 +448,12 @@ struct collect {
 static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 {
 	struct collect *c = ctx;
+	struct status_peer *v = room_for_one(c->v, &c->cap, c->n, sizeof *v, 16);
 	struct status_peer *p;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct status_peer *v = reallocarray(c->v, cap, sizeof *v);
-
-		if (!v)
-			return MESHD_E_NOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (v == NULL)
+		return MESHD_E_NOMEM;
+	c->v = v;
 	p = &c->v[c->n++];
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "%s", mp->name);
@@ -507,6 +521,18 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 	return 0;
 }
 
+/* Formats self and peers as JSON or text into b, then frees peers. */
+static int format_all(struct sbuf *b, const struct status_self *self, struct status_peer *peers,
+		      size_t n, uint64_t now_unix, bool json)
+{
+	if (json)
+		status_format_json(b, self, peers, n, now_unix);
+	else
+		status_format_text(b, self, peers, n, now_unix);
+	free(peers);
+	return b->oom ? MESHD_E_NOMEM : 0;
+}
+
 int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
 		 bool ipv6_active, bool json, uint64_t now_unix)
 {
@@ -520,12 +546,7 @@ int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_p
 		return r;
 	self.running = true;
 	self.ipv6_active = ipv6_active;
-	if (json)
-		status_format_json(b, &self, peers, n, now_unix);
-	else
-		status_format_text(b, &self, peers, n, now_unix);
-	free(peers);
-	return b->oom ? MESHD_E_NOMEM : 0;
+	return format_all(b, &self, peers, n, now_unix, json);
 }
 
 /* ---- the stored state (no daemon) ---- */
@@ -665,12 +686,7 @@ int status_build_store(struct sbuf *b, struct store *st, bool json, uint64_t now
 	r = status_collect_store(st, &self, &peers, &n);
 	if (r)
 		return r;
-	if (json)
-		status_format_json(b, &self, peers, n, now_unix);
-	else
-		status_format_text(b, &self, peers, n, now_unix);
-	free(peers);
-	return b->oom ? MESHD_E_NOMEM : 0;
+	return format_all(b, &self, peers, n, now_unix, json);
 }
 
 /* ---- subnet routes ---- */
@@ -730,15 +746,11 @@ struct routes_collect {
 
 static struct status_routes *routes_row(struct routes_collect *c)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 8;
-		struct status_routes *v = reallocarray(c->v, cap, sizeof *v);
+	struct status_routes *v = room_for_one(c->v, &c->cap, c->n, sizeof *v, 8);
 
-		if (!v)
-			return NULL;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (v == NULL)
+		return NULL;
+	c->v = v;
 	memset(&c->v[c->n], 0, sizeof c->v[c->n]);
 	return &c->v[c->n++];
 }

@@ -18,6 +18,7 @@
 
 #include "schedule.h"
 #include "uapi.h"
+#include "unixsock.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/hex.h"
@@ -36,26 +37,34 @@ void uapi_out_clear(struct uapi_out *out)
 	out->len = out->cap = 0;
 }
 
-static int out_reserve(struct uapi_out *out, size_t more)
+/* Makes *buf (capacity *cap, the first len bytes in use) hold need bytes,
+ * doubling from first. The old buffer is wiped before it is freed: replies
+ * and requests may hold a private key. 0 or MESHD_E_NOMEM (*buf unchanged). */
+static int grow(char **buf, size_t *cap, size_t len, size_t need, size_t first)
 {
-	size_t cap = out->cap ? out->cap : 512;
+	size_t c = *cap ? *cap : first;
 	char *nb;
 
-	if (out->len + more <= out->cap)
+	if (need <= *cap)
 		return 0;
-	while (cap < out->len + more)
-		cap *= 2;
-	nb = malloc(cap);
+	while (c < need)
+		c *= 2;
+	nb = malloc(c);
 	if (!nb)
 		return MESHD_E_NOMEM;
-	if (out->buf) {
-		memcpy(nb, out->buf, out->len);
-		sodium_memzero(out->buf, out->cap);
-		free(out->buf);
+	if (*buf) {
+		memcpy(nb, *buf, len);
+		sodium_memzero(*buf, *cap);
+		free(*buf);
 	}
-	out->buf = nb;
-	out->cap = cap;
+	*buf = nb;
+	*cap = c;
 	return 0;
+}
+
+static int out_reserve(struct uapi_out *out, size_t more)
+{
+	return grow(&out->buf, &out->cap, out->len, out->len + more, 512);
 }
 
 static __attribute__((format(printf, 2, 3)))
@@ -723,24 +732,9 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	struct uapi_client *c = h->data;
 	enum { CHUNK = 16384 };
 
-	if (c->cap - c->len < CHUNK) {
-		size_t cap = c->cap ? c->cap * 2 : CHUNK * 2;
-		char *nb;
-
-		while (cap - c->len < CHUNK)
-			cap *= 2;
-		nb = malloc(cap);
-		if (!nb) {
-			*b = uv_buf_init(NULL, 0);
-			return;
-		}
-		if (c->buf) {
-			memcpy(nb, c->buf, c->len);
-			sodium_memzero(c->buf, c->cap);
-			free(c->buf);
-		}
-		c->buf = nb;
-		c->cap = cap;
+	if (grow(&c->buf, &c->cap, c->len, c->len + CHUNK, CHUNK * 2) != 0) {
+		*b = uv_buf_init(NULL, 0);
+		return;
 	}
 	*b = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
@@ -830,9 +824,7 @@ static void on_connection(uv_stream_t *ls, int status)
 int uapi_server_start(struct uapi_server *srv, uv_loop_t *loop, const char *ifname,
 		      struct uapi_host *host, const char **what)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, e;
+	int e;
 
 	srv->host = host;
 	srv->listening = false;
@@ -842,36 +834,8 @@ int uapi_server_start(struct uapi_server *srv, uv_loop_t *loop, const char *ifna
 	if (mkdir(UAPI_SOCKET_DIR, 0755) < 0 && errno != EEXIST)
 		return MESHD_E_SYS;
 	*what = "cannot create UAPI socket";
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return MESHD_E_SYS;
-	memcpy(sun.sun_path, srv->path, sizeof sun.sun_path);
-	old = umask(0077);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-		e = errno;
-		umask(old);
-		close(fd);
-		errno = e;
-		return MESHD_E_SYS;
-	}
-	umask(old);
-	if (chmod(srv->path, 0600) < 0 || listen(fd, 64) < 0) {
-		e = errno;
-		unlink(srv->path);
-		close(fd);
-		errno = e;
-		return MESHD_E_SYS;
-	}
-	uv_pipe_init(loop, &srv->listener, 0);
-	srv->listener.data = srv;
-	e = uv_pipe_open(&srv->listener, fd);
-	if (e)
-		close(fd);	/* not adopted by the handle: ours to close */
-	else
-		e = uv_listen((uv_stream_t *)&srv->listener, 64, on_connection);
+	e = meshd_unixsock_listen(loop, &srv->listener, srv, srv->path, 64, on_connection, NULL);
 	if (e) {
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		unlink(srv->path);
 		errno = -e;
 		return MESHD_E_SYS;
 	}

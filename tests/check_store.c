@@ -785,6 +785,89 @@ START_TEST(test_store_migrate_failure_rolls_back)
 }
 END_TEST
 
+/* ---- statement helpers (internal.h) ---- */
+
+static sqlite3_stmt *prep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL),
+	    SQLITE_OK);
+	return s;
+}
+
+static int read_v(sqlite3_stmt *s, void *out)
+{
+	int v = sqlite3_column_int(s, 0);
+
+	if (v < 0)
+		return MESHD_E_PROTO;
+	*(int *)out = v;
+	return 0;
+}
+
+/* Sums the rows; returns 7 (stops the walk) at the value 30. */
+static int sum_row(sqlite3_stmt *s, void *arg)
+{
+	int v, r;
+
+	if ((r = read_v(s, &v)) != 0)
+		return r;
+	if (v == 30)
+		return 7;
+	*(int *)arg += v;
+	return 0;
+}
+
+START_TEST(test_store_step_helpers)
+{
+	struct store *st = open_mem();
+	sqlite3_stmt *s;
+	int v = 0, sum = 0;
+
+	ck_assert_int_eq(store_exec(st, "CREATE TEMP TABLE t (k BLOB PRIMARY "
+	    "KEY, v INTEGER); INSERT INTO t VALUES (x'01', 10), (x'02', 20), "
+	    "(x'03', 30), (x'04', -1);"), 0);
+
+	s = prep(st, "SELECT v FROM t WHERE k = ?1");
+	ck_assert_int_eq(store_get_by_blob(st, s, "\x02", 1, read_v, &v), 0);
+	ck_assert_int_eq(v, 20);
+	ck_assert_int_eq(store_get_by_blob(st, s, "\x09", 1, read_v, &v),
+	    MESHD_E_NOENT);
+	ck_assert_int_eq(store_get_by_blob(st, s, "\x04", 1, read_v, &v),
+	    MESHD_E_PROTO);
+	sqlite3_finalize(s);
+
+	/* the walk ends with the callback's value, and starts over after */
+	s = prep(st, "SELECT v FROM t ORDER BY k");
+	ck_assert_int_eq(store_step_each(st, s, sum_row, &sum), 7);
+	ck_assert_int_eq(sum, 30);
+	sum = 0;
+	ck_assert_int_eq(store_step_each(st, s, sum_row, &sum), 7);
+	ck_assert_int_eq(sum, 30);
+	sqlite3_finalize(s);
+	s = prep(st, "SELECT v FROM t WHERE v < 30 ORDER BY k");
+	sum = 0;
+	ck_assert_int_eq(store_step_each(st, s, sum_row, &sum), MESHD_E_PROTO);
+	sqlite3_finalize(s);
+	s = prep(st, "SELECT v FROM t WHERE v BETWEEN 0 AND 20");
+	sum = 0;
+	ck_assert_int_eq(store_step_each(st, s, sum_row, &sum), 0);
+	ck_assert_int_eq(sum, 30);
+	sqlite3_finalize(s);
+
+	/* finish: DONE is 0, a bind error is mapped; changes are counted */
+	s = prep(st, "UPDATE t SET v = v + 1 WHERE v > ?1");
+	ck_assert_int_eq(sqlite3_bind_int(s, 1, 15), SQLITE_OK);
+	ck_assert_int_eq(store_finish_changes(st, s, sqlite3_step(s)), 2);
+	ck_assert_int_eq(sqlite3_bind_int(s, 1, 100), SQLITE_OK);
+	ck_assert_int_eq(store_finish_changes(st, s, sqlite3_step(s)), 0);
+	ck_assert_int_lt(store_finish(st, s, sqlite3_bind_int(s, 9, 1)), 0);
+	sqlite3_finalize(s);
+	store_close(st);
+}
+END_TEST
+
 /* ---- node and mesh ---- */
 
 START_TEST(test_store_node_roundtrip)
@@ -1804,6 +1887,7 @@ Suite *suite_store(void)
 
 	tc = tcase_create("schema");
 	tcase_add_test(tc, test_store_open_memory_latest);
+	tcase_add_test(tc, test_store_step_helpers);
 	tcase_add_test(tc, test_store_open_file_latest);
 	tcase_add_test(tc, test_store_open_bad_args);
 	tcase_add_test(tc, test_store_open_file_mode_0600);

@@ -85,6 +85,20 @@ START_TEST(test_hex_roundtrip_and_rejects)
 }
 END_TEST
 
+START_TEST(test_errf_formats_and_truncates)
+{
+	char err[8] = "x";
+
+	meshd_errf(NULL, 0, "%d", 1);		/* no buffer: nothing happens */
+	meshd_errf(err, 0, "%d", 1);
+	ck_assert_str_eq(err, "x");
+	meshd_errf(err, sizeof err, "bad %s", "value");
+	ck_assert_str_eq(err, "bad val");
+	meshd_errf(err, sizeof err, "n=%d", 42);
+	ck_assert_str_eq(err, "n=42");
+}
+END_TEST
+
 START_TEST(test_strerror_covers_codes)
 {
 	for (int e = MESHD_OK; e >= MESHD_E_STATE; e--)
@@ -104,6 +118,7 @@ static Suite *suite_util(void)
 	tcase_add_test(tc, test_endpoint_eq_and_unmap);
 	tcase_add_test(tc, test_hex_roundtrip_and_rejects);
 	tcase_add_test(tc, test_strerror_covers_codes);
+	tcase_add_test(tc, test_errf_formats_and_truncates);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -29,6 +29,7 @@
 #include "mesh/probe.h"
 #include "mesh/routes.h"
 #include "util/addr.h"
+#include "util/err.h"
 #include "util/time.h"
 
 /* Path probing (mesh/path.h, mesh/probe.h).
@@ -233,19 +234,8 @@ static inline void set_err(char *err, size_t errlen, const char *fmt, const char
 		snprintf(err, errlen, fmt, arg);
 }
 
-static inline void set_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static inline void set_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+/* the node files' name for util/err.h's message formatter */
+#define set_errf meshd_errf
 
 /* Every entry point starts here: the time of this call for all that follows. */
 static inline void enter(struct mesh_node *n, mtime_ns now, uint64_t now_unix)

@@ -273,6 +273,22 @@ void node_routes_recompute(struct mesh_node *n)
 
 /* ---- our advertisement, approvals ---- */
 
+/* Hands a record we have just signed to gossip, which must take it as new
+ * (anything else means our own sequence went wrong: MESHD_E_STATE), then
+ * flushes the store. 0 or a negative MESHD_E_*. */
+static int publish_new(struct mesh_node *n, enum mesh_rec_kind kind, const uint8_t *buf,
+    size_t len, mtime_ns now, uint64_t now_unix)
+{
+	int e = mesh_gossip_publish(n->g, kind, buf, len, now, now_unix);
+
+	if (e >= 0 && e != MESH_MERGE_NEW)
+		return MESHD_E_STATE;
+	if (e < 0)
+		return e;
+	(void)mesh_node_flush(n, now, now_unix);	/* busy: the timers retry */
+	return 0;
+}
+
 int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, size_t count,
     mtime_ns now, uint64_t now_unix, char *err, size_t errlen)
 {
@@ -310,12 +326,8 @@ int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, s
 	    (e = mesh_routes_encode(&rt, &w)) != 0)
 		goto fail;
 	n->rt_seq = seq;
-	e = mesh_gossip_publish(n->g, MESH_REC_ROUTES, buf, w.off, now, now_unix);
-	if (e >= 0 && e != MESH_MERGE_NEW)
-		e = MESHD_E_STATE;
-	if (e < 0)
+	if ((e = publish_new(n, MESH_REC_ROUTES, buf, w.off, now, now_unix)) != 0)
 		goto fail;
-	(void)mesh_node_flush(n, now, now_unix);	/* busy: the timers retry */
 	return 0;
 fail:
 	set_err(err, errlen, "signing our routes: %s", meshd_strerror(e));
@@ -438,12 +450,8 @@ int mesh_node_route_set(struct mesh_node *n, const char *name, const struct mesh
 	if ((e = mesh_cert_sign(&c, n->authority_sk)) != 0 ||
 	    (e = node_cert_to_bytes(&c, buf, sizeof buf, &len)) != 0)
 		goto fail;
-	e = mesh_gossip_publish(n->g, MESH_REC_CERT, buf, len, now, now_unix);
-	if (e >= 0 && e != MESH_MERGE_NEW)
-		e = MESHD_E_STATE;
-	if (e < 0)
+	if ((e = publish_new(n, MESH_REC_CERT, buf, len, now, now_unix)) != 0)
 		goto fail;
-	(void)mesh_node_flush(n, now, now_unix);	/* busy: the timers retry */
 	return 0;
 fail:
 	set_err(err, errlen, "re-issuing the certificate: %s", meshd_strerror(e));

@@ -79,19 +79,6 @@ int mesh_prefix_cmp(const struct mesh_prefix *a, const struct mesh_prefix *b)
 	return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int mesh_prefix_format(const struct mesh_prefix *p, char *out, size_t cap)
 {
@@ -140,7 +127,7 @@ int mesh_prefix_parse(const char *s, struct mesh_prefix *out, char *err, size_t 
 	memset(out, 0, sizeof *out);
 	memset(&p, 0, sizeof p);
 	if (s == NULL || *s == '\0') {
-		set_err(err, errlen, "invalid route '': empty");
+		meshd_errf(err, errlen, "invalid route '': empty");
 		return MESHD_E_INVAL;
 	}
 	slash = strchr(s, '/');
@@ -156,14 +143,14 @@ int mesh_prefix_parse(const char *s, struct mesh_prefix *out, char *err, size_t 
 	if (!mesh_prefix_valid(&p)) {
 		mask_host(&p);
 		(void)mesh_prefix_format(&p, canon, sizeof canon);
-		set_err(err, errlen, "invalid route '%s': host bits set (did you mean %s?)", s,
+		meshd_errf(err, errlen, "invalid route '%s': host bits set (did you mean %s?)", s,
 		    canon);
 		return MESHD_E_INVAL;
 	}
 	*out = p;
 	return 0;
 bad:
-	set_err(err, errlen, "invalid route '%s': expected a prefix like 10.1.0.0/16 or "
+	meshd_errf(err, errlen, "invalid route '%s': expected a prefix like 10.1.0.0/16 or "
 	    "fd00:1::/64", s);
 	return MESHD_E_INVAL;
 }

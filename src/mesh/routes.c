@@ -7,19 +7,6 @@
 #include "mesh/routes.h"
 #include "util/err.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int mesh_routes_parse_list(const char *s, struct mesh_prefix *out, size_t max, size_t *n,
     char *err, size_t errlen)
@@ -30,7 +17,7 @@ int mesh_routes_parse_list(const char *s, struct mesh_prefix *out, size_t max, s
 
 	*n = 0;
 	if (s == NULL || *s == '\0') {
-		set_err(err, errlen, "empty route list (use 'none' for no routes)");
+		meshd_errf(err, errlen, "empty route list (use 'none' for no routes)");
 		return MESHD_E_INVAL;
 	}
 	if (strcmp(s, "none") == 0)
@@ -43,15 +30,15 @@ int mesh_routes_parse_list(const char *s, struct mesh_prefix *out, size_t max, s
 		while (e > b && e[-1] == ' ')
 			e--;
 		if (e == b) {
-			set_err(err, errlen, "invalid route list '%s': empty entry", s);
+			meshd_errf(err, errlen, "invalid route list '%s': empty entry", s);
 			return MESHD_E_INVAL;
 		}
 		if ((size_t)(e - b) >= sizeof item) {
-			set_err(err, errlen, "invalid route '%.*s': too long", (int)(e - b), b);
+			meshd_errf(err, errlen, "invalid route '%.*s': too long", (int)(e - b), b);
 			return MESHD_E_INVAL;
 		}
 		if (*n >= max) {
-			set_err(err, errlen, "too many routes in '%s': at most %zu", s, max);
+			meshd_errf(err, errlen, "too many routes in '%s': at most %zu", s, max);
 			return MESHD_E_INVAL;
 		}
 		memcpy(item, b, (size_t)(e - b));
@@ -74,16 +61,16 @@ int mesh_routes_check_advert(const struct mesh_prefix *list, size_t n,
 	size_t i, j;
 
 	if (n > MESH_ROUTES_MAX) {
-		set_err(err, errlen, "too many routes: %zu (at most %d)", n, MESH_ROUTES_MAX);
+		meshd_errf(err, errlen, "too many routes: %zu (at most %d)", n, MESH_ROUTES_MAX);
 		return MESHD_E_INVAL;
 	}
 	for (i = 0; i < n; i++) {
 		if (mesh_prefix_format(&list[i], a, sizeof a) != 0) {
-			set_err(err, errlen, "invalid route #%zu", i + 1);
+			meshd_errf(err, errlen, "invalid route #%zu", i + 1);
 			return MESHD_E_INVAL;
 		}
 		if (list[i].len == 0) {
-			set_err(err, errlen, "invalid route %s: default routes (exit nodes) are "
+			meshd_errf(err, errlen, "invalid route %s: default routes (exit nodes) are "
 			    "not supported", a);
 			return MESHD_E_INVAL;
 		}
@@ -91,7 +78,7 @@ int mesh_routes_check_advert(const struct mesh_prefix *list, size_t n,
 			if (ov[j] == NULL || !mesh_prefix_overlaps(&list[i], ov[j]))
 				continue;
 			(void)mesh_prefix_format(ov[j], b, sizeof b);
-			set_err(err, errlen, "invalid route %s: overlaps the mesh overlay prefix %s",
+			meshd_errf(err, errlen, "invalid route %s: overlaps the mesh overlay prefix %s",
 			    a, b);
 			return MESHD_E_INVAL;
 		}
@@ -100,9 +87,9 @@ int mesh_routes_check_advert(const struct mesh_prefix *list, size_t n,
 				continue;
 			(void)mesh_prefix_format(&list[j], b, sizeof b);
 			if (mesh_prefix_cmp(&list[i], &list[j]) == 0)
-				set_err(err, errlen, "route %s is listed twice", a);
+				meshd_errf(err, errlen, "route %s is listed twice", a);
 			else
-				set_err(err, errlen, "routes %s and %s overlap", b, a);
+				meshd_errf(err, errlen, "routes %s and %s overlap", b, a);
 			return MESHD_E_INVAL;
 		}
 	}

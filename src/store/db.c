@@ -98,6 +98,70 @@ void store_stmt_done(sqlite3_stmt *s)
 	sqlite3_clear_bindings(s);
 }
 
+int store_step_one(struct store *st, sqlite3_stmt *s, store_read_fn *read,
+    void *out)
+{
+	int rc, r;
+
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = read(s, out);
+	else if (rc == SQLITE_DONE)
+		r = MESHD_E_NOENT;
+	else
+		r = store_err(st, rc);
+	store_stmt_done(s);
+	return r;
+}
+
+int store_get_by_blob(struct store *st, sqlite3_stmt *s, const void *key,
+    size_t len, store_read_fn *read, void *out)
+{
+	int rc;
+
+	rc = sqlite3_bind_blob(s, 1, key, (int)len, SQLITE_STATIC);
+	if (rc != SQLITE_OK) {
+		store_stmt_done(s);
+		return store_err(st, rc);
+	}
+	return store_step_one(st, s, read, out);
+}
+
+int store_step_each(struct store *st, sqlite3_stmt *s, store_read_fn *row,
+    void *arg)
+{
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = row(s, arg)) != 0)
+			break;
+	}
+	/* store_err() reads the handle's message: map before the reset */
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_err(st, rc);
+	store_stmt_done(s);
+	return r;
+}
+
+int store_finish(struct store *st, sqlite3_stmt *s, int rc)
+{
+	int r;
+
+	/* store_err() reads the handle's message: map before the reset */
+	r = rc == SQLITE_DONE ? 0 : store_err(st, rc);
+	store_stmt_done(s);
+	return r;
+}
+
+int store_finish_changes(struct store *st, sqlite3_stmt *s, int rc)
+{
+	int r;
+
+	if ((r = store_finish(st, s, rc)) != 0)
+		return r;
+	return sqlite3_changes(st->db);
+}
+
 int store_exec(struct store *st, const char *sql)
 {
 	int rc;

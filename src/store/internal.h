@@ -77,6 +77,34 @@ int store_sp_end(struct store *st, bool commit);
 /* Reads PRAGMA user_version; returns it (>= 0) or a negative error. */
 int store_user_version(struct store *st);
 
+/* Reads the current row of s into out (a struct of the caller's choosing);
+ * 0 or MESHD_E_* (MESHD_E_PROTO for a stored value out of range). */
+typedef int store_read_fn(sqlite3_stmt *s, void *out);
+/* Steps s once: a row is read into out by read (0 or its error), no row is
+ * MESHD_E_NOENT, a failed step is mapped by store_err(). Always ends with
+ * store_stmt_done(s), so the caller returns what this returns. */
+int store_step_one(struct store *st, sqlite3_stmt *s, store_read_fn *read,
+    void *out);
+/* Binds key (len bytes) as ?1, then store_step_one(): the lookup of one row
+ * by a blob primary key. */
+int store_get_by_blob(struct store *st, sqlite3_stmt *s, const void *key,
+    size_t len, store_read_fn *read, void *out);
+/* Steps s through all its rows, calling row for each; stops at the first
+ * non-zero value of row and returns it. 0 when every row was seen, or a
+ * mapped step error. Always ends with store_stmt_done(s). */
+int store_step_each(struct store *st, sqlite3_stmt *s, store_read_fn *row,
+    void *arg);
+/* Ends a statement that returns no rows: rc is the last SQLite code its
+ * caller got (a failed bind, or the step's); 0 for SQLITE_DONE, otherwise
+ * the mapped error. Always ends with store_stmt_done(s). The callers bind
+ * with `(rc = bind...) == SQLITE_OK && ...` and step only when all held. */
+int store_finish(struct store *st, sqlite3_stmt *s, int rc);
+
+/* store_finish(), then the number of rows the statement changed (>= 0) when
+ * it succeeded; for the UPDATE/DELETE/upsert whose "nothing matched" means
+ * something to the caller. */
+int store_finish_changes(struct store *st, sqlite3_stmt *s, int rc);
+
 /* Copies a blob column into dst (capacity cap); MESHD_E_PROTO when the stored
  * value is longer than cap or the wrong size when exact. */
 int store_col_blob(sqlite3_stmt *s, int col, void *dst, size_t cap,

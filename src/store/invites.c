@@ -22,21 +22,20 @@ int store_invite_add(struct store *st, const struct store_invite *inv)
 	if (s == NULL)
 		return r;
 	if ((rc = sqlite3_bind_blob(s, 1, inv->invite_id,
-	    sizeof inv->invite_id, SQLITE_STATIC)) != SQLITE_OK ||
+	    sizeof inv->invite_id, SQLITE_STATIC)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_blob(s, 2, inv->invite_pk,
-	    sizeof inv->invite_pk, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 3, inv->expires_at)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 4, inv->uses_left)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 5, inv->created_at)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
+	    sizeof inv->invite_pk, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 3, inv->expires_at)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 4, inv->uses_left)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 5, inv->created_at)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	return store_finish(st, s, rc);
 }
 
-/* Reads a row selected as INVITE_COLS. */
-static int read_invite(sqlite3_stmt *s, struct store_invite *inv)
+/* Reads a row selected as INVITE_COLS (a store_read_fn). */
+static int read_invite(sqlite3_stmt *s, void *out)
 {
+	struct store_invite *inv = out;
 	int64_t uses;
 	int r;
 
@@ -64,45 +63,42 @@ int store_invite_get(struct store *st,
     const uint8_t invite_id[STORE_INVITE_ID_LEN], struct store_invite *out)
 {
 	sqlite3_stmt *s;
-	int r = 0, rc;
+	int r = 0;
 
 	s = store_stmt(st, STMT_INVITE_GET, "SELECT " INVITE_COLS
 	    " FROM invites WHERE invite_id = ?1", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_blob(s, 1, invite_id, STORE_INVITE_ID_LEN,
-	    SQLITE_STATIC)) != SQLITE_OK)
-		r = store_err(st, rc);
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		r = read_invite(s, out);
-	else if (rc == SQLITE_DONE)
-		r = MESHD_E_NOENT;
-	else
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
+	return store_get_by_blob(st, s, invite_id, STORE_INVITE_ID_LEN,
+	    read_invite, out);
+}
+
+struct invite_walk {
+	store_invite_fn *fn;
+	void *arg;
+};
+
+static int invite_row(sqlite3_stmt *s, void *arg)
+{
+	const struct invite_walk *w = arg;
+	struct store_invite inv;
+	int r = read_invite(s, &inv);
+
+	return r != 0 ? r : w->fn(&inv, w->arg);
 }
 
 int store_invite_foreach(struct store *st, store_invite_fn *fn, void *arg)
 {
-	struct store_invite inv;
+	struct invite_walk w = { fn, arg };
 	sqlite3_stmt *s;
-	int r = 0, rc;
+	int r = 0;
 
 	/* invite_id breaks ties so the order does not depend on the plan. */
 	s = store_stmt(st, STMT_INVITE_ALL, "SELECT " INVITE_COLS
 	    " FROM invites ORDER BY created_at, invite_id", &r);
 	if (s == NULL)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((r = read_invite(s, &inv)) != 0 || (r = fn(&inv, arg)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		r = store_err(st, rc);
-out:
-	store_stmt_done(s);
-	return r;
+	return store_step_each(st, s, invite_row, &w);
 }
 
 /* Returns 1 when the invite was used, 0 when the row did not qualify (or
@@ -118,14 +114,10 @@ static int use_once(struct store *st, const uint8_t *invite_id, int64_t now)
 	if (s == NULL)
 		return r;
 	if ((rc = sqlite3_bind_blob(s, 1, invite_id, STORE_INVITE_ID_LEN,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 2, now)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	else
-		r = sqlite3_changes(st->db);
-	store_stmt_done(s);
-	return r;
+	    SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 2, now)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	return store_finish_changes(st, s, rc);
 }
 
 int store_invite_consume(struct store *st,
@@ -176,11 +168,7 @@ int store_invite_purge(struct store *st, int64_t now)
 	    "WHERE uses_left = 0 OR expires_at <= ?1", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_int64(s, 1, now)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	else
-		r = sqlite3_changes(st->db);
-	store_stmt_done(s);
-	return r;
+	if ((rc = sqlite3_bind_int64(s, 1, now)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	return store_finish_changes(st, s, rc);
 }

@@ -9,8 +9,10 @@
 #define MEMBER_COLS "node_id, name, wg_public_key, overlay4, overlay6, " \
 	"cert_version, cert_expires_at, admin, updated_at, cert"
 
-static int read_member(sqlite3_stmt *s, struct store_member *m)
+/* Reads a row selected as MEMBER_COLS (a store_read_fn). */
+static int read_member(sqlite3_stmt *s, void *out)
 {
+	struct store_member *m = out;
 	int64_t v;
 	int r;
 
@@ -32,22 +34,6 @@ static int read_member(sqlite3_stmt *s, struct store_member *m)
 	m->admin = sqlite3_column_int(s, 7) != 0;
 	m->updated_at = sqlite3_column_int64(s, 8);
 	return 0;
-}
-
-/* Steps a single-row query into out: 0, MESHD_E_NOENT or an error. */
-static int get_one(struct store *st, sqlite3_stmt *s, struct store_member *out)
-{
-	int rc, r;
-
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = read_member(s, out);
-	else if (rc == SQLITE_DONE)
-		r = MESHD_E_NOENT;
-	else
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
 }
 
 int store_member_upsert(struct store *st, const struct store_member *m)
@@ -76,44 +62,38 @@ int store_member_upsert(struct store *st, const struct store_member *m)
 	if (s == NULL)
 		return r;
 	if ((rc = sqlite3_bind_blob(s, 1, m->node_id, sizeof m->node_id,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC)) !=
-	    SQLITE_OK ||
+	    SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK &&
 	    (rc = sqlite3_bind_blob(s, 3, m->wg_public_key,
-	    sizeof m->wg_public_key, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(s, 4, ip4, -1, SQLITE_STATIC)) !=
-	    SQLITE_OK ||
-	    (rc = sqlite3_bind_text(s, 5, ip6, -1, SQLITE_STATIC)) !=
-	    SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 6, (int64_t)m->cert_version)) !=
-	    SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 7, m->cert_expires_at)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int(s, 8, m->admin ? 1 : 0)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 9, m->updated_at)) != SQLITE_OK ||
+	    sizeof m->wg_public_key, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(s, 4, ip4, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK &&
+	    (rc = sqlite3_bind_text(s, 5, ip6, -1, SQLITE_STATIC)) ==
+	    SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 6, (int64_t)m->cert_version)) ==
+	    SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 7, m->cert_expires_at)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int(s, 8, m->admin ? 1 : 0)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 9, m->updated_at)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_blob(s, 10, m->cert, (int)m->cert_len,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
+	    SQLITE_STATIC)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	return store_finish(st, s, rc);
 }
 
 int store_member_get_by_id(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_member *out)
 {
 	sqlite3_stmt *s;
-	int r = 0, rc;
+	int r = 0;
 
 	s = store_stmt(st, STMT_MEMBER_GET_ID, "SELECT " MEMBER_COLS
 	    " FROM members WHERE node_id = ?1", &r);
 	if (s == NULL)
 		return r;
-	rc = sqlite3_bind_blob(s, 1, id, STORE_NODE_ID_LEN, SQLITE_STATIC);
-	if (rc != SQLITE_OK) {
-		store_stmt_done(s);
-		return store_err(st, rc);
-	}
-	return get_one(st, s, out);
+	return store_get_by_blob(st, s, id, STORE_NODE_ID_LEN, read_member,
+	    out);
 }
 
 int store_member_get_by_name(struct store *st, const char *name,
@@ -129,11 +109,9 @@ int store_member_get_by_name(struct store *st, const char *name,
 	if (s == NULL)
 		return r;
 	rc = sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (rc != SQLITE_OK) {
-		store_stmt_done(s);
-		return store_err(st, rc);
-	}
-	return get_one(st, s, out);
+	if (rc != SQLITE_OK)
+		return store_finish(st, s, rc);
+	return store_step_one(st, s, read_member, out);
 }
 
 int store_member_delete(struct store *st, const uint8_t id[STORE_NODE_ID_LEN])
@@ -146,40 +124,45 @@ int store_member_delete(struct store *st, const uint8_t id[STORE_NODE_ID_LEN])
 	if (s == NULL)
 		return r;
 	if ((rc = sqlite3_bind_blob(s, 1, id, STORE_NODE_ID_LEN,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	else if (sqlite3_changes(st->db) == 0)
-		r = MESHD_E_NOENT;
-	store_stmt_done(s);
-	return r;
+	    SQLITE_STATIC)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	r = store_finish_changes(st, s, rc);
+	return r == 0 ? MESHD_E_NOENT : r < 0 ? r : 0;
+}
+
+struct member_walk {
+	store_member_fn *fn;
+	void *arg;
+};
+
+static int member_row(sqlite3_stmt *s, void *arg)
+{
+	const struct member_walk *w = arg;
+	struct store_member m;
+	int r = read_member(s, &m);
+
+	return r != 0 ? r : w->fn(&m, w->arg);
 }
 
 int store_member_foreach(struct store *st, store_member_fn *fn, void *arg)
 {
-	struct store_member m;
+	struct member_walk w = { fn, arg };
 	sqlite3_stmt *s;
-	int r = 0, rc;
+	int r = 0;
 
 	s = store_stmt(st, STMT_MEMBER_ALL, "SELECT " MEMBER_COLS
 	    " FROM members ORDER BY name", &r);
 	if (s == NULL)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((r = read_member(s, &m)) != 0 || (r = fn(&m, arg)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		r = store_err(st, rc);
-out:
-	store_stmt_done(s);
-	return r;
+	return store_step_each(st, s, member_row, &w);
 }
 
 /* ---- revocations ---- */
 
-static int read_revocation(sqlite3_stmt *s, struct store_revocation *rv)
+/* Reads a row (node_id, record, revoked_at) (a store_read_fn). */
+static int read_revocation(sqlite3_stmt *s, void *out)
 {
+	struct store_revocation *rv = out;
 	int r;
 
 	memset(rv, 0, sizeof *rv);
@@ -204,14 +187,12 @@ int store_revocation_put(struct store *st, const struct store_revocation *rv)
 	if (s == NULL)
 		return r;
 	if ((rc = sqlite3_bind_blob(s, 1, rv->node_id, sizeof rv->node_id,
-	    SQLITE_STATIC)) != SQLITE_OK ||
+	    SQLITE_STATIC)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_blob(s, 2, rv->record, (int)rv->record_len,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 3, rv->revoked_at)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
+	    SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 3, rv->revoked_at)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	return store_finish(st, s, rc);
 }
 
 int store_revocation_exists(struct store *st,
@@ -239,44 +220,40 @@ int store_revocation_get(struct store *st, const uint8_t id[STORE_NODE_ID_LEN],
     struct store_revocation *out)
 {
 	sqlite3_stmt *s;
-	int r = 0, rc;
+	int r = 0;
 
 	s = store_stmt(st, STMT_REVOKE_GET, "SELECT node_id, record, "
 	    "revoked_at FROM revocations WHERE node_id = ?1", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_blob(s, 1, id, STORE_NODE_ID_LEN,
-	    SQLITE_STATIC)) != SQLITE_OK)
-		r = store_err(st, rc);
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		r = read_revocation(s, out);
-	else if (rc == SQLITE_DONE)
-		r = MESHD_E_NOENT;
-	else
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
+	return store_get_by_blob(st, s, id, STORE_NODE_ID_LEN,
+	    read_revocation, out);
+}
+
+struct revocation_walk {
+	store_revocation_fn *fn;
+	void *arg;
+};
+
+static int revocation_row(sqlite3_stmt *s, void *arg)
+{
+	const struct revocation_walk *w = arg;
+	struct store_revocation rv;
+	int r = read_revocation(s, &rv);
+
+	return r != 0 ? r : w->fn(&rv, w->arg);
 }
 
 int store_revocation_foreach(struct store *st, store_revocation_fn *fn,
     void *arg)
 {
-	struct store_revocation rv;
+	struct revocation_walk w = { fn, arg };
 	sqlite3_stmt *s;
-	int r = 0, rc;
+	int r = 0;
 
 	s = store_stmt(st, STMT_REVOKE_ALL, "SELECT node_id, record, "
 	    "revoked_at FROM revocations ORDER BY revoked_at, node_id", &r);
 	if (s == NULL)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((r = read_revocation(s, &rv)) != 0 ||
-		    (r = fn(&rv, arg)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		r = store_err(st, rc);
-out:
-	store_stmt_done(s);
-	return r;
+	return store_step_each(st, s, revocation_row, &w);
 }

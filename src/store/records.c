@@ -32,23 +32,22 @@ int store_record_put(struct store *st, const struct store_record *rec)
 	    "WHERE excluded.version > records.version", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_int(s, 1, rec->kind)) != SQLITE_OK ||
+	if ((rc = sqlite3_bind_int(s, 1, rec->kind)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_blob(s, 2, rec->node_id, sizeof rec->node_id,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 3, (int64_t)rec->version)) != SQLITE_OK ||
+	    SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 3, (int64_t)rec->version)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_blob(s, 4, rec->record, (int)rec->record_len,
-	    SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(s, 5, rec->updated_at)) != SQLITE_OK ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	else if (sqlite3_changes(st->db) == 0)
-		r = MESHD_E_EXIST;
-	store_stmt_done(s);
-	return r;
+	    SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(s, 5, rec->updated_at)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	r = store_finish_changes(st, s, rc);
+	return r == 0 ? MESHD_E_EXIST : r < 0 ? r : 0;
 }
 
-static int read_record(sqlite3_stmt *s, struct store_record *out)
+/* Reads a row selected as RECORD_COLS (a store_read_fn). */
+static int read_record(sqlite3_stmt *s, void *arg)
 {
+	struct store_record *out = arg;
 	int64_t v;
 	int kind, r;
 
@@ -84,26 +83,29 @@ int store_record_get(struct store *st, int kind,
 		return r;
 	if ((rc = sqlite3_bind_int(s, 1, kind)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_blob(s, 2, id, STORE_NODE_ID_LEN,
-	    SQLITE_STATIC)) != SQLITE_OK) {
-		r = store_err(st, rc);
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
-		r = MESHD_E_NOENT;
-	else if (rc != SQLITE_ROW)
-		r = store_err(st, rc);
-	else
-		r = read_record(s, out);
-out:
-	store_stmt_done(s);
-	return r;
+	    SQLITE_STATIC)) != SQLITE_OK)
+		return store_finish(st, s, rc);
+	return store_step_one(st, s, read_record, out);
+}
+
+struct record_walk {
+	store_record_fn *fn;
+	void *arg;
+};
+
+static int record_row(sqlite3_stmt *s, void *arg)
+{
+	const struct record_walk *w = arg;
+	struct store_record rec;
+	int r = read_record(s, &rec);
+
+	return r != 0 ? r : w->fn(&rec, w->arg);
 }
 
 int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
     void *arg)
 {
-	struct store_record rec;
+	struct record_walk w = { fn, arg };
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
@@ -114,20 +116,9 @@ int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
 	    " FROM records WHERE ?1 = 0 OR kind = ?1 ORDER BY node_id, kind", &r);
 	if (s == NULL)
 		return r;
-	if ((rc = sqlite3_bind_int(s, 1, kind)) != SQLITE_OK) {
-		r = store_err(st, rc);
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((r = read_record(s, &rec)) != 0 ||
-		    (r = fn(&rec, arg)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		r = store_err(st, rc);
-out:
-	store_stmt_done(s);
-	return r;
+	if ((rc = sqlite3_bind_int(s, 1, kind)) != SQLITE_OK)
+		return store_finish(st, s, rc);
+	return store_step_each(st, s, record_row, &w);
 }
 
 /* ---- typed wrappers ----

@@ -1,7 +1,6 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "util/endian.h"
 #include "util/err.h"
 
 /* Stands in for a NULL buffer so that take()/room() never do NULL + 0. */
@@ -31,36 +30,38 @@ static const uint8_t *take(struct rd *rd, size_t n)
 	return q;
 }
 
-int rd_u8(struct rd *rd, uint8_t *out)
+/* Reads an n-byte big-endian integer (n <= 8); on a short buffer *out is 0
+ * and the result MESHD_E_PROTO. The fixed-width readers are this. */
+static int rd_be(struct rd *rd, size_t n, uint64_t *out)
 {
-	const uint8_t *q = take(rd, 1);
+	const uint8_t *q = take(rd, n);
+	uint64_t v = 0;
+	size_t i;
 
-	*out = q != NULL ? q[0] : 0;
-	return q != NULL ? 0 : MESHD_E_PROTO;
+	if (q == NULL) {
+		*out = 0;
+		return MESHD_E_PROTO;
+	}
+	for (i = 0; i < n; i++)
+		v = v << 8 | q[i];
+	*out = v;
+	return 0;
 }
 
-int rd_u16(struct rd *rd, uint16_t *out)
-{
-	const uint8_t *q = take(rd, 2);
-
-	*out = q != NULL ? be16dec(q) : 0;
-	return q != NULL ? 0 : MESHD_E_PROTO;
-}
-
-int rd_u32(struct rd *rd, uint32_t *out)
-{
-	const uint8_t *q = take(rd, 4);
-
-	*out = q != NULL ? be32dec(q) : 0;
-	return q != NULL ? 0 : MESHD_E_PROTO;
-}
-
-int rd_u64(struct rd *rd, uint64_t *out)
-{
-	const uint8_t *q = take(rd, 8);
-
-	*out = q != NULL ? be64dec(q) : 0;
-	return q != NULL ? 0 : MESHD_E_PROTO;
+/* rd_u8/16/32/64 and wr_u8/16/32/64 (buf.h) differ only in their width. */
+#define BUF_UINT(bits)							\
+int rd_u##bits(struct rd *rd, uint##bits##_t *out)			\
+{									\
+	uint64_t v;							\
+	int r = rd_be(rd, (bits) / 8, &v);				\
+									\
+	*out = (uint##bits##_t)v;					\
+	return r;							\
+}									\
+									\
+int wr_u##bits(struct wr *wr, uint##bits##_t v)				\
+{									\
+	return wr_be(wr, v, (bits) / 8);				\
 }
 
 int rd_bytes(struct rd *rd, uint8_t *out, size_t n)
@@ -129,43 +130,18 @@ static uint8_t *room(struct wr *wr, size_t n)
 	return q;
 }
 
-int wr_u8(struct wr *wr, uint8_t v)
+/* Writes the low n bytes of v big-endian (n <= 8), or MESHD_E_RANGE when
+ * they do not fit. The fixed-width writers are this. */
+static int wr_be(struct wr *wr, uint64_t v, size_t n)
 {
-	uint8_t *q = room(wr, 1);
+	uint8_t *q = room(wr, n);
 
 	if (q == NULL)
 		return MESHD_E_RANGE;
-	q[0] = v;
-	return 0;
-}
-
-int wr_u16(struct wr *wr, uint16_t v)
-{
-	uint8_t *q = room(wr, 2);
-
-	if (q == NULL)
-		return MESHD_E_RANGE;
-	be16enc(q, v);
-	return 0;
-}
-
-int wr_u32(struct wr *wr, uint32_t v)
-{
-	uint8_t *q = room(wr, 4);
-
-	if (q == NULL)
-		return MESHD_E_RANGE;
-	be32enc(q, v);
-	return 0;
-}
-
-int wr_u64(struct wr *wr, uint64_t v)
-{
-	uint8_t *q = room(wr, 8);
-
-	if (q == NULL)
-		return MESHD_E_RANGE;
-	be64enc(q, v);
+	while (n-- > 0) {
+		q[n] = (uint8_t)v;
+		v >>= 8;
+	}
 	return 0;
 }
 
@@ -193,3 +169,8 @@ int wr_str(struct wr *wr, const char *s)
 	memcpy(q + 1, s, n);
 	return 0;
 }
+
+BUF_UINT(8)
+BUF_UINT(16)
+BUF_UINT(32)
+BUF_UINT(64)

@@ -1,3 +1,6 @@
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "util/err.h"
 
 const char *meshd_strerror(int err)
@@ -20,4 +23,15 @@ const char *meshd_strerror(int err)
 	case MESHD_E_STATE: return "invalid state";
 	}
 	return "unknown error";
+}
+
+void meshd_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

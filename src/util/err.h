@@ -8,6 +8,8 @@
 #ifndef MESHD_UTIL_ERR_H
 #define MESHD_UTIL_ERR_H
 
+#include <stddef.h>
+
 enum meshd_err {
 	MESHD_OK = 0,
 	MESHD_E_NOMEM = -1,	/* allocation failed */
@@ -28,5 +30,10 @@ enum meshd_err {
 
 /* Returns a static string describing the code; never NULL. */
 const char *meshd_strerror(int err);
+
+/* Formats a message for a caller's error buffer (err, errlen), the way the
+ * parsers explain a refusal; does nothing when err is NULL or errlen 0. */
+void meshd_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
