@@ -1160,6 +1160,51 @@ START_TEST(test_inviter_handle_replay_other_source_dropped)
 }
 END_TEST
 
+/* A request replayed with the joiner's own source address: the cached answer
+ * goes out at most JOIN_RESEND_MAX times in all, JOIN_RESEND_GAP_MS apart,
+ * however fast and however long the replays come. */
+START_TEST(test_inviter_handle_replay_same_source_capped)
+{
+	uint8_t reply[MESH_MSG_DGRAM_MAX];
+	struct mesh_join_stats st0, st;
+	size_t rlen, sent_bytes = 0, in_bytes = 0;
+	unsigned answers = 0;
+	mtime_ns t;
+
+	ck_assert_int_eq(start("beta"), 0);
+	ck_assert_int_eq(run(SEC(60)), MESH_JOIN_OK);
+	mesh_join_inviter_stats(&W.inv, &st0);
+	t = W.now + SEC(1);
+	/* a burst at one instant: one answer */
+	for (int i = 0; i < 1000; i++) {
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req,
+		    W.first_req_len, t, NOW + 1, reply, &rlen), 0);
+		answers += rlen > 0;
+	}
+	ck_assert_uint_eq(answers, 1);
+	/* one replay per millisecond for the rest of the cache's life (after it,
+	 * the request is answered by a JOIN_ERR, smaller than itself) */
+	for (unsigned ms = 1; ms < (JOIN_CACHE_S - 5) * 1000U; ms += 1) {
+		rlen = sizeof reply;
+		ck_assert_int_eq(mesh_join_inviter_handle(&W.inv, &W.src, W.first_req,
+		    W.first_req_len, t + MSEC(ms), NOW + 1 + ms / 1000, reply, &rlen), 0);
+		in_bytes += W.first_req_len;
+		sent_bytes += rlen;
+		answers += rlen > 0;
+		if (rlen > 0)
+			ck_assert_mem_eq(reply, W.last_reply, rlen);
+	}
+	ck_assert_uint_le(answers + 0, JOIN_RESEND_MAX);
+	ck_assert_uint_ge(answers, 1);
+	/* counting the joiner's own retransmits during run() too */
+	mesh_join_inviter_stats(&W.inv, &st);
+	ck_assert_uint_gt(st.drop_resend, st0.drop_resend + 500000);
+	ck_assert_uint_lt(sent_bytes, in_bytes / 1000);
+	ck_assert_uint_eq(W.st.admits, 1);
+}
+END_TEST
+
 /* Everything a host without the invite secret can send (or replay) is
  * answered with at most as many bytes as it sent. */
 START_TEST(test_inviter_handle_reply_never_larger_unauthenticated)
@@ -1339,6 +1384,7 @@ Suite *suite_join(void)
 	tcase_add_test(tc, test_joiner_input_damaged_responses);
 	tcase_add_test(tc, test_joiner_input_damaged_errors);
 	tcase_add_test(tc, test_inviter_handle_replay_other_source_dropped);
+	tcase_add_test(tc, test_inviter_handle_replay_same_source_capped);
 	tcase_add_test(tc, test_inviter_handle_reply_never_larger_unauthenticated);
 	tcase_add_test(tc, test_inviter_handle_dead_invite_refused_before_verify);
 	tcase_add_test(tc, test_inviter_handle_verify_budget);

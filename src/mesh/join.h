@@ -64,6 +64,12 @@ enum {
 	JOIN_CACHE_N = 64,		/* answered requests remembered */
 	JOIN_CACHE_S = 2 * JOIN_SKEW_S,	/* for this long: as long as a request
 					 * could still pass the time check */
+	/* A cached answer is resent at most this often and this many times:
+	 * a joiner retransmits 7 times in JOIN_TIMEOUT_S (250 ms doubling to
+	 * 2 s), while a replayed request could otherwise draw the ~5x larger
+	 * answer towards the joiner's address for all of JOIN_CACHE_S. */
+	JOIN_RESEND_MAX = 8,
+	JOIN_RESEND_GAP_MS = JOIN_RETRY_FIRST_MS / 2,
 	/* Budget for Ed25519 verifications of requests (~73 us each), the
 	 * only costly step anyone who knows an invite id can trigger. Per
 	 * source address (IPv4 /32, IPv6 /64): a joiner verifies once per
@@ -262,6 +268,8 @@ struct mesh_join_cached {
 	union endpoint to;			/* the only address it is resent to */
 	uint64_t at;				/* unix s of the answer */
 	uint64_t used;				/* LRU tick */
+	mtime_ns resent_at;			/* last resend (monotonic) */
+	uint8_t resends;			/* times resent so far */
 	uint16_t len;
 	uint8_t resp[MESH_JOIN_RESP_MAX_LEN];
 };
@@ -285,6 +293,7 @@ struct mesh_join_stats {
 	uint64_t drop_ratelimit;		/* per-source bucket empty */
 	uint64_t drop_budget;			/* global bucket empty */
 	uint64_t drop_replay;			/* cached request from another address */
+	uint64_t drop_resend;			/* cached answer resent too often */
 };
 
 struct mesh_join_inviter {

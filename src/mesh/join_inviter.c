@@ -211,11 +211,13 @@ static bool verify_allowed(struct mesh_join_inviter *inv, const union endpoint *
  * used up or gone by now). The answer is about 5 times the request, and
  * anyone who captured the request can replay it with any source address:
  * so it goes only where it went the first time (a joiner that moved
- * meanwhile times out and joins with a new token). True: handled (answered
+ * meanwhile times out and joins with a new token), and only as often as a
+ * joiner retransmits (JOIN_RESEND_MAX, JOIN_RESEND_GAP_MS apart), so a
+ * replay flood towards that address gains nothing. True: handled (answered
  * again or dropped); false: not answered before. */
 static bool answer_again(struct mesh_join_inviter *inv, const struct mesh_join_req *req,
-    const uint8_t h[JOIN_HASH_LEN], const union endpoint *src, uint64_t now_unix,
-    uint8_t *reply, size_t *reply_len)
+    const uint8_t h[JOIN_HASH_LEN], const union endpoint *src, mtime_ns now,
+    uint64_t now_unix, uint8_t *reply, size_t *reply_len)
 {
 	struct mesh_join_cached *cached = cache_find(inv, req->request_id, now_unix);
 
@@ -227,6 +229,13 @@ static bool answer_again(struct mesh_join_inviter *inv, const struct mesh_join_r
 		inv->st.drop_replay++;
 		return true;
 	}
+	if (cached->resends >= JOIN_RESEND_MAX ||
+	    (cached->resends > 0 && now - cached->resent_at < MSEC(JOIN_RESEND_GAP_MS))) {
+		inv->st.drop_resend++;
+		return true;
+	}
+	cached->resends++;
+	cached->resent_at = now;
 	memcpy(reply, cached->resp, cached->len);
 	*reply_len = cached->len;
 	cached->used = ++inv->tick;
@@ -336,7 +345,7 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const union endpoint
 		return 0;
 	}
 	crypto_generichash(h, sizeof h, dgram, len, NULL, 0);
-	if (answer_again(inv, &req, h, src, now_unix, reply, reply_len) ||
+	if (answer_again(inv, &req, h, src, now, now_unix, reply, reply_len) ||
 	    check_request(inv, &req, src, now, now_unix, reply, cap, reply_len) != 0 ||
 	    !admit_and_seal(inv, &req, now_unix, reply, cap, reply_len))
 		return 0;
@@ -348,6 +357,8 @@ int mesh_join_inviter_handle(struct mesh_join_inviter *inv, const union endpoint
 	cached->to = *src;
 	cached->at = now_unix;
 	cached->used = ++inv->tick;
+	cached->resends = 0;
+	cached->resent_at = 0;
 	cached->len = (uint16_t)*reply_len;
 	memcpy(cached->resp, reply, *reply_len);
 	return 0;
