@@ -35,12 +35,34 @@ static void usage(FILE *f)
 		"a daemon keeps stdout/stderr only when LOG_LEVEL is set).\n");
 }
 
+/* The loop is ours; the device is a set of handles on it. */
+static uv_loop_t loop;
+
+/* Runs the loop until the device shut down, then frees it and the loop. */
+static int run(struct wgdev *dev)
+{
+	uv_run(&loop, UV_RUN_DEFAULT);
+	wgdev_close(dev);
+	uv_run(&loop, UV_RUN_DEFAULT);	/* the close callbacks */
+	wgdev_free(dev);
+	if (uv_loop_close(&loop) != 0)
+		log_debug("loop still had handles at exit");
+	return 0;
+}
+
 static int start(struct wgdev *dev, const char *ifname)
 {
 	char err[512];
+	int e = uv_loop_init(&loop);
 
-	if (wgdev_start(dev, ifname, err, sizeof err) != 0) {
+	if (e) {
+		fprintf(stderr, "meshd: cannot create event loop: %s\n", uv_strerror(e));
+		return 1;
+	}
+	if (wgdev_start(dev, &loop, ifname, err, sizeof err) != 0) {
 		fprintf(stderr, "meshd: %s\n", err);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		(void)uv_loop_close(&loop);
 		return 1;
 	}
 	(void)privs_drop((const char *[]){ UAPI_SOCKET_DIR, NULL });
@@ -64,7 +86,7 @@ static int bg_run(void *ctx)
 {
 	struct bg *bg = ctx;
 
-	return wgdev_run(bg->dev);
+	return run(bg->dev);
 }
 
 static int run_background(struct wgdev *dev, const char *ifname, bool keep_logs)
@@ -123,7 +145,7 @@ int cmd_wg(int argc, char **argv)
 		return run_background(&dev, ifname, keep_logs);
 	if (start(&dev, ifname) != 0)
 		return 1;
-	return wgdev_run(&dev);
+	return run(&dev);
 
 usage_err:
 	fprintf(stderr, "Usage: meshd wg [-f|--foreground] IFNAME (see 'meshd wg --help')\n");

@@ -172,7 +172,7 @@ static void node_free_later(struct meshd *d)
 	if (!d->node || d->reap_on)
 		return;
 	d->reap.data = d;
-	if (uv_idle_init(&d->dev.loop, &d->reap) != 0) {
+	if (uv_idle_init(&d->loop, &d->reap) != 0) {
 		log_warn("cannot defer freeing the mesh node; freeing it now");
 		mesh_node_free(d->node);
 		d->node = NULL;
@@ -225,7 +225,7 @@ static void on_sighup(uv_signal_t *h, int signum)
 static int watch_sighup(struct meshd *d, char *err, size_t errlen)
 {
 	d->sighup.data = d;
-	if (uv_signal_init(&d->dev.loop, &d->sighup) != 0) {
+	if (uv_signal_init(&d->loop, &d->sighup) != 0) {
 		snprintf(err, errlen, "cannot install the SIGHUP handler");
 		return MESHD_E_SYS;
 	}
@@ -389,6 +389,29 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the loop: ours; the wg device, the node's timers, the control and
+ * metrics sockets, DNS, netmon and port mapping are handles on it ---- */
+
+/* The close callbacks of whatever was closed, then the loop itself. */
+static void loop_finish(struct meshd *d)
+{
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d->loop) != 0)
+		log_debug("loop still had handles at exit");
+}
+
+/* Until the shutdown (wgdev_shutdown: a signal, `meshd down`, our own
+ * revocation, the TUN disappearing) closed every handle; then the device's
+ * resources and the loop. */
+static void loop_run(struct meshd *d)
+{
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	wgdev_close(&d->dev);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	wgdev_free(&d->dev);
+	loop_finish(d);
+}
+
 static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size_t errlen)
 {
 	struct wgdev_hooks hooks = {
@@ -421,9 +444,16 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	r = open_store(d, ifname_opt, &port, err, errlen);
 	if (r)
 		goto fail;
-	r = wgdev_start_hooks(&d->dev, d->ifname, port, &hooks, err, errlen);
-	if (r)
+	r = uv_loop_init(&d->loop);
+	if (r) {
+		snprintf(err, errlen, "cannot create event loop: %s", uv_strerror(r));
 		goto fail;
+	}
+	r = wgdev_start_hooks(&d->dev, &d->loop, d->ifname, port, &hooks, err, errlen);
+	if (r) {
+		loop_finish(d);
+		goto fail;
+	}
 	r = watch_sighup(d, err, errlen);
 	if (!r)
 		r = open_node(d, err, errlen);
@@ -438,11 +468,11 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	if (!r)
 		r = meshd_metrics_start(d, err, errlen);
 	if (!r)
-		r = ctl_server_start(&d->ctl, &d->dev.loop, d->dir, meshd_ctl_handle,
+		r = ctl_server_start(&d->ctl, &d->loop, d->dir, meshd_ctl_handle,
 				     meshd_ctl_stop, d, err, errlen);
 	if (r) {
 		wgdev_shutdown(&d->dev, "start-up failed");
-		wgdev_run(&d->dev);
+		loop_run(d);
 		goto fail;
 	}
 	if (ifname_opt)
@@ -461,7 +491,7 @@ fail:
 
 static int daemon_loop(struct meshd *d)
 {
-	wgdev_run(&d->dev);
+	loop_run(d);
 	mesh_node_free(d->node);	/* normally gone already (hook_stopping) */
 	d->node = NULL;
 	store_close(d->st);

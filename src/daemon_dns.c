@@ -68,7 +68,7 @@ static void dns_start_one(struct meshd *d, struct meshd_dns *s, const struct soc
 	memcpy(&ep, sa, sa->sa_family == AF_INET ? sizeof ep.sin : sizeof ep.sin6);
 	endpoint_format(&ep, a, sizeof a);
 	s->d = d;
-	if (uv_udp_init(&d->dev.loop, &s->h) != 0)
+	if (uv_udp_init(&d->loop, &s->h) != 0)
 		return;
 	s->h.data = s;
 	s->on = true;

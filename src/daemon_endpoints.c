@@ -185,16 +185,16 @@ int meshd_endpoints_start(struct meshd *d, char *err, size_t errlen)
 {
 	uint64_t ms = (uint64_t)MESHD_ENDPOINT_SCAN_S * 1000;
 
-	if (uv_timer_init(&d->dev.loop, &d->scan) != 0) {
+	if (uv_timer_init(&d->loop, &d->scan) != 0) {
 		snprintf(err, errlen, "cannot create timer");
 		return MESHD_E_SYS;
 	}
 	d->scan.data = d;
 	d->scan_on = true;
 	uv_timer_start(&d->scan, on_scan, ms, ms);
-	if (portmap_run_start(&d->portmap, &d->dev.loop, d->dev.udp.port, on_portmap_changed, d))
+	if (portmap_run_start(&d->portmap, &d->loop, d->dev.udp.port, on_portmap_changed, d))
 		log_warn("cannot start port mapping; continuing without");
-	if (netmon_start(&d->netmon, &d->dev.loop, d->ifindex, on_network_changed, d))
+	if (netmon_start(&d->netmon, &d->loop, d->ifindex, on_network_changed, d))
 		log_warn("cannot watch for network changes (%s); rescanning every %d s only",
 			 strerror(errno), (int)MESHD_ENDPOINT_SCAN_S);
 	scan_endpoints(d);

@@ -175,7 +175,7 @@ void meshd_hosts_start(struct meshd *d)
 {
 	uint64_t ms = (uint64_t)HOSTS_CHECK_S * 1000;
 
-	if (!d->opts.hosts_file || uv_timer_init(&d->dev.loop, &d->hosts) != 0)
+	if (!d->opts.hosts_file || uv_timer_init(&d->loop, &d->hosts) != 0)
 		return;
 	d->hosts.data = d;
 	d->hosts_on = true;

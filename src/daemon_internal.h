@@ -48,6 +48,7 @@ struct meshd_dns {
 };
 
 struct meshd {
+	uv_loop_t loop;			/* ours; every handle below is on it */
 	struct wgdev dev;
 	struct store *st;
 	struct mesh_node *node;

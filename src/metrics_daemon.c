@@ -88,7 +88,7 @@ static int render(void *ctx, enum metrics_target t, struct sbuf *body, const cha
 
 static int listen_on(struct meshd *d, const union endpoint *ep, char *err, size_t errlen)
 {
-	int r = metrics_http_start(&d->metrics, &d->dev.loop, ep, render, d, err, errlen);
+	int r = metrics_http_start(&d->metrics, &d->loop, ep, render, d, err, errlen);
 
 	if (r)
 		return r;

@@ -575,7 +575,7 @@ static int udp_polls_start(struct wgdev *dev)
 		}
 		p->dev = dev;
 		p->fd = fds[i];
-		e = uv_poll_init(&dev->loop, &p->h, fds[i]);
+		e = uv_poll_init(dev->loop, &p->h, fds[i]);
 		if (e) {
 			free(p);
 			errno = -e;
@@ -722,12 +722,6 @@ static void close_handles(struct wgdev *dev)
 /* Frees everything once the loop has no more handles. */
 static void release(struct wgdev *dev)
 {
-	if (dev->loop_on) {
-		uv_run(&dev->loop, UV_RUN_DEFAULT);	/* run the close callbacks */
-		if (uv_loop_close(&dev->loop) != 0)
-			log_debug("loop still had handles at exit");
-		dev->loop_on = false;
-	}
 	udp_close(&dev->udp);
 	wg_device_free(dev->wg);
 	dev->wg = NULL;
@@ -867,14 +861,9 @@ static int start_loop(struct wgdev *dev, char *err, size_t errlen)
 {
 	int e;
 
-	e = uv_loop_init(&dev->loop);
-	if (e)
-		FAIL("cannot create event loop: %s", uv_strerror(e));
-	dev->loop_on = true;
-
 	dev->tun_poll.dev = dev;
 	dev->tun_poll.fd = dev->tun_fd;
-	e = uv_poll_init(&dev->loop, &dev->tun_poll.h, dev->tun_fd);
+	e = uv_poll_init(dev->loop, &dev->tun_poll.h, dev->tun_fd);
 	if (e)
 		FAIL("cannot poll TUN: %s", uv_strerror(e));
 	dev->tun_poll.h.data = &dev->tun_poll;
@@ -885,12 +874,12 @@ static int start_loop(struct wgdev *dev, char *err, size_t errlen)
 	if (udp_polls_start(dev) != 0)
 		FAIL("cannot poll UDP sockets: %s", strerror(errno));
 
-	if (sched_init(&dev->sched, &dev->loop, timer_next, timer_fire, dev) != 0)
+	if (sched_init(&dev->sched, dev->loop, timer_next, timer_fire, dev) != 0)
 		FAIL("cannot create timer: %s", strerror(errno));
 	dev->sched_on = true;
 
-	uv_signal_init(&dev->loop, &dev->sigint);
-	uv_signal_init(&dev->loop, &dev->sigterm);
+	uv_signal_init(dev->loop, &dev->sigint);
+	uv_signal_init(dev->loop, &dev->sigterm);
 	dev->sigint.data = dev->sigterm.data = dev;
 	dev->signals_on = true;
 	if (uv_signal_start(&dev->sigint, on_signal, SIGINT) ||
@@ -911,13 +900,13 @@ static int start_uapi(struct wgdev *dev, const char *ifname, char *err, size_t e
 	dev->host.ctx = dev;
 	dev->uapi.after_set = after_uapi;
 	dev->uapi.ctx = dev;
-	if (uapi_server_start(&dev->uapi, &dev->loop, ifname, &dev->host, &what) != 0) {
+	if (uapi_server_start(&dev->uapi, dev->loop, ifname, &dev->host, &what) != 0) {
 		char path[108];
 
 		uapi_socket_path(path, sizeof path, ifname);
 		FAIL("%s %s: %s", what, path, strerror(errno));
 	}
-	if (uv_fs_event_init(&dev->loop, &dev->sockwatch) == 0) {
+	if (uv_fs_event_init(dev->loop, &dev->sockwatch) == 0) {
 		dev->sockwatch.data = dev;
 		dev->sockwatch_on = true;
 		if (uv_fs_event_start(&dev->sockwatch, on_sockwatch, dev->uapi.path, 0) != 0) {
@@ -930,11 +919,12 @@ static int start_uapi(struct wgdev *dev, const char *ifname, char *err, size_t e
 
 #undef FAIL
 
-static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err,
-		 size_t errlen)
+static int start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, uint16_t port,
+		 char *err, size_t errlen)
 {
 	int r;
 
+	dev->loop = loop;
 	dev->tun_fd = -1;
 	udp_init(&dev->udp);
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
@@ -958,28 +948,30 @@ static int start(struct wgdev *dev, const char *ifname, uint16_t port, char *err
 	return 0;
 }
 
-int wgdev_run(struct wgdev *dev)
+void wgdev_close(struct wgdev *dev)
 {
-	uv_run(&dev->loop, UV_RUN_DEFAULT);
 	if (!dev->stopping) {
-		/* the loop ran dry without a shutdown: should not happen */
 		dev->stopping = true;
 		close_handles(dev);
 	}
-	release(dev);
-	return 0;
 }
 
-int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
+void wgdev_free(struct wgdev *dev)
 {
-	return start(dev, ifname, 0, err, errlen);
+	release(dev);
 }
 
-int wgdev_start_hooks(struct wgdev *dev, const char *ifname, uint16_t port,
+int wgdev_start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, char *err,
+		size_t errlen)
+{
+	return start(dev, loop, ifname, 0, err, errlen);
+}
+
+int wgdev_start_hooks(struct wgdev *dev, uv_loop_t *loop, const char *ifname, uint16_t port,
 		      const struct wgdev_hooks *hooks, char *err, size_t errlen)
 {
 	dev->hooks = *hooks;
-	return start(dev, ifname, port, err, errlen);
+	return start(dev, loop, ifname, port, err, errlen);
 }
 
 int wgdev_send_underlay(struct wgdev *dev, const union endpoint *dst, const uint8_t *p,

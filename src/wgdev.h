@@ -1,5 +1,12 @@
-/* The plain-WireGuard daemon (`meshd wg IFNAME`): the single owner of the event
- * loop, the TUN device, the UDP sockets, the WireGuard core and the UAPI server.
+/* The WireGuard device: the TUN device, the UDP sockets, the WireGuard core and
+ * the UAPI server, as handles on an event loop that its user owns and runs
+ * (`meshd wg IFNAME` in src/cmd_wg.c, the mesh daemon in src/daemon.c):
+ *
+ *	uv_loop_init(&loop); wgdev_start(&dev, &loop, ...);
+ *	uv_run(&loop, UV_RUN_DEFAULT);	returns once wgdev_shutdown() closed all
+ *	wgdev_close(&dev);		(only if the loop ran dry by itself)
+ *	uv_run(&loop, UV_RUN_DEFAULT);	the close callbacks
+ *	wgdev_free(&dev); uv_loop_close(&loop);
  *
  * Start order: TUN (+ MTU, txqueuelen) -> wg core -> UDP -> loop handles (polls,
  * timer, signals) -> UAPI socket (last, so that its presence means "ready").
@@ -129,7 +136,7 @@ struct wgdev_txq {
 };
 
 struct wgdev {
-	uv_loop_t loop;
+	uv_loop_t *loop;		/* borrowed: the user owns and runs it */
 	char ifname[IFNAMSIZ];
 	int tun_fd;
 	int mtu;			/* last MTU read from the interface */
@@ -146,7 +153,6 @@ struct wgdev {
 	bool signals_on;
 	uv_fs_event_t sockwatch;
 	bool sockwatch_on;
-	bool loop_on;
 	bool stopping;
 
 	uint8_t *txbuf;			/* WGDEV_BURST + 1 buffers of WGDEV_BUF_SIZE, 64-byte aligned */
@@ -183,14 +189,17 @@ struct wgdev {
  * the TUN expects when it has offloads. Errors are counted and logged. */
 void wgdev_tun_write(struct wgdev *dev, const uint8_t *pkt, size_t len);
 
-/* Sets up everything; on failure writes one line (without "meshd: " and
- * without '\n') into err and returns a negative MESHD_E_* code, having undone
- * what it did. dev must be zeroed by the caller. */
-int wgdev_start(struct wgdev *dev, const char *ifname, char *err, size_t errlen);
+/* Sets up everything on loop (initialised by the caller, who runs it); on
+ * failure writes one line (without "meshd: " and without '\n') into err and
+ * returns a negative MESHD_E_* code, having undone what it did (the handles'
+ * close callbacks still need a run of the loop before uv_loop_close). dev
+ * must be zeroed by the caller. */
+int wgdev_start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, char *err,
+		size_t errlen);
 /* The mesh variant: the UDP sockets are bound to port (0: a random one; a
  * busy port fails with "UDP port N is in use") and hooks are installed
  * (copied). */
-int wgdev_start_hooks(struct wgdev *dev, const char *ifname, uint16_t port,
+int wgdev_start_hooks(struct wgdev *dev, uv_loop_t *loop, const char *ifname, uint16_t port,
 		      const struct wgdev_hooks *hooks, char *err, size_t errlen);
 /* One datagram to dst from our UDP port (control path). 0 or MESHD_E_SYS. */
 int wgdev_send_underlay(struct wgdev *dev, const union endpoint *dst, const uint8_t *p,
@@ -209,11 +218,17 @@ void wgdev_input_datagram(struct wgdev *dev, uint8_t *buf, size_t len, const uni
 /* Re-reads the deadlines after the layer above changed the core outside a
  * loop callback of ours (e.g. added peers). */
 void wgdev_rearm(struct wgdev *dev);
-/* Runs the loop until a signal, the TUN disappearing or the socket being
- * removed; then tears everything down. Returns the process exit code. */
-int wgdev_run(struct wgdev *dev);
-/* Asks the loop to stop (safe from any loop callback). */
+/* Stops the device: closes its handles, so that the loop returns once the
+ * user's own handles are closed too (safe from any loop callback; SIGINT,
+ * SIGTERM, the TUN disappearing or the UAPI socket being removed call it). */
 void wgdev_shutdown(struct wgdev *dev, const char *why);
+/* After the loop returned: closes what is still open (the loop ran dry
+ * without a shutdown, which should not happen). Run the loop once more for
+ * the close callbacks, then wgdev_free(). */
+void wgdev_close(struct wgdev *dev);
+/* Closes the TUN (the kernel deletes the interface), the sockets, the core
+ * and the buffers; the handles' close callbacks must have run. */
+void wgdev_free(struct wgdev *dev);
 
 /* `meshd wg [-f] IFNAME` (src/cmd_wg.c): argv[0] is "wg". Returns the exit code. */
 int cmd_wg(int argc, char **argv);
