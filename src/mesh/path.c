@@ -17,6 +17,8 @@ struct cand {
 	unsigned burst_left;
 	mtime_ns next_burst;
 	unsigned streak;		/* answers in a row clearly beating the active path */
+	unsigned dry;			/* scheduled rounds without an answer */
+	mtime_ns hold_until;		/* skips scheduled rounds until then */
 	uint64_t sent, acked, lost;
 };
 
@@ -46,6 +48,8 @@ struct mesh_path {
 	bool idle_keepalive;		/* idle, but keep the NAT mapping */
 	bool recheck;			/* idle: verify the active path now */
 	mtime_ns idle_backoff;		/* until the next idle round */
+	bool changed_once;
+	mtime_ns change_round_at;	/* last round started by a candidate change */
 	struct mesh_path_stats stats;
 };
 
@@ -177,24 +181,45 @@ static void schedule_round(struct mesh_path *p, mtime_ns now)
 	}
 }
 
-static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst)
+/* The hold after the dry-th silent round: PATH_RETRY_MS doubling, capped. */
+static mtime_ns backoff(unsigned dry)
+{
+	uint64_t ms = PATH_RETRY_MS;
+
+	while (dry-- > 1 && ms < PATH_BACKOFF_MAX_MS)
+		ms *= 2;
+	return MSEC(ms < PATH_BACKOFF_MAX_MS ? ms : PATH_BACKOFF_MAX_MS);
+}
+
+/* A punch round probes every candidate; any other skips the silent
+ * candidates still held, and holds those that stayed silent once more. */
+static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst, bool punch)
 {
 	size_t i;
 
 	for (i = 0; i < p->ncand; i++) {
-		if (p->cand[i].burst_left < burst)
-			p->cand[i].burst_left = burst;
-		p->cand[i].next_burst = now;
+		struct cand *c = &p->cand[i];
+
+		if (!punch && !c->usable && c->unacked_since != MTIME_NEVER) {
+			if (c->dry > 0 && now < c->hold_until)
+				continue;
+			c->dry++;
+			c->hold_until = now + backoff(c->dry);
+		}
+		if (c->burst_left < burst)
+			c->burst_left = burst;
+		c->next_burst = now;
 	}
 	if (p->ncand > 0)
 		p->stats.rounds++;
 	schedule_round(p, now);
 }
 
-/* A full round (events: candidates, punch, failure). */
+/* A full round (events: candidates, failure); silent candidates keep
+ * their hold. */
 static void start_round(struct mesh_path *p, mtime_ns now)
 {
-	start_round_n(p, now, PATH_PUNCH_BURST);
+	start_round_n(p, now, PATH_PUNCH_BURST, false);
 }
 
 /* The active path gets keepalive probes: warm, kept for its NAT mapping,
@@ -202,6 +227,21 @@ static void start_round(struct mesh_path *p, mtime_ns now)
 static bool keepalive_on(const struct mesh_path *p)
 {
 	return p->active >= 0 && (!p->idle || p->idle_keepalive || p->recheck);
+}
+
+/* A round for a changed candidate set: now, or when the last one is
+ * PATH_CHANGE_GAP_MS old. */
+static void change_round(struct mesh_path *p, mtime_ns now)
+{
+	mtime_ns at = p->change_round_at + MSEC(PATH_CHANGE_GAP_MS);
+
+	if (!p->changed_once || now >= at) {
+		p->changed_once = true;
+		p->change_round_at = now;
+		start_round(p, now);
+	} else if (p->ncand > 0 && at < p->next_round) {
+		p->next_round = at;
+	}
 }
 
 /* True when a beats b: class first, then smoothed RTT. */
@@ -269,7 +309,7 @@ static void fall_back(struct mesh_path *p, mtime_ns now, bool was_direct)
 
 /* The active direct path died: the next best usable candidate (probed at
  * once), else a relay; and a round to look for something better. */
-static void fail_over(struct mesh_path *p, mtime_ns now)
+static void fail_over_kind(struct mesh_path *p, mtime_ns now, bool round)
 {
 	int best = -1;
 	size_t i;
@@ -282,7 +322,13 @@ static void fail_over(struct mesh_path *p, mtime_ns now)
 	} else {
 		fall_back(p, now, true);
 	}
-	start_round(p, now);
+	if (round)
+		start_round(p, now);
+}
+
+static void fail_over(struct mesh_path *p, mtime_ns now)
+{
+	fail_over_kind(p, now, true);
 }
 
 static void mark_dead(struct mesh_path *p, int i, mtime_ns now)
@@ -500,12 +546,12 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 	if (was_active >= 0) {
 		p->active = map[was_active];
 		if (p->active < 0)
-			fail_over(p, now);
+			fail_over_kind(p, now, false);
 	}
 	reset_streaks(p);
 	if (p->idle)
 		p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);	/* news: back-off anew */
-	start_round(p, now);
+	change_round(p, now);
 	return 0;
 }
 
@@ -580,7 +626,7 @@ bool mesh_path_is_idle(const struct mesh_path *p)
 
 void mesh_path_punch(struct mesh_path *p, mtime_ns now)
 {
-	start_round(p, now);
+	start_round_n(p, now, PATH_PUNCH_BURST, true);
 }
 
 int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint *src,
@@ -613,6 +659,8 @@ int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint
 	p->stats.acks++;
 	c->losses = 0;
 	c->unacked_since = MTIME_NEVER;
+	c->dry = 0;
+	c->hold_until = 0;
 	c->usable = true;
 	c->last_rtt_us = rtt;
 	c->srtt_us = c->has_rtt ? (7 * c->srtt_us + rtt) / 8 : rtt;
@@ -678,7 +726,7 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 			mark_dead(p, (int)i, now);
 	}
 	if (p->next_round <= now)
-		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST);
+		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST, false);
 	for (i = 0; i < p->ncand; i++) {
 		struct cand *c = &p->cand[i];
 

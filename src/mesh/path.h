@@ -15,7 +15,14 @@
  * punch at once), when the active path dies, every PATH_REEVAL_MS while a
  * direct path is active (re-evaluation of the alternatives) and every
  * PATH_RETRY_MS while there is none (on relay or nothing: direct attempts go
- * on in the background). The active direct path is probed every
+ * on in the background). A changed candidate set starts its round at once
+ * only when the last such round is PATH_CHANGE_GAP_MS old, else then: a
+ * member rewriting its record cannot make every other member probe at will.
+ * A candidate that has never answered since its last probes sits out
+ * scheduled rounds with an exponential back-off (PATH_RETRY_MS doubling per
+ * silent round, capped at PATH_BACKOFF_MAX_MS); punch rounds still probe it
+ * (both sides sending at once is what opens NATs; the caller rate-limits
+ * punches). An answer ends the back-off. The active direct path is probed every
  * PATH_KEEPALIVE_MIN_MS..PATH_KEEPALIVE_MAX_MS (jittered), under the usual
  * 30 s NAT idle timeout; a lost probe on it is retried at once.
  *
@@ -85,6 +92,9 @@ enum {
 	PATH_IDLE_BURST = 1,		/* probes per candidate per idle round */
 	PATH_IDLE_REPROBE_MIN_MS = 60000,	/* idle rounds: back-off from ... */
 	PATH_IDLE_REPROBE_MAX_MS = 480000,	/* ... doubling up to this */
+	PATH_CHANGE_GAP_MS = 10000,	/* candidate changes start a round at
+					 * most this often (later: deferred) */
+	PATH_BACKOFF_MAX_MS = 60000,	/* cap of a silent candidate's back-off */
 };
 
 enum mesh_path_kind {
