@@ -191,7 +191,7 @@ static mtime_ns backoff(unsigned dry)
 	return MSEC(ms < PATH_BACKOFF_MAX_MS ? ms : PATH_BACKOFF_MAX_MS);
 }
 
-/* A punch round probes every candidate; any other skips the silent
+/* A punch round probes every candidate; any other skips the never-answering
  * candidates still held, and holds those that stayed silent once more. */
 static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst, bool punch)
 {
@@ -200,7 +200,9 @@ static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst, boo
 	for (i = 0; i < p->ncand; i++) {
 		struct cand *c = &p->cand[i];
 
-		if (!punch && !c->usable && c->unacked_since != MTIME_NEVER) {
+		/* one that answered once (a link that went down) keeps the
+		 * plain retry: it is worth finding again quickly */
+		if (!punch && c->acked == 0 && c->unacked_since != MTIME_NEVER) {
 			if (c->dry > 0 && now < c->hold_until)
 				continue;
 			c->dry++;

@@ -18,7 +18,7 @@
  * on in the background). A changed candidate set starts its round at once
  * only when the last such round is PATH_CHANGE_GAP_MS old, else then: a
  * member rewriting its record cannot make every other member probe at will.
- * A candidate that has never answered since its last probes sits out
+ * A candidate that has never answered sits out
  * scheduled rounds with an exponential back-off (PATH_RETRY_MS doubling per
  * silent round, capped at PATH_BACKOFF_MAX_MS); punch rounds still probe it
  * (both sides sending at once is what opens NATs; the caller rate-limits
