@@ -993,6 +993,87 @@ START_TEST(test_victim_flapping_record)
 }
 END_TEST
 
+/* One PUNCH a second for 10 s (what a hostile member may send: the node acts
+ * on one per second per origin) at a peer whose record names a silent
+ * victim: before, each started a round (3 probes per candidate, 30 in 10 s
+ * to the victim alone); now a punch round starts at most every
+ * PATH_PUNCH_ROUND_MS. */
+START_TEST(test_punch_flood_held)
+{
+	struct link *victim;
+	struct mesh_path_stats st;
+	mtime_ns t0;
+
+	victim = add_link(MESH_EP_PORTMAP, "192.0.2.200:53", 30, false);
+	push_candidates();
+	run_for(SEC(1));
+	t0 = net.now;
+	for (unsigned k = 0; k < 10; k++) {
+		mesh_path_punch(net.p, net.now);
+		run_for(SEC(1));
+	}
+	ck_assert_uint_le(probes_to(victim, t0, net.now), 3 * PATH_PUNCH_BURST);
+	ck_assert_uint_ge(probes_to(victim, t0, net.now), PATH_PUNCH_BURST);
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_ge(st.punches_held, 8);
+	/* a changed candidate set lets the next punch through at once */
+	add_link(MESH_EP_PORTMAP, "192.0.2.201:1000", 30, true);
+	push_candidates();
+	t0 = net.now;
+	mesh_path_punch(net.p, net.now);
+	run_for(SEC(1));
+	ck_assert_uint_ge(probes_to(victim, t0, net.now), 1);
+}
+END_TEST
+
+/* The allow upcall gates every probe to a candidate that never answered,
+ * and only those: an answering candidate is probed as before. */
+static unsigned allow_asked, allow_budget;
+
+static bool allow_some(void *ctx, const union endpoint *dst, mtime_ns now)
+{
+	(void)ctx;
+	(void)dst;
+	(void)now;
+	allow_asked++;
+	if (allow_budget == 0)
+		return false;
+	allow_budget--;
+	return true;
+}
+
+START_TEST(test_allow_gates_silent_candidates)
+{
+	struct mesh_path_cfg cfg;
+	struct mesh_path_stats st;
+	struct link *victim, *good;
+	int err;
+
+	mesh_path_free(net.p);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.probe = on_probe;
+	cfg.changed = on_changed;
+	cfg.allow = allow_some;
+	cfg.rng_seed = 7;
+	net.p = mesh_path_new(&cfg, &err);
+	ck_assert_ptr_nonnull(net.p);
+	allow_asked = 0;
+	allow_budget = 4;	/* enough for good's first probe and a few more */
+	good = add_link(MESH_EP_PORTMAP, "198.51.100.7:51820", 20, true);
+	victim = add_link(MESH_EP_PORTMAP, "192.0.2.200:53", 30, false);
+	push_candidates();
+	run_for(SEC(120));
+	/* the victim got at most the budget's probes; good kept its path */
+	ck_assert_uint_le(probes_to(victim, SEC(0), net.now), 4);
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &good->sa));
+	ck_assert_uint_gt(probes_to(good, SEC(0), net.now), 4);
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_gt(st.probes_denied, 0);
+	ck_assert_uint_eq(st.probes_denied + 4, allow_asked);
+}
+END_TEST
+
 static Suite *suite_path(void)
 {
 	Suite *s = suite_create("path");
@@ -1019,6 +1100,8 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_ack_checks);
 	tcase_add_test(tc, test_candidates_change);
 	tcase_add_test(tc, test_victim_flapping_record);
+	tcase_add_test(tc, test_punch_flood_held);
+	tcase_add_test(tc, test_allow_gates_silent_candidates);
 	tcase_add_loop_test(tc, test_random_invariants, 0, 20);
 	suite_add_tcase(s, tc);
 	return s;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mesh/bucket.h"
 #include "mesh/endpoints.h"
 #include "mesh/node.h"
 #include "mesh/path.h"
@@ -51,6 +52,20 @@
 #define NODE_MSG_PUNCH 0x50
 #define NODE_PUNCH_LEN (1 + 2 * MESH_NODE_ID_LEN)
 #define NODE_PUNCH_GAP_MS 1000
+
+/* Probes to candidates that have never answered go through a token bucket
+ * per destination address (IPv4 address, IPv6 /64), shared by all peers:
+ * records that name a third party, however many and from whichever
+ * members, draw at most NODE_DST_BURST probes at once and NODE_DST_PER_MIN
+ * a minute from this node. A real endpoint answers its first probe and is
+ * no longer charged, so an office NAT in front of up to NODE_DST_BURST
+ * members is found at the usual speed. NODE_DST_N slots in a table keyed
+ * by a keyed hash (no chosen collisions); a colliding address takes the
+ * slot over with a fresh bucket. */
+#define NODE_DST_N 256
+#define NODE_DST_BURST 64
+#define NODE_DST_PER_MIN 30
+#define NODE_DST_COST (60 / NODE_DST_PER_MIN)
 
 /* A revoked member is told so before it is cut off: its wg peer stays this
  * long (data to its overlay IPv4 still flows meanwhile: at most 3 s more), with
@@ -191,6 +206,13 @@ struct mesh_node {
 		mtime_ns seen;
 	} refl[NODE_REFL_MAX];
 	uint8_t wg_sk[MESH_WG_KEY_LEN];	/* secret: probe keys */
+	uint8_t dst_hkey[16];		/* random: probe budget table key */
+	struct {
+		bool used;
+		uint8_t key[1 + 8];	/* family, IPv4 address or IPv6 /64 */
+		struct mesh_bucket b;
+	} dst[NODE_DST_N];
+	uint64_t probes_denied;		/* by the per-destination budget */
 	size_t nlpfx;			/* our local prefixes (path classes) */
 	struct mesh_path_prefix lpfx[PATH_LOCAL_MAX];
 	uint64_t ep_seq;		/* last seq we signed (or found stored) */

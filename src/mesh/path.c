@@ -50,6 +50,8 @@ struct mesh_path {
 	mtime_ns idle_backoff;		/* until the next idle round */
 	bool changed_once;
 	mtime_ns change_round_at;	/* last round started by a candidate change */
+	bool punched;
+	mtime_ns punch_at;		/* last punch round */
 	struct mesh_path_stats stats;
 };
 
@@ -553,6 +555,7 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 	reset_streaks(p);
 	if (p->idle)
 		p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);	/* news: back-off anew */
+	p->punched = false;	/* news: the next punch may probe them at once */
 	change_round(p, now);
 	return 0;
 }
@@ -628,6 +631,12 @@ bool mesh_path_is_idle(const struct mesh_path *p)
 
 void mesh_path_punch(struct mesh_path *p, mtime_ns now)
 {
+	if (p->punched && now - p->punch_at < MSEC(PATH_PUNCH_ROUND_MS)) {
+		p->stats.punches_held++;
+		return;
+	}
+	p->punched = true;
+	p->punch_at = now;
 	start_round_n(p, now, PATH_PUNCH_BURST, true);
 }
 
@@ -735,7 +744,11 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 		if (c->burst_left > 0 && c->next_burst <= now) {
 			c->burst_left--;
 			c->next_burst = now + MSEC(PATH_PUNCH_GAP_MS);
-			send_probe(p, (int)i, now);
+			if (c->acked == 0 && p->cfg.allow != NULL &&
+			    !p->cfg.allow(p->cfg.ctx, &c->sa, now))
+				p->stats.probes_denied++;
+			else
+				send_probe(p, (int)i, now);
 		}
 	}
 	if (keepalive_on(p) && p->next_keepalive <= now) {
