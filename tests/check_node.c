@@ -1346,6 +1346,46 @@ static bool has_ep(const struct mesh_node_self *s, uint8_t source, const char *a
 	return false;
 }
 
+/* Reflexive addresses need a second witness once there is one: W1 alone
+ * says 203.0.113.66 (published: no one else to ask); W2 says 203.0.113.2
+ * (they disagree: neither is published); W3 agrees with W2 on the IP with
+ * another port (symmetric NAT; the family's two slots are full, so it
+ * counts for W2's entry): 203.0.113.2 published, W1's address not; W1
+ * comes round to 203.0.113.2: its old report is gone. */
+START_TEST(test_refl_two_witnesses)
+{
+	struct mesh_node_self s;
+	uint8_t w1[MESH_NODE_ID_LEN], w2[MESH_NODE_ID_LEN], w3[MESH_NODE_ID_LEN];
+	union endpoint lie = EP("203.0.113.66", 53), a = EP("203.0.113.2", 40000);
+	union endpoint b = EP("203.0.113.2", 40001);
+
+	memset(w1, 0xa1, sizeof w1);
+	memset(w2, 0xa2, sizeof w2);
+	memset(w3, 0xa3, sizeof w3);
+	init_admin();
+	join_and_start(1, "bravo");
+	node_refl_note(T[1].n, &lie, w1);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	node_refl_note(T[1].n, &a, w2);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	node_refl_note(T[1].n, &b, w3);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	/* the same witness again changes nothing; W1 moving drops its lie */
+	node_refl_note(T[1].n, &lie, w1);
+	node_refl_note(T[1].n, &a, w1);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	ck_assert_uint_eq(T[1].n->nrefl, 1);
+	ck_assert_uint_eq(T[1].n->refl[0].nwit, 2);
+}
+END_TEST
+
 /* Two hostile members publish records whose 8 endpoints all name a third
  * party (203.0.113.99, a new set of ports every 5 s). Whatever they do,
  * alpha sends that address at most NODE_DST_BURST probes at once and
@@ -2124,6 +2164,7 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_path_lan_preferred);
 	tcase_add_test(tc, test_path_reflexive);
 	tcase_add_test(tc, test_probe_budget_per_destination);
+	tcase_add_test(tc, test_refl_two_witnesses);
 	tcase_add_test(tc, test_path_punch_forwarded);
 	tcase_add_test(tc, test_probe_abuse);
 	tcase_add_test(tc, test_relay_path);

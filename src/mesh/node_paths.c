@@ -516,7 +516,7 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 		if (mesh_pmtu_input_ack(&np->pmtu, m.txid, n->now) == 0)
 			return;
 		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0)
-			node_refl_note(n, &m.observed);
+			node_refl_note(n, &m.observed, np->node_id);
 		return;
 	}
 	if (n->ops.send_underlay == NULL || !ack_fresh(np, m.txid) || !ack_allowed(n, np))

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/bucket.h"
 #include "mesh/path.h"
 #include "util/err.h"
 
@@ -50,8 +51,8 @@ struct mesh_path {
 	mtime_ns idle_backoff;		/* until the next idle round */
 	bool changed_once;
 	mtime_ns change_round_at;	/* last round started by a candidate change */
-	bool punched;
-	mtime_ns punch_at;		/* last punch round */
+	struct mesh_bucket punch_b;	/* punch rounds (PATH_PUNCH_ROUNDS_*) */
+	bool punch_pending;		/* a punch waits for a token */
 	struct mesh_path_stats stats;
 };
 
@@ -479,6 +480,19 @@ int mesh_path_set_local(struct mesh_path *p, const struct mesh_path_prefix *pfx,
 	return 0;
 }
 
+/* News (a changed candidate set) earns one punch round: the new
+ * candidates are worth punching at once, and changes are rate-limited. */
+static void punch_credit(struct mesh_path *p)
+{
+	uint64_t cap = (uint64_t)PATH_PUNCH_ROUNDS_BURST * PATH_PUNCH_ROUND_S * MESH_BUCKET_MILLI;
+
+	if (!p->punch_b.primed)
+		return;		/* fresh: full anyway */
+	p->punch_b.milli += (uint64_t)PATH_PUNCH_ROUND_S * MESH_BUCKET_MILLI;
+	if (p->punch_b.milli > cap)
+		p->punch_b.milli = cap;
+}
+
 int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, size_t n,
     mtime_ns now)
 {
@@ -555,7 +569,7 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 	reset_streaks(p);
 	if (p->idle)
 		p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);	/* news: back-off anew */
-	p->punched = false;	/* news: the next punch may probe them at once */
+	punch_credit(p);
 	change_round(p, now);
 	return 0;
 }
@@ -629,15 +643,29 @@ bool mesh_path_is_idle(const struct mesh_path *p)
 	return p->idle;
 }
 
+/* The punch-round bucket, refilled: a token a second, PATH_PUNCH_ROUND_S
+ * tokens a round. */
+static bool punch_token(struct mesh_path *p, mtime_ns now)
+{
+	mesh_bucket_refill(&p->punch_b, now, 1, PATH_PUNCH_ROUNDS_BURST * PATH_PUNCH_ROUND_S);
+	return mesh_bucket_has(&p->punch_b, PATH_PUNCH_ROUND_S);
+}
+
+static void punch_round(struct mesh_path *p, mtime_ns now)
+{
+	mesh_bucket_take(&p->punch_b, PATH_PUNCH_ROUND_S);
+	p->punch_pending = false;
+	start_round_n(p, now, PATH_PUNCH_BURST, true);
+}
+
 void mesh_path_punch(struct mesh_path *p, mtime_ns now)
 {
-	if (p->punched && now - p->punch_at < MSEC(PATH_PUNCH_ROUND_MS)) {
-		p->stats.punches_held++;
+	if (punch_token(p, now)) {
+		punch_round(p, now);
 		return;
 	}
-	p->punched = true;
-	p->punch_at = now;
-	start_round_n(p, now, PATH_PUNCH_BURST, true);
+	p->stats.punches_held++;
+	p->punch_pending = true;
 }
 
 int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint *src,
@@ -717,6 +745,12 @@ mtime_ns mesh_path_next_expiry(const struct mesh_path *p)
 	}
 	if (keepalive_on(p))
 		EARLIER(p->next_keepalive);
+	if (p->punch_pending) {
+		/* the bucket gains a thousandth of a token a millisecond */
+		uint64_t need = (uint64_t)PATH_PUNCH_ROUND_S * MESH_BUCKET_MILLI;
+
+		EARLIER(p->punch_b.last + MSEC(need > p->punch_b.milli ? need - p->punch_b.milli : 0));
+	}
 #undef EARLIER
 	return t;
 }
@@ -736,6 +770,8 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 		    now >= c->unacked_since + MSEC(PATH_DEAD_MS))
 			mark_dead(p, (int)i, now);
 	}
+	if (p->punch_pending && punch_token(p, now))
+		punch_round(p, now);
 	if (p->next_round <= now)
 		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST, false);
 	for (i = 0; i < p->ncand; i++) {

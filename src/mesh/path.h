@@ -21,9 +21,11 @@
  * A candidate that has never answered sits out scheduled rounds with an
  * exponential back-off (PATH_RETRY_MS doubling per silent round, capped at
  * PATH_BACKOFF_MAX_MS); punch rounds still probe it (both sides sending at
- * once is what opens NATs), but they start at most every
- * PATH_PUNCH_ROUND_MS unless the candidates changed since (a member sending
- * a PUNCH every second gets one round in five seconds). An answer ends the
+ * once is what opens NATs), but through a bucket: PATH_PUNCH_ROUNDS_BURST
+ * at once, then one per PATH_PUNCH_ROUND_S; a punch that finds no token
+ * is deferred until there is one, never lost (a member sending a PUNCH
+ * every second gets 3 rounds in 10 s instead of 10); a changed candidate
+ * set earns one round. An answer ends the
  * back-off. Every probe to a candidate that has never answered first asks
  * the optional allow upcall (the node's budget per destination address,
  * shared by all peers). The active direct path is probed every
@@ -81,7 +83,8 @@ enum {
 	PATH_TX_MAX = 64,		/* outstanding probes per peer */
 	PATH_PUNCH_BURST = 3,		/* probes per candidate per round */
 	PATH_PUNCH_GAP_MS = 100,	/* between the probes of a burst */
-	PATH_PUNCH_ROUND_MS = 5000,	/* punch rounds at most this often */
+	PATH_PUNCH_ROUND_S = 10,	/* punch rounds: one per this many s ... */
+	PATH_PUNCH_ROUNDS_BURST = 2,	/* ... after a burst of this many */
 	PATH_KEEPALIVE_MIN_MS = 15000,	/* active path probed every MIN..MAX */
 	PATH_KEEPALIVE_MAX_MS = 25000,
 	PATH_REEVAL_MS = 60000,		/* rounds while a direct path is active */
@@ -153,7 +156,7 @@ struct mesh_path_stats {
 	uint64_t probes_sent, acks, acks_rejected, losses, switches, rounds;
 	uint64_t keepalives;	/* probes_sent on the active path outside rounds */
 	uint64_t probes_denied;	/* to never-answering candidates, refused by allow */
-	uint64_t punches_held;	/* punch requests within PATH_PUNCH_ROUND_MS */
+	uint64_t punches_held;	/* punch requests deferred (no round token) */
 };
 
 /* Send a PROBE with this txid to dst (the caller seals it, mesh/probe.h). */
@@ -209,8 +212,8 @@ int mesh_path_set_relays(struct mesh_path *p, const struct mesh_path_relay *r, s
 void mesh_path_set_idle(struct mesh_path *p, bool idle, bool keepalive, mtime_ns now);
 bool mesh_path_is_idle(const struct mesh_path *p);
 
-/* Punch now: a round of bursts to every candidate, from now, unless the
- * last punch round is younger than PATH_PUNCH_ROUND_MS (stats.punches_held). */
+/* Punch now: a round of bursts to every candidate, from now, or as soon as
+ * the punch-round bucket allows (stats.punches_held). */
 void mesh_path_punch(struct mesh_path *p, mtime_ns now);
 
 /* A PROBE_ACK from src (NULL: not checked) echoing txid, already opened by
