@@ -661,6 +661,84 @@ START_TEST(test_gossip_round_budget_scales)
 }
 END_TEST
 
+/* One RECORDS message from peer 1 to peer 0 holding four ENDPOINTS records
+ * of node 0x11 (peer 1 itself), seqs seq..seq+3, signatures spoiled when
+ * bad. Returns the message length. */
+static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
+{
+	size_t off = 5;
+
+	m[0] = GOSSIP_VERSION;
+	m[1] = GOSSIP_MSG_RECORDS;
+	m[2] = 0;
+	m[3] = 0;
+	m[4] = 4;
+	for (unsigned k = 0; k < 4; k++) {
+		uint8_t rec[MESH_ENDPOINTS_MAX_LEN];
+		size_t n = ep_for(0x11, seq + k, rec, sizeof rec);
+
+		if (bad)
+			rec[n - 1] ^= 0x55;
+		ck_assert_uint_le(off + 3 + n, cap);
+		m[off] = MESH_REC_ENDPOINTS;
+		m[off + 1] = (uint8_t)(n >> 8);
+		m[off + 2] = (uint8_t)n;
+		memcpy(m + off + 3, rec, n);
+		off += 3 + n;
+	}
+	return off;
+}
+
+/* A member floods 1500 RECORDS messages a second for 5 s (4 records each,
+ * 30,000 in all) that each need a signature check: with bad signatures it
+ * gets a handful of checks, with good ones (its own records, ever newer) at
+ * most the burst and GOSSIP_VERIFY_PER_S a second; afterwards a good record
+ * from it still gets through. */
+START_TEST(test_gossip_verify_budget)
+{
+	uint8_t m[GOSSIP_DGRAM_MAX];
+	struct mesh_gossip_stats st;
+	uint64_t seq = 2000;
+	mtime_ns t = SEC(100);
+
+	for (int bad = 1; bad >= 0; bad--) {
+		peers_new(2);
+		give(0, 0x11, true);
+		for (unsigned i = 0; i < 7500; i++, seq += 4) {
+			size_t n = flood_msg(seq, bad, m, sizeof m);
+
+			t += SEC(1) / 1500;
+			ck_assert_int_eq(mesh_gossip_input(peers[0].g, peers[1].id, m, n, t, NOW), 0);
+			q_clear();
+		}
+		mesh_gossip_get_stats(peers[0].g, &st);
+		if (bad) {
+			ck_assert_uint_eq(st.records_new, 0);
+			ck_assert_uint_le(st.records_checked, 64);
+			ck_assert_uint_ge(st.records_skipped, 29000);
+			/* a good record later still gets in (within a second) */
+			for (unsigned i = 0; i < 10 && st.records_new == 0; i++) {
+				size_t n = flood_msg(seq, false, m, sizeof m);
+
+				seq += 4;
+				t += SEC(1) / 10;
+				ck_assert_int_eq(mesh_gossip_input(peers[0].g, peers[1].id, m, n, t,
+				    NOW), 0);
+				q_clear();
+				mesh_gossip_get_stats(peers[0].g, &st);
+			}
+			ck_assert_uint_gt(st.records_new, 0);
+		} else {
+			ck_assert_uint_le(st.records_checked,
+			    GOSSIP_VERIFY_BURST + 5 * GOSSIP_VERIFY_PER_S + 4);
+			ck_assert_uint_ge(st.records_checked, GOSSIP_VERIFY_BURST);
+			ck_assert_uint_eq(st.records_invalid, 0);
+		}
+		peers_free();
+	}
+}
+END_TEST
+
 static Suite *suite_gossip(void)
 {
 	Suite *s = suite_create("gossip");
@@ -679,6 +757,7 @@ static Suite *suite_gossip(void)
 	tcase_add_test(tc, test_gossip_crowded_bucket_split);
 	tcase_add_test(tc, test_gossip_round_budget);
 	tcase_add_test(tc, test_gossip_round_budget_scales);
+	tcase_add_test(tc, test_gossip_verify_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,7 @@
 #include "mesh/gossip.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
+#include "mesh/node_internal.h"
 #include "mesh/path.h"
 #include "mesh/probe.h"
 #include "mesh/relay.h"
@@ -41,6 +42,7 @@ struct tnode {
 	bool cut[NNODES];		/* no underlay path to node j */
 	unsigned w_rx;			/* data packets WireGuard delivered */
 	unsigned u_sent;		/* underlay datagrams (probes ...) */
+	unsigned u_victim;		/* of them, to 203.0.113.99 (any port) */
 };
 
 struct gmsg {
@@ -136,6 +138,8 @@ static void node_send_underlay(void *ctx, const union endpoint *dst, const uint8
 
 	ck_assert_uint_lt(uq_n, UQ_MAX);
 	((struct tnode *)ctx)->u_sent++;
+	if (dst->sa.sa_family == AF_INET && dst->sin.sin_addr.s_addr == htonl(0xcb007163))
+		((struct tnode *)ctx)->u_victim++;	/* 203.0.113.99 */
 	m = &uq[uq_n++];
 	m->from = idx(ctx);
 	m->dst = *dst;
@@ -1342,6 +1346,92 @@ static bool has_ep(const struct mesh_node_self *s, uint8_t source, const char *a
 	return false;
 }
 
+/* Reflexive addresses need a second witness once there is one: W1 alone
+ * says 203.0.113.66 (published: no one else to ask); W2 says 203.0.113.2
+ * (they disagree: neither is published); W3 agrees with W2 on the IP with
+ * another port (symmetric NAT; the family's two slots are full, so it
+ * counts for W2's entry): 203.0.113.2 published, W1's address not; W1
+ * comes round to 203.0.113.2: its old report is gone. */
+START_TEST(test_refl_two_witnesses)
+{
+	struct mesh_node_self s;
+	uint8_t w1[MESH_NODE_ID_LEN], w2[MESH_NODE_ID_LEN], w3[MESH_NODE_ID_LEN];
+	union endpoint lie = EP("203.0.113.66", 53), a = EP("203.0.113.2", 40000);
+	union endpoint b = EP("203.0.113.2", 40001);
+
+	memset(w1, 0xa1, sizeof w1);
+	memset(w2, 0xa2, sizeof w2);
+	memset(w3, 0xa3, sizeof w3);
+	init_admin();
+	join_and_start(1, "bravo");
+	node_refl_note(T[1].n, &lie, w1);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	node_refl_note(T[1].n, &a, w2);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	node_refl_note(T[1].n, &b, w3);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	/* the same witness again changes nothing; W1 moving drops its lie */
+	node_refl_note(T[1].n, &lie, w1);
+	node_refl_note(T[1].n, &a, w1);
+	mesh_node_get_self(T[1].n, &s);
+	ck_assert(!has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));
+	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.2", 40000));
+	ck_assert_uint_eq(T[1].n->nrefl, 1);
+	ck_assert_uint_eq(T[1].n->refl[0].nwit, 2);
+}
+END_TEST
+
+/* Two hostile members publish records whose 8 endpoints all name a third
+ * party (203.0.113.99, a new set of ports every 5 s). Whatever they do,
+ * alpha sends that address at most NODE_DST_BURST probes at once and
+ * NODE_DST_PER_MIN a minute; the real members' paths are untouched. */
+START_TEST(test_probe_budget_per_destination)
+{
+	struct mesh_ep ep[MESH_ENDPOINTS_MAX];
+	struct mesh_node_peer p;
+	unsigned round;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	join_and_start(3, "delta");
+	u_deliver = w_deliver = true;
+	run(10);
+	ck_assert(peer_of(0, "delta", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+	T[0].u_victim = 0;
+	for (round = 0; round < 12; round++) {
+		for (int i = 1; i <= 2; i++) {
+			memset(ep, 0, sizeof ep);
+			for (unsigned k = 0; k < MESH_ENDPOINTS_MAX; k++) {
+				ep[k].source = MESH_EP_PORTMAP;
+				ep[k].family = MESH_FAMILY_V4;
+				inet_pton(AF_INET, "203.0.113.99", ep[k].addr);
+				ep[k].port = (uint16_t)(1000 + round * 100 + (unsigned)i * 10 + k);
+			}
+			ck_assert_int_eq(mesh_node_set_endpoints(T[i].n, ep, MESH_ENDPOINTS_MAX,
+			    now, unix_now()), 0);
+		}
+		pump_gossip();
+		for (int t = 0; t < 5; t++) {
+			send_ip(1, 0);	/* they keep themselves warm */
+			send_ip(2, 0);
+			run(1);
+		}
+	}
+	/* 60 s: the burst and a minute's refill, at most */
+	ck_assert_uint_le(T[0].u_victim, NODE_DST_BURST + NODE_DST_PER_MIN + 1);
+	ck_assert_uint_gt(T[0].u_victim, 0);
+	ck_assert(peer_of(0, "delta", &p));
+	ck_assert_uint_eq(p.path, MESH_PATH_DIRECT);
+}
+END_TEST
+
 /* bravo sits behind a cone NAT (10.1.1.2 -> 203.0.113.2:40000): alpha's
  * answers tell it its public mapping, which goes into its record as
  * REFLEXIVE; alpha then reaches it there (its private address never
@@ -2073,6 +2163,8 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_revoke_offline);
 	tcase_add_test(tc, test_path_lan_preferred);
 	tcase_add_test(tc, test_path_reflexive);
+	tcase_add_test(tc, test_probe_budget_per_destination);
+	tcase_add_test(tc, test_refl_two_witnesses);
 	tcase_add_test(tc, test_path_punch_forwarded);
 	tcase_add_test(tc, test_probe_abuse);
 	tcase_add_test(tc, test_relay_path);

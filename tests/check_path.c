@@ -2,6 +2,7 @@
  * fake network: per-candidate loss, RTT and jitter, links going up and
  * down, relays coming and going. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -406,20 +407,24 @@ START_TEST(test_relay_then_direct)
 	ck_assert_int_eq(c.kind, MESH_PATH_RELAY);
 	ck_assert_uint_eq(c.relay_id[0], 0x42);
 	ck_assert_uint_eq(c.rtt_ms, 60);
-	/* background direct attempts: a burst every 5 s */
+	/* background direct attempts go on, backing off while it is silent:
+	 * bursts at 5, 10, 20, 40 s after the first, then every 60 s (72
+	 * probes in these 120 s without the back-off, 18 with it) */
 	t0 = net.now;
-	run_for(SEC(30));
-	for (t = t0; t + SEC(5) <= net.now; t += SEC(5))
-		ck_assert_uint_ge(probes_to(wan, t, t + SEC(5)), PATH_PUNCH_BURST);
+	run_for(SEC(120));
+	for (t = t0; t + SEC(60) <= net.now; t += SEC(60))
+		ck_assert_uint_ge(probes_to(wan, t, t + SEC(60)), PATH_PUNCH_BURST);
+	ck_assert_uint_le(probes_to(wan, t0, net.now), 6 * PATH_PUNCH_BURST);
 	mesh_path_current(net.p, &c);
 	ck_assert_int_eq(c.kind, MESH_PATH_RELAY);
-	/* the direct path starts answering: it takes over within one round */
+	/* the direct path starts answering: it takes over by the next
+	 * scheduled attempt at the latest (a punch would not wait) */
 	wan->up = true;
 	t0 = net.now;
-	while (net.last.kind != MESH_PATH_DIRECT && net.now < t0 + SEC(10))
+	while (net.last.kind != MESH_PATH_DIRECT && net.now < t0 + MSEC(PATH_BACKOFF_MAX_MS + 5000))
 		run_for(MSEC(10));
 	ck_assert_int_eq(net.last.kind, MESH_PATH_DIRECT);
-	ck_assert_uint_le(net.now - t0, MSEC(PATH_RETRY_MS + 200));
+	ck_assert_uint_le(net.now - t0, MSEC(PATH_BACKOFF_MAX_MS + 200));
 	/* the relay goes away: nothing changes */
 	ck_assert_int_eq(mesh_path_set_relays(net.p, NULL, 0, net.now), 0);
 	mesh_path_current(net.p, &c);
@@ -754,8 +759,9 @@ START_TEST(test_punch_burst)
 	    t0 + MSEC(PATH_PUNCH_GAP_MS) + 1), 1);
 	ck_assert_uint_eq(probes_to(b, t0 + MSEC(2 * PATH_PUNCH_GAP_MS),
 	    t0 + MSEC(2 * PATH_PUNCH_GAP_MS) + 1), 1);
-	/* changing the candidates: a burst at once as well */
-	run_for(SEC(1));
+	/* changing the candidates: a burst at once as well, once the last
+	 * change's round is PATH_CHANGE_GAP_MS old */
+	run_for(MSEC(PATH_CHANGE_GAP_MS));
 	add_link(MESH_EP_LOCAL, "192.0.2.77:1000", 30, true);
 	push_candidates();
 	ck_assert_uint_eq(mesh_path_next_expiry(net.p), net.now);
@@ -962,6 +968,110 @@ START_TEST(test_random_invariants)
 }
 END_TEST
 
+/* A hostile member points its record at a victim that never answers and
+ * rewrites the record every 5 s (the victim stays, a decoy port changes):
+ * the probes one engine sends to the victim in 60 s. Measured: 47 before
+ * the change gap and the back-off, 15 after. */
+START_TEST(test_victim_flapping_record)
+{
+	struct link *victim;
+	mtime_ns t0;
+	char decoy[32];
+
+	victim = add_link(MESH_EP_PORTMAP, "192.0.2.200:53", 30, false);
+	add_link(MESH_EP_PORTMAP, "192.0.2.201:1000", 30, false);
+	t0 = net.now;
+	for (unsigned k = 0; k < 12; k++) {
+		snprintf(decoy, sizeof decoy, "192.0.2.201:%u", 1000 + k);
+		net.link[1].ep = mk_ep(MESH_EP_PORTMAP, decoy);
+		mesh_path_ep_to_endpoint(&net.link[1].ep, &net.link[1].sa);
+		push_candidates();
+		run_for(SEC(5));
+	}
+	ck_assert_uint_le(probes_to(victim, t0, net.now), 5 * PATH_PUNCH_BURST);
+	ck_assert_uint_ge(probes_to(victim, t0, net.now), 2 * PATH_PUNCH_BURST);
+}
+END_TEST
+
+/* One PUNCH a second for 10 s (what a hostile member may send: the node acts
+ * on one per second per origin) at a peer whose record names a silent
+ * victim: before, each started a round (3 probes per candidate: 30 in 10 s
+ * to the victim alone); now PATH_PUNCH_ROUNDS_BURST rounds, then one per
+ * PATH_PUNCH_ROUND_S. The held punch is deferred, not lost. */
+START_TEST(test_punch_flood_held)
+{
+	struct link *victim;
+	struct mesh_path_stats st;
+	mtime_ns t0;
+
+	victim = add_link(MESH_EP_PORTMAP, "192.0.2.200:53", 30, false);
+	push_candidates();
+	run_for(SEC(1));
+	t0 = net.now;
+	for (unsigned k = 0; k < 10; k++) {
+		mesh_path_punch(net.p, net.now);
+		run_for(SEC(1));
+	}
+	ck_assert_uint_le(probes_to(victim, t0, net.now),
+	    (PATH_PUNCH_ROUNDS_BURST + 1) * PATH_PUNCH_BURST);
+	ck_assert_uint_ge(probes_to(victim, t0, net.now), PATH_PUNCH_BURST);
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_ge(st.punches_held, 7);
+	/* the last held punch still runs, once a round's token is there */
+	t0 = net.now;
+	run_for(SEC(PATH_PUNCH_ROUND_S));
+	ck_assert_uint_ge(probes_to(victim, t0, net.now), PATH_PUNCH_BURST);
+}
+END_TEST
+
+/* The allow upcall gates every probe to a candidate that never answered,
+ * and only those: an answering candidate is probed as before. */
+static unsigned allow_asked, allow_budget;
+
+static bool allow_some(void *ctx, const union endpoint *dst, mtime_ns now)
+{
+	(void)ctx;
+	(void)dst;
+	(void)now;
+	allow_asked++;
+	if (allow_budget == 0)
+		return false;
+	allow_budget--;
+	return true;
+}
+
+START_TEST(test_allow_gates_silent_candidates)
+{
+	struct mesh_path_cfg cfg;
+	struct mesh_path_stats st;
+	struct link *victim, *good;
+	int err;
+
+	mesh_path_free(net.p);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.probe = on_probe;
+	cfg.changed = on_changed;
+	cfg.allow = allow_some;
+	cfg.rng_seed = 7;
+	net.p = mesh_path_new(&cfg, &err);
+	ck_assert_ptr_nonnull(net.p);
+	allow_asked = 0;
+	allow_budget = 4;	/* enough for good's first probe and a few more */
+	good = add_link(MESH_EP_PORTMAP, "198.51.100.7:51820", 20, true);
+	victim = add_link(MESH_EP_PORTMAP, "192.0.2.200:53", 30, false);
+	push_candidates();
+	run_for(SEC(120));
+	/* the victim got at most the budget's probes; good kept its path */
+	ck_assert_uint_le(probes_to(victim, SEC(0), net.now), 4);
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &good->sa));
+	ck_assert_uint_gt(probes_to(good, SEC(0), net.now), 4);
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_gt(st.probes_denied, 0);
+	ck_assert_uint_eq(st.probes_denied + 4, allow_asked);
+}
+END_TEST
+
 static Suite *suite_path(void)
 {
 	Suite *s = suite_create("path");
@@ -987,6 +1097,9 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_idle_dead_path_fails_over);
 	tcase_add_test(tc, test_ack_checks);
 	tcase_add_test(tc, test_candidates_change);
+	tcase_add_test(tc, test_victim_flapping_record);
+	tcase_add_test(tc, test_punch_flood_held);
+	tcase_add_test(tc, test_allow_gates_silent_candidates);
 	tcase_add_loop_test(tc, test_random_invariants, 0, 20);
 	suite_add_tcase(s, tc);
 	return s;

@@ -37,6 +37,15 @@
  * protects against replay, so messages carry no crypto of their own; the
  * records they carry are signed and merged by mesh_records_merge().
  *
+ * Signature checks: a record in RECORDS that we do not hold byte for byte
+ * and that is newer than ours costs a signature check. Each sending member
+ * has a budget for those (GOSSIP_VERIFY_PER_S, burst GOSSIP_VERIFY_BURST;
+ * GOSSIP_VERIFY_PEERS members tracked, least recently used beyond); past it
+ * the records are skipped (anti-entropy brings them again later). A record
+ * that fails its check empties the sender's budget and halves its rate
+ * (down to 1/64), a NEW one from it restores one halving: a member that
+ * floods bad records costs us a few checks a second, not a core.
+ *
  * Time: every entry point takes the monotonic now (scheduling) and the unix
  * second now_unix (record validity), both handed in by the caller.
  */
@@ -53,6 +62,10 @@
 
 enum {
 	GOSSIP_INTERVAL_MS = 1000,
+	GOSSIP_VERIFY_PER_S = 256,	/* signature checks per sender per second */
+	GOSSIP_VERIFY_BURST = 1024,
+	GOSSIP_VERIFY_PEERS = 64,
+	GOSSIP_VERIFY_STRIKES_MAX = 6,
 	GOSSIP_FANOUT = 3,
 	GOSSIP_DGRAM_MAX = 1200,	/* payload bytes per datagram */
 	GOSSIP_VERSION = 1,
@@ -105,6 +118,9 @@ struct mesh_gossip_stats {
 	uint64_t msgs_deferred;		/* not answered: round budget spent */
 	uint64_t rounds;
 	uint64_t records_new;		/* merges that returned NEW */
+	uint64_t records_checked;	/* merges that cost a signature check */
+	uint64_t records_invalid;	/* of them, refused (bad signature ...) */
+	uint64_t records_skipped;	/* sender's check budget spent: skipped */
 };
 
 struct mesh_gossip;

@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/bucket.h"
 #include "mesh/cert.h"
 #include "mesh/endpoints.h"
 #include "mesh/identity.h"
@@ -274,18 +275,11 @@ struct mesh_join_cached {
 	uint8_t resp[MESH_JOIN_RESP_MAX_LEN];
 };
 
-/* Token bucket, tokens in thousandths; time is monotonic and handed in. */
-struct mesh_join_bucket {
-	uint64_t milli;
-	mtime_ns last;
-	bool primed;				/* false: never used (starts full) */
-};
-
 struct mesh_join_src {
 	bool used;
 	uint8_t key[1 + 8];			/* family, IPv4 address or IPv6 /64 */
 	mtime_ns last_use;
-	struct mesh_join_bucket b;
+	struct mesh_bucket b;
 };
 
 struct mesh_join_stats {
@@ -301,7 +295,7 @@ struct mesh_join_inviter {
 	uint8_t mesh_id[MESH_ID_LEN];
 	uint64_t tick;
 	struct mesh_join_cached cache[JOIN_CACHE_N];
-	struct mesh_join_bucket budget;
+	struct mesh_bucket budget;
 	struct mesh_join_src src[JOIN_SRC_N];
 	struct mesh_join_stats st;
 };

@@ -10,11 +10,6 @@
 #include "mesh/join_internal.h"
 #include "util/err.h"
 
-enum {
-	MILLI = 1000,			/* bucket tokens are kept in thousandths */
-	BUCKET_DT_MAX_S = 60,		/* longer idle times refill to full anyway */
-};
-
 int mesh_join_inviter_init(struct mesh_join_inviter *inv, const struct mesh_join_inviter_cfg *cfg)
 {
 	memset(inv, 0, sizeof *inv);
@@ -108,37 +103,13 @@ static bool cert_binds(const struct mesh_cert *c, const struct mesh_join_req *re
 	    sodium_memcmp(c->mesh_id, mesh_id, MESH_ID_LEN) == 0;
 }
 
-/* Refills b at rate tokens/s up to burst and takes one token if it can. A
- * fresh bucket starts full. */
-static bool bucket_take(struct mesh_join_bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
+/* Would b give a token now? (b itself unchanged) */
+static bool bucket_has(const struct mesh_bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
 {
-	uint64_t cap = burst * MILLI;
+	struct mesh_bucket t = *b;
 
-	if (!b->primed) {
-		b->primed = true;
-		b->milli = cap;
-		b->last = now;
-	} else if (now > b->last) {
-		mtime_ns dt = now - b->last;
-
-		if (dt > SEC(BUCKET_DT_MAX_S))
-			dt = SEC(BUCKET_DT_MAX_S);
-		b->milli += dt * rate / (SEC(1) / MILLI);
-		if (b->milli > cap)
-			b->milli = cap;
-		b->last = now;
-	}
-	if (b->milli < MILLI)
-		return false;
-	b->milli -= MILLI;
-	return true;
-}
-
-static bool bucket_has(struct mesh_join_bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
-{
-	struct mesh_join_bucket t = *b;
-
-	return bucket_take(&t, now, rate, burst);
+	mesh_bucket_refill(&t, now, rate, burst);
+	return mesh_bucket_has(&t, 1);
 }
 
 /* What a source is limited by: its IPv4 address, or its IPv6 /64 (one host
@@ -161,7 +132,7 @@ static void src_key(const union endpoint *src, uint8_t key[1 + 8])
 /* The bucket of src: its slot, a free one, or the least recently used one
  * (a recycled slot starts full: a spoofer cycling addresses gains nothing
  * the global budget does not take away again). */
-static struct mesh_join_bucket *src_bucket(struct mesh_join_inviter *inv,
+static struct mesh_bucket *src_bucket(struct mesh_join_inviter *inv,
     const union endpoint *src, mtime_ns now)
 {
 	struct mesh_join_src *victim = NULL;
@@ -191,17 +162,17 @@ static struct mesh_join_bucket *src_bucket(struct mesh_join_inviter *inv,
 static bool verify_allowed(struct mesh_join_inviter *inv, const union endpoint *src,
     mtime_ns now)
 {
-	struct mesh_join_bucket *b = src_bucket(inv, src, now);
+	struct mesh_bucket *b = src_bucket(inv, src, now);
 
 	if (!bucket_has(b, now, JOIN_VERIFY_SRC_PER_S, JOIN_VERIFY_SRC_BURST)) {
 		inv->st.drop_ratelimit++;
 		return false;
 	}
-	if (!bucket_take(&inv->budget, now, JOIN_VERIFY_PER_S, JOIN_VERIFY_BURST)) {
+	if (!mesh_bucket_take1(&inv->budget, now, JOIN_VERIFY_PER_S, JOIN_VERIFY_BURST)) {
 		inv->st.drop_budget++;
 		return false;
 	}
-	(void)bucket_take(b, now, JOIN_VERIFY_SRC_PER_S, JOIN_VERIFY_SRC_BURST);
+	(void)mesh_bucket_take1(b, now, JOIN_VERIFY_SRC_PER_S, JOIN_VERIFY_SRC_BURST);
 	inv->st.verified++;
 	return true;
 }

@@ -398,6 +398,7 @@ int mesh_node_open(struct mesh_node **out, const struct mesh_node_cfg *cfg, mtim
 	n->ctx = cfg->ctx;
 	n->relay_on = true;
 	n->relays_dirty = true;
+	randombytes_buf(n->dst_hkey, sizeof n->dst_hkey);
 	enter(n, now, now_unix);
 	if ((r = open_identity(n, wg_sk, now_unix, err, errlen)) != 0)
 		goto fail;

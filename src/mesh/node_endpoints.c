@@ -60,6 +60,34 @@ static bool ep_is_local(const struct mesh_node *n, const struct mesh_ep *ep)
 	return false;
 }
 
+static bool same_ip(const struct mesh_ep *a, const struct mesh_ep *b)
+{
+	return a->family == b->family &&
+	    memcmp(a->addr, b->addr, a->family == MESH_FAMILY_V4 ? 4 : 16) == 0;
+}
+
+/* Distinct witnesses of reflexive entries of family fam (with ip set: of
+ * entries with that IP only). Each witness vouches for one entry per family,
+ * so the sum over entries counts each once. */
+static unsigned refl_witnesses(const struct mesh_node *n, uint8_t fam, const struct mesh_ep *ip)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n->nrefl; i++)
+		if (n->refl[i].ep.family == fam && (ip == NULL || same_ip(&n->refl[i].ep, ip)))
+			k += n->refl[i].nwit;
+	return k;
+}
+
+/* May reflexive entry i go into our record? Two members report its IP, or
+ * its one witness is the only member reporting anything for the family. */
+static bool refl_confirmed(const struct mesh_node *n, unsigned i)
+{
+	const struct mesh_ep *ep = &n->refl[i].ep;
+
+	return refl_witnesses(n, ep->family, ep) >= 2 || refl_witnesses(n, ep->family, NULL) == 1;
+}
+
 /* Order in which endpoints get into our record when there are more than
  * MESH_ENDPOINTS_MAX: port-mapped, reflexive, public local, private local
  * (the last are reachable from their own network only). */
@@ -83,7 +111,7 @@ void node_endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e)
 	for (unsigned i = 0; i < n->nlocal; i++)
 		all[na++] = n->local[i];
 	for (unsigned i = 0; i < n->nrefl; i++)
-		if (!ep_is_local(n, &n->refl[i].ep))
+		if (!ep_is_local(n, &n->refl[i].ep) && refl_confirmed(n, i))
 			all[na++] = n->refl[i].ep;
 	memset(e, 0, sizeof *e);
 	for (int rank = 0; rank <= 3; rank++)
@@ -106,38 +134,95 @@ static int endpoints_publish(struct mesh_node *n)
 	return node_sign_endpoints(n, e.ep, e.nep);
 }
 
-/* A member's ACK says it saw our probe come from observed. */
-void node_refl_note(struct mesh_node *n, const union endpoint *observed)
+static bool refl_has_witness(const struct mesh_node *n, unsigned i, const uint8_t *w)
 {
-	struct mesh_ep ep;
-	unsigned i, same = 0, oldest = NODE_REFL_MAX;
-	int r;
+	for (unsigned k = 0; k < n->refl[i].nwit; k++)
+		if (memcmp(n->refl[i].wit[k], w, MESH_NODE_ID_LEN) == 0)
+			return true;
+	return false;
+}
 
-	if (!node_ep_to_mesh(observed, MESH_EP_REFLEXIVE, &ep) || ep_is_local(n, &ep))
-		return;
-	for (i = 0; i < n->nrefl; i++) {
-		if (ep_same(&n->refl[i].ep, &ep)) {
-			n->refl[i].seen = n->now;
-			return;
+/* w now vouches for ep: it no longer vouches for another entry of the
+ * family (one that no one vouches for any more goes). */
+static void refl_move_witness(struct mesh_node *n, const struct mesh_ep *ep, const uint8_t *w)
+{
+	for (unsigned i = 0; i < n->nrefl; ) {
+		struct mesh_ep *e = &n->refl[i].ep;
+
+		if (e->family == ep->family && !ep_same(e, ep) && refl_has_witness(n, i, w)) {
+			unsigned k = 0;
+
+			while (memcmp(n->refl[i].wit[k], w, MESH_NODE_ID_LEN) != 0)
+				k++;
+			memmove(n->refl[i].wit[k], n->refl[i].wit[k + 1],
+			    (size_t)(n->refl[i].nwit - k - 1) * MESH_NODE_ID_LEN);
+			if (--n->refl[i].nwit == 0) {
+				n->refl[i] = n->refl[--n->nrefl];
+				continue;
+			}
 		}
-		if (n->refl[i].ep.family != ep.family)
+		i++;
+	}
+}
+
+/* The entry for ep: found, or a new one (a full family gives way only to
+ * stale entries: behind a symmetric NAT every member sees another port,
+ * and the record must not churn; there, a report of a held IP with another
+ * port counts for the held entry); NODE_REFL_MAX when there is no room. */
+static unsigned refl_slot(struct mesh_node *n, const struct mesh_ep *ep)
+{
+	unsigned i, same = 0, oldest = NODE_REFL_MAX;
+
+	for (i = 0; i < n->nrefl; i++) {
+		if (ep_same(&n->refl[i].ep, ep))
+			return i;
+		if (n->refl[i].ep.family != ep->family)
 			continue;
 		same++;
 		if (oldest == NODE_REFL_MAX || n->refl[i].seen < n->refl[oldest].seen)
 			oldest = i;
 	}
-	/* a full family gives way only to stale entries: behind a symmetric
-	 * NAT every member sees another port, and the record must not churn */
+	if (same >= NODE_REFL_PER_FAM) {
+		/* full: another port of a held IP vouches for that IP */
+		for (i = 0; i < n->nrefl; i++)
+			if (same_ip(&n->refl[i].ep, ep))
+				return i;
+	}
 	if (same >= NODE_REFL_PER_FAM && n->now - n->refl[oldest].seen < SEC(NODE_REFL_TTL_S / 2))
-		return;
+		return NODE_REFL_MAX;
 	if (same >= NODE_REFL_PER_FAM)
 		i = oldest;
 	else if (n->nrefl < NODE_REFL_MAX)
 		i = n->nrefl++;
 	else
+		return NODE_REFL_MAX;
+	memset(&n->refl[i], 0, sizeof n->refl[i]);
+	n->refl[i].ep = *ep;
+	return i;
+}
+
+/* Member witness's ACK says it saw our probe come from observed. */
+void node_refl_note(struct mesh_node *n, const union endpoint *observed,
+    const uint8_t witness[MESH_NODE_ID_LEN])
+{
+	struct mesh_ep ep;
+	unsigned i;
+	int r;
+
+	if (!node_ep_to_mesh(observed, MESH_EP_REFLEXIVE, &ep) || ep_is_local(n, &ep))
 		return;
-	n->refl[i].ep = ep;
+	refl_move_witness(n, &ep, witness);
+	if ((i = refl_slot(n, &ep)) == NODE_REFL_MAX)
+		return;
 	n->refl[i].seen = n->now;
+	if (!refl_has_witness(n, i, witness)) {
+		if (n->refl[i].nwit == NODE_REFL_WIT)
+			memmove(n->refl[i].wit[0], n->refl[i].wit[1],
+			    (NODE_REFL_WIT - 1) * MESH_NODE_ID_LEN);
+		else
+			n->refl[i].nwit++;
+		memcpy(n->refl[i].wit[n->refl[i].nwit - 1], witness, MESH_NODE_ID_LEN);
+	}
 	if (!n->revoked && (r = endpoints_publish(n)) != 0)
 		log_warn("mesh: publishing a reflexive endpoint: %s", meshd_strerror(r));
 }

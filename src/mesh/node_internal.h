@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mesh/bucket.h"
 #include "mesh/endpoints.h"
 #include "mesh/node.h"
 #include "mesh/path.h"
@@ -38,7 +39,14 @@
  *    with a forged source earns nothing).
  *  - Reflexive addresses: what ACKs report as our source address, kept
  *    NODE_REFL_TTL_S after the last report, at most NODE_REFL_PER_FAM per
- *    family.
+ *    family. A member vouches for one address per family (its latest
+ *    report). One member's word does not go into our signed record while
+ *    another member says otherwise: an address is published when two
+ *    members report its IP (ports may differ behind a symmetric NAT), or
+ *    when a single member is the only one reporting anything for that
+ *    family (there is no one to confirm it: a NAT'd node whose only contact
+ *    is a public member). So a lying member cannot put a third party's
+ *    address into our record once anyone else answers our probes.
  *  - PUNCH (in-tunnel, first byte NODE_MSG_PUNCH instead of GOSSIP_VERSION):
  *    'P' | target node id | origin node id; at most one per second per
  *    origin is acted on (forwarded or punched), and we send at most one per
@@ -48,9 +56,24 @@
 #define NODE_REFL_TTL_S 60
 #define NODE_REFL_PER_FAM 2
 #define NODE_REFL_MAX (2 * NODE_REFL_PER_FAM)
+#define NODE_REFL_WIT 2
 #define NODE_MSG_PUNCH 0x50
 #define NODE_PUNCH_LEN (1 + 2 * MESH_NODE_ID_LEN)
 #define NODE_PUNCH_GAP_MS 1000
+
+/* Probes to candidates that have never answered go through a token bucket
+ * per destination address (IPv4 address, IPv6 /64), shared by all peers:
+ * records that name a third party, however many and from whichever
+ * members, draw at most NODE_DST_BURST probes at once and NODE_DST_PER_MIN
+ * a minute from this node. A real endpoint answers its first probe and is
+ * no longer charged, so an office NAT in front of up to NODE_DST_BURST
+ * members is found at the usual speed. NODE_DST_N slots in a table keyed
+ * by a keyed hash (no chosen collisions); a colliding address takes the
+ * slot over with a fresh bucket. */
+#define NODE_DST_N 256
+#define NODE_DST_BURST 64
+#define NODE_DST_PER_MIN 30
+#define NODE_DST_COST (60 / NODE_DST_PER_MIN)
 
 /* A revoked member is told so before it is cut off: its wg peer stays this
  * long (data to its overlay IPv4 still flows meanwhile: at most 3 s more), with
@@ -189,8 +212,17 @@ struct mesh_node {
 	struct {
 		struct mesh_ep ep;
 		mtime_ns seen;
+		uint8_t nwit;		/* witnesses below (distinct members) */
+		uint8_t wit[NODE_REFL_WIT][MESH_NODE_ID_LEN];
 	} refl[NODE_REFL_MAX];
 	uint8_t wg_sk[MESH_WG_KEY_LEN];	/* secret: probe keys */
+	uint8_t dst_hkey[16];		/* random: probe budget table key */
+	struct {
+		bool used;
+		uint8_t key[1 + 8];	/* family, IPv4 address or IPv6 /64 */
+		struct mesh_bucket b;
+	} dst[NODE_DST_N];
+	uint64_t probes_denied;		/* by the per-destination budget */
 	size_t nlpfx;			/* our local prefixes (path classes) */
 	struct mesh_path_prefix lpfx[PATH_LOCAL_MAX];
 	uint64_t ep_seq;		/* last seq we signed (or found stored) */
@@ -306,7 +338,8 @@ int node_sign_endpoints(struct mesh_node *n, const struct mesh_ep *eps, uint8_t 
 /* Our endpoint set: the daemon's and the reflexive ones, cut to the max. */
 void node_endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e);
 /* A member's ACK says it saw our probe come from observed. */
-void node_refl_note(struct mesh_node *n, const union endpoint *observed);
+void node_refl_note(struct mesh_node *n, const union endpoint *observed,
+    const uint8_t witness[MESH_NODE_ID_LEN]);
 /* Drops reflexive endpoints not reported for NODE_REFL_TTL_S. */
 void node_refl_expire(struct mesh_node *n);
 

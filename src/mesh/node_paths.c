@@ -147,6 +147,36 @@ static void path_probe(void *ctx, const union endpoint *dst, uint64_t txid)
 	n->ops.send_underlay(n->ctx, dst, buf, w.off);
 }
 
+/* The budget of probes to never-answering candidates (NODE_DST_*). */
+static bool path_allow(void *ctx, const union endpoint *dst, mtime_ns now)
+{
+	struct npeer *p = ctx;
+	struct mesh_node *n = p->n;
+	uint8_t key[1 + 8] = { 0 }, h[crypto_shorthash_BYTES], fam;
+	uint8_t addr[16];
+	size_t slot;
+
+	if (!node_ep_addr(dst, &fam, addr))
+		return false;
+	key[0] = fam;
+	memcpy(key + 1, addr, fam == MESH_FAMILY_V4 ? 4 : 8);
+	crypto_shorthash(h, key, sizeof key, n->dst_hkey);
+	slot = h[0] % NODE_DST_N;
+	if (!n->dst[slot].used || memcmp(n->dst[slot].key, key, sizeof key) != 0) {
+		memset(&n->dst[slot], 0, sizeof n->dst[slot]);
+		n->dst[slot].used = true;
+		memcpy(n->dst[slot].key, key, sizeof key);
+	}
+	/* a token a second, a probe costs 60 / NODE_DST_PER_MIN of them */
+	mesh_bucket_refill(&n->dst[slot].b, now, 1, NODE_DST_BURST * NODE_DST_COST);
+	if (!mesh_bucket_has(&n->dst[slot].b, NODE_DST_COST)) {
+		n->probes_denied++;
+		return false;
+	}
+	mesh_bucket_take(&n->dst[slot].b, NODE_DST_COST);
+	return true;
+}
+
 /* ---- path MTU (mesh/pmtu.h) ---- */
 
 /* The tunnel's inner MTU the search aims at: WireGuard's default TUN MTU,
@@ -302,7 +332,8 @@ void node_peer_key_init(struct mesh_node *n, struct npeer *p)
 int node_peer_path_init(struct mesh_node *n, struct npeer *p)
 {
 	struct mesh_path_cfg pc = {
-		.probe = path_probe, .changed = path_changed, .rand = path_rand, .ctx = p,
+		.probe = path_probe, .changed = path_changed, .allow = path_allow,
+		.rand = path_rand, .ctx = p,
 	};
 	struct mesh_pmtu_cfg mc = {
 		.probe = pmtu_probe, .changed = pmtu_changed, .rand = path_rand, .ctx = p,
@@ -485,7 +516,7 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 		if (mesh_pmtu_input_ack(&np->pmtu, m.txid, n->now) == 0)
 			return;
 		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0)
-			node_refl_note(n, &m.observed);
+			node_refl_note(n, &m.observed, np->node_id);
 		return;
 	}
 	if (n->ops.send_underlay == NULL || !ack_fresh(np, m.txid) || !ack_allowed(n, np))

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/bucket.h"
 #include "mesh/path.h"
 #include "util/err.h"
 
@@ -17,6 +18,8 @@ struct cand {
 	unsigned burst_left;
 	mtime_ns next_burst;
 	unsigned streak;		/* answers in a row clearly beating the active path */
+	unsigned dry;			/* scheduled rounds without an answer */
+	mtime_ns hold_until;		/* skips scheduled rounds until then */
 	uint64_t sent, acked, lost;
 };
 
@@ -46,6 +49,10 @@ struct mesh_path {
 	bool idle_keepalive;		/* idle, but keep the NAT mapping */
 	bool recheck;			/* idle: verify the active path now */
 	mtime_ns idle_backoff;		/* until the next idle round */
+	bool changed_once;
+	mtime_ns change_round_at;	/* last round started by a candidate change */
+	struct mesh_bucket punch_b;	/* punch rounds (PATH_PUNCH_ROUNDS_*) */
+	bool punch_pending;		/* a punch waits for a token */
 	struct mesh_path_stats stats;
 };
 
@@ -177,24 +184,47 @@ static void schedule_round(struct mesh_path *p, mtime_ns now)
 	}
 }
 
-static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst)
+/* The hold after the dry-th silent round: PATH_RETRY_MS doubling, capped. */
+static mtime_ns backoff(unsigned dry)
+{
+	uint64_t ms = PATH_RETRY_MS;
+
+	while (dry-- > 1 && ms < PATH_BACKOFF_MAX_MS)
+		ms *= 2;
+	return MSEC(ms < PATH_BACKOFF_MAX_MS ? ms : PATH_BACKOFF_MAX_MS);
+}
+
+/* A punch round probes every candidate; any other skips the never-answering
+ * candidates still held, and holds those that stayed silent once more. */
+static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst, bool punch)
 {
 	size_t i;
 
 	for (i = 0; i < p->ncand; i++) {
-		if (p->cand[i].burst_left < burst)
-			p->cand[i].burst_left = burst;
-		p->cand[i].next_burst = now;
+		struct cand *c = &p->cand[i];
+
+		/* one that answered once (a link that went down) keeps the
+		 * plain retry: it is worth finding again quickly */
+		if (!punch && c->acked == 0 && c->unacked_since != MTIME_NEVER) {
+			if (c->dry > 0 && now < c->hold_until)
+				continue;
+			c->dry++;
+			c->hold_until = now + backoff(c->dry);
+		}
+		if (c->burst_left < burst)
+			c->burst_left = burst;
+		c->next_burst = now;
 	}
 	if (p->ncand > 0)
 		p->stats.rounds++;
 	schedule_round(p, now);
 }
 
-/* A full round (events: candidates, punch, failure). */
+/* A full round (events: candidates, failure); silent candidates keep
+ * their hold. */
 static void start_round(struct mesh_path *p, mtime_ns now)
 {
-	start_round_n(p, now, PATH_PUNCH_BURST);
+	start_round_n(p, now, PATH_PUNCH_BURST, false);
 }
 
 /* The active path gets keepalive probes: warm, kept for its NAT mapping,
@@ -202,6 +232,21 @@ static void start_round(struct mesh_path *p, mtime_ns now)
 static bool keepalive_on(const struct mesh_path *p)
 {
 	return p->active >= 0 && (!p->idle || p->idle_keepalive || p->recheck);
+}
+
+/* A round for a changed candidate set: now, or when the last one is
+ * PATH_CHANGE_GAP_MS old. */
+static void change_round(struct mesh_path *p, mtime_ns now)
+{
+	mtime_ns at = p->change_round_at + MSEC(PATH_CHANGE_GAP_MS);
+
+	if (!p->changed_once || now >= at) {
+		p->changed_once = true;
+		p->change_round_at = now;
+		start_round(p, now);
+	} else if (p->ncand > 0 && at < p->next_round) {
+		p->next_round = at;
+	}
 }
 
 /* True when a beats b: class first, then smoothed RTT. */
@@ -269,7 +314,7 @@ static void fall_back(struct mesh_path *p, mtime_ns now, bool was_direct)
 
 /* The active direct path died: the next best usable candidate (probed at
  * once), else a relay; and a round to look for something better. */
-static void fail_over(struct mesh_path *p, mtime_ns now)
+static void fail_over_kind(struct mesh_path *p, mtime_ns now, bool round)
 {
 	int best = -1;
 	size_t i;
@@ -282,7 +327,13 @@ static void fail_over(struct mesh_path *p, mtime_ns now)
 	} else {
 		fall_back(p, now, true);
 	}
-	start_round(p, now);
+	if (round)
+		start_round(p, now);
+}
+
+static void fail_over(struct mesh_path *p, mtime_ns now)
+{
+	fail_over_kind(p, now, true);
 }
 
 static void mark_dead(struct mesh_path *p, int i, mtime_ns now)
@@ -429,6 +480,19 @@ int mesh_path_set_local(struct mesh_path *p, const struct mesh_path_prefix *pfx,
 	return 0;
 }
 
+/* News (a changed candidate set) earns one punch round: the new
+ * candidates are worth punching at once, and changes are rate-limited. */
+static void punch_credit(struct mesh_path *p)
+{
+	uint64_t cap = (uint64_t)PATH_PUNCH_ROUNDS_BURST * PATH_PUNCH_ROUND_S * MESH_BUCKET_MILLI;
+
+	if (!p->punch_b.primed)
+		return;		/* fresh: full anyway */
+	p->punch_b.milli += (uint64_t)PATH_PUNCH_ROUND_S * MESH_BUCKET_MILLI;
+	if (p->punch_b.milli > cap)
+		p->punch_b.milli = cap;
+}
+
 int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, size_t n,
     mtime_ns now)
 {
@@ -500,12 +564,13 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 	if (was_active >= 0) {
 		p->active = map[was_active];
 		if (p->active < 0)
-			fail_over(p, now);
+			fail_over_kind(p, now, false);
 	}
 	reset_streaks(p);
 	if (p->idle)
 		p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);	/* news: back-off anew */
-	start_round(p, now);
+	punch_credit(p);
+	change_round(p, now);
 	return 0;
 }
 
@@ -578,9 +643,29 @@ bool mesh_path_is_idle(const struct mesh_path *p)
 	return p->idle;
 }
 
+/* The punch-round bucket, refilled: a token a second, PATH_PUNCH_ROUND_S
+ * tokens a round. */
+static bool punch_token(struct mesh_path *p, mtime_ns now)
+{
+	mesh_bucket_refill(&p->punch_b, now, 1, PATH_PUNCH_ROUNDS_BURST * PATH_PUNCH_ROUND_S);
+	return mesh_bucket_has(&p->punch_b, PATH_PUNCH_ROUND_S);
+}
+
+static void punch_round(struct mesh_path *p, mtime_ns now)
+{
+	mesh_bucket_take(&p->punch_b, PATH_PUNCH_ROUND_S);
+	p->punch_pending = false;
+	start_round_n(p, now, PATH_PUNCH_BURST, true);
+}
+
 void mesh_path_punch(struct mesh_path *p, mtime_ns now)
 {
-	start_round(p, now);
+	if (punch_token(p, now)) {
+		punch_round(p, now);
+		return;
+	}
+	p->stats.punches_held++;
+	p->punch_pending = true;
 }
 
 int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint *src,
@@ -613,6 +698,8 @@ int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint
 	p->stats.acks++;
 	c->losses = 0;
 	c->unacked_since = MTIME_NEVER;
+	c->dry = 0;
+	c->hold_until = 0;
 	c->usable = true;
 	c->last_rtt_us = rtt;
 	c->srtt_us = c->has_rtt ? (7 * c->srtt_us + rtt) / 8 : rtt;
@@ -658,6 +745,12 @@ mtime_ns mesh_path_next_expiry(const struct mesh_path *p)
 	}
 	if (keepalive_on(p))
 		EARLIER(p->next_keepalive);
+	if (p->punch_pending) {
+		/* the bucket gains a thousandth of a token a millisecond */
+		uint64_t need = (uint64_t)PATH_PUNCH_ROUND_S * MESH_BUCKET_MILLI;
+
+		EARLIER(p->punch_b.last + MSEC(need > p->punch_b.milli ? need - p->punch_b.milli : 0));
+	}
 #undef EARLIER
 	return t;
 }
@@ -677,15 +770,21 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 		    now >= c->unacked_since + MSEC(PATH_DEAD_MS))
 			mark_dead(p, (int)i, now);
 	}
+	if (p->punch_pending && punch_token(p, now))
+		punch_round(p, now);
 	if (p->next_round <= now)
-		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST);
+		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST, false);
 	for (i = 0; i < p->ncand; i++) {
 		struct cand *c = &p->cand[i];
 
 		if (c->burst_left > 0 && c->next_burst <= now) {
 			c->burst_left--;
 			c->next_burst = now + MSEC(PATH_PUNCH_GAP_MS);
-			send_probe(p, (int)i, now);
+			if (c->acked == 0 && p->cfg.allow != NULL &&
+			    !p->cfg.allow(p->cfg.ctx, &c->sa, now))
+				p->stats.probes_denied++;
+			else
+				send_probe(p, (int)i, now);
 		}
 	}
 	if (keepalive_on(p) && p->next_keepalive <= now) {

@@ -15,7 +15,20 @@
  * punch at once), when the active path dies, every PATH_REEVAL_MS while a
  * direct path is active (re-evaluation of the alternatives) and every
  * PATH_RETRY_MS while there is none (on relay or nothing: direct attempts go
- * on in the background). The active direct path is probed every
+ * on in the background). A changed candidate set starts its round at once
+ * only when the last such round is PATH_CHANGE_GAP_MS old, else then: a
+ * member rewriting its record cannot make every other member probe at will.
+ * A candidate that has never answered sits out scheduled rounds with an
+ * exponential back-off (PATH_RETRY_MS doubling per silent round, capped at
+ * PATH_BACKOFF_MAX_MS); punch rounds still probe it (both sides sending at
+ * once is what opens NATs), but through a bucket: PATH_PUNCH_ROUNDS_BURST
+ * at once, then one per PATH_PUNCH_ROUND_S; a punch that finds no token
+ * is deferred until there is one, never lost (a member sending a PUNCH
+ * every second gets 3 rounds in 10 s instead of 10); a changed candidate
+ * set earns one round. An answer ends the
+ * back-off. Every probe to a candidate that has never answered first asks
+ * the optional allow upcall (the node's budget per destination address,
+ * shared by all peers). The active direct path is probed every
  * PATH_KEEPALIVE_MIN_MS..PATH_KEEPALIVE_MAX_MS (jittered), under the usual
  * 30 s NAT idle timeout; a lost probe on it is retried at once.
  *
@@ -70,6 +83,8 @@ enum {
 	PATH_TX_MAX = 64,		/* outstanding probes per peer */
 	PATH_PUNCH_BURST = 3,		/* probes per candidate per round */
 	PATH_PUNCH_GAP_MS = 100,	/* between the probes of a burst */
+	PATH_PUNCH_ROUND_S = 10,	/* punch rounds: one per this many s ... */
+	PATH_PUNCH_ROUNDS_BURST = 2,	/* ... after a burst of this many */
 	PATH_KEEPALIVE_MIN_MS = 15000,	/* active path probed every MIN..MAX */
 	PATH_KEEPALIVE_MAX_MS = 25000,
 	PATH_REEVAL_MS = 60000,		/* rounds while a direct path is active */
@@ -85,6 +100,9 @@ enum {
 	PATH_IDLE_BURST = 1,		/* probes per candidate per idle round */
 	PATH_IDLE_REPROBE_MIN_MS = 60000,	/* idle rounds: back-off from ... */
 	PATH_IDLE_REPROBE_MAX_MS = 480000,	/* ... doubling up to this */
+	PATH_CHANGE_GAP_MS = 10000,	/* candidate changes start a round at
+					 * most this often (later: deferred) */
+	PATH_BACKOFF_MAX_MS = 60000,	/* cap of a silent candidate's back-off */
 };
 
 enum mesh_path_kind {
@@ -137,10 +155,16 @@ struct mesh_path_cand_stats {
 struct mesh_path_stats {
 	uint64_t probes_sent, acks, acks_rejected, losses, switches, rounds;
 	uint64_t keepalives;	/* probes_sent on the active path outside rounds */
+	uint64_t probes_denied;	/* to never-answering candidates, refused by allow */
+	uint64_t punches_held;	/* punch requests deferred (no round token) */
 };
 
 /* Send a PROBE with this txid to dst (the caller seals it, mesh/probe.h). */
 typedef void mesh_path_probe_fn(void *ctx, const union endpoint *dst, uint64_t txid);
+/* May a probe go to dst, a candidate that has never answered? The node
+ * budgets such probes per destination address across all its peers, so that
+ * records naming a third party cannot aim the mesh at it. */
+typedef bool mesh_path_allow_fn(void *ctx, const union endpoint *dst, mtime_ns now);
 /* The chosen path changed. */
 typedef void mesh_path_changed_fn(void *ctx, const struct mesh_path_choice *c);
 /* 64 random bits (txids must be unpredictable: use randombytes in the daemon). */
@@ -149,6 +173,7 @@ typedef uint64_t mesh_path_rand_fn(void *ctx);
 struct mesh_path_cfg {
 	mesh_path_probe_fn *probe;	/* required */
 	mesh_path_changed_fn *changed;	/* optional */
+	mesh_path_allow_fn *allow;	/* optional: NULL allows every probe */
 	mesh_path_rand_fn *rand;	/* NULL: internal generator from rng_seed */
 	uint64_t rng_seed;
 	void *ctx;
@@ -187,7 +212,8 @@ int mesh_path_set_relays(struct mesh_path *p, const struct mesh_path_relay *r, s
 void mesh_path_set_idle(struct mesh_path *p, bool idle, bool keepalive, mtime_ns now);
 bool mesh_path_is_idle(const struct mesh_path *p);
 
-/* Punch now: a round of bursts to every candidate, from now. */
+/* Punch now: a round of bursts to every candidate, from now, or as soon as
+ * the punch-round bucket allows (stats.punches_held). */
 void mesh_path_punch(struct mesh_path *p, mtime_ns now);
 
 /* A PROBE_ACK from src (NULL: not checked) echoing txid, already opened by

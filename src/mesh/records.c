@@ -435,10 +435,11 @@ static int signed_apply(struct mesh_records *recs, struct node *n, unsigned k,
 	struct rec *held = &n->rec[k];
 	int r;
 
-	if (!signed_verify(recs, n, k, rec, now))
-		return MESH_MERGE_INVALID;
+	/* not newer: ignored whatever its signature, so no check is spent */
 	if (held->bytes != NULL && rec_cmp(rec->env.seq, bytes, len, held) <= 0)
 		return not_newer(rec->env.seq, bytes, len, held);
+	if (!signed_verify(recs, n, k, rec, now))
+		return MESH_MERGE_INVALID;
 	if ((r = rec_set(recs, n, k, bytes, len, rec->env.seq,
 	    mesh_envelope_expiry(signed_kinds[k].env, &rec->env))) != 0)
 		return r;

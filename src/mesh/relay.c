@@ -5,29 +5,22 @@
 
 #include <sodium.h>
 
+#include "mesh/bucket.h"
 #include "mesh/relay.h"
 #include "util/err.h"
 #include "wg/wg.h"
 
 enum {
-	MILLI = 1000,			/* bucket tokens are kept in thousandths */
-	BUCKET_DT_MAX_S = 60,		/* longer idle times refill to full anyway */
 	SYNTH_PREFIX_LEN = 8,
 };
 
 /* 100::/64, RFC 6666 discard-only. */
 static const uint8_t synth_prefix[SYNTH_PREFIX_LEN] = { 0x01, 0x00, 0, 0, 0, 0, 0, 0 };
 
-struct bucket {
-	uint64_t milli;		/* tokens x MILLI */
-	mtime_ns last;		/* last refill */
-	bool primed;		/* false: never used (starts full) */
-};
-
 struct src_slot {
 	bool used;
 	uint8_t id[MESH_NODE_ID_LEN];
-	struct bucket b;
+	struct mesh_bucket b;
 	mtime_ns last_use;
 };
 
@@ -51,48 +44,14 @@ _Static_assert((MESH_RELAY_SRC_CACHE & (MESH_RELAY_SRC_CACHE - 1)) == 0, "power 
 
 struct mesh_relay {
 	struct mesh_relay_cfg cfg;
-	struct bucket budget;
-	struct bucket lookup;		/* member_at walks */
+	struct mesh_bucket budget;
+	struct mesh_bucket lookup;		/* member_at walks */
 	uint8_t hkey[crypto_shorthash_KEYBYTES];	/* random: no chosen collisions */
 	struct ep_slot epc[MESH_RELAY_SRC_CACHE];
 	struct src_slot src[MESH_RELAY_SRC_MAX];
 	struct synth_slot synth[MESH_RELAY_SYNTH_MAX];
 	struct mesh_relay_stats st;
 };
-
-/* Refill at rate tokens/s up to burst, then take cost tokens if there are
- * that many. A fresh bucket starts full. */
-static void bucket_refill(struct bucket *b, mtime_ns now, uint64_t rate, uint64_t burst)
-{
-	uint64_t cap = burst * MILLI, dt;
-
-	if (!b->primed) {
-		b->primed = true;
-		b->milli = cap;
-		b->last = now;
-		return;
-	}
-	if (now <= b->last)
-		return;
-	dt = now - b->last;
-	if (dt > SEC(BUCKET_DT_MAX_S))
-		dt = SEC(BUCKET_DT_MAX_S);
-	/* dt <= 6e10, rate <= ~1e8: the product stays far below 2^64 */
-	b->milli += dt * rate / (SEC(1) / MILLI);
-	if (b->milli > cap)
-		b->milli = cap;
-	b->last = now;
-}
-
-static bool bucket_has(const struct bucket *b, uint64_t cost)
-{
-	return b->milli >= cost * MILLI;
-}
-
-static void bucket_take(struct bucket *b, uint64_t cost)
-{
-	b->milli -= cost * MILLI;
-}
 
 size_t mesh_relay_encode(uint8_t type, const uint8_t id[MESH_NODE_ID_LEN],
     const uint8_t *inner, size_t inner_len, uint8_t *out, size_t cap)
@@ -168,7 +127,7 @@ bool mesh_relay_offers(const struct mesh_relay *r)
 
 /* The bucket of source id: its slot, a free one, or the least recently used
  * one (a recycled slot starts full again). */
-static struct bucket *src_bucket(struct mesh_relay *r, const uint8_t id[MESH_NODE_ID_LEN],
+static struct mesh_bucket *src_bucket(struct mesh_relay *r, const uint8_t id[MESH_NODE_ID_LEN],
     mtime_ns now)
 {
 	struct src_slot *s, *victim = NULL;
@@ -238,12 +197,12 @@ static bool src_member(struct mesh_relay *r, const union endpoint *src, mtime_ns
 		}
 		s->used = false;	/* moved or gone: look it up afresh */
 	}
-	bucket_refill(&r->lookup, now, MESH_RELAY_LOOKUP_PER_S, MESH_RELAY_LOOKUP_BURST);
-	if (!bucket_has(&r->lookup, 1)) {
+	mesh_bucket_refill(&r->lookup, now, MESH_RELAY_LOOKUP_PER_S, MESH_RELAY_LOOKUP_BURST);
+	if (!mesh_bucket_has(&r->lookup, 1)) {
 		r->st.drop_lookup++;
 		return false;
 	}
-	bucket_take(&r->lookup, 1);
+	mesh_bucket_take(&r->lookup, 1);
 	r->st.lookups++;
 	if (!r->cfg.member_at(r->cfg.ctx, src, id) ||
 	    !r->cfg.member_endpoint(r->cfg.ctx, id, &ep) || !endpoint_eq(&ep, src))
@@ -263,7 +222,7 @@ int mesh_relay_forward(struct mesh_relay *r, uint8_t *buf, size_t len,
 	struct mesh_relay_msg m;
 	uint8_t src_id[MESH_NODE_ID_LEN];
 	union endpoint dst_ep;
-	struct bucket *b;
+	struct mesh_bucket *b;
 
 	if (mesh_relay_decode(buf, len, &m) != 0 || m.type != MESH_MSG_RELAY) {
 		r->st.drop_malformed++;
@@ -294,18 +253,18 @@ int mesh_relay_forward(struct mesh_relay *r, uint8_t *buf, size_t len,
 		return MESHD_E_NOENT;
 	}
 	b = src_bucket(r, src_id, now);
-	bucket_refill(b, now, r->cfg.src_pps, r->cfg.src_burst);
-	if (!bucket_has(b, 1)) {
+	mesh_bucket_refill(b, now, r->cfg.src_pps, r->cfg.src_burst);
+	if (!mesh_bucket_has(b, 1)) {
 		r->st.drop_ratelimit++;
 		return MESHD_E_AGAIN;
 	}
-	bucket_refill(&r->budget, now, r->cfg.bytes_per_s, r->cfg.bytes_burst);
-	if (!bucket_has(&r->budget, len)) {
+	mesh_bucket_refill(&r->budget, now, r->cfg.bytes_per_s, r->cfg.bytes_burst);
+	if (!mesh_bucket_has(&r->budget, len)) {
 		r->st.drop_budget++;
 		return MESHD_E_AGAIN;
 	}
-	bucket_take(b, 1);
-	bucket_take(&r->budget, len);
+	mesh_bucket_take(b, 1);
+	mesh_bucket_take(&r->budget, len);
 
 	buf[1] = MESH_MSG_RELAYED;
 	memcpy(buf + MESH_MSG_HDR_LEN, src_id, MESH_NODE_ID_LEN);
