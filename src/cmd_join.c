@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <uv.h>
 
 #include "cli.h"
 #include "cli_opts.h"
@@ -26,6 +26,7 @@
 #include "mesh/join.h"
 #include "mesh/node.h"
 #include "mesh/token.h"
+#include "schedule.h"
 #include "store/store.h"
 #include "util/addr.h"
 #include "util/err.h"
@@ -133,14 +134,6 @@ struct join_io {
 	uint16_t port;
 };
 
-static mtime_ns mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return SEC(ts.tv_sec) + NSEC(ts.tv_nsec);
-}
-
 static void join_send(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len)
 {
 	struct join_io *io = ctx;
@@ -244,35 +237,107 @@ static int join_receive(struct mesh_join_joiner *j, int fd, mtime_ns now)
 	return out;
 }
 
+/* The join's own event loop: a poll per socket and the one timer of
+ * schedule.c, stopped once the joiner has an outcome. */
+struct join_loop {
+	uv_loop_t loop;
+	struct mesh_join_joiner *j;
+	struct join_io *io;
+	uv_poll_t poll[2];
+	bool poll_on[2];
+	struct sched sched;
+	bool sched_on;
+	int out;
+};
+
+/* The outcome: the polls close and the timer stops (join_next), so the
+ * loop runs dry; the timer itself is closed after it (schedule.c re-arms it
+ * on return from join_fire). */
+static void join_loop_stop(struct join_loop *jl, int out)
+{
+	jl->out = out;
+	for (int f = 0; f < 2; f++)
+		if (jl->poll_on[f]) {
+			uv_close((uv_handle_t *)&jl->poll[f], NULL);
+			jl->poll_on[f] = false;
+		}
+	if (jl->sched_on)
+		sched_rearm(&jl->sched);
+}
+
+static mtime_ns join_next(void *ctx)
+{
+	struct join_loop *jl = ctx;
+
+	if (jl->out != MESH_JOIN_PENDING)
+		return MTIME_NEVER;
+	return mesh_join_joiner_next_expiry(jl->j);
+}
+
+static void join_fire(void *ctx, mtime_ns now)
+{
+	struct join_loop *jl = ctx;
+	int out = mesh_join_joiner_handle_expiry(jl->j, now);
+
+	if (out == MESH_JOIN_PENDING && mesh_join_joiner_next_expiry(jl->j) == MTIME_NEVER)
+		out = jl->j->outcome != MESH_JOIN_PENDING ? (int)jl->j->outcome : MESH_JOIN_TIMEOUT;
+	if (out != MESH_JOIN_PENDING)
+		join_loop_stop(jl, out);
+}
+
+static void on_join_readable(uv_poll_t *h, int status, int events)
+{
+	struct join_loop *jl = h->data;
+	int out;
+
+	(void)events;
+	if (status < 0) {
+		join_loop_stop(jl, MESH_JOIN_INTERNAL);
+		return;
+	}
+	out = join_receive(jl->j, jl->io->fd[h == &jl->poll[1]], sched_now());
+	if (out != MESH_JOIN_PENDING)
+		join_loop_stop(jl, out);
+	else
+		sched_rearm(&jl->sched);
+}
+
+static int join_loop_start(struct join_loop *jl)
+{
+	if (sched_init(&jl->sched, &jl->loop, join_next, join_fire, jl) != 0)
+		return MESH_JOIN_INTERNAL;
+	jl->sched_on = true;
+	for (int f = 0; f < 2; f++) {
+		if (jl->io->fd[f] < 0)
+			continue;
+		if (uv_poll_init(&jl->loop, &jl->poll[f], jl->io->fd[f]) != 0)
+			return MESH_JOIN_INTERNAL;
+		jl->poll[f].data = jl;
+		jl->poll_on[f] = true;
+		if (uv_poll_start(&jl->poll[f], UV_READABLE, on_join_readable) != 0)
+			return MESH_JOIN_INTERNAL;
+	}
+	sched_rearm(&jl->sched);
+	return MESH_JOIN_PENDING;
+}
+
 /* Runs the joiner until it has an outcome. */
 static int join_run(struct mesh_join_joiner *j, struct join_io *io)
 {
-	struct pollfd pfd[2];
-	mtime_ns now, next;
-	int out = MESH_JOIN_PENDING, n, ms;
+	struct join_loop jl = { .j = j, .io = io, .out = MESH_JOIN_PENDING };
+	int out;
 
-	while (out == MESH_JOIN_PENDING) {
-		now = mono_now();
-		next = mesh_join_joiner_next_expiry(j);
-		if (next == MTIME_NEVER)
-			return j->outcome != MESH_JOIN_PENDING ? (int)j->outcome : MESH_JOIN_TIMEOUT;
-		if (next <= now) {
-			out = mesh_join_joiner_handle_expiry(j, now);
-			continue;
-		}
-		ms = (int)((next - now + MSEC(1) - 1) / MSEC(1));
-		n = 0;
-		for (int f = 0; f < 2; f++)
-			if (io->fd[f] >= 0)
-				pfd[n++] = (struct pollfd){ .fd = io->fd[f], .events = POLLIN };
-		if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR)
-			return MESH_JOIN_INTERNAL;
-		now = mono_now();
-		for (int i = 0; i < n && out == MESH_JOIN_PENDING; i++)
-			if (pfd[i].revents & POLLIN)
-				out = join_receive(j, pfd[i].fd, now);
-	}
-	return out;
+	if (uv_loop_init(&jl.loop) != 0)
+		return MESH_JOIN_INTERNAL;
+	out = join_loop_start(&jl);
+	if (out != MESH_JOIN_PENDING)
+		join_loop_stop(&jl, out);
+	uv_run(&jl.loop, UV_RUN_DEFAULT);	/* until join_loop_stop */
+	if (jl.sched_on)
+		sched_close(&jl.sched);
+	uv_run(&jl.loop, UV_RUN_DEFAULT);	/* the close callbacks */
+	(void)uv_loop_close(&jl.loop);
+	return jl.out != MESH_JOIN_PENDING ? jl.out : MESH_JOIN_INTERNAL;
 }
 
 /* The network part: no state is written here. */
@@ -290,7 +355,7 @@ static int join_exchange(struct mesh_join_joiner *j, const struct mesh_token *to
 		return cli_fail("cannot derive the node signing key: %s", meshd_strerror(r));
 	if (join_io_open(&io, tok, port) != 0)
 		return 1;
-	r = mesh_join_joiner_start(j, tok, name, wg_pk, wg_sk, sign_pk, mono_now(),
+	r = mesh_join_joiner_start(j, tok, name, wg_pk, wg_sk, sign_pk, sched_now(),
 				   (uint64_t)time(NULL), join_send, &io);
 	if (r != 0) {
 		join_io_close(&io);
