@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "mesh/bucket.h"
+#include "mesh/checkbudget.h"
 #include "mesh/gossip.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -74,13 +74,7 @@ struct mesh_gossip {
 
 	uint64_t round_bytes;			/* sent since the last round began */
 
-	struct {				/* signature-check budgets */
-		bool used;
-		uint8_t id[MESH_NODE_ID_LEN];
-		uint8_t strikes;		/* rate >> strikes */
-		mtime_ns last_use;
-		struct mesh_bucket b;
-	} vb[GOSSIP_VERIFY_PEERS];
+	struct mesh_check_budget checks;	/* signature checks per sender */
 
 	struct mesh_gossip_stats st;
 };
@@ -725,55 +719,23 @@ static bool held_identical(const struct mesh_gossip *g, uint8_t kind, const uint
 
 enum { MERGE_SKIPPED = 1000 };	/* not a MESH_MERGE_* nor a MESHD_E_* */
 
-/* The signature-check budget of member id: its slot, a free one, or the
- * least recently used. */
-static unsigned verify_slot(struct mesh_gossip *g, const uint8_t id[MESH_NODE_ID_LEN],
-    mtime_ns now)
-{
-	unsigned i, lru = 0;
-
-	for (i = 0; i < GOSSIP_VERIFY_PEERS; i++) {
-		if (g->vb[i].used && memcmp(g->vb[i].id, id, MESH_NODE_ID_LEN) == 0)
-			break;
-		if (!g->vb[i].used || (g->vb[lru].used && g->vb[i].last_use < g->vb[lru].last_use))
-			lru = i;
-	}
-	if (i == GOSSIP_VERIFY_PEERS) {
-		i = lru;
-		memset(&g->vb[i], 0, sizeof g->vb[i]);
-		g->vb[i].used = true;
-		memcpy(g->vb[i].id, id, MESH_NODE_ID_LEN);
-	}
-	g->vb[i].last_use = now;
-	return i;
-}
-
 /* Merges one record from member slot v within its budget; the outcome, or
  * MERGE_SKIPPED. NEW and INVALID cost a check (DUP and STALE are found
  * before it, an ORPHAN waits for its cert). */
 static int merge_budgeted(struct mesh_gossip *g, unsigned v, uint8_t kind, const uint8_t *p,
     size_t len, mtime_ns now, uint64_t now_unix)
 {
-	struct mesh_bucket *b = &g->vb[v].b;
 	int r;
 
-	mesh_bucket_refill(b, now, GOSSIP_VERIFY_PER_S >> g->vb[v].strikes, GOSSIP_VERIFY_BURST);
-	if (!mesh_bucket_has(b, 1)) {
+	if (!mesh_check_budget_allow(&g->checks, v, now, GOSSIP_VERIFY_PER_S, GOSSIP_VERIFY_BURST)) {
 		g->st.records_skipped++;
 		return MERGE_SKIPPED;
 	}
 	r = mesh_records_merge(g->recs, (enum mesh_rec_kind)kind, p, len, now_unix);
 	if (r == MESH_MERGE_NEW || r == MESH_MERGE_INVALID) {
 		g->st.records_checked++;
-		mesh_bucket_take(b, 1);
-	}
-	if (r == MESH_MERGE_INVALID) {
-		g->st.records_invalid++;
-		b->milli = 0;
-		if (g->vb[v].strikes < GOSSIP_VERIFY_STRIKES_MAX)
-			g->vb[v].strikes++;
-	} else if (r == MESH_MERGE_NEW && g->vb[v].strikes > 0) {
-		g->vb[v].strikes--;
+		g->st.records_invalid += r == MESH_MERGE_INVALID;
+		mesh_check_budget_charge(&g->checks, v, r == MESH_MERGE_NEW);
 	}
 	return r;
 }
@@ -804,7 +766,7 @@ static int on_records(struct mesh_gossip *g, const uint8_t *from, struct rd *rd,
 	}
 	if (rd_end(rd) != 0)
 		return MESHD_E_PROTO;
-	v = verify_slot(g, from, now);
+	v = mesh_check_budget_slot(&g->checks, from, now);
 	for (size_t k = 0; k < NKINDS; k++)
 		for (size_t i = 0; i < n; i++) {
 			int r;

@@ -40,7 +40,7 @@
  * Signature checks: a record in RECORDS that we do not hold byte for byte
  * and that is newer than ours costs a signature check. Each sending member
  * has a budget for those (GOSSIP_VERIFY_PER_S, burst GOSSIP_VERIFY_BURST;
- * GOSSIP_VERIFY_PEERS members tracked, least recently used beyond); past it
+ * MESH_CHECK_SLOTS members tracked, least recently used beyond: checkbudget.h); past it
  * the records are skipped (anti-entropy brings them again later). A record
  * that fails its check empties the sender's budget and halves its rate
  * (down to 1/64), a NEW one from it restores one halving: a member that
@@ -64,8 +64,6 @@ enum {
 	GOSSIP_INTERVAL_MS = 1000,
 	GOSSIP_VERIFY_PER_S = 256,	/* signature checks per sender per second */
 	GOSSIP_VERIFY_BURST = 1024,
-	GOSSIP_VERIFY_PEERS = 64,
-	GOSSIP_VERIFY_STRIKES_MAX = 6,
 	GOSSIP_FANOUT = 3,
 	GOSSIP_DGRAM_MAX = 1200,	/* payload bytes per datagram */
 	GOSSIP_VERSION = 1,
