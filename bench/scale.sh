@@ -21,6 +21,8 @@
 # 2. Convergence: time from the last join until every member lists every
 #    other joined member with path "direct" (bound SCALE_CONV_MAX_S, default
 #    300 s). At the end: ordered pairs direct / relay / none / missing.
+# 2b. Pings: SCALE_PING_PAIRS (default 10) sample pairs ping each other's
+#    overlay IPv4 and IPv6 address; RTTs, and the pair's path afterwards.
 # 3. Idle cost per member over SCALE_IDLE_S (default 10 s): UDP datagrams/s
 #    in and out from the namespace's /proc/net/snmp, daemon CPU % from
 #    /proc/PID/stat, RSS from /proc/PID/status (min / median / max).
@@ -30,7 +32,7 @@
 # Usage (as root, after building):
 #   MESHD=$PWD/build/meshd bash bench/scale.sh [N]
 # Environment: SCALE_LOG_LEVEL (default info: daemon logs in $WORK/nK.err),
-# SCALE_CONV_MAX_S, SCALE_IDLE_S, SCALE_STATIC_NEIGH (default 1, see above),
+# SCALE_CONV_MAX_S, SCALE_IDLE_S, SCALE_PING_PAIRS, SCALE_STATIC_NEIGH (default 1, see above),
 # SCALE_SAVE_DIR=DIR (copy the logs and last
 # statuses there at the end), KEEP_WORK=1 (keep the work dir on failure).
 # The machine-readable summary is the RESULT line at the end.
@@ -115,12 +117,18 @@ if cmd == "pairs":   # pairs DIR NODES...: "direct relay none missing nostatus"
             else:
                 c["none"] += 1
     print(c["direct"], c["relay"], c["none"], c["missing"], c["nostatus"])
-elif cmd == "listing":  # listing DIR NAME NODES...: how many NODES list NAME
-    left = 0                # (no status counts as listing)
+elif cmd == "listing":  # listing DIR NAME NODES...: the NODES that list NAME
+    left = []               # (no status counts as listing)
     for n in sys.argv[4:]:
         j = load(d, n)
-        left += j is None or any(p.get("name") == sys.argv[3] for p in j["peers"])
-    print(left)
+        if j is None or any(p.get("name") == sys.argv[3] for p in j["peers"]):
+            left.append(n)
+    print(" ".join(left))
+elif cmd == "ips":  # ips DIR NODE NAME: "overlay_ipv4 overlay_ipv6" of NAME in NODE's status
+    j = load(d, sys.argv[3]) or {}
+    p = [x for x in j.get("peers", []) if x.get("name") == sys.argv[4]]
+    print(p[0].get("overlay_ipv4") or "-", p[0].get("overlay_ipv6") or "-",
+          p[0].get("path") or "-") if p else print("- - -")
 elif cmd == "stats":  # stats V...: "min median max"
     v = sorted(float(x) for x in sys.argv[3:])
     if not v:
@@ -253,6 +261,39 @@ else
 fi
 PAIRS_DIRECT=$D PAIRS_RELAY=$R PAIRS_NONE=$X PAIRS_MISSING=$M
 
+# --- 2b. pings --------------------------------------------------------------------------
+
+# PING_PAIRS sample pairs (a, b) with a != b spread over the members; each
+# pings b's overlay IPv4 and IPv6 address (one echo, 2 s wait, one retry),
+# then the pair's path in a's status is read again: traffic must go direct.
+PING_PAIRS=${SCALE_PING_PAIRS:-10}
+step "2b. pings over the tunnels: $PING_PAIRS sample pairs, IPv4 and IPv6"
+PING4_OK=0 PING6_OK=0 PING_N=0 PING_DIRECT=0 PING_RTT=()
+for i in $(seq 0 $((PING_PAIRS - 1))); do
+	[ "$NJ" -ge 2 ] || break
+	a=$((i * 7 % NJ + 1)) b=$(((i * 13 + NJ / 2) % NJ + 1))
+	[ "$a" = "$b" ] && b=$((b % NJ + 1))
+	eval "na=\${$a} nb=\${$b}"
+	st "$na"
+	read -r ip4 ip6 _ <<<"$(py ips "$WORK/st" "$na" "$nb")"
+	PING_N=$((PING_N + 1))
+	for fam in 4 6; do
+		ip=$ip4
+		[ "$fam" = 6 ] && ip=$ip6
+		[ "$ip" != - ] || { warn "$na: no overlay IPv$fam for $nb"; continue; }
+		out=$(nx "$na" ping -"$fam" -n -c1 -W2 "$ip" 2>&1) ||
+			out=$(nx "$na" ping -"$fam" -n -c1 -W2 "$ip" 2>&1) ||
+			{ warn "$na -> $nb ($ip): no reply"; continue; }
+		if [ "$fam" = 4 ]; then PING4_OK=$((PING4_OK + 1)); else PING6_OK=$((PING6_OK + 1)); fi
+		PING_RTT+=("$(sed -n 's/.*time=\([0-9.]*\).*/\1/p' <<<"$out")")
+	done
+	st "$na"
+	read -r _ _ path <<<"$(py ips "$WORK/st" "$na" "$nb")"
+	if [ "$path" = direct ]; then PING_DIRECT=$((PING_DIRECT + 1)); fi
+done
+read -r PMIN PMED PMAX <<<"$(py stats - "${PING_RTT[@]}")"
+pass "pings: IPv4 $PING4_OK/$PING_N, IPv6 $PING6_OK/$PING_N replied; RTT ms min/median/max $PMIN $PMED $PMAX; $PING_DIRECT/$PING_N pairs direct after the pings"
+
 # --- 3. idle cost ------------------------------------------------------------------------
 
 step "3. idle cost per member over $IDLE_S s"
@@ -295,16 +336,22 @@ VICTIM=${!#}
 step "4. revoke $VICTIM on n1; time until no member lists it"
 MEMBERS=()
 for n in "$@"; do [ "$n" = "$VICTIM" ] || MEMBERS+=("$n"); done
-REV_MS=
+REV_MS= POLL1_MS=
 T_REV=$(now_ms)
 if [ "$VICTIM" = n1 ]; then
 	warn "nobody joined: no revocation"
 elif m n1 revoke "$VICTIM" -d "$(ndir n1)" >/dev/null; then
+	# each round polls only the members still listing the victim, so the
+	# rounds shrink and the bound tightens; the first round's length (all
+	# members polled once) is the resolution of the measurement
+	LEFT=("${MEMBERS[@]}") POLL1_MS=
 	while :; do
-		st_all "${MEMBERS[@]}"
-		left=$(py listing "$WORK/st" "$VICTIM" "${MEMBERS[@]}")
+		t=$(now_ms)
+		st_all "${LEFT[@]}"
+		read -r -a LEFT <<<"$(py listing "$WORK/st" "$VICTIM" "${LEFT[@]}")"
 		el=$(($(now_ms) - T_REV))
-		if [ "$left" = 0 ]; then
+		[ -n "$POLL1_MS" ] || { POLL1_MS=$(($(now_ms) - t)); info "first poll round ($el ms after the revoke) took $POLL1_MS ms; ${#LEFT[@]} of ${#MEMBERS[@]} still listed $VICTIM"; }
+		if [ "${#LEFT[@]}" = 0 ]; then
 			REV_MS=$el
 			break
 		fi
@@ -312,9 +359,9 @@ elif m n1 revoke "$VICTIM" -d "$(ndir n1)" >/dev/null; then
 		sleep 0.2
 	done
 	if [ -n "$REV_MS" ]; then
-		pass "$VICTIM gone from all ${#MEMBERS[@]} statuses within $(secs "$REV_MS") s (upper bound: polling)"
+		pass "$VICTIM gone from all ${#MEMBERS[@]} statuses within $(secs "$REV_MS") s (upper bound: polling, first round took $(secs "$POLL1_MS") s)"
 	else
-		warn "$VICTIM still listed by $left members after $REV_MAX_S s"
+		warn "$VICTIM still listed by ${#LEFT[@]} members after $REV_MAX_S s: ${LEFT[*]:0:10}"
 	fi
 else
 	warn "meshd revoke $VICTIM failed"
@@ -327,10 +374,11 @@ if [ -n "${SCALE_SAVE_DIR:-}" ]; then
 fi
 
 step "summary"
-printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s revoke_s=%s total_s=%s\n' \
+printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s ping4_ok=%s ping6_ok=%s ping_pairs=%s ping_direct=%s ping_ms_median=%s revoke_s=%s revoke_poll1_s=%s total_s=%s\n' \
 	"$N" "${SCALE_STATIC_NEIGH:-1}" "$JOIN_OK" "$JOIN_FAIL" "${FIRST_FAIL:-none}" \
 	"$(awk -v a="$JMED" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"$(awk -v a="$JMAX" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"${CONV_MS:+$(secs "$CONV_MS")}" "$PAIRS" "$PAIRS_DIRECT" "$PAIRS_RELAY" "$PAIRS_NONE" \
 	"$PAIRS_MISSING" "$IMED" "$IMAX" "$OMED" "$OMAX" "$CMED" "$CMAX" "$RMED" "$RMAX" \
-	"${REV_MS:+$(secs "$REV_MS")}" "$(($(date +%s) - T0))"
+	"$PING4_OK" "$PING6_OK" "$PING_N" "$PING_DIRECT" "$PMED" \
+	"${REV_MS:+$(secs "$REV_MS")}" "${POLL1_MS:+$(secs "$POLL1_MS")}" "$(($(date +%s) - T0))"
