@@ -538,11 +538,18 @@ if want h; then
 						result h FAIL "pub's wg endpoint for p11 is $(pm_wg), not the mapping $PM_EP"
 					elif ! lab_wait 3000 lab_ping pub "$P11"; then
 						result h FAIL "pub lists p11 direct at $PM_EP but no overlay ping"
-					elif dnat0=$(lab_dnat_count 4) && ! lab_ct_flush 4 ||
+					# h11 opening a new connection itself right after the
+					# flush (a keepalive) would make pub's packets replies
+					# instead of DNAT'd arrivals: rtr4 holds h11's new
+					# outgoing connections meanwhile
+					elif dnat0=$(lab_dnat_count 4) && ! lab_hold_out 4 h11 ||
+						! lab_ct_flush 4 ||
 						! lab_wait 3000 lab_ping pub "$P11" ||
 						[ "$(lab_dnat_count 4)" -le "$dnat0" ]; then
+						lab_release 4
 						result h FAIL "with rtr4's conntrack flushed, pub's ping did not come in through the mapping (DNAT connections: $dnat0 before, $(lab_dnat_count 4) after)"
 					else
+						lab_release 4
 						dnat="$dnat0 -> $(lab_dnat_count 4)"
 						t=$(lab_now_ms)
 						lab_m h11 p11 down -d "$(lab_dir p11)" >/dev/null 2>&1 || true

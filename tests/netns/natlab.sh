@@ -198,6 +198,20 @@ lab_dnat_count() {
 	nx "rtr$1" nft list chain ip natlab forward 2>/dev/null |
 		awk '/ct status dnat/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) } END { print n + 0 }'
 }
+# lab_hold_out N HOST: rtrN lets no new connection from HOST out of its WAN
+# (replies in connections opened from outside still pass), so that after a
+# conntrack flush the next connection must come in from outside; lab_release
+# N undoes it.
+lab_hold_out() {
+	nx "rtr$1" nft insert rule ip natlab forward oifname w0 ip saddr "$(lab_host_addr "$2" "$1")" \
+		ct state new counter drop comment '"lab_hold"'
+}
+lab_release() {
+	local h
+	h=$(nx "rtr$1" nft -a list chain ip natlab forward 2>/dev/null |
+		sed -n 's/.*"lab_hold".*# handle \([0-9]*\).*/\1/p' | head -n 1)
+	[ -z "$h" ] || nx "rtr$1" nft delete rule ip natlab forward handle "$h"
+}
 # lab_pmp_has N PORT: miniupnpd's DNAT rule for udp dport PORT in rtrN.
 lab_pmp_has() {
 	nx "rtr$1" nft list chain inet miniupnpd prerouting_miniupnpd 2>/dev/null |
