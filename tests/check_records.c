@@ -296,6 +296,30 @@ static void ep_one_case(uint8_t source, uint8_t family, const char *addr_hex, ui
 	    source, family, addr_hex, port);
 }
 
+/* A TCP entry (source 4) is a valid entry: encodes, decodes, sorts last. */
+START_TEST(test_endpoints_tcp_entry)
+{
+	struct mesh_endpoints e, d;
+	struct bytes b;
+	struct wr w;
+
+	ep_fill(&e, 0x11, 1, NOW, 2);
+	e.ep[1].source = MESH_EP_TCP;	/* after ep0 (local) */
+	e.ep[1].port = 443;
+	ck_assert(mesh_ep_valid(&e.ep[1]));
+	ck_assert(mesh_ep_is_tcp(&e.ep[1]) && !mesh_ep_is_tcp(&e.ep[0]));
+	mesh_endpoints_normalize(&e);
+	ck_assert_uint_eq(e.ep[1].source, MESH_EP_TCP);
+	ck_assert_int_eq(mesh_endpoints_sign(&e, node_sk), 0);
+	wr_init(&w, b.p, sizeof b.p);
+	ck_assert_int_eq(mesh_endpoints_encode(&e, &w), 0);
+	ck_assert_int_eq(mesh_endpoints_decode(b.p, w.off, &d), 0);
+	ck_assert_uint_eq(d.nep, 2);
+	ck_assert_uint_eq(d.ep[1].source, MESH_EP_TCP);
+	ck_assert_uint_eq(d.ep[1].port, 443);
+}
+END_TEST
+
 START_TEST(test_endpoints_decode_rejects_table)
 {
 	struct bytes b;
@@ -306,7 +330,7 @@ START_TEST(test_endpoints_decode_rejects_table)
 	ep_mutate_case(&b, OFF_NEP, MESH_ENDPOINTS_MAX + 1);	/* too many */
 	ep_mutate_case(&b, OFF_NEP, 3);			/* count beyond the data */
 	ep_mutate_case(&b, OFF_EP0, 0);			/* source 0 */
-	ep_mutate_case(&b, OFF_EP0, 4);			/* unknown source */
+	ep_mutate_case(&b, OFF_EP0, 5);			/* unknown source */
 	ep_mutate_case(&b, OFF_EP0, MESH_EP_PORTMAP);	/* now after ep1: unsorted */
 	ep_mutate_case(&b, OFF_EP0 + 1, 5);		/* family */
 	ep_mutate_case(&b, OFF_EP0 + 1, 6);		/* v4 bytes read as v6: length */
@@ -316,7 +340,7 @@ START_TEST(test_endpoints_decode_rejects_table)
 	ep_one_case(1, 4, "e0000001", 1);		/* multicast */
 	ep_one_case(1, 4, "c6336401", 0);		/* port 0 */
 	ep_one_case(0, 4, "c6336401", 1);		/* source 0 */
-	ep_one_case(4, 4, "c6336401", 1);		/* source 4 */
+	ep_one_case(5, 4, "c6336401", 1);		/* source 5 */
 	ep_one_case(1, 6, "00000000000000000000000000000000", 1);	/* :: */
 	ep_one_case(1, 6, "00000000000000000000000000000001", 1);	/* ::1 */
 	ep_one_case(1, 6, "ff020000000000000000000000000001", 1);	/* ff02::1 */
@@ -1511,6 +1535,7 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_endpoints_roundtrip_canonical);
 	tcase_add_test(tc, test_endpoints_every_bit_flip_rejected);
 	tcase_add_test(tc, test_endpoints_decode_truncated_and_trailing);
+	tcase_add_test(tc, test_endpoints_tcp_entry);
 	tcase_add_test(tc, test_endpoints_decode_rejects_table);
 	tcase_add_test(tc, test_endpoints_normalize_and_encode_rejects);
 	tcase_add_test(tc, test_endpoints_verify_times_mesh_key);

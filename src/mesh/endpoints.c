@@ -36,13 +36,24 @@ static bool v6_unicast(const uint8_t a[16])
 
 bool mesh_ep_valid(const struct mesh_ep *ep)
 {
-	if (ep->source < MESH_EP_LOCAL || ep->source > MESH_EP_PORTMAP || ep->port == 0)
+	if (ep->source < MESH_EP_LOCAL || ep->source > MESH_EP_TCP || ep->port == 0)
 		return false;
 	if (ep->family == MESH_FAMILY_V4)
 		return v4_unicast(ep->addr) && all_zero(ep->addr + 4, 12);
 	if (ep->family == MESH_FAMILY_V6)
 		return v6_unicast(ep->addr);
 	return false;
+}
+
+bool mesh_ep_private(const struct mesh_ep *ep)
+{
+	const uint8_t *a = ep->addr;
+
+	if (ep->family == MESH_FAMILY_V4)
+		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
+		    (a[0] == 169 && a[1] == 254);
+	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
 }
 
 /* The canonical order: source, family, address bytes, port. */

@@ -49,6 +49,10 @@ enum mesh_ep_source {
 	MESH_EP_LOCAL = 1,	/* an address of one of the node's interfaces */
 	MESH_EP_REFLEXIVE = 2,	/* the node's address as another member saw it */
 	MESH_EP_PORTMAP = 3,	/* mapped on the node's gateway (NAT-PMP, UPnP) */
+	MESH_EP_TCP = 4,	/* a TCP entry (docs/decisions.md D17): the node
+				 * accepts fallback connections from members on
+				 * this address and TCP port; never a UDP
+				 * candidate */
 };
 
 #define MESH_ENDPOINTS_DOMAIN "meshd endpoints v1"
@@ -80,6 +84,16 @@ extern const struct mesh_envelope_kind mesh_endpoints_kind;
 /* True when ep is one well-formed entry (known source and family, unicast
  * address, unused address bytes zero, port not 0). */
 bool mesh_ep_valid(const struct mesh_ep *ep);
+
+/* A TCP entry (MESH_EP_TCP), not a UDP endpoint. */
+static inline bool mesh_ep_is_tcp(const struct mesh_ep *ep)
+{
+	return ep->source == MESH_EP_TCP;
+}
+
+/* Addresses that are only reachable on their own network: RFC 1918,
+ * CGNAT 100.64/10, link-local, ULA. */
+bool mesh_ep_private(const struct mesh_ep *ep);
 
 /* Sorts e->ep[0..nep) into the canonical order and removes duplicates
  * (nep may shrink). Does not validate the entries. */

@@ -321,6 +321,7 @@ struct mesh_node_self {
 	char name[MESH_NAME_MAX + 1];
 	char mesh_name[MESH_NAME_MAX + 1];
 	uint8_t node_id[MESH_NODE_ID_LEN];
+	uint8_t mesh_id[MESH_ID_LEN];
 	uint8_t wg_pk[MESH_WG_KEY_LEN];
 	uint8_t ipv4[4], ipv6[16];		/* overlay addresses */
 	struct mesh_prefix prefix4, prefix6;	/* the mesh's overlay prefixes */
@@ -336,6 +337,12 @@ struct mesh_node_self {
 						 * left and no admin renewed it */
 };
 void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out);
+
+/* The TCP entry's membership check (mesh/tcpframe.h mesh_tcp_member_pk_fn):
+ * true, with the signing key of its certificate, when
+ * node_id is a current member other than us (not revoked). */
+bool mesh_node_member_sign_pk(const struct mesh_node *n, const uint8_t node_id[MESH_NODE_ID_LEN],
+    uint8_t pk[MESH_PK_LEN]);
 
 struct mesh_node_peer {
 	char name[MESH_NAME_MAX + 1];

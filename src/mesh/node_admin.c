@@ -149,8 +149,9 @@ static int inv_roster(void *ctx, struct mesh_join_resp *resp)
 	int r = 0;
 
 	for (unsigned i = 0; n->have_eps && i < n->eps.nep; i++)
-		if (mesh_join_resp_add_endpoint(resp, &n->eps.ep[i]) == MESHD_E_FULL)
-			break;
+		if (!mesh_ep_is_tcp(&n->eps.ep[i]) &&
+		    mesh_join_resp_add_endpoint(resp, &n->eps.ep[i]) == MESHD_E_FULL)
+			break;	/* UDP endpoints: the joiner sends WireGuard there */
 	if (mesh_records_get(n->recs, MESH_REC_CERT, n->node_id, &bytes, &len) == 0)
 		(void)mesh_join_resp_add_record(resp, MESH_REC_CERT, bytes, len);
 	if (mesh_records_get(n->recs, MESH_REC_ENDPOINTS, n->node_id, &bytes, &len) == 0)

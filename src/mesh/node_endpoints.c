@@ -89,15 +89,18 @@ static bool refl_confirmed(const struct mesh_node *n, unsigned i)
 }
 
 /* Order in which endpoints get into our record when there are more than
- * MESH_ENDPOINTS_MAX: port-mapped, reflexive, public local, private local
- * (the last are reachable from their own network only). */
+ * MESH_ENDPOINTS_MAX: port-mapped, TCP entries (the only way in for members
+ * whose UDP is blocked), reflexive, public local, private local (the last
+ * are reachable from their own network only). */
 static int ep_keep_rank(const struct mesh_ep *ep)
 {
 	if (ep->source == MESH_EP_PORTMAP)
 		return 0;
-	if (ep->source == MESH_EP_REFLEXIVE)
+	if (ep->source == MESH_EP_TCP)
 		return 1;
-	return node_addr_private(ep) ? 3 : 2;
+	if (ep->source == MESH_EP_REFLEXIVE)
+		return 2;
+	return mesh_ep_private(ep) ? 4 : 3;
 }
 
 /* Our endpoint set: the daemon's endpoints merged with the reflexive ones
@@ -114,7 +117,7 @@ void node_endpoints_merge(const struct mesh_node *n, struct mesh_endpoints *e)
 		if (!ep_is_local(n, &n->refl[i].ep) && refl_confirmed(n, i))
 			all[na++] = n->refl[i].ep;
 	memset(e, 0, sizeof *e);
-	for (int rank = 0; rank <= 3; rank++)
+	for (int rank = 0; rank <= 4; rank++)
 		for (size_t i = 0; i < na && e->nep < MESH_ENDPOINTS_MAX; i++)
 			if (ep_keep_rank(&all[i]) == rank)
 				e->ep[e->nep++] = all[i];

@@ -304,7 +304,6 @@ void node_mark_dirty(struct mesh_node *n, const uint8_t *id, unsigned what);
 
 /* node_paths.c */
 /* RFC 1918, CGNAT, link-local or ULA: reachable on its own network only. */
-bool node_addr_private(const struct mesh_ep *ep);
 /* The address of ep in MESH_FAMILY_* terms; false for no IP endpoint. */
 bool node_ep_addr(const union endpoint *ep, uint8_t *family, uint8_t addr[16]);
 /* ep as a record entry of the given source; false when it is no valid one. */

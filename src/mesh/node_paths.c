@@ -25,19 +25,6 @@
 
 /* ---- candidates ---- */
 
-/* Addresses that are only reachable on their own network: RFC 1918,
- * CGNAT 100.64/10, link-local, ULA. */
-bool node_addr_private(const struct mesh_ep *ep)
-{
-	const uint8_t *a = ep->addr;
-
-	if (ep->family == MESH_FAMILY_V4)
-		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-		    (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
-		    (a[0] == 169 && a[1] == 254);
-	return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
-}
-
 /* True when ep shares a /24 (IPv4) or /64 (IPv6) with one of our own local
  * endpoints: most likely the same LAN. */
 static bool ep_near(const struct mesh_node *n, const struct mesh_ep *ep)
@@ -63,7 +50,7 @@ static int ep_rank(const struct mesh_node *n, const struct mesh_ep *ep)
 {
 	if (ep->source == MESH_EP_LOCAL && ep_near(n, ep))
 		return 0;
-	if (node_addr_private(ep))
+	if (mesh_ep_private(ep))
 		return 3;
 	return ep->family == MESH_FAMILY_V4 ? 1 : 2;
 }
@@ -405,7 +392,8 @@ void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
 
 	for (int rank = 0; e != NULL && rank <= 3; rank++) {
 		for (i = 0; i < e->nep && i < MESH_ENDPOINTS_MAX; i++) {
-			if (ep_rank(n, &e->ep[i]) != rank || !mesh_ep_valid(&e->ep[i]))
+			if (ep_rank(n, &e->ep[i]) != rank || !mesh_ep_valid(&e->ep[i]) ||
+			    mesh_ep_is_tcp(&e->ep[i]))
 				continue;
 			ep_from_mesh(&cand[k], &e->ep[i]);
 			if (cand_blocked(n, &cand[k]))

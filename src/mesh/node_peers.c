@@ -67,6 +67,18 @@ struct npeer *node_peer_find(const struct mesh_node *n, const uint8_t *id)
 	return NULL;
 }
 
+bool mesh_node_member_sign_pk(const struct mesh_node *n, const uint8_t node_id[MESH_NODE_ID_LEN],
+    uint8_t pk[MESH_PK_LEN])
+{
+	const struct npeer *p = node_peer_find(n, node_id);
+	struct mesh_cert c;
+
+	if (p == NULL || p->farewell || mesh_records_cert(n->recs, node_id, &c) != 0)
+		return false;
+	memcpy(pk, c.sign_pk, MESH_PK_LEN);
+	return true;
+}
+
 void node_peer_free(struct npeer *p)
 {
 	mesh_path_free(p->path);

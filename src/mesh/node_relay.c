@@ -34,7 +34,7 @@ static bool eps_offer_relay(const struct mesh_endpoints *e)
 		if (!mesh_ep_valid(ep))
 			continue;
 		if (ep->source == MESH_EP_PORTMAP ||
-		    (ep->source == MESH_EP_LOCAL && !node_addr_private(ep)))
+		    (ep->source == MESH_EP_LOCAL && !mesh_ep_private(ep)))
 			return true;
 	}
 	return false;

@@ -17,6 +17,7 @@ void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out)
 	snprintf(out->name, sizeof out->name, "%s", n->name);
 	snprintf(out->mesh_name, sizeof out->mesh_name, "%s", n->mesh_name);
 	memcpy(out->node_id, n->node_id, MESH_NODE_ID_LEN);
+	memcpy(out->mesh_id, n->mesh_id, MESH_ID_LEN);
 	memcpy(out->wg_pk, n->wg_pk, MESH_WG_KEY_LEN);
 	memcpy(out->ipv4, n->self.ipv4, 4);
 	memcpy(out->ipv6, n->self.ipv6, 16);

@@ -48,6 +48,10 @@
 
 #define MESH_TCP_DOMAIN "meshd tcp v1"
 
+/* The node's setting (store_setting_get): the TCP entry's port, decimal;
+ * absent: no TCP entry. */
+#define MESH_TCP_PORT_SETTING "tcp_port"
+
 enum {
 	MESH_TCP_LEN_HDR = 2,		/* u16 big-endian length */
 	MESH_TCP_FRAME_MAX = 2048,	/* bytes; covers RELAY (1518) and
