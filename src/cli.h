@@ -108,4 +108,14 @@ int cli_create_store(const char *dir, struct store **st, bool *dir_created,
 /* Removes a store this command created, and the directory if it is new. */
 void cli_undo_create(const char *dir, bool dir_created, bool db_created);
 
+/* --tcp-port N (init, join, up, set): a cli_parse_fn into an int (callers
+ * start it at -1: not given). 0..65535; 0 turns the TCP entry off. */
+int cli_parse_tcp_port(const char *cmd, const char *value, void *dest);
+#define CLI_TCP_PORT_HELP \
+	"      --tcp-port N   also listen on TCP port N (443 passes most firewalls) as\n" \
+	"                     an entry for members whose UDP is blocked; stored;\n" \
+	"                     0 turns it off (default: off)\n"
+/* Stores port (< 0: nothing to do; 0: off) in st. 0, or 1 (printed). */
+int cli_store_tcp_port(struct store *st, const char *dir, int port);
+
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mesh/tcpframe.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -168,5 +169,29 @@ int cli_create_store(const char *dir, struct store **st, bool *dir_created,
 		cli_undo_create(dir, *dir_created, *db_created);
 		return 1;
 	}
+	return 0;
+}
+
+int cli_parse_tcp_port(const char *cmd, const char *value, void *dest)
+{
+	char b[CLI_SHOW_BUF];
+	uint64_t v;
+
+	if (!cli_parse_u64(value, 65535, &v))
+		return cli_bad_value(cmd, "invalid --tcp-port '%s': use 1-65535, or 0 for off",
+				     cli_show(value, b, sizeof b));
+	*(int *)dest = (int)v;
+	return 0;
+}
+
+int cli_store_tcp_port(struct store *st, const char *dir, int port)
+{
+	char v[16];
+
+	if (port < 0)
+		return 0;
+	snprintf(v, sizeof v, "%d", port);
+	if (store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL) != 0)
+		return cli_fail("cannot store --tcp-port in %s", dir);
 	return 0;
 }

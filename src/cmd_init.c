@@ -19,7 +19,7 @@
 
 static const char usage_init[] =
 	"Usage: meshd init [-d DIR] [--name NODE] [--mesh-name NAME] [--prefix CIDR]\n"
-	"                  [--port N] [--cert-ttl DURATION]\n"
+	"                  [--port N] [--tcp-port N] [--cert-ttl DURATION]\n"
 	"\n"
 	"Create a new mesh with this node as its first member and admin.\n"
 	"\n"
@@ -30,6 +30,7 @@ static const char usage_init[] =
 	"      --prefix CIDR  overlay IPv4 prefix, /8 to /24 (default: a random /16\n"
 	"                     in 100.64.0.0/10)\n"
 	"      --port N       UDP listen port (default: 51820)\n"
+	CLI_TCP_PORT_HELP
 	"      --cert-ttl DURATION  how long member certificates last: Ns, Nm, Nh or\n"
 	"                     Nd, at least 60s (default: 365d); admins renew them\n"
 	"                     when a third of that is left\n"
@@ -40,6 +41,7 @@ struct init_args {
 	bool has_prefix;
 	struct mesh_prefix prefix;
 	uint16_t port;
+	int tcp_port;		/* -1: not given */
 	uint64_t cert_ttl;	/* seconds */
 };
 
@@ -149,6 +151,8 @@ static int do_init(const char *dir, const struct init_args *a)
 	if (r == 0 && (r = mesh_node_set_cert_ttl(st, a->cert_ttl)) != 0)
 		snprintf(err, sizeof err, "storing the certificate lifetime: %s",
 			 meshd_strerror(r));
+	if (r == 0 && cli_store_tcp_port(st, dir, a->tcp_port) != 0)
+		r = MESHD_E_SYS;	/* printed */
 	if (r != 0) {
 		store_close(st);
 		cli_undo_create(dir, dir_created, db_created);
@@ -164,7 +168,8 @@ static int do_init(const char *dir, const struct init_args *a)
 
 int cmd_init(int argc, char **argv)
 {
-	struct init_args a = { .port = MESHD_DEFAULT_PORT, .cert_ttl = MESH_CERT_TTL_DEFAULT_S };
+	struct init_args a = { .port = MESHD_DEFAULT_PORT, .tcp_port = -1,
+			       .cert_ttl = MESH_CERT_TTL_DEFAULT_S };
 	char defname[MESH_NAME_MAX + 1];
 	const struct cli_opt opts[] = {
 		{ CLI_SHORT("dir", 'd', CLI_DIR, &a.dir) },
@@ -172,6 +177,7 @@ int cmd_init(int argc, char **argv)
 		{ CLI_OPT("prefix", 'p', CLI_PARSE_LATE, &a), .parse = parse_prefix },
 		{ CLI_OPT("mesh-name", 'm', CLI_LABEL, &a.mesh), .what = "mesh name" },
 		{ CLI_OPT("port", 'P', CLI_PORT, &a.port) },
+		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &a.tcp_port), .parse = cli_parse_tcp_port },
 		{ CLI_OPT("cert-ttl", 'T', CLI_PARSE_LATE, &a), .parse = parse_cert_ttl },
 	};
 	const struct cli_cmd cmd = { "init", usage_init, opts, sizeof opts / sizeof opts[0],

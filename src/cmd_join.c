@@ -39,7 +39,7 @@ enum {
 static const char usage_join[] =
 	"Usage: meshd join TOKEN [-d DIR] [--name NODE] [-i IFNAME] [--port N] [-f]\n"
 	"                  [--advertise-routes CIDR[,CIDR...]] [--hosts-file [PATH]]\n"
-	"                  [--hosts-file-short]\n"
+	"                  [--hosts-file-short] [--tcp-port N]\n"
 	"\n"
 	"Join the mesh of an invite token (TOKEN '-' reads it from standard input),\n"
 	"then start the node like `meshd up`. Nothing is stored unless the join\n"
@@ -49,6 +49,7 @@ static const char usage_join[] =
 	"      --name NODE    node name, a DNS label (default: from the host name)\n"
 	"  -i, --interface IFNAME  interface name (default: " MESHD_DEFAULT_IFNAME ")\n"
 	"      --port N       UDP listen port (default: 51820)\n"
+	CLI_TCP_PORT_HELP
 	"  -f, --foreground   stay in the foreground once joined\n"
 	"      --advertise-routes LIST  offer these subnets once joined (see 'meshd up')\n"
 	"      --hosts-file [PATH]  keep NODE.MESH names in PATH (default: /etc/hosts)\n"
@@ -371,7 +372,7 @@ static int join_exchange(struct mesh_join_joiner *j, const struct mesh_token *to
 }
 
 static int join_persist(const char *dir, const struct mesh_join_result *res,
-			const uint8_t wg_sk[32], uint16_t port, const char *ifname)
+			const uint8_t wg_sk[32], uint16_t port, int tcp_port, const char *ifname)
 {
 	bool dir_created, db_created;
 	struct store *st;
@@ -380,6 +381,11 @@ static int join_persist(const char *dir, const struct mesh_join_result *res,
 	if (cli_create_store(dir, &st, &dir_created, &db_created) != 0)
 		return 1;
 	r = mesh_node_persist_join(st, res, wg_sk, port, ifname, (uint64_t)time(NULL));
+	if (r == 0 && cli_store_tcp_port(st, dir, tcp_port) != 0) {
+		store_close(st);
+		cli_undo_create(dir, dir_created, db_created);
+		return 1;
+	}
 	store_close(st);
 	if (r != 0) {
 		cli_undo_create(dir, dir_created, db_created);
@@ -395,7 +401,7 @@ static int join_persist(const char *dir, const struct mesh_join_result *res,
 }
 
 static int do_join(const char *dir, const char *tokstr, const char *name,
-		   const struct meshd_run_opts *o, uint16_t port)
+		   const struct meshd_run_opts *o, uint16_t port, int tcp_port)
 {
 	uint8_t wg_pk[32], wg_sk[32];
 	char mesh_name[MESH_NAME_MAX + 1];
@@ -426,7 +432,7 @@ static int do_join(const char *dir, const char *tokstr, const char *name,
 	crypto_box_keypair(wg_pk, wg_sk);
 	if (join_exchange(j, &tok, name, wg_pk, wg_sk, port) != 0)
 		goto out;
-	if (join_persist(dir, mesh_join_joiner_result(j), wg_sk, port,
+	if (join_persist(dir, mesh_join_joiner_result(j), wg_sk, port, tcp_port,
 			 o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME) != 0)
 		goto out;
 	ret = 2;
@@ -464,6 +470,7 @@ int cmd_join(int argc, char **argv)
 	const char *dir = NULL, *name = NULL, *tok;
 	char defname[MESH_NAME_MAX + 1], line[TOKEN_LINE_MAX];
 	uint16_t port = MESHD_DEFAULT_PORT;
+	int tcp_port = -1;
 	const struct cli_opt opts[] = {
 		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
 		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
@@ -473,6 +480,7 @@ int cmd_join(int argc, char **argv)
 		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
 		{ CLI_OPT("name", 'n', CLI_LABEL, &name), .what = "node name" },
 		{ CLI_OPT("port", 'P', CLI_PORT, &port) },
+		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &tcp_port), .parse = cli_parse_tcp_port },
 		{ CLI_SHORT("foreground", 'f', CLI_FLAG, &o.foreground) },
 	};
 	const struct cli_cmd cmd = { "join", usage_join, opts, sizeof opts / sizeof opts[0],
@@ -493,7 +501,7 @@ int cmd_join(int argc, char **argv)
 	}
 	tok = line;
 	umask(077);
-	r = do_join(meshd_state_dir(dir), tok, name, &o, port);
+	r = do_join(meshd_state_dir(dir), tok, name, &o, port, tcp_port);
 	sodium_memzero(line, sizeof line);
 	return r;
 }

@@ -18,7 +18,7 @@
 static const char usage_up[] =
 	"Usage: meshd up [-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]]\n"
 	"                [--hosts-file [PATH]] [--hosts-file-short]\n"
-	"                [--metrics ADDR:PORT|off]\n"
+	"                [--metrics ADDR:PORT|off] [--tcp-port N]\n"
 	"\n"
 	"Start the node stored in DIR. Without -f, returns once it runs in the\n"
 	"background.\n"
@@ -38,6 +38,7 @@ static const char usage_up[] =
 	"                     127.0.0.1:9100; 'off' stops it (default). Kept in DIR.\n"
 	"                     A non-loopback ADDR shows member names and counters to\n"
 	"                     anyone who can reach it.\n"
+	CLI_TCP_PORT_HELP
 	CLI_HELP_HELP
 	"\n"
 	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
@@ -120,7 +121,22 @@ static int store_metrics(const char *dir, const char *value)
 	return 0;
 }
 
-static int start_node(const char *dir, const struct meshd_run_opts *o, const char *metrics)
+static int store_tcp_port(const char *dir, int port)
+{
+	struct store *st;
+	int r;
+
+	if (port < 0)
+		return 0;
+	if (cli_open_existing(dir, &st) != 0)
+		return 1;
+	r = cli_store_tcp_port(st, dir, port);
+	store_close(st);
+	return r;
+}
+
+static int start_node(const char *dir, const struct meshd_run_opts *o, const char *metrics,
+		      int tcp_port)
 {
 	struct mesh_prefix r[MESH_CERT_MAX_ROUTES];
 	char path[PATH_MAX];
@@ -144,6 +160,8 @@ static int start_node(const char *dir, const struct meshd_run_opts *o, const cha
 		if (rc)
 			return rc;
 	}
+	if (store_tcp_port(dir, tcp_port) != 0)
+		return 1;
 	fflush(NULL);
 	return meshd_daemon_run_opts(dir, o);
 }
@@ -152,6 +170,7 @@ int cmd_up(int argc, char **argv)
 {
 	struct meshd_run_opts o = { 0 };
 	const char *dir = NULL, *metrics = NULL;
+	int tcp_port = -1;
 	const struct cli_opt opts[] = {
 		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
 		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
@@ -161,6 +180,7 @@ int cmd_up(int argc, char **argv)
 		  .def = "/etc/hosts" },
 		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
 		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = parse_metrics },
+		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &tcp_port), .parse = cli_parse_tcp_port },
 	};
 	const struct cli_cmd cmd = { "up", usage_up, opts, sizeof opts / sizeof opts[0],
 				     0, 0, NULL };
@@ -168,5 +188,5 @@ int cmd_up(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
-	return start_node(meshd_state_dir(dir), &o, metrics);
+	return start_node(meshd_state_dir(dir), &o, metrics, tcp_port);
 }

@@ -66,6 +66,8 @@ static void op_send_underlay(void *ctx, const union endpoint *dst, const uint8_t
 {
 	struct meshd *d = ctx;
 
+	if (meshd_tcp_send(d, dst, p, len))
+		return;
 	if (wgdev_send_underlay(&d->dev, dst, p, len) != 0)
 		log_ratelimited(LOG_LVL_DEBUG, "mesh: underlay send failed: %s", strerror(errno));
 }
@@ -91,13 +93,16 @@ static void node_act(struct meshd *d, struct mesh_node_result *res)
 /* ---- wgdev hooks ---- */
 
 /* Datagrams for a synthetic relay endpoint (100::/64) go to the node,
- * which hands back the RELAY to send. */
+ * which hands back the RELAY to send; those for a TCP entry connection's
+ * (100:0:0:1::/64) go down that connection. */
 static bool hook_send_override(void *ctx, const union endpoint *dst, const uint8_t *p,
 			       size_t len)
 {
 	struct meshd *d = ctx;
 	struct mesh_node_result res;
 
+	if (meshd_tcp_send(d, dst, p, len))
+		return true;
 	if (!mesh_relay_is_synth(dst))
 		return false;
 	if (!d->node || d->dev.stopping)
@@ -108,10 +113,9 @@ static bool hook_send_override(void *ctx, const union endpoint *dst, const uint8
 	return true;
 }
 
-static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p, size_t len,
-			  mtime_ns now)
+void meshd_underlay_input(struct meshd *d, const union endpoint *src, const uint8_t *p,
+			  size_t len, mtime_ns now)
 {
-	struct meshd *d = ctx;
 	struct mesh_node_result res;
 
 	/* stopping: the rest of a receive batch is dropped, not fed to a node
@@ -123,6 +127,12 @@ static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p
 	if (res.act == MESH_NODE_ACT_SEND)
 		sodium_memzero(res.buf, res.len);	/* a join answer, maybe */
 	meshd_check_revoked(d);
+}
+
+static void hook_underlay(void *ctx, const union endpoint *src, const uint8_t *p, size_t len,
+			  mtime_ns now)
+{
+	meshd_underlay_input(ctx, src, p, len, now);
 }
 
 static mtime_ns hook_next(void *ctx)
@@ -192,6 +202,7 @@ static void hook_stopping(void *ctx)
 
 	ctl_server_stop(&d->ctl);
 	meshd_metrics_stop(d);
+	meshd_tcp_stop(d);
 	meshd_dns_stop(d);
 	meshd_hosts_stop(d);
 	meshd_endpoints_stop(d);	/* port mapping DELETE, netmon, rescan timer */
@@ -459,6 +470,8 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 		r = open_node(d, err, errlen);
 	if (!r)
 		r = configure_tun(d, err, errlen);
+	if (!r)	/* before privileges go: port 443 needs CAP_NET_BIND_SERVICE */
+		r = meshd_tcp_start(d, err, errlen);
 	/* here: the privileged set-up is done and no thread exists yet (port
 	 * mapping starts the libuv pool); failure is logged, never fatal */
 	if (!r)
@@ -473,6 +486,7 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	if (r) {
 		wgdev_shutdown(&d->dev, "start-up failed");
 		loop_run(d);
+		meshd_tcp_free(d);
 		goto fail;
 	}
 	if (ifname_opt)
@@ -492,6 +506,7 @@ fail:
 static int daemon_loop(struct meshd *d)
 {
 	loop_run(d);
+	meshd_tcp_free(d);
 	mesh_node_free(d->node);	/* normally gone already (hook_stopping) */
 	d->node = NULL;
 	store_close(d->st);

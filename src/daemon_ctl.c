@@ -161,7 +161,7 @@ enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, 
 	}
 	if (!strcmp(req, "status") || !strcmp(req, "status json")) {
 		json = req[6] != '\0';
-		if (status_build(body, d->node, d->dev.udp.port, d->ipv6_active, json,
+		if (status_build(body, d->node, d->dev.udp.port, d->tcp_port, d->ipv6_active, json,
 				 meshd_now_unix()) != 0) {
 			snprintf(err, errlen, "out of memory");
 			return CTL_ANSWER_ERROR;
@@ -185,6 +185,8 @@ enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, 
 	}
 	if (!strncmp(req, "set metrics ", 12))
 		return meshd_metrics_ctl_set(d, req + 12, body, err, errlen);
+	if (!strncmp(req, "set tcp-port ", 13))
+		return meshd_tcp_ctl_set(d, req + 13, body, err, errlen);
 	if (!strcmp(req, "graph"))
 		return meshd_metrics_ctl_graph(d, body, err, errlen);
 	snprintf(err, errlen, "unknown request '%.64s'", req);

@@ -123,7 +123,9 @@ static void scan_endpoints(struct meshd *d)
 {
 	union endpoint pm;
 	bool have_pm = portmap_run_endpoint(&d->portmap, &pm);
-	struct scan s = { .d = d, .max = MESH_ENDPOINTS_MAX - (have_pm ? 1 : 0) };
+	struct scan s = { .d = d, .max = MESH_ENDPOINTS_MAX };
+	struct mesh_ep out[MESH_ENDPOINTS_MAX];
+	size_t nout = 0;
 	int r;
 
 	if (!d->node)
@@ -134,18 +136,28 @@ static void scan_endpoints(struct meshd *d)
 	}
 	if (mesh_node_set_local_prefixes(d->node, s.pfx, s.npfx, sched_now()) != 0)
 		log_warn("cannot set the local prefixes");
+	/* what the node keeps first when there are too many: the gateway's
+	 * mapping, the TCP entries, then the interface addresses */
 	if (have_pm && pm.sa.sa_family == AF_INET) {	/* mapped on the gateway */
-		memset(&s.eps[s.n], 0, sizeof s.eps[s.n]);
-		s.eps[s.n].source = MESH_EP_PORTMAP;
-		s.eps[s.n].family = MESH_FAMILY_V4;
-		memcpy(s.eps[s.n].addr, &pm.sin.sin_addr, 4);
-		s.eps[s.n].port = ntohs(pm.sin.sin_port);
-		s.n++;
+		memset(&out[nout], 0, sizeof out[nout]);
+		out[nout].source = MESH_EP_PORTMAP;
+		out[nout].family = MESH_FAMILY_V4;
+		memcpy(out[nout].addr, &pm.sin.sin_addr, 4);
+		out[nout].port = ntohs(pm.sin.sin_port);
+		nout++;
 	}
-	r = mesh_node_set_endpoints(d->node, s.eps, s.n, sched_now(), meshd_now_unix());
+	nout += meshd_tcp_entries(d, s.eps, s.n, out + nout, MESH_ENDPOINTS_MAX - nout);
+	for (size_t i = 0; i < s.n && nout < MESH_ENDPOINTS_MAX; i++)
+		out[nout++] = s.eps[i];
+	r = mesh_node_set_endpoints(d->node, out, nout, sched_now(), meshd_now_unix());
 	if (r)
 		log_warn("cannot publish local endpoints: %s", meshd_strerror(r));
 	wgdev_rearm(&d->dev);
+}
+
+void meshd_endpoints_rescan(struct meshd *d)
+{
+	scan_endpoints(d);
 }
 
 static void ipv6_retry(struct meshd *d)

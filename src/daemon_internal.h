@@ -11,6 +11,7 @@
  *   daemon_endpoints.c  our local endpoints: periodic scan, port mapping,
  *                       network changes
  *   daemon_ctl.c        control socket requests (status, revoke, routes, down)
+ *   daemon_tcp.c        the TCP entry for members whose UDP is blocked (D17)
  *
  * Everything runs on the wgdev loop's thread; nothing here locks. */
 #ifndef MESHD_DAEMON_INTERNAL_H
@@ -32,9 +33,11 @@
 #include "netmon.h"
 #include "portmap_run.h"
 #include "status.h"
+#include "tcp_entry.h"
 #include "wgdev.h"
 
 enum {
+	MESHD_TCP_RETIRED_MAX = 8,	/* stopped TCP entries still closing */
 	DNS_QUERY_MAX = 4096,		/* EDNS queries may be longer than 512 */
 	MESHD_STORE_BUSY_MS = 20,	/* longest wait for the database lock on
 					 * the loop (mesh/node.h "Persistence") */
@@ -82,6 +85,11 @@ struct meshd {
 	struct icmp_ptb_limit ptb_limit;	/* too-big answers into the TUN */
 	uint8_t ptb_buf[ICMP_PTB_V6_MAX];
 	struct metrics_http metrics;	/* --metrics listener (metrics_daemon.h) */
+	struct tcp_entry *tcp;		/* --tcp-port listener, or NULL */
+	uint16_t tcp_port;		/* its port; 0 when off */
+	struct tcp_entry *tcp_old[MESHD_TCP_RETIRED_MAX];	/* stopped, closing */
+	size_t ntcp_old;
+	uint64_t tcp_send_drops;	/* datagrams for a connection that is gone */
 };
 
 /* daemon.c */
@@ -90,6 +98,11 @@ uint64_t meshd_now_unix(void);
 /* Call after the node took input or ran its timers: stops the daemon once
  * our own revocation has arrived. */
 void meshd_check_revoked(struct meshd *d);
+
+/* The node's input for a mesh datagram from the underlay (wgdev's hook, and
+ * the TCP entry's). */
+void meshd_underlay_input(struct meshd *d, const union endpoint *src, const uint8_t *p,
+			  size_t len, mtime_ns now);
 
 /* daemon_gossip.c: the node's send_gossip op and wgdev's inner hook. */
 void meshd_gossip_send(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_t len);
@@ -128,11 +141,34 @@ void meshd_hosts_stop(struct meshd *d);
  * (the port mapping is deleted; the loop waits for it). */
 int meshd_endpoints_start(struct meshd *d, char *err, size_t errlen);
 void meshd_endpoints_stop(struct meshd *d);
+/* Scans and publishes our endpoints now (a setting that changes them). */
+void meshd_endpoints_rescan(struct meshd *d);
 /* wgdev hooks for the path MTU (mesh/pmtu.h): the kernel's too-big news
  * for the node, and packets from the TUN that do not fit their peer's path
  * answered with ICMP (icmp_ptb.h) and dropped. */
 void meshd_path_mtu(void *ctx, const union endpoint *dst, unsigned mtu);
 bool meshd_tun_too_big(void *ctx, const uint8_t *pkt, size_t len, mtime_ns now);
+
+/* daemon_tcp.c. Start: listens on the stored port (nothing when unset);
+ * 0, or MESHD_E_* with err filled. Stop closes it; free releases the
+ * memory once the loop has run dry. */
+int meshd_tcp_start(struct meshd *d, char *err, size_t errlen);
+void meshd_tcp_stop(struct meshd *d);
+void meshd_tcp_free(struct meshd *d);
+/* The stored port (0: off). 0, or MESHD_E_INVAL for a bad stored value. */
+int meshd_tcp_port_get(struct store *st, uint16_t *port);
+/* True when dst is a TCP connection's synthetic endpoint: the datagram was
+ * queued to that connection (or dropped when it is gone). */
+bool meshd_tcp_send(struct meshd *d, const union endpoint *dst, const uint8_t *p, size_t len);
+/* The TCP entries to advertise: one per family, on the first public LOCAL
+ * endpoint of local[0..n) whose family the listener serves. Returns how
+ * many were written to out (at most max). */
+size_t meshd_tcp_entries(const struct meshd *d, const struct mesh_ep *local, size_t n,
+			 struct mesh_ep *out, size_t max);
+/* "set tcp-port N": moves, starts or (0) stops the listener, stores the
+ * setting and re-publishes our endpoints. */
+enum ctl_answer meshd_tcp_ctl_set(struct meshd *d, const char *value, struct sbuf *body,
+				  char *err, size_t errlen);
 
 /* daemon_ctl.c: the ctl_server callbacks (ctl.h). */
 enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,

@@ -35,7 +35,7 @@ static int snap_collect(struct meshd *d, struct snap_buf *sb)
 	int r;
 
 	memset(sb, 0, sizeof *sb);
-	r = status_collect(d->node, d->dev.udp.port, &sb->self, &sb->peers, &n);
+	r = status_collect(d->node, d->dev.udp.port, d->tcp_port, &sb->self, &sb->peers, &n);
 	if (r)
 		return r;
 	sb->self.ipv6_active = d->ipv6_active;
@@ -67,7 +67,7 @@ static int render(void *ctx, enum metrics_target t, struct sbuf *body, const cha
 		return MESHD_E_STATE;	/* stopping */
 	if (t == METRICS_T_STATUS) {
 		*ctype = METRICS_CT_JSON;
-		return status_build(body, d->node, d->dev.udp.port, d->ipv6_active, true,
+		return status_build(body, d->node, d->dev.udp.port, d->tcp_port, d->ipv6_active, true,
 				    meshd_now_unix());
 	}
 	r = snap_collect(d, &sb);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "mesh/endpoints.h"
 #include "mesh/node.h"
 #include "mesh/path.h"
+#include "mesh/tcpframe.h"
 #include "status.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -178,12 +180,13 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 {
 	json_node_open(b, s->name, s->public_key, s->ipv4, s->ipv6);
 	sbuf_printf(b, ", \"ipv6_active\": %s", s->ipv6_active ? "true" : "false");
-	sbuf_printf(b, ", \"listen_port\": %u, \"admin\": %s, \"endpoints\": [",
-		    s->listen_port, s->admin ? "true" : "false");
+	sbuf_printf(b, ", \"listen_port\": %u, \"tcp_port\": %u, \"admin\": %s, \"endpoints\": [",
+		    s->listen_port, s->tcp_port, s->admin ? "true" : "false");
 	for (size_t i = 0; i < s->nep; i++) {
 		sbuf_puts(b, i ? ", {\"addr\": " : "{\"addr\": ");
 		sbuf_json_str(b, s->ep[i].addr);
 		json_field(b, "source", s->ep[i].source);
+		json_field(b, "transport", s->ep[i].transport ? s->ep[i].transport : "udp");
 		sbuf_puts(b, "}");
 	}
 	sbuf_printf(b, "], \"cert_expires\": %" PRIu64 "}", s->cert_expires);
@@ -353,6 +356,9 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 		    self->ipv6_active || !self->running ? "" :
 		    " (IPv6 not active: disabled on this host)");
 	sbuf_printf(b, "port:       %u\n", self->listen_port);
+	if (self->tcp_port)
+		sbuf_printf(b, "tcp port:   %u (entry for members whose UDP is blocked)\n",
+			    self->tcp_port);
 	sbuf_printf(b, "admin:      %s\n", self->admin ? "yes" : "no");
 	if (self->cert_expires) {
 		char left[32];
@@ -366,7 +372,8 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 			  "(is an admin node online?)\n");
 	sbuf_puts(b, "endpoints: ");
 	for (size_t i = 0; i < self->nep; i++)
-		sbuf_printf(b, " %s (%s)", self->ep[i].addr, self->ep[i].source);
+		sbuf_printf(b, " %s (%s%s)", self->ep[i].addr, self->ep[i].source,
+			    self->ep[i].transport && !strcmp(self->ep[i].transport, "tcp") ? ", tcp" : "");
 	sbuf_puts(b, self->nep ? "\n" : " none\n");
 	if (!n) {
 		sbuf_puts(b, "\nno peers\n");
@@ -398,6 +405,7 @@ static const char *ep_source(uint8_t s)
 	case MESH_EP_LOCAL: return "local";
 	case MESH_EP_REFLEXIVE: return "reflexive";
 	case MESH_EP_PORTMAP: return "portmap";
+	case MESH_EP_TCP: return "local";	/* on one of our addresses */
 	}
 	return "local";
 }
@@ -484,7 +492,8 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	return 0;
 }
 
-int status_collect(const struct mesh_node *node, uint16_t listen_port, struct status_self *self,
+int status_collect(const struct mesh_node *node, uint16_t listen_port, uint16_t tcp_port,
+		   struct status_self *self,
 		   struct status_peer **peers, size_t *n)
 {
 	struct mesh_node_self ms;
@@ -501,6 +510,7 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 	self->prefix4_len = ms.prefix4.len;
 	self->prefix6_len = ms.prefix6.len;
 	self->listen_port = listen_port;
+	self->tcp_port = tcp_port;
 	self->admin = ms.admin;
 	self->members = ms.members;
 	self->cert_expires = ms.cert_expires_at;
@@ -510,6 +520,7 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, struct st
 
 		ep_format(&ms.ep[i], e->addr, sizeof e->addr);
 		e->source = ep_source(ms.ep[i].source);
+		e->transport = mesh_ep_is_tcp(&ms.ep[i]) ? "tcp" : "udp";
 	}
 	r = mesh_node_foreach_peer(node, collect_peer, &c);
 	if (r) {
@@ -534,14 +545,14 @@ static int format_all(struct sbuf *b, const struct status_self *self, struct sta
 }
 
 int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
-		 bool ipv6_active, bool json, uint64_t now_unix)
+		 uint16_t tcp_port, bool ipv6_active, bool json, uint64_t now_unix)
 {
 	struct status_self self;
 	struct status_peer *peers = NULL;
 	size_t n = 0;
 	int r;
 
-	r = status_collect(node, listen_port, &self, &peers, &n);
+	r = status_collect(node, listen_port, tcp_port, &self, &peers, &n);
 	if (r)
 		return r;
 	self.running = true;
@@ -612,6 +623,7 @@ static int store_member(const struct store_member *m, void *arg)
 
 			ep_format(&eps.ep[i], e->addr, sizeof e->addr);
 			e->source = ep_source(eps.ep[i].source);
+			e->transport = mesh_ep_is_tcp(&eps.ep[i]) ? "tcp" : "udp";
 		}
 		return 0;
 	}
@@ -641,6 +653,20 @@ static int store_member(const struct store_member *m, void *arg)
 	return 0;
 }
 
+/* The stored TCP entry port (mesh/tcpframe.h MESH_TCP_PORT_SETTING); 0
+ * when unset or not a port. */
+static uint16_t stored_tcp_port(struct store *st)
+{
+	char v[STORE_SETTING_MAX + 1], *end;
+	unsigned long p;
+
+	if (store_setting_get(st, MESH_TCP_PORT_SETTING, v, sizeof v) != 0)
+		return 0;
+	errno = 0;
+	p = strtoul(v, &end, 10);
+	return errno == 0 && *end == '\0' && end != v && p <= 65535 ? (uint16_t)p : 0;
+}
+
 int status_collect_store(struct store *st, struct status_self *self, struct status_peer **peers,
 			 size_t *n)
 {
@@ -658,7 +684,8 @@ int status_collect_store(struct store *st, struct status_self *self, struct stat
 	memcpy(id, node.node_id, sizeof id);
 	snprintf(self->name, sizeof self->name, "%s", node.name);
 	self->listen_port = node.listen_port;
-	store_node_clear(&node);	/* it carries the private key */
+	store_node_clear(&node);
+	self->tcp_port = stored_tcp_port(st);	/* it carries the private key */
 	if ((r = store_mesh_get(st, &mesh)) != 0)
 		return r;
 	snprintf(self->mesh, sizeof self->mesh, "%s", mesh.name);

@@ -10,13 +10,18 @@
  * {"running": bool (false: no daemon answered, the rest is the stored state),
  *  "node": {"name", "public_key" (base64), "overlay_ipv4", "overlay_ipv6",
  *           "ipv6_active" (false: IPv6 disabled on this host, overlay_ipv6 unused),
- *   "listen_port", "admin": bool, "endpoints": [{"addr": "ip:port",
- *   "source": "local|reflexive|portmap"}], "cert_expires": unix seconds},
+ *   "listen_port", "tcp_port" (0: off), "admin": bool, "endpoints":
+ *   [{"addr": "ip:port", "source": "local|reflexive|portmap",
+ *   "transport": "udp|tcp"}], "cert_expires": unix seconds},
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
  *   "path": "direct|relay|none", "endpoint": "ip:port" | null,
  *   "via": "name" | null, "latest_handshake": unix seconds | 0, "rx_bytes",
  *   "tx_bytes", "rtt_ms": number | null, "mtu": number | null,
  *   "routes": ["CIDR", ...], "cert_expires": unix seconds}]}
+ * tcp_port and transport (additions): the TCP entry for members whose UDP
+ * is blocked (docs/decisions.md D17) is advertised as endpoints of
+ * transport "tcp" (source "local": one of our public addresses); every
+ * other endpoint is "udp".
  * cert_expires (an addition) is when the certificate expires; admins renew
  * certificates with a third of their life left, so it moves forward. When
  * ours is past that point with no renewal (no admin reachable) the table
@@ -86,6 +91,7 @@ void sbuf_json_str(struct sbuf *b, const char *s);
 struct status_ep {
 	char addr[ENDPOINT_STRLEN];	/* "ip:port" / "[ip]:port" */
 	const char *source;		/* "local", "reflexive", "portmap" */
+	const char *transport;		/* "udp", "tcp" */
 };
 
 struct status_self {
@@ -97,6 +103,7 @@ struct status_self {
 	uint8_t prefix4_len, prefix6_len;
 	bool ipv6_active;		/* false: IPv6 disabled on this host */
 	uint16_t listen_port;
+	uint16_t tcp_port;		/* 0: no TCP entry */
 	bool admin;
 	size_t members;
 	size_t nep;
@@ -132,12 +139,12 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 
 /* Fills self and a malloc'd array of peers (*peers, *n; free() it) from the
  * node. Returns 0 or MESHD_E_NOMEM. */
-int status_collect(const struct mesh_node *node, uint16_t listen_port, struct status_self *self,
-		   struct status_peer **peers, size_t *n);
+int status_collect(const struct mesh_node *node, uint16_t listen_port, uint16_t tcp_port,
+		   struct status_self *self, struct status_peer **peers, size_t *n);
 
 /* status_collect + format into b. Returns 0 or MESHD_E_NOMEM. */
 int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
-		 bool ipv6_active, bool json, uint64_t now_unix);
+		 uint16_t tcp_port, bool ipv6_active, bool json, uint64_t now_unix);
 
 struct store;
 /* The stored state when no daemon runs (see the top): fills self (running

@@ -1,5 +1,6 @@
 /* TCP entry point on libuv; the contract is in tcp_entry.h, the protocol in
  * mesh/tcpframe.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdalign.h>
 #include <stdlib.h>
@@ -213,6 +214,14 @@ static int admit(struct tcp_entry *e, const union endpoint *peer)
 	return from_peer >= MESH_TCP_CONN_PER_SRC ? -1 : free_slot;
 }
 
+/* Listeners and the sweep timer: counted so the owner knows when e may go. */
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct tcp_entry *e = h->data;
+
+	e->handles--;
+}
+
 static void on_refused_closed(uv_handle_t *h)
 {
 	free(h);
@@ -312,12 +321,19 @@ static int listen_on(struct tcp_entry *e, uv_tcp_t *h, const struct sockaddr *sa
 	if (r != 0)
 		return r;
 	h->data = e;
+	e->handles++;
 	r = uv_tcp_bind(h, sa, flags);
 	if (r == 0)
 		r = uv_listen((uv_stream_t *)h, TCP_ENTRY_BACKLOG, on_connection);
 	if (r != 0)
-		uv_close((uv_handle_t *)h, NULL);
+		uv_close((uv_handle_t *)h, on_handle_closed);
 	return r;
+}
+
+/* 0 (listening) or an error that only says the family is absent here. */
+static bool family_missing(int r)
+{
+	return r == 0 || r == UV_EAFNOSUPPORT || r == UV_EADDRNOTAVAIL || r == UV_EPROTONOSUPPORT;
 }
 
 int tcp_entry_start(struct tcp_entry *e, const struct tcp_entry_cfg *cfg)
@@ -336,13 +352,22 @@ int tcp_entry_start(struct tcp_entry *e, const struct tcp_entry_cfg *cfg)
 	e->lis4_on = r4 == 0;
 	r6 = listen_on(e, &e->lis6, (const struct sockaddr *)&sin6, UV_TCP_IPV6ONLY);
 	e->lis6_on = r6 == 0;
+	/* A family the host lacks is fine; a port that is busy or not ours in
+	 * either family is an error (half a listener would hide it). */
 	if (!e->lis4_on && !e->lis6_on) {
+		tcp_entry_stop(e);
 		errno = -r4;
+		return MESHD_E_SYS;
+	}
+	if (!family_missing(r4) || !family_missing(r6)) {
+		tcp_entry_stop(e);
+		errno = -(family_missing(r4) ? r6 : r4);
 		return MESHD_E_SYS;
 	}
 	if (uv_timer_init(cfg->loop, &e->sweep) == 0) {
 		e->sweep.data = e;
 		e->sweep_on = true;
+		e->handles++;
 		uv_timer_start(&e->sweep, on_sweep, TCP_ENTRY_SWEEP_MS, TCP_ENTRY_SWEEP_MS);
 	}
 	log_info("tcp entry: listening on port %u (IPv4 %s, IPv6 %s)", cfg->port,
@@ -356,16 +381,21 @@ void tcp_entry_stop(struct tcp_entry *e)
 		return;
 	e->stopping = true;
 	if (e->lis4_on)
-		uv_close((uv_handle_t *)&e->lis4, NULL);
+		uv_close((uv_handle_t *)&e->lis4, on_handle_closed);
 	if (e->lis6_on)
-		uv_close((uv_handle_t *)&e->lis6, NULL);
+		uv_close((uv_handle_t *)&e->lis6, on_handle_closed);
 	e->lis4_on = e->lis6_on = false;
 	if (e->sweep_on)
-		uv_close((uv_handle_t *)&e->sweep, NULL);
+		uv_close((uv_handle_t *)&e->sweep, on_handle_closed);
 	e->sweep_on = false;
 	for (size_t i = 0; i < MESH_TCP_CONN_MAX; i++)
 		if (e->conns[i])
 			conn_close(e->conns[i]);
+}
+
+bool tcp_entry_idle(const struct tcp_entry *e)
+{
+	return e->handles == 0 && e->nconns == 0;
 }
 
 int tcp_entry_send(struct tcp_entry *e, uint64_t conn_id, const uint8_t *p, size_t len)
@@ -384,4 +414,31 @@ int tcp_entry_send(struct tcp_entry *e, uint64_t conn_id, const uint8_t *p, size
 	e->stats.dropped_out += c->ring.dropped - before;
 	conn_flush(c);
 	return 0;
+}
+
+static const uint8_t synth_prefix[8] = { 0x01, 0x00, 0, 0, 0, 0, 0, 0x01 };
+
+void tcp_entry_synth(uint64_t conn_id, union endpoint *out)
+{
+	uint8_t *a = out->sin6.sin6_addr.s6_addr;
+
+	memset(out, 0, sizeof *out);
+	out->sin6.sin6_family = AF_INET6;
+	out->sin6.sin6_port = htons(1);
+	memcpy(a, synth_prefix, sizeof synth_prefix);
+	for (int i = 0; i < 8; i++)
+		a[8 + i] = (uint8_t)(conn_id >> (56 - 8 * i));
+}
+
+bool tcp_entry_is_synth(const union endpoint *ep, uint64_t *conn_id)
+{
+	const uint8_t *a = ep->sin6.sin6_addr.s6_addr;
+	uint64_t id = 0;
+
+	if (ep->sa.sa_family != AF_INET6 || memcmp(a, synth_prefix, sizeof synth_prefix) != 0)
+		return false;
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | a[8 + i];
+	*conn_id = id;
+	return true;
 }

@@ -64,19 +64,35 @@ struct tcp_entry {
 	uv_timer_t sweep;
 	bool sweep_on, stopping;
 	size_t nconns;
+	unsigned handles;		/* listeners and timer not closed yet */
 	uint32_t gen;			/* of the last id handed out */
 	struct tcp_conn *conns[MESH_TCP_CONN_MAX];
 	struct tcp_entry_stats stats;
 };
 
-/* Listens on cfg->port, IPv4 and IPv6 (either may be missing). Returns 0,
- * MESHD_E_INVAL (a callback missing), MESHD_E_SYS (neither family could
- * listen; errno saved). */
+/* Listens on cfg->port, IPv4 and IPv6 (a family the host lacks may be
+ * missing). Returns 0, MESHD_E_INVAL (a callback missing), MESHD_E_SYS
+ * (errno saved: the port is busy or not allowed in either family, or no
+ * family could listen; what was opened is closing: wait for
+ * tcp_entry_idle before freeing e). */
 int tcp_entry_start(struct tcp_entry *e, const struct tcp_entry_cfg *cfg);
 
 /* Closes the listeners and every connection (handles close on the next loop
  * turns; e must stay alive until the loop has run them). */
 void tcp_entry_stop(struct tcp_entry *e);
+
+/* True once every handle of a stopped (or never started) entry has
+ * closed: e may then be freed or started again. */
+bool tcp_entry_idle(const struct tcp_entry *e);
+
+/* The endpoint under which the daemon hands a connection's datagrams to
+ * WireGuard and the node, so that answers find their way back:
+ * [100:0:0:1:<conn id>]:1. 100:0:0:1::/64 lies in 0100::/8, reserved by
+ * the IETF and never routed (the relay's synthetic endpoints use 100::/64
+ * next to it, mesh/relay.h); sends to it never reach a socket. */
+void tcp_entry_synth(uint64_t conn_id, union endpoint *out);
+/* True, with the connection id, for such an endpoint. */
+bool tcp_entry_is_synth(const union endpoint *ep, uint64_t *conn_id);
 
 /* Queues a datagram to the connection conn_id (drop-oldest when its queue
  * is full). Returns 0; MESHD_E_NOENT (no such authenticated connection);

@@ -74,9 +74,14 @@ static void fill(struct status_self *self, struct status_peer p[2])
 	self->ipv6_active = true;
 	self->listen_port = 51820;
 	self->admin = true;
-	self->nep = 1;
+	self->tcp_port = 443;
+	self->nep = 2;
 	strcpy(self->ep[0].addr, "198.51.100.1:51820");
 	self->ep[0].source = "local";
+	self->ep[0].transport = "udp";
+	strcpy(self->ep[1].addr, "198.51.100.1:443");
+	self->ep[1].source = "local";
+	self->ep[1].transport = "tcp";
 	memset(p, 0, 2 * sizeof *p);
 	strcpy(p[0].name, "be\"ta");
 	strcpy(p[0].public_key, "BBBB");
@@ -138,8 +143,11 @@ START_TEST(test_json_contract)
 	ck_assert_str_eq(b.buf,
 		"{\"running\": true, \"node\": {\"name\": \"alpha\", \"public_key\": "
 		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\", \"overlay_ipv4\": \"100.64.0.1\", "
-		"\"overlay_ipv6\": \"fd00:1::1\", \"ipv6_active\": true, \"listen_port\": 51820, \"admin\": true, "
-		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\"}], "
+		"\"overlay_ipv6\": \"fd00:1::1\", \"ipv6_active\": true, \"listen_port\": 51820, "
+		"\"tcp_port\": 443, \"admin\": true, "
+		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\", "
+		"\"transport\": \"udp\"}, {\"addr\": \"198.51.100.1:443\", \"source\": \"local\", "
+		"\"transport\": \"tcp\"}], "
 		"\"cert_expires\": 1700000000}, "
 		"\"peers\": [{\"name\": \"be\\\"ta\", \"public_key\": \"BBBB\", "
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
@@ -192,7 +200,8 @@ START_TEST(test_text_table)
 	ck_assert_ptr_nonnull(strstr(b.buf, "node:       alpha (alpha.mesh)\n"));
 	ck_assert_ptr_nonnull(strstr(b.buf, "overlay:    100.64.0.1/16  fd00:1::1/48\n"));
 	ck_assert_ptr_nonnull(strstr(b.buf, "admin:      yes\n"));
-	ck_assert_ptr_nonnull(strstr(b.buf, " 198.51.100.1:51820 (local)\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, " 198.51.100.1:51820 (local) 198.51.100.1:443 (local, tcp)\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, "tcp port:   443 (entry for members whose UDP is blocked)\n"));
 	h = strstr(b.buf, "NAME");
 	r1 = strstr(b.buf, "be\"ta");
 	r2 = strstr(b.buf, "gamma");

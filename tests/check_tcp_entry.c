@@ -413,6 +413,60 @@ static bool own_netns(void)
 	return ok;
 }
 
+/* A port busy in one family fails the start with EADDRINUSE (half a
+ * listener would hide it), and what was opened closes: the entry goes idle. */
+START_TEST(test_entry_busy_port_refused)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(++port) };
+	struct tcp_entry_cfg cfg = { 0 };
+	struct tcp_entry e;
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	cfg.loop = &loop;
+	cfg.port = port;
+	cfg.member_pk = member_pk;
+	cfg.deliver = deliver;
+	errno = 0;
+	ck_assert_int_eq(tcp_entry_start(&e, &cfg), MESHD_E_SYS);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	while (uv_run(&loop, UV_RUN_NOWAIT) != 0)
+		;
+	ck_assert(tcp_entry_idle(&e));
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	close(fd);
+}
+END_TEST
+
+/* The synthetic endpoint of a connection id: [100:0:0:1:<id>]:1, read back
+ * to the same id, never one of the relay's 100::/64 nor a real address. */
+START_TEST(test_synth_roundtrip)
+{
+	const uint64_t ids[] = { 0, 1, 0x10005, 0xffffffffffffffffull, 0x0123456789abcdefull };
+	union endpoint ep, other;
+	uint64_t id;
+
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		tcp_entry_synth(ids[i], &ep);
+		ck_assert_int_eq(ep.sa.sa_family, AF_INET6);
+		ck_assert_uint_eq(ep.sin6.sin6_addr.s6_addr[0], 0x01);
+		ck_assert_uint_eq(ep.sin6.sin6_addr.s6_addr[7], 0x01);
+		ck_assert(tcp_entry_is_synth(&ep, &id));
+		ck_assert_uint_eq(id, ids[i]);
+	}
+	ck_assert_int_eq(endpoint_parse(&other, "[100::5]:1", false), 0);	/* a relay one */
+	ck_assert(!tcp_entry_is_synth(&other, &id));
+	ck_assert_int_eq(endpoint_parse(&other, "[2001:db8::1]:443", false), 0);
+	ck_assert(!tcp_entry_is_synth(&other, &id));
+	ck_assert_int_eq(endpoint_parse(&other, "198.51.100.1:443", false), 0);
+	ck_assert(!tcp_entry_is_synth(&other, &id));
+}
+END_TEST
+
 static Suite *suite_tcp_entry(void)
 {
 	Suite *s = suite_create("tcp_entry");
@@ -426,6 +480,8 @@ static Suite *suite_tcp_entry(void)
 	tcase_add_test(tc, test_entry_per_source_limit);
 	tcase_add_test(tc, test_entry_stalled_reader);
 	tcase_add_test(tc, test_entry_flood_closed);
+	tcase_add_test(tc, test_entry_busy_port_refused);
+	tcase_add_test(tc, test_synth_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,14 +16,17 @@ _meshd()
 	--metrics)
 		COMPREPLY=($(compgen -W "127.0.0.1:9100 [::1]:9100 off" -- "$cur"))
 		return ;;
+	--tcp-port)
+		COMPREPLY=($(compgen -W "443 0" -- "$cur"))
+		return ;;
 	esac
 	case $cmd in
-	init) opts="-d --dir --name --mesh-name --prefix --port" ;;
-	up) opts="-d --dir -i --interface -f --foreground --advertise-routes --hosts-file --metrics" ;;
+	init) opts="-d --dir --name --mesh-name --prefix --port --tcp-port --cert-ttl" ;;
+	up) opts="-d --dir -i --interface -f --foreground --advertise-routes --hosts-file --metrics --tcp-port" ;;
 	invite) opts="-d --dir --ttl --uses" ;;
-	join) opts="-d --dir --name -i --interface --port -f --foreground --advertise-routes --hosts-file" ;;
+	join) opts="-d --dir --name -i --interface --port --tcp-port -f --foreground --advertise-routes --hosts-file" ;;
 	status | routes) opts="-d --dir --json approve deny" ;;
-	set) opts="-d --dir --advertise-routes --metrics" ;;
+	set) opts="-d --dir --advertise-routes --metrics --tcp-port" ;;
 	revoke | down | graph) opts="-d --dir" ;;
 	wg) opts="-f --foreground" ;;
 	esac
