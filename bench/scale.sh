@@ -23,6 +23,9 @@
 #    300 s). At the end: ordered pairs direct / relay / none / missing.
 # 2b. Pings: SCALE_PING_PAIRS (default 10) sample pairs ping each other's
 #    overlay IPv4 and IPv6 address; RTTs, and the pair's path afterwards.
+# 2c. Metrics: n1 runs with --metrics 127.0.0.1:9100; /metrics, / and
+#    /status.json are fetched SCALE_SCRAPES times each (time, size), and
+#    /metrics is parsed with prometheus_client (one sample per peer).
 # 3. Idle cost per member over SCALE_IDLE_S (default 10 s): UDP datagrams/s
 #    in and out from the namespace's /proc/net/snmp, daemon CPU % from
 #    /proc/PID/stat, RSS from /proc/PID/status (min / median / max).
@@ -203,7 +206,7 @@ info "topology ready after $(($(date +%s) - T0)) s"
 
 step "1. n1: init + up; n2..n$N join with fresh tokens from n1"
 m n1 init -d "$(ndir n1)" --name n1 >/dev/null || fail "n1: meshd init failed"
-m n1 up -d "$(ndir n1)" -i "${NODE_IF[n1]}" >/dev/null || fail "n1: meshd up failed"
+m n1 up -d "$(ndir n1)" -i "${NODE_IF[n1]}" --metrics 127.0.0.1:9100 >/dev/null || fail "n1: meshd up failed"
 track n1
 JOINED="n1"
 JOIN_OK=0 JOIN_FAIL=0 FIRST_FAIL=
@@ -294,6 +297,58 @@ done
 read -r PMIN PMED PMAX <<<"$(py stats - "${PING_RTT[@]}")"
 pass "pings: IPv4 $PING4_OK/$PING_N, IPv6 $PING6_OK/$PING_N replied; RTT ms min/median/max $PMIN $PMED $PMAX; $PING_DIRECT/$PING_N pairs direct after the pings"
 
+# --- 2c. metrics scrape ------------------------------------------------------------------
+
+# n1 serves --metrics on its namespace's loopback. Each target is fetched
+# SCALE_SCRAPES times (default 5) with curl (time_total: connect to close);
+# /metrics must parse with prometheus_client and hold one rx sample per peer.
+SCRAPES=${SCALE_SCRAPES:-5}
+step "2c. metrics scrape at n1 with $((NJ - 1)) peers: /metrics, / and /status.json, $SCRAPES times each"
+SCRAPE_MS_MED=- SCRAPE_MS_MAX=- SCRAPE_BYTES=- PAGE_MS_MED=- PAGE_BYTES=- JSON_MS_MED=- JSON_BYTES=- SCRAPE_PEERS=-
+if command -v curl >/dev/null 2>&1; then
+	for tgt in metrics page status.json; do
+		path=/$tgt
+		[ "$tgt" = page ] && path=/
+		TT=()
+		for _ in $(seq 1 "$SCRAPES"); do
+			tt=$(nx n1 curl -sS --max-time 5 -o "$WORK/scrape.$tgt" -w '%{time_total}' \
+				"http://127.0.0.1:9100$path") || { warn "GET $path failed"; continue; }
+			TT+=("$(awk -v t="$tt" 'BEGIN { printf "%d", t * 1000000 }')")
+		done
+		read -r _ med max <<<"$(py stats - "${TT[@]}")"
+		bytes=$(wc -c <"$WORK/scrape.$tgt" 2>/dev/null || echo 0)
+		med_ms=$(awk -v u="$med" 'BEGIN { printf "%.2f", u / 1000 }')
+		max_ms=$(awk -v u="$max" 'BEGIN { printf "%.2f", u / 1000 }')
+		info "GET $path: ${#TT[@]}/$SCRAPES ok, ms median $med_ms max $max_ms, $bytes bytes"
+		case $tgt in
+		metrics) SCRAPE_MS_MED=$med_ms SCRAPE_MS_MAX=$max_ms SCRAPE_BYTES=$bytes ;;
+		page) PAGE_MS_MED=$med_ms PAGE_BYTES=$bytes ;;
+		status.json) JSON_MS_MED=$med_ms JSON_BYTES=$bytes ;;
+		esac
+	done
+	for p in /usr/bin/python3 python3; do
+		if "$p" -c 'import prometheus_client.parser' 2>/dev/null; then
+			SCRAPE_PEERS=$("$p" - "$WORK/scrape.metrics" <<'PYEOF'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+n = 0
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    n += sum(1 for s in f.samples if s.name == "meshd_peer_rx_bytes_total")
+print(n)
+PYEOF
+) || SCRAPE_PEERS=parse-error
+			break
+		fi
+	done
+	if [ "$SCRAPE_PEERS" = $((NJ - 1)) ]; then
+		pass "/metrics parsed by prometheus_client: $SCRAPE_PEERS peer samples; scrape $SCRAPE_MS_MED ms, $SCRAPE_BYTES bytes"
+	else
+		warn "/metrics: $SCRAPE_PEERS peer samples parsed, want $((NJ - 1))"
+	fi
+else
+	warn "curl not installed: no scrape"
+fi
+
 # --- 3. idle cost ------------------------------------------------------------------------
 
 step "3. idle cost per member over $IDLE_S s"
@@ -374,11 +429,13 @@ if [ -n "${SCALE_SAVE_DIR:-}" ]; then
 fi
 
 step "summary"
-printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s ping4_ok=%s ping6_ok=%s ping_pairs=%s ping_direct=%s ping_ms_median=%s revoke_s=%s revoke_poll1_s=%s total_s=%s\n' \
+printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s ping4_ok=%s ping6_ok=%s ping_pairs=%s ping_direct=%s ping_ms_median=%s scrape_ms_median=%s scrape_ms_max=%s scrape_bytes=%s scrape_peers=%s page_ms_median=%s page_bytes=%s json_ms_median=%s json_bytes=%s revoke_s=%s revoke_poll1_s=%s total_s=%s\n' \
 	"$N" "${SCALE_STATIC_NEIGH:-1}" "$JOIN_OK" "$JOIN_FAIL" "${FIRST_FAIL:-none}" \
 	"$(awk -v a="$JMED" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"$(awk -v a="$JMAX" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"${CONV_MS:+$(secs "$CONV_MS")}" "$PAIRS" "$PAIRS_DIRECT" "$PAIRS_RELAY" "$PAIRS_NONE" \
 	"$PAIRS_MISSING" "$IMED" "$IMAX" "$OMED" "$OMAX" "$CMED" "$CMAX" "$RMED" "$RMAX" \
 	"$PING4_OK" "$PING6_OK" "$PING_N" "$PING_DIRECT" "$PMED" \
+	"$SCRAPE_MS_MED" "$SCRAPE_MS_MAX" "$SCRAPE_BYTES" "$SCRAPE_PEERS" "$PAGE_MS_MED" "$PAGE_BYTES" \
+	"$JSON_MS_MED" "$JSON_BYTES" \
 	"${REV_MS:+$(secs "$REV_MS")}" "${POLL1_MS:+$(secs "$POLL1_MS")}" "$(($(date +%s) - T0))"

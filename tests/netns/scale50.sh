@@ -34,6 +34,7 @@ chk direct "$(val direct)" "$(val pairs)"
 chk ping4_ok "$(val ping4_ok)" "$(val ping_pairs)"
 chk ping6_ok "$(val ping6_ok)" "$(val ping_pairs)"
 chk ping_direct "$(val ping_direct)" "$(val ping_pairs)"
+chk scrape_peers "$(val scrape_peers)" 49
 [ -n "$(val conv_s)" ] || { echo "FAIL: not converged"; bad=1; }
 [ -n "$(val revoke_s)" ] || { echo "FAIL: revocation did not reach every member within 60 s"; bad=1; }
 [ -z "$bad" ] || exit 1
