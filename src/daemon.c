@@ -66,8 +66,10 @@ static void op_send_underlay(void *ctx, const union endpoint *dst, const uint8_t
 {
 	struct meshd *d = ctx;
 
-	if (meshd_tcp_send(d, dst, p, len))
+	if (meshd_tcp_send(d, dst, p, len) || meshd_fallback_send(d, dst, p, len))
 		return;
+	if (!d->in_input)
+		meshd_fallback_udp_sent(d);	/* a probe: an answer is expected */
 	if (wgdev_send_underlay(&d->dev, dst, p, len) != 0)
 		log_ratelimited(LOG_LVL_DEBUG, "mesh: underlay send failed: %s", strerror(errno));
 }
@@ -101,7 +103,7 @@ static bool hook_send_override(void *ctx, const union endpoint *dst, const uint8
 	struct meshd *d = ctx;
 	struct mesh_node_result res;
 
-	if (meshd_tcp_send(d, dst, p, len))
+	if (meshd_tcp_send(d, dst, p, len) || meshd_fallback_send(d, dst, p, len))
 		return true;
 	if (!mesh_relay_is_synth(dst))
 		return false;
@@ -118,14 +120,22 @@ void meshd_underlay_input(struct meshd *d, const union endpoint *src, const uint
 {
 	struct mesh_node_result res;
 
+	uint64_t acks;
+	bool in;
+
 	/* stopping: the rest of a receive batch is dropped, not fed to a node
 	 * that is about to be freed */
 	if (!d->node || d->dev.stopping)
 		return;
+	acks = mesh_node_probe_acks(d->node);
+	in = d->in_input;
+	d->in_input = true;	/* what the node sends now answers, expects nothing */
 	mesh_node_input_underlay(d->node, src, p, len, now, meshd_now_unix(), &res);
 	node_act(d, &res);
+	d->in_input = in;
 	if (res.act == MESH_NODE_ACT_SEND)
 		sodium_memzero(res.buf, res.len);	/* a join answer, maybe */
+	meshd_fallback_input_done(d, acks);
 	meshd_check_revoked(d);
 }
 
@@ -203,6 +213,7 @@ static void hook_stopping(void *ctx)
 	ctl_server_stop(&d->ctl);
 	meshd_metrics_stop(d);
 	meshd_tcp_stop(d);
+	meshd_fallback_stop(d);
 	meshd_dns_stop(d);
 	meshd_hosts_stop(d);
 	meshd_endpoints_stop(d);	/* port mapping DELETE, netmon, rescan timer */
@@ -478,6 +489,8 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 		(void)privs_drop((const char *[]){ d->dir, UAPI_SOCKET_DIR, d->opts.hosts_file, NULL });
 	if (!r)
 		r = meshd_endpoints_start(d, err, errlen);
+	if (!r && meshd_fallback_start(d) != 0)
+		log_warn("cannot start the TCP fallback timer; UDP only");
 	if (!r)
 		r = meshd_metrics_start(d, err, errlen);
 	if (!r)

@@ -149,6 +149,15 @@ static enum ctl_answer ctl_invite(struct meshd *d, const char *args, struct sbuf
 	return a;
 }
 
+void meshd_status_opts(const struct meshd *d, struct status_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->listen_port = d->dev.udp.port;
+	o->tcp_port = d->tcp_port;
+	o->ipv6_active = d->ipv6_active;
+	o->tcp_fallback = meshd_fallback_tcp(d);
+}
+
 enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,
 				 size_t errlen)
 {
@@ -161,8 +170,10 @@ enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, 
 	}
 	if (!strcmp(req, "status") || !strcmp(req, "status json")) {
 		json = req[6] != '\0';
-		if (status_build(body, d->node, d->dev.udp.port, d->tcp_port, d->ipv6_active, json,
-				 meshd_now_unix()) != 0) {
+		struct status_opts o;
+
+		meshd_status_opts(d, &o);
+		if (status_build(body, d->node, &o, json, meshd_now_unix()) != 0) {
 			snprintf(err, errlen, "out of memory");
 			return CTL_ANSWER_ERROR;
 		}

@@ -54,6 +54,8 @@ void meshd_gossip_send(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_
 
 	if (len > GOSSIP_MAX)
 		return;
+	if (!d->in_input)
+		meshd_fallback_udp_sent(d);	/* a gossip round: members answer */
 	memset(ip, 0, IP4_HDR + UDP_HDR);
 	ip[0] = 0x45;
 	put16(ip + 2, (uint16_t)total);
@@ -82,6 +84,7 @@ bool meshd_gossip_input(void *ctx, struct wg_peer *peer, const uint8_t *pkt, siz
 	struct meshd *d = ctx;
 	size_t ihl, total, ulen;
 	const uint8_t *udp;
+	bool in;
 
 	if (!d->node || len < IP4_HDR + UDP_HDR || pkt[0] >> 4 != 4 || pkt[9] != IPPROTO_UDP)
 		return false;
@@ -99,7 +102,13 @@ bool meshd_gossip_input(void *ctx, struct wg_peer *peer, const uint8_t *pkt, siz
 	ulen = get16(udp + 4);
 	if (ulen < UDP_HDR || ulen > total - ihl)
 		return true;	/* ours, but malformed: drop, never to the kernel */
+	/* a member's gossip, authenticated by WireGuard: UDP works unless it
+	 * came down a TCP connection */
+	meshd_fallback_udp_answer(d);
+	in = d->in_input;
+	d->in_input = true;	/* what the node sends now answers, expects nothing */
 	mesh_node_input_gossip(d->node, peer, udp + UDP_HDR, ulen - UDP_HDR, now, meshd_now_unix());
+	d->in_input = in;
 	meshd_check_revoked(d);
 	return true;
 }

@@ -12,6 +12,7 @@
  *                       network changes
  *   daemon_ctl.c        control socket requests (status, revoke, routes, down)
  *   daemon_tcp.c        the TCP entry for members whose UDP is blocked (D17)
+ *   daemon_fallback.c   the other side: falling back to a member's TCP entry
  *
  * Everything runs on the wgdev loop's thread; nothing here locks. */
 #ifndef MESHD_DAEMON_INTERNAL_H
@@ -33,6 +34,7 @@
 #include "netmon.h"
 #include "portmap_run.h"
 #include "status.h"
+#include "tcp_client.h"
 #include "tcp_entry.h"
 #include "wgdev.h"
 
@@ -48,6 +50,25 @@ struct meshd_dns {
 	uv_udp_t h;
 	bool on;
 	struct meshd *d;
+};
+
+enum { MESHD_FB_BAD_MAX = 8 };	/* failed entries remembered */
+
+/* The TCP fallback's state (daemon_fallback.c). */
+struct meshd_fallback {
+	struct mesh_tcp_fb fb;		/* the decision: UDP or TCP mode */
+	uv_timer_t timer;
+	bool on;			/* timer running */
+	struct tcp_client *cli;		/* the connection, or NULL */
+	bool ready;			/* cli authenticated: datagrams flow */
+	bool from_tcp;			/* inside an input that came from cli */
+	bool said_none;			/* "no member offers a TCP entry" logged */
+	mtime_ns next_connect;
+	uint8_t entry_id[MESH_NODE_ID_LEN];
+	char entry_name[MESH_NAME_MAX + 1];
+	union endpoint entry_udp;	/* the entry's UDP endpoint we send to */
+	struct { uint8_t id[MESH_NODE_ID_LEN]; mtime_ns until; } bad[MESHD_FB_BAD_MAX];
+	uint64_t send_drops;
 };
 
 struct meshd {
@@ -90,6 +111,9 @@ struct meshd {
 	struct tcp_entry *tcp_old[MESHD_TCP_RETIRED_MAX];	/* stopped, closing */
 	size_t ntcp_old;
 	uint64_t tcp_send_drops;	/* datagrams for a connection that is gone */
+	struct meshd_fallback fb;	/* client side of the TCP entry */
+	bool in_input;			/* inside meshd_underlay_input */
+	bool tcp_input;			/* inside our TCP entry's deliver */
 };
 
 /* daemon.c */
@@ -169,6 +193,25 @@ size_t meshd_tcp_entries(const struct meshd *d, const struct mesh_ep *local, siz
  * setting and re-publishes our endpoints. */
 enum ctl_answer meshd_tcp_ctl_set(struct meshd *d, const char *value, struct sbuf *body,
 				  char *err, size_t errlen);
+
+/* daemon_fallback.c. Start: the decision timer (never fails the node:
+ * MESHD_E_SYS is logged by the caller). */
+int meshd_fallback_start(struct meshd *d);
+void meshd_fallback_stop(struct meshd *d);
+/* True when dst is the entry's endpoint and the connection is up: the
+ * datagram went down it (or was dropped when its queue refused it). */
+bool meshd_fallback_send(struct meshd *d, const union endpoint *dst, const uint8_t *p, size_t len);
+/* The node sent a datagram over UDP (an answer is expected). */
+void meshd_fallback_udp_sent(struct meshd *d);
+/* Something authenticated from a member arrived (not over TCP). */
+void meshd_fallback_udp_answer(struct meshd *d);
+/* After an underlay input: acks_before is mesh_node_probe_acks() before. */
+void meshd_fallback_input_done(struct meshd *d, uint64_t acks_before);
+/* True while our traffic goes through a TCP entry. */
+bool meshd_fallback_tcp(const struct meshd *d);
+
+/* What status reports beside the node (daemon_ctl.c). */
+void meshd_status_opts(const struct meshd *d, struct status_opts *o);
 
 /* daemon_ctl.c: the ctl_server callbacks (ctl.h). */
 enum ctl_answer meshd_ctl_handle(void *ctx, const char *req, struct sbuf *body, char *err,

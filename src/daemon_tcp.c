@@ -56,17 +56,28 @@ static void deliver(void *ctx, uint64_t conn_id, const uint8_t node_id[MESH_NODE
 	struct meshd *d = ctx;
 	union endpoint src;
 
-	(void)node_id;
 	(void)peer;
 	if (!d->node || d->dev.stopping || len == 0)
 		return;
 	tcp_entry_synth(conn_id, &src);
+	mesh_node_peer_pin(d->node, node_id, &src);
+	d->tcp_input = true;
 	if (buf[0] == WGDEV_MESH_MAGIC)
 		meshd_underlay_input(d, &src, buf, len, now);
 	else
 		wgdev_input_datagram(&d->dev, buf, len, &src);
+	d->tcp_input = false;
 	wgdev_rearm(&d->dev);
 	meshd_check_revoked(d);
+}
+
+static void conn_closed(void *ctx, uint64_t conn_id, const uint8_t node_id[MESH_NODE_ID_LEN])
+{
+	struct meshd *d = ctx;
+
+	(void)conn_id;
+	if (d->node && !d->dev.stopping && (!d->tcp || !tcp_entry_has_member(d->tcp, node_id)))
+		mesh_node_peer_pin(d->node, node_id, NULL);
 }
 
 bool meshd_tcp_send(struct meshd *d, const union endpoint *dst, const uint8_t *p, size_t len)
@@ -99,7 +110,7 @@ static int listen_port(struct meshd *d, uint16_t port, char *err, size_t errlen)
 {
 	struct mesh_node_self self;
 	struct tcp_entry_cfg cfg = { .loop = &d->loop, .port = port, .member_pk = member_pk,
-				     .deliver = deliver, .ctx = d };
+				     .deliver = deliver, .closed = conn_closed, .ctx = d };
 	struct tcp_entry *e = calloc(1, sizeof *e);
 
 	if (!e) {

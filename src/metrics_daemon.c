@@ -31,11 +31,13 @@ static int snap_collect(struct meshd *d, struct snap_buf *sb)
 	struct mesh_relay_stats rs;
 	struct mesh_gossip_stats gs;
 	struct mesh_node_self ms;
+	struct status_opts o;
 	size_t n = 0;
 	int r;
 
 	memset(sb, 0, sizeof *sb);
-	r = status_collect(d->node, d->dev.udp.port, d->tcp_port, &sb->self, &sb->peers, &n);
+	meshd_status_opts(d, &o);
+	r = status_collect(d->node, &o, &sb->self, &sb->peers, &n);
 	if (r)
 		return r;
 	sb->self.ipv6_active = d->ipv6_active;
@@ -66,9 +68,11 @@ static int render(void *ctx, enum metrics_target t, struct sbuf *body, const cha
 	if (!d->node)
 		return MESHD_E_STATE;	/* stopping */
 	if (t == METRICS_T_STATUS) {
+		struct status_opts o;
+
 		*ctype = METRICS_CT_JSON;
-		return status_build(body, d->node, d->dev.udp.port, d->tcp_port, d->ipv6_active, true,
-				    meshd_now_unix());
+		meshd_status_opts(d, &o);
+		return status_build(body, d->node, &o, true, meshd_now_unix());
 	}
 	r = snap_collect(d, &sb);
 	if (r)

@@ -196,6 +196,7 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 {
 	json_node_open(b, p->name, p->public_key, p->ipv4, p->ipv6);
 	json_field(b, "path", status_path(p, now_unix));
+	json_field(b, "transport", p->tcp ? "tcp" : "udp");
 	sbuf_puts(b, ", \"endpoint\": ");
 	json_str_or_null(b, p->endpoint);
 	sbuf_puts(b, ", \"via\": ");
@@ -291,7 +292,7 @@ static void fmt_left(char *out, size_t len, uint64_t then, uint64_t now)
 		snprintf(out, len, "in %" PRIu64 "d", a / 86400);
 }
 
-enum { COLS = 11, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
+enum { COLS = 12, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
 
 /* "a,b,c" or "-" */
 static void join_list(char *out, size_t cap, const char (*v)[STATUS_PREFIX_STRLEN], size_t n)
@@ -314,19 +315,20 @@ static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS
 	snprintf(cell[1], CELL, "%s", p->ipv4);
 	snprintf(cell[2], CELL, "%s", p->ipv6);
 	snprintf(cell[3], CELL, "%s", status_path(p, now));
+	snprintf(cell[4], CELL, "%s", p->tcp ? "tcp" : "udp");
 	if (p->have_path && p->path == MESH_PATH_RELAY && p->via[0])
-		snprintf(cell[4], CELL, "via %s", p->via);
+		snprintf(cell[5], CELL, "via %s", p->via);
 	else
-		snprintf(cell[4], CELL, "%s", p->endpoint[0] ? p->endpoint : "-");
+		snprintf(cell[5], CELL, "%s", p->endpoint[0] ? p->endpoint : "-");
 	if (p->mtu != 0)
-		snprintf(cell[5], CELL, "%u", (unsigned)p->mtu);
+		snprintf(cell[6], CELL, "%u", (unsigned)p->mtu);
 	else
-		snprintf(cell[5], CELL, "-");
-	fmt_age(cell[6], CELL, p->latest_handshake, now);
-	fmt_bytes(cell[7], CELL, p->rx_bytes);
-	fmt_bytes(cell[8], CELL, p->tx_bytes);
-	fmt_left(cell[9], CELL, p->cert_expires, now);
-	join_list(cell[10], CELL, p->routes, p->nroutes);
+		snprintf(cell[6], CELL, "-");
+	fmt_age(cell[7], CELL, p->latest_handshake, now);
+	fmt_bytes(cell[8], CELL, p->rx_bytes);
+	fmt_bytes(cell[9], CELL, p->tx_bytes);
+	fmt_left(cell[10], CELL, p->cert_expires, now);
+	join_list(cell[11], CELL, p->routes, p->nroutes);
 }
 
 static void text_row(struct sbuf *b, char cell[COLS][CELL], const int w[COLS])
@@ -340,7 +342,7 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 			const struct status_peer *peers, size_t n, uint64_t now_unix)
 {
 	static const char *const head[COLS] = { "NAME", "OVERLAY-IPV4", "OVERLAY-IPV6", "PATH",
-						"ENDPOINT", "MTU", "HANDSHAKE", "RX", "TX",
+						"TRANSPORT", "ENDPOINT", "MTU", "HANDSHAKE", "RX", "TX",
 						"CERT", "ROUTES" };
 	static char cell[COLS][CELL];	/* 7 KiB: single-threaded daemon */
 	int w[COLS];
@@ -451,6 +453,7 @@ static void *room_for_one(void *v, size_t *cap, size_t n, size_t size, size_t fi
 struct collect {
 	struct status_peer *v;
 	size_t n, cap;
+	bool tcp_fallback;
 };
 
 static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
@@ -474,6 +477,9 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	p->mtu = mp->mtu;
 	p->cert_expires = mp->cert_expires_at;
 	snprintf(p->via, sizeof p->via, "%s", mp->via_name);
+	p->tcp = c->tcp_fallback || mp->pinned;
+	if (mp->pinned)
+		p->path = MESH_PATH_DIRECT;	/* over our TCP entry */
 	for (size_t i = 0; i < mp->ninst && p->nroutes < STATUS_ROUTES_MAX; i++)
 		status_prefix_format(&mp->inst[i], p->routes[p->nroutes++]);
 	if (mp->peer) {
@@ -482,7 +488,7 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 		wg_peer_get_info(mp->peer, &info);
 		/* relayed: the endpoint is a synthetic one (mesh/relay.h),
 		 * meaningless outside; "via" names the relay */
-		if (endpoint_is_set(&info.endpoint) && mp->path != MESH_PATH_RELAY)
+		if (endpoint_is_set(&info.endpoint) && mp->path != MESH_PATH_RELAY && !mp->pinned)
 			endpoint_format(&info.endpoint, p->endpoint, sizeof p->endpoint);
 		p->latest_handshake = info.last_handshake.sec;
 		p->rx_bytes = info.rx_bytes;
@@ -492,12 +498,11 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 	return 0;
 }
 
-int status_collect(const struct mesh_node *node, uint16_t listen_port, uint16_t tcp_port,
-		   struct status_self *self,
-		   struct status_peer **peers, size_t *n)
+int status_collect(const struct mesh_node *node, const struct status_opts *o,
+		   struct status_self *self, struct status_peer **peers, size_t *n)
 {
 	struct mesh_node_self ms;
-	struct collect c = { 0 };
+	struct collect c = { .tcp_fallback = o->tcp_fallback };
 	int r;
 
 	mesh_node_get_self(node, &ms);
@@ -509,8 +514,8 @@ int status_collect(const struct mesh_node *node, uint16_t listen_port, uint16_t 
 	inet_ntop(AF_INET6, ms.ipv6, self->ipv6, sizeof self->ipv6);
 	self->prefix4_len = ms.prefix4.len;
 	self->prefix6_len = ms.prefix6.len;
-	self->listen_port = listen_port;
-	self->tcp_port = tcp_port;
+	self->listen_port = o->listen_port;
+	self->tcp_port = o->tcp_port;
 	self->admin = ms.admin;
 	self->members = ms.members;
 	self->cert_expires = ms.cert_expires_at;
@@ -544,19 +549,19 @@ static int format_all(struct sbuf *b, const struct status_self *self, struct sta
 	return b->oom ? MESHD_E_NOMEM : 0;
 }
 
-int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
-		 uint16_t tcp_port, bool ipv6_active, bool json, uint64_t now_unix)
+int status_build(struct sbuf *b, const struct mesh_node *node, const struct status_opts *o,
+		 bool json, uint64_t now_unix)
 {
 	struct status_self self;
 	struct status_peer *peers = NULL;
 	size_t n = 0;
 	int r;
 
-	r = status_collect(node, listen_port, tcp_port, &self, &peers, &n);
+	r = status_collect(node, o, &self, &peers, &n);
 	if (r)
 		return r;
 	self.running = true;
-	self.ipv6_active = ipv6_active;
+	self.ipv6_active = o->ipv6_active;
 	return format_all(b, &self, peers, n, now_unix, json);
 }
 

@@ -14,11 +14,16 @@
  *   [{"addr": "ip:port", "source": "local|reflexive|portmap",
  *   "transport": "udp|tcp"}], "cert_expires": unix seconds},
  *  "peers": [{"name", "public_key", "overlay_ipv4", "overlay_ipv6",
- *   "path": "direct|relay|none", "endpoint": "ip:port" | null,
+ *   "path": "direct|relay|none", "transport": "udp|tcp",
+ *   "endpoint": "ip:port" | null,
  *   "via": "name" | null, "latest_handshake": unix seconds | 0, "rx_bytes",
  *   "tx_bytes", "rtt_ms": number | null, "mtu": number | null,
  *   "routes": ["CIDR", ...], "cert_expires": unix seconds}]}
- * tcp_port and transport (additions): the TCP entry for members whose UDP
+ * peers[].transport (an addition) is "tcp" while our traffic goes through
+ * a member's TCP entry (every peer: the entry directly, the others relayed
+ * by it) and for a member that reaches us over our own TCP entry (path
+ * "direct", endpoint null); the table's TRANSPORT column.
+ * tcp_port and endpoints[].transport (additions): the TCP entry for members whose UDP
  * is blocked (docs/decisions.md D17) is advertised as endpoints of
  * transport "tcp" (source "local": one of our public addresses); every
  * other endpoint is "udp".
@@ -122,6 +127,8 @@ struct status_peer {
 	size_t nroutes;			/* installed here via this peer */
 	char routes[STATUS_ROUTES_MAX][STATUS_PREFIX_STRLEN];
 	bool have_path;			/* path, rtt_ms, via below are set */
+	bool tcp;			/* transport: its traffic goes over TCP
+					 * (our fallback, or it reaches our entry) */
 	uint8_t path;			/* enum mesh_path_kind */
 	int32_t rtt_ms;			/* -1: unknown */
 	uint16_t mtu;			/* path MTU; 0: unknown */
@@ -137,14 +144,22 @@ void status_format_json(struct sbuf *b, const struct status_self *self,
 void status_format_text(struct sbuf *b, const struct status_self *self,
 			const struct status_peer *peers, size_t n, uint64_t now_unix);
 
+/* What the daemon knows beside the node. */
+struct status_opts {
+	uint16_t listen_port;
+	uint16_t tcp_port;		/* our TCP entry; 0: off */
+	bool ipv6_active;
+	bool tcp_fallback;		/* our traffic goes through a TCP entry */
+};
+
 /* Fills self and a malloc'd array of peers (*peers, *n; free() it) from the
  * node. Returns 0 or MESHD_E_NOMEM. */
-int status_collect(const struct mesh_node *node, uint16_t listen_port, uint16_t tcp_port,
+int status_collect(const struct mesh_node *node, const struct status_opts *o,
 		   struct status_self *self, struct status_peer **peers, size_t *n);
 
 /* status_collect + format into b. Returns 0 or MESHD_E_NOMEM. */
-int status_build(struct sbuf *b, const struct mesh_node *node, uint16_t listen_port,
-		 uint16_t tcp_port, bool ipv6_active, bool json, uint64_t now_unix);
+int status_build(struct sbuf *b, const struct mesh_node *node, const struct status_opts *o,
+		 bool json, uint64_t now_unix);
 
 struct store;
 /* The stored state when no daemon runs (see the top): fills self (running

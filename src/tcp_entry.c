@@ -44,10 +44,14 @@ static void on_conn_closed(uv_handle_t *h)
  * the stack (read callback, deliver) may still look at c->closing. */
 static void conn_close(struct tcp_conn *c)
 {
+	bool authed = c->srv.state == MESH_TCP_SRV_AUTHED;
+
 	if (c->closing)
 		return;
 	c->closing = true;
 	c->srv.state = MESH_TCP_SRV_CLOSED;
+	if (authed && c->e->cfg.closed)
+		c->e->cfg.closed(c->e->cfg.ctx, c->id, c->srv.node_id);
 	uv_read_stop((uv_stream_t *)&c->h);
 	/* A reset, not a FIN: a FIN would queue behind unsent data that a
 	 * stalled client never takes, and keep the kernel's buffers (and the
@@ -391,6 +395,18 @@ void tcp_entry_stop(struct tcp_entry *e)
 	for (size_t i = 0; i < MESH_TCP_CONN_MAX; i++)
 		if (e->conns[i])
 			conn_close(e->conns[i]);
+}
+
+bool tcp_entry_has_member(const struct tcp_entry *e, const uint8_t node_id[MESH_NODE_ID_LEN])
+{
+	for (size_t i = 0; i < MESH_TCP_CONN_MAX; i++) {
+		const struct tcp_conn *c = e->conns[i];
+
+		if (c && !c->closing && c->srv.state == MESH_TCP_SRV_AUTHED &&
+		    memcmp(c->srv.node_id, node_id, MESH_NODE_ID_LEN) == 0)
+			return true;
+	}
+	return false;
 }
 
 bool tcp_entry_idle(const struct tcp_entry *e)

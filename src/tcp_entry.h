@@ -39,6 +39,11 @@ typedef void tcp_entry_deliver_fn(void *ctx, uint64_t conn_id,
     const uint8_t node_id[MESH_NODE_ID_LEN], const union endpoint *peer, uint8_t *buf,
     size_t len, mtime_ns now);
 
+/* An authenticated connection is closing (any reason, tcp_entry_stop
+ * included). */
+typedef void tcp_entry_closed_fn(void *ctx, uint64_t conn_id,
+    const uint8_t node_id[MESH_NODE_ID_LEN]);
+
 struct tcp_entry_cfg {
 	uv_loop_t *loop;
 	uint16_t port;
@@ -46,6 +51,7 @@ struct tcp_entry_cfg {
 	uint8_t server_key[MESH_TCP_KEY_LEN];	/* our WireGuard public key */
 	mesh_tcp_member_pk_fn *member_pk;	/* required */
 	tcp_entry_deliver_fn *deliver;		/* required */
+	tcp_entry_closed_fn *closed;		/* optional */
 	void *ctx;
 };
 
@@ -80,6 +86,9 @@ int tcp_entry_start(struct tcp_entry *e, const struct tcp_entry_cfg *cfg);
 /* Closes the listeners and every connection (handles close on the next loop
  * turns; e must stay alive until the loop has run them). */
 void tcp_entry_stop(struct tcp_entry *e);
+
+/* True when node_id holds an authenticated connection that is not closing. */
+bool tcp_entry_has_member(const struct tcp_entry *e, const uint8_t node_id[MESH_NODE_ID_LEN]);
 
 /* True once every handle of a stopped (or never started) entry has
  * closed: e may then be freed or started again. */

@@ -25,7 +25,7 @@ static void host_send(void *ctx, const union endpoint *dst, const uint8_t *buf, 
 {
 	struct wgdev *dev = ctx;
 
-	if (dev->hooks.send_override && dst->sa.sa_family == AF_INET6 &&
+	if (dev->hooks.send_override && (dst->sa.sa_family == AF_INET6 || dev->override_all) &&
 	    dev->hooks.send_override(dev->hooks.ctx, dst, buf, len))
 		return;
 	if (udp_send(&dev->udp, dst, buf, len) != 0) {
@@ -401,7 +401,7 @@ static void txq_add(struct wgdev *dev, uint8_t *data, size_t len, const union en
 
 	if (dst->sa.sa_family != AF_INET && dst->sa.sa_family != AF_INET6)
 		return;
-	if (fam == 1 && dev->hooks.send_override &&
+	if ((fam == 1 || dev->override_all) && dev->hooks.send_override &&
 	    dev->hooks.send_override(dev->hooks.ctx, dst, data, len))
 		return;		/* relayed: never in a sendmmsg/GSO batch */
 	q->iov[i].iov_base = data;
@@ -575,7 +575,7 @@ int wgdev_inject(struct wgdev *dev, const uint8_t *ippkt, size_t len)
 	wg_input_tun(dev->wg, dev->injbuf, len, WGDEV_BUF_SIZE, sched_now(), &res);
 	if (res.act != WG_ACT_SEND)
 		return res.peer ? 0 : MESHD_E_NOENT;	/* queued behind a handshake, or no route */
-	if (dev->hooks.send_override && res.dst.sa.sa_family == AF_INET6 &&
+	if (dev->hooks.send_override && (res.dst.sa.sa_family == AF_INET6 || dev->override_all) &&
 	    dev->hooks.send_override(dev->hooks.ctx, &res.dst, dev->injbuf + res.off, res.len))
 		return 0;
 	if (udp_send(&dev->udp, &res.dst, dev->injbuf + res.off, res.len) != 0) {

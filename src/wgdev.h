@@ -76,7 +76,9 @@ struct wgdev_hooks {
 	/* Relays: every datagram the core sends to an IPv6
 	 * destination (handshakes, keepalives, cookies, data) is offered here
 	 * first; true: taken (the destination was a synthetic relay endpoint),
-	 * not sent to the socket nor put in a sendmmsg/GSO batch. */
+	 * not sent to the socket nor put in a sendmmsg/GSO batch. With
+	 * struct wgdev's override_all set (the TCP fallback), IPv4
+	 * destinations are offered too. */
 	bool (*send_override)(void *ctx, const union endpoint *dst, const uint8_t *p, size_t len);
 	/* Path MTU: the kernel says datagrams to dst above mtu bytes do not
 	 * pass (udp_read_errors()). */
@@ -145,6 +147,7 @@ struct wgdev {
 	struct udp udp;
 	struct wgdev_poll *poll4, *poll6;	/* heap: closed asynchronously on rebind */
 	struct wg_device *wg;
+	bool override_all;		/* hooks.send_override for IPv4 too */
 	struct sched sched;
 	bool sched_on;
 	struct uapi_host host;

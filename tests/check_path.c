@@ -1072,6 +1072,58 @@ START_TEST(test_allow_gates_silent_candidates)
 }
 END_TEST
 
+/* UDP is known down (the TCP fallback): the direct path goes at once, the
+ * relay takes over with no probe time-out; an answer later revives direct. */
+START_TEST(test_udp_lost_falls_back_at_once)
+{
+	struct link *wan;
+	struct mesh_path_choice c;
+	mtime_ns acked;
+
+	wan = add_link(MESH_EP_REFLEXIVE, "198.51.100.9:41641", 20, true);
+	push_candidates();
+	set_relay(0x42, 60);
+	run_for(SEC(3));
+	mesh_path_current(net.p, &c);
+	ck_assert_int_eq(c.kind, MESH_PATH_DIRECT);
+	acked = mesh_path_last_ack(net.p);
+	ck_assert_uint_gt(acked, 0);
+	ck_assert_uint_le(acked, net.now);
+	wan->up = false;
+	mesh_path_udp_lost(net.p, net.now);
+	mesh_path_current(net.p, &c);
+	ck_assert_int_eq(c.kind, MESH_PATH_RELAY);
+	ck_assert_uint_eq(c.relay_id[0], 0x42);
+	ck_assert_uint_eq(mesh_path_last_ack(net.p), 0);	/* no direct path */
+	/* UDP works again: the next attempt finds it and direct wins */
+	wan->up = true;
+	run_for(MSEC(PATH_BACKOFF_MAX_MS + 5000));
+	mesh_path_current(net.p, &c);
+	ck_assert_int_eq(c.kind, MESH_PATH_DIRECT);
+	check_invariants();
+}
+END_TEST
+
+/* A recheck probes the active path now instead of at the next keepalive. */
+START_TEST(test_recheck_probes_now)
+{
+	struct link *wan;
+	mtime_ns t0;
+
+	wan = add_link(MESH_EP_REFLEXIVE, "198.51.100.9:41641", 20, true);
+	push_candidates();
+	run_for(SEC(5));	/* direct, keepalives 15-25 s apart from here */
+	t0 = net.now;
+	run_for(MSEC(50));
+	ck_assert_uint_eq(probes_to(wan, t0, net.now), 0);
+	t0 = net.now;
+	mesh_path_recheck(net.p, net.now);
+	run_for(MSEC(50));
+	ck_assert_uint_ge(probes_to(wan, t0, net.now), 1);
+	ck_assert_uint_ge(mesh_path_last_ack(net.p), t0);
+}
+END_TEST
+
 static Suite *suite_path(void)
 {
 	Suite *s = suite_create("path");
@@ -1099,6 +1151,8 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_candidates_change);
 	tcase_add_test(tc, test_victim_flapping_record);
 	tcase_add_test(tc, test_punch_flood_held);
+	tcase_add_test(tc, test_udp_lost_falls_back_at_once);
+	tcase_add_test(tc, test_recheck_probes_now);
 	tcase_add_test(tc, test_allow_gates_silent_candidates);
 	tcase_add_loop_test(tc, test_random_invariants, 0, 20);
 	suite_add_tcase(s, tc);

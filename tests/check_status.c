@@ -151,11 +151,11 @@ START_TEST(test_json_contract)
 		"\"cert_expires\": 1700000000}, "
 		"\"peers\": [{\"name\": \"be\\\"ta\", \"public_key\": \"BBBB\", "
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
-		"\"path\": \"direct\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
+		"\"path\": \"direct\", \"transport\": \"udp\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
 		"\"latest_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 4567890, "
 		"\"rtt_ms\": null, \"mtu\": 1280, \"routes\": [], \"cert_expires\": 1700000090}, "
 		"{\"name\": \"gamma\", \"public_key\": \"CCCC\", \"overlay_ipv4\": \"100.64.0.3\", "
-		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"endpoint\": null, "
+		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"transport\": \"udp\", \"endpoint\": null, "
 		"\"via\": null, \"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, "
 		"\"rtt_ms\": null, \"mtu\": null, "
 		"\"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"], \"cert_expires\": 0}]}\n");

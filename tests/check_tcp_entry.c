@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "schedule.h"
+#include "tcp_client.h"
 #include "tcp_entry.h"
 #include "util/err.h"
 
@@ -467,6 +468,113 @@ START_TEST(test_synth_roundtrip)
 }
 END_TEST
 
+/* ---- the client (tcp_client.c) against the entry, on one loop ---- */
+
+static struct tcp_client *cli;
+static int cli_ready, cli_failed, cli_got;
+static const uint8_t *cli_key;	/* the signing key the client uses */
+
+static int cli_frame(void *ctx, struct mesh_tcp_cli *c, const uint8_t *f, size_t len,
+    mtime_ns now, uint8_t out[MESH_TCP_AUTH_FRAME])
+{
+	(void)ctx;
+	return mesh_tcp_cli_on_frame(c, f, len, cli_key, now, out);
+}
+
+static void cli_deliver(void *ctx, uint8_t *buf, size_t len, mtime_ns now)
+{
+	(void)ctx;
+	(void)now;
+	ck_assert_uint_eq(len, 7);
+	ck_assert_uint_eq(buf[0], 4);
+	cli_got++;
+}
+
+static void cli_state(void *ctx, enum tcp_client_state st)
+{
+	(void)ctx;
+	if (st == TCP_CLIENT_READY)
+		cli_ready++;
+	else
+		cli_failed++;
+}
+
+static void cli_run(const uint8_t *key)
+{
+	struct tcp_client_cfg cfg = { .loop = &loop, .frame = cli_frame, .deliver = cli_deliver,
+				      .state = cli_state };
+
+	cli_key = key;
+	cli_ready = cli_failed = cli_got = 0;
+	cfg.entry.sin.sin_family = AF_INET;
+	cfg.entry.sin.sin_port = htons(port);
+	cfg.entry.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(cfg.mesh_id, mesh_id, sizeof mesh_id);
+	memcpy(cfg.server_key, srv_key, sizeof srv_key);
+	memcpy(cfg.node_id, cli_id, sizeof cli_id);
+	cli = tcp_client_start(&cfg);
+	ck_assert_ptr_nonnull(cli);
+}
+
+/* run the loop until cond or timeout_ms */
+#define RUN_UNTIL(cond, timeout_ms) do { \
+	mtime_ns end_ = sched_now() + MSEC(timeout_ms); \
+	while (!(cond) && sched_now() < end_) { \
+		uv_run(&loop, UV_RUN_NOWAIT); \
+		usleep(500); \
+	} \
+} while (0)
+
+START_TEST(test_client_echo)
+{
+	const uint8_t dgram[] = { 4, 0, 0, 0, 0xaa, 0xbb, 0xcc };
+
+	start();
+	cli_run(cli_sk);
+	RUN_UNTIL(cli_ready || cli_failed, 5000);
+	ck_assert_int_eq(cli_ready, 1);
+	ck_assert(tcp_client_ready(cli));
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(tcp_client_send(cli, dgram, sizeof dgram), 0);
+	RUN_UNTIL(cli_got == 100, 5000);
+	ck_assert_int_eq(cli_got, 100);
+	ck_assert_int_eq(delivered, 100);
+	ck_assert_int_eq(cli_failed, 0);
+	tcp_client_free(cli);
+	stop();
+}
+END_TEST
+
+/* A client the entry does not know: closed silently; the client fails. */
+START_TEST(test_client_refused)
+{
+	const uint8_t dgram[] = { 4, 0, 0, 0, 1, 2, 3 };
+
+	start();
+	cli_run(bad_sk);
+	RUN_UNTIL(cli_failed, 8000);
+	ck_assert_int_eq(cli_ready, 0);
+	ck_assert_int_eq(cli_failed, 1);
+	ck_assert_int_eq(tcp_client_send(cli, dgram, sizeof dgram), MESHD_E_STATE);
+	ck_assert_uint_eq(entry.stats.auth_fail, 1);
+	tcp_client_free(cli);
+	stop();
+}
+END_TEST
+
+/* Nobody listens: the connect fails and the client says so. */
+START_TEST(test_client_no_entry)
+{
+	start();
+	port++;		/* nothing there */
+	cli_run(cli_sk);
+	RUN_UNTIL(cli_failed, 8000);
+	ck_assert_int_eq(cli_failed, 1);
+	tcp_client_free(cli);
+	stop();
+}
+END_TEST
+
 static Suite *suite_tcp_entry(void)
 {
 	Suite *s = suite_create("tcp_entry");
@@ -482,6 +590,9 @@ static Suite *suite_tcp_entry(void)
 	tcase_add_test(tc, test_entry_flood_closed);
 	tcase_add_test(tc, test_entry_busy_port_refused);
 	tcase_add_test(tc, test_synth_roundtrip);
+	tcase_add_test(tc, test_client_echo);
+	tcase_add_test(tc, test_client_refused);
+	tcase_add_test(tc, test_client_no_entry);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,6 +75,7 @@
 #include "mesh/endpoints.h"
 #include "mesh/identity.h"
 #include "mesh/join.h"
+#include "mesh/tcpframe.h"
 #include "store/store.h"
 #include "util/addr.h"
 #include "util/time.h"
@@ -338,6 +339,34 @@ struct mesh_node_self {
 };
 void mesh_node_get_self(const struct mesh_node *n, struct mesh_node_self *out);
 
+/* PROBE_ACKs accepted so far: the daemon compares it around an input call
+ * to learn that a member answered (the TCP fallback's "UDP works"). */
+uint64_t mesh_node_probe_acks(const struct mesh_node *n);
+
+/* A probe round to every member now (budgeted like any punch): the TCP
+ * fallback's periodic UDP retry. */
+void mesh_node_reprobe(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
+
+/* UDP is down (the TCP fallback is up through member except_id): every
+ * other member's direct paths are dead at once (mesh_path_udp_lost), so
+ * relaying through that member starts now. */
+void mesh_node_udp_lost(struct mesh_node *n, const uint8_t except_id[MESH_NODE_ID_LEN],
+    mtime_ns now, uint64_t now_unix);
+
+/* A member reaches us over our TCP entry at ep (the daemon's synthetic
+ * endpoint for the connection), or no longer does (ep NULL): while pinned
+ * its WireGuard endpoint is ep at once (so its RELAYs pass the relay's
+ * source check before it sent WireGuard over the connection), path
+ * selection does not move it, and status says so. Unpinning puts the
+ * endpoint of its current path, or its best candidate, back. */
+void mesh_node_peer_pin(struct mesh_node *n, const uint8_t node_id[MESH_NODE_ID_LEN],
+    const union endpoint *ep);
+
+/* The TCP fallback client's frames (mesh/tcpframe.h mesh_tcp_cli_on_frame)
+ * with our node signing key, which stays inside the node. */
+int mesh_node_tcp_cli_frame(const struct mesh_node *n, struct mesh_tcp_cli *c,
+    const uint8_t *frame, size_t len, mtime_ns now, uint8_t out[MESH_TCP_AUTH_FRAME]);
+
 /* The TCP entry's membership check (mesh/tcpframe.h mesh_tcp_member_pk_fn):
  * true, with the signing key of its certificate, when
  * node_id is a current member other than us (not revoked). */
@@ -363,6 +392,7 @@ struct mesh_node_peer {
 	struct mesh_prefix appr[MESH_CERT_MAX_ROUTES];
 	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
 	uint64_t cert_expires_at;		/* its certificate, unix s */
+	bool pinned;				/* reaches us over our TCP entry */
 };
 /* Calls fn for every other valid member, in name order. fn returns 0 to go
  * on; anything else stops the walk and is returned. */

@@ -98,6 +98,12 @@
  * WireGuard session is "live" for relaying within REJECT_AFTER_TIME. */
 #define NODE_RELAY_REFRESH_S 1
 #define NODE_SESSION_LIVE_S 180
+/* A member's datagram came through a relay although our path to it is
+ * DIRECT: WireGuard's roaming to the relay is undone only when that path
+ * answered a probe this recently; otherwise the member likely lost it
+ * (its network changed, or started blocking UDP), so we answer through
+ * the relay and re-check the direct path at once. */
+#define NODE_UNROAM_FRESH_MS 3000
 
 /* Record changes waiting for the store (node_store.c): one entry per node
  * id, the kinds of record to write for it. */
@@ -147,6 +153,9 @@ struct npeer {
 	bool nat_anchor;		/* idle, probed for our NAT mapping */
 	bool relay_warm;		/* kept warm as a relay candidate */
 	bool relay_cand;		/* its record says it offers relaying */
+	bool pinned;			/* reached over our TCP entry: path
+					 * selection leaves its WireGuard
+					 * endpoint alone (mesh_node_peer_pin) */
 	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
 	uint32_t ack_tokens;
 	mtime_ns ack_refill;
@@ -241,6 +250,7 @@ struct mesh_node {
 
 	struct mesh_relay *relay;	/* relaying and synthetic endpoints */
 	bool relay_on;			/* offer and use relays (default on) */
+	uint64_t probe_acks;		/* PROBE_ACKs accepted (mesh_node_probe_acks) */
 	bool relays_dirty;		/* paths or records changed since the
 					 * last node_relays_refresh() */
 	mtime_ns relays_at;		/* next periodic node_relays_refresh() */

@@ -264,7 +264,7 @@ static void path_changed(void *ctx, const struct mesh_path_choice *c)
 
 		log_info("mesh: member %s: relay via %s (%u ms)", p->name,
 		    r != NULL ? r->name : "?", (unsigned)c->rtt_ms);
-		if (p->wp == NULL || n->relay == NULL)
+		if (p->wp == NULL || n->relay == NULL || p->pinned)
 			return;
 		mesh_relay_synth_make(n->relay, c->relay_id, p->node_id, n->now, &syn);
 		wg_peer_get_info(p->wp, &info);
@@ -284,7 +284,7 @@ static void path_changed(void *ctx, const struct mesh_path_choice *c)
 	}
 	endpoint_format(&c->ep, a, sizeof a);
 	log_info("mesh: member %s: direct path %s (%u ms)", p->name, a, (unsigned)c->rtt_ms);
-	if (p->wp == NULL)
+	if (p->wp == NULL || p->pinned)
 		return;
 	wg_peer_get_info(p->wp, &info);
 	if (!endpoint_eq(&info.endpoint, &c->ep))
@@ -417,6 +417,8 @@ void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
 	if (p->wp == NULL || k == 0)
 		return;
 	(void)mesh_gossip_set_reachable(n->g, p->node_id, true);
+	if (p->pinned)
+		return;	/* reached over our TCP entry: keep that endpoint */
 	wg_peer_get_info(p->wp, &info);
 	if (p->choice.kind == MESH_PATH_DIRECT) {
 		have = endpoint_eq(&info.endpoint, &p->choice.ep);
@@ -503,8 +505,10 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 	if (m.type == MESH_MSG_PROBE_ACK) {
 		if (mesh_pmtu_input_ack(&np->pmtu, m.txid, n->now) == 0)
 			return;
-		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0)
+		if (mesh_path_input_ack(np->path, m.txid, src, n->now) == 0) {
+			n->probe_acks++;
 			node_refl_note(n, &m.observed, np->node_id);
+		}
 		return;
 	}
 	if (n->ops.send_underlay == NULL || !ack_fresh(np, m.txid) || !ack_allowed(n, np))
@@ -838,6 +842,72 @@ int mesh_node_set_local_prefixes(struct mesh_node *n, const struct mesh_prefix *
 		if (n->peers[i]->path != NULL)
 			(void)mesh_path_set_local(n->peers[i]->path, n->lpfx, n->nlpfx, now);
 	return 0;
+}
+
+uint64_t mesh_node_probe_acks(const struct mesh_node *n)
+{
+	return n->probe_acks;
+}
+
+void mesh_node_reprobe(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	for (size_t i = 0; i < n->npeers; i++)
+		peer_punch(n, n->peers[i]);
+}
+
+void mesh_node_udp_lost(struct mesh_node *n, const uint8_t except_id[MESH_NODE_ID_LEN],
+    mtime_ns now, uint64_t now_unix)
+{
+	enter(n, now, now_unix);
+	node_relays_refresh(n);	/* the entry must be a relay candidate now */
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct npeer *p = n->peers[i];
+
+		if (p->path != NULL && !p->farewell &&
+		    memcmp(p->node_id, except_id, MESH_NODE_ID_LEN) != 0)
+			mesh_path_udp_lost(p->path, n->now);
+	}
+}
+
+void mesh_node_peer_pin(struct mesh_node *n, const uint8_t node_id[MESH_NODE_ID_LEN],
+    const union endpoint *ep)
+{
+	struct npeer *p = node_peer_find(n, node_id);
+	bool on = ep != NULL;
+
+	if (p == NULL)
+		return;
+	if (on && p->wp != NULL) {
+		struct wg_peer_info info;
+
+		wg_peer_get_info(p->wp, &info);
+		if (!endpoint_eq(&info.endpoint, ep))
+			wg_peer_set_endpoint(p->wp, ep);	/* a new connection too */
+		sodium_memzero(&info, sizeof info);
+	}
+	if (p->pinned == on)
+		return;
+	p->pinned = on;
+	log_info("mesh: member %s: %s our TCP entry", p->name, on ? "reaches us over" : "left");
+	if (on || p->wp == NULL)
+		return;
+	if (p->choice.kind == MESH_PATH_DIRECT) {
+		wg_peer_set_endpoint(p->wp, &p->choice.ep);
+	} else if (p->choice.kind == MESH_PATH_RELAY && n->relay != NULL) {
+		union endpoint syn;
+
+		mesh_relay_synth_make(n->relay, p->choice.relay_id, p->node_id, n->now, &syn);
+		wg_peer_set_endpoint(p->wp, &syn);
+	} else if (p->ncand > 0) {
+		wg_peer_set_endpoint(p->wp, &p->cand[0]);
+	}
+}
+
+int mesh_node_tcp_cli_frame(const struct mesh_node *n, struct mesh_tcp_cli *c,
+    const uint8_t *frame, size_t len, mtime_ns now, uint8_t out[MESH_TCP_AUTH_FRAME])
+{
+	return mesh_tcp_cli_on_frame(c, frame, len, n->sign_sk, now, out);
 }
 
 void mesh_node_network_changed(struct mesh_node *n, mtime_ns now, uint64_t now_unix)

@@ -186,10 +186,12 @@ bool mesh_node_wrap_relay(struct mesh_node *n, const union endpoint *dst, const 
 
 /* RELAY (we relay for others: the rewritten datagram is res's SEND) or
  * RELAYED (a member's datagram through a relay: res's WG_INPUT with the
- * synthetic source). When our own path to its origin is DIRECT, res asks
- * for WireGuard's roaming to the synthetic source to be undone afterwards
- * (mesh_node_unroam): the origin may still be on the relay for a moment,
- * we keep the direct path we measured. */
+ * synthetic source). When our own path to its origin is DIRECT and
+ * answered within NODE_UNROAM_FRESH_MS, res asks for WireGuard's roaming
+ * to the synthetic source to be undone afterwards (mesh_node_unroam): the
+ * origin may still be on the relay for a moment, we keep the direct path
+ * we measured. An older direct path is re-checked instead, and the answers
+ * go through the relay meanwhile. */
 void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint8_t *p,
     size_t len, struct mesh_node_result *res)
 {
@@ -215,8 +217,12 @@ void node_relay_input(struct mesh_node *n, const union endpoint *src, const uint
 	res->len = inner;
 	/* the origin's id is in p (res->buf now holds the inner datagram) */
 	if ((o = node_peer_find(n, p + MESH_MSG_HDR_LEN)) == NULL || o->wp == NULL ||
-	    o->choice.kind != MESH_PATH_DIRECT)
+	    o->choice.kind != MESH_PATH_DIRECT || o->path == NULL)
 		return;
+	if (n->now - mesh_path_last_ack(o->path) > MSEC(NODE_UNROAM_FRESH_MS)) {
+		mesh_path_recheck(o->path, n->now);
+		return;
+	}
 	res->unroam = true;
 	memcpy(res->unroam_pk, o->wg_pk, MESH_WG_KEY_LEN);
 	res->unroam_ep = o->choice.ep;

@@ -104,6 +104,7 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 		memcpy(mp.ipv6, v[i]->ipv6, 16);
 		mp.admin = v[i]->admin;
 		mp.peer = v[i]->wp;
+		mp.pinned = v[i]->pinned;
 		if (mesh_records_endpoints(n->recs, v[i]->node_id, &e) == 0) {
 			mp.nep = e.nep;
 			memcpy(mp.ep, e.ep, sizeof mp.ep);

@@ -15,6 +15,7 @@ struct cand {
 	uint64_t srtt_us, last_rtt_us;
 	unsigned losses;		/* consecutive */
 	mtime_ns unacked_since;		/* first probe sent since the last answer */
+	mtime_ns last_ack;		/* 0: never */
 	unsigned burst_left;
 	mtime_ns next_burst;
 	unsigned streak;		/* answers in a row clearly beating the active path */
@@ -668,6 +669,31 @@ void mesh_path_punch(struct mesh_path *p, mtime_ns now)
 	p->punch_pending = true;
 }
 
+mtime_ns mesh_path_last_ack(const struct mesh_path *p)
+{
+	return p->active >= 0 ? p->cand[p->active].last_ack : 0;
+}
+
+void mesh_path_recheck(struct mesh_path *p, mtime_ns now)
+{
+	if (p->active < 0 || p->recheck)
+		return;
+	p->next_keepalive = now;
+	p->recheck = true;
+}
+
+void mesh_path_udp_lost(struct mesh_path *p, mtime_ns now)
+{
+	bool was_direct = p->active >= 0;
+
+	for (size_t i = 0; i < p->ncand; i++) {
+		p->cand[i].usable = false;
+		p->cand[i].streak = 0;
+	}
+	if (was_direct)
+		fall_back(p, now, true);
+}
+
 int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint *src,
     mtime_ns now)
 {
@@ -695,6 +721,7 @@ int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint
 	t->used = false;
 	rtt = now > t->sent ? (now - t->sent) / 1000 : 0;
 	c->acked++;
+	c->last_ack = now;
 	p->stats.acks++;
 	c->losses = 0;
 	c->unacked_since = MTIME_NEVER;

@@ -216,6 +216,18 @@ bool mesh_path_is_idle(const struct mesh_path *p);
  * the punch-round bucket allows (stats.punches_held). */
 void mesh_path_punch(struct mesh_path *p, mtime_ns now);
 
+/* When the active direct path last answered a probe (0: never, or no
+ * direct path). */
+mtime_ns mesh_path_last_ack(const struct mesh_path *p);
+/* Probe the active direct path now (a hint that it may be dead). */
+void mesh_path_recheck(struct mesh_path *p, mtime_ns now);
+
+/* The caller knows UDP is down (no member answered for seconds, the TCP
+ * fallback): every direct candidate is dead now, not after its probes time
+ * out; the best relay, else NONE, takes over. An answer revives one as
+ * usual. */
+void mesh_path_udp_lost(struct mesh_path *p, mtime_ns now);
+
 /* A PROBE_ACK from src (NULL: not checked) echoing txid, already opened by
  * mesh_probe_open(). Returns 0 (accepted, consumed); MESHD_E_NOENT (no such
  * outstanding txid: unknown, late or a replay); MESHD_E_PROTO (src is not

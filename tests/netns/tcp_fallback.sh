@@ -1,0 +1,151 @@
+#!/bin/bash
+# tcp_fallback.sh: a member whose network starts blocking UDP falls back to
+# a member's TCP entry, and returns to UDP when UDP works again (D17).
+#
+#   pub 198.51.100.10 (admin, `--tcp-port 443`), h2 behind rtr2 (cone NAT),
+#   h3 behind rtr3 (cone NAT); natlab.sh draws the rest.
+#
+# 1. pub up with --tcp-port 443; n2 (h2) and n3 (h3) join; every pair direct.
+# 2. A ping from n3 to n2 runs (every 0.1 s). rtr3 starts forwarding only
+#    DNS (UDP 53) and TCP: everything else UDP is dropped both ways (what
+#    hotel and guest networks do). n3 must reach both members again within
+#    15 s (about 5 s here) over pub's TCP entry: n3 lists every peer with transport "tcp"
+#    (pub direct, n2 relayed by pub), pub lists n3 direct over "tcp". The
+#    ping gap is measured (the roam gap), the time to reach the mesh too.
+# 3. 10 MB from n3 to n2 over the fallback (TCP to pub, relayed on to n2),
+#    and 10 MB from n3 to pub (the connection alone) arrive intact (sha256);
+#    throughput measured.
+# 4. rtr3 forwards UDP again: n3 is back on UDP (every peer "udp", direct)
+#    within 30 s; measured.
+set -eu
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+netns_setup tf 240 "$@"
+# shellcheck source=tests/netns/natlab.sh
+. "$(dirname "$0")/natlab.sh"
+
+for t in python3 ping nft nc sha256sum; do
+	command -v "$t" >/dev/null 2>&1 || skip "'$t' not installed"
+done
+[ -x "$MESHD" ] || fail "meshd binary not found (MESHD=$MESHD)"
+
+diag_dump() {
+	local n
+	set +e
+	for n in "${LAB_NODES[@]}"; do
+		lab_logs "$n" 25
+		timeout 3 ip netns exec "$(nsname "${LAB_NODE_NS[$n]}")" "$MESHD" status \
+			-d "$(lab_dir "$n")" 2>&1 | sed 's/^/    st| /'
+	done
+}
+
+# transports NODE: "name:path:transport ..." of NODE's peers, sorted
+transports() {
+	lab_st "$1"
+	python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(" ".join(sorted("%s:%s:%s" % (p["name"], p["path"], p["transport"]) for p in j["peers"])))' \
+		"$WORK/st/$1.json" 2>/dev/null
+}
+want() { [ "$(transports "$1")" = "$2" ]; }
+
+step "topology: pub, rtr2 + h2, rtr3 + h3"
+lab_inet
+lab_router 2 cone
+lab_router 3 cone
+lab_host h2 2
+lab_host h3 3
+
+step "1. pub up with --tcp-port 443; n2 and n3 join; all pairs direct"
+lab_pub_init
+lab_m pub pub set -d "$(lab_dir pub)" --tcp-port 443 >/dev/null || fail "pub: set --tcp-port 443"
+lab_join h2 n2 || fail "n2 join"
+lab_join h3 n3 || fail "n3 join"
+lab_wait 30000 want n3 "n2:direct:udp pub:direct:udp" ||
+	fail "n3 not direct to both over UDP: $(transports n3)"
+lab_wait 30000 want n2 "n3:direct:udp pub:direct:udp" || fail "n2: $(transports n2)"
+OV_N2=$(lab_ov4 n2) || fail "no overlay address for n2"
+OV_PUB=$(lab_ov4 pub) || fail "no overlay address for pub"
+lab_ping h3 "$OV_N2" || fail "n3 cannot ping n2 over UDP"
+pass "3 members, all direct over UDP"
+
+step "2. rtr3 blocks UDP (DNS excepted): n3 falls back to pub's TCP entry"
+bg ping3 nx h3 ping -n -i 0.1 -W 1 "$OV_N2"
+PING_PID=$BG_PID
+wait_for 10 ping_replies "$WORK/ping3.out" 10 || fail "the background ping does not run"
+T_BLOCK=$(lab_now_ms)
+nx rtr3 nft -f - <<'EOF'
+table inet udpblock {
+	chain filt {
+		type filter hook forward priority -10; policy accept;
+		meta l4proto udp udp dport 53 accept
+		meta l4proto udp udp sport 53 accept
+		meta l4proto udp drop
+	}
+}
+EOF
+LAB_T0=$T_BLOCK
+lab_wait 15000 want n3 "n2:relay:tcp pub:direct:tcp" ||
+	fail "n3 not over TCP within 15 s: $(transports n3)"
+REACH_MS=$WAIT_MS
+lab_wait 10000 lab_ping h3 "$OV_N2" || fail "n3 cannot ping n2 over the fallback"
+PING_OK_MS=$WAIT_MS
+lab_wait 5000 lab_ping h3 "$OV_PUB" || fail "n3 cannot ping pub over the fallback"
+unset LAB_T0
+[ "$(lab_q peer "$WORK/st/n3.json" pub endpoint)" = "$LAB_PUB:51820" ] ||
+	info "n3 reaches pub at $(lab_q peer "$WORK/st/n3.json" pub endpoint)"
+lab_wait 5000 want pub "n2:direct:udp n3:direct:tcp" || fail "pub: $(transports pub)"
+NREP0=$(grep -c 'bytes from' "$WORK/ping3.out" || true)
+wait_for 5 ping_replies "$WORK/ping3.out" $((NREP0 + 5)) || fail "the background ping stopped"
+kill "$PING_PID" 2>/dev/null || true
+read -r GAP NREP _ <<<"$(lab_q gap "$WORK/ping3.out")"
+GAP_MS=$((GAP * 100))
+info "fallback: all peers over TCP $(lab_secs "$REACH_MS") s after the block; first ping to n2 at $(lab_secs "$PING_OK_MS") s; ping gap ${GAP_MS} ms ($GAP pings of 0.1 s lost, $NREP replies)"
+grep -h "tcp fallback" "$WORK/n3.err" | sed 's/^/       n3| /' | head -n 6
+pass "n3 reaches the mesh through pub's TCP entry"
+
+step "3. 10 MB from n3 to n2 over the fallback"
+head -c 10485760 /dev/urandom >"$WORK/blob"
+SUM=$(sha256sum <"$WORK/blob" | cut -d' ' -f1)
+bg recv nx h2 sh -c "nc -l -p 5001 > '$WORK/blob.recv'"
+RECV_PID=$BG_PID
+wait_for 5 sh -c "ip netns exec '$(nsname h2)' ss -Hltn 'sport = :5001' | grep -q LISTEN" ||
+	fail "nc does not listen on n2"
+T=$(lab_now_ms)
+nx h3 timeout 120 nc -N "$OV_N2" 5001 <"$WORK/blob" || fail "sending 10 MB failed"
+wait_for 20 sh -c "! kill -0 $RECV_PID 2>/dev/null" || fail "the receiver did not finish"
+EL=$(($(lab_now_ms) - T))
+GOT=$(sha256sum <"$WORK/blob.recv" | cut -d' ' -f1)
+[ "$GOT" = "$SUM" ] || fail "10 MB corrupted: $(stat -c %s "$WORK/blob.recv") bytes, sha256 $GOT"
+MBIT=$(awk -v ms="$EL" 'BEGIN { printf "%.1f", 10485760 * 8 / (ms / 1000) / 1e6 }')
+want n3 "n2:relay:tcp pub:direct:tcp" || fail "n3 left the fallback during the transfer: $(transports n3)"
+pass "10 MB intact (sha256) in $(lab_secs "$EL") s: $MBIT Mbit/s over the TCP fallback"
+
+# the same to pub itself: the TCP connection alone, no relay hop (the
+# relay's per-source budget, MESH_RELAY_SRC_PPS, caps the relayed run)
+bg recv2 nx pub sh -c "nc -l -p 5002 > '$WORK/blob.recv2'"
+RECV2_PID=$BG_PID
+wait_for 5 sh -c "ip netns exec '$(nsname pub)' ss -Hltn 'sport = :5002' | grep -q LISTEN" ||
+	fail "nc does not listen on pub"
+T=$(lab_now_ms)
+nx h3 timeout 120 nc -N "$OV_PUB" 5002 <"$WORK/blob" || fail "sending 10 MB to pub failed"
+wait_for 20 sh -c "! kill -0 $RECV2_PID 2>/dev/null" || fail "pub's receiver did not finish"
+EL2=$(($(lab_now_ms) - T))
+GOT=$(sha256sum <"$WORK/blob.recv2" | cut -d' ' -f1)
+[ "$GOT" = "$SUM" ] || fail "10 MB to pub corrupted"
+MBIT2=$(awk -v ms="$EL2" 'BEGIN { printf "%.1f", 10485760 * 8 / (ms / 1000) / 1e6 }')
+pass "10 MB to the entry itself intact in $(lab_secs "$EL2") s: $MBIT2 Mbit/s"
+
+step "4. rtr3 forwards UDP again: n3 back on UDP within 30 s"
+T_OPEN=$(lab_now_ms)
+nx rtr3 nft delete table inet udpblock || fail "unblock"
+LAB_T0=$T_OPEN
+lab_wait 30000 want n3 "n2:direct:udp pub:direct:udp" ||
+	fail "n3 not back on UDP within 30 s: $(transports n3)"
+BACK_MS=$WAIT_MS
+unset LAB_T0
+lab_ping h3 "$OV_N2" || fail "n3 cannot ping n2 after the return to UDP"
+lab_wait 10000 want pub "n2:direct:udp n3:direct:udp" || fail "pub still: $(transports pub)"
+pass "back on UDP $(lab_secs "$BACK_MS") s after UDP was allowed again"
+echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS")"
