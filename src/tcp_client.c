@@ -77,20 +77,11 @@ static void on_write(uv_write_t *req, int status)
 
 static void flush(struct tcp_client *c)
 {
-	size_t n = 0;
+	size_t n;
 
 	if (c->writing || c->failed || !c->connected)
 		return;
-	while (n < sizeof c->wbuf && mesh_tcp_ring_used(&c->ring) > 0) {
-		const uint8_t *p;
-		size_t k = mesh_tcp_ring_peek(&c->ring, &p);
-
-		if (k > sizeof c->wbuf - n)
-			k = sizeof c->wbuf - n;
-		memcpy(c->wbuf + n, p, k);
-		mesh_tcp_ring_consume(&c->ring, k);
-		n += k;
-	}
+	n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
 	if (n == 0)
 		return;
 	uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)n);

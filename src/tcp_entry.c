@@ -80,20 +80,11 @@ static void on_write(uv_write_t *req, int status)
  * is free to drop frames meanwhile (never the partly taken head). */
 static void conn_flush(struct tcp_conn *c)
 {
-	size_t n = 0;
+	size_t n;
 
 	if (c->writing || c->closing)
 		return;
-	while (n < sizeof c->wbuf && mesh_tcp_ring_used(&c->ring) > 0) {
-		const uint8_t *p;
-		size_t k = mesh_tcp_ring_peek(&c->ring, &p);
-
-		if (k > sizeof c->wbuf - n)
-			k = sizeof c->wbuf - n;
-		memcpy(c->wbuf + n, p, k);
-		mesh_tcp_ring_consume(&c->ring, k);
-		n += k;
-	}
+	n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
 	if (n == 0) {
 		mesh_tcp_srv_on_tx(&c->srv, false, false, sched_now());
 		return;

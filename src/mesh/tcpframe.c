@@ -190,6 +190,23 @@ void mesh_tcp_ring_consume(struct mesh_tcp_ring *r, size_t n)
 	}
 }
 
+size_t mesh_tcp_ring_take(struct mesh_tcp_ring *r, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (n < cap && mesh_tcp_ring_used(r) > 0) {
+		const uint8_t *p;
+		size_t k = mesh_tcp_ring_peek(r, &p);
+
+		if (k > cap - n)
+			k = cap - n;
+		memcpy(out + n, p, k);
+		mesh_tcp_ring_consume(r, k);
+		n += k;
+	}
+	return n;
+}
+
 size_t mesh_tcp_ring_used(const struct mesh_tcp_ring *r)
 {
 	return r->used;

@@ -174,6 +174,10 @@ void mesh_tcp_ring_consume(struct mesh_tcp_ring *r, size_t n);
 
 size_t mesh_tcp_ring_used(const struct mesh_tcp_ring *r);
 
+/* peek + consume into out (up to cap bytes, the ring's wrap joined): the
+ * bytes for one socket write. Returns how many were taken. */
+size_t mesh_tcp_ring_take(struct mesh_tcp_ring *r, uint8_t *out, size_t cap);
+
 /* ---- entry (server) side ----------------------------------------------- */
 
 /* The entry's view of a member: its certificate's Ed25519 sign_pk when
