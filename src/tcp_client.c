@@ -75,25 +75,40 @@ static void on_write(uv_write_t *req, int status)
 	flush(c);
 }
 
+/* As the entry's conn_flush: straight to the socket while it takes the
+ * bytes, one asynchronous write for the rest. */
 static void flush(struct tcp_client *c)
 {
-	size_t n;
+	for (;;) {
+		size_t n, done;
+		uv_buf_t b;
+		int w;
 
-	if (c->writing || c->failed || !c->connected)
-		return;
-	n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
-	if (n == 0)
-		return;
-	uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)n);
-
-	c->wreq.data = c;
-	if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
-		fail(c, "write refused");
+		if (c->writing || c->failed || !c->connected)
+			return;
+		n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
+		if (n == 0)
+			return;
+		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
+		w = uv_try_write((uv_stream_t *)&c->h, &b, 1);
+		if (w == (int)n)
+			continue;
+		if (w < 0 && w != UV_EAGAIN) {
+			fail(c, uv_strerror(w));
+			return;
+		}
+		done = w > 0 ? (size_t)w : 0;
+		b = uv_buf_init((char *)c->wbuf + done, (unsigned)(n - done));
+		c->wreq.data = c;
+		if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
+			fail(c, "write refused");
+			return;
+		}
+		c->writing = true;
+		if (c->tx_stuck_since == MTIME_NEVER)
+			c->tx_stuck_since = sched_now();
 		return;
 	}
-	c->writing = true;
-	if (c->tx_stuck_since == MTIME_NEVER)
-		c->tx_stuck_since = sched_now();
 }
 
 /* A control frame of ours (AUTH, KEEPALIVE): queued like a datagram. */

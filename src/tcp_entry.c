@@ -76,30 +76,46 @@ static void on_write(uv_write_t *req, int status)
 	conn_flush(c);
 }
 
-/* Moves queued bytes into the write buffer and starts one write; the ring
- * is free to drop frames meanwhile (never the partly taken head). */
+/* Writes queued bytes to the socket at once while it takes them (a burst
+ * of datagrams must not overflow the ring while one write is in flight);
+ * what the socket refuses goes out with one asynchronous write, and the
+ * ring is free to drop frames meanwhile (never the partly taken head). */
 static void conn_flush(struct tcp_conn *c)
 {
-	size_t n;
+	for (;;) {
+		size_t n, done;
+		uv_buf_t b;
+		int w;
 
-	if (c->writing || c->closing)
-		return;
-	n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
-	if (n == 0) {
-		mesh_tcp_srv_on_tx(&c->srv, false, false, sched_now());
+		if (c->writing || c->closing)
+			return;
+		n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
+		if (n == 0) {
+			mesh_tcp_srv_on_tx(&c->srv, false, false, sched_now());
+			return;
+		}
+		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
+		w = uv_try_write((uv_stream_t *)&c->h, &b, 1);
+		if (w == (int)n) {
+			mesh_tcp_srv_on_tx(&c->srv, mesh_tcp_ring_used(&c->ring) > 0, true,
+			    sched_now());
+			continue;
+		}
+		if (w < 0 && w != UV_EAGAIN) {
+			conn_close(c);
+			return;
+		}
+		done = w > 0 ? (size_t)w : 0;
+		b = uv_buf_init((char *)c->wbuf + done, (unsigned)(n - done));
+		c->wreq.data = c;
+		if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
+			conn_close(c);
+			return;
+		}
+		c->writing = true;
+		mesh_tcp_srv_on_tx(&c->srv, true, done > 0, sched_now());
 		return;
 	}
-	uv_buf_t b = uv_buf_init((char *)c->wbuf, (unsigned)n);
-
-	c->wreq.data = c;
-	int r = uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write);
-
-	if (r != 0) {
-		conn_close(c);
-		return;
-	}
-	c->writing = true;
-	mesh_tcp_srv_on_tx(&c->srv, true, false, sched_now());
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
