@@ -14,7 +14,9 @@
 #    ping gap is measured (the roam gap), the time to reach the mesh too.
 # 3. 10 MB from n3 to n2 over the fallback (TCP to pub, relayed on to n2),
 #    and 10 MB from n3 to pub (the connection alone) arrive intact (sha256);
-#    throughput measured.
+#    throughput measured. During the second, h2 abuses pub's entry (junk,
+#    an absurd length, a silent client, 1000 connection attempts): the
+#    transfer completes and n3 keeps its connection.
 # 4. rtr3 forwards UDP again: n3 is back on UDP (every peer "udp", direct)
 #    within 30 s; measured.
 set -eu
@@ -128,6 +130,40 @@ bg recv2 nx pub sh -c "nc -l -p 5002 > '$WORK/blob.recv2'"
 RECV2_PID=$BG_PID
 wait_for 5 sh -c "ip netns exec '$(nsname pub)' ss -Hltn 'sport = :5002' | grep -q LISTEN" ||
 	fail "nc does not listen on pub"
+# meanwhile h2 abuses pub's TCP entry: junk, an absurd length, a silent
+# client, 1000 connection attempts (4 are held per address)
+cat >"$WORK/abuse.py" <<'PYEOF'
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+held, refused = [], 0
+def conn():
+    return socket.create_connection((host, port), timeout=1)
+try:
+    s = conn(); s.recv(64); s.sendall(b"\xde\xad" * 500); held.append(s)
+    s = conn(); s.recv(64); s.sendall(b"\xff\xff" + bytes(64)); held.append(s)
+    s = conn(); held.append(s)
+except OSError:
+    pass
+for i in range(1000):
+    try:
+        held.append(conn())
+    except OSError:
+        refused += 1
+time.sleep(0.5)
+alive = 0
+for s in held:
+    s.settimeout(0.05)
+    try:
+        d = s.recv(64)
+        alive += 1 if d else 0
+    except socket.timeout:
+        alive += 1
+    except OSError:
+        pass
+print("abuse: %d connections made, %d failed, %d still open" % (len(held), refused, alive))
+PYEOF
+bg abuse nx h2 python3 "$WORK/abuse.py" "$LAB_PUB" 443
+ABUSE_PID=$BG_PID
 T=$(lab_now_ms)
 nx h3 timeout 120 nc -N "$OV_PUB" 5002 <"$WORK/blob" || fail "sending 10 MB to pub failed"
 wait_for 20 sh -c "! kill -0 $RECV2_PID 2>/dev/null" || fail "pub's receiver did not finish"
@@ -135,7 +171,12 @@ EL2=$(($(lab_now_ms) - T))
 GOT=$(sha256sum <"$WORK/blob.recv2" | cut -d' ' -f1)
 [ "$GOT" = "$SUM" ] || fail "10 MB to pub corrupted"
 MBIT2=$(awk -v ms="$EL2" 'BEGIN { printf "%.1f", 10485760 * 8 / (ms / 1000) / 1e6 }')
-pass "10 MB to the entry itself intact in $(lab_secs "$EL2") s: $MBIT2 Mbit/s"
+ABUSING=no
+kill -0 "$ABUSE_PID" 2>/dev/null && ABUSING=yes
+wait_for 30 sh -c "! kill -0 $ABUSE_PID 2>/dev/null" || fail "the abuser did not finish"
+info "$(cat "$WORK/abuse.out") (still running when the transfer ended: $ABUSING)"
+pass "10 MB to the entry itself intact in $(lab_secs "$EL2") s: $MBIT2 Mbit/s, while h2 abused the entry"
+want n3 "n2:relay:tcp pub:direct:tcp" || fail "n3 lost the fallback during the abuse: $(transports n3)"
 
 step "4. rtr3 forwards UDP again: n3 back on UDP within 30 s"
 T_OPEN=$(lab_now_ms)
