@@ -19,6 +19,8 @@
 #    transfer completes and n3 keeps its connection.
 # 4. rtr3 forwards UDP again: n3 is back on UDP (every peer "udp", direct)
 #    within 30 s; measured.
+# 5. n3 roams mid-ping from rtr3 to rtr4, which drops all UDP but DNS from
+#    the start: over TCP again, the ping gap (the roam gap) measured.
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -51,13 +53,28 @@ print(" ".join(sorted("%s:%s:%s" % (p["name"], p["path"], p["transport"]) for p 
 		"$WORK/st/$1.json" 2>/dev/null
 }
 want() { [ "$(transports "$1")" = "$2" ]; }
+# block_udp N: rtrN forwards no UDP but DNS, either way (a hotel network)
+block_udp() {
+	nx "rtr$1" nft -f - <<'EOF'
+table inet udpblock {
+	chain filt {
+		type filter hook forward priority -10; policy accept;
+		meta l4proto udp udp dport 53 accept
+		meta l4proto udp udp sport 53 accept
+		meta l4proto udp drop
+	}
+}
+EOF
+}
 
-step "topology: pub, rtr2 + h2, rtr3 + h3"
+step "topology: pub, rtr2 + h2, rtr3 + h3, rtr4 (blocks UDP but DNS)"
 lab_inet
 lab_router 2 cone
 lab_router 3 cone
+lab_router 4 cone
 lab_host h2 2
 lab_host h3 3
+block_udp 4 || fail "block UDP at rtr4"
 
 step "1. pub up with --tcp-port 443; n2 and n3 join; all pairs direct"
 lab_pub_init
@@ -77,16 +94,7 @@ bg ping3 nx h3 ping -n -i 0.1 -W 1 "$OV_N2"
 PING_PID=$BG_PID
 wait_for 10 ping_replies "$WORK/ping3.out" 10 || fail "the background ping does not run"
 T_BLOCK=$(lab_now_ms)
-nx rtr3 nft -f - <<'EOF'
-table inet udpblock {
-	chain filt {
-		type filter hook forward priority -10; policy accept;
-		meta l4proto udp udp dport 53 accept
-		meta l4proto udp udp sport 53 accept
-		meta l4proto udp drop
-	}
-}
-EOF
+block_udp 3 || fail "block UDP at rtr3"
 LAB_T0=$T_BLOCK
 lab_wait 15000 want n3 "n2:relay:tcp pub:direct:tcp" ||
 	fail "n3 not over TCP within 15 s: $(transports n3)"
@@ -189,4 +197,22 @@ unset LAB_T0
 lab_ping h3 "$OV_N2" || fail "n3 cannot ping n2 after the return to UDP"
 lab_wait 10000 want pub "n2:direct:udp n3:direct:udp" || fail "pub still: $(transports pub)"
 pass "back on UDP $(lab_secs "$BACK_MS") s after UDP was allowed again"
-echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS")"
+step "5. n3 roams (mid-ping) into a network that blocks UDP: h3 moves to rtr4"
+bg ping3b nx h3 ping -n -i 0.1 -W 1 "$OV_N2"
+PING_PID=$BG_PID
+wait_for 10 ping_replies "$WORK/ping3b.out" 10 || fail "the background ping does not run"
+T_ROAM=$(lab_now_ms)
+lab_roam h3 3 4 || fail "roam h3 to rtr4"
+LAB_T0=$T_ROAM
+lab_wait 20000 want n3 "n2:relay:tcp pub:direct:tcp" ||
+	fail "n3 not over TCP within 20 s of the roam: $(transports n3)"
+ROAM_REACH_MS=$WAIT_MS
+lab_wait 10000 lab_ping h3 "$OV_N2" || fail "n3 cannot ping n2 after the roam"
+unset LAB_T0
+NREP0=$(grep -c 'bytes from' "$WORK/ping3b.out" || true)
+wait_for 5 ping_replies "$WORK/ping3b.out" $((NREP0 + 5)) || fail "the background ping stopped"
+kill "$PING_PID" 2>/dev/null || true
+read -r RGAP RNREP _ <<<"$(lab_q gap "$WORK/ping3b.out")"
+ROAM_GAP_MS=$((RGAP * 100))
+pass "after the roam: all peers over TCP in $(lab_secs "$ROAM_REACH_MS") s; ping gap ${ROAM_GAP_MS} ms ($RNREP replies)"
+echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS") roam_reach_s=$(lab_secs "$ROAM_REACH_MS") roam_gap_ms=$ROAM_GAP_MS"
