@@ -171,6 +171,30 @@ START_TEST(test_json_contract)
 }
 END_TEST
 
+/* transport: "tcp" for a peer reached over TCP (our fallback, or our entry),
+ * in JSON and in the table's TRANSPORT column. */
+START_TEST(test_transport)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+
+	fill(&self, p);
+	p[0].tcp = true;
+	status_format_json(&b, &self, p, 2, 1010);
+	ck_assert(!b.oom);
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"name\": \"be\\\"ta\", "));
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"transport\": \"tcp\", \"endpoint\": \"198.51.100.2:51820\""));
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"path\": \"none\", \"transport\": \"udp\""));
+	sbuf_free(&b);
+	status_format_text(&b, &self, p, 2, 1010);
+	ck_assert_ptr_nonnull(strstr(b.buf, " TRANSPORT "));
+	ck_assert_ptr_nonnull(strstr(b.buf, " tcp "));
+	ck_assert_ptr_nonnull(strstr(b.buf, " udp "));
+	sbuf_free(&b);
+}
+END_TEST
+
 START_TEST(test_path_rule)
 {
 	struct status_self self;
@@ -501,6 +525,7 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_sbuf_grows);
 	tcase_add_test(tc, test_json_contract);
 	tcase_add_test(tc, test_cert_expiry_text);
+	tcase_add_test(tc, test_transport);
 	tcase_add_test(tc, test_path_rule);
 	tcase_add_test(tc, test_text_table);
 	tcase_add_test(tc, test_ipv6_not_active);
