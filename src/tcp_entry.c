@@ -301,6 +301,8 @@ static void on_connection(uv_stream_t *lis, int status)
 	mesh_tcp_dec_init(&c->dec, 0);
 	mesh_tcp_ring_init(&c->ring);
 	mesh_tcp_srv_start(&c->srv, e->cfg.mesh_id, e->cfg.server_key, sched_now(), ch);
+	if (e->cfg.frames_per_s && e->cfg.frames_burst)
+		mesh_tcp_srv_set_flood_limit(&c->srv, e->cfg.frames_per_s, e->cfg.frames_burst);
 	mesh_tcp_ring_push(&c->ring, ch, sizeof ch);
 	if (uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read) != 0) {
 		conn_close(c);

@@ -52,6 +52,7 @@ struct tcp_entry_cfg {
 	mesh_tcp_member_pk_fn *member_pk;	/* required */
 	tcp_entry_deliver_fn *deliver;		/* required */
 	tcp_entry_closed_fn *closed;		/* optional */
+	uint32_t frames_per_s, frames_burst;	/* flood limit; 0: MESH_TCP_FRAMES_* */
 	void *ctx;
 };
 

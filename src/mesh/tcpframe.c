@@ -255,7 +255,9 @@ void mesh_tcp_srv_start_with(struct mesh_tcp_srv *s, const uint8_t mesh_id[MESH_
 	s->auth_deadline = now + MSEC(MESH_TCP_AUTH_TIMEOUT_MS);
 	s->last_rx = now;
 	s->last_tx_progress = now;
-	s->tokens = MESH_TCP_FRAMES_BURST;
+	s->rate = MESH_TCP_FRAMES_PER_S;
+	s->burst = MESH_TCP_FRAMES_BURST;
+	s->tokens = s->burst;
 	s->refilled = now;
 	ctl_hdr(out, MESH_TCP_CHALLENGE);
 	memcpy(out + MESH_TCP_CTL_HDR, challenge, MESH_TCP_CHALLENGE_LEN);
@@ -302,15 +304,25 @@ static int srv_on_auth(struct mesh_tcp_srv *s, const uint8_t *frame, size_t len,
 
 /* Token bucket over frames; refills in whole tokens so no rounding drift
  * accumulates (refilled advances by exactly the time the tokens cost). */
+void mesh_tcp_srv_set_flood_limit(struct mesh_tcp_srv *s, uint32_t rate, uint32_t burst)
+{
+	if (rate == 0 || burst == 0 || rate > SEC(1))
+		return;
+	s->rate = rate;
+	s->burst = burst;
+	if (s->tokens > burst)
+		s->tokens = burst;
+}
+
 static bool frame_allowed(struct mesh_tcp_srv *s, mtime_ns now)
 {
-	const mtime_ns per_token = SEC(1) / MESH_TCP_FRAMES_PER_S;
+	const mtime_ns per_token = SEC(1) / s->rate;
 
 	if (now > s->refilled) {
 		mtime_ns n = (now - s->refilled) / per_token;
 
-		if (n >= MESH_TCP_FRAMES_BURST - s->tokens) {
-			s->tokens = MESH_TCP_FRAMES_BURST;
+		if (n >= s->burst - s->tokens) {
+			s->tokens = s->burst;
 			s->refilled = now;
 		} else {
 			s->tokens += (uint32_t)n;

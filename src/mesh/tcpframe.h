@@ -208,6 +208,8 @@ struct mesh_tcp_srv {
 	bool tx_pending;		/* send queue not empty */
 	uint32_t tokens;		/* frames allowed before a refill */
 	mtime_ns refilled;		/* last token refill */
+	uint32_t rate, burst;		/* flood limit: frames/s and bucket depth
+					 * (MESH_TCP_FRAMES_PER_S, _BURST) */
 };
 
 /* Starts a connection accepted at now: draws the challenge from the CSPRNG
@@ -222,6 +224,10 @@ void mesh_tcp_srv_start_with(struct mesh_tcp_srv *s, const uint8_t mesh_id[MESH_
     const uint8_t server_key[MESH_TCP_KEY_LEN],
     const uint8_t challenge[MESH_TCP_CHALLENGE_LEN], mtime_ns now,
     uint8_t out[MESH_TCP_CHALLENGE_FRAME]);
+
+/* Another flood limit than MESH_TCP_FRAMES_PER_S / _BURST (both > 0), for
+ * tests that must trip it whatever the machine's speed. */
+void mesh_tcp_srv_set_flood_limit(struct mesh_tcp_srv *s, uint32_t rate, uint32_t burst);
 
 /* What the caller does with a frame after mesh_tcp_srv_on_frame. */
 enum mesh_tcp_srv_verdict {
