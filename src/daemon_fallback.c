@@ -117,6 +117,28 @@ static int pick_peer(void *ctx, const struct mesh_node_peer *p)
 	return 0;
 }
 
+static int has_entry(void *ctx, const struct mesh_node_peer *p)
+{
+	(void)ctx;
+	for (unsigned i = 0; i < p->nep; i++)
+		if (mesh_ep_is_tcp(&p->ep[i]))
+			return 1;	/* stops the walk */
+	return 0;
+}
+
+/* Does any member advertise a TCP entry? Asked only while UDP is silent,
+ * and at most every FB_RETRY_MS. */
+static bool entry_offered(struct meshd *d, mtime_ns now)
+{
+	struct meshd_fallback *f = &d->fb;
+
+	if (now < f->next_offer_check)
+		return f->offered;
+	f->next_offer_check = now + MSEC(FB_RETRY_MS);
+	f->offered = mesh_node_foreach_peer(d->node, has_entry, NULL) == 1;
+	return f->offered;
+}
+
 static int cli_frame(void *ctx, struct mesh_tcp_cli *c, const uint8_t *f, size_t len,
 		     mtime_ns now, uint8_t out[MESH_TCP_AUTH_FRAME])
 {
@@ -232,15 +254,16 @@ static void on_tick(uv_timer_t *t)
 
 	if (!d->node || d->dev.stopping)
 		return;
+	/* UDP silent, but no member offers an entry: stay on UDP and leave the
+	 * path engines alone (a joining node behind a NAT is silent for
+	 * seconds too); the switch happens once an entry shows up */
+	if (f->fb.mode == MESH_TCP_FB_UDP && mesh_tcp_fb_next_expiry(&f->fb) <= now &&
+	    !entry_offered(d, now))
+		return;
 	act = mesh_tcp_fb_handle_expiry(&f->fb, now);
-	if (act & MESH_TCP_FB_TO_TCP) {
+	if (act & MESH_TCP_FB_TO_TCP)
 		log_info("tcp fallback: no member answered over UDP for %d s: trying TCP",
 			 MESH_TCP_FB_UDP_SILENT_MS / 1000);
-		/* probe every path now: the dead direct ones are found while we
-		 * connect, so relaying through the entry starts sooner */
-		mesh_node_reprobe(d->node, now, meshd_now_unix());
-		wgdev_rearm(&d->dev);
-	}
 	if (act & MESH_TCP_FB_TRY_UDP) {
 		mesh_node_reprobe(d->node, now, meshd_now_unix());
 		wgdev_rearm(&d->dev);

@@ -64,6 +64,8 @@ struct meshd_fallback {
 	bool from_tcp;			/* inside an input that came from cli */
 	bool said_none;			/* "no member offers a TCP entry" logged */
 	mtime_ns next_connect;
+	mtime_ns next_offer_check;	/* entry_offered() cache */
+	bool offered;
 	uint8_t entry_id[MESH_NODE_ID_LEN];
 	char entry_name[MESH_NAME_MAX + 1];
 	union endpoint entry_udp;	/* the entry's UDP endpoint we send to */
