@@ -192,6 +192,31 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 	sbuf_printf(b, "], \"cert_expires\": %" PRIu64 "}", s->cert_expires);
 }
 
+/* `, "candidates": [...], "probes_denied": N, "punches_held": N`: what the
+ * path engine knows of each direct candidate (the first thing to read when
+ * a pair stays relayed). */
+static void json_cands(struct sbuf *b, const struct status_peer *p)
+{
+	sbuf_puts(b, ", \"candidates\": [");
+	for (size_t i = 0; i < p->ncand; i++) {
+		const struct status_cand *c = &p->cand[i];
+
+		sbuf_puts(b, i ? ", {\"addr\": " : "{\"addr\": ");
+		sbuf_json_str(b, c->addr);
+		json_field(b, "source", c->source);
+		sbuf_printf(b, ", \"usable\": %s, \"active\": %s, \"rtt_ms\": ",
+			    c->usable ? "true" : "false", c->active ? "true" : "false");
+		if (c->rtt_ms >= 0)
+			sbuf_printf(b, "%" PRId32, c->rtt_ms);
+		else
+			sbuf_puts(b, "null");
+		sbuf_printf(b, ", \"sent\": %" PRIu64 ", \"acked\": %" PRIu64
+			    ", \"lost\": %" PRIu64 "}", c->sent, c->acked, c->lost);
+	}
+	sbuf_printf(b, "], \"probes_denied\": %" PRIu64 ", \"punches_held\": %" PRIu64,
+		    p->probes_denied, p->punches_held);
+}
+
 static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_unix)
 {
 	json_node_open(b, p->name, p->public_key, p->ipv4, p->ipv6);
@@ -215,7 +240,9 @@ static void json_peer(struct sbuf *b, const struct status_peer *p, uint64_t now_
 		sbuf_puts(b, "null");
 	sbuf_puts(b, ", \"routes\": ");
 	json_list(b, p->routes, p->nroutes);
-	sbuf_printf(b, ", \"cert_expires\": %" PRIu64 "}", p->cert_expires);
+	sbuf_printf(b, ", \"cert_expires\": %" PRIu64, p->cert_expires);
+	json_cands(b, p);
+	sbuf_puts(b, "}");
 }
 
 void status_format_json(struct sbuf *b, const struct status_self *self,
@@ -408,6 +435,7 @@ static const char *ep_source(uint8_t s)
 	case MESH_EP_REFLEXIVE: return "reflexive";
 	case MESH_EP_PORTMAP: return "portmap";
 	case MESH_EP_TCP: return "local";	/* on one of our addresses */
+	case PATH_SRC_PRFLX: return "peer-reflexive";	/* a peer's candidate */
 	}
 	return "local";
 }
@@ -482,6 +510,21 @@ static int collect_peer(void *ctx, const struct mesh_node_peer *mp)
 		p->path = MESH_PATH_DIRECT;	/* over our TCP entry */
 	for (size_t i = 0; i < mp->ninst && p->nroutes < STATUS_ROUTES_MAX; i++)
 		status_prefix_format(&mp->inst[i], p->routes[p->nroutes++]);
+	for (size_t i = 0; i < mp->ncand && p->ncand < STATUS_CAND_MAX; i++) {
+		const struct mesh_path_cand_stats *cs = &mp->cand[i];
+		struct status_cand *sc = &p->cand[p->ncand++];
+
+		endpoint_format(&cs->addr, sc->addr, sizeof sc->addr);
+		sc->source = ep_source(cs->ep.source);
+		sc->usable = cs->usable;
+		sc->active = cs->active;
+		sc->rtt_ms = cs->acked ? (int32_t)(cs->rtt_ms > INT32_MAX ? INT32_MAX : cs->rtt_ms) : -1;
+		sc->sent = cs->sent;
+		sc->acked = cs->acked;
+		sc->lost = cs->lost;
+	}
+	p->probes_denied = mp->probes_denied;
+	p->punches_held = mp->punches_held;
 	if (mp->peer) {
 		struct wg_peer_info info;
 

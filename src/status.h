@@ -73,6 +73,7 @@ enum {
 	STATUS_NAME_MAX = 63,
 	STATUS_KEY_B64 = 45,		/* base64 of 32 bytes + NUL */
 	STATUS_EP_MAX = 8,
+	STATUS_CAND_MAX = 16,		/* PATH_CAND_MAX */
 	STATUS_ROUTES_MAX = 16,		/* MESH_CERT_MAX_ROUTES */
 	STATUS_PREFIX_STRLEN = 64,	/* == MESH_PREFIX_STRLEN (mesh/routes.h) */
 };
@@ -117,6 +118,15 @@ struct status_self {
 	bool cert_unrenewed;		/* a third of its life left, not renewed */
 };
 
+/* A direct candidate of a peer, as our path engine probes it. */
+struct status_cand {
+	char addr[ENDPOINT_STRLEN];
+	const char *source;		/* "local", "reflexive", "portmap" */
+	bool usable, active;
+	int32_t rtt_ms;			/* -1: never answered */
+	uint64_t sent, acked, lost;
+};
+
 struct status_peer {
 	char name[STATUS_NAME_MAX + 1];
 	char public_key[STATUS_KEY_B64];
@@ -134,6 +144,9 @@ struct status_peer {
 	uint16_t mtu;			/* path MTU; 0: unknown */
 	char via[STATUS_NAME_MAX + 1];	/* RELAY: the relay's name */
 	uint64_t cert_expires;		/* unix s; 0 unknown */
+	size_t ncand;			/* running daemon only */
+	struct status_cand cand[STATUS_CAND_MAX];
+	uint64_t probes_denied, punches_held;
 };
 
 /* "direct" or "none" (see above). */

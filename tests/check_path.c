@@ -949,6 +949,13 @@ START_TEST(test_random_invariants)
 		case 7:
 			mesh_path_punch(net.p, net.now);
 			break;
+		case 8: {
+			/* a PROBE from a link, in the record or not (peer-reflexive) */
+			int r = mesh_path_input_probe(net.p, &l->sa, net.now);
+
+			ck_assert(r == 0 || r == MESHD_E_RANGE);
+			break;
+		}
 		default:
 			break;
 		}
@@ -1104,6 +1111,151 @@ START_TEST(test_udp_lost_falls_back_at_once)
 }
 END_TEST
 
+/* A triggered check: the peer's PROBE from a candidate sends our probe to
+ * it at once, past the candidate's back-off (here 20 s) and the allow
+ * budget; one per candidate per PATH_TRIGGER_GAP_MS. */
+START_TEST(test_triggered_check)
+{
+	struct mesh_path_stats st;
+	struct link *wan;
+	mtime_ns t0;
+
+	wan = add_link(MESH_EP_REFLEXIVE, "198.51.100.2:51861", 20, false);
+	push_candidates();
+	run_for(SEC(21));	/* silent: 3 rounds, now held until 40 s */
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_NONE);
+	wan->up = true;		/* the peer's NAT opened */
+	t0 = net.now;
+	ck_assert_int_eq(mesh_path_input_probe(net.p, &wan->sa, net.now), 0);
+	ck_assert_int_eq(mesh_path_input_probe(net.p, &wan->sa, net.now), 0);
+	run_for(MSEC(100));
+	ck_assert_uint_eq(probes_to(wan, t0, net.now), 1);	/* once, not twice */
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &wan->sa));
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_eq(st.triggered, 1);
+	ck_assert_uint_eq(st.prflx_added, 0);
+	/* on the active, usable path a PROBE triggers nothing */
+	t0 = net.now;
+	ck_assert_int_eq(mesh_path_input_probe(net.p, &wan->sa, net.now + SEC(2)), 0);
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_eq(st.triggered, 1);
+	check_invariants();
+}
+END_TEST
+
+static size_t cand_index(const struct link *l)
+{
+	struct mesh_path_cand_stats cs;
+
+	for (size_t i = 0; i < mesh_path_ncand(net.p); i++) {
+		ck_assert_int_eq(mesh_path_cand_stats(net.p, i, &cs), 0);
+		if (endpoint_eq(&cs.addr, &l->sa))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+/* A peer-reflexive candidate: the peer's record names a port its NAT did
+ * not map (Linux masquerade picked another), its PROBE comes from the real
+ * one: that source becomes a candidate and the path goes direct there. It
+ * survives record changes, turns into a plain candidate when the record
+ * names it, and leaves when it goes silent; at most PATH_PRFLX_MAX;
+ * synthetic endpoints (relay, TCP entry: 0100::/8) never become one. */
+START_TEST(test_peer_reflexive)
+{
+	struct mesh_path_cand_stats cs;
+	struct mesh_path_stats st;
+	struct link *rec, *real, *other;
+	struct mesh_ep eps[2];
+	union endpoint syn;
+	size_t i;
+
+	rec = add_link(MESH_EP_REFLEXIVE, "198.51.100.2:51861", 20, false);
+	real = add_link(MESH_EP_REFLEXIVE, "198.51.100.2:40001", 20, true);
+	other = add_link(MESH_EP_LOCAL, "10.2.0.20:51861", 20, false);
+	eps[0] = rec->ep;
+	ck_assert_int_eq(mesh_path_set_candidates(net.p, eps, 1, net.now), 0);
+	run_for(SEC(2));
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 1);
+	ck_assert_int_eq(mesh_path_input_probe(net.p, &real->sa, net.now), 0);
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 2);
+	i = cand_index(real);
+	ck_assert_uint_eq(i, 1);
+	ck_assert_int_eq(mesh_path_cand_stats(net.p, i, &cs), 0);
+	ck_assert_uint_eq(cs.ep.source, PATH_SRC_PRFLX);
+	ck_assert_int_eq(cs.cls, MESH_PATH_CLASS_WAN);
+	run_for(MSEC(100));
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &real->sa));
+	/* a new record (one more candidate) keeps it, and the path */
+	eps[1] = other->ep;
+	ck_assert_int_eq(mesh_path_set_candidates(net.p, eps, 2, net.now), 0);
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 3);
+	ck_assert(endpoint_eq(&net.last.ep, &real->sa));
+	run_for(SEC(1));
+	ck_assert(endpoint_eq(&net.last.ep, &real->sa));
+	/* the record names it now: a plain candidate, still active */
+	eps[1] = real->ep;
+	ck_assert_int_eq(mesh_path_set_candidates(net.p, eps, 2, net.now), 0);
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 2);
+	ck_assert_int_eq(mesh_path_cand_stats(net.p, cand_index(real), &cs), 0);
+	ck_assert_uint_eq(cs.ep.source, MESH_EP_REFLEXIVE);
+	ck_assert(cs.active);
+	/* synthetic sources are refused */
+	ck_assert_int_eq(endpoint_parse(&syn, "[100::1:2]:1", false), 0);
+	ck_assert_int_eq(mesh_path_input_probe(net.p, &syn, net.now), MESHD_E_INVAL);
+	ck_assert_int_eq(endpoint_parse(&syn, "[100:0:0:1::9]:1", false), 0);
+	ck_assert_int_eq(mesh_path_input_probe(net.p, &syn, net.now), MESHD_E_INVAL);
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 2);
+	/* three silent sources: at most PATH_PRFLX_MAX at a time */
+	for (unsigned k = 0; k < 3; k++) {
+		char a[32];
+
+		snprintf(a, sizeof a, "203.0.113.9:%u", 7000 + k);
+		ck_assert_int_eq(endpoint_parse(&syn, a, false), 0);
+		ck_assert_int_eq(mesh_path_input_probe(net.p, &syn, net.now), 0);
+	}
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 2 + PATH_PRFLX_MAX);
+	mesh_path_get_stats(net.p, &st);
+	ck_assert_uint_eq(st.prflx_added, 4);
+	/* silent, they leave; the path stays */
+	run_for(SEC(PATH_REEVAL_MS / 1000 + 10));
+	ck_assert_uint_eq(mesh_path_ncand(net.p), 2);
+	ck_assert(endpoint_eq(&net.last.ep, &real->sa));
+	check_invariants();
+}
+END_TEST
+
+/* A new member's candidates, idle engine: the first round misses (its NAT
+ * is not open yet), and the warm schedule goes on for PATH_FRESH_MS
+ * instead of the idle minute: direct at the 10 s round. Past the window,
+ * a silent candidate gets the idle schedule again. */
+START_TEST(test_fresh_candidates_retried_idle)
+{
+	struct link *wan, *dead;
+	mtime_ns t0;
+
+	mesh_path_set_idle(net.p, true, false, net.now);
+	wan = add_link(MESH_EP_REFLEXIVE, "198.51.100.2:51861", 20, false);
+	dead = add_link(MESH_EP_LOCAL, "10.2.0.20:51861", 20, false);
+	push_candidates();
+	t0 = net.now;
+	run_for(SEC(7));
+	ck_assert_uint_eq(probes_to(wan, t0, net.now), 2 * PATH_PUNCH_BURST);	/* 0 s, 5 s */
+	wan->up = true;
+	run_for(SEC(5));
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &wan->sa));
+	/* direct, and the window over: dead gets the idle pace (one probe
+	 * a round, a minute or more apart), not the warm one */
+	t0 = net.now + MSEC(PATH_FRESH_MS);
+	run_for(MSEC(PATH_FRESH_MS) + SEC(55));
+	ck_assert_uint_le(probes_to(dead, t0, net.now), PATH_IDLE_BURST);
+	check_invariants();
+}
+END_TEST
+
 /* A recheck probes the active path now instead of at the next keepalive. */
 START_TEST(test_recheck_probes_now)
 {
@@ -1153,6 +1305,9 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_punch_flood_held);
 	tcase_add_test(tc, test_udp_lost_falls_back_at_once);
 	tcase_add_test(tc, test_recheck_probes_now);
+	tcase_add_test(tc, test_triggered_check);
+	tcase_add_test(tc, test_peer_reflexive);
+	tcase_add_test(tc, test_fresh_candidates_retried_idle);
 	tcase_add_test(tc, test_allow_gates_silent_candidates);
 	tcase_add_loop_test(tc, test_random_invariants, 0, 20);
 	suite_add_tcase(s, tc);

@@ -153,12 +153,14 @@ START_TEST(test_json_contract)
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
 		"\"path\": \"direct\", \"transport\": \"udp\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
 		"\"latest_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 4567890, "
-		"\"rtt_ms\": null, \"mtu\": 1280, \"routes\": [], \"cert_expires\": 1700000090}, "
+		"\"rtt_ms\": null, \"mtu\": 1280, \"routes\": [], \"cert_expires\": 1700000090, "
+		"\"candidates\": [], \"probes_denied\": 0, \"punches_held\": 0}, "
 		"{\"name\": \"gamma\", \"public_key\": \"CCCC\", \"overlay_ipv4\": \"100.64.0.3\", "
 		"\"overlay_ipv6\": \"fd00:1::3\", \"path\": \"none\", \"transport\": \"udp\", \"endpoint\": null, "
 		"\"via\": null, \"latest_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, "
 		"\"rtt_ms\": null, \"mtu\": null, "
-		"\"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"], \"cert_expires\": 0}]}\n");
+		"\"routes\": [\"10.1.0.0/16\", \"fd00:aa::/64\"], \"cert_expires\": 0, "
+		"\"candidates\": [], \"probes_denied\": 0, \"punches_held\": 0}]}\n");
 	sbuf_free(&b);
 
 	/* no peers, no endpoints */
@@ -191,6 +193,40 @@ START_TEST(test_transport)
 	ck_assert_ptr_nonnull(strstr(b.buf, " TRANSPORT "));
 	ck_assert_ptr_nonnull(strstr(b.buf, " tcp "));
 	ck_assert_ptr_nonnull(strstr(b.buf, " udp "));
+	sbuf_free(&b);
+}
+END_TEST
+
+/* candidates: each direct candidate as the path engine sees it, with the
+ * probe budget's refusals; rtt_ms null before an answer. */
+START_TEST(test_candidates)
+{
+	struct status_self self;
+	struct status_peer p[2];
+	struct sbuf b = { 0 };
+
+	fill(&self, p);
+	p[0].ncand = 2;
+	strcpy(p[0].cand[0].addr, "198.51.100.2:51820");
+	p[0].cand[0].source = "reflexive";
+	p[0].cand[0].usable = p[0].cand[0].active = true;
+	p[0].cand[0].rtt_ms = 3;
+	p[0].cand[0].sent = 9;
+	p[0].cand[0].acked = 8;
+	p[0].cand[0].lost = 1;
+	strcpy(p[0].cand[1].addr, "10.2.0.12:51820");
+	p[0].cand[1].source = "local";
+	p[0].cand[1].rtt_ms = -1;
+	p[0].cand[1].sent = 6;
+	p[0].probes_denied = 4;
+	p[0].punches_held = 2;
+	status_format_json(&b, &self, p, 2, 1010);
+	ck_assert(!b.oom);
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"candidates\": [{\"addr\": \"198.51.100.2:51820\", "
+	    "\"source\": \"reflexive\", \"usable\": true, \"active\": true, \"rtt_ms\": 3, "
+	    "\"sent\": 9, \"acked\": 8, \"lost\": 1}, {\"addr\": \"10.2.0.12:51820\", "
+	    "\"source\": \"local\", \"usable\": false, \"active\": false, \"rtt_ms\": null, "
+	    "\"sent\": 6, \"acked\": 0, \"lost\": 0}], \"probes_denied\": 4, \"punches_held\": 2}"));
 	sbuf_free(&b);
 }
 END_TEST
@@ -526,6 +562,7 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_json_contract);
 	tcase_add_test(tc, test_cert_expiry_text);
 	tcase_add_test(tc, test_transport);
+	tcase_add_test(tc, test_candidates);
 	tcase_add_test(tc, test_path_rule);
 	tcase_add_test(tc, test_text_table);
 	tcase_add_test(tc, test_ipv6_not_active);

@@ -75,6 +75,7 @@
 #include "mesh/endpoints.h"
 #include "mesh/identity.h"
 #include "mesh/join.h"
+#include "mesh/path.h"
 #include "mesh/tcpframe.h"
 #include "store/store.h"
 #include "util/addr.h"
@@ -393,6 +394,10 @@ struct mesh_node_peer {
 	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
 	uint64_t cert_expires_at;		/* its certificate, unix s */
 	bool pinned;				/* reaches us over our TCP entry */
+	uint8_t ncand;				/* its direct candidates, as probed */
+	struct mesh_path_cand_stats cand[PATH_CAND_MAX];
+	uint64_t probes_denied;			/* by the per-address budget */
+	uint64_t punches_held;			/* punch rounds deferred */
 };
 /* Calls fn for every other valid member, in name order. fn returns 0 to go
  * on; anything else stops the walk and is returned. */

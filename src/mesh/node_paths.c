@@ -522,6 +522,9 @@ void node_probe_input(struct mesh_node *n, const union endpoint *src, const uint
 	wr_init(&w, buf, sizeof buf);
 	if (mesh_probe_seal(&np->pkey, &a, &w) == 0)
 		n->ops.send_underlay(n->ctx, src, buf, w.off);
+	/* Its source reaches us: a triggered check back to it (a
+	 * peer-reflexive candidate when its record does not name it). */
+	mesh_path_input_probe(np->path, src, n->now);
 	/* The peer is probing us and we have no direct path to it: its NAT
 	 * has just opened a hole towards us, so a probe round from our side
 	 * now is likely to get through (instead of the next round in 5 s). */

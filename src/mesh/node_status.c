@@ -125,7 +125,15 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 		if (v[i]->path != NULL) {
 			struct mesh_path_choice pc;
 
+			struct mesh_path_stats ps;
+
 			mesh_path_current(v[i]->path, &pc);
+			for (size_t k = 0; k < mesh_path_ncand(v[i]->path) && k < PATH_CAND_MAX; k++)
+				if (mesh_path_cand_stats(v[i]->path, k, &mp.cand[mp.ncand]) == 0)
+					mp.ncand++;
+			mesh_path_get_stats(v[i]->path, &ps);
+			mp.probes_denied = ps.probes_denied;
+			mp.punches_held = ps.punches_held;
 			mp.path = (uint8_t)pc.kind;
 			if (pc.kind != MESH_PATH_NONE)
 				mp.rtt_ms = pc.rtt_ms > INT32_MAX ? INT32_MAX : (int32_t)pc.rtt_ms;

@@ -1,4 +1,5 @@
 /* Per-peer path selection (mesh/path.h). */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,9 @@ struct cand {
 	unsigned dry;			/* scheduled rounds without an answer */
 	mtime_ns hold_until;		/* skips scheduled rounds until then */
 	uint64_t sent, acked, lost;
+	bool prflx;			/* peer-reflexive: learnt from a PROBE */
+	bool trig;			/* the next burst probe is a triggered check */
+	mtime_ns trigger_at;		/* no triggered check before then */
 };
 
 struct tx {
@@ -52,6 +56,7 @@ struct mesh_path {
 	mtime_ns idle_backoff;		/* until the next idle round */
 	bool changed_once;
 	mtime_ns change_round_at;	/* last round started by a candidate change */
+	mtime_ns fresh_until;		/* a changed candidate set: warm rounds */
 	struct mesh_bucket punch_b;	/* punch rounds (PATH_PUNCH_ROUNDS_*) */
 	bool punch_pending;		/* a punch waits for a token */
 	struct mesh_path_stats stats;
@@ -116,7 +121,7 @@ static enum mesh_path_class classify(const struct mesh_path *p, const struct mes
 {
 	size_t i;
 
-	if (ep->source == MESH_EP_LOCAL)
+	if (ep->source == MESH_EP_LOCAL || ep->source == PATH_SRC_PRFLX)
 		for (i = 0; i < p->nlocal; i++)
 			if (in_prefix(&p->local[i], ep))
 				return MESH_PATH_CLASS_LAN;
@@ -168,14 +173,20 @@ static mtime_ns keepalive_delay(struct mesh_path *p)
 	    rnd(p) % (PATH_KEEPALIVE_MAX_MS - PATH_KEEPALIVE_MIN_MS + 1));
 }
 
-/* When the next periodic round is due after one at now: warm, every
- * PATH_REEVAL_MS (direct) or PATH_RETRY_MS; idle, after the back-off, which
- * then doubles. */
+/* New candidates, no direct path yet: the warm schedule, idle or not. */
+static bool fresh(const struct mesh_path *p, mtime_ns now)
+{
+	return p->active < 0 && now < p->fresh_until;
+}
+
+/* When the next periodic round is due after one at now: warm (or fresh),
+ * every PATH_REEVAL_MS (direct) or PATH_RETRY_MS; idle, after the
+ * back-off, which then doubles. */
 static void schedule_round(struct mesh_path *p, mtime_ns now)
 {
 	if (p->ncand == 0) {
 		p->next_round = MTIME_NEVER;
-	} else if (p->idle) {
+	} else if (p->idle && !fresh(p, now)) {
 		p->next_round = now + p->idle_backoff;
 		p->idle_backoff *= 2;
 		if (p->idle_backoff > MSEC(PATH_IDLE_REPROBE_MAX_MS))
@@ -528,6 +539,22 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 		next[nn].unacked_since = MTIME_NEVER;
 		nn++;
 	}
+	/* peer-reflexive candidates stay unless the record names them now */
+	for (i = 0; i < p->ncand && nn < PATH_CAND_MAX; i++) {
+		if (!p->cand[i].prflx)
+			continue;
+		for (j = 0; j < nn; j++)
+			if (same_addr(&next[j].ep, &p->cand[i].ep))
+				break;
+		if (j < nn)
+			continue;
+		memset(&next[nn], 0, sizeof next[nn]);
+		next[nn].ep = p->cand[i].ep;
+		next[nn].sa = p->cand[i].sa;
+		next[nn].cls = classify(p, &p->cand[i].ep);
+		next[nn].unacked_since = MTIME_NEVER;
+		nn++;
+	}
 	/* carry the state of candidates we keep */
 	changed = nn != p->ncand;
 	for (i = 0; i < p->ncand; i++) {
@@ -543,6 +570,7 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 				next[j] = p->cand[i];
 				next[j].cls = cls;
 				next[j].ep = ep;
+				next[j].prflx = ep.source == PATH_SRC_PRFLX;
 				map[i] = (int)j;
 				break;
 			}
@@ -570,6 +598,7 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 	reset_streaks(p);
 	if (p->idle)
 		p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);	/* news: back-off anew */
+	p->fresh_until = now + MSEC(PATH_FRESH_MS);
 	punch_credit(p);
 	change_round(p, now);
 	return 0;
@@ -634,9 +663,10 @@ void mesh_path_set_idle(struct mesh_path *p, bool idle, bool keepalive, mtime_ns
 		return;
 	p->idle = true;
 	p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);
-	if (p->ncand > 0)
+	if (p->ncand > 0 && !fresh(p, now)) {
 		p->next_round = now + p->idle_backoff;
-	p->idle_backoff *= 2;
+		p->idle_backoff *= 2;
+	}
 }
 
 bool mesh_path_is_idle(const struct mesh_path *p)
@@ -753,6 +783,133 @@ int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint
 	return 0;
 }
 
+/* src as a peer-reflexive mesh_ep; false for anything that is no unicast
+ * address and port, and for the synthetic endpoints of relays and TCP
+ * entries (0100::/8). */
+static bool prflx_of(const union endpoint *src, struct mesh_ep *ep)
+{
+	union endpoint s = *src;
+
+	endpoint_unmap(&s);
+	memset(ep, 0, sizeof *ep);
+	ep->source = MESH_EP_LOCAL;	/* for mesh_ep_valid */
+	if (s.sa.sa_family == AF_INET) {
+		ep->family = MESH_FAMILY_V4;
+		memcpy(ep->addr, &s.sin.sin_addr, 4);
+		ep->port = ntohs(s.sin.sin_port);
+	} else if (s.sa.sa_family == AF_INET6) {
+		ep->family = MESH_FAMILY_V6;
+		memcpy(ep->addr, &s.sin6.sin6_addr, 16);
+		ep->port = ntohs(s.sin6.sin6_port);
+		if (ep->addr[0] == 0x01)
+			return false;
+	} else {
+		return false;
+	}
+	if (!mesh_ep_valid(ep))
+		return false;
+	ep->source = PATH_SRC_PRFLX;
+	return true;
+}
+
+static void drop_tx_of(struct mesh_path *p, int i)
+{
+	for (size_t k = 0; k < PATH_TX_MAX; k++)
+		if (p->tx[k].used && p->tx[k].cand == i)
+			p->tx[k].used = false;
+}
+
+/* A slot for a new peer-reflexive candidate: a free one while fewer than
+ * PATH_PRFLX_MAX exist, else the inactive one heard from longest ago. */
+static int add_prflx(struct mesh_path *p, const struct mesh_ep *ep, mtime_ns now)
+{
+	size_t nprflx = 0, k;
+	int victim = -1, i;
+	struct cand *c;
+
+	for (k = 0; k < p->ncand; k++) {
+		if (!p->cand[k].prflx)
+			continue;
+		nprflx++;
+		if (p->active != (int)k &&
+		    (victim < 0 || p->cand[k].last_ack < p->cand[victim].last_ack))
+			victim = (int)k;
+	}
+	if (nprflx < PATH_PRFLX_MAX && p->ncand < PATH_CAND_MAX) {
+		i = (int)p->ncand++;
+	} else if (victim >= 0) {
+		i = victim;
+		drop_tx_of(p, i);
+	} else {
+		return -1;
+	}
+	c = &p->cand[i];
+	memset(c, 0, sizeof *c);
+	c->ep = *ep;
+	mesh_path_ep_to_endpoint(ep, &c->sa);
+	c->cls = classify(p, ep);
+	c->unacked_since = MTIME_NEVER;
+	c->prflx = true;
+	p->stats.prflx_added++;
+	if (p->next_round == MTIME_NEVER)
+		schedule_round(p, now);
+	return i;
+}
+
+int mesh_path_input_probe(struct mesh_path *p, const union endpoint *src, mtime_ns now)
+{
+	struct mesh_ep ep;
+	struct cand *c;
+	int i = -1;
+
+	for (size_t k = 0; k < p->ncand; k++)
+		if (src_matches(src, &p->cand[k].sa)) {
+			i = (int)k;
+			break;
+		}
+	if (i < 0) {
+		if (!prflx_of(src, &ep))
+			return MESHD_E_INVAL;
+		if ((i = add_prflx(p, &ep, now)) < 0)
+			return MESHD_E_RANGE;
+	}
+	c = &p->cand[i];
+	if ((p->active == i && c->usable) || now < c->trigger_at)
+		return 0;
+	c->trigger_at = now + MSEC(PATH_TRIGGER_GAP_MS);
+	c->trig = true;
+	if (c->burst_left == 0)
+		c->burst_left = 1;
+	c->next_burst = now;
+	return 0;
+}
+
+/* Peer-reflexive candidates that went silent leave (not the active one). */
+static void sweep_prflx(struct mesh_path *p)
+{
+	size_t i = 0;
+
+	while (i < p->ncand) {
+		struct cand *c = &p->cand[i];
+
+		if (!c->prflx || c->usable || p->active == (int)i || c->burst_left > 0 ||
+		    c->losses < PATH_DEAD_LOSSES) {
+			i++;
+			continue;
+		}
+		drop_tx_of(p, (int)i);
+		for (size_t k = 0; k < PATH_TX_MAX; k++)
+			if (p->tx[k].used && p->tx[k].cand > (int)i)
+				p->tx[k].cand--;
+		memmove(c, c + 1, (p->ncand - i - 1) * sizeof *c);
+		p->ncand--;
+		if (p->active > (int)i)
+			p->active--;
+	}
+	if (p->ncand == 0)
+		p->next_round = MTIME_NEVER;
+}
+
 mtime_ns mesh_path_next_expiry(const struct mesh_path *p)
 {
 	mtime_ns t = p->next_round;
@@ -797,21 +954,28 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 		    now >= c->unacked_since + MSEC(PATH_DEAD_MS))
 			mark_dead(p, (int)i, now);
 	}
+	sweep_prflx(p);
 	if (p->punch_pending && punch_token(p, now))
 		punch_round(p, now);
 	if (p->next_round <= now)
-		start_round_n(p, now, p->idle ? PATH_IDLE_BURST : PATH_PUNCH_BURST, false);
+		start_round_n(p, now, p->idle && !fresh(p, now) ? PATH_IDLE_BURST : PATH_PUNCH_BURST,
+		    false);
 	for (i = 0; i < p->ncand; i++) {
 		struct cand *c = &p->cand[i];
 
 		if (c->burst_left > 0 && c->next_burst <= now) {
+			bool trig = c->trig;
+
+			c->trig = false;
 			c->burst_left--;
 			c->next_burst = now + MSEC(PATH_PUNCH_GAP_MS);
-			if (c->acked == 0 && p->cfg.allow != NULL &&
-			    !p->cfg.allow(p->cfg.ctx, &c->sa, now))
+			if (!trig && c->acked == 0 && p->cfg.allow != NULL &&
+			    !p->cfg.allow(p->cfg.ctx, &c->sa, now)) {
 				p->stats.probes_denied++;
-			else
+			} else {
+				p->stats.triggered += trig;
 				send_probe(p, (int)i, now);
+			}
 		}
 	}
 	if (keepalive_on(p) && p->next_keepalive <= now) {

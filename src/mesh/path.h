@@ -52,13 +52,30 @@
  * re-evaluation and retry rounds: it re-probes lazily, one probe per
  * candidate per round, the first round PATH_IDLE_REPROBE_MIN_MS after it
  * went idle and each later one twice as late, up to
- * PATH_IDLE_REPROBE_MAX_MS. Events still start full rounds at once
+ * PATH_IDLE_REPROBE_MAX_MS. A changed candidate set (a new member, a
+ * move) is the exception: for PATH_FRESH_MS, and while no direct path is
+ * found, its rounds keep the warm schedule (PATH_RETRY_MS with the silent
+ * back-off: rounds at 0, 5, 10 and 20 s), idle or not: the first round
+ * often misses (the other side has not opened its NAT yet, or loss), and
+ * the next idle round would come a minute later. Events still start full rounds at once
  * (candidates changed, a punch, the active path died), and a lost probe on
  * the active path is still checked again at once (a dead path is found
  * with PATH_DEAD_LOSSES probes). An idle engine asked to keep the NAT
  * mapping (keepalive) goes on probing its active path every
  * PATH_KEEPALIVE_MIN_MS..MAX_MS. Going warm again starts a full round and
  * probes the active path at once.
+ *
+ * Triggered checks (ICE's, RFC 8445 7.3.1.4). A PROBE the peer sent us
+ * (mesh_path_input_probe) proves its source reaches us and that our NAT
+ * lets it in, so our own probe to that source is likely to pass now: the
+ * engine sends one at once (at most one per candidate per
+ * PATH_TRIGGER_GAP_MS), without waiting for the candidate's back-off or a
+ * punch token, and without the allow budget (the peer's own packet came
+ * from there). A source that is none of the candidates becomes a
+ * peer-reflexive one (PATH_SRC_PRFLX: the peer's NAT mapped it elsewhere
+ * than its record says, as a Linux masquerade does when the port is taken);
+ * at most PATH_PRFLX_MAX of them, kept across candidate changes, dropped
+ * once silent for PATH_DEAD_LOSSES probes.
  *
  * Upcalls run inside the call that triggers them and must not call back
  * into the engine. Probes are only ever sent from mesh_path_handle_expiry();
@@ -103,6 +120,11 @@ enum {
 	PATH_CHANGE_GAP_MS = 10000,	/* candidate changes start a round at
 					 * most this often (later: deferred) */
 	PATH_BACKOFF_MAX_MS = 60000,	/* cap of a silent candidate's back-off */
+	PATH_TRIGGER_GAP_MS = 1000,	/* triggered checks per candidate */
+	PATH_FRESH_MS = 30000,		/* new candidates: warm rounds this long */
+	PATH_PRFLX_MAX = 2,		/* peer-reflexive candidates */
+	PATH_SRC_PRFLX = 0x80,		/* mesh_ep.source of such a candidate
+					 * (the engine's own; never in a record) */
 };
 
 enum mesh_path_kind {
@@ -157,6 +179,8 @@ struct mesh_path_stats {
 	uint64_t keepalives;	/* probes_sent on the active path outside rounds */
 	uint64_t probes_denied;	/* to never-answering candidates, refused by allow */
 	uint64_t punches_held;	/* punch requests deferred (no round token) */
+	uint64_t triggered;	/* triggered checks sent (mesh_path_input_probe) */
+	uint64_t prflx_added;	/* peer-reflexive candidates learnt */
 };
 
 /* Send a PROBE with this txid to dst (the caller seals it, mesh/probe.h). */
@@ -234,6 +258,13 @@ void mesh_path_udp_lost(struct mesh_path *p, mtime_ns now);
  * the candidate the probe went to; the txid stays outstanding). */
 int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint *src,
     mtime_ns now);
+
+/* The peer's PROBE came from src (authenticated, fresh: the caller
+ * answered it). A triggered check to src (see the top of this file);
+ * src becomes a peer-reflexive candidate when it is none of them. 0;
+ * MESHD_E_INVAL (src is no unicast address and port, or a synthetic one in
+ * 0100::/8); MESHD_E_RANGE (no room for another candidate). */
+int mesh_path_input_probe(struct mesh_path *p, const union endpoint *src, mtime_ns now);
 
 /* When mesh_path_handle_expiry() has work next; MTIME_NEVER when none. */
 mtime_ns mesh_path_next_expiry(const struct mesh_path *p);

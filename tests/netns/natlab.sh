@@ -398,6 +398,15 @@ elif cmd == "direct":                           # direct FILE NAME [IPPREFIX]
     if w and not (h.startswith(w) if w.endswith(".") else h == w):
         print("direct at %s, want %s" % (p.get("endpoint"), sys.argv[4])); sys.exit(1)
     print("direct %s" % p.get("endpoint"))
+elif cmd == "cands":                            # cands FILE: per peer, its candidates
+    j = load(sys.argv[2])
+    for p in (j or {}).get("peers", []):
+        c = " ".join("%s(%s%s%s %d/%d/%d)" % (e["addr"], e["source"],
+                     ",usable" if e.get("usable") else "", ",active" if e.get("active") else "",
+                     e.get("sent", 0), e.get("acked", 0), e.get("lost", 0))
+                     for e in p.get("candidates", []))
+        print("%s: %s; denied %s, punches held %s; sent/acked/lost: %s" % (
+            p["name"], p.get("path"), p.get("probes_denied"), p.get("punches_held"), c or "-"))
 elif cmd == "path":                             # path FILE NAME: "path endpoint via"
     p = peer(load(sys.argv[2]), sys.argv[3])
     if p is None:
@@ -546,7 +555,8 @@ lab_logs() {
 	echo "    --- $1 (ns ${LAB_NODE_NS[$1]:-?}) last ${2:-15} log lines:"
 	[ -s "$f" ] && tail -n "${2:-15}" "$f" | sed 's/^/    | /'
 	lab_st "$1"
-	[ -s "$WORK/st/$1.json" ] && echo "    | endpoints: $(lab_q endpoints "$WORK/st/$1.json")"
+	[ -s "$WORK/st/$1.json" ] && echo "    | endpoints: $(lab_q endpoints "$WORK/st/$1.json")" &&
+		lab_q cands "$WORK/st/$1.json" | sed 's/^/    | peer /'
 	return 0
 }
 
