@@ -21,8 +21,11 @@
  * MESH_TCP_FB_UDP_RETRY_MS; the first answer switches back and closes the
  * connection. An entry that fails is skipped for FB_BAD_S.
  *
- * Limits: with only the entry and us in the mesh, UDP is never retried
- * (everything for the entry goes down the connection while it is up). */
+ * The entry itself is retried too: of each retry round, the first PROBE to
+ * entry_udp goes over UDP (udp_trial), the rest down the connection. With
+ * only the entry and us in the mesh that probe is the only UDP there is.
+ * One lost probe does not kill the entry's path (PATH_DEAD_LOSSES is 3,
+ * and the probes through the connection answer). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -265,6 +268,7 @@ static void on_tick(uv_timer_t *t)
 		log_info("tcp fallback: no member answered over UDP for %d s: trying TCP",
 			 MESH_TCP_FB_UDP_SILENT_MS / 1000);
 	if (act & MESH_TCP_FB_TRY_UDP) {
+		f->udp_trial = 1;
 		mesh_node_reprobe(d->node, now, meshd_now_unix());
 		wgdev_rearm(&d->dev);
 	}
@@ -278,6 +282,11 @@ bool meshd_fallback_send(struct meshd *d, const union endpoint *dst, const uint8
 
 	if (!f->ready || !endpoint_eq(dst, &f->entry_udp))
 		return false;
+	if (f->udp_trial > 0 && len >= MESH_MSG_HDR_LEN && p[0] == MESH_MSG_MAGIC &&
+	    p[1] == MESH_MSG_PROBE) {
+		f->udp_trial--;
+		return false;	/* this one tries UDP */
+	}
 	if (tcp_client_send(f->cli, p, len) != 0)
 		f->send_drops++;
 	return true;

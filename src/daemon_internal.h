@@ -69,6 +69,8 @@ struct meshd_fallback {
 	uint8_t entry_id[MESH_NODE_ID_LEN];
 	char entry_name[MESH_NAME_MAX + 1];
 	union endpoint entry_udp;	/* the entry's UDP endpoint we send to */
+	unsigned udp_trial;		/* PROBEs to entry_udp still to send over
+					 * UDP (a retry of UDP to the entry) */
 	struct { uint8_t id[MESH_NODE_ID_LEN]; mtime_ns until; } bad[MESHD_FB_BAD_MAX];
 	uint64_t send_drops;
 };

@@ -21,10 +21,13 @@
 #    within 30 s; measured.
 # 5. n3 roams mid-ping from rtr3 to rtr4, which drops all UDP but DNS from
 #    the start: over TCP again, the ping gap (the roam gap) measured.
+# 6. n2 leaves (down, revoked): only the entry and n3 remain. rtr4 forwards
+#    UDP again: n3 is back on UDP within 30 s (its retry rounds send the
+#    first probe to the entry over UDP).
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
-netns_setup tf 240 "$@"
+netns_setup tf 300 "$@"
 # shellcheck source=tests/netns/natlab.sh
 . "$(dirname "$0")/natlab.sh"
 
@@ -215,4 +218,17 @@ kill "$PING_PID" 2>/dev/null || true
 read -r RGAP RNREP _ <<<"$(lab_q gap "$WORK/ping3b.out")"
 ROAM_GAP_MS=$((RGAP * 100))
 pass "after the roam: all peers over TCP in $(lab_secs "$ROAM_REACH_MS") s; ping gap ${ROAM_GAP_MS} ms ($RNREP replies)"
-echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS") roam_reach_s=$(lab_secs "$ROAM_REACH_MS") roam_gap_ms=$ROAM_GAP_MS"
+step "6. only the entry and n3 left: rtr4 forwards UDP again, n3 back on UDP within 30 s"
+lab_stop n2
+lab_wait 15000 want n3 "pub:direct:tcp" || fail "n3 after n2 left: $(transports n3)"
+T_OPEN2=$(lab_now_ms)
+nx rtr4 nft delete table inet udpblock || fail "unblock rtr4"
+LAB_T0=$T_OPEN2
+lab_wait 30000 want n3 "pub:direct:udp" ||
+	fail "n3 (alone with the entry) not back on UDP within 30 s: $(transports n3)"
+BACK2_MS=$WAIT_MS
+unset LAB_T0
+lab_ping h3 "$OV_PUB" || fail "n3 cannot ping pub after the return to UDP"
+lab_wait 10000 want pub "n3:direct:udp" || fail "pub still: $(transports pub)"
+pass "alone with the entry: back on UDP $(lab_secs "$BACK2_MS") s after UDP was allowed again"
+echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS") roam_reach_s=$(lab_secs "$ROAM_REACH_MS") roam_gap_ms=$ROAM_GAP_MS back_alone_s=$(lab_secs "$BACK2_MS")"
