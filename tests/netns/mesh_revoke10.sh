@@ -86,9 +86,12 @@ if cmd == "conv":            # conv DIR NODES...: each lists the others, path di
     if bad:
         print(f"{bad // 2 if bad > 1 else 1}+ pairs not direct"); sys.exit(1)
     print("ok")
-elif cmd == "node":          # node DIR NODE FIELD
+elif cmd == "node":          # node DIR NODE FIELD (an overlay address loses its /len)
     j = load(d, sys.argv[3])
-    print(str(j["node"][sys.argv[4]]).split("/")[0] if j else "")
+    v = str(j["node"][sys.argv[4]]) if j else ""
+    # Only addresses carry a prefix length: a base64 key may hold "/"
+    # anywhere, even first (1 run in 64 failed on split("/")[0]).
+    print(v.split("/")[0] if sys.argv[4].startswith("overlay") else v)
 elif cmd == "lists":         # lists DIR NODE NAME: exit 0 when NODE lists NAME
     j = load(d, sys.argv[3])
     sys.exit(0 if j is None or any(p.get("name") == sys.argv[4] for p in j["peers"]) else 1)

@@ -241,7 +241,9 @@ elif cmd == "conv":
     sys.exit(conv(a[0], a[1:]))
 elif cmd == "node":            # node FILE FIELD
     j = load(a[0])
-    print(str(j["node"][a[1]]).split("/")[0] if j else "")
+    v = str(j["node"][a[1]]) if j else ""
+    # Only overlay addresses carry a /len; a base64 key may start with "/".
+    print(v.split("/")[0] if a[1].startswith("overlay") else v)
 elif cmd == "routes":          # routes FILE NODE advertised|approved|installed
     sys.exit(routes(a[0], a[1], a[2]))
 EOF
