@@ -31,7 +31,7 @@ static bool token_eq(const struct mesh_token *a, const struct mesh_token *b)
 {
 	if (memcmp(a->mesh_id, b->mesh_id, sizeof a->mesh_id) != 0 ||
 	    memcmp(a->secret, b->secret, sizeof a->secret) != 0 ||
-	    a->expires_at != b->expires_at || a->nep != b->nep)
+	    a->expires_at != b->expires_at || a->nep != b->nep || a->tcp != b->tcp)
 		return false;
 	for (unsigned i = 0; i < a->nep; i++)
 		if (!endpoint_eq(&a->ep[i], &b->ep[i]))
@@ -160,7 +160,7 @@ START_TEST(test_token_parse_wrong_version)
 	struct mesh_token t;
 
 	memset(p, 0, sizeof p);
-	p[0] = 2;
+	p[0] = 3;
 	wrap(p, sizeof p, s, sizeof s);
 	ck_assert_int_eq(mesh_token_parse(s, &t), MESHD_E_RANGE);
 	p[0] = 0;
@@ -320,6 +320,70 @@ START_TEST(test_token_encode_rejects)
 }
 END_TEST
 
+/* Version 2: a TCP entry among the endpoints, flagged 0x80 in its family. */
+START_TEST(test_token_tcp_entry)
+{
+	char s[MESH_TOKEN_STR_MAX + 1], v1[MESH_TOKEN_STR_MAX + 1], line[200];
+	uint8_t bin[MESH_TOKEN_BIN_MAX], p[MESH_TOKEN_BIN_MAX];
+	struct mesh_token t, u;
+	size_t blen;
+
+	/* the common case plus the TCP entry on the first address */
+	make_token(&t, 3);
+	ck_assert_int_eq(mesh_token_encode(&t, v1, sizeof v1), 0);
+	t.nep = 4;
+	ck_assert_int_eq(endpoint_parse(&t.ep[3], "198.51.100.7:443", false), 0);
+	t.tcp = 1u << 3;
+	ck_assert_int_eq(mesh_token_encode(&t, s, sizeof s), 0);
+	printf("example token with a TCP entry (%zu chars): %s\n", strlen(s), s);
+	ck_assert_uint_le(strlen(s), 150);
+	ck_assert_uint_eq(strlen(s), strlen(v1) + 10);	/* 7 more bytes */
+	ck_assert_int_eq(mesh_token_parse(s, &u), 0);
+	ck_assert(token_eq(&t, &u));
+	ck_assert_uint_eq(u.tcp, 8);
+
+	/* the wire: version 2, family byte 0x84 */
+	ck_assert_int_eq(sodium_base642bin(bin, sizeof bin, s + 6, strlen(s) - 6, NULL, &blen,
+	    NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
+	ck_assert_uint_eq(bin[0], 2);
+	ck_assert_uint_eq(bin[38 + 7 + 7 + 19], 0x84);
+	blen -= 4;
+
+	/* version 1 with the flag: malformed; version 2 without one: too */
+	memcpy(p, bin, blen);
+	p[0] = 1;
+	wrap(p, blen, line, sizeof line);
+	ck_assert_int_eq(mesh_token_parse(line, &u), MESHD_E_PROTO);
+	memcpy(p, bin, blen);
+	p[38 + 7 + 7 + 19] = 4;
+	wrap(p, blen, line, sizeof line);
+	ck_assert_int_eq(mesh_token_parse(line, &u), MESHD_E_PROTO);
+	/* an unknown family bit beside the flag */
+	memcpy(p, bin, blen);
+	p[38 + 7 + 7 + 19] = 0xc4;
+	wrap(p, blen, line, sizeof line);
+	ck_assert_int_eq(mesh_token_parse(line, &u), MESHD_E_PROTO);
+	/* only TCP entries: refused both ways */
+	memcpy(p, bin, blen);
+	p[37] = 1;			/* nep */
+	p[38] = 0x84;
+	wrap(p, 38 + 7, line, sizeof line);
+	ck_assert_int_eq(mesh_token_parse(line, &u), MESHD_E_PROTO);
+	u = t;
+	u.tcp = 0xf;
+	ck_assert_int_eq(mesh_token_encode(&u, s, sizeof s), MESHD_E_INVAL);
+	u.tcp = 0x10;			/* beyond nep */
+	ck_assert_int_eq(mesh_token_encode(&u, s, sizeof s), MESHD_E_INVAL);
+
+	/* a token without a TCP entry stays version 1 */
+	t.tcp = 0;
+	ck_assert_int_eq(mesh_token_encode(&t, s, sizeof s), 0);
+	ck_assert_int_eq(sodium_base642bin(bin, sizeof bin, s + 6, strlen(s) - 6, NULL, &blen,
+	    NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING), 0);
+	ck_assert_uint_eq(bin[0], 1);
+}
+END_TEST
+
 START_TEST(test_token_check_expiry)
 {
 	struct mesh_token t;
@@ -380,6 +444,7 @@ Suite *suite_token(void)
 	tcase_add_test(tc, test_token_parse_whitespace_trimmed);
 	tcase_add_test(tc, test_token_parse_rejects_fields);
 	tcase_add_test(tc, test_token_encode_rejects);
+	tcase_add_test(tc, test_token_tcp_entry);
 	tcase_add_test(tc, test_token_check_expiry);
 	tcase_add_test(tc, test_token_pins);
 	tcase_add_test(tc, test_token_secret_hash);

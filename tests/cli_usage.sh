@@ -251,7 +251,7 @@ p += hashlib.blake2b(p, digest_size=16, key=b"meshd token checksum v1").digest()
 print("meshd-" + base64.urlsafe_b64encode(p).decode().rstrip("="))
 EOF
 	}
-	join_bad "newer version" "$(craft 2 4000000000)" "unsupported token version"
+	join_bad "newer version" "$(craft 3 4000000000)" "unsupported token version"
 	join_bad "expired" "$(craft 1 1000000)" "has expired"
 	join_bad "stdin, expired" "$(craft 1 1000000)" "has expired" stdin
 else

@@ -21,14 +21,15 @@ static void checksum(const uint8_t *p, size_t len, uint8_t out[MESH_TOKEN_CSUM_L
 	memcpy(out, h, MESH_TOKEN_CSUM_LEN);
 }
 
-static int ep_encode(const union endpoint *ep, struct wr *w)
+static int ep_encode(const union endpoint *ep, bool tcp, struct wr *w)
 {
+	uint8_t flag = tcp ? MESH_TOKEN_EP_TCP : 0;
 	int r;
 
 	if (ep->sa.sa_family == AF_INET) {
 		if (ep->sin.sin_port == 0)
 			return MESHD_E_INVAL;
-		if ((r = wr_u8(w, MESH_FAMILY_V4)) != 0 ||
+		if ((r = wr_u8(w, MESH_FAMILY_V4 | flag)) != 0 ||
 		    (r = wr_bytes(w, (const uint8_t *)&ep->sin.sin_addr, 4)) != 0 ||
 		    (r = wr_u16(w, ntohs(ep->sin.sin_port))) != 0)
 			return r;
@@ -38,7 +39,7 @@ static int ep_encode(const union endpoint *ep, struct wr *w)
 		if (ep->sin6.sin6_port == 0 || ep->sin6.sin6_scope_id != 0 ||
 		    IN6_IS_ADDR_V4MAPPED(&ep->sin6.sin6_addr))
 			return MESHD_E_INVAL;
-		if ((r = wr_u8(w, MESH_FAMILY_V6)) != 0 ||
+		if ((r = wr_u8(w, MESH_FAMILY_V6 | flag)) != 0 ||
 		    (r = wr_bytes(w, (const uint8_t *)&ep->sin6.sin6_addr, 16)) != 0 ||
 		    (r = wr_u16(w, ntohs(ep->sin6.sin6_port))) != 0)
 			return r;
@@ -57,17 +58,18 @@ int mesh_token_encode(const struct mesh_token *tok, char *out, size_t cap)
 
 	if (cap > 0)
 		out[0] = '\0';
-	if (tok->nep < 1 || tok->nep > MESH_TOKEN_MAX_EP)
+	if (tok->nep < 1 || tok->nep > MESH_TOKEN_MAX_EP || (tok->tcp >> tok->nep) != 0 ||
+	    tok->tcp == (1u << tok->nep) - 1)
 		return MESHD_E_INVAL;
 	wr_init(&w, bin, sizeof bin);
-	if ((r = wr_u8(&w, MESH_TOKEN_VERSION)) != 0 ||
+	if ((r = wr_u8(&w, tok->tcp ? MESH_TOKEN_VERSION_TCP : MESH_TOKEN_VERSION)) != 0 ||
 	    (r = wr_bytes(&w, tok->mesh_id, sizeof tok->mesh_id)) != 0 ||
 	    (r = wr_bytes(&w, tok->secret, sizeof tok->secret)) != 0 ||
 	    (r = wr_u32(&w, tok->expires_at)) != 0 ||
 	    (r = wr_u8(&w, tok->nep)) != 0)
 		goto out;
 	for (i = 0; i < tok->nep; i++)
-		if ((r = ep_encode(&tok->ep[i], &w)) != 0)
+		if ((r = ep_encode(&tok->ep[i], (tok->tcp >> i) & 1, &w)) != 0)
 			goto out;
 	/* The buffer is sized for the largest payload: this cannot fail. */
 	checksum(bin, w.off, bin + w.off);
@@ -92,7 +94,8 @@ static bool is_space(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
-static int ep_decode(struct rd *rd, union endpoint *ep)
+/* One endpoint; *tcp says whether it is a TCP entry (allowed: version 2). */
+static int ep_decode(struct rd *rd, bool allow_tcp, union endpoint *ep, bool *tcp)
 {
 	uint8_t family;
 	uint16_t port;
@@ -100,6 +103,10 @@ static int ep_decode(struct rd *rd, union endpoint *ep)
 
 	if ((r = rd_u8(rd, &family)) != 0)
 		return r;
+	*tcp = (family & MESH_TOKEN_EP_TCP) != 0;
+	if (*tcp && !allow_tcp)
+		return MESHD_E_PROTO;
+	family &= (uint8_t)~MESH_TOKEN_EP_TCP;
 	if (family == MESH_FAMILY_V4) {
 		ep->sin.sin_family = AF_INET;
 		if ((r = rd_bytes(rd, (uint8_t *)&ep->sin.sin_addr, 4)) != 0 ||
@@ -121,12 +128,13 @@ static int ep_decode(struct rd *rd, union endpoint *ep)
 	return port != 0 ? 0 : MESHD_E_PROTO;
 }
 
-/* The version 1 payload, checksum already checked and cut off. */
+/* A version 1 or 2 payload, checksum already checked and cut off. */
 static int parse_v1(const uint8_t *p, size_t len, struct mesh_token *out)
 {
 	struct rd rd;
 	uint8_t version;
 	unsigned i;
+	bool tcp;
 	int r;
 
 	rd_init(&rd, p, len);
@@ -138,9 +146,15 @@ static int parse_v1(const uint8_t *p, size_t len, struct mesh_token *out)
 		return r;
 	if (out->nep < 1 || out->nep > MESH_TOKEN_MAX_EP)
 		return MESHD_E_PROTO;
-	for (i = 0; i < out->nep; i++)
-		if ((r = ep_decode(&rd, &out->ep[i])) != 0)
+	for (i = 0; i < out->nep; i++) {
+		if ((r = ep_decode(&rd, version == MESH_TOKEN_VERSION_TCP, &out->ep[i], &tcp)) != 0)
 			return r;
+		out->tcp |= (uint8_t)(tcp << i);
+	}
+	/* version 2 exactly when there is a TCP entry; never only TCP */
+	if ((version == MESH_TOKEN_VERSION_TCP) != (out->tcp != 0) ||
+	    out->tcp == (1u << out->nep) - 1)
+		return MESHD_E_PROTO;
 	return rd_end(&rd);
 }
 
@@ -177,7 +191,7 @@ int mesh_token_parse(const char *s, struct mesh_token *out)
 	checksum(bin, blen, want);
 	if (sodium_memcmp(want, bin + blen, MESH_TOKEN_CSUM_LEN) != 0)
 		goto out;
-	if (bin[0] != MESH_TOKEN_VERSION) {
+	if (bin[0] != MESH_TOKEN_VERSION && bin[0] != MESH_TOKEN_VERSION_TCP) {
 		r = MESHD_E_RANGE;
 		goto out;
 	}

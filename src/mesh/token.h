@@ -8,6 +8,14 @@
  *	u8 nep (1..4), nep x (u8 family 4|6, addr[4|16], u16 port) |
  *	checksum[4] = BLAKE2b(key "meshd token checksum v1", all bytes before)
  *
+ * Version 2 is the same layout; an endpoint's family byte may carry
+ * MESH_TOKEN_EP_TCP (0x80): that endpoint is the inviter's TCP entry (a
+ * joiner whose UDP gets no answer joins through it). A token is written as
+ * version 2 only when it holds a TCP entry, so a token without one still
+ * works with a meshd that knows only version 1; an older meshd reads a
+ * version 2 token as "from a newer meshd", not as damaged. At least one
+ * endpoint is UDP.
+ *
  * The checksum sits at the end of every version, so parsing checks it before
  * looking at the version: a typo or a truncated paste reads as "malformed",
  * and only an intact token from a newer meshd reads as "unsupported version".
@@ -26,7 +34,9 @@
 #include "util/addr.h"
 
 enum {
-	MESH_TOKEN_VERSION = 1,
+	MESH_TOKEN_VERSION = 1,		/* no TCP entry */
+	MESH_TOKEN_VERSION_TCP = 2,	/* with a TCP entry */
+	MESH_TOKEN_EP_TCP = 0x80,	/* family flag (version 2) */
 	MESH_TOKEN_ID_LEN = 16,		/* mesh id bytes carried: 128-bit pin */
 	MESH_TOKEN_SECRET_LEN = 16,
 	MESH_TOKEN_MAX_EP = 4,
@@ -49,12 +59,14 @@ struct mesh_token {
 	uint8_t secret[MESH_TOKEN_SECRET_LEN];	/* one-time; wipe with mesh_token_clear() */
 	uint32_t expires_at;			/* unix s; invalid from this second */
 	uint8_t nep;
+	uint8_t tcp;				/* bit i set: ep[i] is a TCP entry */
 	union endpoint ep[MESH_TOKEN_MAX_EP];	/* the inviter's endpoints */
 };
 
 /* Writes the token line and a NUL into out. Returns 0; MESHD_E_INVAL when
  * the struct cannot be encoded (nep not 1..4, an endpoint that is not
- * AF_INET/AF_INET6, port 0, an IPv6 scope id or a v4-mapped IPv6 address);
+ * AF_INET/AF_INET6, port 0, an IPv6 scope id or a v4-mapped IPv6 address,
+ * tcp bits beyond nep or on every endpoint);
  * MESHD_E_RANGE when cap is too small (at most MESH_TOKEN_STR_MAX + 1 needed). */
 int mesh_token_encode(const struct mesh_token *tok, char *out, size_t cap);
 
