@@ -149,6 +149,13 @@ static bool conn_frame(struct tcp_conn *c, const uint8_t *f, size_t len, mtime_n
 		memcpy(c->dgram, f, len);
 		e->cfg.deliver(e->cfg.ctx, c->id, c->srv.node_id, &c->peer, c->dgram, len, now);
 		return !c->closing;	/* deliver may have stopped the entry */
+	case MESH_TCP_SRV_JOIN_REQ:
+		if (!e->cfg.join)
+			break;
+		e->stats.join_reqs++;
+		memcpy(c->dgram, f, len);
+		e->cfg.join(e->cfg.ctx, c->id, &c->peer, c->dgram, len, now);
+		return !c->closing;
 	case MESH_TCP_SRV_IGNORE:
 		return true;
 	case MESHD_E_CRYPTO:
@@ -428,7 +435,8 @@ int tcp_entry_send(struct tcp_entry *e, uint64_t conn_id, const uint8_t *p, size
 	size_t slot = (size_t)(conn_id & 0xffff);
 	struct tcp_conn *c = slot < MESH_TCP_CONN_MAX ? e->conns[slot] : NULL;
 
-	if (!c || c->id != conn_id || c->closing || c->srv.state != MESH_TCP_SRV_AUTHED)
+	if (!c || c->id != conn_id || c->closing || (c->srv.state != MESH_TCP_SRV_AUTHED &&
+	    c->srv.state != MESH_TCP_SRV_JOINING))
 		return MESHD_E_NOENT;
 	uint64_t before = c->ring.dropped;
 	int r = mesh_tcp_ring_push(&c->ring, p, len);

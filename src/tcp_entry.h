@@ -39,6 +39,11 @@ typedef void tcp_entry_deliver_fn(void *ctx, uint64_t conn_id,
     const uint8_t node_id[MESH_NODE_ID_LEN], const union endpoint *peer, uint8_t *buf,
     size_t len, mtime_ns now);
 
+/* A JOIN_REQ from a joining connection (mesh/tcpframe.h "Joining"): buf as
+ * for deliver; answers go back with tcp_entry_send(conn_id). */
+typedef void tcp_entry_join_fn(void *ctx, uint64_t conn_id, const union endpoint *peer,
+    uint8_t *buf, size_t len, mtime_ns now);
+
 /* An authenticated connection is closing (any reason, tcp_entry_stop
  * included). */
 typedef void tcp_entry_closed_fn(void *ctx, uint64_t conn_id,
@@ -52,6 +57,7 @@ struct tcp_entry_cfg {
 	mesh_tcp_member_pk_fn *member_pk;	/* required */
 	tcp_entry_deliver_fn *deliver;		/* required */
 	tcp_entry_closed_fn *closed;		/* optional */
+	tcp_entry_join_fn *join;		/* optional; NULL: JOIN refused */
 	uint32_t frames_per_s, frames_burst;	/* flood limit; 0: MESH_TCP_FRAMES_* */
 	void *ctx;
 };
@@ -60,6 +66,7 @@ struct tcp_entry_stats {
 	uint64_t accepted, refused_limit, auth_ok, auth_fail, closed_timeout, closed_proto;
 	uint64_t closed_flood;
 	uint64_t datagrams_in, datagrams_out, dropped_out;
+	uint64_t join_reqs;		/* JOIN_REQs from joining connections */
 };
 
 struct tcp_conn;
@@ -105,7 +112,8 @@ void tcp_entry_synth(uint64_t conn_id, union endpoint *out);
 bool tcp_entry_is_synth(const union endpoint *ep, uint64_t *conn_id);
 
 /* Queues a datagram to the connection conn_id (drop-oldest when its queue
- * is full). Returns 0; MESHD_E_NOENT (no such authenticated connection);
+ * is full). Returns 0; MESHD_E_NOENT (no such authenticated or joining
+ * connection);
  * MESHD_E_RANGE (empty or longer than MESH_TCP_FRAME_MAX). */
 int tcp_entry_send(struct tcp_entry *e, uint64_t conn_id, const uint8_t *p, size_t len);
 

@@ -30,6 +30,7 @@
 #include "schedule.h"
 #include "tcp_client.h"
 #include "tcp_entry.h"
+#include "mesh/wire.h"
 #include "util/err.h"
 
 static uint8_t mesh_id[MESH_ID_LEN], srv_key[MESH_TCP_KEY_LEN];
@@ -63,6 +64,20 @@ static void deliver(void *ctx, uint64_t conn_id, const uint8_t node_id[MESH_NODE
 		ck_assert_int_eq(tcp_entry_send(&entry, conn_id, buf, len), 0);
 }
 
+/* A joiner's JOIN_REQ: answered with a "JOIN_RESP" (the request with its
+ * type changed) on the same connection. */
+static int joins;
+static void join_cb(void *ctx, uint64_t conn_id, const union endpoint *peer, uint8_t *buf,
+    size_t len, mtime_ns now)
+{
+	(void)ctx;
+	(void)peer;
+	(void)now;
+	joins++;
+	buf[1] = MESH_MSG_JOIN_RESP;
+	ck_assert_int_eq(tcp_entry_send(&entry, conn_id, buf, len), 0);
+}
+
 static void start_limited(uint32_t fps, uint32_t burst)
 {
 	struct tcp_entry_cfg cfg = { 0 };
@@ -80,6 +95,8 @@ static void start_limited(uint32_t fps, uint32_t burst)
 	memcpy(cfg.server_key, srv_key, sizeof srv_key);
 	cfg.member_pk = member_pk;
 	cfg.deliver = deliver;
+	cfg.join = join_cb;
+	joins = 0;
 	cfg.frames_per_s = fps;
 	cfg.frames_burst = burst;
 	delivered = 0;
@@ -228,6 +245,45 @@ START_TEST(test_entry_member_echo)
 	ck_assert_int_eq(delivered, 100);
 	ck_assert_uint_eq(entry.stats.auth_ok, 1);
 	ck_assert_uint_eq(entry.stats.datagrams_out, 100);
+	stop();
+}
+END_TEST
+
+/* A machine that is no member yet joins: JOIN and its JOIN_REQ sent at
+ * once, the answer comes back on the connection; anything else after JOIN
+ * (here a WireGuard datagram) closes it, and nothing reaches deliver. */
+START_TEST(test_entry_join)
+{
+	start();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uint8_t req[100], open[128], f[MESH_TCP_FRAME_MAX];
+		const uint8_t wg[] = { 4, 0, 0, 0, 1 };
+		size_t n;
+		int fd = cli_connect(5), k;
+
+		memset(req, 0x5a, sizeof req);
+		req[0] = MESH_MSG_MAGIC;
+		req[1] = MESH_MSG_JOIN_REQ;
+		n = mesh_tcp_join_open(req, sizeof req, open, sizeof open);
+		if (n == 0 || send(fd, open, n, MSG_NOSIGNAL) != (ssize_t)n)
+			_exit(30);
+		/* the CHALLENGE first (ignored by a joiner), then the answer */
+		do
+			k = cli_read_frame(fd, f, sizeof f);
+		while (k > 0 && mesh_tcp_is_ctl(f, (size_t)k));
+		if (k != (int)sizeof req || f[1] != MESH_MSG_JOIN_RESP ||
+		    memcmp(f + 2, req + 2, sizeof req - 2) != 0)
+			_exit(31);
+		cli_send_frame(fd, wg, sizeof wg);
+		_exit(cli_expect_close(fd));
+	}
+	ck_assert_int_eq(serve_until(pid, 10000), 0);
+	ck_assert_int_eq(joins, 1);
+	ck_assert_int_eq(delivered, 0);
+	ck_assert_uint_eq(entry.stats.join_reqs, 1);
+	ck_assert_uint_eq(entry.stats.closed_proto, 1);
 	stop();
 }
 END_TEST
@@ -596,6 +652,7 @@ static Suite *suite_tcp_entry(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_entry_member_echo);
+	tcase_add_test(tc, test_entry_join);
 	tcase_add_test(tc, test_entry_non_member_closed);
 	tcase_add_test(tc, test_entry_absurd_length_closed);
 	tcase_add_test(tc, test_entry_silent_client_closed);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "mesh/tcpframe.h"
+#include "mesh/wire.h"
 #include "util/err.h"
 
 enum { SEED = 20261204 };
@@ -542,6 +543,88 @@ START_TEST(test_auth_bad_first_frames)
 }
 END_TEST
 
+/* A joiner: JOIN, then JOIN_REQs only, a few of them, for a bounded time. */
+START_TEST(test_join_mode)
+{
+	struct mesh_tcp_srv s;
+	struct mesh_tcp_dec d;
+	uint8_t ch[MESH_TCP_CHALLENGE_FRAME], open[64], req[40], ka[3];
+	const uint8_t *fr;
+	size_t n, used, off, flen;
+	const uint8_t wg[] = { 1, 0, 0, 0, 9, 9, 9, 9 };
+	const uint8_t probe[] = { MESH_MSG_MAGIC, MESH_MSG_PROBE, 0, 0 };
+
+	auth_setup();
+	memset(req, 0xab, sizeof req);
+	req[0] = MESH_MSG_MAGIC;
+	req[1] = MESH_MSG_JOIN_REQ;
+	ck_assert_uint_eq(mesh_tcp_join_open(req, sizeof req, open, 2 * 2 + 3 + sizeof req - 1), 0);
+	ck_assert_uint_eq(mesh_tcp_join_open(req, 0, open, sizeof open), 0);
+	n = mesh_tcp_join_open(req, sizeof req, open, sizeof open);
+	ck_assert_uint_eq(n, 2 * 2 + 3 + sizeof req);
+
+	/* the opening decodes to JOIN, then the request */
+	mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+	mesh_tcp_dec_init(&d, 0);
+	off = 0;
+	ck_assert_int_eq(mesh_tcp_dec_feed(&d, open, n, &used, &fr, &flen), 1);
+	off += used;
+	ck_assert(mesh_tcp_is_ctl(fr, flen));
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, fr, flen, member_pk, NULL, T0 + MSEC(5)),
+	    MESH_TCP_SRV_IGNORE);
+	ck_assert_int_eq(s.state, MESH_TCP_SRV_JOINING);
+	ck_assert_int_eq(mesh_tcp_dec_feed(&d, open + off, n - off, &used, &fr, &flen), 1);
+	ck_assert(!mesh_tcp_is_ctl(fr, flen));
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, fr, flen, member_pk, NULL, T0 + MSEC(6)),
+	    MESH_TCP_SRV_JOIN_REQ);
+	ck_assert_int_eq(lookups, 0);		/* no member lookup, no signature */
+	/* keepalives pass; up to MESH_TCP_JOIN_FRAMES requests; then closed */
+	mesh_tcp_keepalive(ka);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, ka, sizeof ka, member_pk, NULL, T0 + SEC(1)),
+	    MESH_TCP_SRV_IGNORE);
+	for (unsigned i = 1; i < MESH_TCP_JOIN_FRAMES; i++)
+		ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, req, sizeof req, member_pk, NULL,
+		    T0 + SEC(1)), MESH_TCP_SRV_JOIN_REQ);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, req, sizeof req, member_pk, NULL, T0 + SEC(1)),
+	    MESHD_E_PROTO);
+	ck_assert_int_eq(s.state, MESH_TCP_SRV_CLOSED);
+
+	/* anything but a JOIN_REQ closes it: WireGuard, another mesh message,
+	 * AUTH, a second JOIN, a short frame */
+	const uint8_t *bad[] = { wg, probe, req, ka };
+	const size_t badlen[] = { sizeof wg, sizeof probe, 1, 2 };
+	for (unsigned i = 0; i < 4; i++) {
+		mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+		ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, open + 2, 3, member_pk, NULL, T0),
+		    MESH_TCP_SRV_IGNORE);
+		ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, bad[i], badlen[i], member_pk, NULL, T0),
+		    MESHD_E_PROTO);
+	}
+	mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, open + 2, 3, member_pk, NULL, T0),
+	    MESH_TCP_SRV_IGNORE);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, open + 2, 3, member_pk, NULL, T0),
+	    MESHD_E_PROTO);
+
+	/* the whole joining connection lives MESH_TCP_JOIN_TIMEOUT_MS */
+	mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, open + 2, 3, member_pk, NULL, T0 + SEC(1)),
+	    MESH_TCP_SRV_IGNORE);
+	ck_assert_uint_eq(mesh_tcp_srv_next_expiry(&s), T0 + SEC(1) + MSEC(MESH_TCP_JOIN_TIMEOUT_MS));
+	ck_assert(!mesh_tcp_srv_handle_expiry(&s, T0 + SEC(1) + MSEC(MESH_TCP_JOIN_TIMEOUT_MS) - 1));
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, req, sizeof req, member_pk, NULL,
+	    T0 + SEC(1) + MSEC(MESH_TCP_JOIN_TIMEOUT_MS)), MESHD_E_TIMEOUT);
+	mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, open + 2, 3, member_pk, NULL, T0),
+	    MESH_TCP_SRV_IGNORE);
+	ck_assert(mesh_tcp_srv_handle_expiry(&s, T0 + MSEC(MESH_TCP_JOIN_TIMEOUT_MS)));
+	/* JOIN after the auth deadline: too late, like AUTH */
+	mesh_tcp_srv_start(&s, mesh_id, srv_key, T0, ch);
+	ck_assert_int_eq(mesh_tcp_srv_on_frame(&s, open + 2, 3, member_pk, NULL,
+	    T0 + MSEC(MESH_TCP_AUTH_TIMEOUT_MS)), MESHD_E_TIMEOUT);
+}
+END_TEST
+
 START_TEST(test_srv_idle_and_stall)
 {
 	struct mesh_tcp_srv s;
@@ -830,6 +913,7 @@ static Suite *suite_tcpframe(void)
 	tcase_add_test(auth_tc, test_auth_stale_challenge);
 	tcase_add_test(auth_tc, test_auth_timeout);
 	tcase_add_test(auth_tc, test_auth_bad_first_frames);
+	tcase_add_test(auth_tc, test_join_mode);
 	tcase_add_test(auth_tc, test_srv_idle_and_stall);
 	tcase_add_test(auth_tc, test_srv_flood_closed);
 	tcase_add_test(auth_tc, test_cli_timeout_and_keepalive);

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "mesh/tcpframe.h"
+#include "mesh/wire.h"
 #include "util/err.h"
 
 /* ---- frame decoder ---------------------------------------------------- */
@@ -288,6 +289,13 @@ static int srv_on_auth(struct mesh_tcp_srv *s, const uint8_t *frame, size_t len,
 	const uint8_t *id = frame + MESH_TCP_CTL_HDR;
 	const uint8_t *sig = id + MESH_NODE_ID_LEN;
 
+	if (is_ctl(frame, len, MESH_TCP_JOIN, MESH_TCP_CTL_HDR)) {
+		sodium_memzero(s->challenge, sizeof s->challenge);
+		s->state = MESH_TCP_SRV_JOINING;
+		s->join_frames = 0;
+		s->auth_deadline = s->last_rx + MSEC(MESH_TCP_JOIN_TIMEOUT_MS);
+		return MESH_TCP_SRV_IGNORE;
+	}
 	if (!is_ctl(frame, len, MESH_TCP_AUTH, MESH_TCP_AUTH_FRAME))
 		return srv_close(s, MESHD_E_PROTO);
 	if (!member_pk(ctx, id, pk))
@@ -355,6 +363,16 @@ int mesh_tcp_srv_on_frame(struct mesh_tcp_srv *s, const uint8_t *frame, size_t l
 		if (is_ctl(frame, len, MESH_TCP_KEEPALIVE, MESH_TCP_KEEPALIVE_FRAME))
 			return MESH_TCP_SRV_IGNORE;
 		return srv_close(s, MESHD_E_PROTO);
+	case MESH_TCP_SRV_JOINING:
+		if (now >= s->auth_deadline)
+			return srv_close(s, MESHD_E_TIMEOUT);
+		s->last_rx = now;
+		if (is_ctl(frame, len, MESH_TCP_KEEPALIVE, MESH_TCP_KEEPALIVE_FRAME))
+			return MESH_TCP_SRV_IGNORE;
+		if (len < MESH_MSG_HDR_LEN || frame[0] != MESH_MSG_MAGIC ||
+		    frame[1] != MESH_MSG_JOIN_REQ || ++s->join_frames > MESH_TCP_JOIN_FRAMES)
+			return srv_close(s, MESHD_E_PROTO);
+		return MESH_TCP_SRV_JOIN_REQ;
 	case MESH_TCP_SRV_CLOSED:
 		break;
 	}
@@ -374,6 +392,7 @@ mtime_ns mesh_tcp_srv_next_expiry(const struct mesh_tcp_srv *s)
 
 	switch (s->state) {
 	case MESH_TCP_SRV_CHALLENGED:
+	case MESH_TCP_SRV_JOINING:
 		return s->auth_deadline;
 	case MESH_TCP_SRV_AUTHED:
 		t = s->last_rx + MSEC(MESH_TCP_IDLE_MS);
@@ -396,7 +415,42 @@ bool mesh_tcp_srv_handle_expiry(struct mesh_tcp_srv *s, mtime_ns now)
 	return true;
 }
 
+bool mesh_tcp_port_parse(const char *s, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5)
+		return false;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*c - '0');
+	}
+	if (v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
 /* ---- client side --------------------------------------------------------- */
+
+size_t mesh_tcp_join_open(const uint8_t *req, size_t req_len, uint8_t *out, size_t cap)
+{
+	const uint8_t join[MESH_TCP_CTL_HDR] = { MESH_TCP_MAGIC, MESH_TCP_VERSION, MESH_TCP_JOIN };
+	size_t a, b;
+
+	if (req_len == 0 || req_len > MESH_TCP_FRAME_MAX ||
+	    cap < 2 * MESH_TCP_LEN_HDR + MESH_TCP_CTL_HDR + req_len)
+		return 0;
+	a = mesh_tcp_frame_encode(join, sizeof join, out, cap);
+	b = mesh_tcp_frame_encode(req, req_len, out + a, cap - a);
+	return a && b ? a + b : 0;
+}
+
+bool mesh_tcp_is_ctl(const uint8_t *frame, size_t len)
+{
+	return len >= 1 && frame[0] == MESH_TCP_MAGIC;
+}
 
 void mesh_tcp_cli_start(struct mesh_tcp_cli *c, const uint8_t mesh_id[MESH_ID_LEN],
     const uint8_t server_key[MESH_TCP_KEY_LEN], const uint8_t node_id[MESH_NODE_ID_LEN],

@@ -17,6 +17,7 @@
  *	AUTH       C -> S  'T' | u8 1 | u8 2 | node_id[16] | sig[64]     (83)
  *	OK         S -> C  'T' | u8 1 | u8 3                              (3)
  *	KEEPALIVE  both    'T' | u8 1 | u8 4                              (3)
+ *	JOIN       C -> S  'T' | u8 1 | u8 5                              (3)
  *
  * (bytes: magic, version, type). sig = Ed25519 by the client's node signing
  * key (its certificate's sign_pk) over
@@ -27,6 +28,14 @@
  * once, accepts exactly one AUTH within MESH_TCP_AUTH_TIMEOUT_MS, and only
  * then (after OK) forwards anything. Any other first frame, a wrong length,
  * an unknown node or a bad signature closes the connection without a word.
+ *
+ * Joining (a machine that is no member yet and whose UDP is blocked, with a
+ * token that names this entry): instead of AUTH the first frame is JOIN.
+ * After it the connection carries at most MESH_TCP_JOIN_FRAMES datagrams
+ * from the client, each of which must be a mesh JOIN_REQ (the join
+ * protocol authenticates it: mesh/join.h), and the entry's answers back,
+ * for at most MESH_TCP_JOIN_TIMEOUT_MS; then it is closed. No OK is sent:
+ * the client sends JOIN and its JOIN_REQ at once (mesh_tcp_join_open()).
  *
  * Pieces, each a plain struct the caller embeds (no allocation here):
  *   mesh_tcp_dec   incremental decoder: feed any chunks, get whole frames;
@@ -49,8 +58,11 @@
 #define MESH_TCP_DOMAIN "meshd tcp v1"
 
 /* The node's setting (store_setting_get): the TCP entry's port, decimal;
- * absent: no TCP entry. */
+ * absent: no TCP entry (mesh_node_tcp_port() reads it). */
 #define MESH_TCP_PORT_SETTING "tcp_port"
+
+/* "0".."65535", decimal digits only (at most 5): true with *out set. */
+bool mesh_tcp_port_parse(const char *s, uint16_t *out);
 
 enum {
 	MESH_TCP_LEN_HDR = 2,		/* u16 big-endian length */
@@ -74,6 +86,7 @@ enum mesh_tcp_ctl_type {
 	MESH_TCP_AUTH = 2,
 	MESH_TCP_OK = 3,
 	MESH_TCP_KEEPALIVE = 4,
+	MESH_TCP_JOIN = 5,
 };
 
 /* Timing. The entry closes a connection that has not authenticated within
@@ -86,6 +99,10 @@ enum {
 	MESH_TCP_KEEPALIVE_MS = 20000,
 	MESH_TCP_IDLE_MS = 60000,
 	MESH_TCP_STALL_MS = 10000,
+	/* a joining connection: its whole life, and the JOIN_REQs it may
+	 * send (the joiner sends one; a retransmit or two are tolerated) */
+	MESH_TCP_JOIN_TIMEOUT_MS = 10000,
+	MESH_TCP_JOIN_FRAMES = 4,
 };
 
 /* Fallback decision (client side). UDP_SILENT: a datagram sent to a member
@@ -193,6 +210,7 @@ typedef bool mesh_tcp_member_pk_fn(void *ctx, const uint8_t node_id[MESH_NODE_ID
 enum mesh_tcp_srv_state {
 	MESH_TCP_SRV_CHALLENGED,	/* CHALLENGE queued, waiting for AUTH */
 	MESH_TCP_SRV_AUTHED,		/* member proven: frames are datagrams */
+	MESH_TCP_SRV_JOINING,		/* JOIN received: frames are JOIN_REQs */
 	MESH_TCP_SRV_CLOSED,		/* refused or timed out: close the socket */
 };
 
@@ -202,7 +220,8 @@ struct mesh_tcp_srv {
 	uint8_t server_key[MESH_TCP_KEY_LEN];
 	uint8_t challenge[MESH_TCP_CHALLENGE_LEN];
 	uint8_t node_id[MESH_NODE_ID_LEN];	/* the client, once AUTHED */
-	mtime_ns auth_deadline;
+	mtime_ns auth_deadline;		/* JOINING: the end of the connection */
+	uint32_t join_frames;		/* JOIN_REQs received while JOINING */
 	mtime_ns last_rx;		/* last complete frame */
 	mtime_ns last_tx_progress;	/* queue drained, or was empty */
 	bool tx_pending;		/* send queue not empty */
@@ -233,12 +252,16 @@ void mesh_tcp_srv_set_flood_limit(struct mesh_tcp_srv *s, uint32_t rate, uint32_
 enum mesh_tcp_srv_verdict {
 	MESH_TCP_SRV_SEND_OK = 1,	/* just authenticated: send OK (3 bytes) */
 	MESH_TCP_SRV_DATAGRAM = 2,	/* a datagram from node_id: forward it */
-	MESH_TCP_SRV_IGNORE = 3,	/* keepalive: nothing to do */
+	MESH_TCP_SRV_IGNORE = 3,	/* keepalive, JOIN: nothing to do */
+	MESH_TCP_SRV_JOIN_REQ = 4,	/* a JOIN_REQ from a joiner: hand it to
+					 * the inviter; answers go back down the
+					 * connection */
 };
 
 /* Call for each decoded frame. Returns a verdict above, or an error after
- * which the state is CLOSED: MESHD_E_PROTO (not an AUTH of the exact length
- * first, a control frame of another type or length later),
+ * which the state is CLOSED: MESHD_E_PROTO (not an AUTH or JOIN of the
+ * exact length first, a control frame of another type or length later;
+ * while JOINING, a datagram that is no JOIN_REQ or one too many),
  * MESHD_E_CRYPTO (unknown member or bad signature: no detail),
  * MESHD_E_TIMEOUT (the auth deadline had passed), MESHD_E_AGAIN (a flood:
  * more frames than MESH_TCP_FRAMES_PER_S allows), MESHD_E_STATE (already
@@ -304,6 +327,18 @@ void mesh_tcp_cli_on_sent(struct mesh_tcp_cli *c, mtime_ns now);
 enum { MESH_TCP_CLI_KEEPALIVE_DUE = 1, MESH_TCP_CLI_TIMED_OUT = 2 };
 mtime_ns mesh_tcp_cli_next_expiry(const struct mesh_tcp_cli *c);
 int mesh_tcp_cli_handle_expiry(struct mesh_tcp_cli *c, mtime_ns now);
+
+/* The joiner's opening (JOIN, then the JOIN_REQ datagram req), both framed,
+ * into out: send it as soon as the connection is up, without waiting for
+ * the CHALLENGE (which a joiner ignores, as it does KEEPALIVE; every other
+ * frame from the entry is a datagram for the joiner). Returns the bytes
+ * written, or 0 when req is empty, too long or out too small
+ * (MESH_TCP_LEN_HDR * 2 + MESH_TCP_CTL_HDR + req_len needed). */
+size_t mesh_tcp_join_open(const uint8_t *req, size_t req_len, uint8_t *out, size_t cap);
+
+/* True when a frame from the entry is one a joiner ignores (a control
+ * frame: CHALLENGE, KEEPALIVE). */
+bool mesh_tcp_is_ctl(const uint8_t *frame, size_t len);
 
 /* The signed message; exposed for tests. */
 void mesh_tcp_auth_message(const uint8_t mesh_id[MESH_ID_LEN],
