@@ -1364,6 +1364,12 @@ START_TEST(test_refl_two_witnesses)
 	memset(w3, 0xa3, sizeof w3);
 	init_admin();
 	join_and_start(1, "bravo");
+	/* a probe seen over a TCP entry or a relay: a synthetic address,
+	 * never a reflexive endpoint */
+	union endpoint syn;
+	ck_assert_int_eq(endpoint_parse(&syn, "[100::1:0:0:e:1]:1", false), 0);
+	node_refl_note(T[1].n, &syn, w1);
+	ck_assert_uint_eq(T[1].n->nrefl, 0);
 	node_refl_note(T[1].n, &lie, w1);
 	mesh_node_get_self(T[1].n, &s);
 	ck_assert(has_ep(&s, MESH_EP_REFLEXIVE, "203.0.113.66", 53));

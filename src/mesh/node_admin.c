@@ -211,8 +211,9 @@ void node_publish_admitted(struct mesh_node *n, const union endpoint *src)
 		    meshd_strerror(r));
 		return;
 	}
+	/* a joiner through a TCP entry has no address to try (yet) */
 	if ((p = node_peer_find(n, n->admitted_cert.node_id)) == NULL || src == NULL ||
-	    !endpoint_is_set(src))
+	    !endpoint_is_set(src) || endpoint_is_synthetic(src))
 		return;
 	p->hint = *src;
 	endpoint_unmap(&p->hint);

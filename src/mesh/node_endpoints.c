@@ -212,7 +212,10 @@ void node_refl_note(struct mesh_node *n, const union endpoint *observed,
 	unsigned i;
 	int r;
 
-	if (!node_ep_to_mesh(observed, MESH_EP_REFLEXIVE, &ep) || ep_is_local(n, &ep))
+	/* a probe that went down a TCP connection or through a relay was
+	 * seen from a synthetic endpoint: that says nothing of our NAT */
+	if (endpoint_is_synthetic(observed) ||
+	    !node_ep_to_mesh(observed, MESH_EP_REFLEXIVE, &ep) || ep_is_local(n, &ep))
 		return;
 	refl_move_witness(n, &ep, witness);
 	if ((i = refl_slot(n, &ep)) == NODE_REFL_MAX)

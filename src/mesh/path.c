@@ -801,7 +801,7 @@ static bool prflx_of(const union endpoint *src, struct mesh_ep *ep)
 		ep->family = MESH_FAMILY_V6;
 		memcpy(ep->addr, &s.sin6.sin6_addr, 16);
 		ep->port = ntohs(s.sin6.sin6_port);
-		if (ep->addr[0] == 0x01)
+		if (endpoint_is_synthetic(&s))
 			return false;
 	} else {
 		return false;

@@ -143,3 +143,8 @@ void endpoint_unmap(union endpoint *ep)
 	memset(ep, 0, sizeof *ep);
 	ep->sin = sin;
 }
+
+bool endpoint_is_synthetic(const union endpoint *ep)
+{
+	return ep->sa.sa_family == AF_INET6 && ep->sin6.sin6_addr.s6_addr[0] == 0x01;
+}

@@ -32,4 +32,9 @@ char *endpoint_format(const union endpoint *ep, char *buf, size_t len);
 /* An IPv4-mapped IPv6 endpoint (::ffff:a.b.c.d) turned into plain AF_INET. */
 void endpoint_unmap(union endpoint *ep);
 
+/* True for an IPv6 endpoint in 0100::/8 (reserved by the IETF, never
+ * routed): where meshd's synthetic endpoints live (a relay's, a TCP entry
+ * connection's), which name no socket and are never a peer's address. */
+bool endpoint_is_synthetic(const union endpoint *ep);
+
 #endif
