@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "ipv6.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
+#include "mesh/tcpframe.h"
 #include "mesh/token.h"
 #include "schedule.h"
 #include "store/store.h"
@@ -34,6 +37,9 @@
 
 enum {
 	TOKEN_LINE_MAX = 4096,
+	/* no answer over UDP for this long: join through the token's TCP
+	 * entry too (the UDP retries go on) */
+	JOIN_TCP_AFTER_MS = 2000,
 };
 
 static const char usage_join[] =
@@ -249,11 +255,42 @@ struct join_loop {
 	struct sched sched;
 	bool sched_on;
 	int out;
+	bool via_tcp;			/* the outcome came over the TCP entry */
+	/* the TCP entry (mesh/tcpframe.h "Joining"), when the token has one */
+	const union endpoint *tcp_ep;
+	mtime_ns tcp_at;		/* when to connect; MTIME_NEVER: done */
+	int tfd;
+	uv_poll_t tpoll;
+	bool tpoll_on, tconnected;
+	uint8_t obuf[2 * MESH_TCP_LEN_HDR + MESH_TCP_CTL_HDR + MESH_JOIN_REQ_MAX_LEN];
+	size_t olen, ooff;
+	struct mesh_tcp_dec dec;
 };
 
 /* The outcome: the polls close and the timer stops (join_next), so the
  * loop runs dry; the timer itself is closed after it (schedule.c re-arms it
  * on return from join_fire). */
+static void on_tcp_closed(uv_handle_t *h)
+{
+	struct join_loop *jl = h->data;
+
+	close(jl->tfd);
+	jl->tfd = -1;
+}
+
+/* Gives up on the TCP entry (the UDP tries go on until the deadline). */
+static void join_tcp_close(struct join_loop *jl)
+{
+	jl->tcp_at = MTIME_NEVER;
+	if (jl->tpoll_on) {
+		uv_close((uv_handle_t *)&jl->tpoll, on_tcp_closed);
+		jl->tpoll_on = false;
+	} else if (jl->tfd >= 0) {
+		close(jl->tfd);
+		jl->tfd = -1;
+	}
+}
+
 static void join_loop_stop(struct join_loop *jl, int out)
 {
 	jl->out = out;
@@ -262,6 +299,7 @@ static void join_loop_stop(struct join_loop *jl, int out)
 			uv_close((uv_handle_t *)&jl->poll[f], NULL);
 			jl->poll_on[f] = false;
 		}
+	join_tcp_close(jl);
 	if (jl->sched_on)
 		sched_rearm(&jl->sched);
 }
@@ -269,16 +307,119 @@ static void join_loop_stop(struct join_loop *jl, int out)
 static mtime_ns join_next(void *ctx)
 {
 	struct join_loop *jl = ctx;
+	mtime_ns t;
 
 	if (jl->out != MESH_JOIN_PENDING)
 		return MTIME_NEVER;
-	return mesh_join_joiner_next_expiry(jl->j);
+	t = mesh_join_joiner_next_expiry(jl->j);
+	return jl->tfd < 0 && jl->tcp_at < t ? jl->tcp_at : t;
+}
+
+/* Frames from the entry: control frames are ignored, the rest go to the
+ * joiner as if from the token's first UDP endpoint (the answer is
+ * authenticated by its box and the pin, not by where it came from). */
+static int join_tcp_frames(struct join_loop *jl, const uint8_t *p, size_t n, mtime_ns now)
+{
+	const uint8_t *f;
+	size_t used, flen;
+	int r, out = MESH_JOIN_PENDING;
+
+	while (n > 0 && out == MESH_JOIN_PENDING) {
+		r = mesh_tcp_dec_feed(&jl->dec, p, n, &used, &f, &flen);
+		if (r < 0)
+			return -1;
+		p += used;
+		n -= used;
+		if (r == 1 && !mesh_tcp_is_ctl(f, flen))
+			out = mesh_join_joiner_input(jl->j, f, flen, &jl->j->ep[0], now);
+	}
+	jl->via_tcp = out != MESH_JOIN_PENDING;
+	return out;
+}
+
+static void on_join_tcp(uv_poll_t *h, int status, int events)
+{
+	struct join_loop *jl = h->data;
+	uint8_t buf[4096];
+	ssize_t n;
+	int err = 0, out;
+	socklen_t elen = sizeof err;
+
+	if (status < 0) {
+		join_tcp_close(jl);
+		return;
+	}
+	if (!jl->tconnected && (events & UV_WRITABLE)) {
+		if (getsockopt(jl->tfd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
+			join_tcp_close(jl);
+			return;
+		}
+		jl->tconnected = true;
+	}
+	if (jl->tconnected && jl->ooff < jl->olen) {
+		n = send(jl->tfd, jl->obuf + jl->ooff, jl->olen - jl->ooff, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			join_tcp_close(jl);
+			return;
+		}
+		if (n > 0)
+			jl->ooff += (size_t)n;
+		if (jl->ooff == jl->olen)
+			(void)uv_poll_start(&jl->tpoll, UV_READABLE, on_join_tcp);
+	}
+	if (!(events & UV_READABLE))
+		return;
+	n = recv(jl->tfd, buf, sizeof buf, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		join_tcp_close(jl);	/* the entry closed it: refused, or too late */
+		return;
+	}
+	if (n < 0)
+		return;
+	out = join_tcp_frames(jl, buf, (size_t)n, sched_now());
+	if (out < 0)
+		join_tcp_close(jl);
+	else if (out != MESH_JOIN_PENDING)
+		join_loop_stop(jl, out);
+}
+
+/* Connects to the token's TCP entry and queues JOIN and our JOIN_REQ. */
+static void join_tcp_start(struct join_loop *jl)
+{
+	char a[ENDPOINT_STRLEN];
+	int one = 1;
+
+	jl->tcp_at = MTIME_NEVER;
+	jl->olen = mesh_tcp_join_open(jl->j->req, jl->j->req_len, jl->obuf, sizeof jl->obuf);
+	if (jl->olen == 0)
+		return;
+	mesh_tcp_dec_init(&jl->dec, 0);
+	jl->tfd = socket(jl->tcp_ep->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (jl->tfd < 0)
+		return;
+	(void)setsockopt(jl->tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	fprintf(stderr, "meshd: no answer over UDP yet; also trying the TCP entry %s\n",
+		endpoint_format(jl->tcp_ep, a, sizeof a));
+	if ((connect(jl->tfd, &jl->tcp_ep->sa, (socklen_t)endpoint_len(jl->tcp_ep)) != 0 &&
+	     errno != EINPROGRESS) ||
+	    uv_poll_init(&jl->loop, &jl->tpoll, jl->tfd) != 0) {
+		join_tcp_close(jl);
+		return;
+	}
+	jl->tpoll.data = jl;
+	jl->tpoll_on = true;
+	if (uv_poll_start(&jl->tpoll, UV_READABLE | UV_WRITABLE, on_join_tcp) != 0)
+		join_tcp_close(jl);
 }
 
 static void join_fire(void *ctx, mtime_ns now)
 {
 	struct join_loop *jl = ctx;
-	int out = mesh_join_joiner_handle_expiry(jl->j, now);
+	int out;
+
+	if (jl->tfd < 0 && now >= jl->tcp_at)
+		join_tcp_start(jl);
+	out = mesh_join_joiner_handle_expiry(jl->j, now);
 
 	if (out == MESH_JOIN_PENDING && mesh_join_joiner_next_expiry(jl->j) == MTIME_NEVER)
 		out = jl->j->outcome != MESH_JOIN_PENDING ? (int)jl->j->outcome : MESH_JOIN_TIMEOUT;
@@ -322,10 +463,14 @@ static int join_loop_start(struct join_loop *jl)
 	return MESH_JOIN_PENDING;
 }
 
-/* Runs the joiner until it has an outcome. */
-static int join_run(struct mesh_join_joiner *j, struct join_io *io)
+/* Runs the joiner until it has an outcome; tcp_ep: the token's TCP entry,
+ * tried when UDP has no answer after JOIN_TCP_AFTER_MS (NULL: none). */
+static int join_run(struct mesh_join_joiner *j, struct join_io *io, const union endpoint *tcp_ep,
+		    bool *via_tcp)
 {
-	struct join_loop jl = { .j = j, .io = io, .out = MESH_JOIN_PENDING };
+	struct join_loop jl = { .j = j, .io = io, .out = MESH_JOIN_PENDING, .tcp_ep = tcp_ep,
+				.tcp_at = tcp_ep ? sched_now() + MSEC(JOIN_TCP_AFTER_MS) : MTIME_NEVER,
+				.tfd = -1 };
 	int out;
 
 	if (uv_loop_init(&jl.loop) != 0)
@@ -336,17 +481,22 @@ static int join_run(struct mesh_join_joiner *j, struct join_io *io)
 	uv_run(&jl.loop, UV_RUN_DEFAULT);	/* until join_loop_stop */
 	if (jl.sched_on)
 		sched_close(&jl.sched);
+	join_tcp_close(&jl);
 	uv_run(&jl.loop, UV_RUN_DEFAULT);	/* the close callbacks */
 	(void)uv_loop_close(&jl.loop);
+	*via_tcp = jl.via_tcp;
 	return jl.out != MESH_JOIN_PENDING ? jl.out : MESH_JOIN_INTERNAL;
 }
 
 /* The network part: no state is written here. */
 static int join_exchange(struct mesh_join_joiner *j, const struct mesh_token *tok,
 			 const char *name, const uint8_t wg_pk[32], const uint8_t wg_sk[32],
-			 uint16_t port)
+			 uint16_t port, bool *via_tcp)
 {
 	uint8_t sign_pk[MESH_PK_LEN], sign_sk[MESH_SK_LEN];
+	struct mesh_token udp;
+	union endpoint tcp_ep;
+	bool have_tcp = false;
 	struct join_io io;
 	int r, out;
 
@@ -354,17 +504,32 @@ static int join_exchange(struct mesh_join_joiner *j, const struct mesh_token *to
 	sodium_memzero(sign_sk, sizeof sign_sk);
 	if (r != 0)
 		return cli_fail("cannot derive the node signing key: %s", meshd_strerror(r));
-	if (join_io_open(&io, tok, port) != 0)
+	/* UDP endpoints to the joiner; the (first) TCP entry to join_run */
+	udp = *tok;
+	udp.nep = 0;
+	udp.tcp = 0;
+	for (unsigned i = 0; i < tok->nep; i++) {
+		if (!((tok->tcp >> i) & 1))
+			udp.ep[udp.nep++] = tok->ep[i];
+		else if (!have_tcp) {
+			tcp_ep = tok->ep[i];
+			have_tcp = true;
+		}
+	}
+	if (join_io_open(&io, &udp, port) != 0) {
+		mesh_token_clear(&udp);
 		return 1;
-	r = mesh_join_joiner_start(j, tok, name, wg_pk, wg_sk, sign_pk, sched_now(),
+	}
+	r = mesh_join_joiner_start(j, &udp, name, wg_pk, wg_sk, sign_pk, sched_now(),
 				   (uint64_t)time(NULL), join_send, &io);
+	mesh_token_clear(&udp);
 	if (r != 0) {
 		join_io_close(&io);
 		if (r == MESHD_E_EXPIRED)
 			return token_error(r, "");
 		return cli_fail("cannot start the join: %s", meshd_strerror(r));
 	}
-	out = join_run(j, &io);
+	out = join_run(j, &io, have_tcp ? &tcp_ep : NULL, via_tcp);
 	join_io_close(&io);
 	if (out != MESH_JOIN_OK)
 		return cli_fail("%s", mesh_join_strerror(out));
@@ -401,7 +566,7 @@ static int join_persist(const char *dir, const struct mesh_join_result *res,
 }
 
 static int do_join(const char *dir, const char *tokstr, const char *name,
-		   const struct meshd_run_opts *o, uint16_t port, int tcp_port)
+		   struct meshd_run_opts *o, uint16_t port, int tcp_port)
 {
 	uint8_t wg_pk[32], wg_sk[32];
 	char mesh_name[MESH_NAME_MAX + 1];
@@ -430,7 +595,7 @@ static int do_join(const char *dir, const char *tokstr, const char *name,
 		return cli_fail("out of memory");
 	}
 	crypto_box_keypair(wg_pk, wg_sk);
-	if (join_exchange(j, &tok, name, wg_pk, wg_sk, port) != 0)
+	if (join_exchange(j, &tok, name, wg_pk, wg_sk, port, &o->udp_blocked) != 0)
 		goto out;
 	if (join_persist(dir, mesh_join_joiner_result(j), wg_sk, port, tcp_port,
 			 o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME) != 0)

@@ -66,6 +66,8 @@ struct meshd_run_opts {
 	const char *advertise;
 	const char *hosts_file;
 	bool hosts_short;
+	bool udp_blocked;	/* `join` got its answer only over TCP: start
+				 * on the TCP fallback at once */
 };
 int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o);
 

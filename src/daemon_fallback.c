@@ -330,6 +330,9 @@ int meshd_fallback_start(struct meshd *d)
 		return MESHD_E_SYS;
 	f->timer.data = d;
 	f->on = true;
+	/* the join just now found UDP blocked: no 3 s of silence first */
+	if (d->opts.udp_blocked && mesh_tcp_fb_on_udp_error(&f->fb, sched_now()))
+		log_info("tcp fallback: the join got no answer over UDP: starting over TCP");
 	uv_timer_start(&f->timer, on_tick, FB_TICK_MS, FB_TICK_MS);
 	return 0;
 }

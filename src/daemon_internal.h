@@ -183,8 +183,6 @@ bool meshd_tun_too_big(void *ctx, const uint8_t *pkt, size_t len, mtime_ns now);
 int meshd_tcp_start(struct meshd *d, char *err, size_t errlen);
 void meshd_tcp_stop(struct meshd *d);
 void meshd_tcp_free(struct meshd *d);
-/* The stored port (0: off). 0, or MESHD_E_INVAL for a bad stored value. */
-int meshd_tcp_port_get(struct store *st, uint16_t *port);
 /* True when dst is a TCP connection's synthetic endpoint: the datagram was
  * queued to that connection (or dropped when it is gone). */
 bool meshd_tcp_send(struct meshd *d, const union endpoint *dst, const uint8_t *p, size_t len);

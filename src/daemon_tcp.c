@@ -25,24 +25,6 @@
 #include "util/err.h"
 #include "util/log.h"
 
-/* "0".."65535", decimal digits only. */
-static bool parse_port(const char *s, uint16_t *out)
-{
-	unsigned long v = 0;
-
-	if (!*s || strlen(s) > 5)
-		return false;
-	for (const char *c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return false;
-		v = v * 10 + (unsigned long)(*c - '0');
-	}
-	if (v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
 static bool member_pk(void *ctx, const uint8_t node_id[MESH_NODE_ID_LEN], uint8_t pk[MESH_PK_LEN])
 {
 	struct meshd *d = ctx;
@@ -69,6 +51,27 @@ static void deliver(void *ctx, uint64_t conn_id, const uint8_t node_id[MESH_NODE
 	d->tcp_input = false;
 	wgdev_rearm(&d->dev);
 	meshd_check_revoked(d);
+}
+
+/* A joiner's JOIN_REQ over TCP (its UDP gets no answer): to the inviter
+ * as if from the connection's synthetic endpoint, so the answer goes back
+ * down it. The per-source verification budget of the inviter sees all TCP
+ * joiners as one source (100:0:0:1::/64); the entry's own limits (per-IP
+ * connections, JOIN_REQs per connection) bound each of them first. */
+static void join_in(void *ctx, uint64_t conn_id, const union endpoint *peer, uint8_t *buf,
+		    size_t len, mtime_ns now)
+{
+	struct meshd *d = ctx;
+	union endpoint src;
+	char a[ENDPOINT_STRLEN];
+
+	if (!d->node || d->dev.stopping)
+		return;
+	log_debug("tcp entry: join request from %s", endpoint_format(peer, a, sizeof a));
+	tcp_entry_synth(conn_id, &src);
+	d->tcp_input = true;
+	meshd_underlay_input(d, &src, buf, len, now);
+	d->tcp_input = false;
 }
 
 static void conn_closed(void *ctx, uint64_t conn_id, const uint8_t node_id[MESH_NODE_ID_LEN])
@@ -110,7 +113,8 @@ static int listen_port(struct meshd *d, uint16_t port, char *err, size_t errlen)
 {
 	struct mesh_node_self self;
 	struct tcp_entry_cfg cfg = { .loop = &d->loop, .port = port, .member_pk = member_pk,
-				     .deliver = deliver, .closed = conn_closed, .ctx = d };
+				     .deliver = deliver, .closed = conn_closed, .join = join_in,
+				     .ctx = d };
 	struct tcp_entry *e = calloc(1, sizeof *e);
 
 	if (!e) {
@@ -151,23 +155,10 @@ static void retire(struct meshd *d)
 	d->tcp_port = 0;
 }
 
-int meshd_tcp_port_get(struct store *st, uint16_t *port)
-{
-	char v[STORE_SETTING_MAX + 1];
-	int r = store_setting_get(st, MESH_TCP_PORT_SETTING, v, sizeof v);
-
-	*port = 0;
-	if (r == MESHD_E_NOENT)
-		return 0;
-	if (r)
-		return r;
-	return parse_port(v, port) ? 0 : MESHD_E_INVAL;
-}
-
 int meshd_tcp_start(struct meshd *d, char *err, size_t errlen)
 {
 	uint16_t port;
-	int r = meshd_tcp_port_get(d->st, &port);
+	int r = mesh_node_tcp_port(d->st, &port);
 
 	if (r) {
 		snprintf(err, errlen, "cannot read the TCP port setting: %s (meshd set --tcp-port 0 "
@@ -221,7 +212,7 @@ enum ctl_answer meshd_tcp_ctl_set(struct meshd *d, const char *value, struct sbu
 	char v[8];
 	int r;
 
-	if (!parse_port(value, &n)) {
+	if (!mesh_tcp_port_parse(value, &n)) {
 		snprintf(err, errlen, "invalid TCP port '%.32s': use 1-65535, or 0 for off", value);
 		return CTL_ANSWER_ERROR;
 	}

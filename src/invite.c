@@ -12,6 +12,7 @@
 
 #include "invite.h"
 #include "local_addrs.h"
+#include "mesh/endpoints.h"
 #include "mesh/node.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -254,18 +255,67 @@ static int scan_host(struct store *st, struct meshd_invite_req *r, const char *s
 	return ret;
 }
 
+/* A public address first: the TCP entry is for joiners outside. */
+static bool ep_private(const union endpoint *ep)
+{
+	struct mesh_ep m;
+
+	memset(&m, 0, sizeof m);
+	m.family = ep->sa.sa_family == AF_INET ? MESH_FAMILY_V4 : MESH_FAMILY_V6;
+	if (m.family == MESH_FAMILY_V4)
+		memcpy(m.addr, &ep->sin.sin_addr, 4);
+	else
+		memcpy(m.addr, &ep->sin6.sin6_addr, 16);
+	return mesh_ep_private(&m);
+}
+
+/* When the node listens on TCP (`--tcp-port`), the token also names its
+ * TCP entry: the address of one of its UDP endpoints (public before
+ * private, IPv4 before IPv6) with the TCP port, so a joiner whose UDP is
+ * blocked can still join (docs/wire-formats.md "Invite token"). It takes
+ * the place of the fourth UDP endpoint if there are four. */
+static void add_tcp_entry(struct mesh_token *tok, uint16_t port)
+{
+	int best = -1, score, best_score = 4;
+	unsigned n;
+
+	if (port == 0)
+		return;
+	n = tok->nep < MESH_TOKEN_MAX_EP ? tok->nep : MESH_TOKEN_MAX_EP - 1;
+	for (unsigned i = 0; i < n; i++) {
+		score = 2 * ep_private(&tok->ep[i]) + (tok->ep[i].sa.sa_family == AF_INET6);
+		if (score < best_score) {
+			best_score = score;
+			best = (int)i;
+		}
+	}
+	if (best < 0)
+		return;
+	tok->ep[n] = tok->ep[best];
+	if (tok->ep[n].sa.sa_family == AF_INET)
+		tok->ep[n].sin.sin_port = htons(port);
+	else
+		tok->ep[n].sin6.sin6_port = htons(port);
+	tok->tcp = (uint8_t)(1u << n);
+	tok->nep = (uint8_t)(n + 1);
+}
+
 int meshd_invite_make(struct store *st, const struct meshd_invite_req *req, uint64_t now_unix,
 		      const char *dir, const char *skip_ifname,
 		      char line[MESH_TOKEN_STR_MAX + 1], char *err, size_t errlen)
 {
 	struct meshd_invite_req r = *req;
 	struct mesh_token tok;
+	uint16_t tcp_port;
 	int e, ret = -1;
 
 	line[0] = '\0';
 	/* endpoints first: an invite nobody can use must not be stored */
 	if (r.nep == 0 && scan_host(st, &r, skip_ifname, err, errlen) != 0)
 		return -1;
+	if ((e = mesh_node_tcp_port(st, &tcp_port)) != 0)
+		return fail(err, errlen, "cannot read the TCP port setting: %s (meshd set "
+			    "--tcp-port 0 clears it)", meshd_strerror(e));
 	memset(&tok, 0, sizeof tok);
 	e = mesh_node_add_invite(st, r.ttl_s, r.uses, now_unix, &tok);
 	if (e == MESHD_E_PERM)
@@ -280,6 +330,7 @@ int meshd_invite_make(struct store *st, const struct meshd_invite_req *req, uint
 	}
 	tok.nep = (uint8_t)r.nep;
 	memcpy(tok.ep, r.ep, sizeof r.ep);
+	add_tcp_entry(&tok, tcp_port);
 	e = mesh_token_encode(&tok, line, MESH_TOKEN_STR_MAX + 1);
 	if (e != 0) {
 		fail(err, errlen, "cannot encode the token: %s", meshd_strerror(e));

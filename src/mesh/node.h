@@ -350,7 +350,8 @@ void mesh_node_reprobe(struct mesh_node *n, mtime_ns now, uint64_t now_unix);
 
 /* UDP is down (the TCP fallback is up through member except_id): every
  * other member's direct paths are dead at once (mesh_path_udp_lost), so
- * relaying through that member starts now. */
+ * relaying through that member starts now; that member gets a probe round
+ * at once unless its path is direct already. */
 void mesh_node_udp_lost(struct mesh_node *n, const uint8_t except_id[MESH_NODE_ID_LEN],
     mtime_ns now, uint64_t now_unix);
 
@@ -440,6 +441,11 @@ int mesh_node_init_store(struct store *st, const char *name, const char *mesh_na
  * MESHD_E_*. */
 int mesh_node_add_invite(struct store *st, uint64_t ttl_s, uint32_t uses, uint64_t now_unix,
     struct mesh_token *tok);
+
+/* The stored TCP entry port (MESH_TCP_PORT_SETTING; 0: off, also when
+ * absent). Returns 0, MESHD_E_INVAL for a stored value that is no port, or
+ * the store's error. */
+int mesh_node_tcp_port(struct store *st, uint16_t *port);
 
 /* `meshd init --cert-ttl` (admin store, no daemon): member certificates
  * last ttl_s (MESH_CERT_TTL_MIN_S..MESH_CERT_TTL_MAX_S) from now on: the

@@ -867,9 +867,15 @@ void mesh_node_udp_lost(struct mesh_node *n, const uint8_t except_id[MESH_NODE_I
 	for (size_t i = 0; i < n->npeers; i++) {
 		struct npeer *p = n->peers[i];
 
-		if (p->path != NULL && !p->farewell &&
-		    memcmp(p->node_id, except_id, MESH_NODE_ID_LEN) != 0)
+		if (p->path == NULL || p->farewell)
+			continue;
+		if (memcmp(p->node_id, except_id, MESH_NODE_ID_LEN) != 0)
 			mesh_path_udp_lost(p->path, n->now);
+		else if (p->choice.kind != MESH_PATH_DIRECT)
+			/* the entry: its probes go down the new connection now,
+			 * not at the next round of a back-off that began while
+			 * UDP was silent (a node that joined over TCP) */
+			mesh_path_punch(p->path, n->now);
 	}
 }
 

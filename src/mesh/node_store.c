@@ -22,6 +22,7 @@
 
 #include "mesh/node_internal.h"
 #include "mesh/records.h"
+#include "mesh/tcpframe.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -252,4 +253,17 @@ int mesh_node_flush(struct mesh_node *n, mtime_ns now, uint64_t now_unix)
 	n->flush_armed = n->flush_retry = false;
 	n->flushes++;
 	return 0;
+}
+
+int mesh_node_tcp_port(struct store *st, uint16_t *port)
+{
+	char v[STORE_SETTING_MAX + 1];
+	int r = store_setting_get(st, MESH_TCP_PORT_SETTING, v, sizeof v);
+
+	*port = 0;
+	if (r == MESHD_E_NOENT)
+		return 0;
+	if (r)
+		return r;
+	return mesh_tcp_port_parse(v, port) ? 0 : MESHD_E_INVAL;
 }

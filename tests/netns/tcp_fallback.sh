@@ -21,7 +21,11 @@
 #    within 30 s; measured.
 # 5. n3 roams mid-ping from rtr3 to rtr4, which drops all UDP but DNS from
 #    the start: over TCP again, the ping gap (the roam gap) measured.
-# 6. n2 leaves (down, revoked): only the entry and n3 remain. rtr4 forwards
+# 6. A new machine h5 joins from behind rtr5, which blocks UDP but DNS from
+#    the start: `meshd join` gets no UDP answer and joins through the TCP
+#    entry its token names; n5 then reaches every member (n2 and n3 relayed
+#    by pub) over TCP within 5 s of the join (measured). n5 leaves again.
+# 7. n2 leaves (down, revoked): only the entry and n3 remain. rtr4 forwards
 #    UDP again: n3 is back on UDP within 30 s (its retry rounds send the
 #    first probe to the entry over UDP).
 set -eu
@@ -70,14 +74,17 @@ table inet udpblock {
 EOF
 }
 
-step "topology: pub, rtr2 + h2, rtr3 + h3, rtr4 (blocks UDP but DNS)"
+step "topology: pub, rtr2 + h2, rtr3 + h3, rtr4 and rtr5 + h5 (block UDP but DNS)"
 lab_inet
 lab_router 2 cone
 lab_router 3 cone
 lab_router 4 cone
 lab_host h2 2
 lab_host h3 3
+lab_router 5 cone
+lab_host h5 5
 block_udp 4 || fail "block UDP at rtr4"
+block_udp 5 || fail "block UDP at rtr5"
 
 step "1. pub up with --tcp-port 443; n2 and n3 join; all pairs direct"
 lab_pub_init
@@ -218,7 +225,24 @@ kill "$PING_PID" 2>/dev/null || true
 read -r RGAP RNREP _ <<<"$(lab_q gap "$WORK/ping3b.out")"
 ROAM_GAP_MS=$((RGAP * 100))
 pass "after the roam: all peers over TCP in $(lab_secs "$ROAM_REACH_MS") s; ping gap ${ROAM_GAP_MS} ms ($RNREP replies)"
-step "6. only the entry and n3 left: rtr4 forwards UDP again, n3 back on UDP within 30 s"
+step "6. n5 joins from behind rtr5, which has blocked UDP (DNS excepted) from the start"
+T_J5=$(lab_now_ms)
+lab_join h5 n5 || fail "n5 could not join through the TCP entry: $(tail -n 3 "$WORK/n5.err" 2>/dev/null)"
+J5_MS=$JOIN_MS
+grep -q "TCP entry $LAB_PUB:443" "$WORK/n5.err" || fail "n5's join did not say it used the TCP entry"
+LAB_T0=$JOIN_END
+lab_wait 5000 want n5 "n2:relay:tcp n3:relay:tcp pub:direct:tcp" ||
+	fail "n5 not over TCP to every member within 5 s of the join: $(transports n5)"
+J5_REACH_MS=$WAIT_MS
+unset LAB_T0
+lab_wait 10000 lab_ping h5 "$OV_N2" || fail "n5 cannot ping n2 (behind rtr2) through the entry"
+OV_N3=$(lab_ov4 n3) || fail "no overlay address for n3"
+lab_wait 10000 lab_ping h5 "$OV_N3" || fail "n5 cannot ping n3 (behind rtr4) through the entry"
+pass "n5 joined over TCP in $(lab_secs "$J5_MS") s; every member over TCP $(lab_secs "$J5_REACH_MS") s later"
+lab_stop n5
+lab_wait 15000 want n3 "n2:relay:tcp pub:direct:tcp" || fail "n3 still lists n5: $(transports n3)"
+
+step "7. only the entry and n3 left: rtr4 forwards UDP again, n3 back on UDP within 30 s"
 lab_stop n2
 lab_wait 15000 want n3 "pub:direct:tcp" || fail "n3 after n2 left: $(transports n3)"
 T_OPEN2=$(lab_now_ms)
@@ -231,4 +255,4 @@ unset LAB_T0
 lab_ping h3 "$OV_PUB" || fail "n3 cannot ping pub after the return to UDP"
 lab_wait 10000 want pub "n3:direct:udp" || fail "pub still: $(transports pub)"
 pass "alone with the entry: back on UDP $(lab_secs "$BACK2_MS") s after UDP was allowed again"
-echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS") roam_reach_s=$(lab_secs "$ROAM_REACH_MS") roam_gap_ms=$ROAM_GAP_MS back_alone_s=$(lab_secs "$BACK2_MS")"
+echo "RESULT tcp_fallback reach_s=$(lab_secs "$REACH_MS") first_ping_s=$(lab_secs "$PING_OK_MS") gap_ms=$GAP_MS mbit_relayed=$MBIT mbit_entry=$MBIT2 back_s=$(lab_secs "$BACK_MS") roam_reach_s=$(lab_secs "$ROAM_REACH_MS") roam_gap_ms=$ROAM_GAP_MS join_tcp_s=$(lab_secs "$J5_MS") join_reach_s=$(lab_secs "$J5_REACH_MS") back_alone_s=$(lab_secs "$BACK2_MS")"
