@@ -346,25 +346,6 @@ static void html_cell(struct sbuf *b, const char *text)
 	sbuf_puts(b, "</td>");
 }
 
-static void fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
-{
-	uint64_t a;
-
-	if (!then) {
-		snprintf(out, len, "never");
-		return;
-	}
-	a = now > then ? now - then : 0;
-	if (a < 120)
-		snprintf(out, len, "%" PRIu64 "s ago", a);
-	else if (a < 2 * 3600)
-		snprintf(out, len, "%" PRIu64 "m ago", a / 60);
-	else if (a < 2 * 86400)
-		snprintf(out, len, "%" PRIu64 "h ago", a / 3600);
-	else
-		snprintf(out, len, "%" PRIu64 "d ago", a / 86400);
-}
-
 static void html_table(struct sbuf *b, const struct metrics_snap *s)
 {
 	char cell[STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN];
@@ -389,7 +370,7 @@ static void html_table(struct sbuf *b, const struct metrics_snap *s)
 		html_cell(b, cell);
 		fmt_rtt(cell, sizeof cell, p);
 		html_cell(b, cell[0] ? cell : "-");
-		fmt_age(cell, sizeof cell, p->latest_handshake, s->now_unix);
+		status_fmt_age(cell, sizeof cell, p->latest_handshake, s->now_unix);
 		html_cell(b, cell);
 		sbuf_printf(b, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td>", p->rx_bytes,
 			    p->tx_bytes);

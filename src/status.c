@@ -276,47 +276,37 @@ static void fmt_bytes(char *out, size_t len, uint64_t v)
 	snprintf(out, len, "%.1f %s", d, unit[u]);
 }
 
-static void fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
+/* secs as "59s", "12m", "5h", "364d" (the largest unit that keeps two
+ * of the next smaller), between pre and post. */
+static void fmt_span(char *out, size_t len, const char *pre, uint64_t secs, const char *post)
 {
-	uint64_t a;
-
-	if (!then) {
-		snprintf(out, len, "never");
-		return;
-	}
-	a = now > then ? now - then : 0;
-	if (a < 120)
-		snprintf(out, len, "%" PRIu64 "s ago", a);
-	else if (a < 2 * 3600)
-		snprintf(out, len, "%" PRIu64 "m ago", a / 60);
-	else if (a < 2 * 86400)
-		snprintf(out, len, "%" PRIu64 "h ago", a / 3600);
+	if (secs < 120)
+		snprintf(out, len, "%s%" PRIu64 "s%s", pre, secs, post);
+	else if (secs < 2 * 3600)
+		snprintf(out, len, "%s%" PRIu64 "m%s", pre, secs / 60, post);
+	else if (secs < 2 * 86400)
+		snprintf(out, len, "%s%" PRIu64 "h%s", pre, secs / 3600, post);
 	else
-		snprintf(out, len, "%" PRIu64 "d ago", a / 86400);
+		snprintf(out, len, "%s%" PRIu64 "d%s", pre, secs / 86400, post);
+}
+
+void status_fmt_age(char *out, size_t len, uint64_t then, uint64_t now)
+{
+	if (!then)
+		snprintf(out, len, "never");
+	else
+		fmt_span(out, len, "", now > then ? now - then : 0, " ago");
 }
 
 /* "in 59s", "in 12h", "in 364d"; "expired"; "-" unknown */
 static void fmt_left(char *out, size_t len, uint64_t then, uint64_t now)
 {
-	uint64_t a;
-
-	if (!then) {
+	if (!then)
 		snprintf(out, len, "-");
-		return;
-	}
-	if (then <= now) {
+	else if (then <= now)
 		snprintf(out, len, "expired");
-		return;
-	}
-	a = then - now;
-	if (a < 120)
-		snprintf(out, len, "in %" PRIu64 "s", a);
-	else if (a < 2 * 3600)
-		snprintf(out, len, "in %" PRIu64 "m", a / 60);
-	else if (a < 2 * 86400)
-		snprintf(out, len, "in %" PRIu64 "h", a / 3600);
 	else
-		snprintf(out, len, "in %" PRIu64 "d", a / 86400);
+		fmt_span(out, len, "in ", then - now, "");
 }
 
 enum { COLS = 12, CELL = STATUS_ROUTES_MAX * STATUS_PREFIX_STRLEN };
@@ -351,7 +341,7 @@ static void peer_cells(const struct status_peer *p, uint64_t now, char cell[COLS
 		snprintf(cell[6], CELL, "%u", (unsigned)p->mtu);
 	else
 		snprintf(cell[6], CELL, "-");
-	fmt_age(cell[7], CELL, p->latest_handshake, now);
+	status_fmt_age(cell[7], CELL, p->latest_handshake, now);
 	fmt_bytes(cell[8], CELL, p->rx_bytes);
 	fmt_bytes(cell[9], CELL, p->tx_bytes);
 	fmt_left(cell[10], CELL, p->cert_expires, now);

@@ -149,6 +149,10 @@ struct status_peer {
 	uint64_t probes_denied, punches_held;
 };
 
+/* A past unix time as "12s ago", "5m ago", "3h ago", "2d ago" ("never"
+ * for 0), for the status table and the metrics page. */
+void status_fmt_age(char *out, size_t len, uint64_t then, uint64_t now);
+
 /* "direct" or "none" (see above). */
 const char *status_path(const struct status_peer *p, uint64_t now_unix);
 

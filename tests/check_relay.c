@@ -393,18 +393,20 @@ START_TEST(test_relay_ratelimit_per_source)
 	struct mesh_relay_stats st;
 	mtime_ns t = SEC(NOW0);
 
+	const unsigned over = MESH_RELAY_SRC_BURST + 50, per_10ms = MESH_RELAY_SRC_PPS / 100;
+
 	/* the burst, then nothing at the same instant */
-	ck_assert_uint_eq(forward_burst(r, M_A, M_B, 250, t), MESH_RELAY_SRC_BURST);
+	ck_assert_uint_eq(forward_burst(r, M_A, M_B, over, t), MESH_RELAY_SRC_BURST);
 	mesh_relay_get_stats(r, &st);
-	ck_assert_uint_eq(st.drop_ratelimit, 250 - MESH_RELAY_SRC_BURST);
+	ck_assert_uint_eq(st.drop_ratelimit, over - MESH_RELAY_SRC_BURST);
 	/* another source is not affected */
 	ck_assert_uint_eq(forward_burst(r, M_B, M_A, 10, t), 10);
-	/* 50 ms at 2000/s refills 100 */
-	t += MSEC(50);
-	ck_assert_uint_eq(forward_burst(r, M_A, M_B, 150, t), 100);
+	/* 10 ms refill 1/100 of the rate */
+	t += MSEC(10);
+	ck_assert_uint_eq(forward_burst(r, M_A, M_B, per_10ms + 50, t), per_10ms);
 	/* idle long enough: full burst again, not more */
 	t += SEC(10);
-	ck_assert_uint_eq(forward_burst(r, M_A, M_B, 250, t), MESH_RELAY_SRC_BURST);
+	ck_assert_uint_eq(forward_burst(r, M_A, M_B, over, t), MESH_RELAY_SRC_BURST);
 	mesh_relay_free(r);
 }
 END_TEST

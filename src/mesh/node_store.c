@@ -151,55 +151,43 @@ static int write_revoke(struct mesh_node *n, const uint8_t *id)
 	return r;
 }
 
-static int write_endpoints(struct mesh_node *n, const uint8_t *id)
+_Static_assert((int)MESH_REC_ENDPOINTS == STORE_REC_ENDPOINTS &&
+    (int)MESH_REC_ROUTES == STORE_REC_ROUTES, "record kinds");
+
+/* The held ENDPOINTS or ROUTES record of id into the store, versioned by
+ * its seq (a record we no longer hold, or cannot version, is skipped). */
+static int write_record(struct mesh_node *n, enum mesh_rec_kind kind, const uint8_t *id)
 {
-	struct store_endpoint_record rec;
+	struct store_record rec;
 	struct mesh_endpoints e;
-	const uint8_t *bytes;
-	size_t len;
-	int r;
-
-	if (mesh_records_endpoints(n->recs, id, &e) != 0 || e.seq > INT64_MAX ||
-	    mesh_records_get(n->recs, MESH_REC_ENDPOINTS, id, &bytes, &len) != 0 ||
-	    len > sizeof rec.record)
-		return 0;
-	memset(&rec, 0, sizeof rec);
-	memcpy(rec.node_id, id, MESH_NODE_ID_LEN);
-	rec.version = e.seq;
-	rec.updated_at = (int64_t)n->now_unix;
-	rec.record_len = len;
-	memcpy(rec.record, bytes, len);
-	r = store_endpoint_record_put(n->st, &rec);
-	if (r == MESHD_E_EXIST)
-		return 0;
-	if (r != 0 && !retryable(r))
-		log_warn("mesh: storing an endpoint record: %s", meshd_strerror(r));
-	return r;
-}
-
-static int write_routes(struct mesh_node *n, const uint8_t *id)
-{
-	struct store_route_record rec;
 	struct mesh_routes rt;
 	const uint8_t *bytes;
+	uint64_t seq = 0;
 	size_t len;
 	int r;
 
-	if (mesh_records_routes(n->recs, id, &rt) != 0 || rt.seq > INT64_MAX ||
-	    mesh_records_get(n->recs, MESH_REC_ROUTES, id, &bytes, &len) != 0 ||
-	    len > sizeof rec.record)
+	if (kind == MESH_REC_ENDPOINTS) {
+		if ((r = mesh_records_endpoints(n->recs, id, &e)) == 0)
+			seq = e.seq;
+	} else if ((r = mesh_records_routes(n->recs, id, &rt)) == 0) {
+		seq = rt.seq;
+	}
+	if (r != 0 || seq > INT64_MAX ||
+	    mesh_records_get(n->recs, kind, id, &bytes, &len) != 0 || len > sizeof rec.record)
 		return 0;
 	memset(&rec, 0, sizeof rec);
+	rec.kind = (uint8_t)kind;
 	memcpy(rec.node_id, id, MESH_NODE_ID_LEN);
-	rec.version = rt.seq;
+	rec.version = seq;
 	rec.updated_at = (int64_t)n->now_unix;
 	rec.record_len = len;
 	memcpy(rec.record, bytes, len);
-	r = store_route_record_put(n->st, &rec);
+	r = store_record_put(n->st, &rec);
 	if (r == MESHD_E_EXIST)
 		return 0;
 	if (r != 0 && !retryable(r))
-		log_warn("mesh: storing a routes record: %s", meshd_strerror(r));
+		log_warn("mesh: storing %s record: %s", kind == MESH_REC_ENDPOINTS ?
+		    "an endpoint" : "a routes", meshd_strerror(r));
 	return r;
 }
 
@@ -213,9 +201,9 @@ static int write_one(struct mesh_node *n, const struct node_dirty *d)
 		return r;
 	if ((d->what & NODE_DIRTY_GONE) && retryable(r = write_gone(n, d->id)))
 		return r;
-	if ((d->what & NODE_DIRTY_ENDPOINTS) && retryable(r = write_endpoints(n, d->id)))
+	if ((d->what & NODE_DIRTY_ENDPOINTS) && retryable(r = write_record(n, MESH_REC_ENDPOINTS, d->id)))
 		return r;
-	if ((d->what & NODE_DIRTY_ROUTES) && retryable(r = write_routes(n, d->id)))
+	if ((d->what & NODE_DIRTY_ROUTES) && retryable(r = write_record(n, MESH_REC_ROUTES, d->id)))
 		return r;
 	if ((d->what & NODE_DIRTY_REVOKE) && retryable(r = write_revoke(n, d->id)))
 		return r;
