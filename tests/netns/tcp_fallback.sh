@@ -143,7 +143,7 @@ want n3 "n2:relay:tcp pub:direct:tcp" || fail "n3 left the fallback during the t
 pass "10 MB intact (sha256) in $(lab_secs "$EL") s: $MBIT Mbit/s over the TCP fallback"
 
 # the same to pub itself: the TCP connection alone, no relay hop (the
-# relay's per-source budget, MESH_RELAY_SRC_PPS, caps the relayed run)
+# relay's per-source budget, MESH_RELAY_SRC_PPS, bounds the relayed run)
 bg recv2 nx pub sh -c "nc -l -p 5002 > '$WORK/blob.recv2'"
 RECV2_PID=$BG_PID
 wait_for 5 sh -c "ip netns exec '$(nsname pub)' ss -Hltn 'sport = :5002' | grep -q LISTEN" ||
