@@ -63,6 +63,42 @@ START_TEST(test_timers_rekey_after_time)
 }
 END_TEST
 
+static unsigned slots_held(int node)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 3; i++)
+		n += peer_of(node)->slots[i] != NULL;
+	return n;
+}
+
+/* Keypair memory: none before the first handshake, one per side after it,
+ * at most three across rekeys, none again once the keys are zeroed. */
+START_TEST(test_timers_keypair_memory)
+{
+	mtime_ns t0;
+
+	ck_assert_uint_eq(slots_held(0), 0);
+	ck_assert_uint_eq(slots_held(1), 0);
+	wgt_handshake(&net, 0);
+	ck_assert_uint_eq(slots_held(0), 1);
+	ck_assert_uint_eq(slots_held(1), 1);
+	t0 = net.now;
+	chat(t0 + 3 * SEC(REKEY_AFTER_TIME), SEC(3));
+	ck_assert_uint_ge(slots_held(0), 2);
+	ck_assert_uint_le(slots_held(0), 3);
+	ck_assert_uint_le(slots_held(1), 3);
+	t0 = net.now;
+	wgt_advance(&net, t0 + SEC(REJECT_AFTER_TIME * 3) + SEC(1), true);
+	ck_assert_uint_eq(slots_held(0), 0);
+	ck_assert_uint_eq(slots_held(1), 0);
+	/* and a new session allocates again */
+	wgt_handshake(&net, 1);
+	ck_assert_uint_eq(slots_held(0), 1);
+	ck_assert_ptr_nonnull(peer_of(1)->current);
+}
+END_TEST
+
 START_TEST(test_timers_rekey_on_receive_before_reject)
 {
 	mtime_ns t0, limit;
@@ -273,10 +309,9 @@ START_TEST(test_timers_keys_zeroed_after_540s)
 	ck_assert_ptr_null(peer_of(0)->previous);
 	ck_assert_ptr_null(peer_of(0)->next);
 	ck_assert_ptr_null(peer_of(1)->current);
-	for (int i = 0; i < 3; i++) {
-		ck_assert_ptr_null(peer_of(0)->slots[i].send.evp);
-		ck_assert_ptr_null(peer_of(0)->slots[i].recv.evp);
-		ck_assert_ptr_null(peer_of(1)->slots[i].send.evp);
+	for (int i = 0; i < 3; i++) {		/* keypair memory freed too */
+		ck_assert_ptr_null(peer_of(0)->slots[i]);
+		ck_assert_ptr_null(peer_of(1)->slots[i]);
 	}
 	ck_assert_int_eq(peer_of(0)->hs.state, WG_HS_ZEROED);
 	ck_assert_uint_eq(wg_next_expiry(net.n[0].dev), MTIME_NEVER);
@@ -295,6 +330,7 @@ Suite *suite_timers(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_timers_rekey_after_time);
+	tcase_add_test(tc, test_timers_keypair_memory);
 	tcase_add_test(tc, test_timers_rekey_on_receive_before_reject);
 	tcase_add_test(tc, test_timers_reject_after_time);
 	tcase_add_test(tc, test_timers_retransmit_jitter_and_give_up);

@@ -5,6 +5,7 @@
  * and copies them into the handshake only when the message authenticated;
  * the stack copies are wiped at `out:`.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -379,21 +380,34 @@ static void keypair_drop(struct wg_device *dev, struct wg_keypair *kp)
 	kp->remote_index = 0;
 }
 
-static struct wg_keypair *free_slot(struct wg_peer *peer)
+/* A slot that is none of next, current and previous; its memory is
+ * spare's (which is then taken: *spare becomes NULL) when it has none. */
+static struct wg_keypair *free_slot(struct wg_peer *peer, struct wg_keypair **spare)
 {
 	for (size_t i = 0; i < 3; i++) {
-		struct wg_keypair *kp = &peer->slots[i];
+		struct wg_keypair *kp = peer->slots[i];
 
+		if (kp == NULL) {
+			kp = peer->slots[i] = *spare;
+			*spare = NULL;
+			list_init(&kp->entry.link);
+			return kp;
+		}
 		if (kp != peer->next && kp != peer->current && kp != peer->previous)
 			return kp;
 	}
 	return NULL;	/* not reached: at most two slots stay in use below */
 }
 
+static bool slots_full(const struct wg_peer *peer)
+{
+	return peer->slots[0] && peer->slots[1] && peer->slots[2];
+}
+
 bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
 {
 	struct wg_handshake *hs = &peer->hs;
-	struct wg_keypair *kp;
+	struct wg_keypair *kp, *spare = NULL;
 	struct wg_aead_ctx send = { 0 }, recv = { 0 };
 	uint8_t tsend[NOISE_SYMMETRIC_KEY_LEN], trecv[NOISE_SYMMETRIC_KEY_LEN];
 	bool initiator, ok;
@@ -412,10 +426,13 @@ bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_n
 	ok = wg_aead_ctx_init(&send, tsend, true) == 0 && wg_aead_ctx_init(&recv, trecv, false) == 0;
 	sodium_memzero(tsend, sizeof tsend);
 	sodium_memzero(trecv, sizeof trecv);
+	/* memory for the keypair too, unless every slot has some already */
+	if (ok && !slots_full(peer))
+		ok = (spare = calloc(1, sizeof *spare)) != NULL;
 	if (!ok) {
 		wg_aead_ctx_clear(&send);
 		wg_aead_ctx_clear(&recv);
-		log_debug("peer %llu: no memory for a keypair's cipher contexts",
+		log_debug("peer %llu: no memory for a keypair",
 			  (unsigned long long)peer->internal_id);
 		return false;
 	}
@@ -439,7 +456,8 @@ bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_n
 		keypair_drop(dev, peer->previous);
 		peer->next = peer->previous = NULL;
 	}
-	kp = free_slot(peer);
+	kp = free_slot(peer, &spare);
+	free(spare);		/* an allocated slot was free after all */
 	kp->send = send;
 	kp->recv = recv;
 	kp->send_counter = 0;
@@ -479,6 +497,17 @@ void wg_noise_keypairs_clear(struct wg_device *dev, struct wg_peer *peer)
 	keypair_drop(dev, peer->current);
 	keypair_drop(dev, peer->previous);
 	peer->next = peer->current = peer->previous = NULL;
+	/* the memory goes too: an idle peer holds no keypair */
+	for (size_t i = 0; i < 3; i++) {
+		struct wg_keypair *kp = peer->slots[i];
+
+		if (kp == NULL)
+			continue;
+		keypair_drop(dev, kp);	/* a slot none of the three named */
+		sodium_memzero(kp, sizeof *kp);
+		free(kp);
+		peer->slots[i] = NULL;
+	}
 }
 
 void wg_noise_expire_current_keypairs(struct wg_peer *peer)

@@ -33,7 +33,10 @@ struct wg_peer {
 
 	struct wg_handshake hs;
 	struct wg_cookie_maker cookie;
-	struct wg_keypair slots[3];
+	/* Keypair memory (about 1.1 KB each, mostly the replay window):
+	 * allocated by the first handshakes, freed when the keys are zeroed
+	 * (no session for REJECT_AFTER_TIME * 3), so an idle peer holds none. */
+	struct wg_keypair *slots[3];
 	struct wg_keypair *next, *current, *previous;
 
 	struct wg_aip_owner aip;
