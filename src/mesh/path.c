@@ -38,13 +38,16 @@ struct tx {
 struct mesh_path {
 	struct mesh_path_cfg cfg;
 	uint64_t rng;
-	struct mesh_path_prefix local[PATH_LOCAL_MAX];
+	/* Sized to what is used (most peers have 2 to 4 candidates and a few
+	 * probes out), not to the maxima: a peer's engine was 5 KB. */
+	struct mesh_path_prefix *local;	/* nlocal entries */
 	size_t nlocal;
-	struct cand cand[PATH_CAND_MAX];
-	size_t ncand;
+	struct cand *cand;		/* cand_cap entries, ncand used */
+	size_t ncand, cand_cap;
 	struct mesh_path_relay relay[PATH_RELAY_MAX];
 	size_t nrelay;
-	struct tx tx[PATH_TX_MAX];
+	struct tx *tx;			/* tx_cap slots (<= PATH_TX_MAX) */
+	size_t tx_cap;
 	int active;			/* direct: index into cand, else -1 */
 	int relay_active;		/* relay: index into relay, else -1 */
 	mtime_ns since;
@@ -73,6 +76,39 @@ static uint64_t rnd(struct mesh_path *p)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* Room for n candidates (n <= PATH_CAND_MAX); false when out of memory. */
+static bool cand_reserve(struct mesh_path *p, size_t n)
+{
+	struct cand *c;
+
+	if (n <= p->cand_cap)
+		return true;
+	if ((c = realloc(p->cand, n * sizeof *c)) == NULL)
+		return false;
+	p->cand = c;
+	p->cand_cap = n;
+	return true;
+}
+
+/* Twice the probe slots, up to PATH_TX_MAX; false when at the maximum or
+ * out of memory. */
+static bool tx_grow(struct mesh_path *p)
+{
+	size_t n = p->tx_cap ? 2 * p->tx_cap : 4;
+	struct tx *t;
+
+	if (p->tx_cap >= PATH_TX_MAX)
+		return false;
+	if (n > PATH_TX_MAX)
+		n = PATH_TX_MAX;
+	if ((t = realloc(p->tx, n * sizeof *t)) == NULL)
+		return false;
+	memset(t + p->tx_cap, 0, (n - p->tx_cap) * sizeof *t);
+	p->tx = t;
+	p->tx_cap = n;
+	return true;
 }
 
 void mesh_path_ep_to_endpoint(const struct mesh_ep *ep, union endpoint *out)
@@ -397,15 +433,19 @@ static void send_probe(struct mesh_path *p, int i, mtime_ns now)
 	uint64_t txid;
 	size_t k;
 
-	for (k = 0; k < PATH_TX_MAX; k++)
+	for (k = 0; k < p->tx_cap; k++)
 		if (!p->tx[k].used) {
 			t = &p->tx[k];
 			break;
 		}
+	if (t == NULL && tx_grow(p))
+		t = &p->tx[k];		/* the first new slot */
 	if (t == NULL) {
+		if (p->tx_cap == 0)
+			return;		/* no memory for even one probe slot */
 		/* full: the oldest outstanding probe counts as lost */
 		t = &p->tx[0];
-		for (k = 1; k < PATH_TX_MAX; k++)
+		for (k = 1; k < p->tx_cap; k++)
 			if (p->tx[k].deadline < t->deadline)
 				t = &p->tx[k];
 		lose(p, t, now);
@@ -414,10 +454,10 @@ static void send_probe(struct mesh_path *p, int i, mtime_ns now)
 		txid = rnd(p);
 		if (txid == 0)
 			continue;
-		for (k = 0; k < PATH_TX_MAX; k++)
+		for (k = 0; k < p->tx_cap; k++)
 			if (p->tx[k].used && p->tx[k].txid == txid)
 				break;
-		if (k == PATH_TX_MAX)
+		if (k == p->tx_cap)
 			break;
 	}
 	t->used = true;
@@ -461,6 +501,11 @@ struct mesh_path *mesh_path_new(const struct mesh_path_cfg *cfg, int *err)
 
 void mesh_path_free(struct mesh_path *p)
 {
+	if (p == NULL)
+		return;
+	free(p->local);
+	free(p->cand);
+	free(p->tx);
 	free(p);
 }
 
@@ -476,6 +521,14 @@ int mesh_path_set_local(struct mesh_path *p, const struct mesh_path_prefix *pfx,
 		if (!((pfx[i].family == MESH_FAMILY_V4 && pfx[i].plen <= 32) ||
 		    (pfx[i].family == MESH_FAMILY_V6 && pfx[i].plen <= 128)))
 			return MESHD_E_RANGE;
+	if (n != p->nlocal) {
+		struct mesh_path_prefix *l = NULL;
+
+		if (n > 0 && (l = malloc(n * sizeof *l)) == NULL)
+			return MESHD_E_NOMEM;
+		free(p->local);
+		p->local = l;
+	}
 	if (n > 0)
 		memcpy(p->local, pfx, n * sizeof *pfx);
 	p->nlocal = n;
@@ -579,7 +632,9 @@ int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, siz
 	}
 	if (!changed)
 		return 0;
-	for (i = 0; i < PATH_TX_MAX; i++) {
+	if (!cand_reserve(p, nn))
+		return MESHD_E_NOMEM;
+	for (i = 0; i < p->tx_cap; i++) {
 		if (!p->tx[i].used)
 			continue;
 		if (map[p->tx[i].cand] < 0)
@@ -733,7 +788,7 @@ int mesh_path_input_ack(struct mesh_path *p, uint64_t txid, const union endpoint
 	size_t k;
 	int i;
 
-	for (k = 0; k < PATH_TX_MAX; k++)
+	for (k = 0; k < p->tx_cap; k++)
 		if (p->tx[k].used && p->tx[k].txid == txid) {
 			t = &p->tx[k];
 			break;
@@ -814,7 +869,7 @@ static bool prflx_of(const union endpoint *src, struct mesh_ep *ep)
 
 static void drop_tx_of(struct mesh_path *p, int i)
 {
-	for (size_t k = 0; k < PATH_TX_MAX; k++)
+	for (size_t k = 0; k < p->tx_cap; k++)
 		if (p->tx[k].used && p->tx[k].cand == i)
 			p->tx[k].used = false;
 }
@@ -835,7 +890,7 @@ static int add_prflx(struct mesh_path *p, const struct mesh_ep *ep, mtime_ns now
 		    (victim < 0 || p->cand[k].last_ack < p->cand[victim].last_ack))
 			victim = (int)k;
 	}
-	if (nprflx < PATH_PRFLX_MAX && p->ncand < PATH_CAND_MAX) {
+	if (nprflx < PATH_PRFLX_MAX && p->ncand < PATH_CAND_MAX && cand_reserve(p, p->ncand + 1)) {
 		i = (int)p->ncand++;
 	} else if (victim >= 0) {
 		i = victim;
@@ -898,7 +953,7 @@ static void sweep_prflx(struct mesh_path *p)
 			continue;
 		}
 		drop_tx_of(p, (int)i);
-		for (size_t k = 0; k < PATH_TX_MAX; k++)
+		for (size_t k = 0; k < p->tx_cap; k++)
 			if (p->tx[k].used && p->tx[k].cand > (int)i)
 				p->tx[k].cand--;
 		memmove(c, c + 1, (p->ncand - i - 1) * sizeof *c);
@@ -916,7 +971,7 @@ mtime_ns mesh_path_next_expiry(const struct mesh_path *p)
 	size_t i;
 
 #define EARLIER(x) do { if ((x) < t) t = (x); } while (0)
-	for (i = 0; i < PATH_TX_MAX; i++)
+	for (i = 0; i < p->tx_cap; i++)
 		if (p->tx[i].used)
 			EARLIER(p->tx[i].deadline);
 	for (i = 0; i < p->ncand; i++) {
@@ -944,7 +999,7 @@ void mesh_path_handle_expiry(struct mesh_path *p, mtime_ns now)
 	size_t i;
 
 	/* losses first: they may fail over and start a round */
-	for (i = 0; i < PATH_TX_MAX; i++)
+	for (i = 0; i < p->tx_cap; i++)
 		if (p->tx[i].used && p->tx[i].deadline <= now)
 			lose(p, &p->tx[i], now);
 	for (i = 0; i < p->ncand; i++) {

@@ -211,16 +211,17 @@ struct mesh_path *mesh_path_new(const struct mesh_path_cfg *cfg, int *err);
 void mesh_path_free(struct mesh_path *p);
 
 /* Our own prefixes (replaces the previous set). A candidate changing class
- * starts a round. 0 or MESHD_E_RANGE (n > PATH_LOCAL_MAX or a bad entry:
- * nothing changed). */
+ * starts a round. 0, MESHD_E_RANGE (n > PATH_LOCAL_MAX or a bad entry:
+ * nothing changed) or MESHD_E_NOMEM (nothing changed). */
 int mesh_path_set_local(struct mesh_path *p, const struct mesh_path_prefix *pfx, size_t n,
     mtime_ns now);
 
 /* The peer's candidates (replaces the previous set). Invalid entries
  * (mesh_ep_valid) are skipped and duplicate addresses merged (the better
  * class wins). Candidates kept keep their state; a changed set starts a
- * round; losing the active candidate fails over. 0 or MESHD_E_RANGE (more
- * than PATH_CAND_MAX distinct valid entries: nothing changed). */
+ * round; losing the active candidate fails over. 0, MESHD_E_RANGE (more
+ * than PATH_CAND_MAX distinct valid entries: nothing changed) or
+ * MESHD_E_NOMEM (nothing changed). */
 int mesh_path_set_candidates(struct mesh_path *p, const struct mesh_ep *eps, size_t n,
     mtime_ns now);
 
