@@ -736,6 +736,47 @@ START_TEST(test_idle_dead_path_fails_over)
 }
 END_TEST
 
+/* An idle peer kept for the NAT mapping (a NAT'd member's relay) loses its
+ * only path to a short outage (three keepalive probes lost: a busy host,
+ * loss). When the outage ends, the path is found again within a warm retry
+ * round (PATH_RETRY_MS), not after the idle back-off of a minute or more. */
+START_TEST(test_idle_dead_path_retried_warm)
+{
+	struct link *a;
+	mtime_ns down, back, t;
+
+	a = add_link(MESH_EP_LOCAL, "198.51.100.10:51820", 1, true);
+	push_candidates();
+	run_for(SEC(5));
+	ck_assert_int_eq(net.last.kind, MESH_PATH_DIRECT);
+	mesh_path_set_idle(net.p, true, true, net.now);
+	run_for(SEC(120));
+	ck_assert_int_eq(net.last.kind, MESH_PATH_DIRECT);
+	a->up = false;
+	down = net.now;
+	while (net.last.kind == MESH_PATH_DIRECT && net.now < down + SEC(40))
+		run_for(MSEC(100));
+	ck_assert_int_eq(net.last.kind, MESH_PATH_NONE);
+	ck_assert_uint_le(net.now - down, SEC(25 + 3 * PATH_PROBE_TIMEOUT_MS / 1000 + 1));
+	/* the immediate round after the death misses too: still out */
+	run_for(SEC(1));
+	a->up = true;
+	back = net.now;
+	t = back;
+	while (net.last.kind != MESH_PATH_DIRECT && net.now < back + SEC(120))
+		run_for(MSEC(100));
+	ck_assert_int_eq(net.last.kind, MESH_PATH_DIRECT);
+	t = net.now - back;
+	ck_assert_msg(t <= MSEC(PATH_RETRY_MS) + SEC(1), "direct again %llu ms after the outage",
+	    (unsigned long long)(t / 1000000));
+	ck_assert(mesh_path_is_idle(net.p));
+	/* and back to the idle pace afterwards: keepalives only */
+	t = net.now + MSEC(PATH_FRESH_MS);
+	run_for(MSEC(PATH_FRESH_MS) + SEC(60));
+	ck_assert_uint_le(probes_to(a, t, net.now), 60 / 15 + 1);
+}
+END_TEST
+
 START_TEST(test_punch_burst)
 {
 	struct link *a, *b;
@@ -1299,6 +1340,7 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_idle_wake_probes_at_once);
 	tcase_add_test(tc, test_idle_keepalive);
 	tcase_add_test(tc, test_idle_dead_path_fails_over);
+	tcase_add_test(tc, test_idle_dead_path_retried_warm);
 	tcase_add_test(tc, test_ack_checks);
 	tcase_add_test(tc, test_candidates_change);
 	tcase_add_test(tc, test_victim_flapping_record);

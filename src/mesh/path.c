@@ -379,8 +379,25 @@ static void fail_over_kind(struct mesh_path *p, mtime_ns now, bool round)
 		start_round(p, now);
 }
 
+/* The active path died (lost probes). Without another usable direct
+ * candidate, the rounds that look for one keep the warm schedule for
+ * PATH_FRESH_MS, idle or not, as for new candidates: a path that just
+ * died is most often a short outage (loss, a busy host, a NAT that
+ * forgot the mapping), and an idle peer's next round would otherwise come
+ * PATH_IDLE_REPROBE_MIN_MS or more later, leaving a member that still
+ * answers without a path (and a relay's clients without their relay)
+ * for a minute. */
 static void fail_over(struct mesh_path *p, mtime_ns now)
 {
+	bool other = false;
+
+	for (size_t i = 0; i < p->ncand; i++)
+		other |= p->cand[i].usable;
+	if (!other) {
+		p->fresh_until = now + MSEC(PATH_FRESH_MS);
+		if (p->idle)
+			p->idle_backoff = MSEC(PATH_IDLE_REPROBE_MIN_MS);
+	}
 	fail_over_kind(p, now, true);
 }
 

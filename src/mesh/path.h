@@ -57,7 +57,10 @@
  * found, its rounds keep the warm schedule (PATH_RETRY_MS with the silent
  * back-off: rounds at 0, 5, 10 and 20 s), idle or not: the first round
  * often misses (the other side has not opened its NAT yet, or loss), and
- * the next idle round would come a minute later. Events still start full rounds at once
+ * the next idle round would come a minute later. So is an active path
+ * that died with no other usable direct candidate left: most deaths are
+ * short outages, and the peer may be the relay or the gossip partner of
+ * a NAT'd member. Events still start full rounds at once
  * (candidates changed, a punch, the active path died), and a lost probe on
  * the active path is still checked again at once (a dead path is found
  * with PATH_DEAD_LOSSES probes). An idle engine asked to keep the NAT
