@@ -16,7 +16,9 @@
 bool daemonize_log_level_from_env(void)
 {
 	const char *lvl = getenv("LOG_LEVEL");
+	const char *stamp = getenv("LOG_TIME");
 
+	log_set_timestamps(stamp != NULL && strcmp(stamp, "1") == 0);
 	log_set_level(LOG_LVL_WARN);	/* quiet by default, as wireguard-go */
 	if (!lvl || !*lvl)
 		return false;

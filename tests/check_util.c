@@ -1,11 +1,14 @@
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/hex.h"
+#include "util/log.h"
 
 START_TEST(test_endpoint_parse_v4)
 {
@@ -99,6 +102,38 @@ START_TEST(test_errf_formats_and_truncates)
 }
 END_TEST
 
+/* LOG_TIME=1's prefix: "HH:MM:SS.mmm " before the usual "meshd TAG: LEVEL: ". */
+START_TEST(test_log_timestamps)
+{
+	char buf[256] = "";
+	int fds[2], saved;
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fds[1], STDERR_FILENO), 0);
+	log_set_level(LOG_LVL_INFO);
+	log_set_tag("t0");
+	log_set_timestamps(true);
+	log_info("stamped %d", 1);
+	log_set_timestamps(false);
+	log_info("plain");
+	fflush(stderr);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof buf - 1);
+	close(fds[0]);
+	ck_assert_int_gt(n, 0);
+	buf[n] = 0;
+	ck_assert_msg(strlen(buf) > 13 && buf[2] == ':' && buf[5] == ':' && buf[8] == '.' &&
+	    buf[12] == ' ', "no timestamp in '%s'", buf);
+	ck_assert_str_eq(strchr(buf, '\n') + 1, "meshd t0: info: plain\n");
+	ck_assert(strncmp(buf + 13, "meshd t0: info: stamped 1\n", 26) == 0);
+}
+END_TEST
+
 START_TEST(test_strerror_covers_codes)
 {
 	for (int e = MESHD_OK; e >= MESHD_E_STATE; e--)
@@ -119,6 +154,7 @@ static Suite *suite_util(void)
 	tcase_add_test(tc, test_hex_roundtrip_and_rejects);
 	tcase_add_test(tc, test_strerror_covers_codes);
 	tcase_add_test(tc, test_errf_formats_and_truncates);
+	tcase_add_test(tc, test_log_timestamps);
 	suite_add_tcase(s, tc);
 	return s;
 }

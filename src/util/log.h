@@ -4,12 +4,16 @@
 #ifndef MESHD_UTIL_LOG_H
 #define MESHD_UTIL_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
+/* Start every line with the UTC wall-clock time, HH:MM:SS.mmm (LOG_TIME=1),
+ * to line logs up with each other and with a test's clock. */
+void log_set_timestamps(bool on);
 /* Prefix every line with this tag (e.g. the interface name); copied. */
 void log_set_tag(const char *tag);
 

@@ -436,7 +436,7 @@ lab_dir() { printf '%s/%s' "$WORK" "$1"; }
 lab_m() {
 	local ns=$1 node=$2
 	shift 2
-	nx "$ns" env LOG_LEVEL="$LAB_LOG_LEVEL" "$MESHD" "$@" 2>>"$WORK/$node.err" 9>&-
+	nx "$ns" env LOG_LEVEL="$LAB_LOG_LEVEL" LOG_TIME=1 "$MESHD" "$@" 2>>"$WORK/$node.err" 9>&-
 }
 
 lab_track() {
