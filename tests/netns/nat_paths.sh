@@ -17,7 +17,8 @@
 # stays meaningful while the NAT code matures; medians of several runs):
 #  (a) cone<->cone: from the second join returning until both members list
 #      each other "direct" at the other router's WAN address; then the time
-#      from the join until overlay pings pass both ways (same bounds).
+#      from the join until overlay pings pass both ways (same target; fails
+#      when they do not pass within 10 s of the test seeing "direct").
 #      NAT_A_RUNS (5) runs with fresh nodes and fresh NAT state (rtr1/rtr2
 #      conntrack flushed before each run), median. Target 2 s, fails above
 #      10 s (NAT_A_MAX_MS).
@@ -159,16 +160,16 @@ if want a; then
 			info "run $run: direct both ways after $(lab_secs "$WAIT_MS") s ($LAB_WHY)"
 			a=$(lab_ov4 "$n2")
 			b=$(lab_ov4 "$n1")
-			# Overlay pings both ways, timed from the join as well: "direct"
-			# is the probe's verdict; WireGuard may still need a handshake
-			# retry (REKEY_TIMEOUT 5 s) when its first one met a closed hole.
-			LAB_T0=$JOIN_END
+			# Overlay pings both ways, reported from the join as well:
+			# "direct" is the probe's verdict; WireGuard may still need a
+			# handshake retry (REKEY_TIMEOUT 5 s) when its first one met a
+			# closed hole. The bound runs from when the test saw "direct":
+			# on a loaded machine the status polls and address lookups
+			# above take seconds of their own, which are not meshd's.
 			if lab_wait "$NAT_A_MAX_MS" lab_ping h1 "$a" && lab_wait "$NAT_A_MAX_MS" lab_ping h2 "$b"; then
-				unset LAB_T0
-				ptimes+=("$WAIT_MS")
+				ptimes+=("$(($(lab_now_ms) - JOIN_END))")
 			else
-				unset LAB_T0
-				afail="run $run: direct, but no overlay ping h1 <-> h2 ($b <-> $a) $(lab_secs "$NAT_A_MAX_MS") s after the join"
+				afail="run $run: direct, but no overlay ping h1 <-> h2 ($b <-> $a) $(lab_secs "$NAT_A_MAX_MS") s after that"
 				lab_logs "$n1"
 				lab_logs "$n2"
 				break
@@ -189,7 +190,7 @@ if want a; then
 		pmed=$(lab_median "${ptimes[@]}")
 		result a "$(target "$med" "$TARGET_MS")" "direct after median $(lab_secs "$med") s (runs: $(secs_list "${times[@]}")s; target 2 s, fail > $((NAT_A_MAX_MS / 1000)) s); overlay ping both ways after median $(lab_secs "$pmed") s (runs: $(secs_list "${ptimes[@]}")s)"
 		summ "(a) cone<->cone direct, $NAT_A_RUNS runs" "$med" "$TARGET_MS" "$NAT_A_MAX_MS"
-		summ "(a) cone<->cone first overlay ping both ways, $NAT_A_RUNS runs" "$pmed" "$TARGET_MS" "$NAT_A_MAX_MS"
+		summ "(a) cone<->cone first overlay ping both ways, $NAT_A_RUNS runs" "$pmed" "$TARGET_MS" $((2 * NAT_A_MAX_MS))
 	fi
 fi
 
@@ -442,13 +443,11 @@ if want g; then
 			unset LAB_T0
 			times+=("$WAIT_MS")
 			info "run $run: direct both ways after $(lab_secs "$WAIT_MS") s ($LAB_WHY); $n7 endpoints: $(lab_q endpoints "$WORK/st/$n7.json")"
-			LAB_T0=$JOIN_END
+			# as in (a): reported from the join, bounded from "direct"
 			if lab_wait "$NAT_A_MAX_MS" lab_ping h7 "$(lab_ov4 "$g2")" && lab_wait "$NAT_A_MAX_MS" lab_ping h2 "$(lab_ov4 "$n7")"; then
-				unset LAB_T0
-				ptimes+=("$WAIT_MS")
+				ptimes+=("$(($(lab_now_ms) - JOIN_END))")
 			else
-				unset LAB_T0
-				gfail="run $run: direct, but no overlay ping h7 <-> h2 $(lab_secs "$NAT_A_MAX_MS") s after the join"
+				gfail="run $run: direct, but no overlay ping h7 <-> h2 $(lab_secs "$NAT_A_MAX_MS") s after that"
 				lab_logs "$n7"
 				lab_logs "$g2"
 			fi
@@ -468,7 +467,7 @@ if want g; then
 		pmed=$(lab_median "${ptimes[@]}")
 		result g "$(target "$med" "$TARGET_MS")" "direct through both NATs (h2 sees h7 at $R8) after median $(lab_secs "$med") s (runs: $(secs_list "${times[@]}")s; target 2 s, fail > $((NAT_A_MAX_MS / 1000)) s); overlay ping both ways after median $(lab_secs "$pmed") s (runs: $(secs_list "${ptimes[@]}")s)"
 		summ "(g) double NAT<->cone direct, $NAT_G_RUNS runs" "$med" "$TARGET_MS" "$NAT_A_MAX_MS"
-		summ "(g) double NAT<->cone first overlay ping both ways" "$pmed" "$TARGET_MS" "$NAT_A_MAX_MS"
+		summ "(g) double NAT<->cone first overlay ping both ways" "$pmed" "$TARGET_MS" $((2 * NAT_A_MAX_MS))
 	fi
 fi
 
