@@ -455,8 +455,14 @@ if want g; then
 			unset LAB_T0
 			gfail="run $run: not direct after $(lab_secs "$WAIT_MS") s: $LAB_WHY"
 			info "h7->h2: $(lab_path "$n7" "$g2"); h2->h7: $(lab_path "$g2" "$n7")"
-			lab_logs "$n7"
-			lab_logs "$g2"
+			lab_logs "$n7" 40
+			lab_logs "$g2" 40
+			lab_logs pub 20
+			# which host holds which mapping on h2's router (h5 may be
+			# there too, after (e)), and the double NAT's
+			lab_ct_dump 2
+			lab_ct_dump 8
+			lab_ct_dump 7
 		fi
 	done
 	[ -n "$glast" ] && lab_stop "$glast"

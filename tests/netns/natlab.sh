@@ -280,6 +280,14 @@ lab_loss_count() {
 # lab_ct_count N: conntrack entries in rtrN (IPv4).
 lab_ct_count() { nx "rtr$1" python3 "$WORK/natlab.py" ctcount; }
 
+# lab_ct_dump N [PATTERN]: rtrN's UDP conntrack entries (NAT mappings) matching
+# PATTERN (an extended regex; default all), indented, at most 40 lines.
+lab_ct_dump() {
+	echo "    --- rtr$1 UDP conntrack entries${2:+ matching $2}:"
+	nx "rtr$1" cat /proc/net/nf_conntrack 2>/dev/null | grep '^ipv4 .* udp ' |
+		grep -E "${2:-.}" | sed 's/^ipv4 *2 udp *17 //; s/^/    | /' | head -n 40
+}
+
 # lab_ct_flush N: forget every conntrack entry (NAT mapping) of rtrN.
 lab_ct_flush() { nx "rtr$1" python3 "$WORK/natlab.py" ctflush; }
 
