@@ -99,6 +99,34 @@ START_TEST(test_timers_keypair_memory)
 }
 END_TEST
 
+/* Staged packets hold memory only while they wait: packets sent before the
+ * first handshake are staged, then sent, and the ring is freed; an hour of
+ * persistent keepalives (each staged, then sent) leaves nothing behind
+ * (it used to keep a 2 KB buffer in each of the ring's 128 slots). */
+START_TEST(test_timers_staged_memory)
+{
+	mtime_ns t0;
+
+	ck_assert_ptr_null(peer_of(0)->staged);
+	wgt_send_ip(&net, 0, false, 10, NULL);
+	wgt_send_ip(&net, 0, false, 10, NULL);
+	ck_assert_ptr_nonnull(peer_of(0)->staged);
+	ck_assert_uint_eq(peer_of(0)->staged_count, 2);
+	wgt_pump(&net, 100);
+	ck_assert_ptr_nonnull(peer_of(0)->current);
+	ck_assert_uint_eq(peer_of(0)->staged_count, 0);
+	ck_assert_ptr_null(peer_of(0)->staged);
+	ck_assert_uint_ge(wgt_sent(&net, 0, WG_MSG_DATA), 2);
+	wg_peer_set_keepalive(net.n[0].dev, peer_of(0), 25, net.now);
+	wg_peer_set_keepalive(net.n[1].dev, peer_of(1), 25, net.now);
+	t0 = net.now;
+	wgt_advance(&net, t0 + SEC(3600), true);
+	ck_assert_uint_ge(wgt_sent(&net, 0, WG_MSG_DATA), 3600 / 25);
+	ck_assert_ptr_null(peer_of(0)->staged);
+	ck_assert_ptr_null(peer_of(1)->staged);
+}
+END_TEST
+
 START_TEST(test_timers_rekey_on_receive_before_reject)
 {
 	mtime_ns t0, limit;
@@ -331,6 +359,7 @@ Suite *suite_timers(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_timers_rekey_after_time);
 	tcase_add_test(tc, test_timers_keypair_memory);
+	tcase_add_test(tc, test_timers_staged_memory);
 	tcase_add_test(tc, test_timers_rekey_on_receive_before_reject);
 	tcase_add_test(tc, test_timers_reject_after_time);
 	tcase_add_test(tc, test_timers_retransmit_jitter_and_give_up);

@@ -236,5 +236,5 @@ int wg_peer_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 
 void wg_peer_purge_staged(struct wg_peer *peer)
 {
-	peer->staged_head = peer->staged_count = 0;
+	staged_free(peer);
 }

@@ -156,6 +156,8 @@ void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
 		peer->staged_count--;
 		sent = true;
 	}
+	if (!peer->staged_count)
+		wg_peer_purge_staged(peer);	/* all sent: no memory held */
 	if (sent)
 		keep_key_fresh(dev, peer, now);
 }
