@@ -28,7 +28,9 @@
 #    /metrics is parsed with prometheus_client (one sample per peer).
 # 3. Idle cost per member over SCALE_IDLE_S (default 10 s): UDP datagrams/s
 #    in and out from the namespace's /proc/net/snmp, daemon CPU % from
-#    /proc/PID/stat, RSS from /proc/PID/status (min / median / max).
+#    /proc/PID/stat, RSS from /proc/PID/status and anonymous memory (the
+#    daemon's own, without shared library pages) from smaps_rollup (min /
+#    median / max).
 # 4. Revocation: `meshd revoke` of the last joined member on n1; time until
 #    no other member's status lists it (bound 60 s).
 #
@@ -366,7 +368,7 @@ t0=$(now_ms)
 sleep "$IDLE_S"
 el=$(($(now_ms) - t0))
 HZ=$(getconf CLK_TCK)
-INS=() OUTS=() CPUS=() RSS=()
+INS=() OUTS=() CPUS=() RSS=() ANON=()
 for n in "$@"; do
 	read -r i o <<<"$(udp "$n")"
 	c=$(cpu_ticks "${NODE_PID[$n]}")
@@ -374,15 +376,19 @@ for n in "$@"; do
 	OUTS+=("$(awk -v a="$o" -v b="${OUT0[$n]}" -v t="$el" 'BEGIN { printf "%.1f", (a - b) * 1000 / t }')")
 	CPUS+=("$(awk -v a="$c" -v b="${CPU0[$n]}" -v t="$el" -v hz="$HZ" 'BEGIN { printf "%.2f", (a - b) * 100000 / hz / t }')")
 	RSS+=("$(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/${NODE_PID[$n]}/status")")
+	# the daemon's own memory: RSS less the (shared) library pages
+	ANON+=("$(awk '$1 == "Anonymous:" { print $2 }' "/proc/${NODE_PID[$n]}/smaps_rollup")")
 done
 read -r IMIN IMED IMAX <<<"$(py stats - "${INS[@]}")"
 read -r OMIN OMED OMAX <<<"$(py stats - "${OUTS[@]}")"
 read -r CMIN CMED CMAX <<<"$(py stats - "${CPUS[@]}")"
 read -r RMIN RMED RMAX <<<"$(py stats - "${RSS[@]}")"
+read -r AMIN AMED AMAX <<<"$(py stats - "${ANON[@]}")"
 info "UDP datagrams/s in  min/median/max: $IMIN $IMED $IMAX"
 info "UDP datagrams/s out min/median/max: $OMIN $OMED $OMAX"
 info "daemon CPU %        min/median/max: $CMIN $CMED $CMAX"
 info "RSS MB              min/median/max: $RMIN $RMED $RMAX"
+info "anonymous KB        min/median/max: $AMIN $AMED $AMAX"
 pass "idle cost measured over $(secs "$el") s"
 
 # --- 4. revocation -----------------------------------------------------------------------
@@ -429,12 +435,12 @@ if [ -n "${SCALE_SAVE_DIR:-}" ]; then
 fi
 
 step "summary"
-printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s ping4_ok=%s ping6_ok=%s ping_pairs=%s ping_direct=%s ping_ms_median=%s scrape_ms_median=%s scrape_ms_max=%s scrape_bytes=%s scrape_peers=%s page_ms_median=%s page_bytes=%s json_ms_median=%s json_bytes=%s revoke_s=%s revoke_poll1_s=%s total_s=%s\n' \
+printf 'RESULT scale n=%s static_neigh=%s joins_ok=%s joins_failed=%s first_fail=%s join_s_median=%s join_s_max=%s conv_s=%s pairs=%s direct=%s relay=%s none=%s missing=%s udp_in_s_median=%s udp_in_s_max=%s udp_out_s_median=%s udp_out_s_max=%s cpu_pct_median=%s cpu_pct_max=%s rss_mb_median=%s rss_mb_max=%s anon_kb_median=%s anon_kb_max=%s ping4_ok=%s ping6_ok=%s ping_pairs=%s ping_direct=%s ping_ms_median=%s scrape_ms_median=%s scrape_ms_max=%s scrape_bytes=%s scrape_peers=%s page_ms_median=%s page_bytes=%s json_ms_median=%s json_bytes=%s revoke_s=%s revoke_poll1_s=%s total_s=%s\n' \
 	"$N" "${SCALE_STATIC_NEIGH:-1}" "$JOIN_OK" "$JOIN_FAIL" "${FIRST_FAIL:-none}" \
 	"$(awk -v a="$JMED" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"$(awk -v a="$JMAX" 'BEGIN { printf "%.2f", a / 1000 }')" \
 	"${CONV_MS:+$(secs "$CONV_MS")}" "$PAIRS" "$PAIRS_DIRECT" "$PAIRS_RELAY" "$PAIRS_NONE" \
-	"$PAIRS_MISSING" "$IMED" "$IMAX" "$OMED" "$OMAX" "$CMED" "$CMAX" "$RMED" "$RMAX" \
+	"$PAIRS_MISSING" "$IMED" "$IMAX" "$OMED" "$OMAX" "$CMED" "$CMAX" "$RMED" "$RMAX" "$AMED" "$AMAX" \
 	"$PING4_OK" "$PING6_OK" "$PING_N" "$PING_DIRECT" "$PMED" \
 	"$SCRAPE_MS_MED" "$SCRAPE_MS_MAX" "$SCRAPE_BYTES" "$SCRAPE_PEERS" "$PAGE_MS_MED" "$PAGE_BYTES" \
 	"$JSON_MS_MED" "$JSON_BYTES" \
