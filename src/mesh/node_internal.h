@@ -167,10 +167,12 @@ struct npeer {
 	mtime_ns farewell_at;
 	/* subnet routes installed for it: in its wg allowed IPs and handed to
 	 * ops.route_add; and the ones refused at the last recompute (each
-	 * refusal is logged once) */
+	 * refusal is logged once). Arrays of MESH_CERT_MAX_ROUTES allocated
+	 * at first use and freed when empty (NULL then): most members
+	 * route nothing, and two inline arrays were 576 of a peer's bytes. */
 	uint8_t ninst, nrefused;
-	struct mesh_prefix inst[MESH_CERT_MAX_ROUTES];
-	struct mesh_prefix refused[MESH_CERT_MAX_ROUTES];
+	struct mesh_prefix *inst;
+	struct mesh_prefix *refused;
 };
 
 struct mesh_node {

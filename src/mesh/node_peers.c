@@ -83,6 +83,8 @@ void node_peer_free(struct npeer *p)
 {
 	mesh_path_free(p->path);
 	mesh_probe_key_clear(&p->pkey);
+	free(p->inst);
+	free(p->refused);
 	sodium_memzero(p, sizeof *p);
 	free(p);
 }

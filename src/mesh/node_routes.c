@@ -41,6 +41,10 @@ static void route_uninstall(struct mesh_node *n, struct npeer *p, unsigned i)
 		(void)wg_peer_allowedip_remove(n->wg, p->wp, prefix_af(&r), r.addr, r.len);
 	p->inst[i] = p->inst[--p->ninst];
 	memset(&p->inst[p->ninst], 0, sizeof p->inst[0]);
+	if (p->ninst == 0) {
+		free(p->inst);
+		p->inst = NULL;
+	}
 	n->cands_dirty = true;
 	(void)mesh_prefix_format(&r, a, sizeof a);
 	log_info("mesh: member %s: route %s removed", p->name, a);
@@ -56,6 +60,10 @@ static void route_install(struct mesh_node *n, struct npeer *p, const struct mes
 	(void)mesh_prefix_format(r, a, sizeof a);
 	if (p->wp == NULL || p->ninst >= MESH_CERT_MAX_ROUTES)
 		return;
+	if (p->inst == NULL && (p->inst = calloc(MESH_CERT_MAX_ROUTES, sizeof *p->inst)) == NULL) {
+		log_warn("mesh: member %s: route %s: out of memory", p->name, a);
+		return;
+	}
 	if ((e = wg_peer_allowedip_add(n->wg, p->wp, prefix_af(r), r->addr, r->len)) != 0) {
 		log_warn("mesh: member %s: route %s: allowed IP: %s", p->name, a,
 		    meshd_strerror(e));
@@ -74,6 +82,8 @@ void node_routes_uninstall_all(struct mesh_node *n, struct npeer *p)
 	while (p->ninst > 0)
 		route_uninstall(n, p, p->ninst - 1);
 	p->nrefused = 0;
+	free(p->refused);
+	p->refused = NULL;
 }
 
 /* After wg lost p's allowed IPs (cleared, or a new wg peer): put the
@@ -195,17 +205,25 @@ static void want_log(struct want *w)
 	uint8_t nold = p->nrefused;
 	char a[MESH_PREFIX_STRLEN];
 
-	memcpy(old, p->refused, sizeof old);
+	if (nold > 0)
+		memcpy(old, p->refused, nold * sizeof old[0]);
 	p->nrefused = 0;
 	for (unsigned j = 0; j < w->nw; j++) {
 		if (w->ok[j])
 			continue;
+		if (p->refused == NULL &&
+		    (p->refused = calloc(MESH_CERT_MAX_ROUTES, sizeof *p->refused)) == NULL)
+			break;	/* only the log-once memory is lost */
 		p->refused[p->nrefused++] = w->w[j];
 		if (prefix_in(&w->w[j], old, nold))
 			continue;
 		(void)mesh_prefix_format(&w->w[j], a, sizeof a);
 		log_warn("mesh: member %s: route %s not installed: %s", p->name, a,
 		    w->why[j] != NULL ? w->why[j] : "refused");
+	}
+	if (p->nrefused == 0) {
+		free(p->refused);
+		p->refused = NULL;
 	}
 }
 

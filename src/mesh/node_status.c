@@ -119,7 +119,8 @@ int mesh_node_foreach_peer(const struct mesh_node *n, mesh_node_peer_fn *fn, voi
 			mp.cert_expires_at = c.expires_at;
 		}
 		mp.ninst = v[i]->ninst;
-		memcpy(mp.inst, v[i]->inst, sizeof mp.inst);
+		if (mp.ninst > 0)
+			memcpy(mp.inst, v[i]->inst, mp.ninst * sizeof mp.inst[0]);
 		mp.rtt_ms = -1;
 		mp.mtu = mesh_pmtu_get(&v[i]->pmtu);
 		if (v[i]->path != NULL) {
