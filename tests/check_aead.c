@@ -89,7 +89,7 @@ START_TEST(test_aead_ctx_seal_rfc8439)
 	ck_assert_mem_eq(buf, rfc_cipher, sizeof buf);
 	ck_assert_mem_eq(tag, rfc_tag, sizeof tag);
 	wg_aead_ctx_clear(&c);
-	ck_assert_ptr_null(c.evp);
+	ck_assert_uint_eq(c.id, 0);
 }
 END_TEST
 
@@ -181,14 +181,74 @@ START_TEST(test_aead_ctx_clear_is_idempotent)
 
 	wg_aead_ctx_clear(&c);		/* never keyed */
 	ck_assert_int_eq(wg_aead_ctx_init(&c, key, true), 0);
-	ck_assert_ptr_nonnull(c.evp);
+	ck_assert_uint_ne(c.id, 0);
 	wg_aead_ctx_clear(&c);
-	ck_assert_ptr_null(c.evp);
+	ck_assert_uint_eq(c.id, 0);
+	ck_assert_mem_eq(c.key, (uint8_t[32]){ 0 }, 32);
 	wg_aead_ctx_clear(&c);
 	/* A cleared context refuses to seal and leaves no plaintext behind. */
 	ck_assert(!wg_aead_ctx_seal(&c, buf, sizeof buf, NULL, 0, (const uint8_t[12]){ 0 }, tag));
 	ck_assert_mem_eq(buf, zero, sizeof buf);
 	ck_assert_mem_eq(tag, zero, sizeof tag);
+}
+END_TEST
+
+/* Many keypairs share one libcrypto context per direction: packets for
+ * different keys, interleaved at random, each give libsodium's output, and
+ * open with libsodium's ciphertext; a key cleared while it sits in the
+ * shared context leaves the others working. */
+START_TEST(test_aead_ctx_shared_interleaved)
+{
+	enum { NK = 5, ROUNDS = 400 };
+	struct wg_aead_ctx enc[NK], dec[NK];
+	uint8_t key[NK][32], buf[200], ref[200 + 16], tag[16];
+
+	memset(enc, 0, sizeof enc);
+	memset(dec, 0, sizeof dec);
+	for (int k = 0; k < NK; k++) {
+		randombytes_buf(key[k], sizeof key[k]);
+		ck_assert_int_eq(wg_aead_ctx_init(&enc[k], key[k], true), 0);
+		ck_assert_int_eq(wg_aead_ctx_init(&dec[k], key[k], false), 0);
+		ck_assert_uint_ne(enc[k].id, dec[k].id);
+	}
+	for (unsigned r = 0; r < ROUNDS; r++) {
+		int k = (int)randombytes_uniform(NK);
+		size_t len = randombytes_uniform(sizeof buf + 1);
+		uint64_t ctr = randombytes_random();
+
+		if (r == ROUNDS / 2) {
+			/* k's key is in both shared contexts now: clear it,
+			 * the next packets still use the others' keys */
+			ck_assert(wg_aead_ctx_encrypt(&enc[0], buf, 0, tag, 1));
+			wg_aead_ctx_clear(&enc[0]);
+			wg_aead_ctx_clear(&dec[0]);
+			ck_assert(!wg_aead_ctx_encrypt(&enc[0], buf, 0, tag, 1));
+		}
+		if (r >= ROUNDS / 2 && k == 0)
+			k = 1;
+		randombytes_buf(buf, len);
+		wg_aead_encrypt(ref, buf, len, NULL, 0, ctr, key[k]);
+		ck_assert(wg_aead_ctx_encrypt(&enc[k], buf, len, tag, ctr));
+		ck_assert_mem_eq(buf, ref, len);
+		ck_assert_mem_eq(tag, ref + len, 16);
+		/* and back, through the other shared context */
+		ck_assert(wg_aead_ctx_decrypt(&dec[k], buf, len, tag, ctr));
+		ck_assert(wg_aead_decrypt(ref, ref, len + 16, NULL, 0, ctr, key[k]));
+		ck_assert_mem_eq(buf, ref, len);
+		/* a wrong key's context refuses it */
+		if (len > 0) {
+			int o = k == NK - 1 ? 1 : k + 1;
+
+			ck_assert(wg_aead_ctx_encrypt(&enc[k], buf, len, tag, ctr));
+			ck_assert(!wg_aead_ctx_decrypt(&dec[o], buf, len, tag, ctr));
+		}
+	}
+	/* a context keyed for one direction does not serve the other */
+	ck_assert(!wg_aead_ctx_decrypt(&enc[1], buf, 0, tag, 1));
+	for (int k = 0; k < NK; k++) {
+		wg_aead_ctx_clear(&enc[k]);
+		wg_aead_ctx_clear(&dec[k]);
+	}
 }
 END_TEST
 
@@ -290,6 +350,7 @@ Suite *suite_aead(void)
 	tcase_add_test(tc, test_aead_ctx_open_rfc8439_rejects_tampering);
 	tcase_add_test(tc, test_aead_ctx_encrypt_counter_matches_sodium_wrapper);
 	tcase_add_test(tc, test_aead_ctx_clear_is_idempotent);
+	tcase_add_test(tc, test_aead_ctx_shared_interleaved);
 	tcase_add_test(tc, test_aead_ctx_matches_sodium_random);
 	suite_add_tcase(s, tc);
 	return s;

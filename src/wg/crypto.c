@@ -1,4 +1,5 @@
 /* libsodium and libcrypto wrappers (see crypto.h). */
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -77,46 +78,85 @@ bool wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 							 nonce, key) == 0;
 }
 
-int wg_aead_ctx_init(struct wg_aead_ctx *c, const uint8_t key[WG_CRYPTO_KEY_LEN],
-		     bool encrypt)
-{
-	EVP_CIPHER_CTX *evp = EVP_CIPHER_CTX_new();
+/* This thread's libcrypto contexts ([0] opens, [1] seals) and the id of the
+ * key each holds (0: none or wiped). A reachable pointer for the life of the
+ * thread: no leak. */
+static _Thread_local struct {
+	EVP_CIPHER_CTX *evp[2];
+	uint64_t keyed[2];
+} aead_tl;
+static atomic_uint_fast64_t aead_next_id = 1;
 
-	c->evp = NULL;
-	if (!evp)
-		return MESHD_E_NOMEM;
-	/* The key schedule lives in the context from here on; each packet then
-	 * only sets its nonce. The length checks pin the cipher we got. */
-	if (EVP_CipherInit_ex(evp, EVP_chacha20_poly1305(), NULL, key, NULL, encrypt ? 1 : 0) != 1 ||
+static EVP_CIPHER_CTX *shared_ctx(bool encrypt)
+{
+	EVP_CIPHER_CTX *evp = aead_tl.evp[encrypt];
+
+	if (evp)
+		return evp;
+	if (!(evp = EVP_CIPHER_CTX_new()))
+		return NULL;
+	/* The length checks pin the cipher we got. */
+	if (EVP_CipherInit_ex(evp, EVP_chacha20_poly1305(), NULL, NULL, NULL, encrypt ? 1 : 0) != 1 ||
 	    EVP_CIPHER_CTX_get_key_length(evp) != WG_CRYPTO_KEY_LEN ||
 	    EVP_CIPHER_CTX_get_iv_length(evp) != WG_CRYPTO_NONCE_LEN) {
 		EVP_CIPHER_CTX_free(evp);
-		return MESHD_E_NOMEM;
+		return NULL;
 	}
-	c->evp = evp;
+	aead_tl.evp[encrypt] = evp;
+	aead_tl.keyed[encrypt] = 0;
+	return evp;
+}
+
+int wg_aead_ctx_init(struct wg_aead_ctx *c, const uint8_t key[WG_CRYPTO_KEY_LEN],
+		     bool encrypt)
+{
+	c->id = 0;
+	if (!shared_ctx(encrypt))
+		return MESHD_E_NOMEM;
+	memcpy(c->key, key, WG_CRYPTO_KEY_LEN);
+	c->encrypt = encrypt;
+	c->id = atomic_fetch_add(&aead_next_id, 1);
 	return 0;
 }
 
 void wg_aead_ctx_clear(struct wg_aead_ctx *c)
 {
-	/* OpenSSL 3's chacha20-poly1305 provider frees its context with
-	 * OPENSSL_clear_free, which cleanses the key and Poly1305 state. */
-	EVP_CIPHER_CTX_free(c->evp);
-	c->evp = NULL;
+	static const uint8_t zero[WG_CRYPTO_KEY_LEN];
+
+	if (c->id == 0)
+		return;
+	if (aead_tl.evp[c->encrypt] && aead_tl.keyed[c->encrypt] == c->id) {
+		/* overwrite the key in the shared context */
+		(void)EVP_CipherInit_ex(aead_tl.evp[c->encrypt], NULL, NULL, zero, NULL, -1);
+		aead_tl.keyed[c->encrypt] = 0;
+	}
+	sodium_memzero(c, sizeof *c);
 }
 
-/* Nonce in, additional data absorbed; false on any libcrypto failure. */
-static bool ctx_start(EVP_CIPHER_CTX *evp, size_t len, const uint8_t *ad, size_t adlen,
-		      const uint8_t nonce[WG_CRYPTO_NONCE_LEN])
+/* This thread's context for c, with c's key and this nonce in it, the
+ * additional data absorbed; NULL on any libcrypto failure. */
+static EVP_CIPHER_CTX *ctx_start(struct wg_aead_ctx *c, size_t len, const uint8_t *ad,
+				 size_t adlen, const uint8_t nonce[WG_CRYPTO_NONCE_LEN])
 {
+	EVP_CIPHER_CTX *evp;
+	const uint8_t *key = NULL;
 	int outl;
 
-	if (!evp || len > WG_AEAD_CTX_MAX_LEN || adlen > WG_AEAD_CTX_MAX_LEN)
-		return false;
-	/* No cipher, no key, enc -1: keep both, reset the state to this nonce. */
-	if (EVP_CipherInit_ex(evp, NULL, NULL, NULL, nonce, -1) != 1)
-		return false;
-	return adlen == 0 || EVP_CipherUpdate(evp, NULL, &outl, ad, (int)adlen) == 1;
+	if (c->id == 0 || len > WG_AEAD_CTX_MAX_LEN || adlen > WG_AEAD_CTX_MAX_LEN ||
+	    !(evp = shared_ctx(c->encrypt)))
+		return NULL;
+	if (aead_tl.keyed[c->encrypt] != c->id)
+		key = c->key;
+	/* No cipher, enc -1: keep both; the key only when it changes; reset
+	 * the state to this nonce. */
+	if (EVP_CipherInit_ex(evp, NULL, NULL, key, nonce, -1) != 1) {
+		aead_tl.keyed[c->encrypt] = 0;
+		return NULL;
+	}
+	aead_tl.keyed[c->encrypt] = c->id;
+	if (adlen != 0 && EVP_CipherUpdate(evp, NULL, &outl, ad, (int)adlen) != 1)
+		return NULL;
+	return evp;
 }
 
 static bool ctx_crypt(EVP_CIPHER_CTX *evp, uint8_t *buf, size_t len)
@@ -134,8 +174,10 @@ bool wg_aead_ctx_seal(struct wg_aead_ctx *c, uint8_t *buf, size_t len, const uin
 		      size_t adlen, const uint8_t nonce[WG_CRYPTO_NONCE_LEN],
 		      uint8_t tag[WG_CRYPTO_TAG_LEN])
 {
-	if (ctx_start(c->evp, len, ad, adlen, nonce) && ctx_crypt(c->evp, buf, len) &&
-	    EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_AEAD_GET_TAG, WG_CRYPTO_TAG_LEN, tag) == 1)
+	EVP_CIPHER_CTX *evp = c->encrypt ? ctx_start(c, len, ad, adlen, nonce) : NULL;
+
+	if (evp && ctx_crypt(evp, buf, len) &&
+	    EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_AEAD_GET_TAG, WG_CRYPTO_TAG_LEN, tag) == 1)
 		return true;
 	sodium_memzero(buf, len);
 	sodium_memzero(tag, WG_CRYPTO_TAG_LEN);
@@ -147,12 +189,13 @@ bool wg_aead_ctx_open(struct wg_aead_ctx *c, uint8_t *buf, size_t len, const uin
 		      const uint8_t tag[WG_CRYPTO_TAG_LEN])
 {
 	uint8_t expect[WG_CRYPTO_TAG_LEN];	/* ctrl takes a non-const pointer */
+	EVP_CIPHER_CTX *evp = !c->encrypt ? ctx_start(c, len, ad, adlen, nonce) : NULL;
 
-	if (!ctx_start(c->evp, len, ad, adlen, nonce))
+	if (!evp)
 		return false;
 	memcpy(expect, tag, sizeof expect);
-	if (EVP_CIPHER_CTX_ctrl(c->evp, EVP_CTRL_AEAD_SET_TAG, WG_CRYPTO_TAG_LEN, expect) == 1 &&
-	    ctx_crypt(c->evp, buf, len))
+	if (EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_AEAD_SET_TAG, WG_CRYPTO_TAG_LEN, expect) == 1 &&
+	    ctx_crypt(evp, buf, len))
 		return true;
 	sodium_memzero(buf, len);
 	return false;

@@ -6,9 +6,10 @@
  * RFC 8439 and to each other):
  *   wg_aead_encrypt/decrypt      libsodium, key passed per call: handshake
  *                                messages, a few per session;
- *   struct wg_aead_ctx           OpenSSL libcrypto (EVP), keyed once per
- *                                keypair direction, then only a nonce per
- *                                packet: transport data, the hot path. Its
+ *   struct wg_aead_ctx           OpenSSL libcrypto (EVP), a shared context
+ *                                per direction re-keyed only when the
+ *                                keypair changes, a nonce per packet:
+ *                                transport data, the hot path. Its
  *                                vectorized code is ~3x libsodium 1.0.18 here
  *                                (bench/bench_aead.c, docs/decisions.md).
  * Verification answers bool only: callers learn nothing about why it failed. */
@@ -51,20 +52,30 @@ enum {
 struct evp_cipher_ctx_st;	/* OpenSSL's EVP_CIPHER_CTX, opaque outside crypto.c */
 
 /* One direction (seal or open) of one transport keypair. Embedded in the
- * keypair; holds the only copy of that direction's key. Not thread-safe: one
- * packet at a time per context. */
+ * keypair; holds the only copy of that direction's key (secret).
+ *
+ * The libcrypto work is done by one EVP context per direction and thread,
+ * shared by all keys: a context is about 1 KB (measured: 1,055 B), a key 32
+ * B, and a keypair had two contexts, so a peer with a live session carried
+ * 2-4 KB of them. The shared context is re-keyed only when the key changes
+ * between two packets (ChaCha20 has no key schedule: the re-key copies the
+ * key), so a flow of packets for one keypair pays nothing. Each context is
+ * used by the thread that seals or opens with it; the wg core runs on one
+ * thread. */
 struct wg_aead_ctx {
-	struct evp_cipher_ctx_st *evp;	/* owned; NULL when not keyed */
+	uint64_t id;			/* unique while keyed; 0: not keyed */
+	bool encrypt;
+	uint8_t key[WG_CRYPTO_KEY_LEN];
 };
 
 /* Keys c for sealing (encrypt true) or opening. c must be cleared (or
  * zero-initialized). Returns 0, or MESHD_E_NOMEM when libcrypto cannot
- * allocate or set up the context (c stays cleared then). Allocates: call
- * when a keypair is derived, never per packet. */
+ * allocate or set up this thread's shared context (c stays cleared then):
+ * the first call on a thread allocates it, later ones never allocate. */
 int wg_aead_ctx_init(struct wg_aead_ctx *c, const uint8_t key[WG_CRYPTO_KEY_LEN],
 		     bool encrypt);
-/* Frees the context; libcrypto wipes the key schedule as it frees. No-op on a
- * cleared context. */
+/* Wipes the key, and this thread's shared context when it holds that key.
+ * No-op on a cleared context. */
 void wg_aead_ctx_clear(struct wg_aead_ctx *c);
 
 /* In place with an explicit 96-bit nonce: buf[0, len) is replaced by its

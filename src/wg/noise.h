@@ -58,7 +58,7 @@ struct wg_handshake {
 
 struct wg_keypair {
 	struct wg_index_entry entry;	/* local index; kind NONE when the slot is free */
-	struct wg_aead_ctx send;		/* keyed with Tsend; evp NULL when free */
+	struct wg_aead_ctx send;		/* keyed with Tsend; id 0 when free */
 	struct wg_aead_ctx recv;		/* keyed with Trecv */
 	uint64_t send_counter;		/* next counter to use */
 	struct wg_replay replay;
