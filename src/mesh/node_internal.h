@@ -139,7 +139,6 @@ struct npeer {
 	 * join request's source (hint); those inside an installed subnet route
 	 * left out. The same set as handed to the path engine. */
 	uint8_t ncand;
-	union endpoint cand[MESH_ENDPOINTS_MAX + 1];
 	struct mesh_ep pcand[MESH_ENDPOINTS_MAX + 1];
 	union endpoint hint;
 	/* path selection: the engine, the probe key with this peer, its

@@ -409,7 +409,6 @@ void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
 	}
 	changed = k != p->ncand || memcmp(pc, p->pcand, k * sizeof pc[0]) != 0;
 	p->ncand = (uint8_t)k;
-	memcpy(p->cand, cand, k * sizeof cand[0]);
 	memcpy(p->pcand, pc, k * sizeof pc[0]);
 	if (changed && p->path != NULL &&
 	    (r = mesh_path_set_candidates(p->path, pc, k, n->now)) != 0)
@@ -918,7 +917,10 @@ void mesh_node_peer_pin(struct mesh_node *n, const uint8_t node_id[MESH_NODE_ID_
 		mesh_relay_synth_make(n->relay, p->choice.relay_id, p->node_id, n->now, &syn);
 		wg_peer_set_endpoint(p->wp, &syn);
 	} else if (p->ncand > 0) {
-		wg_peer_set_endpoint(p->wp, &p->cand[0]);
+		union endpoint first;
+
+		ep_from_mesh(&first, &p->pcand[0]);
+		wg_peer_set_endpoint(p->wp, &first);
 	}
 }
 
