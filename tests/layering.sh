@@ -59,6 +59,7 @@ wg    proj  util/*
 wg    sys   $LIBC sodium.h blake2.h openssl/evp.h
 wg    never $NEVER
 wg/allowedips.c sys netinet/in.h
+wg/crypto.c sys stdatomic.h
 
 store proj  util/*
 store sys   $LIBC sqlite3.h sodium.h arpa/inet.h
@@ -85,6 +86,8 @@ EOF
 #   util/addr.c    inet_pton/inet_ntop and if_nametoindex for "[v6%scope]"
 #   util/log.c     timestamps on log lines
 #   wg/allowedips.c AF_INET/AF_INET6 constants
+#   wg/crypto.c    C11 atomics: ids of keys that are unique across threads
+#                  (the shared AEAD contexts are per thread)
 #   store: sodium  sodium_memzero before freeing rows that held secrets
 #   store/db.c     creates the database file with mode 0600
 #   nat/natpmp.c   libnatpmp hands back a socket to wait on with select()
