@@ -782,6 +782,31 @@ START_TEST(test_records_merge_orphan_pending)
 }
 END_TEST
 
+/* The pending set grows to need (4, then doubling) up to its cap, and
+ * evicts the oldest orphan there. */
+START_TEST(test_records_orphan_pending_grows_to_cap)
+{
+	struct mesh_records *recs;
+	struct bytes c, o[7];
+
+	recs = new_set(NULL, 0, 6);
+	for (unsigned i = 0; i < 7; i++) {
+		ep_bytes(&o[i], node_sk, (uint8_t)(0x31 + i), 1, NOW, 1);
+		MERGE(recs, MESH_REC_ENDPOINTS, &o[i], MESH_MERGE_ORPHAN);
+		ck_assert_uint_eq(mesh_records_pending(recs), i < 6 ? i + 1 : 6);
+	}
+	MERGE(recs, MESH_REC_ENDPOINTS, &o[6], MESH_MERGE_ORPHAN);	/* held once */
+	ck_assert_uint_eq(mesh_records_pending(recs), 6);
+	for (unsigned i = 0; i < 7; i++) {
+		cert_bytes(&c, auth_sk, (uint8_t)(0x31 + i), "n", NOW - 100, NOW + 1000, node_pk);
+		MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+		assert_held(recs, MESH_REC_ENDPOINTS, (uint8_t)(0x31 + i), i == 0 ? NULL : &o[i]);
+	}
+	ck_assert_uint_eq(mesh_records_pending(recs), 0);
+	mesh_records_free(recs);
+}
+END_TEST
+
 START_TEST(test_records_handle_expiry_cert)
 {
 	struct mesh_records *recs;
@@ -1553,6 +1578,7 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_merge_foreign_authority_invalid);
 	tcase_add_test(tc, test_records_merge_endpoints_wrong_key_invalid);
 	tcase_add_test(tc, test_records_merge_orphan_pending);
+	tcase_add_test(tc, test_records_orphan_pending_grows_to_cap);
 	tcase_add_test(tc, test_records_handle_expiry_cert);
 	tcase_add_test(tc, test_records_handle_expiry_endpoints);
 	tcase_add_test(tc, test_records_merge_rekey_drops_endpoints);
