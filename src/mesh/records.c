@@ -675,6 +675,67 @@ void mesh_records_free(struct mesh_records *recs)
 	free(recs);
 }
 
+/* A copy of n whose record bytes are its own; NULL when out of memory. */
+static struct node *node_dup(const struct node *n)
+{
+	struct node *c;
+	unsigned k;
+
+	if ((c = malloc(sizeof *c)) == NULL)
+		return NULL;
+	*c = *n;
+	for (k = 0; k < NKINDS; k++) {
+		if (n->rec[k].bytes == NULL)
+			continue;
+		if ((c->rec[k].bytes = malloc(n->rec[k].len)) == NULL) {
+			while (k-- > 0)
+				free(c->rec[k].bytes);
+			free(c);
+			return NULL;
+		}
+		memcpy(c->rec[k].bytes, n->rec[k].bytes, n->rec[k].len);
+	}
+	return c;
+}
+
+struct mesh_records *mesh_records_clone(const struct mesh_records *src, int *err)
+{
+	struct mesh_records *recs;
+	size_t i;
+
+	*err = 0;
+	if (src->busy) {
+		*err = MESHD_E_STATE;
+		return NULL;
+	}
+	if ((recs = malloc(sizeof *recs)) == NULL)
+		goto nomem;
+	*recs = *src;
+	/* what mesh_records_free() walks, filled one owned piece at a time */
+	recs->npend = 0;
+	recs->cappend = src->npend;
+	recs->pend = NULL;
+	if ((recs->slots = calloc(recs->cap, sizeof *recs->slots)) == NULL ||
+	    (src->npend > 0 && (recs->pend = calloc(src->npend, sizeof *recs->pend)) == NULL))
+		goto nomem;
+	/* same key and capacity: every node goes to the slot it had */
+	for (i = 0; i < src->cap; i++)
+		if (src->slots[i] != NULL && (recs->slots[i] = node_dup(src->slots[i])) == NULL)
+			goto nomem;
+	for (i = 0; i < src->npend; i++) {
+		recs->pend[i] = src->pend[i];
+		if ((recs->pend[i].bytes = malloc(src->pend[i].len)) == NULL)
+			goto nomem;
+		memcpy(recs->pend[i].bytes, src->pend[i].bytes, src->pend[i].len);
+		recs->npend++;
+	}
+	return recs;
+nomem:
+	mesh_records_free(recs);
+	*err = MESHD_E_NOMEM;
+	return NULL;
+}
+
 /* ---- expiry ---- */
 
 uint64_t mesh_records_next_expiry(const struct mesh_records *recs)
