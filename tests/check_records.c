@@ -782,6 +782,114 @@ START_TEST(test_records_merge_orphan_pending)
 }
 END_TEST
 
+/* The pending set grows to need (4, then doubling) up to its cap, and
+ * evicts the oldest orphan there. */
+START_TEST(test_records_orphan_pending_grows_to_cap)
+{
+	struct mesh_records *recs;
+	struct bytes c, o[7];
+
+	recs = new_set(NULL, 0, 6);
+	for (unsigned i = 0; i < 7; i++) {
+		ep_bytes(&o[i], node_sk, (uint8_t)(0x31 + i), 1, NOW, 1);
+		MERGE(recs, MESH_REC_ENDPOINTS, &o[i], MESH_MERGE_ORPHAN);
+		ck_assert_uint_eq(mesh_records_pending(recs), i < 6 ? i + 1 : 6);
+	}
+	MERGE(recs, MESH_REC_ENDPOINTS, &o[6], MESH_MERGE_ORPHAN);	/* held once */
+	ck_assert_uint_eq(mesh_records_pending(recs), 6);
+	for (unsigned i = 0; i < 7; i++) {
+		cert_bytes(&c, auth_sk, (uint8_t)(0x31 + i), "n", NOW - 100, NOW + 1000, node_pk);
+		MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+		assert_held(recs, MESH_REC_ENDPOINTS, (uint8_t)(0x31 + i), i == 0 ? NULL : &o[i]);
+	}
+	ck_assert_uint_eq(mesh_records_pending(recs), 0);
+	mesh_records_free(recs);
+}
+END_TEST
+
+/* The digests of a and b are the same, entry for entry. */
+static void assert_same_digest(const struct mesh_records *a, const struct mesh_records *b)
+{
+	struct mesh_digest da = { 0 }, db = { 0 };
+
+	ck_assert_int_eq(mesh_records_digest(a, &da), 0);
+	ck_assert_int_eq(mesh_records_digest(b, &db), 0);
+	ck_assert_uint_eq(da.n, db.n);
+	for (size_t i = 0; i < da.n; i++) {
+		ck_assert_uint_eq(da.e[i].kind, db.e[i].kind);
+		ck_assert_mem_eq(da.e[i].node_id, db.e[i].node_id, MESH_NODE_ID_LEN);
+		ck_assert_uint_eq(da.e[i].version, db.e[i].version);
+		ck_assert_mem_eq(da.e[i].hash, db.e[i].hash, MESH_DIGEST_HASH_LEN);
+	}
+	mesh_digest_clear(&da);
+	mesh_digest_clear(&db);
+}
+
+START_TEST(test_records_clone_independent)
+{
+	struct mesh_records *a, *b;
+	struct ev_log log;
+	struct bytes c11, e11, c12, r13, e21, c21;
+	uint8_t ha[MESH_RECORDS_SET_HASH_LEN], hb[MESH_RECORDS_SET_HASH_LEN];
+	int err;
+
+	a = new_set(&log, 0, 4);
+	cert_bytes(&c11, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
+	ep_bytes(&e11, node_sk, 0x11, 1, NOW, 2);
+	cert_bytes(&c12, auth_sk, 0x12, "beta", NOW - 100, NOW + 2000, node_pk);
+	revoke_bytes(&r13, auth_sk, 0x13, NOW - 50);
+	ep_bytes(&e21, node_sk, 0x21, 1, NOW, 1);
+	cert_bytes(&c21, auth_sk, 0x21, "gamma", NOW - 100, NOW + 3000, node_pk);
+	MERGE(a, MESH_REC_CERT, &c11, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, &e11, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_CERT, &c12, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_REVOKE, &r13, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, &e21, MESH_MERGE_ORPHAN);
+	log.n = 0;
+
+	b = mesh_records_clone(a, &err);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(log.n, 0);	/* no events */
+	for (int k = 0; k <= MESH_REC_ROUTES; k++)
+		ck_assert_uint_eq(mesh_records_count(b, k), mesh_records_count(a, k));
+	ck_assert_uint_eq(mesh_records_pending(b), 1);
+	ck_assert_uint_eq(mesh_records_next_expiry(b), mesh_records_next_expiry(a));
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_int_eq(mesh_records_set_hash(b, hb), 0);
+	ck_assert_mem_eq(ha, hb, sizeof ha);
+	assert_same_digest(a, b);
+	/* the same merge rules and the same callback */
+	MERGE(b, MESH_REC_CERT, &c11, MESH_MERGE_DUP);
+	MERGE(b, MESH_REC_CERT, &c12, MESH_MERGE_DUP);
+	MERGE(b, MESH_REC_CERT, &c21, MESH_MERGE_NEW);	/* adopts its orphan */
+	assert_held(b, MESH_REC_ENDPOINTS, 0x21, &e21);
+	ck_assert_uint_eq(mesh_records_pending(b), 0);
+	ck_assert_uint_eq(log.n, 2);
+	ck_assert_int_eq(log.ev[0].type, MESH_EV_MEMBER_ADDED);
+	ck_assert_int_eq(log.ev[1].type, MESH_EV_ENDPOINTS_CHANGED);
+	MERGE(b, MESH_REC_CERT, &c21, MESH_MERGE_DUP);
+	/* a is untouched, and gets to the same state the same way */
+	assert_held(a, MESH_REC_CERT, 0x21, NULL);
+	ck_assert_uint_eq(mesh_records_pending(a), 1);
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_int_eq(mesh_records_set_hash(b, hb), 0);
+	ck_assert_mem_ne(ha, hb, sizeof ha);
+	MERGE(a, MESH_REC_CERT, &c21, MESH_MERGE_NEW);
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_mem_eq(ha, hb, sizeof ha);
+	assert_same_digest(a, b);
+	/* b owns its memory: it outlives a */
+	mesh_records_free(a);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x11, &e11);
+	assert_held(b, MESH_REC_REVOKE, 0x13, &r13);
+	ck_assert_int_eq(mesh_records_handle_expiry(b, NOW + 1000), 0);
+	assert_held(b, MESH_REC_CERT, 0x11, NULL);
+	assert_held(b, MESH_REC_CERT, 0x12, &c12);
+	mesh_records_free(b);
+}
+END_TEST
+
 START_TEST(test_records_handle_expiry_cert)
 {
 	struct mesh_records *recs;
@@ -1553,6 +1661,8 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_merge_foreign_authority_invalid);
 	tcase_add_test(tc, test_records_merge_endpoints_wrong_key_invalid);
 	tcase_add_test(tc, test_records_merge_orphan_pending);
+	tcase_add_test(tc, test_records_orphan_pending_grows_to_cap);
+	tcase_add_test(tc, test_records_clone_independent);
 	tcase_add_test(tc, test_records_handle_expiry_cert);
 	tcase_add_test(tc, test_records_handle_expiry_endpoints);
 	tcase_add_test(tc, test_records_merge_rekey_drops_endpoints);

@@ -19,6 +19,7 @@ enum {
 	K_EP = MESH_REC_ENDPOINTS - 1,
 	K_RT = MESH_REC_ROUTES - 1,
 	TABLE_MIN = 16,
+	PENDING_MIN = 4,		/* first allocation of the pending set */
 	REC_HASH_LEN = 32,
 };
 
@@ -58,8 +59,8 @@ struct mesh_records {
 	size_t cap;			/* power of two */
 	size_t nnodes;
 	size_t count[NKINDS];
-	struct pending *pend;		/* max_pending entries */
-	size_t npend;
+	struct pending *pend;		/* cappend entries, grown to need */
+	size_t npend, cappend;		/* cappend <= max_pending */
 	uint64_t pend_order;
 	uint64_t next_exp;		/* lower bound of the next expiry */
 	uint8_t hkey[crypto_shorthash_KEYBYTES];
@@ -409,6 +410,16 @@ static int pending_add(struct mesh_records *recs, uint8_t kind, const uint8_t *n
 	}
 	if (recs->npend == recs->max_pending)
 		pending_remove(recs, oldest);
+	if (recs->npend == recs->cappend) {
+		size_t cap = recs->cappend ? 2 * recs->cappend : PENDING_MIN;
+
+		if (cap > recs->max_pending)
+			cap = recs->max_pending;
+		if ((p = realloc(recs->pend, cap * sizeof *p)) == NULL)
+			return MESHD_E_NOMEM;
+		recs->pend = p;
+		recs->cappend = cap;
+	}
 	p = &recs->pend[recs->npend];
 	if ((p->bytes = malloc(len)) == NULL)
 		return MESHD_E_NOMEM;
@@ -639,8 +650,7 @@ struct mesh_records *mesh_records_new(const struct mesh_records_cfg *cfg, int *e
 	recs->cap = TABLE_MIN;
 	recs->next_exp = UINT64_MAX;
 	crypto_shorthash_keygen(recs->hkey);
-	if ((recs->slots = calloc(recs->cap, sizeof *recs->slots)) == NULL ||
-	    (recs->pend = calloc(recs->max_pending, sizeof *recs->pend)) == NULL)
+	if ((recs->slots = calloc(recs->cap, sizeof *recs->slots)) == NULL)
 		goto nomem;
 	return recs;
 nomem:
@@ -663,6 +673,67 @@ void mesh_records_free(struct mesh_records *recs)
 	free(recs->slots);
 	free(recs->pend);
 	free(recs);
+}
+
+/* A copy of n whose record bytes are its own; NULL when out of memory. */
+static struct node *node_dup(const struct node *n)
+{
+	struct node *c;
+	unsigned k;
+
+	if ((c = malloc(sizeof *c)) == NULL)
+		return NULL;
+	*c = *n;
+	for (k = 0; k < NKINDS; k++) {
+		if (n->rec[k].bytes == NULL)
+			continue;
+		if ((c->rec[k].bytes = malloc(n->rec[k].len)) == NULL) {
+			while (k-- > 0)
+				free(c->rec[k].bytes);
+			free(c);
+			return NULL;
+		}
+		memcpy(c->rec[k].bytes, n->rec[k].bytes, n->rec[k].len);
+	}
+	return c;
+}
+
+struct mesh_records *mesh_records_clone(const struct mesh_records *src, int *err)
+{
+	struct mesh_records *recs;
+	size_t i;
+
+	*err = 0;
+	if (src->busy) {
+		*err = MESHD_E_STATE;
+		return NULL;
+	}
+	if ((recs = malloc(sizeof *recs)) == NULL)
+		goto nomem;
+	*recs = *src;
+	/* what mesh_records_free() walks, filled one owned piece at a time */
+	recs->npend = 0;
+	recs->cappend = src->npend;
+	recs->pend = NULL;
+	if ((recs->slots = calloc(recs->cap, sizeof *recs->slots)) == NULL ||
+	    (src->npend > 0 && (recs->pend = calloc(src->npend, sizeof *recs->pend)) == NULL))
+		goto nomem;
+	/* same key and capacity: every node goes to the slot it had */
+	for (i = 0; i < src->cap; i++)
+		if (src->slots[i] != NULL && (recs->slots[i] = node_dup(src->slots[i])) == NULL)
+			goto nomem;
+	for (i = 0; i < src->npend; i++) {
+		recs->pend[i] = src->pend[i];
+		if ((recs->pend[i].bytes = malloc(src->pend[i].len)) == NULL)
+			goto nomem;
+		memcpy(recs->pend[i].bytes, src->pend[i].bytes, src->pend[i].len);
+		recs->npend++;
+	}
+	return recs;
+nomem:
+	mesh_records_free(recs);
+	*err = MESHD_E_NOMEM;
+	return NULL;
 }
 
 /* ---- expiry ---- */

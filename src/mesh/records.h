@@ -133,6 +133,12 @@ struct mesh_records;
 struct mesh_records *mesh_records_new(const struct mesh_records_cfg *cfg, int *err);
 /* Frees the set and every record; NULL is a no-op. No events. */
 void mesh_records_free(struct mesh_records *recs);
+/* A new set holding what src holds (records, pending orphans, caps, event
+ * callback and ctx, table key), so that it answers and merges exactly as src
+ * would from here on; the two are independent afterwards. No events, no
+ * signature checks: a snapshot to start many runs from one state. NULL with
+ * *err = MESHD_E_NOMEM, or MESHD_E_STATE (called from src's event callback). */
+struct mesh_records *mesh_records_clone(const struct mesh_records *src, int *err);
 
 /* Merges one record received from anyone (the bytes are copied). Returns a
  * MESH_MERGE_* outcome, or MESHD_E_NOMEM, MESHD_E_FULL (a record for a new

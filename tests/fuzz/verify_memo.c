@@ -3,7 +3,8 @@
  * Linked with -Wl,--wrap=crypto_sign_verify_detached. A harness that builds
  * its engines from the same signed records on every input spent nearly all
  * its time re-verifying them (fuzz_gossip: 16 checks per input, ~800
- * inputs/s). A valid answer is a pure function of (signature, public key,
+ * inputs/s; it now starts from copies of sets built once, but its engines
+ * still send each other those records on every input). A valid answer is a pure function of (signature, public key,
  * message), so it is remembered under the BLAKE2b-256 of all three in a
  * fixed direct-mapped table; anything not remembered valid (every fuzzed
  * signature) is checked for real, so the code under test sees exactly what
