@@ -133,6 +133,26 @@ void wg_aead_ctx_clear(struct wg_aead_ctx *c)
 	sodium_memzero(c, sizeof *c);
 }
 
+void wg_aead_thread_wipe(void)
+{
+	static const uint8_t zero[WG_CRYPTO_KEY_LEN];
+
+	for (int e = 0; e < 2; e++)
+		if (aead_tl.evp[e] && aead_tl.keyed[e] != 0) {
+			(void)EVP_CipherInit_ex(aead_tl.evp[e], NULL, NULL, zero, NULL, -1);
+			aead_tl.keyed[e] = 0;
+		}
+}
+
+void wg_aead_thread_free(void)
+{
+	wg_aead_thread_wipe();
+	for (int e = 0; e < 2; e++) {
+		EVP_CIPHER_CTX_free(aead_tl.evp[e]);
+		aead_tl.evp[e] = NULL;
+	}
+}
+
 /* This thread's context for c, with c's key and this nonce in it, the
  * additional data absorbed; NULL on any libcrypto failure. */
 static EVP_CIPHER_CTX *ctx_start(struct wg_aead_ctx *c, size_t len, const uint8_t *ad,

@@ -61,7 +61,8 @@ struct evp_cipher_ctx_st;	/* OpenSSL's EVP_CIPHER_CTX, opaque outside crypto.c *
  * between two packets (ChaCha20 has no key schedule: the re-key copies the
  * key), so a flow of packets for one keypair pays nothing. Each context is
  * used by the thread that seals or opens with it; the wg core runs on one
- * thread. */
+ * thread and may hand data-message jobs to others (wg.h), which read the
+ * key from struct wg_aead_ctx into their own contexts. */
 struct wg_aead_ctx {
 	uint64_t id;			/* unique while keyed; 0: not keyed */
 	bool encrypt;
@@ -78,6 +79,13 @@ int wg_aead_ctx_init(struct wg_aead_ctx *c, const uint8_t key[WG_CRYPTO_KEY_LEN]
  * No-op on a cleared context. */
 void wg_aead_ctx_clear(struct wg_aead_ctx *c);
 
+/* Wipes the key out of this thread's shared contexts (a thread that seals
+ * or opens for keypairs it does not own calls it before it sleeps: only the
+ * owner's wg_aead_ctx_clear() runs when a keypair dies, on its own thread). */
+void wg_aead_thread_wipe(void);
+/* Frees this thread's shared contexts (a thread that ends; the next use on
+ * it would allocate them again). */
+void wg_aead_thread_free(void);
 /* In place with an explicit 96-bit nonce: buf[0, len) is replaced by its
  * ciphertext and the tag goes to tag[16]; ad may be NULL when adlen is 0.
  * False (buf and tag zeroed, so no plaintext can leave by mistake) when

@@ -65,6 +65,9 @@ void wg_send_keepalive(struct wg_device *dev, struct wg_peer *peer, mtime_ns now
 /* Encrypt and send every staged packet with the current keypair, or start a
  * handshake when there is none usable. */
 void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
+/* wg_crypt_job_finish() of a sealed job (send.c). */
+void wg_send_job_finish(struct wg_device *dev, struct wg_crypt_job *job,
+			struct wg_result *res);
 /* Hand a datagram to the host and account for it. */
 void wg_send_buffer(struct wg_device *dev, struct wg_peer *peer, const uint8_t *buf,
 		    size_t len);

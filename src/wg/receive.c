@@ -149,31 +149,33 @@ static void keep_key_fresh(struct wg_device *dev, struct wg_peer *peer, mtime_ns
 	}
 }
 
-static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
-			 const union endpoint *src, mtime_ns now, struct wg_result *res)
+/* The keypair a data message names, if it may still receive; NULL when not. */
+static struct wg_keypair *data_keypair(struct wg_device *dev, const uint8_t *buf, mtime_ns now)
 {
 	struct wg_index_entry *e = wg_index_lookup(&dev->index, le32dec(buf + 4));
 	struct wg_keypair *kp;
-	struct wg_peer *peer;
+
+	if (!e || e->kind != WG_INDEX_KEYPAIR)
+		return NULL;
+	kp = container_of(e, struct wg_keypair, entry);
+	if (!kp->receiving_valid ||
+	    wg_birthdate_has_expired(kp->birth, SEC(REJECT_AFTER_TIME), now))
+		return NULL;
+	return kp;
+}
+
+/* A data message whose tag verified (its payload decrypted in place). */
+static void data_authenticated(struct wg_device *dev, struct wg_keypair *kp, uint8_t *buf,
+			       size_t len, uint64_t counter, const union endpoint *src,
+			       mtime_ns now, struct wg_result *res)
+{
+	struct wg_peer *peer = kp->entry.peer;
 	struct wg_aip_owner *owner;
-	uint64_t counter;
 	size_t clen = len - WG_MSG_DATA_MIN_LEN, plen;
 	uint8_t *pkt = buf + sizeof(struct wg_msg_data);
 	const uint8_t *inner_src;
 	int family;
 
-	if (!e || e->kind != WG_INDEX_KEYPAIR)
-		return;
-	kp = container_of(e, struct wg_keypair, entry);
-	peer = e->peer;
-	if (!kp->receiving_valid ||
-	    wg_birthdate_has_expired(kp->birth, SEC(REJECT_AFTER_TIME), now))
-		return;
-	counter = le64dec(buf + 8);
-	if (!wg_replay_check(&kp->replay, counter, REJECT_AFTER_MESSAGES))
-		return;
-	if (!wg_aead_ctx_decrypt(&kp->recv, pkt, clen, pkt + clen, counter))
-		return;
 	if (!wg_replay_update(&kp->replay, counter, REJECT_AFTER_MESSAGES))
 		return;
 
@@ -225,8 +227,83 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 	res->len = plen;
 }
 
-void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
-		       const union endpoint *src, mtime_ns now, struct wg_result *res)
+static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
+			 const union endpoint *src, mtime_ns now, struct wg_result *res,
+			 struct wg_crypt_job *job)
+{
+	struct wg_keypair *kp = data_keypair(dev, buf, now);
+	size_t clen = len - WG_MSG_DATA_MIN_LEN;
+	uint8_t *pkt = buf + sizeof(struct wg_msg_data);
+	uint64_t counter;
+
+	if (!kp)
+		return;
+	counter = le64dec(buf + 8);
+	if (!wg_replay_check(&kp->replay, counter, REJECT_AFTER_MESSAGES))
+		return;
+	if (job) {
+		/* opened later, maybe on another thread (wg.h) */
+		job->aead = &kp->recv;
+		job->buf = buf;
+		job->len = clen;
+		job->counter = counter;
+		job->key_id = kp->recv.id;
+		job->src = *src;
+		job->seal = false;
+		job->ok = false;
+		res->act = WG_ACT_CRYPT;
+		return;
+	}
+	if (!wg_aead_ctx_decrypt(&kp->recv, pkt, clen, pkt + clen, counter))
+		return;
+	data_authenticated(dev, kp, buf, len, counter, src, now, res);
+}
+
+bool wg_crypt_job_run(struct wg_crypt_job *job)
+{
+	uint8_t *p = job->buf + sizeof(struct wg_msg_data);
+
+	if (job->seal)
+		job->ok = wg_aead_ctx_encrypt(job->aead, p, job->len, p + job->len, job->counter);
+	else
+		job->ok = wg_aead_ctx_decrypt(job->aead, p, job->len, p + job->len, job->counter);
+	return job->ok;
+}
+
+void wg_crypt_job_finish(struct wg_device *dev, struct wg_crypt_job *job, mtime_ns now,
+			 struct wg_result *res)
+{
+	struct wg_keypair *kp;
+
+	if (job->seal) {
+		wg_send_job_finish(dev, job, res);
+		return;
+	}
+	res->act = WG_ACT_NONE;
+	res->peer = NULL;
+	res->off = res->len = 0;
+	/* The keypair may have been rotated out or cleared by an earlier
+	 * finish (or reused with another key): look it up again. */
+	kp = data_keypair(dev, job->buf, now);
+	if (!job->ok || !kp || kp->recv.id != job->key_id)
+		return;
+	data_authenticated(dev, kp, job->buf, job->len + WG_MSG_DATA_MIN_LEN, job->counter,
+			   &job->src, now, res);
+}
+
+void wg_crypt_thread_wipe(void)
+{
+	wg_aead_thread_wipe();
+}
+
+void wg_crypt_thread_exit(void)
+{
+	wg_aead_thread_free();
+}
+
+static void input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+			   const union endpoint *src, mtime_ns now, struct wg_result *res,
+			   struct wg_crypt_job *job)
 {
 	res->act = WG_ACT_NONE;
 	res->peer = NULL;
@@ -248,11 +325,29 @@ void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
 		break;
 	case WG_MSG_DATA:
 		if (len >= WG_MSG_DATA_MIN_LEN && len <= WG_MAX_DATAGRAM)
-			receive_data(dev, buf, len, src, now, res);
+			receive_data(dev, buf, len, src, now, res, job);
 		break;
 	default:
 		break;
 	}
+}
+
+void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
+		       const union endpoint *src, mtime_ns now, struct wg_result *res)
+{
+	input_datagram(dev, buf, len, src, now, res, NULL);
+}
+
+void wg_input_datagram_job(struct wg_device *dev, uint8_t *buf, size_t len,
+			   const union endpoint *src, mtime_ns now, struct wg_result *res,
+			   struct wg_crypt_job *job)
+{
+	input_datagram(dev, buf, len, src, now, res, job);
+}
+
+bool wg_is_data_message(const uint8_t *buf, size_t len)
+{
+	return len >= WG_MSG_DATA_MIN_LEN && len <= WG_MAX_DATAGRAM && le32dec(buf) == WG_MSG_DATA;
 }
 
 bool wg_is_wg_datagram(const uint8_t *buf, size_t len)

@@ -90,7 +90,7 @@ static size_t padded_len(const struct wg_device *dev, size_t len)
  * libcrypto failed: then the plaintext is zeroed (the packet is lost) and
  * the keypair stops sending, so the next send starts a handshake. */
 static size_t encrypt_packet(const struct wg_device *dev, struct wg_keypair *kp,
-			     uint8_t *buf, size_t len)
+			     uint8_t *buf, size_t len, struct wg_crypt_job *job)
 {
 	size_t plen = padded_len(dev, len);
 	uint64_t counter;
@@ -102,8 +102,17 @@ static size_t encrypt_packet(const struct wg_device *dev, struct wg_keypair *kp,
 	le32enc(buf, WG_MSG_DATA);
 	le32enc(buf + 4, kp->remote_index);
 	le64enc(buf + 8, counter);
-	if (!wg_aead_ctx_encrypt(&kp->send, buf + WG_HEADROOM, plen, buf + WG_HEADROOM + plen,
-				 counter)) {
+	if (job) {
+		/* sealed later, maybe on another thread (wg.h) */
+		job->aead = &kp->send;
+		job->buf = buf;
+		job->len = plen;
+		job->counter = counter;
+		job->key_id = kp->send.id;
+		job->seal = true;
+		job->ok = false;
+	} else if (!wg_aead_ctx_encrypt(&kp->send, buf + WG_HEADROOM, plen,
+					buf + WG_HEADROOM + plen, counter)) {
 		kp->sending_valid = false;
 		return 0;
 	}
@@ -144,7 +153,7 @@ void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
 	}
 	while (peer->staged_count) {
 		struct wg_staged *s = &peer->staged[peer->staged_head];
-		size_t out = encrypt_packet(dev, kp, s->buf, s->len);
+		size_t out = encrypt_packet(dev, kp, s->buf, s->len, NULL);
 
 		if (!out) {
 			wg_send_handshake_initiation(dev, peer, false, now);
@@ -169,8 +178,8 @@ void wg_send_keepalive(struct wg_device *dev, struct wg_peer *peer, mtime_ns now
 	wg_send_staged(dev, peer, now);
 }
 
-void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
-		  mtime_ns now, struct wg_result *res)
+static void input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
+		      mtime_ns now, struct wg_result *res, struct wg_crypt_job *job)
 {
 	const uint8_t *pkt = buf + WG_HEADROOM;
 	struct wg_aip_owner *owner;
@@ -213,10 +222,10 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
 
 	kp = peer->current;
 	if (!peer->staged_count && keypair_can_send(kp, now) &&
-	    (out = encrypt_packet(dev, kp, buf, len)) != 0) {
+	    (out = encrypt_packet(dev, kp, buf, len, job)) != 0) {
 		account_sent(peer, false, now);
 		peer->tx_bytes += out;
-		res->act = WG_ACT_SEND;
+		res->act = job ? WG_ACT_CRYPT : WG_ACT_SEND;
 		res->off = 0;
 		res->len = out;
 		res->dst = peer->endpoint;
@@ -227,6 +236,36 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
 	if (wg_peer_stage(peer, pkt, len) != 0)
 		return;
 	wg_send_staged(dev, peer, now);
+}
+
+void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
+		  mtime_ns now, struct wg_result *res)
+{
+	input_tun(dev, buf, len, cap, now, res, NULL);
+}
+
+void wg_input_tun_job(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
+		      mtime_ns now, struct wg_result *res, struct wg_crypt_job *job)
+{
+	input_tun(dev, buf, len, cap, now, res, job);
+}
+
+/* The seal half of wg_crypt_job_finish (receive.c has the other). */
+void wg_send_job_finish(struct wg_device *dev, struct wg_crypt_job *job,
+			struct wg_result *res)
+{
+	struct wg_keypair *kp;
+
+	if (job->ok) {
+		res->act = WG_ACT_SEND;
+		return;
+	}
+	/* libcrypto failed (the payload is zeroed): drop it, and as the
+	 * synchronous path does, stop sending with that keypair. */
+	res->act = WG_ACT_NONE;
+	if (res->peer && (kp = res->peer->current) && kp->send.id == job->key_id)
+		kp->sending_valid = false;
+	(void)dev;
 }
 
 void wg_peer_initiate_now(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)

@@ -51,6 +51,7 @@ enum wg_action {
 	WG_ACT_NONE = 0,	/* nothing to do (consumed, queued or dropped) */
 	WG_ACT_SEND,		/* send buf[off, off+len) to dst */
 	WG_ACT_DELIVER,		/* write buf[off, off+len) (an IP packet) to the TUN */
+	WG_ACT_CRYPT,		/* (the _job inputs only) run the job, then finish it */
 };
 
 struct wg_result {
@@ -87,6 +88,61 @@ void wg_input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
  * unauthenticated is dropped without a reply. */
 void wg_input_datagram(struct wg_device *dev, uint8_t *buf, size_t len,
 		       const union endpoint *src, mtime_ns now, struct wg_result *res);
+
+/* Deferred data-message crypto, so that the caller can spread the AEAD work
+ * of a batch over threads while the core stays single-threaded and
+ * lock-free (docs/decisions.md, "All cores").
+ *
+ * wg_input_tun_job() and wg_input_datagram_job() do what wg_input_tun() and
+ * wg_input_datagram() do, except that when a data message's AEAD would run
+ * they fill *job and answer WG_ACT_CRYPT instead of sealing or opening. The
+ * caller then runs wg_crypt_job_run(job) on any thread (it touches only the
+ * job's buffer and that thread's cipher context), and afterwards, on the
+ * core's thread, wg_crypt_job_finish(dev, job, now, res) with the res the
+ * _job call filled: it becomes WG_ACT_SEND (the sealed datagram, buf[0,
+ * len)), WG_ACT_DELIVER (the opened packet, as wg_input_datagram says) or
+ * WG_ACT_NONE (dropped: forged, replayed, or its keypair gone meanwhile).
+ *
+ * Rules:
+ * - until a job has run, the only calls into the device are more _job
+ *   calls (a job points into a keypair that other calls may clear); only
+ *   data messages become jobs, any other message is handled at once, so
+ *   pass one (wg_is_data_message()) only when no job is waiting to run;
+ * - run every job of a batch before finishing any, and finish them in the
+ *   order they were made (the replay window and timers see them in order);
+ * - finish a sealed job before any other call (it may touch its peer);
+ *   an opened job looks its keypair up again by index and key id when
+ *   finished, so a keypair that was rotated out or cleared meanwhile
+ *   drops its packet, and other calls may come between;
+ * - every thread that ran jobs calls wg_crypt_thread_wipe() before it
+ *   sleeps, so that no key stays in its cipher contexts.
+ * Sealed jobs count as sent (timers, tx_bytes) when made. */
+struct wg_aead_ctx;
+struct wg_crypt_job {
+	struct wg_aead_ctx *aead;	/* the keypair's seal or open context */
+	uint8_t *buf;			/* the data message (its header at buf) */
+	size_t len;			/* payload bytes, padding included, no tag */
+	uint64_t counter;
+	uint64_t key_id;		/* open: the keypair must still hold this key */
+	union endpoint src;		/* open: where the datagram came from */
+	bool seal;
+	bool ok;			/* set by wg_crypt_job_run */
+};
+void wg_input_tun_job(struct wg_device *dev, uint8_t *buf, size_t len, size_t cap,
+		      mtime_ns now, struct wg_result *res, struct wg_crypt_job *job);
+void wg_input_datagram_job(struct wg_device *dev, uint8_t *buf, size_t len,
+			   const union endpoint *src, mtime_ns now, struct wg_result *res,
+			   struct wg_crypt_job *job);
+/* A WireGuard data message (type 4, long enough): the kind that becomes a job. */
+bool wg_is_data_message(const uint8_t *buf, size_t len);
+/* Any thread. Returns job->ok. */
+bool wg_crypt_job_run(struct wg_crypt_job *job);
+void wg_crypt_job_finish(struct wg_device *dev, struct wg_crypt_job *job, mtime_ns now,
+			 struct wg_result *res);
+/* Wipes the calling thread's cipher contexts (no key left in them). */
+void wg_crypt_thread_wipe(void);
+/* Frees them: a thread that ran jobs calls it before it ends. */
+void wg_crypt_thread_exit(void);
 
 /* Timers: the earliest deadline of any peer (MTIME_NEVER if none), and the
  * handler to call at or after it; it does nothing when nothing expired.
