@@ -7,6 +7,8 @@
 #   tunnel "m": ns $PFX-m-a (meshd wg) <====> ns $PFX-m-b (meshd wg)
 #   tunnel "g": ns $PFX-g-a (wireguard-go) <====> ns $PFX-g-b (wireguard-go)
 #   tunnel "w": ns $PFX-w-a (wireguard-go-modern) <====> ns $PFX-w-b (same)
+#   tunnel "1": ns $PFX-1-a (meshd wg, MESHD_THREADS=1) <====> ns $PFX-1-b (same);
+#               BENCH_ONE_THREAD=0 leaves it out
 #   each:  a: 100.64.0.1 (iperf3 -c, cubic)  ---veth 198.51.100.1/.2---  b: 100.64.0.2 (iperf3 -s)
 #
 #   site "s<id>" (mode site, one per implementation, routed, no NAT):
@@ -95,13 +97,20 @@ if [ -x "$WGGO_MODERN" ]; then
 else
 	warn "WGGO_MODERN=$WGGO_MODERN is not an executable: running without it"
 fi
-declare -A NAME=([m]=meshd [g]=wireguard-go [w]=wireguard-go-modern)
-declare -A KIND=([m]=meshd [g]=wggo [w]=wggo)
+HAS_MODERN=0
+[ "$IDS" = "m g" ] || HAS_MODERN=1
+# "1": meshd again with MESHD_THREADS=1 (its data path on one thread), to
+# show what the crypto worker threads give (BENCH_ONE_THREAD=0: left out).
+[ "${BENCH_ONE_THREAD:-1}" = 0 ] || IDS="$IDS 1"
+declare -A NAME=([m]=meshd [g]=wireguard-go [w]=wireguard-go-modern [1]=meshd-1thread)
+declare -A KIND=([m]=meshd [g]=wggo [w]=wggo [1]=meshd)
 
 # up ID TUNNEL: tunnel_up for implementation ID under the name TUNNEL.
 up() {
 	if [ "$1" = w ]; then
 		PATH="$WORK/modern-bin:$PATH" tunnel_up "$2" wggo wggo
+	elif [ "$1" = 1 ]; then
+		MESHD_THREADS=1 tunnel_up "$2" meshd meshd
 	else
 		tunnel_up "$2" "${KIND[$1]}" "${KIND[$1]}"
 	fi
@@ -139,7 +148,8 @@ site_up() {
 
 if has_mode tcp1 || has_mode tcp4 || has_mode udp; then
 	step "tunnels: m = meshd <-> meshd, g = wireguard-go <-> wireguard-go"
-	[ "$IDS" = "m g" ] || info "and w = wireguard-go-modern <-> wireguard-go-modern ($WGGO_MODERN)"
+	[ "$HAS_MODERN" = 0 ] || info "and w = wireguard-go-modern <-> wireguard-go-modern ($WGGO_MODERN)"
+	case " $IDS " in *" 1 "*) info "and 1 = meshd <-> meshd with MESHD_THREADS=1 (no crypto worker threads)" ;; esac
 	for id in $IDS; do up "$id" "$id"; done
 	for id in $IDS; do
 		ping_first "$id-a" 100.64.0.2 15 || fail "tunnel $id: no handshake"
@@ -155,7 +165,7 @@ if has_mode site; then
 	done
 fi
 info "machine: $(nproc) CPUs, $(uname -r), $("$MESHD" --version 2>/dev/null | head -n 1), $(wireguard-go --version 2>/dev/null | head -n 1)"
-if [ "$IDS" != "m g" ]; then
+if [ "$HAS_MODERN" = 1 ]; then
 	t=w
 	has_mode tcp1 || has_mode tcp4 || has_mode udp || t=sw
 	info "modern: $("$WGGO_MODERN" --version 2>/dev/null | head -n 1), running $(readlink "/proc/${IMPL_PID[$(ifname a "$t")]}/exe")"
@@ -291,7 +301,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 csv() { tr -s ' ' ',' <<<"${1% }"; }
 declare -A MED=()
-declare -A RATIO_KEY=([g]=ratio_meshd_over_wggo [w]=ratio_meshd_over_modern)
+declare -A RATIO_KEY=([g]=ratio_meshd_over_wggo [w]=ratio_meshd_over_modern [1]=ratio_meshd_over_1thread)
 declare -A TITLE=([tcp1]="one TCP stream, cubic, ${BENCH_SECONDS}s" [tcp4]="four TCP streams (-P 4), cubic, ${BENCH_SECONDS}s"
 	[udp]="UDP, ${BENCH_UDP_LEN}-byte datagrams, <= ${BENCH_UDP_LOSS} % loss, ${BENCH_UDP_PROBE_S}s probes"
 	[site]="site to site, one TCP stream host A -> host B, cubic, ${BENCH_SECONDS}s")

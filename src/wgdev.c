@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,31 +193,93 @@ static size_t gro_size(struct msghdr *mh)
 	return 0;
 }
 
+/* A decrypted packet at buf + res->off: the layer above, or the TUN. */
+static void deliver_result(struct wgdev *dev, uint8_t *buf, const struct wg_result *res,
+			   mtime_ns now)
+{
+	if (res->act != WG_ACT_DELIVER || res->len == 0)
+		return;
+	if (dev->hooks.inner &&
+	    dev->hooks.inner(dev->hooks.ctx, res->peer, buf + res->off, res->len, now))
+		return;
+	if (dev->hooks.mss_clamp && mss_maybe_syn(buf + res->off, res->len))
+		mss_clamp(buf + res->off, res->len, (unsigned)dev->mtu);
+	deliver(dev, buf + res->off, res->len);
+}
+
 static void input_wg(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src,
 		     mtime_ns now)
 {
 	struct wg_result res;
 
 	wg_input_datagram(dev->wg, buf, len, src, now, &res);
-	if (res.act != WG_ACT_DELIVER || res.len == 0)
-		return;
-	if (dev->hooks.inner &&
-	    dev->hooks.inner(dev->hooks.ctx, res.peer, buf + res.off, res.len, now))
-		return;
-	if (dev->hooks.mss_clamp && mss_maybe_syn(buf + res.off, res.len))
-		mss_clamp(buf + res.off, res.len, (unsigned)dev->mtu);
-	deliver(dev, buf + res.off, res.len);
+	deliver_result(dev, buf, &res, now);
 }
 
+/* ---- all cores: the AEAD of a burst as jobs (wg.h, workers.h) ---- */
+
+static void txq_add(struct wgdev *dev, uint8_t *data, size_t len, const union endpoint *dst);
+
+static void job_run(void *arg, unsigned i)
+{
+	struct wgdev *dev = arg;
+
+	(void)wg_crypt_job_run(&dev->job[i]);
+}
+
+/* Runs the waiting jobs, spread over the threads when the burst is big
+ * enough, then finishes them in order on this thread. Opened packets are
+ * delivered; sealed ones are queued for sending (after every seal is
+ * finished: the queue's hook may call into the layer above). */
+static void jobs_flush(struct wgdev *dev, mtime_ns now)
+{
+	unsigned n = dev->njob;
+	bool par = dev->job_bytes >= WGDEV_PAR_MIN_BYTES;
+
+	if (n == 0)
+		return;
+	workers_run(&dev->workers, n, par ? WGDEV_PAR_MIN_JOBS : UINT_MAX, job_run, dev);
+	for (unsigned i = 0; i < n; i++)
+		wg_crypt_job_finish(dev->wg, &dev->job[i], now, &dev->jres[i]);
+	dev->njob = 0;
+	dev->job_bytes = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct wg_result *r = &dev->jres[i];
+
+		if (dev->job[i].seal) {
+			if (r->act == WG_ACT_SEND)
+				txq_add(dev, dev->job[i].buf + r->off, r->len, &r->dst);
+		} else {
+			deliver_result(dev, dev->job[i].buf, r, now);
+		}
+	}
+}
+
+/* A datagram of the UDP burst: data messages wait as jobs, anything else
+ * runs after the jobs before it. */
 static void input_one(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src,
 		      mtime_ns now)
 {
-	if (dev->hooks.underlay && len > 0 && buf[0] == WGDEV_MESH_MAGIC &&
-	    !wg_is_wg_datagram(buf, len)) {
-		dev->hooks.underlay(dev->hooks.ctx, src, buf, len, now);
+	struct wg_result *res;
+
+	if (!wg_is_data_message(buf, len)) {
+		jobs_flush(dev, now);
+		if (dev->hooks.underlay && len > 0 && buf[0] == WGDEV_MESH_MAGIC &&
+		    !wg_is_wg_datagram(buf, len)) {
+			dev->hooks.underlay(dev->hooks.ctx, src, buf, len, now);
+			return;
+		}
+		input_wg(dev, buf, len, src, now);
 		return;
 	}
-	input_wg(dev, buf, len, src, now);
+	if (dev->njob == WGDEV_JOBS)
+		jobs_flush(dev, now);
+	res = &dev->jres[dev->njob];
+	wg_input_datagram_job(dev->wg, buf, len, src, now, res, &dev->job[dev->njob]);
+	if (res->act == WG_ACT_CRYPT) {
+		dev->job_bytes += len;
+		dev->njob++;
+	}
 }
 
 void wgdev_input_datagram(struct wgdev *dev, uint8_t *buf, size_t len, const union endpoint *src)
@@ -287,12 +350,16 @@ void wgdev_on_udp(uv_poll_t *h, int status, int events)
 			uint8_t *s = buf + off;
 
 			if ((uintptr_t)s & 7) {
+				/* scratch is one buffer: no job may point into it */
+				jobs_flush(dev, now);
 				memcpy(dev->scratch, s, sl);
-				s = dev->scratch;
+				input_wg(dev, dev->scratch, sl, &dev->rxsrc[i], now);
+				continue;
 			}
 			input_one(dev, s, sl, &dev->rxsrc[i], now);
 		}
 	}
+	jobs_flush(dev, now);
 	if (dev->gro_batch)
 		gro_flush(dev);
 	dev->gro_batch = false;
@@ -431,7 +498,7 @@ static bool tun_drop(const struct wgdev *dev, const uint8_t *pkt, size_t len)
 /* One IP packet at buf + WG_HEADROOM: encrypted in place and queued. */
 static void tun_one(struct wgdev *dev, uint8_t *buf, size_t n, mtime_ns now)
 {
-	struct wg_result res;
+	struct wg_result *res;
 
 	if (n > (size_t)dev->mtu)
 		wgdev_refresh_mtu(dev);
@@ -442,13 +509,18 @@ static void tun_one(struct wgdev *dev, uint8_t *buf, size_t n, mtime_ns now)
 	/* Too big for the peer's path: answered with ICMP, before a nonce is spent. */
 	if (dev->hooks.tun_too_big && dev->hooks.tun_too_big(dev->hooks.ctx, buf + WG_HEADROOM, n, now))
 		return;
-	wg_input_tun(dev->wg, buf, n, WGDEV_BUF_SIZE, now, &res);
-	if (res.act == WG_ACT_SEND)
-		txq_add(dev, buf + res.off, res.len, &res.dst);
+	res = &dev->jres[dev->njob];
+	wg_input_tun_job(dev->wg, buf, n, WGDEV_BUF_SIZE, now, res, &dev->job[dev->njob]);
+	if (res->act == WG_ACT_CRYPT) {
+		dev->job_bytes += n;
+		dev->njob++;
+	}
 }
 
-static void tx_flush(struct wgdev *dev)
+/* Seals what waits, then sends everything queued. */
+static void tx_flush(struct wgdev *dev, mtime_ns now)
 {
+	jobs_flush(dev, now);
 	if (dev->txq[0].n)
 		txq_flush(dev, &dev->txq[0], dev->udp.fd4);
 	if (dev->txq[1].n)
@@ -507,7 +579,7 @@ void wgdev_on_tun(uv_poll_t *h, int status, int events)
 			uint8_t *t;
 
 			if (used == WGDEV_BURST) {
-				tx_flush(dev);
+				tx_flush(dev, now);
 				used = 0;
 			}
 			t = dev->txslot[used];
@@ -521,7 +593,7 @@ void wgdev_on_tun(uv_poll_t *h, int status, int events)
 			size_t sl;
 
 			if (used == WGDEV_BURST) {
-				tx_flush(dev);
+				tx_flush(dev, now);
 				used = 0;
 			}
 			if (offload_segment(&sp, k, dev->txslot[used] + WG_HEADROOM,
@@ -531,7 +603,7 @@ void wgdev_on_tun(uv_poll_t *h, int status, int events)
 		}
 		done += sp.nseg;
 	}
-	tx_flush(dev);
+	tx_flush(dev, now);
 	if (any)
 		sched_rearm(&dev->sched);
 }

@@ -13,15 +13,20 @@
  * Stop order is the reverse: the socket goes first so that no client sees a
  * half-dead daemon; the TUN is closed last (the kernel then deletes it).
  *
- * Data path (single thread, no allocation):
+ * Data path (no allocation; the AEAD of a burst spread over the CPUs):
  *   TUN readable: read packets (with TUN offloads: super-packets of up to
  *     64 KiB, cut into MTU-sized segments by offload.c) into preallocated
- *     buffers at WG_HEADROOM, encrypt each in place (wg_input_tun); per
- *     family one sendmmsg whose same-size runs go out as UDP GSO messages.
+ *     buffers at WG_HEADROOM, each a sealing job (wg_input_tun_job); the
+ *     jobs run on the worker pool (workers.h), are finished in order, and
+ *     per family one sendmmsg sends them, same-size runs as UDP GSO messages.
  *   UDP readable: one recvmmsg of up to WGDEV_BURST datagrams (UDP GRO may
- *     pack many in one), decrypt each in place (wg_input_datagram); with TUN
- *     offloads one flow's segments are coalesced (offload.c) into one TUN
- *     write, else each plaintext is written alone.
+ *     pack many in one); data messages become opening jobs
+ *     (wg_input_datagram_job), anything else first runs and finishes the
+ *     jobs before it; opened packets, in order: with TUN offloads one
+ *     flow's segments are coalesced (offload.c) into one TUN write, else
+ *     each plaintext is written alone.
+ *   The wg core itself stays on the loop's thread: workers only run the
+ *   AEAD of jobs (wg.h, "Deferred data-message crypto").
  * A bounded amount of work per readiness callback keeps TUN and UDP from
  * starving each other. Offloads heal: a GSO send or coalesced TUN write the
  * kernel refuses turns that offload off (logged once) and the data goes out
@@ -49,6 +54,8 @@
 #include "uapi.h"
 #include "udp.h"
 #include "util/addr.h"
+#include "wg/wg.h"
+#include "workers.h"
 
 struct wg_device;
 struct wg_peer;
@@ -62,6 +69,13 @@ enum {
 	WGDEV_GSO_MAX_BYTES = 65000,	/* under the 64 KiB IP datagram limit */
 	WGDEV_TUN_BUDGET = 2 * WGDEV_BURST,	/* segments per TUN callback */
 	WGDEV_CSUM_BAD_MAX = 16,	/* bad checksums before coalescing stops */
+	/* All cores: data messages waiting for their AEAD (wg.h jobs) at most;
+	 * a burst is spread over threads when it has this many messages ... */
+	WGDEV_JOBS = 2 * WGDEV_BURST,
+	WGDEV_PAR_MIN_JOBS = 4,
+	/* ... and this many payload bytes (below it waking a thread costs
+	 * more than the AEAD work it would take over) */
+	WGDEV_PAR_MIN_BYTES = 16 * 1024,
 };
 
 /* Optional hooks for the mesh daemon (src/daemon.c). A NULL member is never
@@ -182,6 +196,15 @@ struct wgdev {
 	uint64_t tun_bad_gso;		/* super-packets offload.c refused (dropped) */
 
 	uint64_t tun_write_errs, udp_send_errs;	/* packets dropped by those calls */
+
+	/* All cores (docs/decisions.md): the AEAD of a burst's data messages
+	 * runs as jobs on dev->workers; TX and RX each run theirs before their
+	 * callback returns, so one array serves both. */
+	struct workers workers;
+	struct wg_crypt_job job[WGDEV_JOBS];
+	struct wg_result jres[WGDEV_JOBS];
+	unsigned njob;
+	size_t job_bytes;
 
 	struct wgdev_hooks hooks;	/* all NULL for `meshd wg` */
 	uint8_t *injbuf;		/* one buffer for wgdev_inject() (mesh mode only) */

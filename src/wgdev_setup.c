@@ -213,6 +213,7 @@ static void release(struct wgdev *dev)
 	if (dev->tun_fd >= 0)
 		close(dev->tun_fd);	/* the kernel deletes the interface */
 	dev->tun_fd = -1;
+	workers_free(&dev->workers);	/* before the keys go: no job runs any more */
 	free(dev->txbuf);
 	free(dev->rxbuf);
 	free(dev->scratch);
@@ -412,6 +413,8 @@ static int start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, uint16_
 	dev->loop = loop;
 	dev->tun_fd = -1;
 	udp_init(&dev->udp);
+	workers_init(&dev->workers, workers_default_threads(), wg_crypt_thread_wipe,
+		     wg_crypt_thread_exit);
 	snprintf(dev->ifname, sizeof dev->ifname, "%s", ifname);
 
 	r = check_uapi_free(ifname, err, errlen);
@@ -429,7 +432,8 @@ static int start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, uint16_
 		release(dev);
 		return MESHD_E_SYS;
 	}
-	log_info("interface %s up, UDP port %u, UAPI %s", ifname, dev->udp.port, dev->uapi.path);
+	log_info("interface %s up, UDP port %u, UAPI %s, %u crypto thread%s", ifname, dev->udp.port,
+		 dev->uapi.path, dev->workers.want + 1, dev->workers.want ? "s" : "");
 	return 0;
 }
 
