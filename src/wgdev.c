@@ -228,9 +228,13 @@ static void job_run(void *arg, unsigned i)
 }
 
 /* Runs the waiting jobs, spread over the threads when the burst is big
- * enough, then finishes them in order on this thread. Opened packets are
- * delivered; sealed ones are queued for sending (after every seal is
- * finished: the queue's hook may call into the layer above). */
+ * enough, then finishes them in order on this thread. A burst is all seals
+ * (on_tun) or all opens (on_udp). Seals are all finished before any is
+ * queued (the queue's hook may call into the layer above, and a sealed job
+ * must be finished before any other call). Each open is delivered right
+ * after its finish, before the next finish: the layer above (hooks.inner)
+ * may remove a peer, and the next finish then finds its keypair gone
+ * instead of handing out a stale peer. */
 static void jobs_flush(struct wgdev *dev, mtime_ns now)
 {
 	unsigned n = dev->njob;
@@ -239,19 +243,22 @@ static void jobs_flush(struct wgdev *dev, mtime_ns now)
 	if (n == 0)
 		return;
 	workers_run(&dev->workers, n, par ? WGDEV_PAR_MIN_JOBS : UINT_MAX, job_run, dev);
-	for (unsigned i = 0; i < n; i++)
-		wg_crypt_job_finish(dev->wg, &dev->job[i], now, &dev->jres[i]);
 	dev->njob = 0;
 	dev->job_bytes = 0;
+	if (!dev->job[0].seal) {
+		for (unsigned i = 0; i < n; i++) {
+			wg_crypt_job_finish(dev->wg, &dev->job[i], now, &dev->jres[i]);
+			deliver_result(dev, dev->job[i].buf, &dev->jres[i], now);
+		}
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		wg_crypt_job_finish(dev->wg, &dev->job[i], now, &dev->jres[i]);
 	for (unsigned i = 0; i < n; i++) {
 		struct wg_result *r = &dev->jres[i];
 
-		if (dev->job[i].seal) {
-			if (r->act == WG_ACT_SEND)
-				txq_add(dev, dev->job[i].buf + r->off, r->len, &r->dst);
-		} else {
-			deliver_result(dev, dev->job[i].buf, r, now);
-		}
+		if (r->act == WG_ACT_SEND)
+			txq_add(dev, dev->job[i].buf + r->off, r->len, &r->dst);
 	}
 }
 
