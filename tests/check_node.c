@@ -1752,6 +1752,43 @@ START_TEST(test_relay_path)
 }
 END_TEST
 
+/* The relay goes away for a minute (a reboot) while bravo and charlie, who
+ * cannot reach each other, are idle and relayed through it. Once it is
+ * back, bravo finds it within a warm retry round, not after the idle
+ * back-off (a minute or more): with no relay-offering member on a direct
+ * path, all of them are kept warm. */
+START_TEST(test_relay_outage_found_again)
+{
+	struct mesh_node_peer p;
+	unsigned t;
+
+	init_admin();
+	join_and_start(1, "bravo");
+	join_and_start(2, "charlie");
+	T[1].cut[2] = true;
+	u_deliver = w_deliver = true;
+	for (t = 0; t < 30 && !relayed(1, 2); t++)
+		run(1);
+	ck_assert(relayed(1, 2));
+	run(400);		/* no data: idle, sessions gone */
+	ck_assert(relayed(1, 2));
+	T[0].cut[1] = T[0].cut[2] = true;
+	run(60);
+	ck_assert(peer_of(1, "alpha", &p));
+	ck_assert_uint_ne(p.path, MESH_PATH_DIRECT);
+	T[0].cut[1] = T[0].cut[2] = false;
+	for (t = 0; t < 60; t++) {
+		run(1);
+		if (peer_of(1, "alpha", &p) && p.path == MESH_PATH_DIRECT)
+			break;
+	}
+	ck_assert_msg(t <= PATH_RETRY_MS / 1000 + 2, "bravo -> alpha direct %u s after the outage", t);
+	for (t = 0; t < 30 && !relayed(1, 2); t++)
+		run(1);
+	ck_assert(relayed(1, 2));
+}
+END_TEST
+
 /* A RELAY from a non-member, or when relaying is off, is not forwarded. */
 START_TEST(test_relay_refused)
 {
@@ -2174,6 +2211,7 @@ static Suite *suite_node(void)
 	tcase_add_test(tc, test_path_punch_forwarded);
 	tcase_add_test(tc, test_probe_abuse);
 	tcase_add_test(tc, test_relay_path);
+	tcase_add_test(tc, test_relay_outage_found_again);
 	tcase_add_test(tc, test_idle_peer_quiet);
 	tcase_add_test(tc, test_idle_nat_anchor);
 	tcase_add_test(tc, test_idle_peer_wakes_on_traffic);

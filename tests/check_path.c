@@ -1297,6 +1297,32 @@ START_TEST(test_fresh_candidates_retried_idle)
 }
 END_TEST
 
+/* An idle peer goes warm 100 ms after its first round (the node keeps it
+ * warm for a moment): the full round that starts then finds the first
+ * probes still out, which is no silent round. Rounds go on at 0, 5, 10
+ * and 20 s; counted as one, the back-off ran a step ahead and the round
+ * at 10 s skipped the candidate (a link back at 9 s was found at 20 s). */
+START_TEST(test_round_in_flight_not_silent)
+{
+	struct link *wan;
+	mtime_ns t0;
+
+	mesh_path_set_idle(net.p, true, false, net.now);
+	wan = add_link(MESH_EP_REFLEXIVE, "198.51.100.2:51861", 20, false);
+	push_candidates();
+	t0 = net.now;
+	run_for(MSEC(100));
+	mesh_path_set_idle(net.p, false, false, net.now);
+	run_for(SEC(9));
+	ck_assert_uint_eq(probes_to(wan, t0, net.now), 2 * PATH_PUNCH_BURST);	/* 0 s, 5 s */
+	wan->up = true;
+	run_for(SEC(3));
+	ck_assert_uint_eq(probes_to(wan, t0 + SEC(10), t0 + SEC(11)), PATH_PUNCH_BURST);
+	ck_assert_uint_eq(net.last.kind, MESH_PATH_DIRECT);
+	ck_assert(endpoint_eq(&net.last.ep, &wan->sa));
+}
+END_TEST
+
 /* A recheck probes the active path now instead of at the next keepalive. */
 START_TEST(test_recheck_probes_now)
 {
@@ -1347,6 +1373,7 @@ static Suite *suite_path(void)
 	tcase_add_test(tc, test_punch_flood_held);
 	tcase_add_test(tc, test_udp_lost_falls_back_at_once);
 	tcase_add_test(tc, test_recheck_probes_now);
+	tcase_add_test(tc, test_round_in_flight_not_silent);
 	tcase_add_test(tc, test_triggered_check);
 	tcase_add_test(tc, test_peer_reflexive);
 	tcase_add_test(tc, test_fresh_candidates_retried_idle);

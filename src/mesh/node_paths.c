@@ -757,7 +757,11 @@ static void pick_anchors(struct mesh_node *n)
 
 /* While some peer has no direct path, the NODE_WARM_RELAYS relay-offering
  * members with the best direct paths stay warm (relay candidates need a
- * live session: node_relay.c). */
+ * live session: node_relay.c). When no relay-offering member has a direct
+ * path (their outage, or ours), all of them stay warm: their engines then
+ * look for a path every PATH_RETRY_MS instead of on the idle back-off of a
+ * minute or more, which would keep a NAT'd member cut off from the mesh
+ * (no relay, no gossip) long after its relay is back. */
 static void pick_warm_relays(struct mesh_node *n)
 {
 	struct npeer *best[NODE_WARM_RELAYS] = { NULL };
@@ -789,6 +793,11 @@ static void pick_warm_relays(struct mesh_node *n)
 	for (size_t k = 0; k < NODE_WARM_RELAYS; k++)
 		if (best[k] != NULL)
 			best[k]->relay_warm = true;
+	if (best[0] != NULL)
+		return;
+	for (size_t i = 0; i < n->npeers; i++)
+		if (policy_applies(n->peers[i]) && n->peers[i]->relay_cand)
+			n->peers[i]->relay_warm = true;
 }
 
 void node_paths_expiry(struct mesh_node *n)

@@ -242,6 +242,15 @@ static mtime_ns backoff(unsigned dry)
 	return MSEC(ms < PATH_BACKOFF_MAX_MS ? ms : PATH_BACKOFF_MAX_MS);
 }
 
+/* True while a probe to candidate i is out and not yet lost. */
+static bool in_flight(const struct mesh_path *p, size_t i, mtime_ns now)
+{
+	for (size_t k = 0; k < p->tx_cap; k++)
+		if (p->tx[k].used && p->tx[k].cand == (int)i && p->tx[k].deadline > now)
+			return true;
+	return false;
+}
+
 /* A punch round probes every candidate; any other skips the never-answering
  * candidates still held, and holds those that stayed silent once more. */
 static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst, bool punch)
@@ -255,6 +264,12 @@ static void start_round_n(struct mesh_path *p, mtime_ns now, unsigned burst, boo
 		 * plain retry: it is worth finding again quickly */
 		if (!punch && c->acked == 0 && c->unacked_since != MTIME_NEVER) {
 			if (c->dry > 0 && now < c->hold_until)
+				continue;
+			/* Its last probes can still be answered: it has not
+			 * been silent yet. A round right after another (the
+			 * peer went warm 100 ms after the first round) must
+			 * not count, or the back-off runs a step ahead. */
+			if (in_flight(p, i, now))
 				continue;
 			c->dry++;
 			c->hold_until = now + backoff(c->dry);

@@ -20,7 +20,9 @@
  * member rewriting its record cannot make every other member probe at will.
  * A candidate that has never answered sits out scheduled rounds with an
  * exponential back-off (PATH_RETRY_MS doubling per silent round, capped at
- * PATH_BACKOFF_MAX_MS); punch rounds still probe it (both sides sending at
+ * PATH_BACKOFF_MAX_MS; a round that starts while its probes are still out,
+ * not yet lost, is no silent one and leaves it alone); punch rounds still
+ * probe it (both sides sending at
  * once is what opens NATs), but through a bucket: PATH_PUNCH_ROUNDS_BURST
  * at once, then one per PATH_PUNCH_ROUND_S; a punch that finds no token
  * is deferred until there is one, never lost (a member sending a PUNCH
