@@ -29,6 +29,14 @@ if [ -z "${BASH_VERSION:-}" ]; then
 fi
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The system python3 (scripts/setup.sh installs it with the packages the
+# tests import). A version manager's shim earlier in PATH (pyenv's is on
+# this machine) costs ~0.7 s a call idle and seconds under load, against
+# ~40 ms: enough to turn a polling loop's 10 s bound into a false failure
+# (mesh_basic's revocation loop runs python once per node per pass).
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+	PATH=/usr/bin:$PATH
+fi
 : "${top_srcdir:=$(cd "$LIB_DIR/../.." && pwd)}"
 if [ -z "${MESHD:-}" ]; then
 	if [ -n "${top_builddir:-}" ] && [ -x "$top_builddir/meshd" ]; then
