@@ -63,6 +63,7 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include "reqserv.h"
 #include "sbuf.h"
 #include "util/addr.h"
 #include "util/list.h"
@@ -217,13 +218,11 @@ typedef enum ctl_answer ctl_handler_fn(void *ctx, const char *req, struct sbuf *
 struct ctl_server {
 	uv_pipe_t *listener;	/* heap: closed asynchronously */
 	char path[108];
-	uv_loop_t *loop;
 	ctl_handler_fn *handler;
 	void (*stop)(void *ctx);
 	void *ctx;
-	unsigned nconns;
 	bool listening;
-	struct list conns;	/* live connections */
+	struct reqserv rs;	/* the live connections */
 };
 
 /* Whether dir's socket is free: 0 (absent, or stale and removed),
