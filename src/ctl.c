@@ -29,27 +29,11 @@ static int sock_path(char *out, size_t len, const char *dir)
 
 int ctl_server_check(const char *dir)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, r;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 
-	if (sock_path(sun.sun_path, sizeof sun.sun_path, dir) != 0)
+	if (sock_path(path, sizeof path, dir) != 0)
 		return MESHD_E_RANGE;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return MESHD_E_SYS;
-	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
-	if (r == 0)
-		return MESHD_E_EXIST;
-	if (errno == ENOENT)
-		return 0;
-	if (errno == ECONNREFUSED) {
-		/* a socket file nobody listens on: left by a killed daemon */
-		if (unlink(sun.sun_path) < 0 && errno != ENOENT)
-			return MESHD_E_SYS;
-		return 0;
-	}
-	return MESHD_E_SYS;
+	return meshd_unixsock_reclaim(path);
 }
 
 /* ---- connections (the life cycle: reqserv.c) ---- */

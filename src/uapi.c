@@ -607,29 +607,17 @@ void uapi_socket_path(char *path, size_t len, const char *ifname)
 
 int uapi_socket_check(const char *ifname)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 	struct stat st;
-	int fd, r;
 
-	uapi_socket_path(sun.sun_path, sizeof sun.sun_path, ifname);
-	if (lstat(sun.sun_path, &st) < 0)
+	uapi_socket_path(path, sizeof path, ifname);
+	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : MESHD_E_SYS;
 	if (!S_ISSOCK(st.st_mode)) {
 		errno = EEXIST;
 		return MESHD_E_SYS;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return MESHD_E_SYS;
-	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
-	if (r == 0)
-		return MESHD_E_EXIST;
-	if (errno != ECONNREFUSED)
-		return MESHD_E_SYS;
-	if (unlink(sun.sun_path) < 0 && errno != ENOENT)
-		return MESHD_E_SYS;
-	return 0;
+	return meshd_unixsock_reclaim(path);
 }
 
 /* ---- server ---- */
