@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "icmp_ptb.h"
+#include "util/tokens.h"
 
 enum {
 	V4_HDR = 20,
@@ -147,21 +148,5 @@ void icmp_ptb_limit_init(struct icmp_ptb_limit *l, mtime_ns now)
 
 bool icmp_ptb_limit_take(struct icmp_ptb_limit *l, mtime_ns now)
 {
-	mtime_ns per = SEC(1) / ICMP_PTB_RATE;
-
-	if (now > l->refill) {
-		mtime_ns add = (now - l->refill) / per;
-
-		if (add >= ICMP_PTB_RATE - l->tokens) {
-			l->tokens = ICMP_PTB_RATE;
-			l->refill = now;
-		} else {
-			l->tokens += (uint32_t)add;
-			l->refill += add * per;
-		}
-	}
-	if (l->tokens == 0)
-		return false;
-	l->tokens--;
-	return true;
+	return tokens_take(&l->tokens, &l->refill, ICMP_PTB_RATE, ICMP_PTB_RATE, now);
 }
