@@ -85,6 +85,9 @@ bool cli_not_running(const char *err);
 /* Sends req to the daemon in dir; prints the reply body (if any) with a
  * final newline. Returns 0 or 1 (message printed). */
 int cli_ctl_print(const char *dir, const char *req);
+/* Prints a daemon's reply body (malloc'd; freed here) with a final
+ * newline. Returns 0 or 1 (message printed). */
+int cli_print_body(char *body);
 
 /* ---- state directory and store (src/cli_state.c) ---- */
 
