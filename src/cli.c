@@ -292,17 +292,22 @@ bool cli_not_running(const char *err)
 	return !strncmp(err, "not running", 11);
 }
 
-int cli_ctl_print(const char *dir, const char *req)
+int cli_print_body(char *body)
 {
-	char err[512], *body;
-	size_t n;
+	size_t n = strlen(body);
 
-	if (ctl_request(dir, req, &body, err, sizeof err) != 0)
-		return cli_fail("%s", err);
-	n = strlen(body);
 	fputs(body, stdout);
 	if (n > 0 && body[n - 1] != '\n')
 		fputc('\n', stdout);
 	free(body);
 	return fflush(stdout) == 0 ? 0 : cli_fail("cannot write: %s", strerror(errno));
+}
+
+int cli_ctl_print(const char *dir, const char *req)
+{
+	char err[512], *body;
+
+	if (ctl_request(dir, req, &body, err, sizeof err) != 0)
+		return cli_fail("%s", err);
+	return cli_print_body(body);
 }

@@ -85,6 +85,9 @@ bool cli_not_running(const char *err);
 /* Sends req to the daemon in dir; prints the reply body (if any) with a
  * final newline. Returns 0 or 1 (message printed). */
 int cli_ctl_print(const char *dir, const char *req);
+/* Prints a daemon's reply body (malloc'd; freed here) with a final
+ * newline. Returns 0 or 1 (message printed). */
+int cli_print_body(char *body);
 
 /* ---- state directory and store (src/cli_state.c) ---- */
 
@@ -115,6 +118,9 @@ int cli_parse_tcp_port(const char *cmd, const char *value, void *dest);
 	"      --tcp-port N   also listen on TCP port N (443 passes most firewalls) as\n" \
 	"                     an entry for members whose UDP is blocked; stored;\n" \
 	"                     0 turns it off (default: off)\n"
+/* --metrics ADDR:PORT|off (up, set): a cli_parse_fn that checks the value
+ * while parsing, so a typo is a usage error; *(const char **)dest = value. */
+int cli_parse_metrics(const char *cmd, const char *value, void *dest);
 /* Stores port (< 0: nothing to do; 0: off) in st. 0, or 1 (printed). */
 int cli_store_tcp_port(struct store *st, const char *dir, int port);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "metrics.h"
 #include "mesh/tcpframe.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -181,6 +182,18 @@ int cli_parse_tcp_port(const char *cmd, const char *value, void *dest)
 		return cli_bad_value(cmd, "invalid --tcp-port '%s': use 1-65535, or 0 for off",
 				     cli_show(value, b, sizeof b));
 	*(int *)dest = (int)v;
+	return 0;
+}
+
+int cli_parse_metrics(const char *cmd, const char *value, void *dest)
+{
+	union endpoint ep;
+	bool off;
+
+	if (metrics_addr_parse(value, &ep, &off) != 0)
+		return cli_bad_value(cmd, "invalid --metrics '%s': use ADDR:PORT (numeric, "
+				     "e.g. 127.0.0.1:9100 or [::1]:9100) or off", value);
+	*(const char **)dest = value;
 	return 0;
 }
 

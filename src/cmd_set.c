@@ -36,18 +36,18 @@ static const char usage_set[] =
 	CLI_TCP_PORT_HELP
 	CLI_HELP_HELP;
 
+/* --metrics: checked as for up, and a warning when it is not loopback-only. */
 static int parse_metrics(const char *cmd, const char *value, void *dest)
 {
 	union endpoint ep;
 	bool off;
+	int r = cli_parse_metrics(cmd, value, dest);
 
-	if (metrics_addr_parse(value, &ep, &off) != 0)
-		return cli_bad_value(cmd, "invalid --metrics '%s': use ADDR:PORT (numeric, "
-				     "e.g. 127.0.0.1:9100 or [::1]:9100) or off", value);
-	if (!off && !metrics_addr_is_loopback(&ep))
+	if (r != 0)
+		return r;
+	if (metrics_addr_parse(value, &ep, &off) == 0 && !off && !metrics_addr_is_loopback(&ep))
 		fprintf(stderr, "meshd: warning: metrics on %s are not loopback-only: anyone who "
 			"can reach it sees member names, addresses and counters\n", value);
-	*(const char **)dest = value;
 	return 0;
 }
 

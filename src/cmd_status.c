@@ -80,7 +80,6 @@ int cmd_status(int argc, char **argv)
 	int r, argi;
 
 	char err[512], *body;
-	size_t n;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
@@ -90,10 +89,5 @@ int cmd_status(int argc, char **argv)
 		return status_offline(dir, json, err);
 	if (r != 0)
 		return cli_fail("%s", err);
-	n = strlen(body);
-	fputs(body, stdout);
-	if (n > 0 && body[n - 1] != '\n')
-		fputc('\n', stdout);
-	free(body);
-	return fflush(stdout) == 0 ? 0 : cli_fail("cannot write: %s", strerror(errno));
+	return cli_print_body(body);
 }

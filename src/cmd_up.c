@@ -81,19 +81,6 @@ static int check_advert_overlay(const char *dir, const struct mesh_prefix *r, si
 	return ret;
 }
 
-/* --metrics: checked while parsing, so a typo is a usage error. */
-static int parse_metrics(const char *cmd, const char *value, void *dest)
-{
-	union endpoint ep;
-	bool off;
-
-	if (metrics_addr_parse(value, &ep, &off) != 0)
-		return cli_bad_value(cmd, "invalid --metrics '%s': use ADDR:PORT (numeric, "
-				     "e.g. 127.0.0.1:9100 or [::1]:9100) or off", value);
-	*(const char **)dest = value;
-	return 0;
-}
-
 /* The listener address is a setting of the node: stored before the
  * daemon starts (which reads it), canonical, or removed by "off". */
 static int store_metrics(const char *dir, const char *value)
@@ -105,7 +92,7 @@ static int store_metrics(const char *dir, const char *value)
 	int r;
 
 	if (metrics_addr_parse(value, &ep, &off) != 0)
-		return 2;	/* parse_metrics said so already */
+		return 2;	/* cli_parse_metrics said so already */
 	if (!off) {
 		endpoint_format(&ep, canon, sizeof canon);
 		if (!metrics_addr_is_loopback(&ep))
@@ -179,7 +166,7 @@ int cmd_up(int argc, char **argv)
 		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
 		  .def = "/etc/hosts" },
 		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
-		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = parse_metrics },
+		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = cli_parse_metrics },
 		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &tcp_port), .parse = cli_parse_tcp_port },
 	};
 	const struct cli_cmd cmd = { "up", usage_up, opts, sizeof opts / sizeof opts[0],

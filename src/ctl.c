@@ -14,27 +14,11 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "reqserv.h"
 #include "status.h"
 #include "unixsock.h"
 #include "util/err.h"
 #include "util/log.h"
-
-struct ctl_conn {
-	struct list link;
-	struct ctl_server *srv;
-	uv_pipe_t pipe;
-	uv_timer_t timer;
-	uv_write_t wr;
-	uv_shutdown_t sreq;
-	char req[CTL_REQ_MAX + 1];
-	size_t len;
-	struct sbuf out;
-	int open_handles;	/* freed when both handles are closed */
-	bool answered;
-	bool stop_after;	/* "down": stop once the answer is out */
-	bool draining;		/* answered; reading to EOF before closing */
-	bool closing;
-};
 
 static int sock_path(char *out, size_t len, const char *dir)
 {
@@ -45,120 +29,30 @@ static int sock_path(char *out, size_t len, const char *dir)
 
 int ctl_server_check(const char *dir)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, r;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 
-	if (sock_path(sun.sun_path, sizeof sun.sun_path, dir) != 0)
+	if (sock_path(path, sizeof path, dir) != 0)
 		return MESHD_E_RANGE;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return MESHD_E_SYS;
-	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
-	if (r == 0)
-		return MESHD_E_EXIST;
-	if (errno == ENOENT)
-		return 0;
-	if (errno == ECONNREFUSED) {
-		/* a socket file nobody listens on: left by a killed daemon */
-		if (unlink(sun.sun_path) < 0 && errno != ENOENT)
-			return MESHD_E_SYS;
-		return 0;
-	}
-	return MESHD_E_SYS;
+	return meshd_unixsock_reclaim(path);
 }
 
-/* ---- connections ---- */
+/* ---- connections (the life cycle: reqserv.c) ---- */
 
-static void conn_freed(uv_handle_t *h)
+static struct ctl_server *conn_server(const struct reqserv_conn *c)
 {
-	struct ctl_conn *c = h->data;
-
-	if (--c->open_handles > 0)
-		return;
-	sbuf_free(&c->out);
-	free(c);
+	return container_of(c->srv, struct ctl_server, rs);
 }
 
-static void conn_close(struct ctl_conn *c)
-{
-	if (c->closing)
-		return;
-	c->closing = true;
-	list_remove(&c->link);
-	c->srv->nconns--;
-	uv_timer_stop(&c->timer);
-	uv_close((uv_handle_t *)&c->timer, conn_freed);
-	uv_close((uv_handle_t *)&c->pipe, conn_freed);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-
-/* Closing with unread bytes (the rest of a too-long request) would reset the
- * connection and lose the answer: read to the client's EOF first, within the
- * connection's timer. */
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct ctl_conn *c = req->data;
-
-	if (c->closing)
-		return;
-	c->draining = true;
-	c->len = 0;
-	if (status < 0 || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
-		conn_close(c);
-}
-
-static void on_written(uv_write_t *wr, int status)
-{
-	struct ctl_conn *c = wr->data;
-	struct ctl_server *srv = c->srv;
-
-	if (c->closing)
-		return;
-	if (status < 0) {
-		conn_close(c);
-		return;
-	}
-	if (c->stop_after) {
-		conn_close(c);
-		if (srv->stop)
-			srv->stop(srv->ctx);
-		return;
-	}
-	c->sreq.data = c;
-	if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->pipe, on_shutdown) != 0)
-		conn_close(c);
-}
-
-static void conn_send(struct ctl_conn *c)
-{
-	uv_buf_t b;
-
-	c->answered = true;
-	uv_read_stop((uv_stream_t *)&c->pipe);
-	if (c->out.oom) {
-		conn_close(c);
-		return;
-	}
-	b = uv_buf_init(c->out.buf, (unsigned)c->out.len);
-	c->wr.data = c;
-	if (uv_write(&c->wr, (uv_stream_t *)&c->pipe, &b, 1, on_written) != 0)
-		conn_close(c);
-	/* the timer keeps running: a client that never reads is cut off */
-}
-
-static void conn_error(struct ctl_conn *c, const char *msg)
+static void conn_error(struct reqserv_conn *c, const char *msg)
 {
 	c->out.len = 0;
 	sbuf_printf(&c->out, "error: %s\n", msg);
-	conn_send(c);
+	meshd_reqserv_send(c);
 }
 
-static void conn_handle(struct ctl_conn *c)
+static void conn_handle(struct reqserv_conn *c)
 {
-	struct ctl_server *srv = c->srv;
+	struct ctl_server *srv = conn_server(c);
 	struct sbuf body = { 0 };
 	char err[256] = "";
 	enum ctl_answer a;
@@ -172,46 +66,17 @@ static void conn_handle(struct ctl_conn *c)
 		sbuf_puts(&c->out, "ok\n");
 		if (body.len)
 			sbuf_add(&c->out, body.buf, body.len);
-		c->stop_after = a == CTL_ANSWER_OK_STOP;
-		conn_send(c);
+		/* "down": stop once the answer is out */
+		c->close_after = a == CTL_ANSWER_OK_STOP;
+		meshd_reqserv_send(c);
 	}
 	sbuf_free(&body);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void conn_input(struct reqserv_conn *c)
 {
-	struct ctl_conn *c = h->data;
+	char *nl = memchr(c->req, '\n', c->len);
 
-	/* one byte more than a request may hold: a full buffer means too long */
-	*buf = uv_buf_init(c->req + c->len, (unsigned)(sizeof c->req - c->len));
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct ctl_conn *c = s->data;
-	char *nl;
-
-	if (c->closing)
-		return;
-	if (c->draining) {
-		if (n < 0)
-			conn_close(c);
-		c->len = 0;	/* discard */
-		return;
-	}
-	if (c->answered)
-		return;
-	if (n == UV_EOF && c->len > 0) {
-		/* the client closed its side mid-line: it can still read */
-		conn_error(c, "request not terminated by a newline");
-		return;
-	}
-	if (n < 0) {
-		conn_close(c);	/* EOF with nothing sent, or a read error */
-		return;
-	}
-	c->len += (size_t)n;
-	nl = memchr(c->req, '\n', c->len);
 	if (!nl) {
 		if (c->len >= CTL_REQ_MAX)
 			conn_error(c, "request too long");
@@ -227,60 +92,50 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	conn_handle(c);
 }
 
-static void on_timeout(uv_timer_t *t)
+static void conn_truncated(struct reqserv_conn *c)
 {
-	struct ctl_conn *c = t->data;
-
-	if (!c->answered) {
-		conn_error(c, "timeout: no request line");
-		return;
-	}
-	conn_close(c);	/* the client did not read its answer in time */
+	/* the client closed its side mid-line: it can still read */
+	conn_error(c, "request not terminated by a newline");
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static void conn_timeout(struct reqserv_conn *c)
 {
-	struct ctl_server *srv = l->data;
-	struct ctl_conn *c;
-
-	if (status < 0)
-		return;
-	c = calloc(1, sizeof *c);
-	if (!c)
-		return;	/* the connection stays in the backlog until retried */
-	c->srv = srv;
-	uv_pipe_init(srv->loop, &c->pipe, 0);
-	c->pipe.data = c;
-	uv_timer_init(srv->loop, &c->timer);
-	c->timer.data = c;
-	c->open_handles = 2;
-	list_insert_tail(&srv->conns, &c->link);
-	srv->nconns++;
-	if (uv_accept(l, (uv_stream_t *)&c->pipe) != 0) {
-		conn_close(c);
-		return;
-	}
-	if (srv->nconns > CTL_MAX_CONNS) {
-		/* best effort, never queued: this slot is not ours to hold */
-		static const char busy[] = "error: too many control connections\n";
-		uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-
-		log_ratelimited(LOG_LVL_WARN, "control socket: too many connections");
-		(void)uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
-		conn_close(c);
-		return;
-	}
-	uv_timer_start(&c->timer, on_timeout, CTL_TIMEOUT_MS, 0);
-	if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) != 0)
-		conn_close(c);
+	conn_error(c, "timeout: no request line");
 }
+
+static void conn_refused(struct reqserv_conn *c)
+{
+	/* best effort, never queued: this slot is not ours to hold */
+	static const char busy[] = "error: too many control connections\n";
+	uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+
+	log_ratelimited(LOG_LVL_WARN, "control socket: too many connections");
+	(void)uv_try_write(&c->h.stream, &b, 1);
+}
+
+static void after_stop_answer(struct reqserv *rs)
+{
+	struct ctl_server *srv = container_of(rs, struct ctl_server, rs);
+
+	if (srv->stop)
+		srv->stop(srv->ctx);
+}
+
+static const struct reqserv_proto ctl_proto = {
+	.tcp = false,
+	/* one byte more than a request may hold: a full buffer means too long */
+	.req_max = CTL_REQ_MAX + 1,
+	.max_conns = CTL_MAX_CONNS,
+	.req_timeout_ms = CTL_TIMEOUT_MS,
+	.write_timeout_ms = 0,	/* the timer keeps running: a client that never reads is cut off */
+	.input = conn_input,
+	.truncated = conn_truncated,
+	.timeout = conn_timeout,
+	.refused = conn_refused,
+	.after_close = after_stop_answer,
+};
 
 /* ---- listener ---- */
-
-static void listener_freed(uv_handle_t *h)
-{
-	free(h);
-}
 
 int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, ctl_handler_fn *handler,
 		     void (*stop)(void *ctx), void *ctx, char *err, size_t errlen)
@@ -288,8 +143,7 @@ int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, c
 	int e;
 
 	memset(srv, 0, sizeof *srv);
-	list_init(&srv->conns);
-	srv->loop = loop;
+	meshd_reqserv_init(&srv->rs, loop, &ctl_proto);
 	srv->handler = handler;
 	srv->stop = stop;
 	srv->ctx = ctx;
@@ -302,8 +156,8 @@ int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, c
 		snprintf(err, errlen, "out of memory");
 		return MESHD_E_NOMEM;
 	}
-	e = meshd_unixsock_listen(loop, srv->listener, srv, srv->path, CTL_MAX_CONNS,
-				  on_connection, listener_freed);
+	e = meshd_unixsock_listen(loop, srv->listener, &srv->rs, srv->path, CTL_MAX_CONNS,
+				  meshd_reqserv_on_connection, meshd_reqserv_listener_freed);
 	if (e) {
 		snprintf(err, errlen, "cannot listen on %s: %s", srv->path, uv_strerror(e));
 		srv->listener = NULL;
@@ -317,14 +171,10 @@ int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, c
 
 void ctl_server_stop(struct ctl_server *srv)
 {
-	struct list *pos, *tmp;
-
 	if (!srv->listening)
 		return;
 	srv->listening = false;
 	unlink(srv->path);
-	uv_close((uv_handle_t *)srv->listener, listener_freed);
+	meshd_reqserv_stop(&srv->rs, (uv_handle_t *)srv->listener);
 	srv->listener = NULL;
-	list_for_each_safe(pos, tmp, &srv->conns)
-		conn_close(container_of(pos, struct ctl_conn, link));
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "icmp_ptb.h"
+#include "util/tokens.h"
 
 enum {
 	V4_HDR = 20,
@@ -56,6 +57,23 @@ static bool v4_is_icmp_error(const uint8_t *pkt, size_t len, size_t ihl)
 	}
 }
 
+/* How much of the offending packet an error quotes: all of it, or as much
+ * as keeps the error within max bytes (hdr: the error's IP header). */
+static size_t quote_len(size_t len, size_t max, size_t hdr)
+{
+	return len < max - hdr - ICMP_HDR ? len : max - hdr - ICMP_HDR;
+}
+
+/* Zeroes the error's IP and ICMP headers (hdr bytes of IP) and addresses it
+ * back to pkt's source, from pkt's destination: the addresses are alen
+ * bytes each, source at off, destination right after. */
+static void reply_start(uint8_t *out, size_t hdr, const uint8_t *pkt, size_t off, size_t alen)
+{
+	memset(out, 0, hdr + ICMP_HDR);
+	memcpy(out + off, pkt + off + alen, alen);	/* from the unreachable destination */
+	memcpy(out + off + alen, pkt + off, alen);
+}
+
 static size_t build_v4(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap)
 {
 	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4, quote, total;
@@ -69,19 +87,15 @@ static size_t build_v4(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *ou
 		return 0;
 	if ((src[0] == 0 && src[1] == 0 && src[2] == 0 && src[3] == 0) || src[0] >= 224)
 		return 0;	/* unspecified, multicast, broadcast, class E */
-	quote = len;
-	if (quote > ICMP_PTB_V4_MAX - V4_HDR - ICMP_HDR)
-		quote = ICMP_PTB_V4_MAX - V4_HDR - ICMP_HDR;
+	quote = quote_len(len, ICMP_PTB_V4_MAX, V4_HDR);
 	total = V4_HDR + ICMP_HDR + quote;
 	if (total > cap || mtu > 0xffff)
 		return 0;
-	memset(out, 0, V4_HDR + ICMP_HDR);
+	reply_start(out, V4_HDR, pkt, 12, 4);
 	out[0] = 0x45;
 	put16(out + 2, (uint16_t)total);
 	out[8] = TTL;
 	out[9] = IPPROTO_ICMP_;
-	memcpy(out + 12, pkt + 16, 4);	/* from the unreachable destination */
-	memcpy(out + 16, src, 4);
 	put16(out + 10, fold(sum16(0, out, V4_HDR)));
 	out[V4_HDR] = ICMP_DEST_UNREACH;
 	out[V4_HDR + 1] = ICMP_FRAG_NEEDED;
@@ -103,19 +117,15 @@ static size_t build_v6(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *ou
 	/* an ICMPv6 error (type < 128) right after the fixed header */
 	if (pkt[6] == IPPROTO_ICMPV6_ && len > V6_HDR && pkt[V6_HDR] < 128)
 		return 0;
-	quote = len;
-	if (quote > ICMP_PTB_V6_MAX - V6_HDR - ICMP_HDR)
-		quote = ICMP_PTB_V6_MAX - V6_HDR - ICMP_HDR;
+	quote = quote_len(len, ICMP_PTB_V6_MAX, V6_HDR);
 	plen = ICMP_HDR + quote;
 	if (V6_HDR + plen > cap)
 		return 0;
-	memset(out, 0, V6_HDR + ICMP_HDR);
+	reply_start(out, V6_HDR, pkt, 8, 16);
 	out[0] = 0x60;
 	put16(out + 4, (uint16_t)plen);
 	out[6] = IPPROTO_ICMPV6_;
 	out[7] = TTL;
-	memcpy(out + 8, pkt + 24, 16);	/* from the unreachable destination */
-	memcpy(out + 24, src, 16);
 	out[V6_HDR] = ICMPV6_PKT_TOOBIG;
 	out[V6_HDR + 4] = (uint8_t)(mtu >> 24);
 	out[V6_HDR + 5] = (uint8_t)(mtu >> 16);
@@ -147,21 +157,5 @@ void icmp_ptb_limit_init(struct icmp_ptb_limit *l, mtime_ns now)
 
 bool icmp_ptb_limit_take(struct icmp_ptb_limit *l, mtime_ns now)
 {
-	mtime_ns per = SEC(1) / ICMP_PTB_RATE;
-
-	if (now > l->refill) {
-		mtime_ns add = (now - l->refill) / per;
-
-		if (add >= ICMP_PTB_RATE - l->tokens) {
-			l->tokens = ICMP_PTB_RATE;
-			l->refill = now;
-		} else {
-			l->tokens += (uint32_t)add;
-			l->refill += add * per;
-		}
-	}
-	if (l->tokens == 0)
-		return false;
-	l->tokens--;
-	return true;
+	return tokens_take(&l->tokens, &l->refill, ICMP_PTB_RATE, ICMP_PTB_RATE, now);
 }

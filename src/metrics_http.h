@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "metrics.h"
+#include "reqserv.h"
 #include "util/addr.h"
 #include "util/list.h"
 
@@ -24,12 +25,10 @@ typedef int metrics_http_fn(void *ctx, enum metrics_target t, struct sbuf *body,
 
 struct metrics_http {
 	uv_tcp_t *listener;	/* heap: closed asynchronously */
-	uv_loop_t *loop;
 	metrics_http_fn *fn;
 	void *ctx;
-	unsigned nconns;
 	bool listening;
-	struct list conns;
+	struct reqserv rs;	/* the live connections */
 	char addr[ENDPOINT_STRLEN];	/* where it listens, for logs */
 	unsigned long served, refused;	/* answers sent; connections over the cap */
 };

@@ -63,6 +63,8 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include "reqserv.h"
+#include "sbuf.h"
 #include "util/addr.h"
 #include "util/list.h"
 
@@ -77,22 +79,6 @@ enum {
 	STATUS_ROUTES_MAX = 16,		/* MESH_CERT_MAX_ROUTES */
 	STATUS_PREFIX_STRLEN = 64,	/* == MESH_PREFIX_STRLEN (mesh/routes.h) */
 };
-
-/* A growable NUL-terminated string. After an allocation failure it stops
- * growing and oom stays set (callers check once at the end). */
-struct sbuf {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-void sbuf_free(struct sbuf *b);
-void sbuf_add(struct sbuf *b, const char *s, size_t n);
-void sbuf_puts(struct sbuf *b, const char *s);
-void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string literal, quotes included; bytes below 0x20, '"' and '\\'
- * escaped; other bytes copied (names are validated UTF-8 upstream). */
-void sbuf_json_str(struct sbuf *b, const char *s);
 
 struct status_ep {
 	char addr[ENDPOINT_STRLEN];	/* "ip:port" / "[ip]:port" */
@@ -232,13 +218,11 @@ typedef enum ctl_answer ctl_handler_fn(void *ctx, const char *req, struct sbuf *
 struct ctl_server {
 	uv_pipe_t *listener;	/* heap: closed asynchronously */
 	char path[108];
-	uv_loop_t *loop;
 	ctl_handler_fn *handler;
 	void (*stop)(void *ctx);
 	void *ctx;
-	unsigned nconns;
 	bool listening;
-	struct list conns;	/* live connections */
+	struct reqserv rs;	/* the live connections */
 };
 
 /* Whether dir's socket is free: 0 (absent, or stale and removed),

@@ -307,6 +307,34 @@ static bool parse_prefix(const char *s, int *family, uint8_t addr[16], uint8_t *
 	return true;
 }
 
+/* Queue an operation carrying a hex key / a number up to max, or one that
+ * takes only the value "true". 0, -ENOMEM or -EINVAL. */
+static int push_key(struct ops *ops, enum op_kind kind, const char *value)
+{
+	struct op *op = ops_push(ops, kind);
+
+	if (!op)
+		return -ENOMEM;
+	return hex_decode(op->u.key, WG_KEY_LEN, value) ? -EINVAL : 0;
+}
+
+static int push_uint(struct ops *ops, enum op_kind kind, const char *value,
+		     unsigned long long max)
+{
+	struct op *op = ops_push(ops, kind);
+
+	if (!op)
+		return -ENOMEM;
+	return parse_uint(value, max, &op->num) ? 0 : -EINVAL;
+}
+
+static int push_true(struct ops *ops, enum op_kind kind, const char *value)
+{
+	if (strcmp(value, "true"))
+		return -EINVAL;
+	return ops_push(ops, kind) ? 0 : -ENOMEM;
+}
+
 /* Parses one "key=value" line (NUL-terminated, no '\n'). Returns 0 or a
  * negative errno for the reply. */
 static int parse_line(struct ops *ops, char *line, bool *in_peer, size_t *peer_idx)
@@ -320,39 +348,24 @@ static int parse_line(struct ops *ops, char *line, bool *in_peer, size_t *peer_i
 	*value++ = '\0';
 
 	if (!strcmp(key, "public_key")) {
-		if (!(op = ops_push(ops, OP_PEER)))
-			return -ENOMEM;
-		if (hex_decode(op->u.key, WG_KEY_LEN, value))
-			return -EINVAL;
+		int r = push_key(ops, OP_PEER, value);
+
+		if (r)
+			return r;
 		*in_peer = true;
 		*peer_idx = ops->n - 1;	/* an index: ops_push may move the array */
 		return 0;
 	}
 	if (!*in_peer) {
-		if (!strcmp(key, "private_key")) {
-			if (!(op = ops_push(ops, OP_PRIVATE_KEY)))
-				return -ENOMEM;
-			if (hex_decode(op->u.key, WG_KEY_LEN, value))
-				return -EINVAL;
-		} else if (!strcmp(key, "listen_port")) {
-			if (!(op = ops_push(ops, OP_LISTEN_PORT)))
-				return -ENOMEM;
-			if (!parse_uint(value, 65535, &op->num))
-				return -EINVAL;
-		} else if (!strcmp(key, "fwmark")) {
-			if (!(op = ops_push(ops, OP_FWMARK)))
-				return -ENOMEM;
-			if (!parse_uint(value, UINT32_MAX, &op->num))
-				return -EINVAL;
-		} else if (!strcmp(key, "replace_peers")) {
-			if (strcmp(value, "true"))
-				return -EINVAL;
-			if (!ops_push(ops, OP_REPLACE_PEERS))
-				return -ENOMEM;
-		} else {
-			return -EINVAL;
-		}
-		return 0;
+		if (!strcmp(key, "private_key"))
+			return push_key(ops, OP_PRIVATE_KEY, value);
+		if (!strcmp(key, "listen_port"))
+			return push_uint(ops, OP_LISTEN_PORT, value, 65535);
+		if (!strcmp(key, "fwmark"))
+			return push_uint(ops, OP_FWMARK, value, UINT32_MAX);
+		if (!strcmp(key, "replace_peers"))
+			return push_true(ops, OP_REPLACE_PEERS, value);
+		return -EINVAL;
 	}
 	/* peer keys */
 	if (!strcmp(key, "update_only")) {
@@ -360,30 +373,18 @@ static int parse_line(struct ops *ops, char *line, bool *in_peer, size_t *peer_i
 			return -EINVAL;
 		ops->v[*peer_idx].update_only = true;
 	} else if (!strcmp(key, "remove")) {
-		if (strcmp(value, "true"))
-			return -EINVAL;
-		if (!ops_push(ops, OP_REMOVE))
-			return -ENOMEM;
+		return push_true(ops, OP_REMOVE, value);
 	} else if (!strcmp(key, "preshared_key")) {
-		if (!(op = ops_push(ops, OP_PRESHARED_KEY)))
-			return -ENOMEM;
-		if (hex_decode(op->u.key, WG_KEY_LEN, value))
-			return -EINVAL;
+		return push_key(ops, OP_PRESHARED_KEY, value);
 	} else if (!strcmp(key, "endpoint")) {
 		if (!(op = ops_push(ops, OP_ENDPOINT)))
 			return -ENOMEM;
 		if (endpoint_parse(&op->u.ep, value, false))
 			return -EINVAL;
 	} else if (!strcmp(key, "persistent_keepalive_interval")) {
-		if (!(op = ops_push(ops, OP_KEEPALIVE)))
-			return -ENOMEM;
-		if (!parse_uint(value, 65535, &op->num))
-			return -EINVAL;
+		return push_uint(ops, OP_KEEPALIVE, value, 65535);
 	} else if (!strcmp(key, "replace_allowed_ips")) {
-		if (strcmp(value, "true"))
-			return -EINVAL;
-		if (!ops_push(ops, OP_REPLACE_ALLOWED_IPS))
-			return -ENOMEM;
+		return push_true(ops, OP_REPLACE_ALLOWED_IPS, value);
 	} else if (!strcmp(key, "allowed_ip")) {
 		bool remove = value[0] == '-';
 
@@ -607,29 +608,17 @@ void uapi_socket_path(char *path, size_t len, const char *ifname)
 
 int uapi_socket_check(const char *ifname)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 	struct stat st;
-	int fd, r;
 
-	uapi_socket_path(sun.sun_path, sizeof sun.sun_path, ifname);
-	if (lstat(sun.sun_path, &st) < 0)
+	uapi_socket_path(path, sizeof path, ifname);
+	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : MESHD_E_SYS;
 	if (!S_ISSOCK(st.st_mode)) {
 		errno = EEXIST;
 		return MESHD_E_SYS;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return MESHD_E_SYS;
-	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
-	if (r == 0)
-		return MESHD_E_EXIST;
-	if (errno != ECONNREFUSED)
-		return MESHD_E_SYS;
-	if (unlink(sun.sun_path) < 0 && errno != ENOENT)
-		return MESHD_E_SYS;
-	return 0;
+	return meshd_unixsock_reclaim(path);
 }
 
 /* ---- server ---- */

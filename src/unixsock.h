@@ -13,4 +13,10 @@
 int meshd_unixsock_listen(uv_loop_t *loop, uv_pipe_t *pipe, void *data, const char *path,
 			  int backlog, uv_connection_cb on_conn, uv_close_cb on_closed);
 
+/* Whether a server answers on path: MESHD_E_EXIST when one does; 0 when
+ * the path is free (no file, or a socket file nobody listens on, which is
+ * removed); MESHD_E_RANGE when path does not fit a socket address; else
+ * MESHD_E_SYS with errno saved. */
+int meshd_unixsock_reclaim(const char *path);
+
 #endif

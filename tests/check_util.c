@@ -9,6 +9,7 @@
 #include "util/err.h"
 #include "util/hex.h"
 #include "util/log.h"
+#include "util/tokens.h"
 
 START_TEST(test_endpoint_parse_v4)
 {
@@ -142,6 +143,26 @@ START_TEST(test_strerror_covers_codes)
 }
 END_TEST
 
+START_TEST(test_tokens_take_burst_then_rate)
+{
+	uint32_t tokens = 3;
+	mtime_ns refilled = SEC(10);
+	int i;
+
+	/* a full bucket of 3, then nothing until a token period (SEC(1)/4) */
+	for (i = 0; i < 3; i++)
+		ck_assert(tokens_take(&tokens, &refilled, 4, 3, SEC(10)));
+	ck_assert(!tokens_take(&tokens, &refilled, 4, 3, SEC(10)));
+	ck_assert(!tokens_take(&tokens, &refilled, 4, 3, SEC(10) + MSEC(249)));
+	ck_assert(tokens_take(&tokens, &refilled, 4, 3, SEC(10) + MSEC(250)));
+	ck_assert(!tokens_take(&tokens, &refilled, 4, 3, SEC(10) + MSEC(260)));
+	/* a long pause refills to the burst, not beyond */
+	for (i = 0; i < 3; i++)
+		ck_assert(tokens_take(&tokens, &refilled, 4, 3, SEC(100)));
+	ck_assert(!tokens_take(&tokens, &refilled, 4, 3, SEC(100)));
+}
+END_TEST
+
 static Suite *suite_util(void)
 {
 	Suite *s = suite_create("util");
@@ -155,6 +176,7 @@ static Suite *suite_util(void)
 	tcase_add_test(tc, test_strerror_covers_codes);
 	tcase_add_test(tc, test_errf_formats_and_truncates);
 	tcase_add_test(tc, test_log_timestamps);
+	tcase_add_test(tc, test_tokens_take_burst_then_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,6 +7,7 @@
 #include "mesh/tcpframe.h"
 #include "mesh/wire.h"
 #include "util/err.h"
+#include "util/tokens.h"
 
 /* ---- frame decoder ---------------------------------------------------- */
 
@@ -324,23 +325,7 @@ void mesh_tcp_srv_set_flood_limit(struct mesh_tcp_srv *s, uint32_t rate, uint32_
 
 static bool frame_allowed(struct mesh_tcp_srv *s, mtime_ns now)
 {
-	const mtime_ns per_token = SEC(1) / s->rate;
-
-	if (now > s->refilled) {
-		mtime_ns n = (now - s->refilled) / per_token;
-
-		if (n >= s->burst - s->tokens) {
-			s->tokens = s->burst;
-			s->refilled = now;
-		} else {
-			s->tokens += (uint32_t)n;
-			s->refilled += n * per_token;
-		}
-	}
-	if (s->tokens == 0)
-		return false;
-	s->tokens--;
-	return true;
+	return tokens_take(&s->tokens, &s->refilled, s->rate, s->burst, now);
 }
 
 int mesh_tcp_srv_on_frame(struct mesh_tcp_srv *s, const uint8_t *frame, size_t len,

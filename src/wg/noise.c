@@ -76,6 +76,69 @@ static bool mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t priv[
 	return ok;
 }
 
+/* e: the ephemeral public key goes into both the chaining key and the hash. */
+static void mix_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
+			  const uint8_t e[NOISE_PUBLIC_KEY_LEN])
+{
+	mix_ck(ck, e, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(h, e, NOISE_PUBLIC_KEY_LEN);
+}
+
+/* e, sending side: a fresh ephemeral key pair, the public half into out.
+ * False when the key cannot be used. */
+static bool send_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
+			   uint8_t eph[NOISE_PUBLIC_KEY_LEN], uint8_t out[NOISE_PUBLIC_KEY_LEN])
+{
+	wg_crypto_generate(eph);
+	if (!wg_crypto_public(out, eph))
+		return false;
+	mix_ephemeral(ck, h, out);
+	return true;
+}
+
+/* A handshake message we built: it goes out under a fresh sender index with
+ * its macs still zero, and hs keeps what its answer will need. */
+static void hs_created(struct wg_device *dev, struct wg_peer *peer, struct wg_msg_header *hdr,
+		       uint32_t type, uint32_t *sender_index, struct wg_msg_macs *macs,
+		       const uint8_t eph[NOISE_PUBLIC_KEY_LEN], const uint8_t ck[NOISE_HASH_LEN],
+		       const uint8_t h[NOISE_HASH_LEN], enum wg_handshake_state state)
+{
+	struct wg_handshake *hs = &peer->hs;
+
+	le32enc(&hdr->type, type);
+	wg_index_insert_new(&dev->index, &hs->entry, WG_INDEX_HANDSHAKE, peer);
+	le32enc(sender_index, hs->entry.id);
+	memset(macs, 0, sizeof *macs);
+
+	memcpy(hs->ephemeral_private, eph, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->chaining_key, ck, NOISE_HASH_LEN);
+	memcpy(hs->hash, h, NOISE_HASH_LEN);
+	hs->state = state;
+}
+
+/* A handshake message we accepted: hs keeps the sender's ephemeral and
+ * index and where the symmetric state stands. */
+static void hs_consumed(struct wg_handshake *hs, const uint8_t e[NOISE_PUBLIC_KEY_LEN],
+			const uint8_t ck[NOISE_HASH_LEN], const uint8_t h[NOISE_HASH_LEN],
+			const uint32_t *sender_index, enum wg_handshake_state state)
+{
+	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->chaining_key, ck, NOISE_HASH_LEN);
+	memcpy(hs->hash, h, NOISE_HASH_LEN);
+	hs->remote_index = le32dec(sender_index);
+	hs->state = state;
+}
+
+/* The symmetric state on the stack of every handshake step, wiped at its
+ * out: label whatever the outcome. */
+static void wipe_symmetric(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN],
+			   uint8_t key[NOISE_SYMMETRIC_KEY_LEN])
+{
+	sodium_memzero(ck, NOISE_HASH_LEN);
+	sodium_memzero(h, NOISE_HASH_LEN);
+	sodium_memzero(key, NOISE_SYMMETRIC_KEY_LEN);
+}
+
 void wg_noise_precompute_ss(struct wg_device *dev, struct wg_peer *peer)
 {
 	struct wg_handshake *hs = &peer->hs;
@@ -116,11 +179,8 @@ bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
 	mix_hash(h, hs->remote_static, NOISE_PUBLIC_KEY_LEN);
 
 	/* e */
-	wg_crypto_generate(eph);
-	if (!wg_crypto_public(msg->unencrypted_ephemeral, eph))
+	if (!send_ephemeral(ck, h, eph, msg->unencrypted_ephemeral))
 		goto out;
-	mix_ck(ck, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
-	mix_hash(h, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
 
 	/* es */
 	if (!mix_dh(ck, key, eph, hs->remote_static))
@@ -141,20 +201,11 @@ bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
 	wg_aead_encrypt(msg->encrypted_timestamp, ts, sizeof ts, h, sizeof h, 0, key);
 	mix_hash(h, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp);
 
-	le32enc(&msg->header.type, WG_MSG_INITIATION);
-	wg_index_insert_new(&dev->index, &hs->entry, WG_INDEX_HANDSHAKE, peer);
-	le32enc(&msg->sender_index, hs->entry.id);
-	memset(&msg->macs, 0, sizeof msg->macs);
-
-	memcpy(hs->ephemeral_private, eph, sizeof eph);
-	memcpy(hs->chaining_key, ck, sizeof ck);
-	memcpy(hs->hash, h, sizeof h);
-	hs->state = WG_HS_CREATED_INITIATION;
+	hs_created(dev, peer, &msg->header, WG_MSG_INITIATION, &msg->sender_index, &msg->macs,
+		   eph, ck, h, WG_HS_CREATED_INITIATION);
 	ok = true;
 out:
-	sodium_memzero(ck, sizeof ck);
-	sodium_memzero(h, sizeof h);
-	sodium_memzero(key, sizeof key);
+	wipe_symmetric(ck, h, key);
 	sodium_memzero(eph, sizeof eph);
 	return ok;
 }
@@ -192,8 +243,7 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 	mix_hash(h, dev->static_public, NOISE_PUBLIC_KEY_LEN);
 
 	/* e */
-	mix_ck(ck, e, NOISE_PUBLIC_KEY_LEN);
-	mix_hash(h, e, NOISE_PUBLIC_KEY_LEN);
+	mix_ephemeral(ck, h, e);
 
 	/* es */
 	if (!mix_dh(ck, key, dev->static_private, e))
@@ -237,17 +287,11 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 		goto out;
 	}
 
-	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
-	memcpy(hs->hash, h, sizeof h);
-	memcpy(hs->chaining_key, ck, sizeof ck);
 	sodium_memzero(hs->ephemeral_private, sizeof hs->ephemeral_private);
-	hs->remote_index = le32dec(&msg->sender_index);
-	hs->state = WG_HS_CONSUMED_INITIATION;
+	hs_consumed(hs, e, ck, h, &msg->sender_index, WG_HS_CONSUMED_INITIATION);
 	peer = found;
 out:
-	sodium_memzero(ck, sizeof ck);
-	sodium_memzero(h, sizeof h);
-	sodium_memzero(key, sizeof key);
+	wipe_symmetric(ck, h, key);
 	sodium_memzero(s, sizeof s);
 	return peer;
 }
@@ -266,11 +310,8 @@ bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
 	memcpy(h, hs->hash, sizeof h);
 
 	/* e */
-	wg_crypto_generate(eph);
-	if (!wg_crypto_public(msg->unencrypted_ephemeral, eph))
+	if (!send_ephemeral(ck, h, eph, msg->unencrypted_ephemeral))
 		goto out;
-	mix_ck(ck, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
-	mix_hash(h, msg->unencrypted_ephemeral, NOISE_PUBLIC_KEY_LEN);
 
 	/* ee */
 	if (!mix_dh(ck, NULL, eph, hs->remote_ephemeral))
@@ -288,21 +329,12 @@ bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
 	wg_aead_encrypt(msg->encrypted_nothing, NULL, 0, h, sizeof h, 0, key);
 	mix_hash(h, msg->encrypted_nothing, sizeof msg->encrypted_nothing);
 
-	le32enc(&msg->header.type, WG_MSG_RESPONSE);
-	wg_index_insert_new(&dev->index, &hs->entry, WG_INDEX_HANDSHAKE, peer);
-	le32enc(&msg->sender_index, hs->entry.id);
 	le32enc(&msg->receiver_index, hs->remote_index);
-	memset(&msg->macs, 0, sizeof msg->macs);
-
-	memcpy(hs->ephemeral_private, eph, sizeof eph);
-	memcpy(hs->chaining_key, ck, sizeof ck);
-	memcpy(hs->hash, h, sizeof h);
-	hs->state = WG_HS_CREATED_RESPONSE;
+	hs_created(dev, peer, &msg->header, WG_MSG_RESPONSE, &msg->sender_index, &msg->macs,
+		   eph, ck, h, WG_HS_CREATED_RESPONSE);
 	ok = true;
 out:
-	sodium_memzero(ck, sizeof ck);
-	sodium_memzero(h, sizeof h);
-	sodium_memzero(key, sizeof key);
+	wipe_symmetric(ck, h, key);
 	sodium_memzero(tau, sizeof tau);
 	sodium_memzero(eph, sizeof eph);
 	return ok;
@@ -331,8 +363,7 @@ struct wg_peer *wg_noise_consume_response(struct wg_device *dev,
 	memcpy(h, hs->hash, sizeof h);
 
 	/* e */
-	mix_ck(ck, e, NOISE_PUBLIC_KEY_LEN);
-	mix_hash(h, e, NOISE_PUBLIC_KEY_LEN);
+	mix_ephemeral(ck, h, e);
 
 	/* ee */
 	if (!mix_dh(ck, NULL, hs->ephemeral_private, e))
@@ -352,16 +383,10 @@ struct wg_peer *wg_noise_consume_response(struct wg_device *dev,
 		goto out;
 	mix_hash(h, msg->encrypted_nothing, sizeof msg->encrypted_nothing);
 
-	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
-	memcpy(hs->chaining_key, ck, sizeof ck);
-	memcpy(hs->hash, h, sizeof h);
-	hs->remote_index = le32dec(&msg->sender_index);
-	hs->state = WG_HS_CONSUMED_RESPONSE;
+	hs_consumed(hs, e, ck, h, &msg->sender_index, WG_HS_CONSUMED_RESPONSE);
 	peer = found;
 out:
-	sodium_memzero(ck, sizeof ck);
-	sodium_memzero(h, sizeof h);
-	sodium_memzero(key, sizeof key);
+	wipe_symmetric(ck, h, key);
 	sodium_memzero(tau, sizeof tau);
 	return peer;
 }
