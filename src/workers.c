@@ -7,60 +7,121 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
-/* Items of the current batch until none is left; the last one done wakes
- * the owner if it sleeps. */
-static unsigned take_items(struct workers *w, void (*fn)(void *, unsigned), void *arg, unsigned n)
+/* The batch word: generation (32 bits) | items (16) | next item (16). One
+ * atomic word, so a thread that takes an item learns in the same step which
+ * batch it belongs to and how many items that batch has: an item i < n of
+ * batch g is not finished, so the owner has not moved on and fn/arg are
+ * g's. A take past n changes nothing (next never reaches 2^16: n < 2^15 and
+ * each thread overshoots once). */
+static uint64_t word(uint32_t gen, unsigned n)
 {
-	unsigned i, mine = 0;
+	return (uint64_t)gen << 32 | (uint64_t)n << 16;
+}
 
-	while ((i = atomic_fetch_add_explicit(&w->next, 1, memory_order_relaxed)) < n) {
-		fn(arg, i);
+static uint32_t word_gen(uint64_t v)
+{
+	return (uint32_t)(v >> 32);
+}
+
+static unsigned word_n(uint64_t v)
+{
+	return (unsigned)(v >> 16) & 0xffff;
+}
+
+static unsigned word_next(uint64_t v)
+{
+	return (unsigned)v & 0xffff;
+}
+
+/* Items of batch gen until none is left; the last one done wakes the owner
+ * if it sleeps. Returns how many this thread did. */
+static unsigned take_items(struct workers *w, uint32_t gen)
+{
+	unsigned mine = 0;
+
+	for (;;) {
+		uint64_t v = atomic_load_explicit(&w->word, memory_order_acquire);
+		unsigned n = word_n(v);
+
+		if (word_gen(v) != gen || word_next(v) >= n)
+			return mine;
+		v = atomic_fetch_add_explicit(&w->word, 1, memory_order_acq_rel);
+		if (word_gen(v) != gen || word_next(v) >= n)
+			return mine;
+		w->fn(w->arg, word_next(v));
+		mine++;
 		/* release: the item's writes are visible to whoever sees the count */
 		if (atomic_fetch_add_explicit(&w->finished, 1, memory_order_acq_rel) + 1 == n) {
 			pthread_mutex_lock(&w->mu);
 			pthread_cond_signal(&w->done_cv);
 			pthread_mutex_unlock(&w->mu);
 		}
-		mine++;
 	}
-	return mine;
+}
+
+static double mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Waits for a batch newer than seen: polls for WORKERS_LINGER_US (bursts
+ * come back to back under load, and waking a sleeping thread costs tens of
+ * microseconds on a virtual machine), then sleeps. Returns the batch's
+ * generation, or seen when the pool quits. */
+static uint32_t next_batch(struct workers *w, uint32_t seen)
+{
+	double until = mono_us() + WORKERS_LINGER_US;
+	uint32_t g;
+
+	for (unsigned k = 1;; k++) {
+		if ((g = word_gen(atomic_load_explicit(&w->word, memory_order_acquire))) != seen)
+			return g;
+		if (atomic_load_explicit(&w->quit, memory_order_relaxed))
+			return seen;
+		cpu_relax();
+		if ((k & 63) == 0 && mono_us() > until)
+			break;
+	}
+	if (w->idle)
+		w->idle();
+	pthread_mutex_lock(&w->mu);
+	/* seq_cst with the owner's store of the word and load of sleepers:
+	 * either we see its batch or it sees us asleep and broadcasts. */
+	atomic_fetch_add(&w->sleepers, 1);
+	while ((g = word_gen(atomic_load(&w->word))) == seen && !atomic_load(&w->quit))
+		pthread_cond_wait(&w->go, &w->mu);
+	atomic_fetch_sub(&w->sleepers, 1);
+	pthread_mutex_unlock(&w->mu);
+	return g;
 }
 
 static void *worker_main(void *p)
 {
 	struct workers *w = p;
-	unsigned long seen = 0;
+	uint32_t seen = word_gen(atomic_load(&w->word));
 
-	pthread_mutex_lock(&w->mu);
-	seen = w->gen;
 	for (;;) {
-		void (*fn)(void *, unsigned);
-		void *arg;
-		unsigned n;
+		uint32_t g = next_batch(w, seen);
 
-		while (w->gen == seen && !w->quit)
-			pthread_cond_wait(&w->go, &w->mu);
-		if (w->quit)
-			break;
-		seen = w->gen;
-		fn = w->fn;
-		arg = w->arg;
-		n = w->n;
-		w->joined++;
-		pthread_mutex_unlock(&w->mu);
-
-		take_items(w, fn, arg, n);
-		if (w->idle)
-			w->idle();
-
-		pthread_mutex_lock(&w->mu);
-		if (--w->joined == 0)
-			pthread_cond_signal(&w->done_cv);
+		if (g == seen)
+			break;	/* quit */
+		seen = g;
+		take_items(w, g);
 	}
-	pthread_mutex_unlock(&w->mu);
 	if (w->leave)
 		w->leave();
 	return NULL;
@@ -78,8 +139,10 @@ void workers_init(struct workers *w, unsigned threads, void (*idle)(void), void 
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->go, NULL);
 	pthread_cond_init(&w->done_cv, NULL);
-	atomic_init(&w->next, 0);
+	atomic_init(&w->word, 0);
 	atomic_init(&w->finished, 0);
+	atomic_init(&w->sleepers, 0);
+	atomic_init(&w->quit, false);
 }
 
 /* Starts the threads (first parallel batch). False: run alone. */
@@ -116,7 +179,7 @@ void workers_free(struct workers *w)
 		return;
 	w->inited = false;
 	pthread_mutex_lock(&w->mu);
-	w->quit = true;
+	atomic_store(&w->quit, true);
 	pthread_cond_broadcast(&w->go);
 	pthread_mutex_unlock(&w->mu);
 	for (unsigned i = 0; i < w->started; i++)
@@ -148,7 +211,8 @@ void workers_run(struct workers *w, unsigned n, unsigned min_parallel,
 	w->items += n;
 	if (n == 0)
 		return;
-	if (w->want == 0 || n < min_parallel || n < 2 || w->skip > 0 || !start(w)) {
+	if (w->want == 0 || n < min_parallel || n < 2 || n > WORKERS_BATCH_MAX || w->skip > 0 ||
+	    !start(w)) {
 		if (w->skip > 0 && n >= min_parallel && n >= 2)
 			w->skip--;
 		for (unsigned i = 0; i < n; i++)
@@ -156,21 +220,19 @@ void workers_run(struct workers *w, unsigned n, unsigned min_parallel,
 		return;
 	}
 	w->parallel_batches++;
-	pthread_mutex_lock(&w->mu);
-	/* Workers still inside the last batch may be about to take from its
-	 * counter: wait until they left (they are done with its items). */
-	while (w->joined > 0)
-		pthread_cond_wait(&w->done_cv, &w->mu);
 	w->fn = fn;
 	w->arg = arg;
-	w->n = n;
-	atomic_store_explicit(&w->next, 0, memory_order_relaxed);
-	atomic_store_explicit(&w->finished, 0, memory_order_relaxed);
 	w->gen++;
-	pthread_cond_broadcast(&w->go);
-	pthread_mutex_unlock(&w->mu);
+	atomic_store_explicit(&w->finished, 0, memory_order_relaxed);
+	/* seq_cst: pairs with a worker going to sleep (next_batch) */
+	atomic_store(&w->word, word(w->gen, n));
+	if (atomic_load(&w->sleepers) > 0) {
+		pthread_mutex_lock(&w->mu);
+		pthread_cond_broadcast(&w->go);
+		pthread_mutex_unlock(&w->mu);
+	}
 
-	mine = take_items(w, fn, arg, n);
+	mine = take_items(w, w->gen);
 	/* Items that workers started: spin a little (they are short), then sleep. */
 	for (unsigned spin = 0; spin < WORKERS_SPIN; spin++)
 		if (atomic_load_explicit(&w->finished, memory_order_acquire) == n) {

@@ -4,12 +4,15 @@
  * data messages on all cores (wg.h, "Deferred data-message crypto";
  * docs/decisions.md, "All cores").
  *
- * Items are handed out one at a time from a shared counter, and the caller
- * takes items too: a worker that wakes late finds fewer (or none) left, so a
- * batch never waits for a thread to be scheduled, only for items already
- * started. Threads start on the first batch that wants them (after the
- * daemon has dropped its privileges: Linux capabilities are per thread) and
- * sleep on a condition variable between batches. Before sleeping each
+ * Items are handed out one at a time from a shared atomic word that also
+ * names the batch, and the caller takes items too: a worker that comes late
+ * finds fewer (or none) left, so a batch never waits for a thread to be
+ * scheduled, only for items already started. Threads start on the first
+ * batch that wants them (after the daemon has dropped its privileges: Linux
+ * capabilities are per thread); between batches each polls the word for
+ * WORKERS_LINGER_US (bursts come back to back under load, and waking a
+ * sleeping thread costs tens of microseconds on a virtual machine), then
+ * sleeps on a condition variable. Before sleeping each
  * runs the pool's `idle` callback (the data path wipes its cipher keys),
  * and `leave` before it ends (the data path frees its cipher contexts).
  *
@@ -27,6 +30,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum {
 	WORKERS_MAX = 15,	/* threads besides the caller */
@@ -40,6 +44,10 @@ enum {
 	WORKERS_BACKOFF_USELESS = 4,
 	WORKERS_BACKOFF_SLEPT = 32,
 	WORKERS_BACKOFF_MAX = 4096,
+	/* A worker polls this long for the next batch before it sleeps. */
+	WORKERS_LINGER_US = 100,
+	/* Bigger batches run alone (the batch word holds 16-bit counts). */
+	WORKERS_BATCH_MAX = 1 << 14,
 };
 
 struct workers {
@@ -50,18 +58,17 @@ struct workers {
 	void (*idle)(void);		/* run by a worker before it sleeps */
 	void (*leave)(void);		/* run by a worker before it ends */
 	pthread_t tid[WORKERS_MAX];
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;		/* for sleeping only */
 	pthread_cond_t go, done_cv;
-	/* under mu */
-	unsigned long gen;		/* batch number */
-	unsigned joined;		/* workers inside the current batch */
-	bool quit;
+	/* the current batch: written by the owner before it publishes the
+	 * batch word, read by the threads that take its items */
 	void (*fn)(void *arg, unsigned i);
 	void *arg;
-	unsigned n;
-	/* lock-free within a batch */
-	atomic_uint next;		/* next item to hand out */
-	atomic_uint finished;		/* items done */
+	uint32_t gen;			/* owner's batch number */
+	_Atomic uint64_t word;		/* generation | items | next item (workers.c) */
+	atomic_uint finished;		/* items of the batch done */
+	atomic_uint sleepers;		/* workers asleep on go */
+	atomic_bool quit;
 	/* adaptivity (owner thread) */
 	unsigned skip, backoff;
 	/* statistics (owner thread) */
