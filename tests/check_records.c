@@ -468,7 +468,8 @@ static void log_event(void *ctx, const struct mesh_rec_event *ev)
 	log->n++;
 }
 
-static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t max_pending)
+static struct mesh_records *new_set_in(struct mesh_rec_pool *pool, struct ev_log *log,
+    size_t max_nodes, size_t max_pending)
 {
 	struct mesh_records_cfg cfg;
 	struct mesh_records *recs;
@@ -476,6 +477,7 @@ static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t
 
 	memset(&cfg, 0, sizeof cfg);
 	memcpy(cfg.authority_pk, auth_pk, MESH_PK_LEN);
+	cfg.pool = pool;
 	cfg.max_nodes = max_nodes;
 	cfg.max_pending = max_pending;
 	if (log != NULL) {
@@ -487,6 +489,21 @@ static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t
 	ck_assert_ptr_nonnull(recs);
 	ck_assert_int_eq(err, 0);
 	return recs;
+}
+
+static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t max_pending)
+{
+	return new_set_in(NULL, log, max_nodes, max_pending);
+}
+
+static struct mesh_rec_pool *new_pool(void)
+{
+	int err;
+	struct mesh_rec_pool *pool = mesh_rec_pool_new(&err);
+
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(err, 0);
+	return pool;
 }
 
 static int merge(struct mesh_records *recs, enum mesh_rec_kind kind, const struct bytes *b)
@@ -1359,6 +1376,7 @@ static void differential_run(uint64_t seed, bool rotate)
 	static struct world w;
 	struct expect x;
 	struct mesh_records *sets[DIFF_SETS], *ref;
+	struct mesh_rec_pool *pool = new_pool();
 	uint8_t h0[32], h[32];
 	uint64_t s = seed;
 
@@ -1367,7 +1385,8 @@ static void differential_run(uint64_t seed, bool rotate)
 	for (unsigned k = 0; k < DIFF_SETS; k++) {
 		unsigned pass, fresh = 1;
 
-		sets[k] = new_set(NULL, 0, 0);
+		/* every other set keeps its records in a shared pool */
+		sets[k] = new_set_in(k % 2 ? pool : NULL, NULL, 0, 0);
 		/* Without key rotation one pass is enough: the pending set holds
 		 * early endpoint records. With it, endpoint records signed by a
 		 * newer key than the held cert's are INVALID until that cert
@@ -1404,10 +1423,126 @@ static void differential_run(uint64_t seed, bool rotate)
 		    "seed %" PRIu64 " set %u: digest %zu/%zu", seed, k, d.n, dk.n);
 		mesh_digest_clear(&d);
 		mesh_digest_clear(&dk);
-		mesh_records_free(sets[k]);
+		/* the pooled sets hold the same records: one copy of each */
+		if (k % 2)
+			ck_assert_uint_eq(mesh_rec_pool_count(pool), x.total);
 	}
+	for (unsigned k = 0; k < DIFF_SETS; k++)
+		mesh_records_free(sets[k]);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), 0);
+	mesh_rec_pool_free(pool);
 	mesh_records_free(ref);
 }
+
+/* Sets sharing a pool hold one copy of a record between them, each decides
+ * on its own what it accepts, and a copy goes when its last holder drops
+ * it. */
+START_TEST(test_records_pool_shares_records)
+{
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 0), *b = new_set_in(pool, NULL, 0, 0);
+	struct mesh_records *solo = new_set(NULL, 0, 0);
+	struct bytes c, c2, e, e2, rv;
+	const uint8_t *pa, *pb;
+	uint8_t id[MESH_NODE_ID_LEN], ha[32], hs[32];
+	size_t na, nb;
+
+	set_id(id, 0x11);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
+	cert_bytes(&c2, auth_sk, 0x11, "alpha", NOW - 50, NOW + 1000, node_pk);
+	ep_bytes(&e, node_sk, 0x11, 1, NOW, 1);
+	ep_bytes(&e2, node_sk, 0x11, 2, NOW, 1);
+	revoke_bytes(&rv, auth_sk, 0x11, NOW - 10);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), c.n + e.n);
+	/* b still verifies for itself: an endpoint record before the cert is
+	 * an orphan there, although the pool holds it */
+	MERGE(b, MESH_REC_ENDPOINTS, &e, MESH_MERGE_ORPHAN);
+	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x11, &e);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_int_eq(mesh_records_get(a, MESH_REC_CERT, id, &pa, &na), 0);
+	ck_assert_int_eq(mesh_records_get(b, MESH_REC_CERT, id, &pb, &nb), 0);
+	ck_assert_ptr_eq(pa, pb);	/* one copy */
+	/* the same set hash as a set with its own buffers */
+	MERGE(solo, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(solo, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_int_eq(mesh_records_set_hash(solo, hs), 0);
+	ck_assert_mem_eq(ha, hs, sizeof ha);
+	/* a newer record in one set: both versions live while both are held */
+	MERGE(a, MESH_REC_ENDPOINTS, &e2, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 3);
+	MERGE(b, MESH_REC_ENDPOINTS, &e2, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	MERGE(a, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	MERGE(b, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), c2.n + e2.n);
+	/* a tombstone drops the others; the copies go with their last holder */
+	MERGE(a, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 3);
+	MERGE(b, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 1);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), rv.n);
+	mesh_records_free(a);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 1);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	mesh_rec_pool_free(pool);
+	mesh_rec_pool_free(NULL);
+	mesh_records_free(solo);
+}
+END_TEST
+
+/* Many members in few buckets through one pool: inserts land in the middle
+ * of a bucket, and each set's expiry drops its own references only. */
+START_TEST(test_records_pool_many_expire)
+{
+	enum { N = 300 };
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 0), *b = new_set_in(pool, NULL, 0, 0);
+	uint8_t id[N][MESH_NODE_ID_LEN];
+
+	for (unsigned i = 0; i < N; i++) {
+		struct bytes c;
+
+		/* four buckets; within one, ids arrive out of order */
+		memset(id[i], 0, MESH_NODE_ID_LEN);
+		id[i][0] = (uint8_t)(i % 4);
+		id[i][1] = (uint8_t)(i * 37);
+		id[i][2] = (uint8_t)i;
+		id[i][3] = (uint8_t)(i >> 8);
+		cert_bytes_id(&c, auth_sk, id[i], "m", NOW - 100,
+		    i % 3 == 0 ? NOW + 10 : NOW + 1000, node_pk);
+		MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+		MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	}
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N);
+	ck_assert_int_eq(mesh_records_handle_expiry(a, NOW + 10), 0);
+	ck_assert_uint_eq(mesh_records_count(a, MESH_REC_CERT), N - (N + 2) / 3);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N);	/* b holds them all */
+	ck_assert_int_eq(mesh_records_handle_expiry(b, NOW + 10), 0);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N - (N + 2) / 3);
+	for (unsigned i = 0; i < N; i++) {
+		const uint8_t *pa, *pb;
+		size_t na, nb;
+		int want = i % 3 == 0 ? MESHD_E_NOENT : 0;
+
+		ck_assert_int_eq(mesh_records_get(a, MESH_REC_CERT, id[i], &pa, &na), want);
+		ck_assert_int_eq(mesh_records_get(b, MESH_REC_CERT, id[i], &pb, &nb), want);
+		ck_assert_ptr_eq(pa, pb);
+	}
+	mesh_records_free(a);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	mesh_rec_pool_free(pool);
+}
+END_TEST
 
 START_TEST(test_records_merge_differential_random)
 {
@@ -1681,6 +1816,8 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_routes_tombstone_drops);
 	tcase_add_test(tc, test_records_routes_invalid);
 	tcase_add_test(tc, test_records_routes_rekey);
+	tcase_add_test(tc, test_records_pool_shares_records);
+	tcase_add_test(tc, test_records_pool_many_expire);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,8 +4,9 @@
  * One virtual clock: a min-heap of events ordered by (time, sequence number),
  * so equal times replay in insertion order and a run with the same seed is
  * the same run. Each node has its own record set (mesh/records.h) and gossip
- * engine (mesh/gossip.h). send() upcalls become deliveries after a fixed
- * latency, or are lost with a seeded probability. A datagram is delivered
+ * engine (mesh/gossip.h); the sets share one pool of record bytes, so a
+ * record every node holds is stored once. send() upcalls become deliveries
+ * after a fixed latency, or are lost with a seeded probability. A datagram is delivered
  * only if the receiver holds the sender's certificate: "a WireGuard session
  * can be established once you know its cert" (both ends must know each
  * other). Nodes become reachable to each other as they learn certs
@@ -27,6 +28,7 @@
 #define MESHD_TESTS_SIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/time.h"
@@ -69,6 +71,10 @@ unsigned sim_online_count(const struct sim *s);
 unsigned sim_known_by(struct sim *s, unsigned i);
 /* Datagrams dropped because the receiver had left. */
 uint64_t sim_dropped_offline(const struct sim *s);
+
+/* Distinct records held by all nodes together and their bytes: every node's
+ * record set refers to one shared copy (mesh_rec_pool in mesh/records.h). */
+void sim_pool_stats(const struct sim *s, size_t *records, size_t *bytes);
 
 /* Signature checks answered from the memo / done for real (sim_verify.c). */
 void sim_verify_stats(uint64_t *hits, uint64_t *misses);
