@@ -162,6 +162,13 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 			if (!done[i] && CHURN_ROUNDS - join_round[i] + row->resync > row->lag_max)
 				row->lag_max = CHURN_ROUNDS - join_round[i] + row->resync;
 		row->ok &= row->resync <= CONVERGE_LIMIT;
+		for (unsigned i = n, shown = 0; !row->ok && i < next_spare && shown < 5; i++) {
+			if (!sim_online(s, i) || sim_known_by(s, i) == sim_online_count(s))
+				continue;
+			fprintf(stderr, "  joiner %u (round %u) known by %u of %u online\n", i,
+			    join_round[i], sim_known_by(s, i), sim_online_count(s));
+			shown++;
+		}
 	}
 	row->secs = now_s() - t0;
 	getrusage(RUSAGE_SELF, &ru);

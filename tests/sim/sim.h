@@ -55,9 +55,11 @@ mtime_ns sim_now(const struct sim *s);
 /* Runs every event up to and including virtual time t. */
 void sim_run_until(struct sim *s, mtime_ns t);
 
-/* True when every online node holds the cert and an endpoint record of
- * every joined, non-revoked node (online or not) and all their set hashes
- * are equal. */
+/* True when all online nodes hold the same records (equal set hashes), and
+ * so each other's cert and endpoint record (every node holds its own). A
+ * node that left counts only through the set hashes: its records are held
+ * by every online node or by none (one that left before anybody learnt its
+ * endpoint record cannot be required). */
 bool sim_converged(struct sim *s);
 
 /* Churn. sim_join(): spare node i (not joined yet) is admitted by 1-3 random
