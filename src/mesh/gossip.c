@@ -851,7 +851,9 @@ int mesh_gossip_set_reachable(struct mesh_gossip *g, const uint8_t node_id[MESH_
 		return 0;
 	}
 	if (g->nreach == g->capreach) {
-		size_t cap = g->capreach ? 2 * g->capreach : 16;
+		/* a quarter more: in a mesh of n members this array is 16 n
+		 * bytes in every member, so the slack matters */
+		size_t cap = g->capreach + g->capreach / 4 + 16;
 		void *p = realloc(g->reach, cap * sizeof g->reach[0]);
 
 		if (p == NULL)

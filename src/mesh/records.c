@@ -45,20 +45,31 @@ struct blob {
 	uint8_t kind;			/* MESH_REC_* */
 	uint64_t version;		/* issued_at, revoked_at or seq */
 	uint64_t expires;		/* unix s; UINT64_MAX for tombstones, routes */
+	uint64_t pkey;			/* pooled: SipHash of kind and bytes */
 	uint8_t hash[REC_HASH_LEN];
 	uint8_t sign_pk[MESH_PK_LEN];	/* CERT: the member's key; else zeros */
 	uint8_t bytes[];
 };
 
+/* Looked up by a keyed SipHash of the bytes, so that a record the pool has
+ * already costs no BLAKE2b (its record hash is in the blob). */
 struct mesh_rec_pool {
-	struct blob **slots;		/* open addressing by hash, linear probing */
+	struct blob **slots;		/* open addressing by pkey, linear probing */
 	size_t cap;			/* power of two */
 	size_t n, bytes;
+	uint8_t key[crypto_shorthash_KEYBYTES];
 };
 
+/* The kinds most nodes never have (a tombstone, routes), out of line. */
+struct rare {
+	struct blob *revoke, *routes;
+};
+
+/* 40 bytes: in a big mesh every member costs this in every set. */
 struct node {
 	uint8_t id[MESH_NODE_ID_LEN];
-	struct blob *rec[NKINDS];	/* indexed by kind - 1; NULL when absent */
+	struct blob *cert, *ep;		/* NULL when absent */
+	struct rare *rare;		/* NULL when it would hold nothing */
 };
 
 struct bucket {
@@ -116,28 +127,36 @@ static void rec_hash(unsigned k, const uint8_t *bytes, size_t len, uint8_t out[R
 	crypto_generichash_final(&st, out, REC_HASH_LEN);
 }
 
-static size_t pool_home(const struct mesh_rec_pool *p, const uint8_t hash[REC_HASH_LEN])
+static uint64_t pool_key(const struct mesh_rec_pool *p, uint8_t kind, const uint8_t *bytes,
+    size_t len)
 {
-	uint64_t h;
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
 
-	memcpy(&h, hash, sizeof h);	/* a BLAKE2b output: uniform already */
-	return (size_t)h & (p->cap - 1);
+	crypto_shorthash(h, bytes, len, p->key);
+	memcpy(&v, h, sizeof v);
+	return v ^ ((uint64_t)kind * 0x9e3779b97f4a7c15ULL);
 }
 
-static bool blob_is(const struct blob *b, uint8_t kind, const uint8_t hash[REC_HASH_LEN],
-    const uint8_t *bytes, size_t len)
+static size_t pool_home(size_t cap, uint64_t pkey)
 {
-	return b->kind == kind && b->len == len && memcmp(b->hash, hash, REC_HASH_LEN) == 0 &&
+	return (size_t)pkey & (cap - 1);
+}
+
+static bool blob_is(const struct blob *b, uint64_t pkey, uint8_t kind, const uint8_t *bytes,
+    size_t len)
+{
+	return b->pkey == pkey && b->kind == kind && b->len == len &&
 	    memcmp(b->bytes, bytes, len) == 0;
 }
 
 /* The slot holding that record, or the empty slot where it would go. */
-static size_t pool_find(const struct mesh_rec_pool *p, uint8_t kind,
-    const uint8_t hash[REC_HASH_LEN], const uint8_t *bytes, size_t len)
+static size_t pool_find(const struct mesh_rec_pool *p, uint64_t pkey, uint8_t kind,
+    const uint8_t *bytes, size_t len)
 {
-	size_t mask = p->cap - 1, i = pool_home(p, hash);
+	size_t mask = p->cap - 1, i = pool_home(p->cap, pkey);
 
-	while (p->slots[i] != NULL && !blob_is(p->slots[i], kind, hash, bytes, len))
+	while (p->slots[i] != NULL && !blob_is(p->slots[i], pkey, kind, bytes, len))
 		i = (i + 1) & mask;
 	return i;
 }
@@ -154,8 +173,7 @@ static int pool_grow(struct mesh_rec_pool *p)
 
 		if (b == NULL)
 			continue;
-		for (j = pool_home(&(struct mesh_rec_pool){ .cap = ncap }, b->hash); ns[j] != NULL;
-		    j = (j + 1) & (ncap - 1))
+		for (j = pool_home(ncap, b->pkey); ns[j] != NULL; j = (j + 1) & (ncap - 1))
 			;
 		ns[j] = b;
 	}
@@ -168,7 +186,7 @@ static int pool_grow(struct mesh_rec_pool *p)
 /* Takes b out of the table (backward-shift deletion). */
 static void pool_remove(struct mesh_rec_pool *p, const struct blob *b)
 {
-	size_t mask = p->cap - 1, i = pool_home(p, b->hash), j;
+	size_t mask = p->cap - 1, i = pool_home(p->cap, b->pkey), j;
 
 	while (p->slots[i] != b)
 		i = (i + 1) & mask;
@@ -183,7 +201,7 @@ static void pool_remove(struct mesh_rec_pool *p, const struct blob *b)
 		j = (j + 1) & mask;
 		if ((m = p->slots[j]) == NULL)
 			break;
-		k = pool_home(p, m->hash);
+		k = pool_home(p->cap, m->pkey);
 		stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
 		if (stay)
 			continue;
@@ -203,6 +221,7 @@ struct mesh_rec_pool *mesh_rec_pool_new(int *err)
 		*err = MESHD_E_NOMEM;
 		return NULL;
 	}
+	crypto_shorthash_keygen(p->key);
 	return p;
 }
 
@@ -232,16 +251,17 @@ static int blob_get(struct mesh_records *recs, unsigned k, const uint8_t *bytes,
     uint64_t version, uint64_t expires, const uint8_t *sign_pk, struct blob **out)
 {
 	struct mesh_rec_pool *p = recs->pool;
-	uint8_t hash[REC_HASH_LEN];
+	uint8_t kind = (uint8_t)(k + 1);
+	uint64_t pkey = 0;
 	struct blob *b;
 	size_t i = 0;
 
 	*out = NULL;
 	if (len > REC_LEN_MAX)
 		return MESHD_E_NOMEM;	/* cannot happen: the kinds cap lengths */
-	rec_hash(k, bytes, len, hash);
 	if (p != NULL) {
-		i = pool_find(p, (uint8_t)(k + 1), hash, bytes, len);
+		pkey = pool_key(p, kind, bytes, len);
+		i = pool_find(p, pkey, kind, bytes, len);
 		if ((b = p->slots[i]) != NULL) {
 			if (b->refs == UINT32_MAX)
 				return MESHD_E_NOMEM;
@@ -252,7 +272,7 @@ static int blob_get(struct mesh_records *recs, unsigned k, const uint8_t *bytes,
 		if ((p->n + 1) * 2 > p->cap) {
 			if (pool_grow(p) != 0)
 				return MESHD_E_NOMEM;
-			i = pool_find(p, (uint8_t)(k + 1), hash, bytes, len);
+			i = pool_find(p, pkey, kind, bytes, len);
 		}
 	}
 	if ((b = malloc(sizeof *b + len)) == NULL)
@@ -260,10 +280,11 @@ static int blob_get(struct mesh_records *recs, unsigned k, const uint8_t *bytes,
 	memset(b, 0, sizeof *b);
 	b->refs = 1;
 	b->len = (uint16_t)len;
-	b->kind = (uint8_t)(k + 1);
+	b->kind = kind;
 	b->version = version;
 	b->expires = expires;
-	memcpy(b->hash, hash, REC_HASH_LEN);
+	b->pkey = pkey;
+	rec_hash(k, bytes, len, b->hash);
 	if (sign_pk != NULL)
 		memcpy(b->sign_pk, sign_pk, MESH_PK_LEN);
 	memcpy(b->bytes, bytes, len);
@@ -286,6 +307,43 @@ static void blob_put(struct mesh_records *recs, struct blob *b)
 }
 
 /* ---- nodes ---- */
+
+/* n's record of kind k (0-based), NULL when absent. */
+static struct blob *rec_of(const struct node *n, unsigned k)
+{
+	switch (k) {
+	case K_CERT:
+		return n->cert;
+	case K_EP:
+		return n->ep;
+	case K_REVOKE:
+		return n->rare != NULL ? n->rare->revoke : NULL;
+	default:
+		return n->rare != NULL ? n->rare->routes : NULL;
+	}
+}
+
+/* Where n keeps its record of kind k; allocates the rare part when asked
+ * to. NULL when out of memory (or absent and alloc false). */
+static struct blob **rec_slot(struct node *n, unsigned k, bool alloc)
+{
+	if (k == K_CERT)
+		return &n->cert;
+	if (k == K_EP)
+		return &n->ep;
+	if (n->rare == NULL && (!alloc || (n->rare = calloc(1, sizeof *n->rare)) == NULL))
+		return NULL;
+	return k == K_REVOKE ? &n->rare->revoke : &n->rare->routes;
+}
+
+/* Frees the rare part once it holds nothing. */
+static void rare_gc(struct node *n)
+{
+	if (n->rare != NULL && n->rare->revoke == NULL && n->rare->routes == NULL) {
+		free(n->rare);
+		n->rare = NULL;
+	}
+}
 
 /* Index of the first node of bk with id >= id. */
 static size_t bucket_find(const struct bucket *bk, const uint8_t id[MESH_NODE_ID_LEN])
@@ -326,8 +384,8 @@ static int node_insert(struct mesh_records *recs, const uint8_t id[MESH_NODE_ID_
 	if (recs->nnodes >= recs->max_nodes)
 		return MESHD_E_FULL;
 	if (bk->n == bk->cap) {
-		/* grow by half: the slack is per-node memory in a big mesh */
-		uint32_t cap = bk->cap + bk->cap / 2 + 4;
+		/* grow by a quarter: the slack is per-member memory */
+		uint32_t cap = bk->cap + bk->cap / 4 + 4;
 		struct node *v = realloc(bk->v, (size_t)cap * sizeof *v);
 
 		if (v == NULL)
@@ -347,12 +405,7 @@ static int node_insert(struct mesh_records *recs, const uint8_t id[MESH_NODE_ID_
 
 static bool node_empty(const struct node *n)
 {
-	unsigned k;
-
-	for (k = 0; k < NKINDS; k++)
-		if (n->rec[k] != NULL)
-			return false;
-	return true;
+	return n->cert == NULL && n->ep == NULL && n->rare == NULL;
 }
 
 /* Removes n from its bucket when it holds nothing any more. */
@@ -413,15 +466,19 @@ static void touch(struct mesh_records *recs, const struct node *n)
 static int rec_set(struct mesh_records *recs, struct node *n, unsigned k, const uint8_t *bytes,
     size_t len, uint64_t version, uint64_t expires, const uint8_t *sign_pk)
 {
-	struct blob *b;
+	struct blob *b, **slot = rec_slot(n, k, true);
 	int r;
 
-	if ((r = blob_get(recs, k, bytes, len, version, expires, sign_pk, &b)) != 0)
+	if (slot == NULL)
+		return MESHD_E_NOMEM;
+	if ((r = blob_get(recs, k, bytes, len, version, expires, sign_pk, &b)) != 0) {
+		rare_gc(n);
 		return r;
-	if (n->rec[k] == NULL)
+	}
+	if (*slot == NULL)
 		recs->count[k]++;
-	blob_put(recs, n->rec[k]);
-	n->rec[k] = b;
+	blob_put(recs, *slot);
+	*slot = b;
 	if (expires < recs->next_exp)
 		recs->next_exp = expires;
 	touch(recs, n);
@@ -430,10 +487,13 @@ static int rec_set(struct mesh_records *recs, struct node *n, unsigned k, const 
 
 static void rec_drop(struct mesh_records *recs, struct node *n, unsigned k)
 {
-	if (n->rec[k] == NULL)
+	struct blob **slot = rec_slot(n, k, false);
+
+	if (slot == NULL || *slot == NULL)
 		return;
-	blob_put(recs, n->rec[k]);
-	n->rec[k] = NULL;
+	blob_put(recs, *slot);
+	*slot = NULL;
+	rare_gc(n);
 	recs->count[k]--;
 	touch(recs, n);
 }
@@ -494,7 +554,7 @@ static bool signed_verify(const struct mesh_records *recs, const struct node *n,
     union signed_rec *rec, uint64_t now)
 {
 	return mesh_envelope_verify(signed_kinds[k].env, &rec->env, rec, signed_sig(k, rec),
-	    n->rec[K_CERT]->sign_pk, recs->mesh_id, now);
+	    n->cert->sign_pk, recs->mesh_id, now);
 }
 
 /* The record's new state for kind k (rec NULL: none any more). */
@@ -514,12 +574,12 @@ static void emit_signed(struct mesh_records *recs, unsigned k, const uint8_t *id
 /* Drops n's records that are expired at now, with their events. */
 static void expire_node(struct mesh_records *recs, struct node *n, uint64_t now)
 {
-	if (n->rec[K_CERT] != NULL && now >= n->rec[K_CERT]->expires) {
+	if (n->cert != NULL && now >= n->cert->expires) {
 		rec_drop(recs, n, K_CERT);
 		rec_drop(recs, n, K_EP);
 		rec_drop(recs, n, K_RT);
 		emit(recs, MESH_EV_MEMBER_REMOVED, n->id, NULL, NULL, MESH_GONE_EXPIRED);
-	} else if (n->rec[K_EP] != NULL && now >= n->rec[K_EP]->expires) {
+	} else if (n->ep != NULL && now >= n->ep->expires) {
 		rec_drop(recs, n, K_EP);
 		emit(recs, MESH_EV_ENDPOINTS_CHANGED, n->id, NULL, NULL, 0);
 	}
@@ -596,7 +656,7 @@ static int pending_add(struct mesh_records *recs, uint8_t kind, const uint8_t *n
 static int signed_apply(struct mesh_records *recs, struct node *n, unsigned k,
     union signed_rec *rec, const uint8_t *bytes, size_t len, uint64_t now)
 {
-	const struct blob *held = n->rec[k];
+	const struct blob *held = rec_of(n, k);
 	int r;
 
 	/* not newer: ignored whatever its signature, so no check is spent */
@@ -645,15 +705,15 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 		return MESH_MERGE_INVALID;
 	if ((n = node_lookup(recs, c.node_id)) != NULL) {
 		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE] != NULL)
+		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
-		if (n->rec[K_CERT] != NULL && rec_cmp(c.issued_at, bytes, len, n->rec[K_CERT]) <= 0)
-			return not_newer(c.issued_at, bytes, len, n->rec[K_CERT]);
+		if (n->cert != NULL && rec_cmp(c.issued_at, bytes, len, n->cert) <= 0)
+			return not_newer(c.issued_at, bytes, len, n->cert);
 	} else if ((r = node_insert(recs, c.node_id, &n)) != 0) {
 		return r;
 	}
-	had = n->rec[K_CERT] != NULL;
-	rekeyed = had && sodium_memcmp(n->rec[K_CERT]->sign_pk, c.sign_pk, MESH_PK_LEN) != 0;
+	had = n->cert != NULL;
+	rekeyed = had && sodium_memcmp(n->cert->sign_pk, c.sign_pk, MESH_PK_LEN) != 0;
 	if ((r = rec_set(recs, n, K_CERT, bytes, len, c.issued_at, c.expires_at, c.sign_pk)) != 0)
 		return r;
 	/* a new key: the held node-signed records must verify under it, and
@@ -661,9 +721,11 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 	for (k = 0; rekeyed && k < NKINDS; k++) {
 		union signed_rec rec;
 
-		if (signed_kinds[k].env == NULL || n->rec[k] == NULL)
+		const struct blob *held = rec_of(n, k);
+
+		if (signed_kinds[k].env == NULL || held == NULL)
 			continue;
-		dropped[k] = signed_decode(k, n->rec[k]->bytes, n->rec[k]->len, &rec) != 0 ||
+		dropped[k] = signed_decode(k, held->bytes, held->len, &rec) != 0 ||
 		    !signed_verify(recs, n, k, &rec, now);
 		if (dropped[k])
 			rec_drop(recs, n, k);
@@ -690,15 +752,15 @@ static int merge_revoke(struct mesh_records *recs, const uint8_t *bytes, size_t 
 		return MESH_MERGE_INVALID;
 	if ((n = node_lookup(recs, rv.node_id)) != NULL) {
 		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE] != NULL &&
-		    rec_cmp(rv.revoked_at, bytes, len, n->rec[K_REVOKE]) <= 0)
-			return not_newer(rv.revoked_at, bytes, len, n->rec[K_REVOKE]);
+		if (rec_of(n, K_REVOKE) != NULL &&
+		    rec_cmp(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE)) <= 0)
+			return not_newer(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE));
 	} else if ((r = node_insert(recs, rv.node_id, &n)) != 0) {
 		return r;
 	}
 	if ((r = rec_set(recs, n, K_REVOKE, bytes, len, rv.revoked_at, UINT64_MAX, NULL)) != 0)
 		return r;
-	member = n->rec[K_CERT] != NULL;
+	member = n->cert != NULL;
 	rec_drop(recs, n, K_CERT);
 	rec_drop(recs, n, K_EP);
 	rec_drop(recs, n, K_RT);
@@ -720,9 +782,9 @@ static int merge_signed(struct mesh_records *recs, unsigned k, const uint8_t *by
 		return MESH_MERGE_INVALID;
 	if ((n = node_lookup(recs, rec.env.node_id)) != NULL) {
 		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE] != NULL)
+		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
-		if (n->rec[K_CERT] != NULL)
+		if (n->cert != NULL)
 			return signed_apply(recs, n, k, &rec, bytes, len, now);
 	}
 	return pending_add(recs, (uint8_t)(k + 1), rec.env.node_id,
@@ -816,9 +878,11 @@ void mesh_records_free(struct mesh_records *recs)
 	if (recs == NULL)
 		return;
 	for (b = 0; recs->bk != NULL && b < MESH_RECORDS_BUCKETS; b++) {
-		for (i = 0; i < recs->bk[b].n; i++)
+		for (i = 0; i < recs->bk[b].n; i++) {
 			for (k = 0; k < NKINDS; k++)
-				blob_put(recs, recs->bk[b].v[i].rec[k]);
+				blob_put(recs, rec_of(&recs->bk[b].v[i], k));
+			free(recs->bk[b].v[i].rare);
+		}
 		free(recs->bk[b].v);
 	}
 	for (i = 0; recs->pend != NULL && i < recs->npend; i++)
@@ -864,10 +928,15 @@ static int bucket_clone(struct mesh_records *recs, struct bucket *dst, const str
 	for (i = 0; i < src->n; i++) {
 		memcpy(dst->v[i].id, src->v[i].id, MESH_NODE_ID_LEN);
 		dst->n++;
-		for (k = 0; k < NKINDS; k++)
-			if (src->v[i].rec[k] != NULL &&
-			    (dst->v[i].rec[k] = blob_clone(recs, src->v[i].rec[k])) == NULL)
+		for (k = 0; k < NKINDS; k++) {
+			struct blob *b = rec_of(&src->v[i], k), **slot;
+
+			if (b == NULL)
+				continue;
+			if ((slot = rec_slot(&dst->v[i], k, true)) == NULL ||
+			    (*slot = blob_clone(recs, b)) == NULL)
 				return MESHD_E_NOMEM;
+		}
 	}
 	return 0;
 }
@@ -945,8 +1014,8 @@ int mesh_records_handle_expiry(struct mesh_records *recs, uint64_t now_unix)
 			w++;
 			/* the exact next expiry, now that everything expired is gone */
 			for (k = 0; k < NKINDS; k++)
-				if (bk->v[i].rec[k] != NULL && bk->v[i].rec[k]->expires < next)
-					next = bk->v[i].rec[k]->expires;
+				if (rec_of(&bk->v[i], k) != NULL && rec_of(&bk->v[i], k)->expires < next)
+					next = rec_of(&bk->v[i], k)->expires;
 		}
 		bk->n = (uint32_t)w;
 	}
@@ -974,10 +1043,10 @@ int mesh_records_get(const struct mesh_records *recs, enum mesh_rec_kind kind,
 
 	*bytes = NULL;
 	*len = 0;
-	if (!kind_ok(kind) || (n = node_lookup(recs, node_id)) == NULL || n->rec[kind - 1] == NULL)
+	if (!kind_ok(kind) || (n = node_lookup(recs, node_id)) == NULL || rec_of(n, kind - 1) == NULL)
 		return MESHD_E_NOENT;
-	*bytes = n->rec[kind - 1]->bytes;
-	*len = n->rec[kind - 1]->len;
+	*bytes = rec_of(n, kind - 1)->bytes;
+	*len = rec_of(n, kind - 1)->len;
 	return 0;
 }
 
@@ -1029,10 +1098,12 @@ int mesh_records_foreach(const struct mesh_records *recs, int kind,
 			const struct node *n = &recs->bk[b].v[i];
 
 			for (k = 0; k < NKINDS; k++) {
-				if (n->rec[k] == NULL || (kind != 0 && kind != (int)k + 1))
+				const struct blob *bl = rec_of(n, k);
+
+				if (bl == NULL || (kind != 0 && kind != (int)k + 1))
 					continue;
-				if ((r = fn(ctx, (enum mesh_rec_kind)(k + 1), n->id,
-				    n->rec[k]->bytes, n->rec[k]->len)) != 0)
+				if ((r = fn(ctx, (enum mesh_rec_kind)(k + 1), n->id, bl->bytes,
+				    bl->len)) != 0)
 					return r;
 			}
 		}
@@ -1056,10 +1127,12 @@ size_t mesh_records_pending(const struct mesh_records *recs)
 
 static void entry_of(const struct node *n, unsigned k, struct mesh_digest_entry *e)
 {
+	const struct blob *bl = rec_of(n, k);
+
 	e->kind = (uint8_t)(k + 1);
 	memcpy(e->node_id, n->id, MESH_NODE_ID_LEN);
-	e->version = n->rec[k]->version;
-	memcpy(e->hash, n->rec[k]->hash, MESH_DIGEST_HASH_LEN);
+	e->version = bl->version;
+	memcpy(e->hash, bl->hash, MESH_DIGEST_HASH_LEN);
 }
 
 uint64_t mesh_records_bucket_gen(const struct mesh_records *recs, unsigned b)
@@ -1077,7 +1150,7 @@ size_t mesh_records_bucket_digest(const struct mesh_records *recs, unsigned b,
 		return 0;
 	for (i = 0; i < recs->bk[b].n; i++)
 		for (k = 0; k < NKINDS; k++) {
-			if (recs->bk[b].v[i].rec[k] == NULL)
+			if (rec_of(&recs->bk[b].v[i], k) == NULL)
 				continue;
 			if (n < cap)
 				entry_of(&recs->bk[b].v[i], k, &out[n]);
@@ -1108,7 +1181,10 @@ int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d)
 
 int mesh_records_set_hash(struct mesh_records *recs, uint8_t out[MESH_RECORDS_SET_HASH_LEN])
 {
+	enum { ENT_LEN = 1 + MESH_NODE_ID_LEN + 8 + REC_HASH_LEN, BATCH = 32 };
 	crypto_generichash_state st;
+	uint8_t buf[BATCH * ENT_LEN];
+	struct wr w;
 	size_t b, i;
 	unsigned k;
 
@@ -1119,24 +1195,27 @@ int mesh_records_set_hash(struct mesh_records *recs, uint8_t out[MESH_RECORDS_SE
 	crypto_generichash_init(&st, NULL, 0, MESH_RECORDS_SET_HASH_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)MESH_RECORDS_SET_DOMAIN,
 	    strlen(MESH_RECORDS_SET_DOMAIN));
+	/* entries go to the hash BATCH at a time: the same bytes, fewer calls */
+	wr_init(&w, buf, sizeof buf);
 	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
 		for (i = 0; i < recs->bk[b].n; i++) {
 			const struct node *n = &recs->bk[b].v[i];
 
 			for (k = 0; k < NKINDS; k++) {
-				uint8_t ent[1 + MESH_NODE_ID_LEN + 8 + REC_HASH_LEN];
-				struct wr w;
+				const struct blob *bl = rec_of(n, k);
 
-				if (n->rec[k] == NULL)
+				if (bl == NULL)
 					continue;
-				wr_init(&w, ent, sizeof ent);
+				if (w.cap - w.off < ENT_LEN) {
+					crypto_generichash_update(&st, buf, w.off);
+					wr_init(&w, buf, sizeof buf);
+				}
 				(void)(wr_u8(&w, (uint8_t)(k + 1)) ||
 				    wr_bytes(&w, n->id, MESH_NODE_ID_LEN) ||
-				    wr_u64(&w, n->rec[k]->version) ||
-				    wr_bytes(&w, n->rec[k]->hash, REC_HASH_LEN));
-				crypto_generichash_update(&st, ent, sizeof ent);
+				    wr_u64(&w, bl->version) || wr_bytes(&w, bl->hash, REC_HASH_LEN));
 			}
 		}
+	crypto_generichash_update(&st, buf, w.off);
 	crypto_generichash_final(&st, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
 	recs->hash_ok = true;
 	memcpy(out, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);

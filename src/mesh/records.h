@@ -126,8 +126,8 @@ typedef void mesh_records_event_fn(void *ctx, const struct mesh_rec_event *ev);
  * then a small index entry instead of a copy of a few hundred bytes. Every
  * set still decodes and verifies a record itself before it takes a
  * reference: sharing changes where the bytes live, not what a set accepts.
- * Records are interned by their record hash (see "anti-entropy" below) and
- * compared byte for byte. A set without a pool keeps its own buffers.
+ * Records are interned by a keyed hash of their bytes and compared byte for
+ * byte. A set without a pool keeps its own buffers.
  *
  * Not thread-safe: every set of one pool must be used from one thread. The
  * pool must outlive its sets (free it after the last of them).
