@@ -20,6 +20,9 @@
  * churn stops. A failed run prints its seed.
  */
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,7 @@ struct row {
 	unsigned conv, lag_max, resync;
 	double conv_bpr, after_bpr, secs;
 	long rss_mb;
+	bool own_peak;		/* rss_mb is this run's peak, not the process's */
 	bool ok;
 };
 
@@ -52,6 +56,39 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Peak RSS: reset at the start of each run (Linux: /proc/self/clear_refs
+ * "5" resets VmHWM), so that a row's figure is its own run's and not the
+ * largest so far. False when the reset is not possible. */
+static bool peak_reset(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+/* VmHWM in MB, or the process's max RSS when /proc says nothing. */
+static long peak_mb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	struct rusage ru;
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	if (kb >= 0)
+		return kb / 1024;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss / 1024;
 }
 
 static uint64_t online_bytes(struct sim *s, unsigned total)
@@ -103,12 +140,12 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		.nodes = n, .seed = seed, .spares = spares,
 		.loss_permille = churn ? LOSS_PERMILLE : 0,
 	};
+	bool own_peak = peak_reset();
 	double t0 = now_s();
 	struct sim *s = sim_new(&cfg);
 	unsigned *join_round = calloc(total, sizeof *join_round);
 	bool *done = calloc(total, sizeof *done);
 	uint64_t b = 0, rng = seed ^ 0x5eed;
-	struct rusage ru;
 
 	if (join_round == NULL || done == NULL)
 		abort();
@@ -171,14 +208,17 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		}
 	}
 	row->secs = now_s() - t0;
-	getrusage(RUSAGE_SELF, &ru);
-	row->rss_mb = ru.ru_maxrss / 1024;
+	row->rss_mb = peak_mb();
+	row->own_peak = own_peak;
 	if (!row->ok)
 		fprintf(stderr, "FAIL n=%u %s seed=%" PRIu64 ": conv %u resync %u (limit %u)\n",
 		    n, row->scenario, seed, row->conv, row->resync, CONVERGE_LIMIT);
 	sim_free(s);
 	free(join_round);
 	free(done);
+#ifdef __GLIBC__
+	malloc_trim(0);	/* so that the next run's peak starts from little */
+#endif
 }
 
 int main(int argc, char **argv)
@@ -200,7 +240,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("seed %" PRIu64 "\n", seed);
 	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s\n", "nodes", "scenario", "conv",
-	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "maxrss");
+	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "peak RSS");
 	for (unsigned k = 0; k < nsizes; k++)
 		for (int churn = 0; churn < 2; churn++) {
 			char lag[16] = "-", resync[16] = "-";
@@ -212,9 +252,9 @@ int main(int argc, char **argv)
 				snprintf(lag, sizeof lag, "%u", r.lag_max);
 				snprintf(resync, sizeof resync, "%u", r.resync);
 			}
-			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %6ldMB%s\n", r.n,
+			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %6ldMB%s%s\n", r.n,
 			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs,
-			    r.rss_mb, r.ok ? "" : "  FAIL");
+			    r.rss_mb, r.own_peak ? "" : " (process max)", r.ok ? "" : "  FAIL");
 		}
 	sim_verify_stats(&hits, &misses);
 	printf("signature checks: %" PRIu64 " done, %" PRIu64 " answered from the memo\n", misses,
