@@ -3,7 +3,10 @@
  * with churn and loss. Not part of `make check`: big meshes take minutes and
  * memory grows as n^2 (every node holds every record).
  *
- *	make bench/bench_sim && ./bench/bench_sim [-s SEED] [N ...]
+ *	make bench/bench_sim && ./bench/bench_sim [-v] [-s SEED] [N ...]
+ *
+ * -v prints a line per simulated round to stderr (virtual time, wall time,
+ * RSS, bytes per online node in that round).
  *
  * Per N, two scenarios:
  *   clean  no loss, no churn: bootstrap from the join tree (each node knows
@@ -101,12 +104,34 @@ static uint64_t online_bytes(struct sim *s, unsigned total)
 }
 
 /* One round; returns the bytes all nodes sent in it. */
+static bool verbose;	/* -v: a progress line per round on stderr */
+static double t_start;
+
+static long rss_mb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kb / 1024;
+}
+
 static uint64_t round_bytes(struct sim *s, unsigned total)
 {
-	uint64_t before = online_bytes(s, total);
+	uint64_t before = online_bytes(s, total), b;
 
 	sim_run_until(s, sim_now(s) + SEC(1));
-	return online_bytes(s, total) - before;
+	b = online_bytes(s, total) - before;
+	if (verbose)
+		fprintf(stderr, "  t=%4.0f s  %7.1f s  %ld MB  %.0f B/node\n",
+		    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, rss_mb(),
+		    (double)b / sim_online_count(s));
+	return b;
 }
 
 /* Rounds until converged (RUN_MAX_ROUNDS + 1 when never); bytes added to *b. */
@@ -141,7 +166,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		.loss_permille = churn ? LOSS_PERMILLE : 0,
 	};
 	bool own_peak = peak_reset();
-	double t0 = now_s();
+	double t0 = t_start = now_s();
 	struct sim *s = sim_new(&cfg);
 	unsigned *join_round = calloc(total, sizeof *join_round);
 	bool *done = calloc(total, sizeof *done);
@@ -231,6 +256,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose = true;
 		else if (nsizes < 16)
 			sizes[nsizes++] = (unsigned)strtoul(argv[i], NULL, 10);
 	}
