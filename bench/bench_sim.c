@@ -1,7 +1,8 @@
 /* Gossip at scale on the deterministic simulator (tests/sim/sim.h): rounds to
  * converge and bytes per node per round, for several mesh sizes, without and
- * with churn and loss. Not part of `make check`: big meshes take minutes and
- * memory grows as n^2 (every node holds every record).
+ * with churn and loss. Not part of `make check`: big meshes take up to hours,
+ * and memory grows as n^2 (every node holds every record: the bytes once, in
+ * the sim's shared pool, plus a ~60-byte index entry per node and member).
  *
  *	make bench/bench_sim && ./bench/bench_sim [-v] [-s SEED] [N ...]
  *

@@ -335,18 +335,24 @@ static void send_rumour(struct mesh_gossip *g, const uint8_t *exclude, uint8_t t
 	}
 }
 
+/* The record count a SUMMARY carries (saturated). */
+static uint32_t summary_count(const struct mesh_gossip *g)
+{
+	size_t count = mesh_records_count(g->recs, 0);
+
+	return count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+}
+
 static void send_summary(struct mesh_gossip *g, const uint8_t *to)
 {
 	uint8_t buf[SUMMARY_LEN], h[MESH_RECORDS_SET_HASH_LEN];
-	size_t count = mesh_records_count(g->recs, 0);
 	struct wr w;
 
 	if (mesh_records_set_hash(g->recs, h) != 0)
 		return;
 	wr_init(&w, buf, sizeof buf);
 	hdr(&w, GOSSIP_MSG_SUMMARY);
-	(void)(wr_bytes(&w, h, sizeof h) ||
-	    wr_u32(&w, count > UINT32_MAX ? UINT32_MAX : (uint32_t)count));
+	(void)(wr_bytes(&w, h, sizeof h) || wr_u32(&w, summary_count(g)));
 	send_msg(g, to, buf, w.off);
 }
 
@@ -477,10 +483,14 @@ static int on_summary(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	if (rd_bytes(rd, theirs, sizeof theirs) != 0 || rd_u32(rd, &count) != 0 ||
 	    rd_end(rd) != 0)
 		return MESHD_E_PROTO;
-	if ((r = mesh_records_set_hash(g->recs, ours)) != 0)
-		return r;
-	if (memcmp(theirs, ours, sizeof theirs) == 0)
-		return 0;
+	/* Another record count is another set: no need for our set hash,
+	 * which costs a pass over every record after each change. */
+	if (count == summary_count(g)) {
+		if ((r = mesh_records_set_hash(g->recs, ours)) != 0)
+			return r;
+		if (memcmp(theirs, ours, sizeof theirs) == 0)
+			return 0;
+	}
 	if ((r = cache_refresh(g)) != 0)
 		return r;
 	send_buckets(g, from);

@@ -10,10 +10,10 @@
  *
  * Sorted arrays instead of a hash table: the digest and the set hash walk
  * the records in digest order without sorting, and a node costs its id and
- * four pointers. Node ids come from authority-signed certs and revocations
+ * three pointers. Node ids come from authority-signed certs and revocations
  * (node-signed records of unknown nodes only reach the pending set), so
  * nobody else chooses how full a bucket gets; at MESH_RECORDS_MAX_NODES an
- * insert moves about 256 entries. */
+ * insert moves some 256 entries of 40 bytes at most. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +65,7 @@ struct rare {
 	struct blob *revoke, *routes;
 };
 
-/* 40 bytes: in a big mesh every member costs this in every set. */
+/* 40 bytes (64-bit): in a big mesh every member costs this in every set. */
 struct node {
 	uint8_t id[MESH_NODE_ID_LEN];
 	struct blob *cert, *ep;		/* NULL when absent */
