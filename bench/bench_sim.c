@@ -51,6 +51,7 @@ struct row {
 	double conv_bpr, after_bpr, secs;
 	long rss_mb;
 	bool own_peak;		/* rss_mb is this run's peak, not the process's */
+	struct mesh_gossip_stats gs;	/* summed over nodes, bootstrap only */
 	bool ok;
 };
 
@@ -179,6 +180,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 	row->n = n;
 	row->scenario = churn ? "churn 1%+loss 5%" : "clean";
 	row->conv = until_converged(s, total, &b);
+	sim_gossip_totals(s, &row->gs);
 	row->conv_bpr = row->conv ? (double)b / ((double)n * row->conv) : 0;
 	row->ok = row->conv <= CONVERGE_LIMIT;
 	b = 0;
@@ -250,6 +252,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 int main(int argc, char **argv)
 {
 	static const unsigned defaults[] = { 100, 1000 };
+	static struct row rows[16][2];
 	unsigned sizes[16], nsizes = 0;
 	uint64_t seed = 1, hits, misses;
 	bool fail = false;
@@ -275,6 +278,7 @@ int main(int argc, char **argv)
 			struct row r;
 
 			run(sizes[k], churn, seed, &r);
+			rows[k][churn] = r;
 			fail |= !r.ok;
 			if (churn) {
 				snprintf(lag, sizeof lag, "%u", r.lag_max);
@@ -283,6 +287,18 @@ int main(int argc, char **argv)
 			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %6ldMB%s%s\n", r.n,
 			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs,
 			    r.rss_mb, r.own_peak ? "" : " (process max)", r.ok ? "" : "  FAIL");
+		}
+	printf("\nwhile converging (bootstrap), per node: records merged NEW, skipped (the "
+	    "sender's\nsignature-check budget was spent), requests not answered (round byte "
+	    "budget spent)\n");
+	for (unsigned k = 0; k < nsizes; k++)
+		for (int churn = 0; churn < 2; churn++) {
+			const struct row *r = &rows[k][churn];
+
+			printf("%7u  %-17s new %8.0f  skipped %8.0f  deferred %6.1f\n", r->n,
+			    r->scenario, (double)r->gs.records_new / r->n,
+			    (double)r->gs.records_skipped / r->n,
+			    (double)r->gs.msgs_deferred / r->n);
 		}
 	sim_verify_stats(&hits, &misses);
 	printf("signature checks: %" PRIu64 " done, %" PRIu64 " answered from the memo\n", misses,

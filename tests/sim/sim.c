@@ -652,6 +652,27 @@ uint64_t sim_dropped_offline(const struct sim *s)
 	return s->dropped_offline;
 }
 
+void sim_gossip_totals(const struct sim *s, struct mesh_gossip_stats *sum)
+{
+	memset(sum, 0, sizeof *sum);
+	for (unsigned i = 0; i < s->total; i++) {
+		struct mesh_gossip_stats st;
+
+		mesh_gossip_get_stats(s->nodes[i].g, &st);
+		sum->msgs_sent += st.msgs_sent;
+		sum->bytes_sent += st.bytes_sent;
+		sum->msgs_recv += st.msgs_recv;
+		sum->bytes_recv += st.bytes_recv;
+		sum->msgs_dropped += st.msgs_dropped;
+		sum->msgs_deferred += st.msgs_deferred;
+		sum->rounds += st.rounds;
+		sum->records_new += st.records_new;
+		sum->records_checked += st.records_checked;
+		sum->records_invalid += st.records_invalid;
+		sum->records_skipped += st.records_skipped;
+	}
+}
+
 void sim_pool_stats(const struct sim *s, size_t *records, size_t *bytes)
 {
 	*records = mesh_rec_pool_count(s->pool);

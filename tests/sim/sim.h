@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/gossip.h"
 #include "util/time.h"
 
 enum {
@@ -73,6 +74,10 @@ unsigned sim_online_count(const struct sim *s);
 unsigned sim_known_by(struct sim *s, unsigned i);
 /* Datagrams dropped because the receiver had left. */
 uint64_t sim_dropped_offline(const struct sim *s);
+
+/* The gossip engines' counters (mesh_gossip_get_stats), summed over all
+ * nodes. */
+void sim_gossip_totals(const struct sim *s, struct mesh_gossip_stats *sum);
 
 /* Distinct records held by all nodes together and their bytes: every node's
  * record set refers to one shared copy (mesh_rec_pool in mesh/records.h). */
