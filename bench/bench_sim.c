@@ -7,7 +7,7 @@
  *	make bench/bench_sim && ./bench/bench_sim [-v] [-c] [-s SEED] [N ...]
  *
  * -v prints a line per simulated round to stderr (virtual time, wall time,
- * RSS, bytes per online node in that round). -c runs the churn scenario
+ * CPU time, RSS, bytes per online node in that round). -c runs the churn scenario
  * only (half the time for a mesh that takes hours).
  *
  * Per N, two scenarios:
@@ -22,7 +22,9 @@
  * bytes per online node per round afterwards (in sync, or under churn);
  * join lag = rounds until a joiner's cert and endpoint record are held by
  * every online node (max over joiners); resync = rounds to converge after the
- * churn stops. A failed run prints its seed.
+ * churn stops; seconds = wall time of the run, CPU s = its user + system time
+ * (on a shared machine the wall time says mostly how loaded it was). A failed
+ * run prints its seed.
  */
 #include <inttypes.h>
 #ifdef __GLIBC__
@@ -49,12 +51,22 @@ struct row {
 	unsigned n;
 	const char *scenario;
 	unsigned conv, lag_max, resync;
-	double conv_bpr, after_bpr, secs;
+	double conv_bpr, after_bpr, secs, cpu;	/* wall and CPU seconds */
 	long rss_mb;
 	bool own_peak;		/* rss_mb is this run's peak, not the process's */
 	struct mesh_gossip_stats gs;	/* summed over nodes, bootstrap only */
 	bool ok;
 };
+
+/* CPU seconds (user + system) of this process so far. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void)
 {
@@ -108,7 +120,7 @@ static uint64_t online_bytes(struct sim *s, unsigned total)
 
 /* One round; returns the bytes all nodes sent in it. */
 static bool verbose;	/* -v: a progress line per round on stderr */
-static double t_start;
+static double t_start, c_start;
 
 static long rss_mb(void)
 {
@@ -131,8 +143,9 @@ static uint64_t round_bytes(struct sim *s, unsigned total)
 	sim_run_until(s, sim_now(s) + SEC(1));
 	b = online_bytes(s, total) - before;
 	if (verbose)
-		fprintf(stderr, "  t=%4.0f s  %7.1f s  %ld MB  %.0f B/node\n",
-		    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, rss_mb(),
+		fprintf(stderr, "  t=%4.0f s  %7.1f s  cpu %7.1f s  %ld MB  %.0f B/node\n",
+		    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, cpu_s() - c_start,
+		    rss_mb(),
 		    (double)b / sim_online_count(s));
 	return b;
 }
@@ -169,7 +182,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		.loss_permille = churn ? LOSS_PERMILLE : 0,
 	};
 	bool own_peak = peak_reset();
-	double t0 = t_start = now_s();
+	double t0 = t_start = now_s(), c0 = c_start = cpu_s();
 	struct sim *s = sim_new(&cfg);
 	unsigned *join_round = calloc(total, sizeof *join_round);
 	bool *done = calloc(total, sizeof *done);
@@ -237,6 +250,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		}
 	}
 	row->secs = now_s() - t0;
+	row->cpu = cpu_s() - c0;
 	row->rss_mb = peak_mb();
 	row->own_peak = own_peak;
 	if (!row->ok)
@@ -273,8 +287,8 @@ int main(int argc, char **argv)
 			sizes[nsizes] = defaults[nsizes];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("seed %" PRIu64 "\n", seed);
-	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s\n", "nodes", "scenario", "conv",
-	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "peak RSS");
+	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s %8s\n", "nodes", "scenario", "conv",
+	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "CPU s", "peak RSS");
 	for (unsigned k = 0; k < nsizes; k++)
 		for (int churn = churn_only; churn < 2; churn++) {
 			char lag[16] = "-", resync[16] = "-";
@@ -287,8 +301,8 @@ int main(int argc, char **argv)
 				snprintf(lag, sizeof lag, "%u", r.lag_max);
 				snprintf(resync, sizeof resync, "%u", r.resync);
 			}
-			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %6ldMB%s%s\n", r.n,
-			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs,
+			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %8.1f %6ldMB%s%s\n", r.n,
+			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs, r.cpu,
 			    r.rss_mb, r.own_peak ? "" : " (process max)", r.ok ? "" : "  FAIL");
 		}
 	printf("\nwhile converging (bootstrap), per node: records merged NEW, skipped (the "
