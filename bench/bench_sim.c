@@ -1,9 +1,14 @@
 /* Gossip at scale on the deterministic simulator (tests/sim/sim.h): rounds to
  * converge and bytes per node per round, for several mesh sizes, without and
- * with churn and loss. Not part of `make check`: big meshes take minutes and
- * memory grows as n^2 (every node holds every record).
+ * with churn and loss. Not part of `make check`: big meshes take up to hours,
+ * and memory grows as n^2 (every node holds every record: the bytes once, in
+ * the sim's shared pool, plus a ~60-byte index entry per node and member).
  *
- *	make bench/bench_sim && ./bench/bench_sim [-s SEED] [N ...]
+ *	make bench/bench_sim && ./bench/bench_sim [-v] [-c] [-s SEED] [N ...]
+ *
+ * -v prints a line per simulated round to stderr (virtual time, wall time,
+ * CPU time, RSS, bytes per online node in that round). -c runs the churn scenario
+ * only (half the time for a mesh that takes hours).
  *
  * Per N, two scenarios:
  *   clean  no loss, no churn: bootstrap from the join tree (each node knows
@@ -17,9 +22,14 @@
  * bytes per online node per round afterwards (in sync, or under churn);
  * join lag = rounds until a joiner's cert and endpoint record are held by
  * every online node (max over joiners); resync = rounds to converge after the
- * churn stops. A failed run prints its seed.
+ * churn stops; seconds = wall time of the run, CPU s = its user + system time
+ * (on a shared machine the wall time says mostly how loaded it was). A failed
+ * run prints its seed.
  */
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +51,22 @@ struct row {
 	unsigned n;
 	const char *scenario;
 	unsigned conv, lag_max, resync;
-	double conv_bpr, after_bpr, secs;
+	double conv_bpr, after_bpr, secs, cpu;	/* wall and CPU seconds */
 	long rss_mb;
+	bool own_peak;		/* rss_mb is this run's peak, not the process's */
+	struct mesh_gossip_stats gs;	/* summed over nodes, bootstrap only */
 	bool ok;
 };
+
+/* CPU seconds (user + system) of this process so far. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static double now_s(void)
 {
@@ -52,6 +74,39 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Peak RSS: reset at the start of each run (Linux: /proc/self/clear_refs
+ * "5" resets VmHWM), so that a row's figure is its own run's and not the
+ * largest so far. False when the reset is not possible. */
+static bool peak_reset(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+/* VmHWM in MB, or the process's max RSS when /proc says nothing. */
+static long peak_mb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	struct rusage ru;
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	if (kb >= 0)
+		return kb / 1024;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss / 1024;
 }
 
 static uint64_t online_bytes(struct sim *s, unsigned total)
@@ -64,12 +119,35 @@ static uint64_t online_bytes(struct sim *s, unsigned total)
 }
 
 /* One round; returns the bytes all nodes sent in it. */
+static bool verbose;	/* -v: a progress line per round on stderr */
+static double t_start, c_start;
+
+static long rss_mb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kb / 1024;
+}
+
 static uint64_t round_bytes(struct sim *s, unsigned total)
 {
-	uint64_t before = online_bytes(s, total);
+	uint64_t before = online_bytes(s, total), b;
 
 	sim_run_until(s, sim_now(s) + SEC(1));
-	return online_bytes(s, total) - before;
+	b = online_bytes(s, total) - before;
+	if (verbose)
+		fprintf(stderr, "  t=%4.0f s  %7.1f s  cpu %7.1f s  %ld MB  %.0f B/node\n",
+		    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, cpu_s() - c_start,
+		    rss_mb(),
+		    (double)b / sim_online_count(s));
+	return b;
 }
 
 /* Rounds until converged (RUN_MAX_ROUNDS + 1 when never); bytes added to *b. */
@@ -103,12 +181,12 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 		.nodes = n, .seed = seed, .spares = spares,
 		.loss_permille = churn ? LOSS_PERMILLE : 0,
 	};
-	double t0 = now_s();
+	bool own_peak = peak_reset();
+	double t0 = t_start = now_s(), c0 = c_start = cpu_s();
 	struct sim *s = sim_new(&cfg);
 	unsigned *join_round = calloc(total, sizeof *join_round);
 	bool *done = calloc(total, sizeof *done);
 	uint64_t b = 0, rng = seed ^ 0x5eed;
-	struct rusage ru;
 
 	if (join_round == NULL || done == NULL)
 		abort();
@@ -116,6 +194,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 	row->n = n;
 	row->scenario = churn ? "churn 1%+loss 5%" : "clean";
 	row->conv = until_converged(s, total, &b);
+	sim_gossip_totals(s, &row->gs);
 	row->conv_bpr = row->conv ? (double)b / ((double)n * row->conv) : 0;
 	row->ok = row->conv <= CONVERGE_LIMIT;
 	b = 0;
@@ -162,28 +241,44 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 			if (!done[i] && CHURN_ROUNDS - join_round[i] + row->resync > row->lag_max)
 				row->lag_max = CHURN_ROUNDS - join_round[i] + row->resync;
 		row->ok &= row->resync <= CONVERGE_LIMIT;
+		for (unsigned i = n, shown = 0; !row->ok && i < next_spare && shown < 5; i++) {
+			if (!sim_online(s, i) || sim_known_by(s, i) == sim_online_count(s))
+				continue;
+			fprintf(stderr, "  joiner %u (round %u) known by %u of %u online\n", i,
+			    join_round[i], sim_known_by(s, i), sim_online_count(s));
+			shown++;
+		}
 	}
 	row->secs = now_s() - t0;
-	getrusage(RUSAGE_SELF, &ru);
-	row->rss_mb = ru.ru_maxrss / 1024;
+	row->cpu = cpu_s() - c0;
+	row->rss_mb = peak_mb();
+	row->own_peak = own_peak;
 	if (!row->ok)
 		fprintf(stderr, "FAIL n=%u %s seed=%" PRIu64 ": conv %u resync %u (limit %u)\n",
 		    n, row->scenario, seed, row->conv, row->resync, CONVERGE_LIMIT);
 	sim_free(s);
 	free(join_round);
 	free(done);
+#ifdef __GLIBC__
+	malloc_trim(0);	/* so that the next run's peak starts from little */
+#endif
 }
 
 int main(int argc, char **argv)
 {
 	static const unsigned defaults[] = { 100, 1000 };
+	static struct row rows[16][2];
 	unsigned sizes[16], nsizes = 0;
 	uint64_t seed = 1, hits, misses;
-	bool fail = false;
+	bool fail = false, churn_only = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "-v") == 0)
+			verbose = true;
+		else if (strcmp(argv[i], "-c") == 0)
+			churn_only = true;
 		else if (nsizes < 16)
 			sizes[nsizes++] = (unsigned)strtoul(argv[i], NULL, 10);
 	}
@@ -192,22 +287,35 @@ int main(int argc, char **argv)
 			sizes[nsizes] = defaults[nsizes];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("seed %" PRIu64 "\n", seed);
-	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s\n", "nodes", "scenario", "conv",
-	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "maxrss");
+	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s %8s\n", "nodes", "scenario", "conv",
+	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "CPU s", "peak RSS");
 	for (unsigned k = 0; k < nsizes; k++)
-		for (int churn = 0; churn < 2; churn++) {
+		for (int churn = churn_only; churn < 2; churn++) {
 			char lag[16] = "-", resync[16] = "-";
 			struct row r;
 
 			run(sizes[k], churn, seed, &r);
+			rows[k][churn] = r;
 			fail |= !r.ok;
 			if (churn) {
 				snprintf(lag, sizeof lag, "%u", r.lag_max);
 				snprintf(resync, sizeof resync, "%u", r.resync);
 			}
-			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %6ldMB%s\n", r.n,
-			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs,
-			    r.rss_mb, r.ok ? "" : "  FAIL");
+			printf("%7u  %-17s %5u %11.0f %13.1f %8s %7s %8.1f %8.1f %6ldMB%s%s\n", r.n,
+			    r.scenario, r.conv, r.conv_bpr, r.after_bpr, lag, resync, r.secs, r.cpu,
+			    r.rss_mb, r.own_peak ? "" : " (process max)", r.ok ? "" : "  FAIL");
+		}
+	printf("\nwhile converging (bootstrap), per node: records merged NEW, skipped (the "
+	    "sender's\nsignature-check budget was spent), requests not answered (round byte "
+	    "budget spent)\n");
+	for (unsigned k = 0; k < nsizes; k++)
+		for (int churn = churn_only; churn < 2; churn++) {
+			const struct row *r = &rows[k][churn];
+
+			printf("%7u  %-17s new %8.0f  skipped %8.0f  deferred %6.1f\n", r->n,
+			    r->scenario, (double)r->gs.records_new / r->n,
+			    (double)r->gs.records_skipped / r->n,
+			    (double)r->gs.msgs_deferred / r->n);
 		}
 	sim_verify_stats(&hits, &misses);
 	printf("signature checks: %" PRIu64 " done, %" PRIu64 " answered from the memo\n", misses,

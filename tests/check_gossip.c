@@ -36,6 +36,7 @@ struct peer {
 
 static struct peer peers[NNODES];
 static bool crowd;
+static struct mesh_rec_pool *share;	/* non-NULL: peers_new's sets use it */
 static struct msg q[MAXQ];
 static size_t qhead, qtail;
 
@@ -47,6 +48,7 @@ static void setup(void)
 	mesh_identity_mesh_id(auth_pk, mesh_id);
 	qhead = qtail = 0;
 	crowd = false;
+	share = NULL;
 }
 
 /* Node ids: b x 15, 0x01; or, with crowd set, 0x50 | b | 0 ... so that many
@@ -194,6 +196,7 @@ static void peers_new(unsigned n)
 		memcpy(rc.authority_pk, auth_pk, MESH_PK_LEN);
 		rc.on_event = on_event;
 		rc.ctx = &peers[i];
+		rc.pool = share;
 		peers[i].recs = mesh_records_new(&rc, &err);
 		ck_assert_ptr_nonnull(peers[i].recs);
 		memset(&gc, 0, sizeof gc);
@@ -578,6 +581,103 @@ START_TEST(test_gossip_crowded_bucket_split)
 }
 END_TEST
 
+/* Merges endpoint record seq of node idb into peer p's set directly (no
+ * rumour: only an exchange brings it to the other peer). */
+static void ep_direct(unsigned p, uint8_t idb, uint64_t seq)
+{
+	uint8_t buf[MESH_ENDPOINTS_MAX_LEN];
+	size_t n = ep_for(idb, seq, buf, sizeof buf);
+
+	ck_assert_int_eq(mesh_records_merge(peers[p].recs, MESH_REC_ENDPOINTS, buf, n, NOW),
+	    MESH_MERGE_NEW);
+}
+
+/* One round and what it causes brings peers 0 and 1 to the same set, and
+ * the round after is the steady state (one SUMMARY each way). */
+static void sync_one_round(mtime_ns *t, int line)
+{
+	size_t before;
+
+	ck_assert_msg(!same_set(0, 1), "line %d: already in sync", line);
+	round_all(2, t);
+	pump();
+	ck_assert_msg(same_set(0, 1), "line %d: not in sync after a round", line);
+	before = qtail;
+	round_all(2, t);
+	ck_assert_uint_eq(qtail - before, 2);
+	ck_assert_uint_eq(pump(), 2);
+}
+
+/* Both engines have cached every bucket hash (they differed at first);
+ * then their sets change behind their backs, one bucket at a time, with
+ * and without a change of the record count. Each change must reach the
+ * other side in one round: a bucket hash kept from before the change
+ * would equal the other side's and hide it. */
+static void cache_follows_changes(void)
+{
+	uint8_t buf[MESH_CERT_MAX_LEN];
+	mtime_ns t = 0;
+	unsigned rounds = 0;
+	size_t n;
+
+	peers_new(2);
+	give(0, 0x11, false);
+	give(1, 0x10, false);
+	for (uint8_t b = 0x20; b < 0x30; b++) {
+		give(0, b, true);
+		if (b % 2 == 0)
+			give(1, b, true);
+	}
+	while (!same_set(0, 1)) {
+		ck_assert_uint_lt(rounds, 5);
+		round_all(2, &t);
+		pump();
+		rounds++;
+	}
+	/* the same record count: a newer record replaces one in bucket 0x22 */
+	ep_direct(1, 0x22, 2000);
+	sync_one_round(&t, __LINE__);
+	/* two changes to one bucket between rounds */
+	ep_direct(0, 0x23, 2000);
+	ep_direct(0, 0x23, 3000);
+	sync_one_round(&t, __LINE__);
+	/* a record dropped (and a tombstone stored) in bucket 0x24 */
+	n = revoke_for(0x24, buf, sizeof buf);
+	ck_assert_int_eq(mesh_records_merge(peers[0].recs, MESH_REC_REVOKE, buf, n, NOW),
+	    MESH_MERGE_NEW);
+	sync_one_round(&t, __LINE__);
+	ck_assert_uint_eq(mesh_records_count(peers[1].recs, MESH_REC_REVOKE), 1);
+	/* both sides at once, in different buckets of the same half */
+	ep_direct(0, 0x25, 2000);
+	ep_direct(1, 0x26, 2000);
+	sync_one_round(&t, __LINE__);
+	/* bucket 0x22 again, changed on the other side this time */
+	ep_direct(0, 0x22, 4000);
+	sync_one_round(&t, __LINE__);
+	peers_free();
+}
+
+START_TEST(test_gossip_cache_follows_changes)
+{
+	cache_follows_changes();
+}
+END_TEST
+
+/* The same with both sets on one record pool, as in the simulation: a
+ * record pushed to the other side is the same pooled copy. */
+START_TEST(test_gossip_cache_follows_changes_pooled)
+{
+	int err;
+
+	share = mesh_rec_pool_new(&err);
+	ck_assert_ptr_nonnull(share);
+	cache_follows_changes();
+	ck_assert_uint_eq(mesh_rec_pool_count(share), 0);
+	mesh_rec_pool_free(share);
+	share = NULL;
+}
+END_TEST
+
 /* A node flooded with requests stops answering once its round budget is
  * spent, and answers again after its next round. */
 START_TEST(test_gossip_round_budget)
@@ -755,6 +855,8 @@ static Suite *suite_gossip(void)
 	tcase_add_test(tc, test_gossip_oversized_dropped);
 	tcase_add_test(tc, test_gossip_many_records_multi_datagram);
 	tcase_add_test(tc, test_gossip_crowded_bucket_split);
+	tcase_add_test(tc, test_gossip_cache_follows_changes);
+	tcase_add_test(tc, test_gossip_cache_follows_changes_pooled);
 	tcase_add_test(tc, test_gossip_round_budget);
 	tcase_add_test(tc, test_gossip_round_budget_scales);
 	tcase_add_test(tc, test_gossip_verify_budget);

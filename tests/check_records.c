@@ -468,7 +468,8 @@ static void log_event(void *ctx, const struct mesh_rec_event *ev)
 	log->n++;
 }
 
-static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t max_pending)
+static struct mesh_records *new_set_in(struct mesh_rec_pool *pool, struct ev_log *log,
+    size_t max_nodes, size_t max_pending)
 {
 	struct mesh_records_cfg cfg;
 	struct mesh_records *recs;
@@ -476,6 +477,7 @@ static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t
 
 	memset(&cfg, 0, sizeof cfg);
 	memcpy(cfg.authority_pk, auth_pk, MESH_PK_LEN);
+	cfg.pool = pool;
 	cfg.max_nodes = max_nodes;
 	cfg.max_pending = max_pending;
 	if (log != NULL) {
@@ -487,6 +489,21 @@ static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t
 	ck_assert_ptr_nonnull(recs);
 	ck_assert_int_eq(err, 0);
 	return recs;
+}
+
+static struct mesh_records *new_set(struct ev_log *log, size_t max_nodes, size_t max_pending)
+{
+	return new_set_in(NULL, log, max_nodes, max_pending);
+}
+
+static struct mesh_rec_pool *new_pool(void)
+{
+	int err;
+	struct mesh_rec_pool *pool = mesh_rec_pool_new(&err);
+
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(err, 0);
+	return pool;
 }
 
 static int merge(struct mesh_records *recs, enum mesh_rec_kind kind, const struct bytes *b)
@@ -1359,6 +1376,7 @@ static void differential_run(uint64_t seed, bool rotate)
 	static struct world w;
 	struct expect x;
 	struct mesh_records *sets[DIFF_SETS], *ref;
+	struct mesh_rec_pool *pool = new_pool();
 	uint8_t h0[32], h[32];
 	uint64_t s = seed;
 
@@ -1367,7 +1385,8 @@ static void differential_run(uint64_t seed, bool rotate)
 	for (unsigned k = 0; k < DIFF_SETS; k++) {
 		unsigned pass, fresh = 1;
 
-		sets[k] = new_set(NULL, 0, 0);
+		/* every other set keeps its records in a shared pool */
+		sets[k] = new_set_in(k % 2 ? pool : NULL, NULL, 0, 0);
 		/* Without key rotation one pass is enough: the pending set holds
 		 * early endpoint records. With it, endpoint records signed by a
 		 * newer key than the held cert's are INVALID until that cert
@@ -1404,10 +1423,126 @@ static void differential_run(uint64_t seed, bool rotate)
 		    "seed %" PRIu64 " set %u: digest %zu/%zu", seed, k, d.n, dk.n);
 		mesh_digest_clear(&d);
 		mesh_digest_clear(&dk);
-		mesh_records_free(sets[k]);
+		/* the pooled sets hold the same records: one copy of each */
+		if (k % 2)
+			ck_assert_uint_eq(mesh_rec_pool_count(pool), x.total);
 	}
+	for (unsigned k = 0; k < DIFF_SETS; k++)
+		mesh_records_free(sets[k]);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), 0);
+	mesh_rec_pool_free(pool);
 	mesh_records_free(ref);
 }
+
+/* Sets sharing a pool hold one copy of a record between them, each decides
+ * on its own what it accepts, and a copy goes when its last holder drops
+ * it. */
+START_TEST(test_records_pool_shares_records)
+{
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 0), *b = new_set_in(pool, NULL, 0, 0);
+	struct mesh_records *solo = new_set(NULL, 0, 0);
+	struct bytes c, c2, e, e2, rv;
+	const uint8_t *pa, *pb;
+	uint8_t id[MESH_NODE_ID_LEN], ha[32], hs[32];
+	size_t na, nb;
+
+	set_id(id, 0x11);
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
+	cert_bytes(&c2, auth_sk, 0x11, "alpha", NOW - 50, NOW + 1000, node_pk);
+	ep_bytes(&e, node_sk, 0x11, 1, NOW, 1);
+	ep_bytes(&e2, node_sk, 0x11, 2, NOW, 1);
+	revoke_bytes(&rv, auth_sk, 0x11, NOW - 10);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), c.n + e.n);
+	/* b still verifies for itself: an endpoint record before the cert is
+	 * an orphan there, although the pool holds it */
+	MERGE(b, MESH_REC_ENDPOINTS, &e, MESH_MERGE_ORPHAN);
+	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x11, &e);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_int_eq(mesh_records_get(a, MESH_REC_CERT, id, &pa, &na), 0);
+	ck_assert_int_eq(mesh_records_get(b, MESH_REC_CERT, id, &pb, &nb), 0);
+	ck_assert_ptr_eq(pa, pb);	/* one copy */
+	/* the same set hash as a set with its own buffers */
+	MERGE(solo, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(solo, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_int_eq(mesh_records_set_hash(solo, hs), 0);
+	ck_assert_mem_eq(ha, hs, sizeof ha);
+	/* a newer record in one set: both versions live while both are held */
+	MERGE(a, MESH_REC_ENDPOINTS, &e2, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 3);
+	MERGE(b, MESH_REC_ENDPOINTS, &e2, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	MERGE(a, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	MERGE(b, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), c2.n + e2.n);
+	/* a tombstone drops the others; the copies go with their last holder */
+	MERGE(a, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 3);
+	MERGE(b, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 1);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), rv.n);
+	mesh_records_free(a);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 1);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	mesh_rec_pool_free(pool);
+	mesh_rec_pool_free(NULL);
+	mesh_records_free(solo);
+}
+END_TEST
+
+/* Many members in few buckets through one pool: inserts land in the middle
+ * of a bucket, and each set's expiry drops its own references only. */
+START_TEST(test_records_pool_many_expire)
+{
+	enum { N = 300 };
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 0), *b = new_set_in(pool, NULL, 0, 0);
+	uint8_t id[N][MESH_NODE_ID_LEN];
+
+	for (unsigned i = 0; i < N; i++) {
+		struct bytes c;
+
+		/* four buckets; within one, ids arrive out of order */
+		memset(id[i], 0, MESH_NODE_ID_LEN);
+		id[i][0] = (uint8_t)(i % 4);
+		id[i][1] = (uint8_t)(i * 37);
+		id[i][2] = (uint8_t)i;
+		id[i][3] = (uint8_t)(i >> 8);
+		cert_bytes_id(&c, auth_sk, id[i], "m", NOW - 100,
+		    i % 3 == 0 ? NOW + 10 : NOW + 1000, node_pk);
+		MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+		MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	}
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N);
+	ck_assert_int_eq(mesh_records_handle_expiry(a, NOW + 10), 0);
+	ck_assert_uint_eq(mesh_records_count(a, MESH_REC_CERT), N - (N + 2) / 3);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N);	/* b holds them all */
+	ck_assert_int_eq(mesh_records_handle_expiry(b, NOW + 10), 0);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N - (N + 2) / 3);
+	for (unsigned i = 0; i < N; i++) {
+		const uint8_t *pa, *pb;
+		size_t na, nb;
+		int want = i % 3 == 0 ? MESHD_E_NOENT : 0;
+
+		ck_assert_int_eq(mesh_records_get(a, MESH_REC_CERT, id[i], &pa, &na), want);
+		ck_assert_int_eq(mesh_records_get(b, MESH_REC_CERT, id[i], &pb, &nb), want);
+		ck_assert_ptr_eq(pa, pb);
+	}
+	mesh_records_free(a);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	mesh_rec_pool_free(pool);
+}
+END_TEST
 
 START_TEST(test_records_merge_differential_random)
 {
@@ -1632,6 +1767,418 @@ START_TEST(test_records_routes_rekey)
 }
 END_TEST
 
+/* ---- the shared pool, clones, bucket generations ---- */
+
+/* The record's bytes as held by recs (NULL when absent). */
+static const uint8_t *held_ptr(const struct mesh_records *recs, enum mesh_rec_kind kind,
+    uint8_t idb)
+{
+	uint8_t id[MESH_NODE_ID_LEN];
+	const uint8_t *p;
+	size_t n;
+
+	set_id(id, idb);
+	return mesh_records_get(recs, kind, id, &p, &n) == 0 ? p : NULL;
+}
+
+/* A record whose last holder dropped it leaves the pool; bringing it back
+ * makes a new copy that is shared again. Merges that store nothing (dup,
+ * stale, invalid, orphan) take no reference: once the sets are gone the
+ * pool is empty. */
+START_TEST(test_records_pool_reuse_after_free)
+{
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 0), *b, *d;
+	struct bytes c, c_old, c_foreign, e, o;
+
+	cert_bytes(&c, auth_sk, 0x11, "alpha", NOW - 50, NOW + 1000, node_pk);
+	cert_bytes(&c_old, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
+	cert_bytes(&c_foreign, other_sk, 0x11, "alpha", NOW - 10, NOW + 1000, node_pk);
+	ep_bytes(&e, node_sk, 0x11, 1, NOW, 2);
+	ep_bytes(&o, node_sk, 0x22, 1, NOW, 1);
+	MERGE(a, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	mesh_records_free(a);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), 0);
+
+	b = new_set_in(pool, NULL, 0, 0);
+	d = new_set_in(pool, NULL, 0, 0);
+	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 1);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), c.n);
+	assert_held(b, MESH_REC_CERT, 0x11, &c);
+	MERGE(b, MESH_REC_CERT, &c, MESH_MERGE_DUP);
+	MERGE(b, MESH_REC_CERT, &c_old, MESH_MERGE_STALE);
+	MERGE(b, MESH_REC_CERT, &c_foreign, MESH_MERGE_INVALID);
+	MERGE(b, MESH_REC_ENDPOINTS, &o, MESH_MERGE_ORPHAN);	/* pending: its own copy */
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 1);
+	MERGE(b, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	MERGE(d, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	MERGE(d, MESH_REC_ENDPOINTS, &e, MESH_MERGE_NEW);
+	MERGE(d, MESH_REC_ENDPOINTS, &e, MESH_MERGE_DUP);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), c.n + e.n);
+	ck_assert_ptr_eq(held_ptr(b, MESH_REC_CERT, 0x11), held_ptr(d, MESH_REC_CERT, 0x11));
+	ck_assert_ptr_eq(held_ptr(b, MESH_REC_ENDPOINTS, 0x11),
+	    held_ptr(d, MESH_REC_ENDPOINTS, 0x11));
+	mesh_records_free(d);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 2);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x11, &e);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), 0);
+	mesh_rec_pool_free(pool);
+}
+END_TEST
+
+/* Many records through one pool: it grows several times, loses records
+ * from all over its table (expiry in one set while another keeps a third of
+ * them), and still finds every record it holds (a third set's merges take
+ * references instead of copies) and takes back every one it lost. */
+START_TEST(test_records_pool_grow_remove_find)
+{
+	enum { N = 700 };
+	static struct bytes c[N];
+	static uint8_t id[N][MESH_NODE_ID_LEN];
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 0), *b = new_set_in(pool, NULL, 0, 0);
+	struct mesh_records *x = new_set_in(pool, NULL, 0, 0);
+	size_t kept = 0, bytes = 0, kept_bytes = 0;
+
+	for (unsigned i = 0; i < N; i++) {
+		memset(id[i], 0, MESH_NODE_ID_LEN);
+		id[i][0] = (uint8_t)(i * 7);
+		id[i][1] = (uint8_t)i;
+		id[i][2] = (uint8_t)(i >> 8);
+		cert_bytes_id(&c[i], auth_sk, id[i], "m", NOW - 100,
+		    i % 2 ? NOW + 10 : NOW + 1000, node_pk);
+		MERGE(a, MESH_REC_CERT, &c[i], MESH_MERGE_NEW);
+		if (i % 3 == 0)
+			MERGE(b, MESH_REC_CERT, &c[i], MESH_MERGE_NEW);
+		bytes += c[i].n;
+		if (i % 2 == 0 || i % 3 == 0) {
+			kept++;
+			kept_bytes += c[i].n;
+		}
+	}
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), bytes);
+	ck_assert_int_eq(mesh_records_handle_expiry(a, NOW + 10), 0);
+	ck_assert_uint_eq(mesh_records_count(a, MESH_REC_CERT), (N + 1) / 2);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), kept);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), kept_bytes);
+	/* every record still pooled is found: no new copy */
+	for (unsigned i = 0; i < N; i++) {
+		const uint8_t *p, *q;
+		size_t n, m;
+
+		if (i % 2 && i % 3)
+			continue;
+		MERGE(x, MESH_REC_CERT, &c[i], MESH_MERGE_NEW);
+		ck_assert_int_eq(mesh_records_get(x, MESH_REC_CERT, id[i], &p, &n), 0);
+		ck_assert_int_eq(mesh_records_get(i % 2 ? b : a, MESH_REC_CERT, id[i], &q, &m), 0);
+		ck_assert_ptr_eq(p, q);
+	}
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), kept);
+	/* and the lost ones come back, one new copy each */
+	for (unsigned i = 0; i < N; i++)
+		if (i % 2 && i % 3)
+			MERGE(x, MESH_REC_CERT, &c[i], MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), N);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), bytes);
+	for (unsigned i = 0; i < N; i++) {
+		const uint8_t *p;
+		size_t n;
+
+		ck_assert_int_eq(mesh_records_get(x, MESH_REC_CERT, id[i], &p, &n), 0);
+		ck_assert_uint_eq(n, c[i].n);
+		ck_assert_mem_eq(p, c[i].p, n);
+	}
+	mesh_records_free(a);
+	mesh_records_free(x);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), (N + 2) / 3);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), 0);
+	mesh_rec_pool_free(pool);
+}
+END_TEST
+
+/* Fills a with one record of every kind (routes and a tombstone included),
+ * and an orphan. */
+static void fill_all_kinds(struct mesh_records *a, struct bytes *c11, struct bytes *e11,
+    struct bytes *r11, struct bytes *rv13, struct bytes *e21)
+{
+	cert_bytes(c11, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
+	ep_bytes(e11, node_sk, 0x11, 1, NOW, 2);
+	rt_bytes(r11, node_sk, 0x11, 1, NOW, 2);
+	revoke_bytes(rv13, auth_sk, 0x13, NOW - 50);
+	ep_bytes(e21, node_sk, 0x21, 1, NOW, 1);
+	MERGE(a, MESH_REC_CERT, c11, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, e11, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ROUTES, r11, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_REVOKE, rv13, MESH_MERGE_NEW);
+	MERGE(a, MESH_REC_ENDPOINTS, e21, MESH_MERGE_ORPHAN);
+}
+
+static void assert_same_gens(const struct mesh_records *a, const struct mesh_records *b)
+{
+	for (unsigned k = 0; k < MESH_RECORDS_BUCKETS; k++)
+		ck_assert_uint_eq(mesh_records_bucket_gen(a, k), mesh_records_bucket_gen(b, k));
+}
+
+/* A clone of a pooled set holds references to the same pooled records (no
+ * new copy), keeps them after the original is gone, and its own changes
+ * make copies of their own. */
+START_TEST(test_records_clone_pool_shares)
+{
+	static const enum mesh_rec_kind kinds[] = {
+		MESH_REC_CERT, MESH_REC_ENDPOINTS, MESH_REC_ROUTES,
+	};
+	struct mesh_rec_pool *pool = new_pool();
+	struct mesh_records *a = new_set_in(pool, NULL, 0, 4), *b;
+	struct bytes c11, e11, r11, rv13, e21, e11b, c21;
+	uint8_t ha[MESH_RECORDS_SET_HASH_LEN], hb[MESH_RECORDS_SET_HASH_LEN];
+	size_t count;
+	int err;
+
+	fill_all_kinds(a, &c11, &e11, &r11, &rv13, &e21);
+	count = mesh_rec_pool_count(pool);
+	ck_assert_uint_eq(count, 4);
+	b = mesh_records_clone(a, &err);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), count);
+	for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		ck_assert_ptr_eq(held_ptr(a, kinds[i], 0x11), held_ptr(b, kinds[i], 0x11));
+	ck_assert_ptr_eq(held_ptr(a, MESH_REC_REVOKE, 0x13), held_ptr(b, MESH_REC_REVOKE, 0x13));
+	ck_assert_uint_eq(mesh_records_pending(b), 1);
+	assert_same_digest(a, b);
+	assert_same_gens(a, b);
+	ck_assert_int_eq(mesh_records_set_hash(a, ha), 0);
+	ck_assert_int_eq(mesh_records_set_hash(b, hb), 0);
+	ck_assert_mem_eq(ha, hb, sizeof ha);
+	/* a change in the clone: a copy of its own, a's record stays */
+	ep_bytes(&e11b, node_sk, 0x11, 2, NOW, 1);
+	MERGE(b, MESH_REC_ENDPOINTS, &e11b, MESH_MERGE_NEW);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), count + 1);
+	assert_held(a, MESH_REC_ENDPOINTS, 0x11, &e11);
+	ck_assert_uint_ne(mesh_records_bucket_gen(b, 0x11), mesh_records_bucket_gen(a, 0x11));
+	/* the original goes: the clone keeps every record it references */
+	mesh_records_free(a);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), count);
+	assert_held(b, MESH_REC_CERT, 0x11, &c11);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x11, &e11b);
+	assert_held(b, MESH_REC_ROUTES, 0x11, &r11);
+	assert_held(b, MESH_REC_REVOKE, 0x13, &rv13);
+	/* its orphan is adopted with its cert, into the pool */
+	cert_bytes(&c21, auth_sk, 0x21, "gamma", NOW - 100, NOW + 3000, node_pk);
+	MERGE(b, MESH_REC_CERT, &c21, MESH_MERGE_NEW);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x21, &e21);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), count + 2);
+	mesh_records_free(b);
+	ck_assert_uint_eq(mesh_rec_pool_count(pool), 0);
+	ck_assert_uint_eq(mesh_rec_pool_bytes(pool), 0);
+	mesh_rec_pool_free(pool);
+}
+END_TEST
+
+/* A clone of a set without a pool has copies of every kind of record of its
+ * own, routes and tombstones included. */
+START_TEST(test_records_clone_private_copies)
+{
+	static const enum mesh_rec_kind kinds[] = {
+		MESH_REC_CERT, MESH_REC_ENDPOINTS, MESH_REC_ROUTES,
+	};
+	struct mesh_records *a = new_set(NULL, 0, 4), *b;
+	struct bytes c11, e11, r11, rv13, e21;
+	int err;
+
+	fill_all_kinds(a, &c11, &e11, &r11, &rv13, &e21);
+	b = mesh_records_clone(a, &err);
+	ck_assert_ptr_nonnull(b);
+	for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		ck_assert_ptr_nonnull(held_ptr(b, kinds[i], 0x11));
+		ck_assert_ptr_ne(held_ptr(a, kinds[i], 0x11), held_ptr(b, kinds[i], 0x11));
+	}
+	ck_assert_ptr_ne(held_ptr(a, MESH_REC_REVOKE, 0x13), held_ptr(b, MESH_REC_REVOKE, 0x13));
+	assert_same_digest(a, b);
+	assert_same_gens(a, b);
+	mesh_records_free(a);
+	assert_held(b, MESH_REC_CERT, 0x11, &c11);
+	assert_held(b, MESH_REC_ENDPOINTS, 0x11, &e11);
+	assert_held(b, MESH_REC_ROUTES, 0x11, &r11);
+	assert_held(b, MESH_REC_REVOKE, 0x13, &rv13);
+	/* the tombstone still refuses, the routes record is still compared */
+	MERGE(b, MESH_REC_CERT, &c11, MESH_MERGE_DUP);
+	MERGE(b, MESH_REC_ROUTES, &r11, MESH_MERGE_DUP);
+	cert_bytes(&c11, auth_sk, 0x13, "delta", NOW - 100, NOW + 1000, node_pk);
+	MERGE(b, MESH_REC_CERT, &c11, MESH_MERGE_REVOKED);
+	mesh_records_free(b);
+}
+END_TEST
+
+/* gen values seen for one bucket: each change gives one never seen. */
+struct gens {
+	uint64_t v[32];
+	unsigned n;
+};
+
+/* Asserts that bucket b's generation changed (changed) or not, and
+ * remembers a new one. */
+static void gen_check(const struct mesh_records *recs, unsigned b, struct gens *g, bool changed,
+    int line)
+{
+	uint64_t now = mesh_records_bucket_gen(recs, b);
+	uint64_t last = g->n > 0 ? g->v[g->n - 1] : 0;
+
+	if (!changed) {
+		ck_assert_msg(now == last, "line %d: bucket %02x gen %llu, was %llu", line, b,
+		    (unsigned long long)now, (unsigned long long)last);
+		return;
+	}
+	for (unsigned i = 0; i < g->n; i++)
+		ck_assert_msg(now != g->v[i], "line %d: bucket %02x gen %llu again", line, b,
+		    (unsigned long long)now);
+	ck_assert_msg(now != 0, "line %d: bucket %02x gen 0 after a change", line, b);
+	ck_assert_uint_lt(g->n, 32);
+	g->v[g->n++] = now;
+}
+
+#define GEN(recs, b, g, changed) gen_check(recs, b, g, changed, __LINE__)
+
+/* A bucket's generation changes with every record stored in or dropped from
+ * it, and with nothing else: not with merges that store nothing, not with
+ * other buckets' changes, not with an expiry pass that drops nothing. The
+ * cached set hash follows the same changes. */
+START_TEST(test_records_bucket_gen_tracks_changes)
+{
+	struct mesh_records *recs = new_set(NULL, 0, 4);
+	struct bytes c11, c11_old, c11_foreign, e11, e11b, r11, c12, rv12, o22;
+	struct gens g11 = { .n = 0 }, g12 = { .n = 0 }, g22 = { .n = 0 };
+	uint8_t h0[MESH_RECORDS_SET_HASH_LEN], h[MESH_RECORDS_SET_HASH_LEN];
+
+	for (unsigned b = 0; b < MESH_RECORDS_BUCKETS; b++)
+		ck_assert_uint_eq(mesh_records_bucket_gen(recs, b), 0);
+	ck_assert_uint_eq(mesh_records_bucket_gen(recs, MESH_RECORDS_BUCKETS), 0);
+	cert_bytes(&c11, auth_sk, 0x11, "alpha", NOW - 50, NOW + 100000, node_pk);
+	cert_bytes(&c11_old, auth_sk, 0x11, "alpha", NOW - 100, NOW + 100000, node_pk);
+	cert_bytes(&c11_foreign, other_sk, 0x11, "alpha", NOW - 10, NOW + 100000, node_pk);
+	ep_bytes(&e11, node_sk, 0x11, 1, NOW, 1);
+	ep_bytes(&e11b, node_sk, 0x11, 2, NOW, 2);
+	rt_bytes(&r11, node_sk, 0x11, 1, NOW, 1);
+	cert_bytes(&c12, auth_sk, 0x12, "beta", NOW - 100, NOW + 100000, node_pk);
+	revoke_bytes(&rv12, auth_sk, 0x12, NOW - 10);
+	ep_bytes(&o22, node_sk, 0x22, 1, NOW, 1);
+
+	MERGE(recs, MESH_REC_CERT, &c11, MESH_MERGE_NEW);
+	GEN(recs, 0x11, &g11, true);
+	for (unsigned b = 0; b < MESH_RECORDS_BUCKETS; b++)
+		if (b != 0x11)
+			ck_assert_uint_eq(mesh_records_bucket_gen(recs, b), 0);
+	ck_assert_int_eq(mesh_records_set_hash(recs, h0), 0);
+	/* nothing stored: the same generation and set hash */
+	MERGE(recs, MESH_REC_CERT, &c11, MESH_MERGE_DUP);
+	MERGE(recs, MESH_REC_CERT, &c11_old, MESH_MERGE_STALE);
+	MERGE(recs, MESH_REC_CERT, &c11_foreign, MESH_MERGE_INVALID);
+	MERGE(recs, MESH_REC_ENDPOINTS, &o22, MESH_MERGE_ORPHAN);
+	GEN(recs, 0x11, &g11, false);
+	GEN(recs, 0x22, &g22, false);
+	ck_assert_int_eq(mesh_records_set_hash(recs, h), 0);
+	ck_assert_mem_eq(h, h0, sizeof h);
+	/* each kind stored or replaced */
+	MERGE(recs, MESH_REC_ENDPOINTS, &e11, MESH_MERGE_NEW);
+	GEN(recs, 0x11, &g11, true);
+	ck_assert_int_eq(mesh_records_set_hash(recs, h), 0);
+	ck_assert_mem_ne(h, h0, sizeof h);
+	memcpy(h0, h, sizeof h);
+	MERGE(recs, MESH_REC_ENDPOINTS, &e11b, MESH_MERGE_NEW);
+	GEN(recs, 0x11, &g11, true);
+	MERGE(recs, MESH_REC_ROUTES, &r11, MESH_MERGE_NEW);
+	GEN(recs, 0x11, &g11, true);
+	ck_assert_int_eq(mesh_records_set_hash(recs, h), 0);
+	ck_assert_mem_ne(h, h0, sizeof h);
+	/* another bucket's changes leave this one alone */
+	MERGE(recs, MESH_REC_CERT, &c12, MESH_MERGE_NEW);
+	GEN(recs, 0x12, &g12, true);
+	GEN(recs, 0x11, &g11, false);
+	MERGE(recs, MESH_REC_REVOKE, &rv12, MESH_MERGE_NEW);	/* stores one, drops one */
+	GEN(recs, 0x12, &g12, true);
+	GEN(recs, 0x11, &g11, false);
+	/* expiry: a pass that drops nothing changes nothing */
+	ck_assert_int_eq(mesh_records_set_hash(recs, h0), 0);
+	ck_assert_int_eq(mesh_records_handle_expiry(recs, NOW + 1), 0);
+	GEN(recs, 0x11, &g11, false);
+	GEN(recs, 0x12, &g12, false);
+	ck_assert_int_eq(mesh_records_set_hash(recs, h), 0);
+	ck_assert_mem_eq(h, h0, sizeof h);
+	/* ... and one that drops 0x11's endpoint record changes its bucket */
+	ck_assert_int_eq(mesh_records_handle_expiry(recs, NOW + MESH_ENDPOINTS_TTL_S), 0);
+	assert_held(recs, MESH_REC_ENDPOINTS, 0x11, NULL);
+	GEN(recs, 0x11, &g11, true);
+	GEN(recs, 0x12, &g12, false);
+	ck_assert_int_eq(mesh_records_set_hash(recs, h), 0);
+	ck_assert_mem_ne(h, h0, sizeof h);
+	/* the orphan's node gets its cert: bucket 0x22 changes */
+	cert_bytes(&c12, auth_sk, 0x22, "c", NOW - 100, NOW + 100000, node_pk);
+	MERGE(recs, MESH_REC_CERT, &c12, MESH_MERGE_NEW);
+	GEN(recs, 0x22, &g22, true);
+	mesh_records_free(recs);
+}
+END_TEST
+
+/* A bucket's digest is that bucket's slice of the whole digest, in the same
+ * order; a short buffer gets the first entries and the full count. */
+START_TEST(test_records_bucket_digest_slices)
+{
+	enum { PER = 5 };
+	struct mesh_records *recs = new_set(NULL, 0, 0);
+	struct mesh_digest d = { 0 };
+	struct mesh_digest_entry out[4 * PER], sentinel;
+	size_t at = 0;
+
+	for (unsigned i = 0; i < 3 * PER; i++) {
+		uint8_t id[MESH_NODE_ID_LEN];
+		struct bytes c;
+
+		/* buckets 0x40, 0x41 and 0xff, ids arriving out of order */
+		memset(id, 0, sizeof id);
+		id[0] = i % 3 == 2 ? 0xff : (uint8_t)(0x40 + i % 3);
+		id[1] = (uint8_t)(0xf0 - 16 * i);
+		cert_bytes_id(&c, auth_sk, id, "m", NOW - 100, NOW + 1000, node_pk);
+		MERGE(recs, MESH_REC_CERT, &c, MESH_MERGE_NEW);
+	}
+	ck_assert_int_eq(mesh_records_digest(recs, &d), 0);
+	ck_assert_uint_eq(d.n, 3 * PER);
+	for (unsigned b = 0; b < MESH_RECORDS_BUCKETS; b++) {
+		size_t n = mesh_records_bucket_digest(recs, b, out, sizeof out / sizeof out[0]);
+
+		ck_assert_uint_eq(n, b == 0x40 || b == 0x41 || b == 0xff ? PER : 0);
+		for (size_t i = 0; i < n; i++) {
+			ck_assert_uint_eq(out[i].node_id[0], b);
+			ck_assert_uint_eq(out[i].kind, d.e[at + i].kind);
+			ck_assert_mem_eq(out[i].node_id, d.e[at + i].node_id, MESH_NODE_ID_LEN);
+			ck_assert_uint_eq(out[i].version, d.e[at + i].version);
+			ck_assert_mem_eq(out[i].hash, d.e[at + i].hash, MESH_DIGEST_HASH_LEN);
+		}
+		at += n;
+	}
+	ck_assert_uint_eq(at, d.n);
+	memset(&sentinel, 0xa5, sizeof sentinel);
+	out[2] = sentinel;
+	ck_assert_uint_eq(mesh_records_bucket_digest(recs, 0x41, out, 2), PER);
+	ck_assert_uint_eq(out[2].kind, sentinel.kind);
+	ck_assert_mem_eq(out[2].node_id, sentinel.node_id, MESH_NODE_ID_LEN);
+	ck_assert_uint_eq(out[2].version, sentinel.version);
+	ck_assert_uint_eq(mesh_records_bucket_digest(recs, 0x41, NULL, 0), PER);
+	ck_assert_uint_eq(mesh_records_bucket_digest(recs, MESH_RECORDS_BUCKETS, out, 4), 0);
+	mesh_digest_clear(&d);
+	mesh_records_free(recs);
+}
+END_TEST
+
 Suite *suite_records(void);
 
 Suite *suite_records(void)
@@ -1681,6 +2228,19 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_routes_tombstone_drops);
 	tcase_add_test(tc, test_records_routes_invalid);
 	tcase_add_test(tc, test_records_routes_rekey);
+	tcase_add_test(tc, test_records_pool_shares_records);
+	tcase_add_test(tc, test_records_pool_many_expire);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pool");
+	tcase_add_checked_fixture(tc, keys_setup, keys_teardown);
+	tcase_set_timeout(tc, 600);	/* under valgrind */
+	tcase_add_test(tc, test_records_pool_reuse_after_free);
+	tcase_add_test(tc, test_records_pool_grow_remove_find);
+	tcase_add_test(tc, test_records_clone_pool_shares);
+	tcase_add_test(tc, test_records_clone_private_copies);
+	tcase_add_test(tc, test_records_bucket_gen_tracks_changes);
+	tcase_add_test(tc, test_records_bucket_digest_slices);
 	suite_add_tcase(s, tc);
 	return s;
 }

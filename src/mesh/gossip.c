@@ -3,9 +3,10 @@
  *
  * The engine keeps no per-peer state: each message is answered from our
  * record set alone, so a lost datagram ends that exchange and the next round
- * starts another. What it caches is derived from the set: our digest in
- * digest order, the index of each bucket's first entry and the bucket
- * hashes, rebuilt when the set hash changes.
+ * starts another. What it caches is derived from the set: the bucket hashes,
+ * each recomputed when the set says its bucket changed
+ * (mesh_records_bucket_gen), and a scratch copy of one bucket's digest
+ * entries at a time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ _Static_assert((int)RECORDS_HDR_LEN + (int)RECORD_HDR_LEN + (int)MESH_CERT_MAX_L
     (int)GOSSIP_DGRAM_MAX,
     "a record fits a datagram");
 _Static_assert(GOSSIP_BUCKETS == 2 * GOSSIP_BUCKETS_PER_MSG, "two halves");
+_Static_assert((int)GOSSIP_BUCKETS == (int)MESH_RECORDS_BUCKETS, "our buckets are the set's");
 
 _Static_assert((int)MESH_ROUTES_MAX_LEN <= (int)MESH_CERT_MAX_LEN, "routes fit the record cap");
 
@@ -66,11 +68,10 @@ struct mesh_gossip {
 	uint8_t (*reach)[MESH_NODE_ID_LEN];	/* sorted, without us */
 	size_t nreach, capreach;
 
-	bool cache_ok;				/* dig/bstart/bhash match cache_hash */
-	uint8_t cache_hash[MESH_RECORDS_SET_HASH_LEN];
-	struct mesh_digest dig;
-	size_t bstart[GOSSIP_BUCKETS + 1];
+	uint64_t bgen[GOSSIP_BUCKETS];		/* the set's bucket gen bhash is of */
 	uint8_t bhash[GOSSIP_BUCKETS][GOSSIP_BUCKET_HASH_LEN];
+	struct mesh_digest_entry *scr;		/* one bucket's entries (load_bucket) */
+	size_t nscr, capscr;
 
 	uint64_t round_bytes;			/* sent since the last round began */
 
@@ -179,38 +180,50 @@ static uint64_t round_budget(const struct mesh_gossip *g)
 	return scaled > GOSSIP_ROUND_BUDGET ? scaled : GOSSIP_ROUND_BUDGET;
 }
 
-/* ---- cache of our digest and bucket hashes ---- */
+/* ---- our buckets ---- */
 
+/* g->scr[0..nscr) := our digest entries of bucket b. 0 or MESHD_E_NOMEM. */
+static int load_bucket(struct mesh_gossip *g, unsigned b)
+{
+	size_t n = mesh_records_bucket_digest(g->recs, b, g->scr, g->capscr);
+
+	if (n > g->capscr) {
+		size_t cap = n + n / 2 + 8;
+		struct mesh_digest_entry *p = realloc(g->scr, cap * sizeof *p);
+
+		if (p == NULL)
+			return MESHD_E_NOMEM;
+		g->scr = p;
+		g->capscr = cap;
+		n = mesh_records_bucket_digest(g->recs, b, g->scr, g->capscr);
+	}
+	g->nscr = n;
+	return 0;
+}
+
+/* Brings the bucket hashes of the buckets that changed up to date. */
 static int cache_refresh(struct mesh_gossip *g)
 {
-	uint8_t h[MESH_RECORDS_SET_HASH_LEN];
 	int r;
 
-	if ((r = mesh_records_set_hash(g->recs, h)) != 0)
-		return r;
-	if (g->cache_ok && memcmp(h, g->cache_hash, sizeof h) == 0)
-		return 0;
-	g->cache_ok = false;
-	mesh_digest_clear(&g->dig);
-	if ((r = mesh_records_digest(g->recs, &g->dig)) != 0)
-		return r;
-	for (size_t b = 0, i = 0; b <= GOSSIP_BUCKETS; b++) {
-		while (i < g->dig.n && g->dig.e[i].node_id[0] < b)
-			i++;
-		g->bstart[b] = b == GOSSIP_BUCKETS ? g->dig.n : i;
-	}
-	for (size_t b = 0; b < GOSSIP_BUCKETS; b++) {
+	for (unsigned b = 0; b < GOSSIP_BUCKETS; b++) {
+		uint64_t gen = mesh_records_bucket_gen(g->recs, b);
 		crypto_generichash_state st;
 		uint8_t out[crypto_generichash_BYTES_MIN];
 
+		if (gen == g->bgen[b])
+			continue;
+		if ((r = load_bucket(g, b)) != 0)
+			return r;
 		memset(g->bhash[b], 0, GOSSIP_BUCKET_HASH_LEN);
-		if (g->bstart[b] == g->bstart[b + 1])
+		g->bgen[b] = gen;
+		if (g->nscr == 0)
 			continue;	/* an empty bucket hashes to zeros */
 		crypto_generichash_init(&st, NULL, 0, sizeof out);
 		crypto_generichash_update(&st, (const uint8_t *)GOSSIP_BUCKET_DOMAIN,
 		    strlen(GOSSIP_BUCKET_DOMAIN));
-		for (size_t i = g->bstart[b]; i < g->bstart[b + 1]; i++) {
-			const struct mesh_digest_entry *e = &g->dig.e[i];
+		for (size_t i = 0; i < g->nscr; i++) {
+			const struct mesh_digest_entry *e = &g->scr[i];
 			uint8_t ent[MESH_DIGEST_ENTRY_LEN];
 			struct wr w;
 
@@ -222,25 +235,7 @@ static int cache_refresh(struct mesh_gossip *g)
 		crypto_generichash_final(&st, out, sizeof out);
 		memcpy(g->bhash[b], out, GOSSIP_BUCKET_HASH_LEN);
 	}
-	memcpy(g->cache_hash, h, sizeof h);
-	g->cache_ok = true;
 	return 0;
-}
-
-/* Index of our first digest entry with node id >= id. */
-static size_t dig_find(const struct mesh_gossip *g, const uint8_t *id)
-{
-	size_t lo = 0, hi = g->dig.n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (id_cmp(g->dig.e[mid].node_id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 /* ---- message builders ---- */
@@ -340,18 +335,24 @@ static void send_rumour(struct mesh_gossip *g, const uint8_t *exclude, uint8_t t
 	}
 }
 
+/* The record count a SUMMARY carries (saturated). */
+static uint32_t summary_count(const struct mesh_gossip *g)
+{
+	size_t count = mesh_records_count(g->recs, 0);
+
+	return count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+}
+
 static void send_summary(struct mesh_gossip *g, const uint8_t *to)
 {
 	uint8_t buf[SUMMARY_LEN], h[MESH_RECORDS_SET_HASH_LEN];
-	size_t count = mesh_records_count(g->recs, 0);
 	struct wr w;
 
 	if (mesh_records_set_hash(g->recs, h) != 0)
 		return;
 	wr_init(&w, buf, sizeof buf);
 	hdr(&w, GOSSIP_MSG_SUMMARY);
-	(void)(wr_bytes(&w, h, sizeof h) ||
-	    wr_u32(&w, count > UINT32_MAX ? UINT32_MAX : (uint32_t)count));
+	(void)(wr_bytes(&w, h, sizeof h) || wr_u32(&w, summary_count(g)));
 	send_msg(g, to, buf, w.off);
 }
 
@@ -414,7 +415,7 @@ static bool dig_out_group(struct dig_out *o, const uint8_t *lo, const uint8_t *h
 	(void)(wr_bytes(&o->w, lo, MESH_NODE_ID_LEN) || wr_bytes(&o->w, hi, MESH_NODE_ID_LEN) ||
 	    wr_u8(&o->w, (uint8_t)(j - i)));
 	for (size_t k = i; k < j; k++) {
-		const struct mesh_digest_entry *e = &o->g->dig.e[k];
+		const struct mesh_digest_entry *e = &o->g->scr[k];
 
 		(void)(wr_u8(&o->w, e->kind) || wr_bytes(&o->w, e->node_id, MESH_NODE_ID_LEN) ||
 		    wr_u64(&o->w, e->version) || wr_bytes(&o->w, e->hash, MESH_DIGEST_HASH_LEN));
@@ -430,12 +431,13 @@ static void id_dec(uint8_t id[MESH_NODE_ID_LEN])
 			break;
 }
 
-/* Our entries of bucket b as groups of at most GROUP_MAX entries, never
- * splitting one node id's entries; the groups cover the whole bucket. */
+/* Our entries of bucket b (loaded in g->scr) as groups of at most
+ * GROUP_MAX entries, never splitting one node id's entries; the groups cover
+ * the whole bucket. */
 static bool dig_out_bucket(struct dig_out *o, unsigned b)
 {
 	struct mesh_gossip *g = o->g;
-	size_t i = g->bstart[b], end = g->bstart[b + 1];
+	size_t i = 0, end = g->nscr;
 	uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
 
 	memset(lo, 0, sizeof lo);
@@ -446,7 +448,7 @@ static bool dig_out_bucket(struct dig_out *o, unsigned b)
 		while (j < end) {
 			size_t k = j;
 
-			while (k < end && id_cmp(g->dig.e[k].node_id, g->dig.e[j].node_id) == 0)
+			while (k < end && id_cmp(g->scr[k].node_id, g->scr[j].node_id) == 0)
 				k++;
 			if (k - i > GROUP_MAX)
 				break;
@@ -458,13 +460,13 @@ static bool dig_out_bucket(struct dig_out *o, unsigned b)
 			memset(hi, 0xff, sizeof hi);
 			hi[0] = (uint8_t)b;
 		} else {
-			memcpy(hi, g->dig.e[j].node_id, sizeof hi);
+			memcpy(hi, g->scr[j].node_id, sizeof hi);
 			id_dec(hi);
 		}
 		if (!dig_out_group(o, lo, hi, i, j))
 			return false;
 		if (j < end)
-			memcpy(lo, g->dig.e[j].node_id, sizeof lo);
+			memcpy(lo, g->scr[j].node_id, sizeof lo);
 		i = j;
 	} while (i < end);
 	return true;
@@ -474,17 +476,23 @@ static bool dig_out_bucket(struct dig_out *o, unsigned b)
 
 static int on_summary(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 {
-	uint8_t theirs[MESH_RECORDS_SET_HASH_LEN];
+	uint8_t theirs[MESH_RECORDS_SET_HASH_LEN], ours[MESH_RECORDS_SET_HASH_LEN];
 	uint32_t count;
 	int r;
 
 	if (rd_bytes(rd, theirs, sizeof theirs) != 0 || rd_u32(rd, &count) != 0 ||
 	    rd_end(rd) != 0)
 		return MESHD_E_PROTO;
+	/* Another record count is another set: no need for our set hash,
+	 * which costs a pass over every record after each change. */
+	if (count == summary_count(g)) {
+		if ((r = mesh_records_set_hash(g->recs, ours)) != 0)
+			return r;
+		if (memcmp(theirs, ours, sizeof theirs) == 0)
+			return 0;
+	}
 	if ((r = cache_refresh(g)) != 0)
 		return r;
-	if (memcmp(theirs, g->cache_hash, sizeof theirs) == 0)
-		return 0;
 	send_buckets(g, from);
 	return 0;
 }
@@ -522,13 +530,13 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		}
 		if (memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
 			continue;
-		if (!dig_out_bucket(o, b))
+		if ((r = load_bucket(g, b)) != 0 || !dig_out_bucket(o, b))
 			break;
 	}
 	if (o->sent < GOSSIP_DIGEST_DGRAMS_MAX)
 		dig_out_flush(o);
 	free(o);
-	return 0;
+	return r;
 }
 
 struct group {
@@ -586,34 +594,51 @@ static void diff_node(struct diff_out *d, const uint8_t *id,
 	}
 }
 
-/* Compares our entries with node id in [lo, hi] with theirs (sorted). */
-static void diff_group(struct mesh_gossip *g, struct diff_out *d, const struct group *gr,
+/* Compares our entries with node id in [lo, hi] with theirs (sorted, all
+ * within [lo, hi]), one of our buckets at a time. Stops early once both key
+ * lists are full. 0 or MESHD_E_NOMEM. */
+static int diff_group(struct mesh_gossip *g, struct diff_out *d, const struct group *gr,
     const struct mesh_digest_entry *te)
 {
-	size_t oi = dig_find(g, gr->lo), ti = 0;
+	size_t ti = 0;
+	int r;
 
-	for (;;) {
-		const struct mesh_digest_entry *ours[NKINDS] = { NULL }, *theirs[NKINDS] = { NULL };
-		const uint8_t *id;
-		bool o_ok = oi < g->dig.n && id_cmp(g->dig.e[oi].node_id, gr->hi) <= 0;
-		bool t_ok = ti < gr->n;
+	for (unsigned b = gr->lo[0]; b <= gr->hi[0]; b++) {
+		size_t oi = 0, tend = ti;
 
-		if (!o_ok && !t_ok)
+		if (d->npush == GOSSIP_PUSH_MAX && d->npull == GOSSIP_PULL_MAX)
 			break;
-		if (o_ok && (!t_ok || id_cmp(g->dig.e[oi].node_id, te[ti].node_id) <= 0))
-			id = g->dig.e[oi].node_id;
-		else
-			id = te[ti].node_id;
-		while (oi < g->dig.n && id_cmp(g->dig.e[oi].node_id, id) == 0) {
-			ours[g->dig.e[oi].kind - 1] = &g->dig.e[oi];
+		if ((r = load_bucket(g, b)) != 0)
+			return r;
+		while (oi < g->nscr && id_cmp(g->scr[oi].node_id, gr->lo) < 0)
 			oi++;
+		while (tend < gr->n && te[tend].node_id[0] == b)
+			tend++;
+		for (;;) {
+			const struct mesh_digest_entry *ours[NKINDS] = { NULL },
+			    *theirs[NKINDS] = { NULL };
+			const uint8_t *id;
+			bool o_ok = oi < g->nscr && id_cmp(g->scr[oi].node_id, gr->hi) <= 0;
+			bool t_ok = ti < tend;
+
+			if (!o_ok && !t_ok)
+				break;
+			if (o_ok && (!t_ok || id_cmp(g->scr[oi].node_id, te[ti].node_id) <= 0))
+				id = g->scr[oi].node_id;
+			else
+				id = te[ti].node_id;
+			while (oi < g->nscr && id_cmp(g->scr[oi].node_id, id) == 0) {
+				ours[g->scr[oi].kind - 1] = &g->scr[oi];
+				oi++;
+			}
+			while (ti < tend && id_cmp(te[ti].node_id, id) == 0) {
+				theirs[te[ti].kind - 1] = &te[ti];
+				ti++;
+			}
+			diff_node(d, id, ours, theirs);
 		}
-		while (ti < gr->n && id_cmp(te[ti].node_id, id) == 0) {
-			theirs[te[ti].kind - 1] = &te[ti];
-			ti++;
-		}
-		diff_node(d, id, ours, theirs);
 	}
+	return 0;
 }
 
 static void send_pull(struct mesh_gossip *g, const uint8_t *to, const struct key *keys, size_t n)
@@ -638,7 +663,7 @@ static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	struct diff_out *d;
 	uint8_t ngroups;
 	size_t nte = 0;
-	int r;
+	int r = 0;
 
 	if (rd_u8(rd, &ngroups) != 0 || ngroups == 0 || ngroups > DIGEST_GROUPS_MAX)
 		return MESHD_E_PROTO;
@@ -669,17 +694,15 @@ static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	}
 	if (rd_end(rd) != 0)
 		return MESHD_E_PROTO;
-	if ((r = cache_refresh(g)) != 0)
-		return r;
 	if ((d = malloc(sizeof *d)) == NULL)
 		return MESHD_E_NOMEM;
 	d->npush = d->npull = 0;
-	for (size_t i = 0; i < ngroups; i++)
-		diff_group(g, d, &gr[i], te + gr[i].first);
+	for (size_t i = 0; i < ngroups && r == 0; i++)
+		r = diff_group(g, d, &gr[i], te + gr[i].first);
 	send_records(g, from, d->push, d->npush);
 	send_pull(g, from, d->pull, d->npull);
 	free(d);
-	return 0;
+	return r;
 }
 
 static int on_pull(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
@@ -815,7 +838,7 @@ void mesh_gossip_free(struct mesh_gossip *g)
 {
 	if (g == NULL)
 		return;
-	mesh_digest_clear(&g->dig);
+	free(g->scr);
 	free(g->reach);
 	free(g);
 }
@@ -838,7 +861,9 @@ int mesh_gossip_set_reachable(struct mesh_gossip *g, const uint8_t node_id[MESH_
 		return 0;
 	}
 	if (g->nreach == g->capreach) {
-		size_t cap = g->capreach ? 2 * g->capreach : 16;
+		/* a quarter more: in a mesh of n members this array is 16 n
+		 * bytes in every member, so the slack matters */
+		size_t cap = g->capreach + g->capreach / 4 + 16;
 		void *p = realloc(g->reach, cap * sizeof g->reach[0]);
 
 		if (p == NULL)

@@ -1,8 +1,19 @@
-/* The gossiped record set: a hash table of nodes (open addressing, linear
- * probing, backward-shift deletion, SipHash with a per-set random key), each
- * node holding at most one record of each kind, plus a small pending set of
- * endpoint and routes records waiting for their node's cert. See records.h for the
- * rules. */
+/* The gossiped record set: MESH_RECORDS_BUCKETS arrays of nodes (bucket =
+ * first byte of the node id), each sorted by node id, each node holding at
+ * most one record of each kind, plus a small pending set of endpoint and
+ * routes records waiting for their node's cert. See records.h for the rules.
+ *
+ * A held record is a struct blob: its bytes and what decoding them gave
+ * (version, expiry, record hash, a cert's signing key), immutable, counted
+ * by its holders. With a pool (records.h) blobs are interned across sets;
+ * without one each set's blobs are its own (count 1).
+ *
+ * Sorted arrays instead of a hash table: the digest and the set hash walk
+ * the records in digest order without sorting, and a node costs its id and
+ * three pointers. Node ids come from authority-signed certs and revocations
+ * (node-signed records of unknown nodes only reach the pending set), so
+ * nobody else chooses how full a bucket gets; at MESH_RECORDS_MAX_NODES an
+ * insert moves some 256 entries of 40 bytes at most. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +29,53 @@ enum {
 	K_REVOKE = MESH_REC_REVOKE - 1,
 	K_EP = MESH_REC_ENDPOINTS - 1,
 	K_RT = MESH_REC_ROUTES - 1,
-	TABLE_MIN = 16,
 	PENDING_MIN = 4,		/* first allocation of the pending set */
 	REC_HASH_LEN = 32,
+	POOL_MIN = 64,
+	REC_LEN_MAX = UINT16_MAX,
 };
 
 _Static_assert((int)MESH_DIGEST_HASH_LEN <= (int)REC_HASH_LEN, "digest hash");
+_Static_assert((int)MESH_CERT_MAX_LEN <= (int)REC_LEN_MAX, "record length fits a u16");
 
-struct rec {
-	uint8_t *bytes;		/* owned; NULL when absent */
-	size_t len;
-	uint64_t version;	/* issued_at, revoked_at or seq */
-	uint64_t expires;	/* unix s; UINT64_MAX for tombstones, routes */
+/* One record as held: immutable once made. */
+struct blob {
+	uint32_t refs;			/* sets holding it */
+	uint16_t len;
+	uint8_t kind;			/* MESH_REC_* */
+	uint64_t version;		/* issued_at, revoked_at or seq */
+	uint64_t expires;		/* unix s; UINT64_MAX for tombstones, routes */
+	uint64_t pkey;			/* pooled: SipHash of kind and bytes */
 	uint8_t hash[REC_HASH_LEN];
+	uint8_t sign_pk[MESH_PK_LEN];	/* CERT: the member's key; else zeros */
+	uint8_t bytes[];
 };
 
+/* Looked up by a keyed SipHash of the bytes, so that a record the pool has
+ * already costs no BLAKE2b (its record hash is in the blob). */
+struct mesh_rec_pool {
+	struct blob **slots;		/* open addressing by pkey, linear probing */
+	size_t cap;			/* power of two */
+	size_t n, bytes;
+	uint8_t key[crypto_shorthash_KEYBYTES];
+};
+
+/* The kinds most nodes never have (a tombstone, routes), out of line. */
+struct rare {
+	struct blob *revoke, *routes;
+};
+
+/* 40 bytes (64-bit): in a big mesh every member costs this in every set. */
 struct node {
 	uint8_t id[MESH_NODE_ID_LEN];
-	uint64_t home;			/* SipHash of id */
-	struct rec rec[NKINDS];		/* indexed by kind - 1 */
-	uint8_t sign_pk[MESH_PK_LEN];	/* from the held cert */
+	struct blob *cert, *ep;		/* NULL when absent */
+	struct rare *rare;		/* NULL when it would hold nothing */
+};
+
+struct bucket {
+	struct node *v;			/* sorted by id */
+	uint32_t n, cap;
+	uint64_t gen;			/* mesh_records_bucket_gen() */
 };
 
 struct pending {
@@ -55,24 +93,18 @@ struct mesh_records {
 	size_t max_nodes, max_pending;
 	mesh_records_event_fn *on_event;
 	void *ctx;
-	struct node **slots;
-	size_t cap;			/* power of two */
+	struct mesh_rec_pool *pool;	/* borrowed; NULL: private blobs */
+	struct bucket *bk;		/* MESH_RECORDS_BUCKETS */
+	uint64_t gen;			/* last bucket generation handed out */
 	size_t nnodes;
 	size_t count[NKINDS];
 	struct pending *pend;		/* cappend entries, grown to need */
 	size_t npend, cappend;		/* cappend <= max_pending */
 	uint64_t pend_order;
 	uint64_t next_exp;		/* lower bound of the next expiry */
-	uint8_t hkey[crypto_shorthash_KEYBYTES];
 	bool busy;			/* inside merge or expiry */
 	bool hash_ok;
 	uint8_t set_hash[MESH_RECORDS_SET_HASH_LEN];
-};
-
-/* A record in digest order. */
-struct ref {
-	const struct node *n;
-	unsigned k;
 };
 
 static bool kind_ok(int kind)
@@ -80,136 +112,7 @@ static bool kind_ok(int kind)
 	return kind >= MESH_REC_CERT && kind <= MESH_REC_ROUTES;
 }
 
-/* ---- table ---- */
-
-static uint64_t node_hash(const struct mesh_records *recs, const uint8_t id[MESH_NODE_ID_LEN])
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	uint64_t v = 0;
-	unsigned i;
-
-	crypto_shorthash(h, id, MESH_NODE_ID_LEN, recs->hkey);
-	for (i = 0; i < sizeof h; i++)
-		v = (v << 8) | h[i];
-	return v;
-}
-
-static size_t slot_find(const struct mesh_records *recs, const uint8_t id[MESH_NODE_ID_LEN],
-    uint64_t h)
-{
-	size_t mask = recs->cap - 1, i = h & mask;
-
-	while (recs->slots[i] != NULL && memcmp(recs->slots[i]->id, id, MESH_NODE_ID_LEN) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static struct node *node_lookup(const struct mesh_records *recs,
-    const uint8_t id[MESH_NODE_ID_LEN])
-{
-	return recs->slots[slot_find(recs, id, node_hash(recs, id))];
-}
-
-static int table_grow(struct mesh_records *recs)
-{
-	size_t ncap = recs->cap * 2, i, mask = ncap - 1;
-	struct node **ns = calloc(ncap, sizeof *ns);
-
-	if (ns == NULL)
-		return MESHD_E_NOMEM;
-	for (i = 0; i < recs->cap; i++) {
-		struct node *n = recs->slots[i];
-		size_t j;
-
-		if (n == NULL)
-			continue;
-		for (j = n->home & mask; ns[j] != NULL; j = (j + 1) & mask)
-			;
-		ns[j] = n;
-	}
-	free(recs->slots);
-	recs->slots = ns;
-	recs->cap = ncap;
-	return 0;
-}
-
-/* A new empty node for id (not held yet). MESHD_E_FULL or MESHD_E_NOMEM. */
-static int node_insert(struct mesh_records *recs, const uint8_t id[MESH_NODE_ID_LEN],
-    struct node **out)
-{
-	struct node *n;
-	int r;
-
-	*out = NULL;
-	if (recs->nnodes >= recs->max_nodes)
-		return MESHD_E_FULL;
-	if ((recs->nnodes + 1) * 2 > recs->cap && (r = table_grow(recs)) != 0)
-		return r;
-	if ((n = calloc(1, sizeof *n)) == NULL)
-		return MESHD_E_NOMEM;
-	memcpy(n->id, id, MESH_NODE_ID_LEN);
-	n->home = node_hash(recs, id);
-	recs->slots[slot_find(recs, id, n->home)] = n;
-	recs->nnodes++;
-	*out = n;
-	return 0;
-}
-
-/* Empties slot i and moves later members of its probe run back so that
- * every node stays reachable from its home slot. */
-static void slot_delete(struct mesh_records *recs, size_t i)
-{
-	size_t mask = recs->cap - 1, j = i;
-
-	recs->slots[i] = NULL;
-	for (;;) {
-		struct node *n;
-		size_t k;
-		bool stay;
-
-		j = (j + 1) & mask;
-		if ((n = recs->slots[j]) == NULL)
-			break;
-		k = n->home & mask;
-		stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (stay)
-			continue;
-		recs->slots[i] = n;
-		recs->slots[j] = NULL;
-		i = j;
-	}
-}
-
-static bool node_empty(const struct node *n)
-{
-	unsigned k;
-
-	for (k = 0; k < NKINDS; k++)
-		if (n->rec[k].bytes != NULL)
-			return false;
-	return true;
-}
-
-static void node_free(struct node *n)
-{
-	unsigned k;
-
-	for (k = 0; k < NKINDS; k++)
-		free(n->rec[k].bytes);
-	free(n);
-}
-
-/* Removes n from the table when it holds nothing any more. */
-static void node_gc(struct mesh_records *recs, struct node *n)
-{
-	if (n == NULL || !node_empty(n))
-		return;
-	slot_delete(recs, slot_find(recs, n->id, n->home));
-	recs->nnodes--;
-	node_free(n);
-}
-
-/* ---- records ---- */
+/* ---- blobs and the pool ---- */
 
 static void rec_hash(unsigned k, const uint8_t *bytes, size_t len, uint8_t out[REC_HASH_LEN])
 {
@@ -224,9 +127,312 @@ static void rec_hash(unsigned k, const uint8_t *bytes, size_t len, uint8_t out[R
 	crypto_generichash_final(&st, out, REC_HASH_LEN);
 }
 
+static uint64_t pool_key(const struct mesh_rec_pool *p, uint8_t kind, const uint8_t *bytes,
+    size_t len)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, bytes, len, p->key);
+	memcpy(&v, h, sizeof v);
+	return v ^ ((uint64_t)kind * 0x9e3779b97f4a7c15ULL);
+}
+
+static size_t pool_home(size_t cap, uint64_t pkey)
+{
+	return (size_t)pkey & (cap - 1);
+}
+
+static bool blob_is(const struct blob *b, uint64_t pkey, uint8_t kind, const uint8_t *bytes,
+    size_t len)
+{
+	return b->pkey == pkey && b->kind == kind && b->len == len &&
+	    memcmp(b->bytes, bytes, len) == 0;
+}
+
+/* The slot holding that record, or the empty slot where it would go. */
+static size_t pool_find(const struct mesh_rec_pool *p, uint64_t pkey, uint8_t kind,
+    const uint8_t *bytes, size_t len)
+{
+	size_t mask = p->cap - 1, i = pool_home(p->cap, pkey);
+
+	while (p->slots[i] != NULL && !blob_is(p->slots[i], pkey, kind, bytes, len))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int pool_grow(struct mesh_rec_pool *p)
+{
+	size_t ncap = p->cap ? 2 * p->cap : POOL_MIN, i, j;
+	struct blob **ns = calloc(ncap, sizeof *ns);
+
+	if (ns == NULL)
+		return MESHD_E_NOMEM;
+	for (i = 0; i < p->cap; i++) {
+		struct blob *b = p->slots[i];
+
+		if (b == NULL)
+			continue;
+		for (j = pool_home(ncap, b->pkey); ns[j] != NULL; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = b;
+	}
+	free(p->slots);
+	p->slots = ns;
+	p->cap = ncap;
+	return 0;
+}
+
+/* Takes b out of the table (backward-shift deletion). */
+static void pool_remove(struct mesh_rec_pool *p, const struct blob *b)
+{
+	size_t mask = p->cap - 1, i = pool_home(p->cap, b->pkey), j;
+
+	while (p->slots[i] != b)
+		i = (i + 1) & mask;
+	p->slots[i] = NULL;
+	p->n--;
+	p->bytes -= b->len;
+	for (j = i;;) {
+		struct blob *m;
+		size_t k;
+		bool stay;
+
+		j = (j + 1) & mask;
+		if ((m = p->slots[j]) == NULL)
+			break;
+		k = pool_home(p->cap, m->pkey);
+		stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (stay)
+			continue;
+		p->slots[i] = m;
+		p->slots[j] = NULL;
+		i = j;
+	}
+}
+
+struct mesh_rec_pool *mesh_rec_pool_new(int *err)
+{
+	struct mesh_rec_pool *p = calloc(1, sizeof *p);
+
+	*err = 0;
+	if (p == NULL || pool_grow(p) != 0) {
+		free(p);
+		*err = MESHD_E_NOMEM;
+		return NULL;
+	}
+	crypto_shorthash_keygen(p->key);
+	return p;
+}
+
+void mesh_rec_pool_free(struct mesh_rec_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	free(pool->slots);
+	free(pool);
+}
+
+size_t mesh_rec_pool_count(const struct mesh_rec_pool *pool)
+{
+	return pool->n;
+}
+
+size_t mesh_rec_pool_bytes(const struct mesh_rec_pool *pool)
+{
+	return pool->bytes;
+}
+
+/* A reference to the blob of record (k, bytes): the pool's if it has one,
+ * else a new one. version, expires and sign_pk (NULL: none) are what the
+ * caller decoded from the bytes, so an interned blob has the same. 0 or
+ * MESHD_E_NOMEM. */
+static int blob_get(struct mesh_records *recs, unsigned k, const uint8_t *bytes, size_t len,
+    uint64_t version, uint64_t expires, const uint8_t *sign_pk, struct blob **out)
+{
+	struct mesh_rec_pool *p = recs->pool;
+	uint8_t kind = (uint8_t)(k + 1);
+	uint64_t pkey = 0;
+	struct blob *b;
+	size_t i = 0;
+
+	*out = NULL;
+	if (len > REC_LEN_MAX)
+		return MESHD_E_NOMEM;	/* cannot happen: the kinds cap lengths */
+	if (p != NULL) {
+		pkey = pool_key(p, kind, bytes, len);
+		i = pool_find(p, pkey, kind, bytes, len);
+		if ((b = p->slots[i]) != NULL) {
+			if (b->refs == UINT32_MAX)
+				return MESHD_E_NOMEM;
+			b->refs++;
+			*out = b;
+			return 0;
+		}
+		if ((p->n + 1) * 2 > p->cap) {
+			if (pool_grow(p) != 0)
+				return MESHD_E_NOMEM;
+			i = pool_find(p, pkey, kind, bytes, len);
+		}
+	}
+	if ((b = malloc(sizeof *b + len)) == NULL)
+		return MESHD_E_NOMEM;
+	memset(b, 0, sizeof *b);
+	b->refs = 1;
+	b->len = (uint16_t)len;
+	b->kind = kind;
+	b->version = version;
+	b->expires = expires;
+	b->pkey = pkey;
+	rec_hash(k, bytes, len, b->hash);
+	if (sign_pk != NULL)
+		memcpy(b->sign_pk, sign_pk, MESH_PK_LEN);
+	memcpy(b->bytes, bytes, len);
+	if (p != NULL) {
+		p->slots[i] = b;
+		p->n++;
+		p->bytes += len;
+	}
+	*out = b;
+	return 0;
+}
+
+static void blob_put(struct mesh_records *recs, struct blob *b)
+{
+	if (b == NULL || --b->refs > 0)
+		return;
+	if (recs->pool != NULL)
+		pool_remove(recs->pool, b);
+	free(b);
+}
+
+/* ---- nodes ---- */
+
+/* n's record of kind k (0-based), NULL when absent. */
+static struct blob *rec_of(const struct node *n, unsigned k)
+{
+	switch (k) {
+	case K_CERT:
+		return n->cert;
+	case K_EP:
+		return n->ep;
+	case K_REVOKE:
+		return n->rare != NULL ? n->rare->revoke : NULL;
+	default:
+		return n->rare != NULL ? n->rare->routes : NULL;
+	}
+}
+
+/* Where n keeps its record of kind k; allocates the rare part when asked
+ * to. NULL when out of memory (or absent and alloc false). */
+static struct blob **rec_slot(struct node *n, unsigned k, bool alloc)
+{
+	if (k == K_CERT)
+		return &n->cert;
+	if (k == K_EP)
+		return &n->ep;
+	if (n->rare == NULL && (!alloc || (n->rare = calloc(1, sizeof *n->rare)) == NULL))
+		return NULL;
+	return k == K_REVOKE ? &n->rare->revoke : &n->rare->routes;
+}
+
+/* Frees the rare part once it holds nothing. */
+static void rare_gc(struct node *n)
+{
+	if (n->rare != NULL && n->rare->revoke == NULL && n->rare->routes == NULL) {
+		free(n->rare);
+		n->rare = NULL;
+	}
+}
+
+/* Index of the first node of bk with id >= id. */
+static size_t bucket_find(const struct bucket *bk, const uint8_t id[MESH_NODE_ID_LEN])
+{
+	size_t lo = 0, hi = bk->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(bk->v[mid].id, id, MESH_NODE_ID_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct node *node_lookup(const struct mesh_records *recs,
+    const uint8_t id[MESH_NODE_ID_LEN])
+{
+	const struct bucket *bk = &recs->bk[id[0]];
+	size_t i = bucket_find(bk, id);
+
+	if (i < bk->n && memcmp(bk->v[i].id, id, MESH_NODE_ID_LEN) == 0)
+		return &bk->v[i];
+	return NULL;
+}
+
+/* A new empty node for id (not held yet). MESHD_E_FULL or MESHD_E_NOMEM.
+ * Moves the nodes of id's bucket: node pointers into it are stale after. */
+static int node_insert(struct mesh_records *recs, const uint8_t id[MESH_NODE_ID_LEN],
+    struct node **out)
+{
+	struct bucket *bk = &recs->bk[id[0]];
+	size_t i;
+
+	*out = NULL;
+	if (recs->nnodes >= recs->max_nodes)
+		return MESHD_E_FULL;
+	if (bk->n == bk->cap) {
+		/* grow by a quarter: the slack is per-member memory */
+		uint32_t cap = bk->cap + bk->cap / 4 + 4;
+		struct node *v = realloc(bk->v, (size_t)cap * sizeof *v);
+
+		if (v == NULL)
+			return MESHD_E_NOMEM;
+		bk->v = v;
+		bk->cap = cap;
+	}
+	i = bucket_find(bk, id);
+	memmove(&bk->v[i + 1], &bk->v[i], (bk->n - i) * sizeof *bk->v);
+	memset(&bk->v[i], 0, sizeof *bk->v);
+	memcpy(bk->v[i].id, id, MESH_NODE_ID_LEN);
+	bk->n++;
+	recs->nnodes++;
+	*out = &bk->v[i];
+	return 0;
+}
+
+static bool node_empty(const struct node *n)
+{
+	return n->cert == NULL && n->ep == NULL && n->rare == NULL;
+}
+
+/* Removes n from its bucket when it holds nothing any more. */
+static void node_gc(struct mesh_records *recs, struct node *n)
+{
+	struct bucket *bk;
+	size_t i;
+
+	if (n == NULL || !node_empty(n))
+		return;
+	bk = &recs->bk[n->id[0]];
+	i = (size_t)(n - bk->v);
+	memmove(&bk->v[i], &bk->v[i + 1], (bk->n - i - 1) * sizeof *bk->v);
+	bk->n--;
+	recs->nnodes--;
+	if (bk->n == 0) {
+		free(bk->v);
+		bk->v = NULL;
+		bk->cap = 0;
+	}
+}
+
+/* ---- records ---- */
+
 /* The total order of the merge: version, then the bytes (a proper prefix is
  * smaller). <0, 0 (identical), >0. */
-static int rec_cmp(uint64_t va, const uint8_t *a, size_t alen, const struct rec *b)
+static int rec_cmp(uint64_t va, const uint8_t *a, size_t alen, const struct blob *b)
 {
 	int c;
 
@@ -241,7 +447,7 @@ static int rec_cmp(uint64_t va, const uint8_t *a, size_t alen, const struct rec 
 }
 
 /* The outcome for an incoming record that does not beat the held one. */
-static int not_newer(uint64_t version, const uint8_t *bytes, size_t len, const struct rec *held)
+static int not_newer(uint64_t version, const uint8_t *bytes, size_t len, const struct blob *held)
 {
 	int c = rec_cmp(version, bytes, len, held);
 
@@ -250,39 +456,46 @@ static int not_newer(uint64_t version, const uint8_t *bytes, size_t len, const s
 	return MESH_MERGE_STALE;
 }
 
-static int rec_set(struct mesh_records *recs, struct node *n, unsigned k, const uint8_t *bytes,
-    size_t len, uint64_t version, uint64_t expires)
+/* n's bucket changed: a new generation, and the set hash is stale. */
+static void touch(struct mesh_records *recs, const struct node *n)
 {
-	struct rec *rc = &n->rec[k];
-	uint8_t *copy = malloc(len);
+	recs->bk[n->id[0]].gen = ++recs->gen;
+	recs->hash_ok = false;
+}
 
-	if (copy == NULL)
+static int rec_set(struct mesh_records *recs, struct node *n, unsigned k, const uint8_t *bytes,
+    size_t len, uint64_t version, uint64_t expires, const uint8_t *sign_pk)
+{
+	struct blob *b, **slot = rec_slot(n, k, true);
+	int r;
+
+	if (slot == NULL)
 		return MESHD_E_NOMEM;
-	memcpy(copy, bytes, len);
-	if (rc->bytes == NULL)
+	if ((r = blob_get(recs, k, bytes, len, version, expires, sign_pk, &b)) != 0) {
+		rare_gc(n);
+		return r;
+	}
+	if (*slot == NULL)
 		recs->count[k]++;
-	free(rc->bytes);
-	rc->bytes = copy;
-	rc->len = len;
-	rc->version = version;
-	rc->expires = expires;
-	rec_hash(k, bytes, len, rc->hash);
+	blob_put(recs, *slot);
+	*slot = b;
 	if (expires < recs->next_exp)
 		recs->next_exp = expires;
-	recs->hash_ok = false;
+	touch(recs, n);
 	return 0;
 }
 
 static void rec_drop(struct mesh_records *recs, struct node *n, unsigned k)
 {
-	struct rec *rc = &n->rec[k];
+	struct blob **slot = rec_slot(n, k, false);
 
-	if (rc->bytes == NULL)
+	if (slot == NULL || *slot == NULL)
 		return;
-	free(rc->bytes);
-	memset(rc, 0, sizeof *rc);
+	blob_put(recs, *slot);
+	*slot = NULL;
+	rare_gc(n);
 	recs->count[k]--;
-	recs->hash_ok = false;
+	touch(recs, n);
 }
 
 static void emit(struct mesh_records *recs, enum mesh_rec_event_type type, const uint8_t *id,
@@ -336,11 +549,12 @@ static int signed_decode(unsigned k, const uint8_t *bytes, size_t len, union sig
 	return mesh_envelope_decode(ek, bytes, len, &out->env, out, signed_sig(k, out));
 }
 
+/* n holds a cert: its key signs n's records. */
 static bool signed_verify(const struct mesh_records *recs, const struct node *n, unsigned k,
     union signed_rec *rec, uint64_t now)
 {
 	return mesh_envelope_verify(signed_kinds[k].env, &rec->env, rec, signed_sig(k, rec),
-	    n->sign_pk, recs->mesh_id, now);
+	    n->cert->sign_pk, recs->mesh_id, now);
 }
 
 /* The record's new state for kind k (rec NULL: none any more). */
@@ -360,13 +574,12 @@ static void emit_signed(struct mesh_records *recs, unsigned k, const uint8_t *id
 /* Drops n's records that are expired at now, with their events. */
 static void expire_node(struct mesh_records *recs, struct node *n, uint64_t now)
 {
-	if (n->rec[K_CERT].bytes != NULL && now >= n->rec[K_CERT].expires) {
+	if (n->cert != NULL && now >= n->cert->expires) {
 		rec_drop(recs, n, K_CERT);
 		rec_drop(recs, n, K_EP);
 		rec_drop(recs, n, K_RT);
-		memset(n->sign_pk, 0, sizeof n->sign_pk);
 		emit(recs, MESH_EV_MEMBER_REMOVED, n->id, NULL, NULL, MESH_GONE_EXPIRED);
-	} else if (n->rec[K_EP].bytes != NULL && now >= n->rec[K_EP].expires) {
+	} else if (n->ep != NULL && now >= n->ep->expires) {
 		rec_drop(recs, n, K_EP);
 		emit(recs, MESH_EV_ENDPOINTS_CHANGED, n->id, NULL, NULL, 0);
 	}
@@ -443,16 +656,16 @@ static int pending_add(struct mesh_records *recs, uint8_t kind, const uint8_t *n
 static int signed_apply(struct mesh_records *recs, struct node *n, unsigned k,
     union signed_rec *rec, const uint8_t *bytes, size_t len, uint64_t now)
 {
-	struct rec *held = &n->rec[k];
+	const struct blob *held = rec_of(n, k);
 	int r;
 
 	/* not newer: ignored whatever its signature, so no check is spent */
-	if (held->bytes != NULL && rec_cmp(rec->env.seq, bytes, len, held) <= 0)
+	if (held != NULL && rec_cmp(rec->env.seq, bytes, len, held) <= 0)
 		return not_newer(rec->env.seq, bytes, len, held);
 	if (!signed_verify(recs, n, k, rec, now))
 		return MESH_MERGE_INVALID;
 	if ((r = rec_set(recs, n, k, bytes, len, rec->env.seq,
-	    mesh_envelope_expiry(signed_kinds[k].env, &rec->env))) != 0)
+	    mesh_envelope_expiry(signed_kinds[k].env, &rec->env), NULL)) != 0)
 		return r;
 	emit_signed(recs, k, n->id, rec);
 	return MESH_MERGE_NEW;
@@ -492,27 +705,27 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 		return MESH_MERGE_INVALID;
 	if ((n = node_lookup(recs, c.node_id)) != NULL) {
 		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE].bytes != NULL)
+		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
-		if (n->rec[K_CERT].bytes != NULL &&
-		    rec_cmp(c.issued_at, bytes, len, &n->rec[K_CERT]) <= 0)
-			return not_newer(c.issued_at, bytes, len, &n->rec[K_CERT]);
+		if (n->cert != NULL && rec_cmp(c.issued_at, bytes, len, n->cert) <= 0)
+			return not_newer(c.issued_at, bytes, len, n->cert);
 	} else if ((r = node_insert(recs, c.node_id, &n)) != 0) {
 		return r;
 	}
-	had = n->rec[K_CERT].bytes != NULL;
-	if ((r = rec_set(recs, n, K_CERT, bytes, len, c.issued_at, c.expires_at)) != 0)
+	had = n->cert != NULL;
+	rekeyed = had && sodium_memcmp(n->cert->sign_pk, c.sign_pk, MESH_PK_LEN) != 0;
+	if ((r = rec_set(recs, n, K_CERT, bytes, len, c.issued_at, c.expires_at, c.sign_pk)) != 0)
 		return r;
-	rekeyed = had && sodium_memcmp(n->sign_pk, c.sign_pk, MESH_PK_LEN) != 0;
-	memcpy(n->sign_pk, c.sign_pk, MESH_PK_LEN);
 	/* a new key: the held node-signed records must verify under it, and
 	 * the state is settled before any event reports it */
 	for (k = 0; rekeyed && k < NKINDS; k++) {
 		union signed_rec rec;
 
-		if (signed_kinds[k].env == NULL || n->rec[k].bytes == NULL)
+		const struct blob *held = rec_of(n, k);
+
+		if (signed_kinds[k].env == NULL || held == NULL)
 			continue;
-		dropped[k] = signed_decode(k, n->rec[k].bytes, n->rec[k].len, &rec) != 0 ||
+		dropped[k] = signed_decode(k, held->bytes, held->len, &rec) != 0 ||
 		    !signed_verify(recs, n, k, &rec, now);
 		if (dropped[k])
 			rec_drop(recs, n, k);
@@ -539,19 +752,18 @@ static int merge_revoke(struct mesh_records *recs, const uint8_t *bytes, size_t 
 		return MESH_MERGE_INVALID;
 	if ((n = node_lookup(recs, rv.node_id)) != NULL) {
 		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE].bytes != NULL &&
-		    rec_cmp(rv.revoked_at, bytes, len, &n->rec[K_REVOKE]) <= 0)
-			return not_newer(rv.revoked_at, bytes, len, &n->rec[K_REVOKE]);
+		if (rec_of(n, K_REVOKE) != NULL &&
+		    rec_cmp(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE)) <= 0)
+			return not_newer(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE));
 	} else if ((r = node_insert(recs, rv.node_id, &n)) != 0) {
 		return r;
 	}
-	if ((r = rec_set(recs, n, K_REVOKE, bytes, len, rv.revoked_at, UINT64_MAX)) != 0)
+	if ((r = rec_set(recs, n, K_REVOKE, bytes, len, rv.revoked_at, UINT64_MAX, NULL)) != 0)
 		return r;
-	member = n->rec[K_CERT].bytes != NULL;
+	member = n->cert != NULL;
 	rec_drop(recs, n, K_CERT);
 	rec_drop(recs, n, K_EP);
 	rec_drop(recs, n, K_RT);
-	memset(n->sign_pk, 0, sizeof n->sign_pk);
 	pending_drop_node(recs, n->id);
 	if (member)
 		emit(recs, MESH_EV_MEMBER_REMOVED, n->id, NULL, NULL, MESH_GONE_REVOKED);
@@ -570,9 +782,9 @@ static int merge_signed(struct mesh_records *recs, unsigned k, const uint8_t *by
 		return MESH_MERGE_INVALID;
 	if ((n = node_lookup(recs, rec.env.node_id)) != NULL) {
 		expire_node(recs, n, now);
-		if (n->rec[K_REVOKE].bytes != NULL)
+		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
-		if (n->rec[K_CERT].bytes != NULL)
+		if (n->cert != NULL)
 			return signed_apply(recs, n, k, &rec, bytes, len, now);
 	}
 	return pending_add(recs, (uint8_t)(k + 1), rec.env.node_id,
@@ -647,10 +859,9 @@ struct mesh_records *mesh_records_new(const struct mesh_records_cfg *cfg, int *e
 	recs->max_pending = cfg->max_pending ? cfg->max_pending : MESH_RECORDS_PENDING_MAX;
 	recs->on_event = cfg->on_event;
 	recs->ctx = cfg->ctx;
-	recs->cap = TABLE_MIN;
+	recs->pool = cfg->pool;
 	recs->next_exp = UINT64_MAX;
-	crypto_shorthash_keygen(recs->hkey);
-	if ((recs->slots = calloc(recs->cap, sizeof *recs->slots)) == NULL)
+	if ((recs->bk = calloc(MESH_RECORDS_BUCKETS, sizeof *recs->bk)) == NULL)
 		goto nomem;
 	return recs;
 nomem:
@@ -661,41 +872,73 @@ nomem:
 
 void mesh_records_free(struct mesh_records *recs)
 {
-	size_t i;
+	size_t b, i;
+	unsigned k;
 
 	if (recs == NULL)
 		return;
-	for (i = 0; recs->slots != NULL && i < recs->cap; i++)
-		if (recs->slots[i] != NULL)
-			node_free(recs->slots[i]);
+	for (b = 0; recs->bk != NULL && b < MESH_RECORDS_BUCKETS; b++) {
+		for (i = 0; i < recs->bk[b].n; i++) {
+			for (k = 0; k < NKINDS; k++)
+				blob_put(recs, rec_of(&recs->bk[b].v[i], k));
+			free(recs->bk[b].v[i].rare);
+		}
+		free(recs->bk[b].v);
+	}
 	for (i = 0; recs->pend != NULL && i < recs->npend; i++)
 		free(recs->pend[i].bytes);
-	free(recs->slots);
+	free(recs->bk);
 	free(recs->pend);
 	free(recs);
 }
 
-/* A copy of n whose record bytes are its own; NULL when out of memory. */
-static struct node *node_dup(const struct node *n)
+/* A reference for a clone to hold: b itself when it is pooled (the clone
+ * shares the pool), else a private copy. NULL when out of memory. */
+static struct blob *blob_clone(const struct mesh_records *recs, struct blob *b)
 {
-	struct node *c;
+	struct blob *c;
+
+	if (recs->pool != NULL) {
+		if (b->refs == UINT32_MAX)
+			return NULL;
+		b->refs++;
+		return b;
+	}
+	if ((c = malloc(sizeof *c + b->len)) == NULL)
+		return NULL;
+	memcpy(c, b, sizeof *c + b->len);
+	c->refs = 1;
+	return c;
+}
+
+/* Fills the empty bucket dst with src's nodes and references to their
+ * records. On failure dst holds what it could take (mesh_records_free()
+ * walks it) and MESHD_E_NOMEM is returned. */
+static int bucket_clone(struct mesh_records *recs, struct bucket *dst, const struct bucket *src)
+{
+	size_t i;
 	unsigned k;
 
-	if ((c = malloc(sizeof *c)) == NULL)
-		return NULL;
-	*c = *n;
-	for (k = 0; k < NKINDS; k++) {
-		if (n->rec[k].bytes == NULL)
-			continue;
-		if ((c->rec[k].bytes = malloc(n->rec[k].len)) == NULL) {
-			while (k-- > 0)
-				free(c->rec[k].bytes);
-			free(c);
-			return NULL;
+	dst->gen = src->gen;
+	if (src->n == 0)
+		return 0;
+	if ((dst->v = calloc(src->n, sizeof *dst->v)) == NULL)
+		return MESHD_E_NOMEM;
+	dst->cap = src->n;
+	for (i = 0; i < src->n; i++) {
+		memcpy(dst->v[i].id, src->v[i].id, MESH_NODE_ID_LEN);
+		dst->n++;
+		for (k = 0; k < NKINDS; k++) {
+			struct blob *b = rec_of(&src->v[i], k), **slot;
+
+			if (b == NULL)
+				continue;
+			if ((slot = rec_slot(&dst->v[i], k, true)) == NULL ||
+			    (*slot = blob_clone(recs, b)) == NULL)
+				return MESHD_E_NOMEM;
 		}
-		memcpy(c->rec[k].bytes, n->rec[k].bytes, n->rec[k].len);
 	}
-	return c;
+	return 0;
 }
 
 struct mesh_records *mesh_records_clone(const struct mesh_records *src, int *err)
@@ -712,15 +955,15 @@ struct mesh_records *mesh_records_clone(const struct mesh_records *src, int *err
 		goto nomem;
 	*recs = *src;
 	/* what mesh_records_free() walks, filled one owned piece at a time */
+	recs->bk = NULL;
 	recs->npend = 0;
 	recs->cappend = src->npend;
 	recs->pend = NULL;
-	if ((recs->slots = calloc(recs->cap, sizeof *recs->slots)) == NULL ||
+	if ((recs->bk = calloc(MESH_RECORDS_BUCKETS, sizeof *recs->bk)) == NULL ||
 	    (src->npend > 0 && (recs->pend = calloc(src->npend, sizeof *recs->pend)) == NULL))
 		goto nomem;
-	/* same key and capacity: every node goes to the slot it had */
-	for (i = 0; i < src->cap; i++)
-		if (src->slots[i] != NULL && (recs->slots[i] = node_dup(src->slots[i])) == NULL)
+	for (i = 0; i < MESH_RECORDS_BUCKETS; i++)
+		if (bucket_clone(recs, &recs->bk[i], &src->bk[i]) != 0)
 			goto nomem;
 	for (i = 0; i < src->npend; i++) {
 		recs->pend[i] = src->pend[i];
@@ -746,28 +989,35 @@ uint64_t mesh_records_next_expiry(const struct mesh_records *recs)
 int mesh_records_handle_expiry(struct mesh_records *recs, uint64_t now_unix)
 {
 	uint64_t next = UINT64_MAX;
-	size_t i = 0;
+	size_t b, i;
 	unsigned k;
 
 	if (recs->busy)
 		return MESHD_E_STATE;
 	recs->busy = true;
-	while (i < recs->cap) {
-		struct node *n = recs->slots[i];
+	/* first every expiry with its events (the callback may look nodes up:
+	 * emptied ones stay in place until the second pass) */
+	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
+		for (i = 0; i < recs->bk[b].n; i++)
+			expire_node(recs, &recs->bk[b].v[i], now_unix);
+	for (b = 0; b < MESH_RECORDS_BUCKETS; b++) {
+		struct bucket *bk = &recs->bk[b];
+		size_t w = 0;
 
-		if (n == NULL) {
-			i++;
-			continue;
+		for (i = 0; i < bk->n; i++) {
+			if (node_empty(&bk->v[i])) {
+				recs->nnodes--;
+				continue;
+			}
+			if (w != i)
+				bk->v[w] = bk->v[i];
+			w++;
+			/* the exact next expiry, now that everything expired is gone */
+			for (k = 0; k < NKINDS; k++)
+				if (rec_of(&bk->v[i], k) != NULL && rec_of(&bk->v[i], k)->expires < next)
+					next = rec_of(&bk->v[i], k)->expires;
 		}
-		expire_node(recs, n, now_unix);
-		if (node_empty(n)) {
-			/* slot i now holds a node moved back, or nothing */
-			slot_delete(recs, i);
-			recs->nnodes--;
-			node_free(n);
-			continue;
-		}
-		i++;
+		bk->n = (uint32_t)w;
 	}
 	i = 0;
 	while (i < recs->npend) {
@@ -776,11 +1026,6 @@ int mesh_records_handle_expiry(struct mesh_records *recs, uint64_t now_unix)
 		else
 			i++;
 	}
-	/* the exact next expiry, now that everything expired is gone */
-	for (i = 0; i < recs->cap; i++)
-		for (k = 0; recs->slots[i] != NULL && k < NKINDS; k++)
-			if (recs->slots[i]->rec[k].bytes != NULL && recs->slots[i]->rec[k].expires < next)
-				next = recs->slots[i]->rec[k].expires;
 	for (i = 0; i < recs->npend; i++)
 		if (recs->pend[i].expires < next)
 			next = recs->pend[i].expires;
@@ -798,11 +1043,10 @@ int mesh_records_get(const struct mesh_records *recs, enum mesh_rec_kind kind,
 
 	*bytes = NULL;
 	*len = 0;
-	if (!kind_ok(kind) || (n = node_lookup(recs, node_id)) == NULL ||
-	    n->rec[kind - 1].bytes == NULL)
+	if (!kind_ok(kind) || (n = node_lookup(recs, node_id)) == NULL || rec_of(n, kind - 1) == NULL)
 		return MESHD_E_NOENT;
-	*bytes = n->rec[kind - 1].bytes;
-	*len = n->rec[kind - 1].len;
+	*bytes = rec_of(n, kind - 1)->bytes;
+	*len = rec_of(n, kind - 1)->len;
 	return 0;
 }
 
@@ -845,21 +1089,24 @@ int mesh_records_routes(const struct mesh_records *recs,
 int mesh_records_foreach(const struct mesh_records *recs, int kind,
     mesh_records_walk_fn *fn, void *ctx)
 {
-	size_t i;
+	size_t b, i;
 	unsigned k;
 	int r;
 
-	for (i = 0; i < recs->cap; i++) {
-		const struct node *n = recs->slots[i];
+	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
+		for (i = 0; i < recs->bk[b].n; i++) {
+			const struct node *n = &recs->bk[b].v[i];
 
-		for (k = 0; n != NULL && k < NKINDS; k++) {
-			if (n->rec[k].bytes == NULL || (kind != 0 && kind != (int)k + 1))
-				continue;
-			if ((r = fn(ctx, (enum mesh_rec_kind)(k + 1), n->id, n->rec[k].bytes,
-			    n->rec[k].len)) != 0)
-				return r;
+			for (k = 0; k < NKINDS; k++) {
+				const struct blob *bl = rec_of(n, k);
+
+				if (bl == NULL || (kind != 0 && kind != (int)k + 1))
+					continue;
+				if ((r = fn(ctx, (enum mesh_rec_kind)(k + 1), n->id, bl->bytes,
+				    bl->len)) != 0)
+					return r;
+			}
 		}
-	}
 	return 0;
 }
 
@@ -878,43 +1125,38 @@ size_t mesh_records_pending(const struct mesh_records *recs)
 
 /* ---- digest ---- */
 
-static int ref_cmp(const void *a, const void *b)
+static void entry_of(const struct node *n, unsigned k, struct mesh_digest_entry *e)
 {
-	const struct ref *x = a, *y = b;
-	int c = memcmp(x->n->id, y->n->id, MESH_NODE_ID_LEN);
+	const struct blob *bl = rec_of(n, k);
 
-	if (c != 0)
-		return c;
-	return x->k < y->k ? -1 : x->k > y->k;
+	e->kind = (uint8_t)(k + 1);
+	memcpy(e->node_id, n->id, MESH_NODE_ID_LEN);
+	e->version = bl->version;
+	memcpy(e->hash, bl->hash, MESH_DIGEST_HASH_LEN);
 }
 
-/* Every held record, in digest order. *out is NULL-safe to free. */
-static int collect(const struct mesh_records *recs, struct ref **out, size_t *nout)
+uint64_t mesh_records_bucket_gen(const struct mesh_records *recs, unsigned b)
 {
-	size_t total = mesh_records_count(recs, 0), i, n = 0;
-	struct ref *v;
+	return b < MESH_RECORDS_BUCKETS ? recs->bk[b].gen : 0;
+}
+
+size_t mesh_records_bucket_digest(const struct mesh_records *recs, unsigned b,
+    struct mesh_digest_entry *out, size_t cap)
+{
+	size_t i, n = 0;
 	unsigned k;
 
-	*out = NULL;
-	*nout = 0;
-	if ((v = malloc((total + 1) * sizeof *v)) == NULL)
-		return MESHD_E_NOMEM;
-	for (i = 0; i < recs->cap; i++)
-		for (k = 0; recs->slots[i] != NULL && k < NKINDS; k++)
-			if (recs->slots[i]->rec[k].bytes != NULL)
-				v[n++] = (struct ref){ .n = recs->slots[i], .k = k };
-	qsort(v, n, sizeof *v, ref_cmp);
-	*out = v;
-	*nout = n;
-	return 0;
-}
-
-static void ref_entry(const struct ref *rf, struct mesh_digest_entry *e)
-{
-	e->kind = (uint8_t)(rf->k + 1);
-	memcpy(e->node_id, rf->n->id, MESH_NODE_ID_LEN);
-	e->version = rf->n->rec[rf->k].version;
-	memcpy(e->hash, rf->n->rec[rf->k].hash, MESH_DIGEST_HASH_LEN);
+	if (b >= MESH_RECORDS_BUCKETS)
+		return 0;
+	for (i = 0; i < recs->bk[b].n; i++)
+		for (k = 0; k < NKINDS; k++) {
+			if (rec_of(&recs->bk[b].v[i], k) == NULL)
+				continue;
+			if (n < cap)
+				entry_of(&recs->bk[b].v[i], k, &out[n]);
+			n++;
+		}
+	return n;
 }
 
 void mesh_digest_clear(struct mesh_digest *d)
@@ -926,56 +1168,55 @@ void mesh_digest_clear(struct mesh_digest *d)
 
 int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d)
 {
-	struct ref *v;
-	size_t n, i;
-	int r;
+	size_t total = mesh_records_count(recs, 0), b;
 
 	d->e = NULL;
 	d->n = 0;
-	if ((r = collect(recs, &v, &n)) != 0)
-		return r;
-	if ((d->e = calloc(n + 1, sizeof *d->e)) == NULL) {
-		free(v);
+	if ((d->e = calloc(total + 1, sizeof *d->e)) == NULL)
 		return MESHD_E_NOMEM;
-	}
-	for (i = 0; i < n; i++)
-		ref_entry(&v[i], &d->e[i]);
-	d->n = n;
-	free(v);
+	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
+		d->n += mesh_records_bucket_digest(recs, (unsigned)b, d->e + d->n, total - d->n);
 	return 0;
 }
 
 int mesh_records_set_hash(struct mesh_records *recs, uint8_t out[MESH_RECORDS_SET_HASH_LEN])
 {
+	enum { ENT_LEN = 1 + MESH_NODE_ID_LEN + 8 + REC_HASH_LEN, BATCH = 32 };
 	crypto_generichash_state st;
-	struct ref *v;
-	size_t n, i;
-	int r;
+	uint8_t buf[BATCH * ENT_LEN];
+	struct wr w;
+	size_t b, i;
+	unsigned k;
 
 	if (recs->hash_ok) {
 		memcpy(out, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
 		return 0;
 	}
-	memset(out, 0, MESH_RECORDS_SET_HASH_LEN);
-	if ((r = collect(recs, &v, &n)) != 0)
-		return r;
 	crypto_generichash_init(&st, NULL, 0, MESH_RECORDS_SET_HASH_LEN);
 	crypto_generichash_update(&st, (const uint8_t *)MESH_RECORDS_SET_DOMAIN,
 	    strlen(MESH_RECORDS_SET_DOMAIN));
-	for (i = 0; i < n; i++) {
-		const struct rec *rc = &v[i].n->rec[v[i].k];
-		uint8_t hdr[1 + MESH_NODE_ID_LEN + 8];
-		struct wr w;
+	/* entries go to the hash BATCH at a time: the same bytes, fewer calls */
+	wr_init(&w, buf, sizeof buf);
+	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
+		for (i = 0; i < recs->bk[b].n; i++) {
+			const struct node *n = &recs->bk[b].v[i];
 
-		wr_init(&w, hdr, sizeof hdr);
-		(void)wr_u8(&w, (uint8_t)(v[i].k + 1));
-		(void)wr_bytes(&w, v[i].n->id, MESH_NODE_ID_LEN);
-		(void)wr_u64(&w, rc->version);
-		crypto_generichash_update(&st, hdr, sizeof hdr);
-		crypto_generichash_update(&st, rc->hash, sizeof rc->hash);
-	}
+			for (k = 0; k < NKINDS; k++) {
+				const struct blob *bl = rec_of(n, k);
+
+				if (bl == NULL)
+					continue;
+				if (w.cap - w.off < ENT_LEN) {
+					crypto_generichash_update(&st, buf, w.off);
+					wr_init(&w, buf, sizeof buf);
+				}
+				(void)(wr_u8(&w, (uint8_t)(k + 1)) ||
+				    wr_bytes(&w, n->id, MESH_NODE_ID_LEN) ||
+				    wr_u64(&w, bl->version) || wr_bytes(&w, bl->hash, REC_HASH_LEN));
+			}
+		}
+	crypto_generichash_update(&st, buf, w.off);
 	crypto_generichash_final(&st, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
-	free(v);
 	recs->hash_ok = true;
 	memcpy(out, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
 	return 0;

@@ -118,8 +118,33 @@ struct mesh_rec_event {
  * ENDPOINTS_CHANGED or ROUTES_CHANGED. */
 typedef void mesh_records_event_fn(void *ctx, const struct mesh_rec_event *ev);
 
+/* ---- shared record buffers ----
+ *
+ * A pool holds the bytes of signed records once for several record sets:
+ * a record (kind and bytes) that n sets hold is stored once, with a count of
+ * its holders, and each set keeps a pointer. What a set stores per record is
+ * then a small index entry instead of a copy of a few hundred bytes. Every
+ * set still decodes and verifies a record itself before it takes a
+ * reference: sharing changes where the bytes live, not what a set accepts.
+ * Records are interned by a keyed hash of their bytes and compared byte for
+ * byte. A set without a pool keeps its own buffers.
+ *
+ * Not thread-safe: every set of one pool must be used from one thread. The
+ * pool must outlive its sets (free it after the last of them).
+ */
+struct mesh_rec_pool;
+
+/* A new, empty pool. NULL with *err = MESHD_E_NOMEM. */
+struct mesh_rec_pool *mesh_rec_pool_new(int *err);
+/* Frees the pool; NULL is a no-op. Every set using it must be freed first. */
+void mesh_rec_pool_free(struct mesh_rec_pool *pool);
+/* Distinct records held by the pool's sets, and the sum of their lengths. */
+size_t mesh_rec_pool_count(const struct mesh_rec_pool *pool);
+size_t mesh_rec_pool_bytes(const struct mesh_rec_pool *pool);
+
 struct mesh_records_cfg {
 	uint8_t authority_pk[MESH_PK_LEN];
+	struct mesh_rec_pool *pool;	/* NULL: this set's own buffers */
 	size_t max_nodes;		/* 0: MESH_RECORDS_MAX_NODES */
 	size_t max_pending;		/* 0: MESH_RECORDS_PENDING_MAX */
 	mesh_records_event_fn *on_event;	/* may be NULL */
@@ -134,10 +159,13 @@ struct mesh_records *mesh_records_new(const struct mesh_records_cfg *cfg, int *e
 /* Frees the set and every record; NULL is a no-op. No events. */
 void mesh_records_free(struct mesh_records *recs);
 /* A new set holding what src holds (records, pending orphans, caps, event
- * callback and ctx, table key), so that it answers and merges exactly as src
- * would from here on; the two are independent afterwards. No events, no
- * signature checks: a snapshot to start many runs from one state. NULL with
- * *err = MESHD_E_NOMEM, or MESHD_E_STATE (called from src's event callback). */
+ * callback and ctx, pool, bucket generations), so that it answers and merges
+ * exactly as src would from here on; the two are independent afterwards.
+ * With a pool the clone uses src's pool (it takes references to src's
+ * records, so the pool must outlive it too); without one it copies them.
+ * No events, no signature checks: a snapshot to start many runs from one
+ * state. NULL with *err = MESHD_E_NOMEM, or MESHD_E_STATE (called from
+ * src's event callback). */
 struct mesh_records *mesh_records_clone(const struct mesh_records *src, int *err);
 
 /* Merges one record received from anyone (the bytes are copied). Returns a
@@ -209,6 +237,21 @@ struct mesh_digest {
 	struct mesh_digest_entry *e;	/* owned; free with mesh_digest_clear() */
 	size_t n;
 };
+
+/* Records are kept in digest order, in MESH_RECORDS_BUCKETS buckets by the
+ * first byte of the node id, so a digest costs no sort, and a reader that
+ * caches something per bucket (gossip's bucket hashes) can tell which
+ * buckets changed. */
+enum { MESH_RECORDS_BUCKETS = 256 };
+
+/* A number that changes whenever a record of bucket b (node ids starting
+ * with byte b) is stored or dropped, and never comes back within one set;
+ * 0 for a bucket that never held anything. */
+uint64_t mesh_records_bucket_gen(const struct mesh_records *recs, unsigned b);
+/* The digest entries of bucket b, in digest order: writes the first
+ * min(n, cap) to out and returns n, the number of entries in the bucket. */
+size_t mesh_records_bucket_digest(const struct mesh_records *recs, unsigned b,
+    struct mesh_digest_entry *out, size_t cap);
 
 /* Fills d (initially empty or cleared) with our digest. 0 or MESHD_E_NOMEM. */
 int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d);

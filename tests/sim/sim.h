@@ -4,8 +4,9 @@
  * One virtual clock: a min-heap of events ordered by (time, sequence number),
  * so equal times replay in insertion order and a run with the same seed is
  * the same run. Each node has its own record set (mesh/records.h) and gossip
- * engine (mesh/gossip.h). send() upcalls become deliveries after a fixed
- * latency, or are lost with a seeded probability. A datagram is delivered
+ * engine (mesh/gossip.h); the sets share one pool of record bytes, so a
+ * record every node holds is stored once. send() upcalls become deliveries
+ * after a fixed latency, or are lost with a seeded probability. A datagram is delivered
  * only if the receiver holds the sender's certificate: "a WireGuard session
  * can be established once you know its cert" (both ends must know each
  * other). Nodes become reachable to each other as they learn certs
@@ -27,8 +28,10 @@
 #define MESHD_TESTS_SIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "mesh/gossip.h"
 #include "util/time.h"
 
 enum {
@@ -53,9 +56,11 @@ mtime_ns sim_now(const struct sim *s);
 /* Runs every event up to and including virtual time t. */
 void sim_run_until(struct sim *s, mtime_ns t);
 
-/* True when every online node holds the cert and an endpoint record of
- * every joined, non-revoked node (online or not) and all their set hashes
- * are equal. */
+/* True when all online nodes hold the same records (equal set hashes), and
+ * so each other's cert and endpoint record (every node holds its own). A
+ * node that left counts only through the set hashes: its records are held
+ * by every online node or by none (one that left before anybody learnt its
+ * endpoint record cannot be required). */
 bool sim_converged(struct sim *s);
 
 /* Churn. sim_join(): spare node i (not joined yet) is admitted by 1-3 random
@@ -69,6 +74,14 @@ unsigned sim_online_count(const struct sim *s);
 unsigned sim_known_by(struct sim *s, unsigned i);
 /* Datagrams dropped because the receiver had left. */
 uint64_t sim_dropped_offline(const struct sim *s);
+
+/* The gossip engines' counters (mesh_gossip_get_stats), summed over all
+ * nodes. */
+void sim_gossip_totals(const struct sim *s, struct mesh_gossip_stats *sum);
+
+/* Distinct records held by all nodes together and their bytes: every node's
+ * record set refers to one shared copy (mesh_rec_pool in mesh/records.h). */
+void sim_pool_stats(const struct sim *s, size_t *records, size_t *bytes);
 
 /* Signature checks answered from the memo / done for real (sim_verify.c). */
 void sim_verify_stats(uint64_t *hits, uint64_t *misses);
