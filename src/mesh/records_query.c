@@ -23,40 +23,44 @@ int mesh_records_get(const struct mesh_records *recs, enum mesh_rec_kind kind,
 	return 0;
 }
 
-int mesh_records_cert(const struct mesh_records *recs,
-    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_cert *out)
+/* The held record of that kind decoded into out, the kind's struct (zeroed
+ * first): one lookup and one error for the three decoded views below.
+ * 0 or MESHD_E_NOENT. */
+static int get_decoded(const struct mesh_records *recs, enum mesh_rec_kind kind,
+    const uint8_t node_id[MESH_NODE_ID_LEN], void *out, size_t out_len)
 {
 	const uint8_t *b;
 	size_t len;
+	int r = MESHD_E_NOENT;
 
-	memset(out, 0, sizeof *out);
-	if (mesh_records_get(recs, MESH_REC_CERT, node_id, &b, &len) != 0)
+	memset(out, 0, out_len);
+	if (mesh_records_get(recs, kind, node_id, &b, &len) != 0)
 		return MESHD_E_NOENT;
-	return mesh_cert_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
+	if (kind == MESH_REC_CERT)
+		r = mesh_cert_decode(b, len, out);
+	else if (kind == MESH_REC_ENDPOINTS)
+		r = mesh_endpoints_decode(b, len, out);
+	else if (kind == MESH_REC_ROUTES)
+		r = mesh_routes_decode(b, len, out);
+	return r == 0 ? 0 : MESHD_E_NOENT;
+}
+
+int mesh_records_cert(const struct mesh_records *recs,
+    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_cert *out)
+{
+	return get_decoded(recs, MESH_REC_CERT, node_id, out, sizeof *out);
 }
 
 int mesh_records_endpoints(const struct mesh_records *recs,
     const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_endpoints *out)
 {
-	const uint8_t *b;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (mesh_records_get(recs, MESH_REC_ENDPOINTS, node_id, &b, &len) != 0)
-		return MESHD_E_NOENT;
-	return mesh_endpoints_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
+	return get_decoded(recs, MESH_REC_ENDPOINTS, node_id, out, sizeof *out);
 }
 
 int mesh_records_routes(const struct mesh_records *recs,
     const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_routes *out)
 {
-	const uint8_t *b;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (mesh_records_get(recs, MESH_REC_ROUTES, node_id, &b, &len) != 0)
-		return MESHD_E_NOENT;
-	return mesh_routes_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
+	return get_decoded(recs, MESH_REC_ROUTES, node_id, out, sizeof *out);
 }
 
 int mesh_records_foreach(const struct mesh_records *recs, int kind,
