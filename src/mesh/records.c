@@ -6,7 +6,9 @@
  * A held record is a struct blob: its bytes and what decoding them gave
  * (version, expiry, record hash, a cert's signing key), immutable, counted
  * by its holders. With a pool (records.h) blobs are interned across sets;
- * without one each set's blobs are its own (count 1).
+ * without one each set's blobs are its own (count 1). Blobs and the pool
+ * are in records_pool.c, the read side of the set in records_query.c, the
+ * layout they share in records_internal.h.
  *
  * Sorted arrays instead of a hash table: the digest and the set hash walk
  * the records in digest order without sorting, and a node costs its id and
@@ -20,308 +22,14 @@
 
 #include <sodium.h>
 
-#include "mesh/records.h"
+#include "mesh/records_internal.h"
 #include "util/err.h"
 
 enum {
-	NKINDS = 4,
-	K_CERT = MESH_REC_CERT - 1,
-	K_REVOKE = MESH_REC_REVOKE - 1,
-	K_EP = MESH_REC_ENDPOINTS - 1,
-	K_RT = MESH_REC_ROUTES - 1,
 	PENDING_MIN = 4,		/* first allocation of the pending set */
-	REC_HASH_LEN = 32,
-	POOL_MIN = 64,
-	REC_LEN_MAX = UINT16_MAX,
 };
-
-_Static_assert((int)MESH_DIGEST_HASH_LEN <= (int)REC_HASH_LEN, "digest hash");
-_Static_assert((int)MESH_CERT_MAX_LEN <= (int)REC_LEN_MAX, "record length fits a u16");
-
-/* One record as held: immutable once made. */
-struct blob {
-	uint32_t refs;			/* sets holding it */
-	uint16_t len;
-	uint8_t kind;			/* MESH_REC_* */
-	uint64_t version;		/* issued_at, revoked_at or seq */
-	uint64_t expires;		/* unix s; UINT64_MAX for tombstones, routes */
-	uint64_t pkey;			/* pooled: SipHash of kind and bytes */
-	uint8_t hash[REC_HASH_LEN];
-	uint8_t sign_pk[MESH_PK_LEN];	/* CERT: the member's key; else zeros */
-	uint8_t bytes[];
-};
-
-/* Looked up by a keyed SipHash of the bytes, so that a record the pool has
- * already costs no BLAKE2b (its record hash is in the blob). */
-struct mesh_rec_pool {
-	struct blob **slots;		/* open addressing by pkey, linear probing */
-	size_t cap;			/* power of two */
-	size_t n, bytes;
-	uint8_t key[crypto_shorthash_KEYBYTES];
-};
-
-/* The kinds most nodes never have (a tombstone, routes), out of line. */
-struct rare {
-	struct blob *revoke, *routes;
-};
-
-/* 40 bytes (64-bit): in a big mesh every member costs this in every set. */
-struct node {
-	uint8_t id[MESH_NODE_ID_LEN];
-	struct blob *cert, *ep;		/* NULL when absent */
-	struct rare *rare;		/* NULL when it would hold nothing */
-};
-
-struct bucket {
-	struct node *v;			/* sorted by id */
-	uint32_t n, cap;
-	uint64_t gen;			/* mesh_records_bucket_gen() */
-};
-
-struct pending {
-	uint8_t kind;			/* MESH_REC_ENDPOINTS or MESH_REC_ROUTES */
-	uint8_t node_id[MESH_NODE_ID_LEN];
-	uint8_t *bytes;			/* owned */
-	size_t len;
-	uint64_t expires;		/* unix s */
-	uint64_t order;			/* arrival; the smallest is evicted first */
-};
-
-struct mesh_records {
-	uint8_t authority_pk[MESH_PK_LEN];
-	uint8_t mesh_id[MESH_ID_LEN];
-	size_t max_nodes, max_pending;
-	mesh_records_event_fn *on_event;
-	void *ctx;
-	struct mesh_rec_pool *pool;	/* borrowed; NULL: private blobs */
-	struct bucket *bk;		/* MESH_RECORDS_BUCKETS */
-	uint64_t gen;			/* last bucket generation handed out */
-	size_t nnodes;
-	size_t count[NKINDS];
-	struct pending *pend;		/* cappend entries, grown to need */
-	size_t npend, cappend;		/* cappend <= max_pending */
-	uint64_t pend_order;
-	uint64_t next_exp;		/* lower bound of the next expiry */
-	bool busy;			/* inside merge or expiry */
-	bool hash_ok;
-	uint8_t set_hash[MESH_RECORDS_SET_HASH_LEN];
-};
-
-static bool kind_ok(int kind)
-{
-	return kind >= MESH_REC_CERT && kind <= MESH_REC_ROUTES;
-}
-
-/* ---- blobs and the pool ---- */
-
-static void rec_hash(unsigned k, const uint8_t *bytes, size_t len, uint8_t out[REC_HASH_LEN])
-{
-	crypto_generichash_state st;
-	uint8_t kind = (uint8_t)(k + 1);
-
-	crypto_generichash_init(&st, NULL, 0, REC_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)MESH_RECORD_HASH_DOMAIN,
-	    strlen(MESH_RECORD_HASH_DOMAIN));
-	crypto_generichash_update(&st, &kind, 1);
-	crypto_generichash_update(&st, bytes, len);
-	crypto_generichash_final(&st, out, REC_HASH_LEN);
-}
-
-static uint64_t pool_key(const struct mesh_rec_pool *p, uint8_t kind, const uint8_t *bytes,
-    size_t len)
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, bytes, len, p->key);
-	memcpy(&v, h, sizeof v);
-	return v ^ ((uint64_t)kind * 0x9e3779b97f4a7c15ULL);
-}
-
-static size_t pool_home(size_t cap, uint64_t pkey)
-{
-	return (size_t)pkey & (cap - 1);
-}
-
-static bool blob_is(const struct blob *b, uint64_t pkey, uint8_t kind, const uint8_t *bytes,
-    size_t len)
-{
-	return b->pkey == pkey && b->kind == kind && b->len == len &&
-	    memcmp(b->bytes, bytes, len) == 0;
-}
-
-/* The slot holding that record, or the empty slot where it would go. */
-static size_t pool_find(const struct mesh_rec_pool *p, uint64_t pkey, uint8_t kind,
-    const uint8_t *bytes, size_t len)
-{
-	size_t mask = p->cap - 1, i = pool_home(p->cap, pkey);
-
-	while (p->slots[i] != NULL && !blob_is(p->slots[i], pkey, kind, bytes, len))
-		i = (i + 1) & mask;
-	return i;
-}
-
-static int pool_grow(struct mesh_rec_pool *p)
-{
-	size_t ncap = p->cap ? 2 * p->cap : POOL_MIN, i, j;
-	struct blob **ns = calloc(ncap, sizeof *ns);
-
-	if (ns == NULL)
-		return MESHD_E_NOMEM;
-	for (i = 0; i < p->cap; i++) {
-		struct blob *b = p->slots[i];
-
-		if (b == NULL)
-			continue;
-		for (j = pool_home(ncap, b->pkey); ns[j] != NULL; j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = b;
-	}
-	free(p->slots);
-	p->slots = ns;
-	p->cap = ncap;
-	return 0;
-}
-
-/* Takes b out of the table (backward-shift deletion). */
-static void pool_remove(struct mesh_rec_pool *p, const struct blob *b)
-{
-	size_t mask = p->cap - 1, i = pool_home(p->cap, b->pkey), j;
-
-	while (p->slots[i] != b)
-		i = (i + 1) & mask;
-	p->slots[i] = NULL;
-	p->n--;
-	p->bytes -= b->len;
-	for (j = i;;) {
-		struct blob *m;
-		size_t k;
-		bool stay;
-
-		j = (j + 1) & mask;
-		if ((m = p->slots[j]) == NULL)
-			break;
-		k = pool_home(p->cap, m->pkey);
-		stay = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-		if (stay)
-			continue;
-		p->slots[i] = m;
-		p->slots[j] = NULL;
-		i = j;
-	}
-}
-
-struct mesh_rec_pool *mesh_rec_pool_new(int *err)
-{
-	struct mesh_rec_pool *p = calloc(1, sizeof *p);
-
-	*err = 0;
-	if (p == NULL || pool_grow(p) != 0) {
-		free(p);
-		*err = MESHD_E_NOMEM;
-		return NULL;
-	}
-	crypto_shorthash_keygen(p->key);
-	return p;
-}
-
-void mesh_rec_pool_free(struct mesh_rec_pool *pool)
-{
-	if (pool == NULL)
-		return;
-	free(pool->slots);
-	free(pool);
-}
-
-size_t mesh_rec_pool_count(const struct mesh_rec_pool *pool)
-{
-	return pool->n;
-}
-
-size_t mesh_rec_pool_bytes(const struct mesh_rec_pool *pool)
-{
-	return pool->bytes;
-}
-
-/* A reference to the blob of record (k, bytes): the pool's if it has one,
- * else a new one. version, expires and sign_pk (NULL: none) are what the
- * caller decoded from the bytes, so an interned blob has the same. 0 or
- * MESHD_E_NOMEM. */
-static int blob_get(struct mesh_records *recs, unsigned k, const uint8_t *bytes, size_t len,
-    uint64_t version, uint64_t expires, const uint8_t *sign_pk, struct blob **out)
-{
-	struct mesh_rec_pool *p = recs->pool;
-	uint8_t kind = (uint8_t)(k + 1);
-	uint64_t pkey = 0;
-	struct blob *b;
-	size_t i = 0;
-
-	*out = NULL;
-	if (len > REC_LEN_MAX)
-		return MESHD_E_NOMEM;	/* cannot happen: the kinds cap lengths */
-	if (p != NULL) {
-		pkey = pool_key(p, kind, bytes, len);
-		i = pool_find(p, pkey, kind, bytes, len);
-		if ((b = p->slots[i]) != NULL) {
-			if (b->refs == UINT32_MAX)
-				return MESHD_E_NOMEM;
-			b->refs++;
-			*out = b;
-			return 0;
-		}
-		if ((p->n + 1) * 2 > p->cap) {
-			if (pool_grow(p) != 0)
-				return MESHD_E_NOMEM;
-			i = pool_find(p, pkey, kind, bytes, len);
-		}
-	}
-	if ((b = malloc(sizeof *b + len)) == NULL)
-		return MESHD_E_NOMEM;
-	memset(b, 0, sizeof *b);
-	b->refs = 1;
-	b->len = (uint16_t)len;
-	b->kind = kind;
-	b->version = version;
-	b->expires = expires;
-	b->pkey = pkey;
-	rec_hash(k, bytes, len, b->hash);
-	if (sign_pk != NULL)
-		memcpy(b->sign_pk, sign_pk, MESH_PK_LEN);
-	memcpy(b->bytes, bytes, len);
-	if (p != NULL) {
-		p->slots[i] = b;
-		p->n++;
-		p->bytes += len;
-	}
-	*out = b;
-	return 0;
-}
-
-static void blob_put(struct mesh_records *recs, struct blob *b)
-{
-	if (b == NULL || --b->refs > 0)
-		return;
-	if (recs->pool != NULL)
-		pool_remove(recs->pool, b);
-	free(b);
-}
 
 /* ---- nodes ---- */
-
-/* n's record of kind k (0-based), NULL when absent. */
-static struct blob *rec_of(const struct node *n, unsigned k)
-{
-	switch (k) {
-	case K_CERT:
-		return n->cert;
-	case K_EP:
-		return n->ep;
-	case K_REVOKE:
-		return n->rare != NULL ? n->rare->revoke : NULL;
-	default:
-		return n->rare != NULL ? n->rare->routes : NULL;
-	}
-}
 
 /* Where n keeps its record of kind k; allocates the rare part when asked
  * to. NULL when out of memory (or absent and alloc false). */
@@ -361,7 +69,7 @@ static size_t bucket_find(const struct bucket *bk, const uint8_t id[MESH_NODE_ID
 	return lo;
 }
 
-static struct node *node_lookup(const struct mesh_records *recs,
+struct node *records_node_lookup(const struct mesh_records *recs,
     const uint8_t id[MESH_NODE_ID_LEN])
 {
 	const struct bucket *bk = &recs->bk[id[0]];
@@ -471,13 +179,13 @@ static int rec_set(struct mesh_records *recs, struct node *n, unsigned k, const 
 
 	if (slot == NULL)
 		return MESHD_E_NOMEM;
-	if ((r = blob_get(recs, k, bytes, len, version, expires, sign_pk, &b)) != 0) {
+	if ((r = records_blob_get(recs, k, bytes, len, version, expires, sign_pk, &b)) != 0) {
 		rare_gc(n);
 		return r;
 	}
 	if (*slot == NULL)
 		recs->count[k]++;
-	blob_put(recs, *slot);
+	records_blob_put(recs, *slot);
 	*slot = b;
 	if (expires < recs->next_exp)
 		recs->next_exp = expires;
@@ -491,7 +199,7 @@ static void rec_drop(struct mesh_records *recs, struct node *n, unsigned k)
 
 	if (slot == NULL || *slot == NULL)
 		return;
-	blob_put(recs, *slot);
+	records_blob_put(recs, *slot);
 	*slot = NULL;
 	rare_gc(n);
 	recs->count[k]--;
@@ -703,7 +411,7 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 	if (len > MESH_CERT_MAX_LEN || mesh_cert_decode(bytes, len, &c) != 0 ||
 	    !mesh_cert_verify(&c, recs->authority_pk, now))
 		return MESH_MERGE_INVALID;
-	if ((n = node_lookup(recs, c.node_id)) != NULL) {
+	if ((n = records_node_lookup(recs, c.node_id)) != NULL) {
 		expire_node(recs, n, now);
 		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
@@ -750,7 +458,7 @@ static int merge_revoke(struct mesh_records *recs, const uint8_t *bytes, size_t 
 	if (len != MESH_REVOKE_LEN || mesh_revoke_decode(bytes, len, &rv) != 0 ||
 	    !mesh_revoke_verify(&rv, recs->authority_pk))
 		return MESH_MERGE_INVALID;
-	if ((n = node_lookup(recs, rv.node_id)) != NULL) {
+	if ((n = records_node_lookup(recs, rv.node_id)) != NULL) {
 		expire_node(recs, n, now);
 		if (rec_of(n, K_REVOKE) != NULL &&
 		    rec_cmp(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE)) <= 0)
@@ -780,7 +488,7 @@ static int merge_signed(struct mesh_records *recs, unsigned k, const uint8_t *by
 	if (signed_decode(k, bytes, len, &rec) != 0 ||
 	    !mesh_envelope_fresh(signed_kinds[k].env, &rec.env, recs->mesh_id, now))
 		return MESH_MERGE_INVALID;
-	if ((n = node_lookup(recs, rec.env.node_id)) != NULL) {
+	if ((n = records_node_lookup(recs, rec.env.node_id)) != NULL) {
 		expire_node(recs, n, now);
 		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
@@ -821,7 +529,7 @@ int mesh_records_merge(struct mesh_records *recs, enum mesh_rec_kind kind,
 	 * failed half-way). Every kind starts with u8 version | mesh_id |
 	 * node_id, so the node is found again from the bytes. */
 	if (kind_ok(kind) && len >= 1 + MESH_ID_LEN + MESH_NODE_ID_LEN &&
-	    (n = node_lookup(recs, bytes + 1 + MESH_ID_LEN)) != NULL)
+	    (n = records_node_lookup(recs, bytes + 1 + MESH_ID_LEN)) != NULL)
 		node_gc(recs, n);
 	recs->busy = false;
 	return r;
@@ -880,7 +588,7 @@ void mesh_records_free(struct mesh_records *recs)
 	for (b = 0; recs->bk != NULL && b < MESH_RECORDS_BUCKETS; b++) {
 		for (i = 0; i < recs->bk[b].n; i++) {
 			for (k = 0; k < NKINDS; k++)
-				blob_put(recs, rec_of(&recs->bk[b].v[i], k));
+				records_blob_put(recs, rec_of(&recs->bk[b].v[i], k));
 			free(recs->bk[b].v[i].rare);
 		}
 		free(recs->bk[b].v);
@@ -890,25 +598,6 @@ void mesh_records_free(struct mesh_records *recs)
 	free(recs->bk);
 	free(recs->pend);
 	free(recs);
-}
-
-/* A reference for a clone to hold: b itself when it is pooled (the clone
- * shares the pool), else a private copy. NULL when out of memory. */
-static struct blob *blob_clone(const struct mesh_records *recs, struct blob *b)
-{
-	struct blob *c;
-
-	if (recs->pool != NULL) {
-		if (b->refs == UINT32_MAX)
-			return NULL;
-		b->refs++;
-		return b;
-	}
-	if ((c = malloc(sizeof *c + b->len)) == NULL)
-		return NULL;
-	memcpy(c, b, sizeof *c + b->len);
-	c->refs = 1;
-	return c;
 }
 
 /* Fills the empty bucket dst with src's nodes and references to their
@@ -934,7 +623,7 @@ static int bucket_clone(struct mesh_records *recs, struct bucket *dst, const str
 			if (b == NULL)
 				continue;
 			if ((slot = rec_slot(&dst->v[i], k, true)) == NULL ||
-			    (*slot = blob_clone(recs, b)) == NULL)
+			    (*slot = records_blob_clone(recs, b)) == NULL)
 				return MESHD_E_NOMEM;
 		}
 	}
@@ -1031,193 +720,5 @@ int mesh_records_handle_expiry(struct mesh_records *recs, uint64_t now_unix)
 			next = recs->pend[i].expires;
 	recs->next_exp = next;
 	recs->busy = false;
-	return 0;
-}
-
-/* ---- lookups ---- */
-
-int mesh_records_get(const struct mesh_records *recs, enum mesh_rec_kind kind,
-    const uint8_t node_id[MESH_NODE_ID_LEN], const uint8_t **bytes, size_t *len)
-{
-	const struct node *n;
-
-	*bytes = NULL;
-	*len = 0;
-	if (!kind_ok(kind) || (n = node_lookup(recs, node_id)) == NULL || rec_of(n, kind - 1) == NULL)
-		return MESHD_E_NOENT;
-	*bytes = rec_of(n, kind - 1)->bytes;
-	*len = rec_of(n, kind - 1)->len;
-	return 0;
-}
-
-int mesh_records_cert(const struct mesh_records *recs,
-    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_cert *out)
-{
-	const uint8_t *b;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (mesh_records_get(recs, MESH_REC_CERT, node_id, &b, &len) != 0)
-		return MESHD_E_NOENT;
-	return mesh_cert_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
-}
-
-int mesh_records_endpoints(const struct mesh_records *recs,
-    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_endpoints *out)
-{
-	const uint8_t *b;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (mesh_records_get(recs, MESH_REC_ENDPOINTS, node_id, &b, &len) != 0)
-		return MESHD_E_NOENT;
-	return mesh_endpoints_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
-}
-
-int mesh_records_routes(const struct mesh_records *recs,
-    const uint8_t node_id[MESH_NODE_ID_LEN], struct mesh_routes *out)
-{
-	const uint8_t *b;
-	size_t len;
-
-	memset(out, 0, sizeof *out);
-	if (mesh_records_get(recs, MESH_REC_ROUTES, node_id, &b, &len) != 0)
-		return MESHD_E_NOENT;
-	return mesh_routes_decode(b, len, out) == 0 ? 0 : MESHD_E_NOENT;
-}
-
-int mesh_records_foreach(const struct mesh_records *recs, int kind,
-    mesh_records_walk_fn *fn, void *ctx)
-{
-	size_t b, i;
-	unsigned k;
-	int r;
-
-	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
-		for (i = 0; i < recs->bk[b].n; i++) {
-			const struct node *n = &recs->bk[b].v[i];
-
-			for (k = 0; k < NKINDS; k++) {
-				const struct blob *bl = rec_of(n, k);
-
-				if (bl == NULL || (kind != 0 && kind != (int)k + 1))
-					continue;
-				if ((r = fn(ctx, (enum mesh_rec_kind)(k + 1), n->id, bl->bytes,
-				    bl->len)) != 0)
-					return r;
-			}
-		}
-	return 0;
-}
-
-size_t mesh_records_count(const struct mesh_records *recs, int kind)
-{
-	if (kind == 0)
-		return recs->count[K_CERT] + recs->count[K_REVOKE] + recs->count[K_EP] +
-		    recs->count[K_RT];
-	return kind_ok(kind) ? recs->count[kind - 1] : 0;
-}
-
-size_t mesh_records_pending(const struct mesh_records *recs)
-{
-	return recs->npend;
-}
-
-/* ---- digest ---- */
-
-static void entry_of(const struct node *n, unsigned k, struct mesh_digest_entry *e)
-{
-	const struct blob *bl = rec_of(n, k);
-
-	e->kind = (uint8_t)(k + 1);
-	memcpy(e->node_id, n->id, MESH_NODE_ID_LEN);
-	e->version = bl->version;
-	memcpy(e->hash, bl->hash, MESH_DIGEST_HASH_LEN);
-}
-
-uint64_t mesh_records_bucket_gen(const struct mesh_records *recs, unsigned b)
-{
-	return b < MESH_RECORDS_BUCKETS ? recs->bk[b].gen : 0;
-}
-
-size_t mesh_records_bucket_digest(const struct mesh_records *recs, unsigned b,
-    struct mesh_digest_entry *out, size_t cap)
-{
-	size_t i, n = 0;
-	unsigned k;
-
-	if (b >= MESH_RECORDS_BUCKETS)
-		return 0;
-	for (i = 0; i < recs->bk[b].n; i++)
-		for (k = 0; k < NKINDS; k++) {
-			if (rec_of(&recs->bk[b].v[i], k) == NULL)
-				continue;
-			if (n < cap)
-				entry_of(&recs->bk[b].v[i], k, &out[n]);
-			n++;
-		}
-	return n;
-}
-
-void mesh_digest_clear(struct mesh_digest *d)
-{
-	free(d->e);
-	d->e = NULL;
-	d->n = 0;
-}
-
-int mesh_records_digest(const struct mesh_records *recs, struct mesh_digest *d)
-{
-	size_t total = mesh_records_count(recs, 0), b;
-
-	d->e = NULL;
-	d->n = 0;
-	if ((d->e = calloc(total + 1, sizeof *d->e)) == NULL)
-		return MESHD_E_NOMEM;
-	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
-		d->n += mesh_records_bucket_digest(recs, (unsigned)b, d->e + d->n, total - d->n);
-	return 0;
-}
-
-int mesh_records_set_hash(struct mesh_records *recs, uint8_t out[MESH_RECORDS_SET_HASH_LEN])
-{
-	enum { ENT_LEN = 1 + MESH_NODE_ID_LEN + 8 + REC_HASH_LEN, BATCH = 32 };
-	crypto_generichash_state st;
-	uint8_t buf[BATCH * ENT_LEN];
-	struct wr w;
-	size_t b, i;
-	unsigned k;
-
-	if (recs->hash_ok) {
-		memcpy(out, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
-		return 0;
-	}
-	crypto_generichash_init(&st, NULL, 0, MESH_RECORDS_SET_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)MESH_RECORDS_SET_DOMAIN,
-	    strlen(MESH_RECORDS_SET_DOMAIN));
-	/* entries go to the hash BATCH at a time: the same bytes, fewer calls */
-	wr_init(&w, buf, sizeof buf);
-	for (b = 0; b < MESH_RECORDS_BUCKETS; b++)
-		for (i = 0; i < recs->bk[b].n; i++) {
-			const struct node *n = &recs->bk[b].v[i];
-
-			for (k = 0; k < NKINDS; k++) {
-				const struct blob *bl = rec_of(n, k);
-
-				if (bl == NULL)
-					continue;
-				if (w.cap - w.off < ENT_LEN) {
-					crypto_generichash_update(&st, buf, w.off);
-					wr_init(&w, buf, sizeof buf);
-				}
-				(void)(wr_u8(&w, (uint8_t)(k + 1)) ||
-				    wr_bytes(&w, n->id, MESH_NODE_ID_LEN) ||
-				    wr_u64(&w, bl->version) || wr_bytes(&w, bl->hash, REC_HASH_LEN));
-			}
-		}
-	crypto_generichash_update(&st, buf, w.off);
-	crypto_generichash_final(&st, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
-	recs->hash_ok = true;
-	memcpy(out, recs->set_hash, MESH_RECORDS_SET_HASH_LEN);
 	return 0;
 }
