@@ -117,8 +117,9 @@ static size_t ep_wire_len(const struct mesh_ep *ep)
 /* ---- JOIN_REQ ---- */
 
 /* Header and every field before the signature. */
-static int req_body(const struct mesh_join_req *req, struct wr *w)
+static int req_body(const void *rec, struct wr *w)
 {
+	const struct mesh_join_req *req = rec;
 	int r;
 
 	if (!mesh_name_valid(req->name))
@@ -137,14 +138,7 @@ static int req_body(const struct mesh_join_req *req, struct wr *w)
 
 int mesh_join_req_encode(const struct mesh_join_req *req, struct wr *w)
 {
-	size_t start = w->off;
-	int r;
-
-	if ((r = req_body(req, w)) != 0 || (r = wr_bytes(w, req->sig, sizeof req->sig)) != 0) {
-		w->off = start;
-		return r;
-	}
-	return 0;
+	return mesh_identity_encode_signed(req_body, req, req->sig, w);
 }
 
 int mesh_join_req_decode(const uint8_t *p, size_t len, struct mesh_join_req *out)
@@ -175,25 +169,12 @@ fail:
 
 int mesh_join_req_sign(struct mesh_join_req *req, const uint8_t invite_sk[MESH_SK_LEN])
 {
-	uint8_t buf[MESH_JOIN_REQ_MAX_LEN];
-	struct wr w;
-	int r;
-
-	wr_init(&w, buf, sizeof buf);
-	if ((r = req_body(req, &w)) != 0)
-		return r;
-	return mesh_identity_sign(invite_sk, MESH_JOIN_REQ_DOMAIN, buf, w.off, req->sig);
+	return mesh_identity_sign_body(req_body, req, MESH_JOIN_REQ_DOMAIN, invite_sk, req->sig);
 }
 
 bool mesh_join_req_verify(const struct mesh_join_req *req, const uint8_t invite_pk[MESH_PK_LEN])
 {
-	uint8_t buf[MESH_JOIN_REQ_MAX_LEN];
-	struct wr w;
-
-	wr_init(&w, buf, sizeof buf);
-	if (req_body(req, &w) != 0)
-		return false;
-	return mesh_identity_verify(invite_pk, MESH_JOIN_REQ_DOMAIN, buf, w.off, req->sig);
+	return mesh_identity_verify_body(req_body, req, MESH_JOIN_REQ_DOMAIN, invite_pk, req->sig);
 }
 
 /* ---- JOIN_ERR ---- */
