@@ -6,6 +6,7 @@
 
 #include "schedule.h"
 #include "tcp_client.h"
+#include "tcp_tx.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -75,39 +76,22 @@ static void on_write(uv_write_t *req, int status)
 	flush(c);
 }
 
-/* As the entry's conn_flush: straight to the socket while it takes the
- * bytes, one asynchronous write for the rest. */
+/* Queued frames to the socket (tcp_tx.h). */
 static void flush(struct tcp_client *c)
 {
-	for (;;) {
-		size_t n, done;
-		uv_buf_t b;
-		int w;
+	bool progress;
+	int r;
 
-		if (c->writing || c->failed || !c->connected)
-			return;
-		n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
-		if (n == 0)
-			return;
-		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
-		w = uv_try_write((uv_stream_t *)&c->h, &b, 1);
-		if (w == (int)n)
-			continue;
-		if (w < 0 && w != UV_EAGAIN) {
-			fail(c, uv_strerror(w));
-			return;
-		}
-		done = w > 0 ? (size_t)w : 0;
-		b = uv_buf_init((char *)c->wbuf + done, (unsigned)(n - done));
-		c->wreq.data = c;
-		if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
-			fail(c, "write refused");
-			return;
-		}
+	if (c->writing || c->failed || !c->connected)
+		return;
+	r = tcp_tx_flush((uv_stream_t *)&c->h, &c->ring, c->wbuf, sizeof c->wbuf, &c->wreq,
+	    on_write, &progress);
+	if (r < 0) {
+		fail(c, uv_strerror(r));
+	} else if (r == TCP_TX_WRITING) {
 		c->writing = true;
 		if (c->tx_stuck_since == MTIME_NEVER)
 			c->tx_stuck_since = sched_now();
-		return;
 	}
 }
 
@@ -260,6 +244,7 @@ struct tcp_client *tcp_client_start(const struct tcp_client_cfg *cfg)
 	c->tick.data = c;
 	c->open_handles++;
 	c->creq.data = c;
+	c->wreq.data = c;
 	if (uv_tcp_connect(&c->creq, &c->h, &cfg->entry.sa, on_connect) != 0 ||
 	    uv_timer_start(&c->tick, on_tick, TCP_CLIENT_TICK_MS, TCP_CLIENT_TICK_MS) != 0) {
 		c->owner_gone = true;

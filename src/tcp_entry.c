@@ -8,6 +8,7 @@
 
 #include "schedule.h"
 #include "tcp_entry.h"
+#include "tcp_tx.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -76,46 +77,22 @@ static void on_write(uv_write_t *req, int status)
 	conn_flush(c);
 }
 
-/* Writes queued bytes to the socket at once while it takes them (a burst
- * of datagrams must not overflow the ring while one write is in flight);
- * what the socket refuses goes out with one asynchronous write, and the
- * ring is free to drop frames meanwhile (never the partly taken head). */
+/* Queued frames to the socket (tcp_tx.h); the stall clock follows. */
 static void conn_flush(struct tcp_conn *c)
 {
-	for (;;) {
-		size_t n, done;
-		uv_buf_t b;
-		int w;
+	bool progress;
+	int r;
 
-		if (c->writing || c->closing)
-			return;
-		n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
-		if (n == 0) {
-			mesh_tcp_srv_on_tx(&c->srv, false, false, sched_now());
-			return;
-		}
-		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
-		w = uv_try_write((uv_stream_t *)&c->h, &b, 1);
-		if (w == (int)n) {
-			mesh_tcp_srv_on_tx(&c->srv, mesh_tcp_ring_used(&c->ring) > 0, true,
-			    sched_now());
-			continue;
-		}
-		if (w < 0 && w != UV_EAGAIN) {
-			conn_close(c);
-			return;
-		}
-		done = w > 0 ? (size_t)w : 0;
-		b = uv_buf_init((char *)c->wbuf + done, (unsigned)(n - done));
-		c->wreq.data = c;
-		if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
-			conn_close(c);
-			return;
-		}
-		c->writing = true;
-		mesh_tcp_srv_on_tx(&c->srv, true, done > 0, sched_now());
+	if (c->writing || c->closing)
+		return;
+	r = tcp_tx_flush((uv_stream_t *)&c->h, &c->ring, c->wbuf, sizeof c->wbuf, &c->wreq,
+	    on_write, &progress);
+	if (r < 0) {
+		conn_close(c);
 		return;
 	}
+	c->writing = r == TCP_TX_WRITING;
+	mesh_tcp_srv_on_tx(&c->srv, c->writing, progress, sched_now());
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -307,6 +284,7 @@ static void on_connection(uv_stream_t *lis, int status)
 	uv_tcp_nodelay(&c->h, 1);
 	mesh_tcp_dec_init(&c->dec, 0);
 	mesh_tcp_ring_init(&c->ring);
+	c->wreq.data = c;
 	mesh_tcp_srv_start(&c->srv, e->cfg.mesh_id, e->cfg.server_key, sched_now(), ch);
 	if (e->cfg.frames_per_s && e->cfg.frames_burst)
 		mesh_tcp_srv_set_flood_limit(&c->srv, e->cfg.frames_per_s, e->cfg.frames_burst);

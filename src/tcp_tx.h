@@ -1,0 +1,31 @@
+/* The send side that the TCP fallback's client (tcp_client.c) and entry
+ * (tcp_entry.c) share. Frames wait in a mesh_tcp_ring; a flush writes them
+ * straight to the socket while it takes the bytes (a burst of datagrams
+ * must not overflow the ring while one write is in flight), and what the
+ * socket refuses goes out with one asynchronous write, while the ring is
+ * free to drop frames meanwhile (never the partly taken head). */
+#ifndef MESHD_TCP_TX_H
+#define MESHD_TCP_TX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "mesh/tcpframe.h"
+
+enum tcp_tx_status {
+	TCP_TX_IDLE = 0,	/* the ring is empty: everything went out */
+	TCP_TX_WRITING = 1,	/* the rest is in one asynchronous write */
+};
+
+/* Drains ring into s through buf[0..cap). Returns TCP_TX_IDLE, or
+ * TCP_TX_WRITING when req is in flight (cb gets it; req->data is the
+ * caller's); a negative libuv error when the socket failed or refused the
+ * write. *progress: some bytes went out during this call. Must not be
+ * called while the caller's previous write is in flight. */
+int tcp_tx_flush(uv_stream_t *s, struct mesh_tcp_ring *ring, uint8_t *buf, size_t cap,
+    uv_write_t *req, uv_write_cb cb, bool *progress);
+
+#endif
