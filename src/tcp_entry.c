@@ -8,7 +8,7 @@
 
 #include "schedule.h"
 #include "tcp_entry.h"
-#include "tcp_tx.h"
+#include "tcp_stream.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -77,7 +77,7 @@ static void on_write(uv_write_t *req, int status)
 	conn_flush(c);
 }
 
-/* Queued frames to the socket (tcp_tx.h); the stall clock follows. */
+/* Queued frames to the socket (tcp_stream.h); the stall clock follows. */
 static void conn_flush(struct tcp_conn *c)
 {
 	bool progress;
@@ -85,13 +85,13 @@ static void conn_flush(struct tcp_conn *c)
 
 	if (c->writing || c->closing)
 		return;
-	r = tcp_tx_flush((uv_stream_t *)&c->h, &c->ring, c->wbuf, sizeof c->wbuf, &c->wreq,
+	r = tcp_stream_flush((uv_stream_t *)&c->h, &c->ring, c->wbuf, sizeof c->wbuf, &c->wreq,
 	    on_write, &progress);
 	if (r < 0) {
 		conn_close(c);
 		return;
 	}
-	c->writing = r == TCP_TX_WRITING;
+	c->writing = r == TCP_STREAM_WRITING;
 	mesh_tcp_srv_on_tx(&c->srv, c->writing, progress, sched_now());
 }
 
@@ -104,8 +104,9 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* One decoded frame. Returns false when the connection is closing. */
-static bool conn_frame(struct tcp_conn *c, const uint8_t *f, size_t len, mtime_ns now)
+static bool conn_frame(void *ctx, const uint8_t *f, size_t len, mtime_ns now)
 {
+	struct tcp_conn *c = ctx;
 	struct tcp_entry *e = c->e;
 	uint8_t ok[MESH_TCP_OK_FRAME];
 	int v = mesh_tcp_srv_on_frame(&c->srv, f, len, e->cfg.member_pk, e->cfg.ctx, now);
@@ -157,27 +158,15 @@ static bool conn_frame(struct tcp_conn *c, const uint8_t *f, size_t len, mtime_n
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_conn *c = s->data;
-	mtime_ns now = sched_now();
-	size_t off = 0;
 
 	if (nread < 0) {
 		conn_close(c);
 		return;
 	}
-	while (off < (size_t)nread && !c->closing) {
-		const uint8_t *f;
-		size_t flen, used;
-		int r = mesh_tcp_dec_feed(&c->dec, (const uint8_t *)buf->base + off,
-		    (size_t)nread - off, &used, &f, &flen);
-
-		if (r < 0) {
-			c->e->stats.closed_proto++;
-			conn_close(c);
-			return;
-		}
-		off += used;
-		if (r == 1 && !conn_frame(c, f, flen, now))
-			return;
+	if (tcp_stream_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread, sched_now(),
+	    conn_frame, c) != 0) {
+		c->e->stats.closed_proto++;
+		conn_close(c);
 	}
 }
 
