@@ -235,13 +235,9 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 void wg_crypt_job_prepare(struct wg_crypt_job *job, struct wg_aead_ctx *aead, uint8_t *buf,
 			  size_t len, uint64_t counter, bool seal)
 {
-	job->aead = aead;
-	job->buf = buf;
-	job->len = len;
-	job->counter = counter;
-	job->key_id = aead->id;
-	job->seal = seal;
-	job->ok = false;
+	/* the whole job: nothing left over from its last use */
+	*job = (struct wg_crypt_job){ .aead = aead, .buf = buf, .len = len, .counter = counter,
+				      .key_id = aead->id, .seal = seal, .ok = false };
 }
 
 bool wg_crypt_job_run(struct wg_crypt_job *job)
