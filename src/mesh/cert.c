@@ -34,6 +34,36 @@ static bool cert_encodable(const struct mesh_cert *c)
 	return true;
 }
 
+/* The head both authority-signed records start with:
+ * u8 version | mesh_id[32] | node_id[16]. */
+static int head_write(struct wr *w, uint8_t version, const uint8_t mesh_id[MESH_ID_LEN],
+    const uint8_t node_id[MESH_NODE_ID_LEN])
+{
+	int r;
+
+	if ((r = wr_u8(w, version)) != 0 ||
+	    (r = wr_bytes(w, mesh_id, MESH_ID_LEN)) != 0 ||
+	    (r = wr_bytes(w, node_id, MESH_NODE_ID_LEN)) != 0)
+		return r;
+	return 0;
+}
+
+/* Reads that head; MESHD_E_PROTO when the version is not want. */
+static int head_read(struct rd *rd, uint8_t want, uint8_t *version,
+    uint8_t mesh_id[MESH_ID_LEN], uint8_t node_id[MESH_NODE_ID_LEN])
+{
+	int r;
+
+	if ((r = rd_u8(rd, version)) != 0)
+		return r;
+	if (*version != want)
+		return MESHD_E_PROTO;
+	if ((r = rd_bytes(rd, mesh_id, MESH_ID_LEN)) != 0 ||
+	    (r = rd_bytes(rd, node_id, MESH_NODE_ID_LEN)) != 0)
+		return r;
+	return 0;
+}
+
 /* Everything before the signature. */
 static int cert_encode_body(const void *rec, struct wr *w)
 {
@@ -43,9 +73,7 @@ static int cert_encode_body(const void *rec, struct wr *w)
 
 	if (!cert_encodable(c))
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, c->version)) != 0 ||
-	    (r = wr_bytes(w, c->mesh_id, sizeof c->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, c->node_id, sizeof c->node_id)) != 0 ||
+	if ((r = head_write(w, c->version, c->mesh_id, c->node_id)) != 0 ||
 	    (r = wr_str(w, c->name)) != 0 ||
 	    (r = wr_bytes(w, c->wg_pubkey, sizeof c->wg_pubkey)) != 0 ||
 	    (r = wr_bytes(w, c->sign_pk, sizeof c->sign_pk)) != 0 ||
@@ -77,14 +105,8 @@ int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
 
 	memset(out, 0, sizeof *out);
 	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_CERT_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
+	if ((r = head_read(&rd, MESH_CERT_VERSION, &out->version, out->mesh_id,
+	    out->node_id)) != 0 ||
 	    (r = rd_str(&rd, out->name, sizeof out->name, MESH_NAME_MAX)) != 0 ||
 	    (r = rd_bytes(&rd, out->wg_pubkey, sizeof out->wg_pubkey)) != 0 ||
 	    (r = rd_bytes(&rd, out->sign_pk, sizeof out->sign_pk)) != 0 ||
@@ -227,9 +249,7 @@ static int revoke_encode_body(const void *rec, struct wr *w)
 
 	if (rv->version != MESH_REVOKE_VERSION)
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, rv->version)) != 0 ||
-	    (r = wr_bytes(w, rv->mesh_id, sizeof rv->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, rv->node_id, sizeof rv->node_id)) != 0 ||
+	if ((r = head_write(w, rv->version, rv->mesh_id, rv->node_id)) != 0 ||
 	    (r = wr_u64(w, rv->revoked_at)) != 0)
 		return r;
 	return 0;
@@ -247,14 +267,8 @@ int mesh_revoke_decode(const uint8_t *p, size_t len, struct mesh_revoke *out)
 
 	memset(out, 0, sizeof *out);
 	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_REVOKE_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
+	if ((r = head_read(&rd, MESH_REVOKE_VERSION, &out->version, out->mesh_id,
+	    out->node_id)) != 0 ||
 	    (r = rd_u64(&rd, &out->revoked_at)) != 0 ||
 	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
 	    (r = rd_end(&rd)) != 0)
