@@ -20,41 +20,24 @@ static void scan_closed(uv_handle_t *h)
 	(void)h;
 }
 
-static bool in_prefix(const struct mesh_prefix *p, const uint8_t *a, uint8_t family)
-{
-	unsigned full = p->len / 8, rest = p->len % 8;
-
-	if (p->family != family || p->len == 0)
-		return false;
-	if (memcmp(a, p->addr, full) != 0)
-		return false;
-	if (!rest)
-		return true;
-	return ((a[full] ^ p->addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
 /* One of our addresses (local_addrs.h) as a local endpoint; false when it
  * is not one: no socket of its family, or inside the mesh's own prefixes. */
 static bool local_ep(const struct meshd *d, const struct sockaddr *sa, struct mesh_ep *ep)
 {
+	bool v4 = sa->sa_family == AF_INET;
+
 	memset(ep, 0, sizeof *ep);
 	ep->source = MESH_EP_LOCAL;
 	ep->port = d->dev.udp.port;
-	if (sa->sa_family == AF_INET) {
-		if (d->dev.udp.fd4 < 0)
-			return false;
-		ep->family = MESH_FAMILY_V4;
+	ep->family = v4 ? MESH_FAMILY_V4 : MESH_FAMILY_V6;
+	if ((v4 ? d->dev.udp.fd4 : d->dev.udp.fd6) < 0)
+		return false;
+	if (v4)
 		memcpy(ep->addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-		if (in_prefix(&d->prefix4, ep->addr, MESH_FAMILY_V4))
-			return false;
-	} else {
-		if (d->dev.udp.fd6 < 0)
-			return false;
-		ep->family = MESH_FAMILY_V6;
+	else
 		memcpy(ep->addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-		if (in_prefix(&d->prefix6, ep->addr, MESH_FAMILY_V6))
-			return false;
-	}
+	if (mesh_prefix_contains_addr(v4 ? &d->prefix4 : &d->prefix6, ep->family, ep->addr))
+		return false;
 	return mesh_ep_valid(ep);
 }
 

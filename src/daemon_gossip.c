@@ -10,6 +10,8 @@
 
 #include "daemon_internal.h"
 #include "mesh/wire.h"
+#include "util/csum.h"
+#include "util/endian.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -18,30 +20,6 @@ enum {
 	UDP_HDR = 8,
 	GOSSIP_MAX = WGDEV_MAX_PACKET - IP4_HDR - UDP_HDR,
 };
-
-static uint16_t ip_checksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* IPv4 (DF, TTL 64) + UDP (checksum 0: allowed for IPv4, and WireGuard
  * authenticates the whole packet anyway) around the payload. */
@@ -58,16 +36,16 @@ void meshd_gossip_send(void *ctx, const uint8_t dst4[4], const uint8_t *p, size_
 		meshd_fallback_udp_sent(d);	/* a gossip round: members answer */
 	memset(ip, 0, IP4_HDR + UDP_HDR);
 	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)total);
-	put16(ip + 6, 0x4000);		/* DF */
+	be16enc(ip + 2, (uint16_t)total);
+	be16enc(ip + 6, 0x4000);		/* DF */
 	ip[8] = 64;
 	ip[9] = IPPROTO_UDP;
 	memcpy(ip + 12, d->ipv4, 4);
 	memcpy(ip + 16, dst4, 4);
-	put16(ip + 10, ip_checksum(ip, IP4_HDR));
-	put16(udp, MESH_GOSSIP_PORT);
-	put16(udp + 2, MESH_GOSSIP_PORT);
-	put16(udp + 4, (uint16_t)(UDP_HDR + len));
+	be16enc(ip + 10, csum_finish(csum_add(0, ip, IP4_HDR)));
+	be16enc(udp, MESH_GOSSIP_PORT);
+	be16enc(udp + 2, MESH_GOSSIP_PORT);
+	be16enc(udp + 4, (uint16_t)(UDP_HDR + len));
 	memcpy(udp + UDP_HDR, p, len);
 	r = wgdev_inject(&d->dev, d->gbuf, total);
 	if (r)
@@ -91,15 +69,15 @@ bool meshd_gossip_input(void *ctx, struct wg_peer *peer, const uint8_t *pkt, siz
 	if (memcmp(pkt + 16, d->ipv4, 4) != 0)
 		return false;
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	total = get16(pkt + 2);
+	total = be16dec(pkt + 2);
 	if (ihl < IP4_HDR || total > len || total < ihl + UDP_HDR)
 		return false;
-	if (get16(pkt + 6) & 0x3fff)	/* MF or a fragment offset */
+	if (be16dec(pkt + 6) & 0x3fff)	/* MF or a fragment offset */
 		return false;
 	udp = pkt + ihl;
-	if (get16(udp + 2) != MESH_GOSSIP_PORT)
+	if (be16dec(udp + 2) != MESH_GOSSIP_PORT)
 		return false;
-	ulen = get16(udp + 4);
+	ulen = be16dec(udp + 4);
 	if (ulen < UDP_HDR || ulen > total - ihl)
 		return true;	/* ours, but malformed: drop, never to the kernel */
 	/* a member's gossip, authenticated by WireGuard: UDP works unless it

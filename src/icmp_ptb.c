@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "icmp_ptb.h"
+#include "util/csum.h"
+#include "util/endian.h"
 #include "util/tokens.h"
 
 enum {
@@ -15,29 +17,6 @@ enum {
 	ICMPV6_PKT_TOOBIG = 2,
 	TTL = 64,
 };
-
-/* One's complement sum of p (big-endian 16-bit words, odd byte padded). */
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 bool icmp_ptb_v4_may_fragment(const uint8_t *pkt, size_t len)
 {
@@ -93,15 +72,15 @@ static size_t build_v4(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *ou
 		return 0;
 	reply_start(out, V4_HDR, pkt, 12, 4);
 	out[0] = 0x45;
-	put16(out + 2, (uint16_t)total);
+	be16enc(out + 2, (uint16_t)total);
 	out[8] = TTL;
 	out[9] = IPPROTO_ICMP_;
-	put16(out + 10, fold(sum16(0, out, V4_HDR)));
+	be16enc(out + 10, csum_finish(csum_add(0, out, V4_HDR)));
 	out[V4_HDR] = ICMP_DEST_UNREACH;
 	out[V4_HDR + 1] = ICMP_FRAG_NEEDED;
-	put16(out + V4_HDR + 6, (uint16_t)mtu);	/* next-hop MTU (RFC 1191) */
+	be16enc(out + V4_HDR + 6, (uint16_t)mtu);	/* next-hop MTU (RFC 1191) */
 	memcpy(out + V4_HDR + ICMP_HDR, pkt, quote);
-	put16(out + V4_HDR + 2, fold(sum16(0, out + V4_HDR, ICMP_HDR + quote)));
+	be16enc(out + V4_HDR + 2, csum_finish(csum_add(0, out + V4_HDR, ICMP_HDR + quote)));
 	return total;
 }
 
@@ -123,20 +102,17 @@ static size_t build_v6(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *ou
 		return 0;
 	reply_start(out, V6_HDR, pkt, 8, 16);
 	out[0] = 0x60;
-	put16(out + 4, (uint16_t)plen);
+	be16enc(out + 4, (uint16_t)plen);
 	out[6] = IPPROTO_ICMPV6_;
 	out[7] = TTL;
 	out[V6_HDR] = ICMPV6_PKT_TOOBIG;
-	out[V6_HDR + 4] = (uint8_t)(mtu >> 24);
-	out[V6_HDR + 5] = (uint8_t)(mtu >> 16);
-	out[V6_HDR + 6] = (uint8_t)(mtu >> 8);
-	out[V6_HDR + 7] = (uint8_t)mtu;
+	be32enc(out + V6_HDR + 4, mtu);		/* MTU (RFC 4443) */
 	memcpy(out + V6_HDR + ICMP_HDR, pkt, quote);
 	/* pseudo-header: src, dst, upper-layer length, next header */
-	s = sum16(0, out + 8, 32);
+	s = csum_add(0, out + 8, 32);
 	s += (uint32_t)(plen >> 16) + (uint32_t)(plen & 0xffff);
 	s += IPPROTO_ICMPV6_;
-	put16(out + V6_HDR + 2, fold(sum16(s, out + V6_HDR, plen)));
+	be16enc(out + V6_HDR + 2, csum_finish(csum_add(s, out + V6_HDR, plen)));
 	return V6_HDR + plen;
 }
 

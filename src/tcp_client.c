@@ -6,6 +6,7 @@
 
 #include "schedule.h"
 #include "tcp_client.h"
+#include "tcp_stream.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -60,54 +61,41 @@ static void fail(struct tcp_client *c, const char *why)
 		c->cfg.state(c->cfg.ctx, TCP_CLIENT_FAILED);
 }
 
+/* A libuv callback's status: false when c has failed, before or now. */
+static bool status_ok(struct tcp_client *c, int status)
+{
+	if (!c->failed && status < 0)
+		fail(c, uv_strerror(status));
+	return !c->failed;
+}
+
 static void on_write(uv_write_t *req, int status)
 {
 	struct tcp_client *c = req->data;
 
 	c->writing = false;
-	if (c->failed)
+	if (!status_ok(c, status))
 		return;
-	if (status < 0) {
-		fail(c, uv_strerror(status));
-		return;
-	}
 	c->tx_stuck_since = MTIME_NEVER;
 	flush(c);
 }
 
-/* As the entry's conn_flush: straight to the socket while it takes the
- * bytes, one asynchronous write for the rest. */
+/* Queued frames to the socket (tcp_stream.h). */
 static void flush(struct tcp_client *c)
 {
-	for (;;) {
-		size_t n, done;
-		uv_buf_t b;
-		int w;
+	bool progress;
+	int r;
 
-		if (c->writing || c->failed || !c->connected)
-			return;
-		n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
-		if (n == 0)
-			return;
-		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
-		w = uv_try_write((uv_stream_t *)&c->h, &b, 1);
-		if (w == (int)n)
-			continue;
-		if (w < 0 && w != UV_EAGAIN) {
-			fail(c, uv_strerror(w));
-			return;
-		}
-		done = w > 0 ? (size_t)w : 0;
-		b = uv_buf_init((char *)c->wbuf + done, (unsigned)(n - done));
-		c->wreq.data = c;
-		if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
-			fail(c, "write refused");
-			return;
-		}
+	if (c->writing || c->failed || !c->connected)
+		return;
+	r = tcp_stream_flush((uv_stream_t *)&c->h, &c->ring, c->wbuf, sizeof c->wbuf, &c->wreq,
+	    on_write, &progress);
+	if (r < 0) {
+		fail(c, uv_strerror(r));
+	} else if (r == TCP_STREAM_WRITING) {
 		c->writing = true;
 		if (c->tx_stuck_since == MTIME_NEVER)
 			c->tx_stuck_since = sched_now();
-		return;
 	}
 }
 
@@ -120,8 +108,10 @@ static void send_ctl(struct tcp_client *c, const uint8_t *p, size_t len)
 	}
 }
 
-static void on_frame(struct tcp_client *c, const uint8_t *f, size_t len, mtime_ns now)
+/* One frame from the entry; false once the connection has failed. */
+static bool on_frame(void *ctx, const uint8_t *f, size_t len, mtime_ns now)
 {
+	struct tcp_client *c = ctx;
 	uint8_t out[MESH_TCP_AUTH_FRAME];
 	int v = c->cfg.frame(c->cfg.ctx, &c->cli, f, len, now, out);
 
@@ -146,6 +136,7 @@ static void on_frame(struct tcp_client *c, const uint8_t *f, size_t len, mtime_n
 		fail(c, v == MESHD_E_TIMEOUT ? "no answer to our AUTH in time" :
 		    "the entry refused us or broke the protocol");
 	}
+	return !c->failed;
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -160,7 +151,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_client *c = s->data;
 	mtime_ns now = sched_now();
-	size_t off = 0;
 
 	if (nread < 0) {
 		fail(c, nread == UV_EOF ? "closed by the entry" : uv_strerror((int)nread));
@@ -168,32 +158,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread > 0)
 		c->last_rx = now;
-	while (off < (size_t)nread && !c->failed) {
-		const uint8_t *f;
-		size_t flen, used;
-		int r = mesh_tcp_dec_feed(&c->dec, (const uint8_t *)buf->base + off,
-		    (size_t)nread - off, &used, &f, &flen);
-
-		if (r < 0) {
-			fail(c, "bad framing from the entry");
-			return;
-		}
-		off += used;
-		if (r == 1)
-			on_frame(c, f, flen, now);
-	}
+	if (tcp_stream_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread, now, on_frame,
+	    c) != 0)
+		fail(c, "bad framing from the entry");
 }
 
 static void on_connect(uv_connect_t *req, int status)
 {
 	struct tcp_client *c = req->data;
 
-	if (c->failed)
+	if (!status_ok(c, status))
 		return;
-	if (status < 0) {
-		fail(c, uv_strerror(status));
-		return;
-	}
 	c->connected = true;
 	c->last_rx = sched_now();
 	uv_tcp_nodelay(&c->h, 1);
@@ -260,6 +235,7 @@ struct tcp_client *tcp_client_start(const struct tcp_client_cfg *cfg)
 	c->tick.data = c;
 	c->open_handles++;
 	c->creq.data = c;
+	c->wreq.data = c;
 	if (uv_tcp_connect(&c->creq, &c->h, &cfg->entry.sa, on_connect) != 0 ||
 	    uv_timer_start(&c->tick, on_tick, TCP_CLIENT_TICK_MS, TCP_CLIENT_TICK_MS) != 0) {
 		c->owner_gone = true;

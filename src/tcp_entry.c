@@ -8,6 +8,7 @@
 
 #include "schedule.h"
 #include "tcp_entry.h"
+#include "tcp_stream.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -76,46 +77,22 @@ static void on_write(uv_write_t *req, int status)
 	conn_flush(c);
 }
 
-/* Writes queued bytes to the socket at once while it takes them (a burst
- * of datagrams must not overflow the ring while one write is in flight);
- * what the socket refuses goes out with one asynchronous write, and the
- * ring is free to drop frames meanwhile (never the partly taken head). */
+/* Queued frames to the socket (tcp_stream.h); the stall clock follows. */
 static void conn_flush(struct tcp_conn *c)
 {
-	for (;;) {
-		size_t n, done;
-		uv_buf_t b;
-		int w;
+	bool progress;
+	int r;
 
-		if (c->writing || c->closing)
-			return;
-		n = mesh_tcp_ring_take(&c->ring, c->wbuf, sizeof c->wbuf);
-		if (n == 0) {
-			mesh_tcp_srv_on_tx(&c->srv, false, false, sched_now());
-			return;
-		}
-		b = uv_buf_init((char *)c->wbuf, (unsigned)n);
-		w = uv_try_write((uv_stream_t *)&c->h, &b, 1);
-		if (w == (int)n) {
-			mesh_tcp_srv_on_tx(&c->srv, mesh_tcp_ring_used(&c->ring) > 0, true,
-			    sched_now());
-			continue;
-		}
-		if (w < 0 && w != UV_EAGAIN) {
-			conn_close(c);
-			return;
-		}
-		done = w > 0 ? (size_t)w : 0;
-		b = uv_buf_init((char *)c->wbuf + done, (unsigned)(n - done));
-		c->wreq.data = c;
-		if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, on_write) != 0) {
-			conn_close(c);
-			return;
-		}
-		c->writing = true;
-		mesh_tcp_srv_on_tx(&c->srv, true, done > 0, sched_now());
+	if (c->writing || c->closing)
+		return;
+	r = tcp_stream_flush((uv_stream_t *)&c->h, &c->ring, c->wbuf, sizeof c->wbuf, &c->wreq,
+	    on_write, &progress);
+	if (r < 0) {
+		conn_close(c);
 		return;
 	}
+	c->writing = r == TCP_STREAM_WRITING;
+	mesh_tcp_srv_on_tx(&c->srv, c->writing, progress, sched_now());
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -127,8 +104,9 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* One decoded frame. Returns false when the connection is closing. */
-static bool conn_frame(struct tcp_conn *c, const uint8_t *f, size_t len, mtime_ns now)
+static bool conn_frame(void *ctx, const uint8_t *f, size_t len, mtime_ns now)
 {
+	struct tcp_conn *c = ctx;
 	struct tcp_entry *e = c->e;
 	uint8_t ok[MESH_TCP_OK_FRAME];
 	int v = mesh_tcp_srv_on_frame(&c->srv, f, len, e->cfg.member_pk, e->cfg.ctx, now);
@@ -180,27 +158,15 @@ static bool conn_frame(struct tcp_conn *c, const uint8_t *f, size_t len, mtime_n
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_conn *c = s->data;
-	mtime_ns now = sched_now();
-	size_t off = 0;
 
 	if (nread < 0) {
 		conn_close(c);
 		return;
 	}
-	while (off < (size_t)nread && !c->closing) {
-		const uint8_t *f;
-		size_t flen, used;
-		int r = mesh_tcp_dec_feed(&c->dec, (const uint8_t *)buf->base + off,
-		    (size_t)nread - off, &used, &f, &flen);
-
-		if (r < 0) {
-			c->e->stats.closed_proto++;
-			conn_close(c);
-			return;
-		}
-		off += used;
-		if (r == 1 && !conn_frame(c, f, flen, now))
-			return;
+	if (tcp_stream_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread, sched_now(),
+	    conn_frame, c) != 0) {
+		c->e->stats.closed_proto++;
+		conn_close(c);
 	}
 }
 
@@ -307,6 +273,7 @@ static void on_connection(uv_stream_t *lis, int status)
 	uv_tcp_nodelay(&c->h, 1);
 	mesh_tcp_dec_init(&c->dec, 0);
 	mesh_tcp_ring_init(&c->ring);
+	c->wreq.data = c;
 	mesh_tcp_srv_start(&c->srv, e->cfg.mesh_id, e->cfg.server_key, sched_now(), ch);
 	if (e->cfg.frames_per_s && e->cfg.frames_burst)
 		mesh_tcp_srv_set_flood_limit(&c->srv, e->cfg.frames_per_s, e->cfg.frames_burst);

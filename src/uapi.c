@@ -21,6 +21,7 @@
 #include "unixsock.h"
 #include "util/addr.h"
 #include "util/err.h"
+#include "util/str.h"
 #include "util/hex.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -287,10 +288,8 @@ static bool parse_prefix(const char *s, int *family, uint8_t addr[16], uint8_t *
 	if (!slash)
 		return false;
 	n = (size_t)(slash - s);
-	if (n == 0 || n >= sizeof ip)
+	if (!str_copy_n(ip, sizeof ip, s, n))
 		return false;
-	memcpy(ip, s, n);
-	ip[n] = '\0';
 	memset(addr, 0, 16);
 	if (strchr(ip, ':')) {
 		if (inet_pton(AF_INET6, ip, addr) != 1)

@@ -34,17 +34,46 @@ static bool cert_encodable(const struct mesh_cert *c)
 	return true;
 }
 
-/* Everything before the signature. */
-static int cert_encode_body(const struct mesh_cert *c, struct wr *w)
+/* The head both authority-signed records start with:
+ * u8 version | mesh_id[32] | node_id[16]. */
+static int head_write(struct wr *w, uint8_t version, const uint8_t mesh_id[MESH_ID_LEN],
+    const uint8_t node_id[MESH_NODE_ID_LEN])
 {
+	int r;
+
+	if ((r = wr_u8(w, version)) != 0 ||
+	    (r = wr_bytes(w, mesh_id, MESH_ID_LEN)) != 0 ||
+	    (r = wr_bytes(w, node_id, MESH_NODE_ID_LEN)) != 0)
+		return r;
+	return 0;
+}
+
+/* Reads that head; MESHD_E_PROTO when the version is not want. */
+static int head_read(struct rd *rd, uint8_t want, uint8_t *version,
+    uint8_t mesh_id[MESH_ID_LEN], uint8_t node_id[MESH_NODE_ID_LEN])
+{
+	int r;
+
+	if ((r = rd_u8(rd, version)) != 0)
+		return r;
+	if (*version != want)
+		return MESHD_E_PROTO;
+	if ((r = rd_bytes(rd, mesh_id, MESH_ID_LEN)) != 0 ||
+	    (r = rd_bytes(rd, node_id, MESH_NODE_ID_LEN)) != 0)
+		return r;
+	return 0;
+}
+
+/* Everything before the signature. */
+static int cert_encode_body(const void *rec, struct wr *w)
+{
+	const struct mesh_cert *c = rec;
 	unsigned i;
 	int r;
 
 	if (!cert_encodable(c))
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, c->version)) != 0 ||
-	    (r = wr_bytes(w, c->mesh_id, sizeof c->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, c->node_id, sizeof c->node_id)) != 0 ||
+	if ((r = head_write(w, c->version, c->mesh_id, c->node_id)) != 0 ||
 	    (r = wr_str(w, c->name)) != 0 ||
 	    (r = wr_bytes(w, c->wg_pubkey, sizeof c->wg_pubkey)) != 0 ||
 	    (r = wr_bytes(w, c->sign_pk, sizeof c->sign_pk)) != 0 ||
@@ -65,13 +94,7 @@ static int cert_encode_body(const struct mesh_cert *c, struct wr *w)
 
 int mesh_cert_encode(const struct mesh_cert *c, struct wr *w)
 {
-	size_t start = w->off;
-	int r;
-
-	if ((r = cert_encode_body(c, w)) != 0 ||
-	    (r = wr_bytes(w, c->sig, sizeof c->sig)) != 0)
-		w->off = start;
-	return r;
+	return mesh_identity_encode_signed(cert_encode_body, c, c->sig, w);
 }
 
 int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
@@ -82,14 +105,8 @@ int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
 
 	memset(out, 0, sizeof *out);
 	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_CERT_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
+	if ((r = head_read(&rd, MESH_CERT_VERSION, &out->version, out->mesh_id,
+	    out->node_id)) != 0 ||
 	    (r = rd_str(&rd, out->name, sizeof out->name, MESH_NAME_MAX)) != 0 ||
 	    (r = rd_bytes(&rd, out->wg_pubkey, sizeof out->wg_pubkey)) != 0 ||
 	    (r = rd_bytes(&rd, out->sign_pk, sizeof out->sign_pk)) != 0 ||
@@ -130,36 +147,36 @@ static bool mesh_id_matches(const uint8_t mesh_id[MESH_ID_LEN],
 	return sodium_memcmp(want, mesh_id, MESH_ID_LEN) == 0;
 }
 
-int mesh_cert_sign(struct mesh_cert *c, const uint8_t authority_sk[MESH_SK_LEN])
+/* Signs what body writes of rec with the authority key, which must be the
+ * one mesh_id comes from. */
+static int authority_sign(mesh_signed_body_fn *body, const void *rec,
+    const uint8_t mesh_id[MESH_ID_LEN], const char *domain,
+    const uint8_t authority_sk[MESH_SK_LEN], uint8_t sig[MESH_SIG_LEN])
 {
-	uint8_t buf[MESH_CERT_MAX_LEN], pk[MESH_PK_LEN];
-	struct wr w;
-	int r;
+	uint8_t pk[MESH_PK_LEN];
 
 	mesh_identity_sk_to_pk(authority_sk, pk);
-	if (!mesh_id_matches(c->mesh_id, pk))
+	if (!mesh_id_matches(mesh_id, pk))
 		return MESHD_E_INVAL;
-	wr_init(&w, buf, sizeof buf);
-	if ((r = cert_encode_body(c, &w)) != 0)
-		return r;
-	return mesh_identity_sign(authority_sk, MESH_CERT_DOMAIN, buf, w.off, c->sig);
+	return mesh_identity_sign_body(body, rec, domain, authority_sk, sig);
+}
+
+int mesh_cert_sign(struct mesh_cert *c, const uint8_t authority_sk[MESH_SK_LEN])
+{
+	return authority_sign(cert_encode_body, c, c->mesh_id, MESH_CERT_DOMAIN, authority_sk,
+	    c->sig);
 }
 
 bool mesh_cert_verify(const struct mesh_cert *c, const uint8_t authority_pk[MESH_PK_LEN],
     uint64_t now_unix)
 {
-	uint8_t buf[MESH_CERT_MAX_LEN];
-	struct wr w;
-
 	if (c->version != MESH_CERT_VERSION || !mesh_id_matches(c->mesh_id, authority_pk))
 		return false;
 	if (c->issued_at >= c->expires_at || now_unix >= c->expires_at ||
 	    (c->issued_at > now_unix && c->issued_at - now_unix > MESH_CERT_SKEW_S))
 		return false;
-	wr_init(&w, buf, sizeof buf);
-	if (cert_encode_body(c, &w) != 0)
-		return false;
-	return mesh_identity_verify(authority_pk, MESH_CERT_DOMAIN, buf, w.off, c->sig);
+	return mesh_identity_verify_body(cert_encode_body, c, MESH_CERT_DOMAIN, authority_pk,
+	    c->sig);
 }
 
 uint64_t mesh_cert_renew_at(const struct mesh_cert *c)
@@ -225,15 +242,14 @@ int mesh_cert_ttl_parse(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int revoke_encode_body(const struct mesh_revoke *rv, struct wr *w)
+static int revoke_encode_body(const void *rec, struct wr *w)
 {
+	const struct mesh_revoke *rv = rec;
 	int r;
 
 	if (rv->version != MESH_REVOKE_VERSION)
 		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, rv->version)) != 0 ||
-	    (r = wr_bytes(w, rv->mesh_id, sizeof rv->mesh_id)) != 0 ||
-	    (r = wr_bytes(w, rv->node_id, sizeof rv->node_id)) != 0 ||
+	if ((r = head_write(w, rv->version, rv->mesh_id, rv->node_id)) != 0 ||
 	    (r = wr_u64(w, rv->revoked_at)) != 0)
 		return r;
 	return 0;
@@ -241,13 +257,7 @@ static int revoke_encode_body(const struct mesh_revoke *rv, struct wr *w)
 
 int mesh_revoke_encode(const struct mesh_revoke *rv, struct wr *w)
 {
-	size_t start = w->off;
-	int r;
-
-	if ((r = revoke_encode_body(rv, w)) != 0 ||
-	    (r = wr_bytes(w, rv->sig, sizeof rv->sig)) != 0)
-		w->off = start;
-	return r;
+	return mesh_identity_encode_signed(revoke_encode_body, rv, rv->sig, w);
 }
 
 int mesh_revoke_decode(const uint8_t *p, size_t len, struct mesh_revoke *out)
@@ -257,14 +267,8 @@ int mesh_revoke_decode(const uint8_t *p, size_t len, struct mesh_revoke *out)
 
 	memset(out, 0, sizeof *out);
 	rd_init(&rd, p, len);
-	if ((r = rd_u8(&rd, &out->version)) != 0)
-		goto out;
-	if (out->version != MESH_REVOKE_VERSION) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	if ((r = rd_bytes(&rd, out->mesh_id, sizeof out->mesh_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->node_id, sizeof out->node_id)) != 0 ||
+	if ((r = head_read(&rd, MESH_REVOKE_VERSION, &out->version, out->mesh_id,
+	    out->node_id)) != 0 ||
 	    (r = rd_u64(&rd, &out->revoked_at)) != 0 ||
 	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
 	    (r = rd_end(&rd)) != 0)
@@ -277,28 +281,14 @@ out:
 
 int mesh_revoke_sign(struct mesh_revoke *rv, const uint8_t authority_sk[MESH_SK_LEN])
 {
-	uint8_t buf[MESH_REVOKE_LEN], pk[MESH_PK_LEN];
-	struct wr w;
-	int r;
-
-	mesh_identity_sk_to_pk(authority_sk, pk);
-	if (!mesh_id_matches(rv->mesh_id, pk))
-		return MESHD_E_INVAL;
-	wr_init(&w, buf, sizeof buf);
-	if ((r = revoke_encode_body(rv, &w)) != 0)
-		return r;
-	return mesh_identity_sign(authority_sk, MESH_REVOKE_DOMAIN, buf, w.off, rv->sig);
+	return authority_sign(revoke_encode_body, rv, rv->mesh_id, MESH_REVOKE_DOMAIN,
+	    authority_sk, rv->sig);
 }
 
 bool mesh_revoke_verify(const struct mesh_revoke *rv, const uint8_t authority_pk[MESH_PK_LEN])
 {
-	uint8_t buf[MESH_REVOKE_LEN];
-	struct wr w;
-
 	if (rv->version != MESH_REVOKE_VERSION || !mesh_id_matches(rv->mesh_id, authority_pk))
 		return false;
-	wr_init(&w, buf, sizeof buf);
-	if (revoke_encode_body(rv, &w) != 0)
-		return false;
-	return mesh_identity_verify(authority_pk, MESH_REVOKE_DOMAIN, buf, w.off, rv->sig);
+	return mesh_identity_verify_body(revoke_encode_body, rv, MESH_REVOKE_DOMAIN, authority_pk,
+	    rv->sig);
 }

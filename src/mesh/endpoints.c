@@ -1,8 +1,8 @@
-#include <stdlib.h>
 #include <string.h>
 
 #include "mesh/cert.h"
 #include "mesh/endpoints.h"
+#include "mesh/entryset.h"
 #include "util/err.h"
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -57,8 +57,9 @@ bool mesh_ep_private(const struct mesh_ep *ep)
 }
 
 /* The canonical order: source, family, address bytes, port. */
-static int ep_cmp(const struct mesh_ep *a, const struct mesh_ep *b)
+static int ep_cmp(const void *pa, const void *pb)
 {
+	const struct mesh_ep *a = pa, *b = pb;
 	int c;
 
 	if (a->source != b->source)
@@ -72,68 +73,33 @@ static int ep_cmp(const struct mesh_ep *a, const struct mesh_ep *b)
 	return 0;
 }
 
-static int ep_qsort_cmp(const void *a, const void *b)
+static bool ep_valid_any(const void *ep)
 {
-	return ep_cmp(a, b);
+	return mesh_ep_valid(ep);
 }
 
-void mesh_endpoints_normalize(struct mesh_endpoints *e)
+int mesh_ep_encode(const struct mesh_ep *ep, struct wr *w)
 {
-	unsigned i, n = 0;
-
-	if (e->nep > MESH_ENDPOINTS_MAX)
-		e->nep = MESH_ENDPOINTS_MAX;
-	qsort(e->ep, e->nep, sizeof e->ep[0], ep_qsort_cmp);
-	for (i = 0; i < e->nep; i++)
-		if (n == 0 || ep_cmp(&e->ep[n - 1], &e->ep[i]) != 0)
-			e->ep[n++] = e->ep[i];
-	for (i = n; i < e->nep; i++)
-		memset(&e->ep[i], 0, sizeof e->ep[i]);
-	e->nep = (uint8_t)n;
-}
-
-static bool endpoints_encodable(const struct mesh_endpoints *e)
-{
-	unsigned i;
-
-	if (e->nep > MESH_ENDPOINTS_MAX)
-		return false;
-	for (i = 0; i < e->nep; i++) {
-		if (!mesh_ep_valid(&e->ep[i]))
-			return false;
-		if (i > 0 && ep_cmp(&e->ep[i - 1], &e->ep[i]) >= 0)
-			return false;
-	}
-	return true;
-}
-
-/* The body: u8 nep | nep x (u8 source | u8 family | addr | u16 port). */
-static int body_encode(const void *rec, struct wr *w)
-{
-	const struct mesh_endpoints *e = rec;
-	unsigned i;
 	int r;
 
-	if (!endpoints_encodable(e))
-		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, e->nep)) != 0)
+	if ((r = wr_u8(w, ep->source)) != 0 ||
+	    (r = wr_u8(w, ep->family)) != 0 ||
+	    (r = wr_bytes(w, ep->addr, mesh_family_bytes(ep->family))) != 0 ||
+	    (r = wr_u16(w, ep->port)) != 0)
 		return r;
-	for (i = 0; i < e->nep; i++) {
-		const struct mesh_ep *ep = &e->ep[i];
-
-		if ((r = wr_u8(w, ep->source)) != 0 ||
-		    (r = wr_u8(w, ep->family)) != 0 ||
-		    (r = wr_bytes(w, ep->addr, mesh_family_bytes(ep->family))) != 0 ||
-		    (r = wr_u16(w, ep->port)) != 0)
-			return r;
-	}
 	return 0;
 }
 
-static int ep_decode(struct rd *rd, struct mesh_ep *ep)
+static int ep_encode_any(const void *ep, struct wr *w)
+{
+	return mesh_ep_encode(ep, w);
+}
+
+int mesh_ep_decode(struct rd *rd, struct mesh_ep *ep)
 {
 	size_t n;
 
+	memset(ep, 0, sizeof *ep);
 	if (rd_u8(rd, &ep->source) != 0 || rd_u8(rd, &ep->family) != 0 ||
 	    (n = mesh_family_bytes(ep->family)) == 0 ||
 	    rd_bytes(rd, ep->addr, n) != 0 || rd_u16(rd, &ep->port) != 0)
@@ -141,20 +107,38 @@ static int ep_decode(struct rd *rd, struct mesh_ep *ep)
 	return mesh_ep_valid(ep) ? 0 : MESHD_E_PROTO;
 }
 
+static int ep_decode_any(struct rd *rd, void *ep)
+{
+	return mesh_ep_decode(rd, ep);
+}
+
+/* The body: u8 nep | nep x (u8 source | u8 family | addr | u16 port). */
+static const struct mesh_entryset_kind ep_set = {
+	.size = sizeof(struct mesh_ep),
+	.max = MESH_ENDPOINTS_MAX,
+	.cmp = ep_cmp,
+	.valid = ep_valid_any,
+	.encode = ep_encode_any,
+	.decode = ep_decode_any,
+};
+
+void mesh_endpoints_normalize(struct mesh_endpoints *e)
+{
+	mesh_entryset_normalize(&ep_set, e->ep, &e->nep);
+}
+
+static int body_encode(const void *rec, struct wr *w)
+{
+	const struct mesh_endpoints *e = rec;
+
+	return mesh_entryset_encode(&ep_set, e->ep, e->nep, w);
+}
+
 static int body_decode(struct rd *rd, void *rec)
 {
 	struct mesh_endpoints *e = rec;
-	unsigned i;
 
-	if (rd_u8(rd, &e->nep) != 0 || e->nep > MESH_ENDPOINTS_MAX)
-		return MESHD_E_PROTO;
-	for (i = 0; i < e->nep; i++) {
-		if (ep_decode(rd, &e->ep[i]) != 0)
-			return MESHD_E_PROTO;
-		if (i > 0 && ep_cmp(&e->ep[i - 1], &e->ep[i]) >= 0)
-			return MESHD_E_PROTO;	/* unsorted or duplicate */
-	}
-	return 0;
+	return mesh_entryset_decode(&ep_set, rd, e->ep, &e->nep);
 }
 
 const struct mesh_envelope_kind mesh_endpoints_kind = {

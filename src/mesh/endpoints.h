@@ -91,6 +91,13 @@ static inline bool mesh_ep_is_tcp(const struct mesh_ep *ep)
 	return ep->source == MESH_EP_TCP;
 }
 
+/* One entry on the wire: u8 source | u8 family | addr[4|16] | u16 port.
+ * encode appends it (w's error when full; ep must be valid); decode reads
+ * one and returns 0, or MESHD_E_PROTO when it is malformed or not valid
+ * (ep is zeroed first). */
+int mesh_ep_encode(const struct mesh_ep *ep, struct wr *w);
+int mesh_ep_decode(struct rd *rd, struct mesh_ep *ep);
+
 /* Addresses that are only reachable on their own network: RFC 1918,
  * CGNAT 100.64/10, link-local, ULA. */
 bool mesh_ep_private(const struct mesh_ep *ep);

@@ -88,6 +88,42 @@ bool mesh_identity_verify(const uint8_t pk[MESH_PK_LEN], const char *domain,
 	return crypto_sign_verify_detached(sig, buf, n, pk) == 0;
 }
 
+int mesh_identity_encode_signed(mesh_signed_body_fn *body, const void *rec,
+    const uint8_t sig[MESH_SIG_LEN], struct wr *w)
+{
+	size_t start = w->off;
+	int r;
+
+	if ((r = body(rec, w)) != 0 || (r = wr_bytes(w, sig, MESH_SIG_LEN)) != 0)
+		w->off = start;
+	return r;
+}
+
+int mesh_identity_sign_body(mesh_signed_body_fn *body, const void *rec, const char *domain,
+    const uint8_t sk[MESH_SK_LEN], uint8_t sig[MESH_SIG_LEN])
+{
+	uint8_t buf[MESH_SIGNED_MAX];
+	struct wr w;
+	int r;
+
+	wr_init(&w, buf, sizeof buf);
+	if ((r = body(rec, &w)) != 0)
+		return r;
+	return mesh_identity_sign(sk, domain, buf, w.off, sig);
+}
+
+bool mesh_identity_verify_body(mesh_signed_body_fn *body, const void *rec, const char *domain,
+    const uint8_t pk[MESH_PK_LEN], const uint8_t sig[MESH_SIG_LEN])
+{
+	uint8_t buf[MESH_SIGNED_MAX];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof buf);
+	if (body(rec, &w) != 0)
+		return false;
+	return mesh_identity_verify(pk, domain, buf, w.off, sig);
+}
+
 void mesh_identity_ula_prefix(const uint8_t mesh_id[MESH_ID_LEN], struct mesh_prefix *out)
 {
 	memset(out, 0, sizeof *out);

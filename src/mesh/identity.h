@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "mesh/prefix.h"
+#include "util/buf.h"
 
 enum {
 	MESH_ID_LEN = 32,
@@ -61,6 +62,24 @@ int mesh_identity_sign(const uint8_t sk[MESH_SK_LEN], const char *domain,
 /* True only when sig is a valid signature by pk over domain || msg. */
 bool mesh_identity_verify(const uint8_t pk[MESH_PK_LEN], const char *domain,
     const uint8_t *msg, size_t len, const uint8_t sig[MESH_SIG_LEN]);
+
+/* Writes the part of a record that its signature covers (everything
+ * before sig); MESHD_E_INVAL when rec is not encodable. */
+typedef int mesh_signed_body_fn(const void *rec, struct wr *w);
+
+/* Appends body(rec) and then sig to w. Returns 0, body's error or w's
+ * (MESHD_E_RANGE); nothing is written on error. */
+int mesh_identity_encode_signed(mesh_signed_body_fn *body, const void *rec,
+    const uint8_t sig[MESH_SIG_LEN], struct wr *w);
+
+/* mesh_identity_sign over body(rec). Returns 0; body's error (sig
+ * untouched); MESHD_E_RANGE or MESHD_E_CRYPTO as mesh_identity_sign. */
+int mesh_identity_sign_body(mesh_signed_body_fn *body, const void *rec, const char *domain,
+    const uint8_t sk[MESH_SK_LEN], uint8_t sig[MESH_SIG_LEN]);
+
+/* mesh_identity_verify over body(rec); false when rec is not encodable. */
+bool mesh_identity_verify_body(mesh_signed_body_fn *body, const void *rec, const char *domain,
+    const uint8_t pk[MESH_PK_LEN], const uint8_t sig[MESH_SIG_LEN]);
 
 /* fd00::/8 + mesh_id[0..4] as a /48. */
 void mesh_identity_ula_prefix(const uint8_t mesh_id[MESH_ID_LEN], struct mesh_prefix *out);

@@ -100,74 +100,26 @@ static int hdr_write(struct wr *w, uint8_t type)
 	return 0;
 }
 
-static size_t addr_len(uint8_t family)
-{
-	return family == MESH_FAMILY_V4 ? 4 : 16;
-}
-
-/* u8 family | addr[4|16] | u8 len, as a certificate route. */
-static int prefix_write(struct wr *w, const struct mesh_prefix *p)
-{
-	int r;
-
-	if ((r = wr_u8(w, p->family)) != 0 ||
-	    (r = wr_bytes(w, p->addr, addr_len(p->family))) != 0 ||
-	    (r = wr_u8(w, p->len)) != 0)
-		return r;
-	return 0;
-}
-
+/* A prefix of this family, as a certificate route (mesh/prefix.h). */
 static int prefix_read(struct rd *rd, uint8_t family, struct mesh_prefix *p)
 {
-	int r;
-
-	memset(p, 0, sizeof *p);
-	if ((r = rd_u8(rd, &p->family)) != 0)
-		return r;
-	if (p->family != family)
+	if (mesh_prefix_decode(rd, p) != 0 || p->family != family)
 		return MESHD_E_PROTO;
-	if ((r = rd_bytes(rd, p->addr, addr_len(family))) != 0 || (r = rd_u8(rd, &p->len)) != 0)
-		return r;
-	return mesh_prefix_valid(p) ? 0 : MESHD_E_PROTO;
-}
-
-static size_t ep_wire_len(const struct mesh_ep *ep)
-{
-	return 1 + 1 + addr_len(ep->family) + 2;
-}
-
-/* u8 source | u8 family | addr[4|16] | u16 port, as in endpoint records. */
-static int ep_write(struct wr *w, const struct mesh_ep *ep)
-{
-	int r;
-
-	if ((r = wr_u8(w, ep->source)) != 0 || (r = wr_u8(w, ep->family)) != 0 ||
-	    (r = wr_bytes(w, ep->addr, addr_len(ep->family))) != 0 ||
-	    (r = wr_u16(w, ep->port)) != 0)
-		return r;
 	return 0;
 }
 
-static int ep_read(struct rd *rd, struct mesh_ep *ep)
+/* An endpoint as in endpoint records (mesh_ep_encode). */
+static size_t ep_wire_len(const struct mesh_ep *ep)
 {
-	int r;
-
-	memset(ep, 0, sizeof *ep);
-	if ((r = rd_u8(rd, &ep->source)) != 0 || (r = rd_u8(rd, &ep->family)) != 0)
-		return r;
-	if (ep->family != MESH_FAMILY_V4 && ep->family != MESH_FAMILY_V6)
-		return MESHD_E_PROTO;
-	if ((r = rd_bytes(rd, ep->addr, addr_len(ep->family))) != 0 ||
-	    (r = rd_u16(rd, &ep->port)) != 0)
-		return r;
-	return mesh_ep_valid(ep) ? 0 : MESHD_E_PROTO;
+	return 1 + 1 + mesh_family_bytes(ep->family) + 2;
 }
 
 /* ---- JOIN_REQ ---- */
 
 /* Header and every field before the signature. */
-static int req_body(const struct mesh_join_req *req, struct wr *w)
+static int req_body(const void *rec, struct wr *w)
 {
+	const struct mesh_join_req *req = rec;
 	int r;
 
 	if (!mesh_name_valid(req->name))
@@ -186,14 +138,7 @@ static int req_body(const struct mesh_join_req *req, struct wr *w)
 
 int mesh_join_req_encode(const struct mesh_join_req *req, struct wr *w)
 {
-	size_t start = w->off;
-	int r;
-
-	if ((r = req_body(req, w)) != 0 || (r = wr_bytes(w, req->sig, sizeof req->sig)) != 0) {
-		w->off = start;
-		return r;
-	}
-	return 0;
+	return mesh_identity_encode_signed(req_body, req, req->sig, w);
 }
 
 int mesh_join_req_decode(const uint8_t *p, size_t len, struct mesh_join_req *out)
@@ -224,25 +169,12 @@ fail:
 
 int mesh_join_req_sign(struct mesh_join_req *req, const uint8_t invite_sk[MESH_SK_LEN])
 {
-	uint8_t buf[MESH_JOIN_REQ_MAX_LEN];
-	struct wr w;
-	int r;
-
-	wr_init(&w, buf, sizeof buf);
-	if ((r = req_body(req, &w)) != 0)
-		return r;
-	return mesh_identity_sign(invite_sk, MESH_JOIN_REQ_DOMAIN, buf, w.off, req->sig);
+	return mesh_identity_sign_body(req_body, req, MESH_JOIN_REQ_DOMAIN, invite_sk, req->sig);
 }
 
 bool mesh_join_req_verify(const struct mesh_join_req *req, const uint8_t invite_pk[MESH_PK_LEN])
 {
-	uint8_t buf[MESH_JOIN_REQ_MAX_LEN];
-	struct wr w;
-
-	wr_init(&w, buf, sizeof buf);
-	if (req_body(req, &w) != 0)
-		return false;
-	return mesh_identity_verify(invite_pk, MESH_JOIN_REQ_DOMAIN, buf, w.off, req->sig);
+	return mesh_identity_verify_body(req_body, req, MESH_JOIN_REQ_DOMAIN, invite_pk, req->sig);
 }
 
 /* ---- JOIN_ERR ---- */
@@ -402,12 +334,12 @@ static int plain_encode(const struct mesh_join_resp *resp, struct wr *w)
 	    (r = wr_bytes(w, resp->cert, resp->cert_len)) != 0 ||
 	    (r = wr_bytes(w, resp->authority_pk, sizeof resp->authority_pk)) != 0 ||
 	    (r = wr_str(w, resp->mesh_name)) != 0 ||
-	    (r = prefix_write(w, &resp->prefix4)) != 0 ||
-	    (r = prefix_write(w, &resp->prefix6)) != 0 ||
+	    (r = mesh_prefix_encode(&resp->prefix4, w)) != 0 ||
+	    (r = mesh_prefix_encode(&resp->prefix6, w)) != 0 ||
 	    (r = wr_u8(w, resp->nep)) != 0)
 		return r;
 	for (i = 0; i < resp->nep; i++)
-		if ((r = ep_write(w, &resp->ep[i])) != 0)
+		if ((r = mesh_ep_encode(&resp->ep[i], w)) != 0)
 			return r;
 	for (k = 0; k < sizeof rec_order; k++)
 		if ((r = wr_u8(w, (uint8_t)rec_count(resp, rec_order[k]))) != 0)
@@ -450,7 +382,7 @@ static int plain_decode(const uint8_t *p, size_t len, struct mesh_join_resp *out
 	    !mesh_name_valid(out->mesh_name) || out->nep > MESH_JOIN_MAX_EP)
 		return MESHD_E_PROTO;
 	for (i = 0; i < out->nep; i++)
-		if ((r = ep_read(&rd, &out->ep[i])) != 0)
+		if ((r = mesh_ep_decode(&rd, &out->ep[i])) != 0)
 			return r;
 	for (k = 0; k < sizeof rec_order; k++) {
 		if ((r = rd_u8(&rd, &counts[k])) != 0)

@@ -38,6 +38,7 @@
 #include "mesh/relay.h"
 #include "mesh/wire.h"
 #include "util/err.h"
+#include "util/str.h"
 #include "util/log.h"
 
 int mesh_node_sign_keypair(const uint8_t wg_sk[MESH_WG_KEY_LEN], uint8_t pk[MESH_PK_LEN],
@@ -231,15 +232,12 @@ static int prefix_parse(const char *s, uint8_t family, struct mesh_prefix *out)
 {
 	char a[STORE_PREFIX_STRLEN];
 	const char *slash = strchr(s, '/');
-	size_t n;
 	char *end;
 	unsigned long len;
 
 	memset(out, 0, sizeof *out);
-	if (slash == NULL || (n = (size_t)(slash - s)) >= sizeof a)
+	if (slash == NULL || !str_copy_n(a, sizeof a, s, (size_t)(slash - s)))
 		return MESHD_E_PROTO;
-	memcpy(a, s, n);
-	a[n] = '\0';
 	len = strtoul(slash + 1, &end, 10);
 	if (*end != '\0' || end == slash + 1 || len > 128)
 		return MESHD_E_PROTO;

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -199,6 +200,25 @@ static void on_removed(struct mesh_node *n, const struct mesh_rec_event *ev)
 		node_mark_dirty(n, ev->node_id, NODE_DIRTY_GONE);
 }
 
+/* Our own node-signed record (ENDPOINTS or ROUTES) as the set now holds it
+ * (rec NULL: none): copied to own, and *seq kept at the highest seq seen,
+ * so the next one we sign is newer. Returns whether we hold one. Both
+ * record structs start with their envelope (mesh/envelope.h). */
+_Static_assert(offsetof(struct mesh_endpoints, env) == 0 &&
+    offsetof(struct mesh_routes, env) == 0, "envelope first");
+
+static bool keep_own(void *own, const void *rec, size_t size, uint64_t *seq)
+{
+	const struct mesh_envelope *env = rec;
+
+	if (rec == NULL)
+		return false;
+	memcpy(own, rec, size);
+	if (env->seq > *seq)
+		*seq = env->seq;
+	return true;
+}
+
 void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
 {
 	struct mesh_node *n = ctx;
@@ -221,28 +241,16 @@ void node_on_record_event(void *ctx, const struct mesh_rec_event *ev)
 	case MESH_EV_ENDPOINTS_CHANGED:
 		if (ev->endpoints != NULL)
 			node_mark_dirty(n, ev->node_id, NODE_DIRTY_ENDPOINTS);
-		if (self) {
-			n->have_eps = ev->endpoints != NULL;
-			if (n->have_eps) {
-				n->eps = *ev->endpoints;
-				if (n->eps.seq > n->ep_seq)
-					n->ep_seq = n->eps.seq;
-			}
-		} else if ((p = node_peer_find(n, ev->node_id)) != NULL) {
+		if (self)
+			n->have_eps = keep_own(&n->eps, ev->endpoints, sizeof n->eps, &n->ep_seq);
+		else if ((p = node_peer_find(n, ev->node_id)) != NULL)
 			node_peer_set_candidates(n, p, ev->endpoints);
-		}
 		break;
 	case MESH_EV_ROUTES_CHANGED:
 		if (ev->routes != NULL)
 			node_mark_dirty(n, ev->node_id, NODE_DIRTY_ROUTES);
-		if (self) {
-			n->have_rt = ev->routes != NULL;
-			if (n->have_rt) {
-				n->rt = *ev->routes;
-				if (n->rt.seq > n->rt_seq)
-					n->rt_seq = n->rt.seq;
-			}
-		}
+		if (self)
+			n->have_rt = keep_own(&n->rt, ev->routes, sizeof n->rt, &n->rt_seq);
 		break;
 	}
 	/* our own routes are never installed here: we are their gateway */

@@ -109,15 +109,22 @@ static int write_cert(struct mesh_node *n, const uint8_t *id)
 	return r;
 }
 
-static int write_gone(struct mesh_node *n, const uint8_t *id)
+/* Deletes id's member row (one already gone is fine); what: "an expired",
+ * "a revoked", for the log. */
+static int delete_member(struct mesh_node *n, const uint8_t *id, const char *what)
 {
 	int r = store_member_delete(n->st, id);
 
 	if (r == MESHD_E_NOENT)
 		return 0;
 	if (r != 0 && !retryable(r))
-		log_warn("mesh: deleting an expired member: %s", meshd_strerror(r));
+		log_warn("mesh: deleting %s member: %s", what, meshd_strerror(r));
 	return r;
+}
+
+static int write_gone(struct mesh_node *n, const uint8_t *id)
+{
+	return delete_member(n, id, "an expired");
 }
 
 static int write_revoke(struct mesh_node *n, const uint8_t *id)
@@ -143,12 +150,7 @@ static int write_revoke(struct mesh_node *n, const uint8_t *id)
 			log_warn("mesh: storing a revocation: %s", meshd_strerror(r));
 		return r;
 	}
-	r = store_member_delete(n->st, d.node_id);
-	if (r == MESHD_E_NOENT)
-		return 0;
-	if (r != 0 && !retryable(r))
-		log_warn("mesh: deleting a revoked member: %s", meshd_strerror(r));
-	return r;
+	return delete_member(n, d.node_id, "a revoked");
 }
 
 _Static_assert((int)MESH_REC_ENDPOINTS == STORE_REC_ENDPOINTS &&

@@ -7,6 +7,7 @@
 
 #include "mesh/prefix.h"
 #include "util/err.h"
+#include "util/str.h"
 
 size_t mesh_family_bytes(uint8_t family)
 {
@@ -132,10 +133,8 @@ int mesh_prefix_parse(const char *s, struct mesh_prefix *out, char *err, size_t 
 	}
 	slash = strchr(s, '/');
 	alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (alen == 0 || alen >= sizeof a)
+	if (!str_copy_n(a, sizeof a, s, alen))
 		goto bad;
-	memcpy(a, s, alen);
-	a[alen] = '\0';
 	p.family = strchr(a, ':') != NULL ? MESH_FAMILY_V6 : MESH_FAMILY_V4;
 	if (inet_pton(p.family == MESH_FAMILY_V4 ? AF_INET : AF_INET6, a, p.addr) != 1 ||
 	    !parse_len(slash, p.family, &p.len))

@@ -1,9 +1,9 @@
 /* ROUTES records and advertised route lists (mesh/routes.h). */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "mesh/entryset.h"
 #include "mesh/routes.h"
 #include "util/err.h"
 
@@ -96,74 +96,55 @@ int mesh_routes_check_advert(const struct mesh_prefix *list, size_t n,
 	return 0;
 }
 
-static int prefix_qsort_cmp(const void *a, const void *b)
+static int prefix_cmp_any(const void *a, const void *b)
 {
 	return mesh_prefix_cmp(a, b);
 }
 
+static bool prefix_valid_any(const void *p)
+{
+	return mesh_prefix_valid(p);
+}
+
+static int prefix_encode_any(const void *p, struct wr *w)
+{
+	return mesh_prefix_encode(p, w);
+}
+
+static int prefix_decode_any(struct rd *rd, void *p)
+{
+	return mesh_prefix_decode(rd, p);
+}
+
+/* The list and the record body: u8 n | n x prefix (mesh/prefix.h). */
+static const struct mesh_entryset_kind prefix_set = {
+	.size = sizeof(struct mesh_prefix),
+	.max = MESH_ROUTES_MAX,
+	.cmp = prefix_cmp_any,
+	.valid = prefix_valid_any,
+	.encode = prefix_encode_any,
+	.decode = prefix_decode_any,
+};
+
 void mesh_routes_normalize(struct mesh_routes *rt)
 {
-	unsigned i, k = 0;
-
-	if (rt->n > MESH_ROUTES_MAX)
-		rt->n = MESH_ROUTES_MAX;
-	qsort(rt->r, rt->n, sizeof rt->r[0], prefix_qsort_cmp);
-	for (i = 0; i < rt->n; i++)
-		if (k == 0 || mesh_prefix_cmp(&rt->r[k - 1], &rt->r[i]) != 0)
-			rt->r[k++] = rt->r[i];
-	for (i = k; i < rt->n; i++)
-		memset(&rt->r[i], 0, sizeof rt->r[i]);
-	rt->n = (uint8_t)k;
+	mesh_entryset_normalize(&prefix_set, rt->r, &rt->n);
 }
 
 /* ---- the record ---- */
 
-static bool routes_encodable(const struct mesh_routes *rt)
-{
-	unsigned i;
-
-	if (rt->n > MESH_ROUTES_MAX)
-		return false;
-	for (i = 0; i < rt->n; i++) {
-		if (!mesh_prefix_valid(&rt->r[i]))
-			return false;
-		if (i > 0 && mesh_prefix_cmp(&rt->r[i - 1], &rt->r[i]) >= 0)
-			return false;
-	}
-	return true;
-}
-
-/* The body: u8 n | n x prefix (mesh/prefix.h). */
 static int body_encode(const void *rec, struct wr *w)
 {
 	const struct mesh_routes *rt = rec;
-	unsigned i;
-	int r;
 
-	if (!routes_encodable(rt))
-		return MESHD_E_INVAL;
-	if ((r = wr_u8(w, rt->n)) != 0)
-		return r;
-	for (i = 0; i < rt->n; i++)
-		if ((r = mesh_prefix_encode(&rt->r[i], w)) != 0)
-			return r;
-	return 0;
+	return mesh_entryset_encode(&prefix_set, rt->r, rt->n, w);
 }
 
 static int body_decode(struct rd *rd, void *rec)
 {
 	struct mesh_routes *rt = rec;
-	unsigned i;
 
-	if (rd_u8(rd, &rt->n) != 0 || rt->n > MESH_ROUTES_MAX)
-		return MESHD_E_PROTO;
-	for (i = 0; i < rt->n; i++) {
-		if (mesh_prefix_decode(rd, &rt->r[i]) != 0)
-			return MESHD_E_PROTO;
-		if (i > 0 && mesh_prefix_cmp(&rt->r[i - 1], &rt->r[i]) >= 0)
-			return MESHD_E_PROTO;	/* unsorted or duplicate */
-	}
-	return 0;
+	return mesh_entryset_decode(&prefix_set, rd, rt->r, &rt->n);
 }
 
 const struct mesh_envelope_kind mesh_routes_kind = {

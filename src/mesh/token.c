@@ -23,29 +23,32 @@ static void checksum(const uint8_t *p, size_t len, uint8_t out[MESH_TOKEN_CSUM_L
 
 static int ep_encode(const union endpoint *ep, bool tcp, struct wr *w)
 {
-	uint8_t flag = tcp ? MESH_TOKEN_EP_TCP : 0;
+	uint8_t family = tcp ? MESH_TOKEN_EP_TCP : 0;
+	const uint8_t *addr;
+	size_t alen;
+	in_port_t port;
 	int r;
 
 	if (ep->sa.sa_family == AF_INET) {
-		if (ep->sin.sin_port == 0)
-			return MESHD_E_INVAL;
-		if ((r = wr_u8(w, MESH_FAMILY_V4 | flag)) != 0 ||
-		    (r = wr_bytes(w, (const uint8_t *)&ep->sin.sin_addr, 4)) != 0 ||
-		    (r = wr_u16(w, ntohs(ep->sin.sin_port))) != 0)
-			return r;
-		return 0;
+		family |= MESH_FAMILY_V4;
+		addr = (const uint8_t *)&ep->sin.sin_addr;
+		alen = 4;
+		port = ep->sin.sin_port;
+	} else if (ep->sa.sa_family == AF_INET6 && ep->sin6.sin6_scope_id == 0 &&
+	    !IN6_IS_ADDR_V4MAPPED(&ep->sin6.sin6_addr)) {
+		family |= MESH_FAMILY_V6;
+		addr = (const uint8_t *)&ep->sin6.sin6_addr;
+		alen = 16;
+		port = ep->sin6.sin6_port;
+	} else {
+		return MESHD_E_INVAL;
 	}
-	if (ep->sa.sa_family == AF_INET6) {
-		if (ep->sin6.sin6_port == 0 || ep->sin6.sin6_scope_id != 0 ||
-		    IN6_IS_ADDR_V4MAPPED(&ep->sin6.sin6_addr))
-			return MESHD_E_INVAL;
-		if ((r = wr_u8(w, MESH_FAMILY_V6 | flag)) != 0 ||
-		    (r = wr_bytes(w, (const uint8_t *)&ep->sin6.sin6_addr, 16)) != 0 ||
-		    (r = wr_u16(w, ntohs(ep->sin6.sin6_port))) != 0)
-			return r;
-		return 0;
-	}
-	return MESHD_E_INVAL;
+	if (port == 0)
+		return MESHD_E_INVAL;
+	if ((r = wr_u8(w, family)) != 0 || (r = wr_bytes(w, addr, alen)) != 0 ||
+	    (r = wr_u16(w, ntohs(port))) != 0)
+		return r;
+	return 0;
 }
 
 int mesh_token_encode(const struct mesh_token *tok, char *out, size_t cap)

@@ -8,6 +8,7 @@
 
 #include "util/addr.h"
 #include "util/err.h"
+#include "util/str.h"
 
 bool endpoint_is_set(const union endpoint *ep)
 {
@@ -67,10 +68,8 @@ int endpoint_parse(union endpoint *ep, const char *s, bool allow_port0)
 		if (!close || close[1] != ':')
 			return MESHD_E_INVAL;
 		n = (size_t)(close - s - 1);
-		if (n == 0 || n >= sizeof host)
+		if (!str_copy_n(host, sizeof host, s + 1, n))
 			return MESHD_E_INVAL;
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
 		if (parse_port(close + 2, allow_port0, &port))
 			return MESHD_E_INVAL;
 		pct = strchr(host, '%');
@@ -97,10 +96,8 @@ int endpoint_parse(union endpoint *ep, const char *s, bool allow_port0)
 	if (!colon)
 		return MESHD_E_INVAL;
 	n = (size_t)(colon - s);
-	if (n == 0 || n >= sizeof host)
+	if (!str_copy_n(host, sizeof host, s, n))
 		return MESHD_E_INVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
 	if (parse_port(colon + 1, allow_port0, &port))
 		return MESHD_E_INVAL;
 	if (inet_pton(AF_INET, host, &ep->sin.sin_addr) != 1)

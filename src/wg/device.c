@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "util/endian.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "wg/crypto.h"
@@ -164,6 +165,25 @@ bool wg_packet_is_quiet(const struct wg_device *dev, const uint8_t *pkt, size_t 
 	sport = (uint16_t)(pkt[l4] << 8 | pkt[l4 + 1]);
 	dport = (uint16_t)(pkt[l4 + 2] << 8 | pkt[l4 + 3]);
 	return sport == dev->quiet_port || dport == dev->quiet_port;
+}
+
+bool wg_ip_hdr_parse(const uint8_t *pkt, size_t len, struct wg_ip_hdr *h)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		h->family = AF_INET;
+		h->src = pkt + 12;
+		h->dst = pkt + 16;
+		h->len = be16dec(pkt + 2);
+		return true;
+	}
+	if (len >= 40 && pkt[0] >> 4 == 6) {
+		h->family = AF_INET6;
+		h->src = pkt + 8;
+		h->dst = pkt + 24;
+		h->len = 40 + (size_t)be16dec(pkt + 4);
+		return true;
+	}
+	return false;
 }
 
 void wg_device_set_mtu(struct wg_device *dev, unsigned mtu)

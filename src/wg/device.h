@@ -54,6 +54,17 @@ struct wg_device {
  * dev->quiet_port: not activity for wg_peer_last_data(). */
 bool wg_packet_is_quiet(const struct wg_device *dev, const uint8_t *pkt, size_t len);
 
+/* The fixed IP header of a tunnelled packet. */
+struct wg_ip_hdr {
+	int family;			/* AF_INET or AF_INET6 */
+	const uint8_t *src, *dst;	/* the addresses, inside the packet */
+	size_t len;			/* the packet's length by its header */
+};
+
+/* Reads the IPv4 or IPv6 header of pkt (len bytes). False when pkt is
+ * neither or shorter than the fixed header; h->len is not checked. */
+bool wg_ip_hdr_parse(const uint8_t *pkt, size_t len, struct wg_ip_hdr *h);
+
 /* send.c */
 /* Start a handshake unless one was sent less than REKEY_TIMEOUT ago. A retry
  * keeps the attempt count; otherwise it is reset. */
@@ -68,6 +79,12 @@ void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now);
 /* wg_crypt_job_finish() of a sealed job (send.c). */
 void wg_send_job_finish(struct wg_device *dev, struct wg_crypt_job *job,
 			struct wg_result *res);
+struct wg_aead_ctx;
+
+/* Fills job for sealing or opening len payload bytes of the data message
+ * at buf with aead (and its key id) at counter (receive.c). */
+void wg_crypt_job_prepare(struct wg_crypt_job *job, struct wg_aead_ctx *aead, uint8_t *buf,
+			  size_t len, uint64_t counter, bool seal);
 /* Hand a datagram to the host and account for it. */
 void wg_send_buffer(struct wg_device *dev, struct wg_peer *peer, const uint8_t *buf,
 		    size_t len);

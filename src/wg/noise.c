@@ -56,6 +56,26 @@ static void mix_hash(uint8_t h[NOISE_HASH_LEN], const void *data, size_t len)
 	wg_blake2s_hash2(h, h, NOISE_HASH_LEN, data, len);
 }
 
+/* dst = AEAD(key, 0, src, H); H = HASH(H || dst). dst gets len +
+ * WG_CRYPTO_TAG_LEN bytes. */
+static void encrypt_and_hash(uint8_t *dst, const uint8_t *src, size_t len,
+			     uint8_t h[NOISE_HASH_LEN], const uint8_t key[NOISE_SYMMETRIC_KEY_LEN])
+{
+	wg_aead_encrypt(dst, src, len, h, NOISE_HASH_LEN, 0, key);
+	mix_hash(h, dst, len + WG_CRYPTO_TAG_LEN);
+}
+
+/* The reverse: src holds len bytes with the tag; false (H unchanged) when
+ * it does not open. */
+static bool decrypt_and_hash(uint8_t *dst, const uint8_t *src, size_t len,
+			     uint8_t h[NOISE_HASH_LEN], const uint8_t key[NOISE_SYMMETRIC_KEY_LEN])
+{
+	if (!wg_aead_decrypt(dst, src, len, h, NOISE_HASH_LEN, 0, key))
+		return false;
+	mix_hash(h, src, len);
+	return true;
+}
+
 /* C = KDF1(C, data) */
 static void mix_ck(uint8_t ck[NOISE_HASH_LEN], const void *data, size_t len)
 {
@@ -187,9 +207,7 @@ bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
 		goto out;
 
 	/* s */
-	wg_aead_encrypt(msg->encrypted_static, dev->static_public, NOISE_PUBLIC_KEY_LEN,
-			h, sizeof h, 0, key);
-	mix_hash(h, msg->encrypted_static, sizeof msg->encrypted_static);
+	encrypt_and_hash(msg->encrypted_static, dev->static_public, NOISE_PUBLIC_KEY_LEN, h, key);
 
 	/* ss */
 	wg_kdf(ck, key, NULL, ck, hs->precomputed_ss, NOISE_PUBLIC_KEY_LEN);
@@ -198,8 +216,7 @@ bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
 	memset(&wt, 0, sizeof wt);
 	dev->ops.walltime(dev->ctx, &wt);
 	wg_noise_tai64n(ts, wt.sec, wt.nsec);
-	wg_aead_encrypt(msg->encrypted_timestamp, ts, sizeof ts, h, sizeof h, 0, key);
-	mix_hash(h, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp);
+	encrypt_and_hash(msg->encrypted_timestamp, ts, sizeof ts, h, key);
 
 	hs_created(dev, peer, &msg->header, WG_MSG_INITIATION, &msg->sender_index, &msg->macs,
 		   eph, ck, h, WG_HS_CREATED_INITIATION);
@@ -250,10 +267,8 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 		goto out;
 
 	/* s */
-	if (!wg_aead_decrypt(s, msg->encrypted_static, sizeof msg->encrypted_static,
-			     h, sizeof h, 0, key))
+	if (!decrypt_and_hash(s, msg->encrypted_static, sizeof msg->encrypted_static, h, key))
 		goto out;
-	mix_hash(h, msg->encrypted_static, sizeof msg->encrypted_static);
 
 	found = wg_index_pubkey_lookup(&dev->index, s);
 	if (!found || !found->hs.have_ss)
@@ -264,10 +279,9 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 	wg_kdf(ck, key, NULL, ck, hs->precomputed_ss, NOISE_PUBLIC_KEY_LEN);
 
 	/* {t} */
-	if (!wg_aead_decrypt(t, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp,
-			     h, sizeof h, 0, key))
+	if (!decrypt_and_hash(t, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp, h,
+			      key))
 		goto out;
-	mix_hash(h, msg->encrypted_timestamp, sizeof msg->encrypted_timestamp);
 
 	/* Timestamps are public big-endian counters: memcmp orders them. */
 	replay = memcmp(t, hs->latest_timestamp, NOISE_TIMESTAMP_LEN) <= 0;
@@ -326,8 +340,7 @@ bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
 	mix_hash(h, tau, sizeof tau);
 
 	/* {} */
-	wg_aead_encrypt(msg->encrypted_nothing, NULL, 0, h, sizeof h, 0, key);
-	mix_hash(h, msg->encrypted_nothing, sizeof msg->encrypted_nothing);
+	encrypt_and_hash(msg->encrypted_nothing, NULL, 0, h, key);
 
 	le32enc(&msg->receiver_index, hs->remote_index);
 	hs_created(dev, peer, &msg->header, WG_MSG_RESPONSE, &msg->sender_index, &msg->macs,
@@ -378,10 +391,9 @@ struct wg_peer *wg_noise_consume_response(struct wg_device *dev,
 	mix_hash(h, tau, sizeof tau);
 
 	/* {} */
-	if (!wg_aead_decrypt(NULL, msg->encrypted_nothing, sizeof msg->encrypted_nothing,
-			     h, sizeof h, 0, key))
+	if (!decrypt_and_hash(NULL, msg->encrypted_nothing, sizeof msg->encrypted_nothing, h,
+			      key))
 		goto out;
-	mix_hash(h, msg->encrypted_nothing, sizeof msg->encrypted_nothing);
 
 	hs_consumed(hs, e, ck, h, &msg->sender_index, WG_HS_CONSUMED_RESPONSE);
 	peer = found;

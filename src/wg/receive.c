@@ -171,10 +171,9 @@ static void data_authenticated(struct wg_device *dev, struct wg_keypair *kp, uin
 {
 	struct wg_peer *peer = kp->entry.peer;
 	struct wg_aip_owner *owner;
-	size_t clen = len - WG_MSG_DATA_MIN_LEN, plen;
+	size_t clen = len - WG_MSG_DATA_MIN_LEN;
 	uint8_t *pkt = buf + sizeof(struct wg_msg_data);
-	const uint8_t *inner_src;
-	int family;
+	struct wg_ip_hdr ip;
 
 	if (!wg_replay_update(&kp->replay, counter, REJECT_AFTER_MESSAGES))
 		return;
@@ -194,29 +193,9 @@ static void data_authenticated(struct wg_device *dev, struct wg_keypair *kp, uin
 	if (!wg_packet_is_quiet(dev, pkt, clen))
 		peer->last_data = now;
 
-	switch (pkt[0] >> 4) {
-	case 4:
-		if (clen < 20)
-			return;
-		plen = be16dec(pkt + 2);
-		if (plen < 20)
-			return;
-		family = AF_INET;
-		inner_src = pkt + 12;
-		break;
-	case 6:
-		if (clen < 40)
-			return;
-		plen = 40 + (size_t)be16dec(pkt + 4);
-		family = AF_INET6;
-		inner_src = pkt + 8;
-		break;
-	default:
+	if (!wg_ip_hdr_parse(pkt, clen, &ip) || ip.len < 20 || ip.len > clen)
 		return;
-	}
-	if (plen > clen)
-		return;
-	owner = wg_allowedips_lookup(&dev->aip, family, inner_src);
+	owner = wg_allowedips_lookup(&dev->aip, ip.family, ip.src);
 	if (owner != &peer->aip) {
 		log_ratelimited(LOG_LVL_DEBUG, "peer %llu: inner source not allowed, dropped",
 				(unsigned long long)peer->internal_id);
@@ -224,7 +203,7 @@ static void data_authenticated(struct wg_device *dev, struct wg_keypair *kp, uin
 	}
 	res->act = WG_ACT_DELIVER;
 	res->off = sizeof(struct wg_msg_data);
-	res->len = plen;
+	res->len = ip.len;
 }
 
 static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
@@ -243,20 +222,22 @@ static void receive_data(struct wg_device *dev, uint8_t *buf, size_t len,
 		return;
 	if (job) {
 		/* opened later, maybe on another thread (wg.h) */
-		job->aead = &kp->recv;
-		job->buf = buf;
-		job->len = clen;
-		job->counter = counter;
-		job->key_id = kp->recv.id;
+		wg_crypt_job_prepare(job, &kp->recv, buf, clen, counter, false);
 		job->src = *src;
-		job->seal = false;
-		job->ok = false;
 		res->act = WG_ACT_CRYPT;
 		return;
 	}
 	if (!wg_aead_ctx_decrypt(&kp->recv, pkt, clen, pkt + clen, counter))
 		return;
 	data_authenticated(dev, kp, buf, len, counter, src, now, res);
+}
+
+void wg_crypt_job_prepare(struct wg_crypt_job *job, struct wg_aead_ctx *aead, uint8_t *buf,
+			  size_t len, uint64_t counter, bool seal)
+{
+	/* the whole job: nothing left over from its last use */
+	*job = (struct wg_crypt_job){ .aead = aead, .buf = buf, .len = len, .counter = counter,
+				      .key_id = aead->id, .seal = seal, .ok = false };
 }
 
 bool wg_crypt_job_run(struct wg_crypt_job *job)

@@ -104,13 +104,7 @@ static size_t encrypt_packet(const struct wg_device *dev, struct wg_keypair *kp,
 	le64enc(buf + 8, counter);
 	if (job) {
 		/* sealed later, maybe on another thread (wg.h) */
-		job->aead = &kp->send;
-		job->buf = buf;
-		job->len = plen;
-		job->counter = counter;
-		job->key_id = kp->send.id;
-		job->seal = true;
-		job->ok = false;
+		wg_crypt_job_prepare(job, &kp->send, buf, plen, counter, true);
 	} else if (!wg_aead_ctx_encrypt(&kp->send, buf + WG_HEADROOM, plen,
 					buf + WG_HEADROOM + plen, counter)) {
 		kp->sending_valid = false;
@@ -186,7 +180,7 @@ static void input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t ca
 	struct wg_peer *peer;
 	struct wg_keypair *kp;
 	size_t out;
-	int family;
+	struct wg_ip_hdr ip;
 
 	res->act = WG_ACT_NONE;
 	res->peer = NULL;
@@ -195,22 +189,9 @@ static void input_tun(struct wg_device *dev, uint8_t *buf, size_t len, size_t ca
 	    len > cap - WG_HEADROOM - WG_TAILROOM ||
 	    len > WG_MAX_DATAGRAM - WG_HEADROOM - WG_TAILROOM)
 		return;
-	switch (pkt[0] >> 4) {
-	case 4:
-		if (len < 20)
-			return;
-		family = AF_INET;
-		owner = wg_allowedips_lookup(&dev->aip, family, pkt + 16);
-		break;
-	case 6:
-		if (len < 40)
-			return;
-		family = AF_INET6;
-		owner = wg_allowedips_lookup(&dev->aip, family, pkt + 24);
-		break;
-	default:
+	if (!wg_ip_hdr_parse(pkt, len, &ip))
 		return;
-	}
+	owner = wg_allowedips_lookup(&dev->aip, ip.family, ip.dst);
 	if (!owner)
 		return;
 	peer = container_of(owner, struct wg_peer, aip);
