@@ -156,6 +156,11 @@ int store_query(struct store *st, enum store_stmt id, const char *sql,
     const struct store_arg *args, size_t n, enum store_step step,
     store_read_fn *read, void *arg);
 
+/* store_query(STORE_ROW) with key (len bytes) bound as ?1: the lookup of
+ * one row by a blob key. */
+int store_get_by_key(struct store *st, enum store_stmt id, const char *sql,
+    const void *key, size_t len, store_read_fn *read, void *out);
+
 /* One column of a result row, read by store_read_cols() into a field of
  * the caller's row struct. */
 struct store_col {

@@ -46,11 +46,9 @@ static int read_invite(sqlite3_stmt *s, void *out)
 int store_invite_get(struct store *st,
     const uint8_t invite_id[STORE_INVITE_ID_LEN], struct store_invite *out)
 {
-	const struct store_arg a[] = { BIND_BLOB(invite_id, STORE_INVITE_ID_LEN) };
-
-	return store_query(st, STMT_INVITE_GET, "SELECT " INVITE_COLS
-	    " FROM invites WHERE invite_id = ?1", STORE_ARGS(a), STORE_ROW,
-	    read_invite, out);
+	return store_get_by_key(st, STMT_INVITE_GET, "SELECT " INVITE_COLS
+	    " FROM invites WHERE invite_id = ?1", invite_id,
+	    STORE_INVITE_ID_LEN, read_invite, out);
 }
 
 STORE_WALK_DEFINE(invite, struct store_invite, store_invite_fn, read_invite)

@@ -67,10 +67,8 @@ int store_member_upsert(struct store *st, const struct store_member *m)
 int store_member_get_by_id(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_member *out)
 {
-	const struct store_arg a[] = { BIND_BLOB(id, STORE_NODE_ID_LEN) };
-
-	return store_query(st, STMT_MEMBER_GET_ID, "SELECT " MEMBER_COLS
-	    " FROM members WHERE node_id = ?1", STORE_ARGS(a), STORE_ROW,
+	return store_get_by_key(st, STMT_MEMBER_GET_ID, "SELECT " MEMBER_COLS
+	    " FROM members WHERE node_id = ?1", id, STORE_NODE_ID_LEN,
 	    read_member, out);
 }
 
@@ -147,10 +145,9 @@ static int read_nothing(sqlite3_stmt *s, void *out)
 int store_revocation_exists(struct store *st,
     const uint8_t id[STORE_NODE_ID_LEN])
 {
-	const struct store_arg a[] = { BIND_BLOB(id, STORE_NODE_ID_LEN) };
-	int r = store_query(st, STMT_REVOKE_EXISTS,
-	    "SELECT 1 FROM revocations WHERE node_id = ?1", STORE_ARGS(a),
-	    STORE_ROW, read_nothing, NULL);
+	int r = store_get_by_key(st, STMT_REVOKE_EXISTS,
+	    "SELECT 1 FROM revocations WHERE node_id = ?1", id,
+	    STORE_NODE_ID_LEN, read_nothing, NULL);
 
 	return r == 0 ? 1 : r == MESHD_E_NOENT ? 0 : r;
 }
@@ -158,11 +155,9 @@ int store_revocation_exists(struct store *st,
 int store_revocation_get(struct store *st, const uint8_t id[STORE_NODE_ID_LEN],
     struct store_revocation *out)
 {
-	const struct store_arg a[] = { BIND_BLOB(id, STORE_NODE_ID_LEN) };
-
-	return store_query(st, STMT_REVOKE_GET, "SELECT node_id, record, "
-	    "revoked_at FROM revocations WHERE node_id = ?1", STORE_ARGS(a),
-	    STORE_ROW, read_revocation, out);
+	return store_get_by_key(st, STMT_REVOKE_GET, "SELECT node_id, record, "
+	    "revoked_at FROM revocations WHERE node_id = ?1", id,
+	    STORE_NODE_ID_LEN, read_revocation, out);
 }
 
 STORE_WALK_DEFINE(revocation, struct store_revocation, store_revocation_fn,

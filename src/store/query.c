@@ -61,6 +61,14 @@ int store_query(struct store *st, enum store_stmt id, const char *sql,
 	return store_finish(st, s, sqlite3_step(s));
 }
 
+int store_get_by_key(struct store *st, enum store_stmt id, const char *sql,
+    const void *key, size_t len, store_read_fn *read, void *out)
+{
+	const struct store_arg a[] = { BIND_BLOB(key, len) };
+
+	return store_query(st, id, sql, STORE_ARGS(a), STORE_ROW, read, out);
+}
+
 /* Reads column i of s into c's field. */
 static int read_col(sqlite3_stmt *s, int i, const struct store_col *c)
 {

@@ -112,49 +112,34 @@ int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
 	memcpy((t)->record, (g).record, (g).record_len);		\
 } while (0)
 
-int store_endpoint_record_put(struct store *st,
-    const struct store_endpoint_record *rec)
-{
-	struct store_record g;
-
-	TO_GENERIC(g, STORE_REC_ENDPOINTS, rec);
-	return store_record_put(st, &g);
+/* Defines store_NAME_put() and store_NAME_get(), the view of one kind as
+ * struct store_NAME (store.h), over store_record_put()/_get(). */
+#define TYPED_RECORD_FNS(name, kind)					\
+int store_##name##_put(struct store *st, const struct store_##name *rec) \
+{									\
+	struct store_record g;						\
+									\
+	TO_GENERIC(g, kind, rec);					\
+	return store_record_put(st, &g);				\
+}									\
+									\
+int store_##name##_get(struct store *st,				\
+    const uint8_t id[STORE_NODE_ID_LEN], struct store_##name *out)	\
+{									\
+	struct store_record g;						\
+	int r;								\
+									\
+	memset(out, 0, sizeof *out);					\
+	if ((r = store_record_get(st, kind, id, &g)) != 0)		\
+		return r;						\
+	FROM_GENERIC(out, g);						\
+	return 0;							\
 }
 
-int store_endpoint_record_get(struct store *st,
-    const uint8_t id[STORE_NODE_ID_LEN], struct store_endpoint_record *out)
-{
-	struct store_record g;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	if ((r = store_record_get(st, STORE_REC_ENDPOINTS, id, &g)) != 0)
-		return r;
-	FROM_GENERIC(out, g);
-	return 0;
-}
-
-int store_route_record_put(struct store *st,
-    const struct store_route_record *rec)
-{
-	struct store_record g;
-
-	TO_GENERIC(g, STORE_REC_ROUTES, rec);
-	return store_record_put(st, &g);
-}
-
-int store_route_record_get(struct store *st,
-    const uint8_t id[STORE_NODE_ID_LEN], struct store_route_record *out)
-{
-	struct store_record g;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	if ((r = store_record_get(st, STORE_REC_ROUTES, id, &g)) != 0)
-		return r;
-	FROM_GENERIC(out, g);
-	return 0;
-}
+/* store_endpoint_record_put(), store_endpoint_record_get() */
+TYPED_RECORD_FNS(endpoint_record, STORE_REC_ENDPOINTS)
+/* store_route_record_put(), store_route_record_get() */
+TYPED_RECORD_FNS(route_record, STORE_REC_ROUTES)
 
 struct route_walk {
 	store_route_record_fn *fn;
