@@ -2,7 +2,8 @@
  * statement whose parameters come as an array (struct store_arg), run to
  * completion, for one row or for each row. Every path ends with
  * store_stmt_done(), so no binding (which may point at a secret in the
- * caller's buffer) outlives the call. */
+ * caller's buffer) outlives the call. Rows are read by a column table
+ * (struct store_col) with the same range checks for every table. */
 #include <string.h>
 
 #include "store/internal.h"
@@ -78,9 +79,11 @@ static int read_col(sqlite3_stmt *s, int i, const struct store_col *c)
 	case STORE_COL_TEXT:
 		return store_col_text(s, i, c->dst, c->size);
 	case STORE_COL_BLOB:
-		if (c->present != NULL &&
-		    !(*c->present = sqlite3_column_type(s, i) != SQLITE_NULL))
-			return 0;
+		if (c->present != NULL) {
+			*c->present = sqlite3_column_type(s, i) != SQLITE_NULL;
+			if (!*c->present)
+				return 0;
+		}
 		return store_col_blob(s, i, c->dst, c->size, c->len);
 	case STORE_COL_INT:
 		break;
