@@ -27,6 +27,15 @@ enum {
 	"  -d, --dir DIR      state directory (default: $MESHD_STATE_DIR, else " \
 	MESHD_DEFAULT_DIR ")\n"
 #define CLI_HELP_HELP "  -h, --help         show this help\n"
+#define CLI_JSON_HELP \
+	"      --json         one JSON object instead of the table\n"
+
+/* Entries of a struct cli_opt table (cli_opts.h) for the options several
+ * commands share, each described by the *_HELP text next to it. */
+#define CLI_DIR_OPT(d)		CLI_SHORT("dir", 'd', CLI_DIR, d)
+#define CLI_JSON_OPT(d)		CLI_OPT("json", 'j', CLI_FLAG, d)
+#define CLI_TCP_PORT_OPT(d)	\
+	CLI_OPT("tcp-port", 'C', CLI_PARSE, d), .parse = cli_parse_tcp_port
 
 /* "meshd: REASON" on stderr; returns 1. */
 __attribute__((format(printf, 1, 2)))
@@ -121,7 +130,12 @@ int cli_parse_tcp_port(const char *cmd, const char *value, void *dest);
 /* --metrics ADDR:PORT|off (up, set): a cli_parse_fn that checks the value
  * while parsing, so a typo is a usage error; *(const char **)dest = value. */
 int cli_parse_metrics(const char *cmd, const char *value, void *dest);
+/* The warning for a metrics listener on addr (as the user should see it)
+ * that is not loopback-only. */
+void cli_warn_metrics_exposed(const char *addr);
 /* Stores port (< 0: nothing to do; 0: off) in st. 0, or 1 (printed). */
 int cli_store_tcp_port(struct store *st, const char *dir, int port);
+/* The same in the store of the node in dir, opened for it. */
+int cli_store_tcp_port_in(const char *dir, int port);
 
 #endif

@@ -60,6 +60,8 @@ struct cli_opt {
  * CLI_SHORT also accepts "-KEY". */
 #define CLI_OPT(lname, k, kd, d) .name = (lname), .key = (k), .kind = (kd), .dest = (d)
 #define CLI_SHORT(lname, k, kd, d) CLI_OPT(lname, k, kd, d), .short_opt = true
+/* A table as struct cli_cmd's opts and nopts. */
+#define CLI_TABLE(o) (o), sizeof (o) / sizeof (o)[0]
 
 enum {
 	CLI_OPTS_MAX = 16,	/* options a command may have, besides --help */

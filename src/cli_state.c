@@ -197,6 +197,12 @@ int cli_parse_metrics(const char *cmd, const char *value, void *dest)
 	return 0;
 }
 
+void cli_warn_metrics_exposed(const char *addr)
+{
+	fprintf(stderr, "meshd: warning: metrics on %s are not loopback-only: anyone who can "
+		"reach it sees member names, addresses and counters\n", addr);
+}
+
 int cli_store_tcp_port(struct store *st, const char *dir, int port)
 {
 	char v[16];
@@ -207,4 +213,18 @@ int cli_store_tcp_port(struct store *st, const char *dir, int port)
 	if (store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL) != 0)
 		return cli_fail("cannot store --tcp-port in %s", dir);
 	return 0;
+}
+
+int cli_store_tcp_port_in(const char *dir, int port)
+{
+	struct store *st;
+	int r;
+
+	if (port < 0)
+		return 0;
+	if (cli_open_existing(dir, &st) != 0)
+		return 1;
+	r = cli_store_tcp_port(st, dir, port);
+	store_close(st);
+	return r;
 }

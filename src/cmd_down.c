@@ -69,10 +69,9 @@ int cmd_down(int argc, char **argv)
 	const char *dir = NULL;
 	char err[512], *body;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_DIR_OPT(&dir) },
 	};
-	const struct cli_cmd cmd = { "down", usage_down, opts, sizeof opts / sizeof opts[0],
-				     0, 0, NULL };
+	const struct cli_cmd cmd = { "down", usage_down, CLI_TABLE(opts), 0, 0, NULL };
 	pid_t pid;
 	int r, argi;
 

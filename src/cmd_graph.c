@@ -23,10 +23,9 @@ int cmd_graph(int argc, char **argv)
 {
 	const char *dir = NULL;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_DIR_OPT(&dir) },
 	};
-	const struct cli_cmd cmd = { "graph", usage_graph, opts, sizeof opts / sizeof opts[0],
-				     0, 0, NULL };
+	const struct cli_cmd cmd = { "graph", usage_graph, CLI_TABLE(opts), 0, 0, NULL };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)

@@ -172,16 +172,15 @@ int cmd_init(int argc, char **argv)
 			       .cert_ttl = MESH_CERT_TTL_DEFAULT_S };
 	char defname[MESH_NAME_MAX + 1];
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &a.dir) },
+		{ CLI_DIR_OPT(&a.dir) },
 		{ CLI_OPT("name", 'n', CLI_LABEL, &a.name), .what = "node name" },
 		{ CLI_OPT("prefix", 'p', CLI_PARSE_LATE, &a), .parse = parse_prefix },
 		{ CLI_OPT("mesh-name", 'm', CLI_LABEL, &a.mesh), .what = "mesh name" },
 		{ CLI_OPT("port", 'P', CLI_PORT, &a.port) },
-		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &a.tcp_port), .parse = cli_parse_tcp_port },
+		{ CLI_TCP_PORT_OPT(&a.tcp_port) },
 		{ CLI_OPT("cert-ttl", 'T', CLI_PARSE_LATE, &a), .parse = parse_cert_ttl },
 	};
-	const struct cli_cmd cmd = { "init", usage_init, opts, sizeof opts / sizeof opts[0],
-				     0, 0, NULL };
+	const struct cli_cmd cmd = { "init", usage_init, CLI_TABLE(opts), 0, 0, NULL };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)

@@ -197,12 +197,11 @@ int cmd_invite(int argc, char **argv)
 		.now = (uint64_t)time(NULL), .ttl = TTL_DEFAULT_S, .uses = USES_DEFAULT,
 	};
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &a.dir) },
+		{ CLI_DIR_OPT(&a.dir) },
 		{ CLI_OPT("ttl", 't', CLI_PARSE, &a), .parse = parse_ttl },
 		{ CLI_OPT("uses", 'u', CLI_COUNT, &a.uses), .max = INVITE_USES_MAX },
 	};
-	const struct cli_cmd cmd = { "invite", usage_invite, opts,
-				     sizeof opts / sizeof opts[0], 0, 0, NULL };
+	const struct cli_cmd cmd = { "invite", usage_invite, CLI_TABLE(opts), 0, 0, NULL };
 	const char *env = getenv("MESHD_INVITE_ENDPOINTS");
 	struct meshd_invite_req req = { 0 };
 	int r, argi;

@@ -637,7 +637,7 @@ int cmd_join(int argc, char **argv)
 	uint16_t port = MESHD_DEFAULT_PORT;
 	int tcp_port = -1;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_DIR_OPT(&dir) },
 		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
 		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &o.advertise) },
 		{ CLI_OPT("hosts-file", 'H', CLI_PATH_OPT, &o.hosts_file),
@@ -645,11 +645,11 @@ int cmd_join(int argc, char **argv)
 		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
 		{ CLI_OPT("name", 'n', CLI_LABEL, &name), .what = "node name" },
 		{ CLI_OPT("port", 'P', CLI_PORT, &port) },
-		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &tcp_port), .parse = cli_parse_tcp_port },
+		{ CLI_TCP_PORT_OPT(&tcp_port) },
 		{ CLI_SHORT("foreground", 'f', CLI_FLAG, &o.foreground) },
 	};
-	const struct cli_cmd cmd = { "join", usage_join, opts, sizeof opts / sizeof opts[0],
-				     1, 1, "the invite TOKEN" };
+	const struct cli_cmd cmd = { "join", usage_join, CLI_TABLE(opts), 1, 1,
+				     "the invite TOKEN" };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)

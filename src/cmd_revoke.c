@@ -56,10 +56,10 @@ int cmd_revoke(int argc, char **argv)
 	char req[CTL_REQ_MAX], err[512], *body;
 	const char *dir = NULL, *name;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_DIR_OPT(&dir) },
 	};
-	const struct cli_cmd cmd = { "revoke", usage_revoke, opts,
-				     sizeof opts / sizeof opts[0], 1, 1, "the NODE to revoke" };
+	const struct cli_cmd cmd = { "revoke", usage_revoke, CLI_TABLE(opts), 1, 1,
+				     "the NODE to revoke" };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)

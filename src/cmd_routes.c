@@ -27,7 +27,7 @@ static const char usage_routes[] =
 	"must be running).\n"
 	"\n"
 	CLI_DIR_HELP
-	"      --json         one JSON object instead of the table\n"
+	CLI_JSON_HELP
 	CLI_HELP_HELP;
 
 /* "approve|deny NODE CIDR": args[0..nargs). */
@@ -67,11 +67,11 @@ int cmd_routes(int argc, char **argv)
 	const char *dir = NULL;
 	bool json = false;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
-		{ CLI_OPT("json", 'j', CLI_FLAG, &json) },
+		{ CLI_DIR_OPT(&dir) },
+		{ CLI_JSON_OPT(&json) },
 	};
-	const struct cli_cmd cmd = { "routes", usage_routes, opts,
-				     sizeof opts / sizeof opts[0], 0, CLI_ARGS_ANY, NULL };
+	const struct cli_cmd cmd = { "routes", usage_routes, CLI_TABLE(opts), 0, CLI_ARGS_ANY,
+				     NULL };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)

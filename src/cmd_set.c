@@ -18,7 +18,6 @@
 #include "cmd_mesh.h"
 #include "ctl.h"
 #include "metrics.h"
-#include "store/store.h"
 
 static const char usage_set[] =
 	"Usage: meshd set [-d DIR] [--advertise-routes CIDR[,CIDR...]|none]\n"
@@ -46,23 +45,45 @@ static int parse_metrics(const char *cmd, const char *value, void *dest)
 	if (r != 0)
 		return r;
 	if (metrics_addr_parse(value, &ep, &off) == 0 && !off && !metrics_addr_is_loopback(&ep))
-		fprintf(stderr, "meshd: warning: metrics on %s are not loopback-only: anyone who "
-			"can reach it sees member names, addresses and counters\n", value);
+		cli_warn_metrics_exposed(value);
+	return 0;
+}
+
+/* Sends "set OPT VALUE" to the node running in dir. Returns 0 with its
+ * reply in *body (malloc'd; dropped when body is NULL), 1 (message
+ * printed), or -1 when no daemon runs and what is NULL (nothing printed);
+ * with what, no daemon is a failure that says to start the node with --OPT
+ * to get what. */
+static int set_request(const char *dir, const char *opt, const char *value,
+		       const char *what, char **body)
+{
+	char req[CTL_REQ_MAX], err[512], *reply;
+	int r;
+
+	snprintf(req, sizeof req, "set %s %s", opt, value);
+	r = ctl_request(dir, req, &reply, err, sizeof err);
+	if (r < 0 && cli_not_running(err)) {
+		if (!what)
+			return -1;
+		return cli_fail("not running; use 'meshd up --%s ...' to start with %s", opt,
+				what);
+	}
+	if (r != 0)
+		return cli_fail("%s", err);
+	if (body)
+		*body = reply;
+	else
+		free(reply);
 	return 0;
 }
 
 static int set_metrics(const char *dir, const char *value)
 {
-	char req[CTL_REQ_MAX], err[512], *body;
+	char *body;
 	int r;
 
-	snprintf(req, sizeof req, "set metrics %s", value);
-	r = ctl_request(dir, req, &body, err, sizeof err);
-	if (r < 0 && cli_not_running(err))
-		return cli_fail("not running; use 'meshd up --metrics ...' to start with "
-				"metrics");
-	if (r != 0)
-		return cli_fail("%s", err);
+	if ((r = set_request(dir, "metrics", value, "metrics", &body)) != 0)
+		return r;
 	if (!strcmp(value, "off"))
 		printf("metrics off\n");
 	else
@@ -73,26 +94,21 @@ static int set_metrics(const char *dir, const char *value)
 
 static int set_tcp_port(const char *dir, int port)
 {
-	char req[64], err[512], *body;
-	struct store *st;
+	char v[16];
 	int r;
 
-	snprintf(req, sizeof req, "set tcp-port %d", port);
-	r = ctl_request(dir, req, &body, err, sizeof err);
-	if (r < 0 && cli_not_running(err)) {
+	snprintf(v, sizeof v, "%d", port);
+	r = set_request(dir, "tcp-port", v, NULL, NULL);
+	if (r < 0) {
 		/* no daemon: the setting waits for the next `meshd up` */
-		if (cli_open_existing(dir, &st) != 0)
-			return 1;
-		r = cli_store_tcp_port(st, dir, port);
-		store_close(st);
+		r = cli_store_tcp_port_in(dir, port);
 		if (r == 0)
 			printf("tcp port %s (not running: used at the next 'meshd up')\n",
 			       port ? "stored" : "off");
 		return r;
 	}
 	if (r != 0)
-		return cli_fail("%s", err);
-	free(body);
+		return r;
 	if (port)
 		printf("tcp port %d\n", port);
 	else
@@ -104,15 +120,13 @@ int cmd_set(int argc, char **argv)
 {
 	const char *dir = NULL, *adv = NULL, *metrics = NULL;
 	int tcp_port = -1;
-	char req[CTL_REQ_MAX], err[512], *body;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_DIR_OPT(&dir) },
 		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &adv) },
 		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = parse_metrics },
-		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &tcp_port), .parse = cli_parse_tcp_port },
+		{ CLI_TCP_PORT_OPT(&tcp_port) },
 	};
-	const struct cli_cmd cmd = { "set", usage_set, opts, sizeof opts / sizeof opts[0],
-				     0, 0, NULL };
+	const struct cli_cmd cmd = { "set", usage_set, CLI_TABLE(opts), 0, 0, NULL };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
@@ -127,14 +141,8 @@ int cmd_set(int argc, char **argv)
 		return r;
 	if (!adv)
 		return 0;
-	snprintf(req, sizeof req, "set advertise-routes %s", adv);
-	r = ctl_request(dir, req, &body, err, sizeof err);
-	if (r < 0 && cli_not_running(err))
-		return cli_fail("not running; use 'meshd up --advertise-routes ...' to start "
-				"with these routes");
-	if (r != 0)
-		return cli_fail("%s", err);
-	free(body);
+	if ((r = set_request(dir, "advertise-routes", adv, "these routes", NULL)) != 0)
+		return r;
 	if (!strcmp(adv, "none"))
 		printf("advertising no routes\n");
 	else

@@ -31,7 +31,7 @@ static const char usage_status[] =
 	"not run, show what DIR holds (marked not running) and exit 1.\n"
 	"\n"
 	CLI_DIR_HELP
-	"      --json         one JSON object instead of the table\n"
+	CLI_JSON_HELP
 	CLI_HELP_HELP;
 
 /* No daemon answered (why: ctl_request's "not running (...)"): print the
@@ -72,11 +72,10 @@ int cmd_status(int argc, char **argv)
 	const char *dir = NULL;
 	bool json = false;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
-		{ CLI_OPT("json", 'j', CLI_FLAG, &json) },
+		{ CLI_DIR_OPT(&dir) },
+		{ CLI_JSON_OPT(&json) },
 	};
-	const struct cli_cmd cmd = { "status", usage_status, opts,
-				     sizeof opts / sizeof opts[0], 0, 0, NULL };
+	const struct cli_cmd cmd = { "status", usage_status, CLI_TABLE(opts), 0, 0, NULL };
 	int r, argi;
 
 	char err[512], *body;

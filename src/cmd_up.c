@@ -96,8 +96,7 @@ static int store_metrics(const char *dir, const char *value)
 	if (!off) {
 		endpoint_format(&ep, canon, sizeof canon);
 		if (!metrics_addr_is_loopback(&ep))
-			fprintf(stderr, "meshd: warning: metrics on %s are not loopback-only: anyone "
-				"who can reach it sees member names, addresses and counters\n", canon);
+			cli_warn_metrics_exposed(canon);
 	}
 	if (cli_open_existing(dir, &st) != 0)
 		return 1;
@@ -106,20 +105,6 @@ static int store_metrics(const char *dir, const char *value)
 	if (r)
 		return cli_fail("cannot store --metrics in %s", dir);
 	return 0;
-}
-
-static int store_tcp_port(const char *dir, int port)
-{
-	struct store *st;
-	int r;
-
-	if (port < 0)
-		return 0;
-	if (cli_open_existing(dir, &st) != 0)
-		return 1;
-	r = cli_store_tcp_port(st, dir, port);
-	store_close(st);
-	return r;
 }
 
 static int start_node(const char *dir, const struct meshd_run_opts *o, const char *metrics,
@@ -147,7 +132,7 @@ static int start_node(const char *dir, const struct meshd_run_opts *o, const cha
 		if (rc)
 			return rc;
 	}
-	if (store_tcp_port(dir, tcp_port) != 0)
+	if (cli_store_tcp_port_in(dir, tcp_port) != 0)
 		return 1;
 	fflush(NULL);
 	return meshd_daemon_run_opts(dir, o);
@@ -159,7 +144,7 @@ int cmd_up(int argc, char **argv)
 	const char *dir = NULL, *metrics = NULL;
 	int tcp_port = -1;
 	const struct cli_opt opts[] = {
-		{ CLI_SHORT("dir", 'd', CLI_DIR, &dir) },
+		{ CLI_DIR_OPT(&dir) },
 		{ CLI_SHORT("interface", 'i', CLI_IFNAME, &o.ifname) },
 		{ CLI_SHORT("foreground", 'f', CLI_FLAG, &o.foreground) },
 		{ CLI_OPT("advertise-routes", 'A', CLI_ROUTES, &o.advertise) },
@@ -167,10 +152,9 @@ int cmd_up(int argc, char **argv)
 		  .def = "/etc/hosts" },
 		{ CLI_OPT("hosts-file-short", 'S', CLI_FLAG, &o.hosts_short) },
 		{ CLI_OPT("metrics", 'M', CLI_PARSE, &metrics), .parse = cli_parse_metrics },
-		{ CLI_OPT("tcp-port", 'C', CLI_PARSE, &tcp_port), .parse = cli_parse_tcp_port },
+		{ CLI_TCP_PORT_OPT(&tcp_port) },
 	};
-	const struct cli_cmd cmd = { "up", usage_up, opts, sizeof opts / sizeof opts[0],
-				     0, 0, NULL };
+	const struct cli_cmd cmd = { "up", usage_up, CLI_TABLE(opts), 0, 0, NULL };
 	int r, argi;
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)

@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,64 +14,54 @@
 
 /* ---- escaping ---- */
 
-void metrics_prom_label(struct sbuf *b, const char *s)
+/* A character and what stands for it in an escaped string. */
+struct esc {
+	char c;
+	const char *to;
+};
+
+static const struct esc prom_esc[] = {
+	{ '\\', "\\\\" }, { '"', "\\\"" }, { '\n', "\\n" }, { 0, NULL },
+};
+static const struct esc xml_esc[] = {
+	{ '&', "&amp;" }, { '<', "&lt;" }, { '>', "&gt;" }, { '"', "&quot;" },
+	{ '\'', "&#39;" }, { 0, NULL },
+};
+static const struct esc dot_esc[] = {
+	{ '"', "\\\"" }, { '\\', "\\\\" }, { 0, NULL },
+};
+
+/* Appends s with each character of map replaced and the other control
+ * characters dropped (XML 1.0 forbids most of them even as references). */
+static void escape(struct sbuf *b, const char *s, const struct esc *map)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		const struct esc *e = map;
 
-		if (c == '\\')
-			sbuf_puts(b, "\\\\");
-		else if (c == '"')
-			sbuf_puts(b, "\\\"");
-		else if (c == '\n')
-			sbuf_puts(b, "\\n");
+		while (e->to && e->c != *s)
+			e++;
+		if (e->to)
+			sbuf_puts(b, e->to);
 		else if (c >= 0x20 && c != 0x7f)
 			sbuf_add(b, s, 1);
 	}
 }
 
+void metrics_prom_label(struct sbuf *b, const char *s)
+{
+	escape(b, s, prom_esc);
+}
+
 void metrics_xml_str(struct sbuf *b, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		switch (c) {
-		case '&':
-			sbuf_puts(b, "&amp;");
-			break;
-		case '<':
-			sbuf_puts(b, "&lt;");
-			break;
-		case '>':
-			sbuf_puts(b, "&gt;");
-			break;
-		case '"':
-			sbuf_puts(b, "&quot;");
-			break;
-		case '\'':
-			sbuf_puts(b, "&#39;");
-			break;
-		default:
-			/* XML 1.0 forbids most control characters even as references */
-			if (c >= 0x20 && c != 0x7f)
-				sbuf_add(b, s, 1);
-		}
-	}
+	escape(b, s, xml_esc);
 }
 
 void metrics_dot_str(struct sbuf *b, const char *s)
 {
 	sbuf_puts(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			sbuf_puts(b, "\\");
-			sbuf_add(b, s, 1);
-		} else if (c >= 0x20 && c != 0x7f) {
-			sbuf_add(b, s, 1);
-		}
-	}
+	escape(b, s, dot_esc);
 	sbuf_puts(b, "\"");
 }
 
@@ -123,6 +114,20 @@ static void peer_sample(struct sbuf *b, const char *name, const struct status_pe
 	sbuf_puts(b, "\"} ");
 }
 
+/* A family with one sample per peer: the uint64_t at offset off in its
+ * struct status_peer. */
+static void peer_u64_family(struct sbuf *b, const struct metrics_snap *s, const char *name,
+			    const char *type, const char *help, size_t off)
+{
+	family(b, name, type, help);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct status_peer *p = &s->peers[i];
+
+		peer_sample(b, name, p);
+		sbuf_printf(b, "%" PRIu64 "\n", *(const uint64_t *)((const char *)p + off));
+	}
+}
+
 void metrics_render_prom(struct sbuf *b, const struct metrics_snap *s)
 {
 	static const char *const paths[] = { "direct", "relay", "none" };
@@ -147,18 +152,12 @@ void metrics_render_prom(struct sbuf *b, const struct metrics_snap *s)
 	for (size_t k = 0; k < 3; k++)
 		sbuf_printf(b, "meshd_peers{path=\"%s\"} %zu\n", paths[k], count[k]);
 
-	family(b, "meshd_peer_rx_bytes_total", "counter",
-	       "Bytes received from the peer through the tunnel.");
-	for (size_t i = 0; i < s->n; i++) {
-		peer_sample(b, "meshd_peer_rx_bytes_total", &s->peers[i]);
-		sbuf_printf(b, "%" PRIu64 "\n", s->peers[i].rx_bytes);
-	}
-	family(b, "meshd_peer_tx_bytes_total", "counter",
-	       "Bytes sent to the peer through the tunnel.");
-	for (size_t i = 0; i < s->n; i++) {
-		peer_sample(b, "meshd_peer_tx_bytes_total", &s->peers[i]);
-		sbuf_printf(b, "%" PRIu64 "\n", s->peers[i].tx_bytes);
-	}
+	peer_u64_family(b, s, "meshd_peer_rx_bytes_total", "counter",
+			"Bytes received from the peer through the tunnel.",
+			offsetof(struct status_peer, rx_bytes));
+	peer_u64_family(b, s, "meshd_peer_tx_bytes_total", "counter",
+			"Bytes sent to the peer through the tunnel.",
+			offsetof(struct status_peer, tx_bytes));
 	family(b, "meshd_peer_rtt_seconds", "gauge",
 	       "Smoothed probe round-trip time of the path in use (absent when unknown).");
 	for (size_t i = 0; i < s->n; i++) {
@@ -169,12 +168,9 @@ void metrics_render_prom(struct sbuf *b, const struct metrics_snap *s)
 		peer_sample(b, "meshd_peer_rtt_seconds", p);
 		sbuf_printf(b, "%" PRId32 ".%03" PRId32 "\n", p->rtt_ms / 1000, p->rtt_ms % 1000);
 	}
-	family(b, "meshd_peer_last_handshake_timestamp_seconds", "gauge",
-	       "Unix time of the latest WireGuard handshake with the peer; 0 = never.");
-	for (size_t i = 0; i < s->n; i++) {
-		peer_sample(b, "meshd_peer_last_handshake_timestamp_seconds", &s->peers[i]);
-		sbuf_printf(b, "%" PRIu64 "\n", s->peers[i].latest_handshake);
-	}
+	peer_u64_family(b, s, "meshd_peer_last_handshake_timestamp_seconds", "gauge",
+			"Unix time of the latest WireGuard handshake with the peer; 0 = never.",
+			offsetof(struct status_peer, latest_handshake));
 	family(b, "meshd_relay_forwarded_bytes_total", "counter",
 	       "Bytes of datagrams this node relayed between other members.");
 	sbuf_printf(b, "meshd_relay_forwarded_bytes_total %" PRIu64 "\n",

@@ -15,69 +15,59 @@
 #include "util/err.h"
 #include "util/log.h"
 
-/* The table a route message is about (RTA_TABLE when the id is > 255). */
-static unsigned route_table(const struct nlmsghdr *nlh, const struct rtmsg *rt)
+/* The payload of nlh when it holds at least len bytes, else NULL. */
+static const void *payload(const struct nlmsghdr *nlh, size_t len)
 {
-	const struct nlattr *a;
-
-	mnl_attr_for_each(a, nlh, sizeof *rt)
-		if (mnl_attr_get_type(a) == RTA_TABLE &&
-		    mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-			return mnl_attr_get_u32(a);
-	return rt->rtm_table;
+	return mnl_nlmsg_get_payload_len(nlh) >= len ? mnl_nlmsg_get_payload(nlh) : NULL;
 }
 
-static bool route_via(const struct nlmsghdr *nlh, const struct rtmsg *rt, int ifindex)
+/* The first valid u32 attribute of type in a route message into *v;
+ * false when there is none. */
+static bool route_u32(const struct nlmsghdr *nlh, uint16_t type, uint32_t *v)
 {
 	const struct nlattr *a;
 
-	mnl_attr_for_each(a, nlh, sizeof *rt)
-		if (mnl_attr_get_type(a) == RTA_OIF &&
-		    mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-			return (int)mnl_attr_get_u32(a) == ifindex;
+	mnl_attr_for_each(a, nlh, sizeof(struct rtmsg))
+		if (mnl_attr_get_type(a) == type &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
+			*v = mnl_attr_get_u32(a);
+			return true;
+		}
 	return false;
 }
 
 static bool route_relevant(const struct netmon *nm, const struct nlmsghdr *nlh)
 {
-	const struct rtmsg *rt;
-	unsigned table;
+	const struct rtmsg *rt = payload(nlh, sizeof *rt);
+	uint32_t table, oif;
 
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof *rt)
+	if (!rt || rt->rtm_protocol == NETLINK_RTPROT_MESHD || (rt->rtm_flags & RTM_F_CLONED))
 		return false;
-	rt = mnl_nlmsg_get_payload(nlh);
-	if (rt->rtm_protocol == NETLINK_RTPROT_MESHD || (rt->rtm_flags & RTM_F_CLONED))
-		return false;
-	table = route_table(nlh, rt);
+	/* RTA_TABLE holds ids above 255 */
+	if (!route_u32(nlh, RTA_TABLE, &table))
+		table = rt->rtm_table;
 	if (table == RT_TABLE_LOCAL)
 		return false;
 	if (table != RT_TABLE_MAIN && rt->rtm_dst_len != 0)
 		return false;
-	return !route_via(nlh, rt, nm->ignore_ifindex);
+	return !route_u32(nlh, RTA_OIF, &oif) || (int)oif != nm->ignore_ifindex;
 }
 
 /* One message: true when it is a change worth a rescan. */
 static bool relevant(const struct netmon *nm, const struct nlmsghdr *nlh)
 {
+	const struct ifinfomsg *ifi;
+	const struct ifaddrmsg *ifa;
+
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWLINK:
-	case RTM_DELLINK: {
-		const struct ifinfomsg *ifi;
-
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof *ifi)
-			return false;
-		ifi = mnl_nlmsg_get_payload(nlh);
-		return ifi->ifi_index != nm->ignore_ifindex;
-	}
+	case RTM_DELLINK:
+		ifi = payload(nlh, sizeof *ifi);
+		return ifi && ifi->ifi_index != nm->ignore_ifindex;
 	case RTM_NEWADDR:
-	case RTM_DELADDR: {
-		const struct ifaddrmsg *ifa;
-
-		if (mnl_nlmsg_get_payload_len(nlh) < sizeof *ifa)
-			return false;
-		ifa = mnl_nlmsg_get_payload(nlh);
-		return (int)ifa->ifa_index != nm->ignore_ifindex;
-	}
+	case RTM_DELADDR:
+		ifa = payload(nlh, sizeof *ifa);
+		return ifa && (int)ifa->ifa_index != nm->ignore_ifindex;
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		return route_relevant(nm, nlh);

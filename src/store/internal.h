@@ -121,6 +121,95 @@ int store_check_text(const char *s, size_t max, bool allow_empty);
 int store_canon_ip(const char *s, int af, char *dst);
 int store_canon_prefix(const char *s, int af, char *dst);
 
+/* query.c: a cached statement with its parameters given as an array */
+
+/* One parameter, bound as ?1, ?2, ... in array order. Text (NUL-terminated)
+ * and blobs are bound without a copy (SQLITE_STATIC); store_query() drops
+ * the bindings before it returns. */
+struct store_arg {
+	enum { STORE_ARG_NULL, STORE_ARG_INT, STORE_ARG_TEXT, STORE_ARG_BLOB } type;
+	int64_t i;
+	const void *p;
+	size_t len;
+};
+#define BIND_NULL	((struct store_arg){ .type = STORE_ARG_NULL })
+#define BIND_INT(v)	((struct store_arg){ .type = STORE_ARG_INT, .i = (v) })
+#define BIND_TEXT(s)	((struct store_arg){ .type = STORE_ARG_TEXT, .p = (s) })
+#define BIND_BLOB(b, n)	\
+	((struct store_arg){ .type = STORE_ARG_BLOB, .p = (b), .len = (n) })
+/* An array of struct store_arg as store_query()'s args and n. */
+#define STORE_ARGS(a)	(a), sizeof (a) / sizeof (a)[0]
+
+/* What store_query() does once the parameters are bound. */
+enum store_step {
+	STORE_RUN,		/* run a statement that returns no rows: 0 */
+	STORE_RUN_CHANGES,	/* the same: the number of rows changed (>= 0) */
+	STORE_ROW,		/* store_step_one(s, read, arg) */
+	STORE_ROWS,		/* store_step_each(s, read, arg) */
+};
+
+/* Prepares sql as the cached statement id (on first use), binds
+ * args[0..n) (NULL when n is 0) and does step; read and arg serve
+ * STORE_ROW and STORE_ROWS only. Returns what step says, or MESHD_E_* (a
+ * failed bind or step mapped by store_err()). */
+int store_query(struct store *st, enum store_stmt id, const char *sql,
+    const struct store_arg *args, size_t n, enum store_step step,
+    store_read_fn *read, void *arg);
+
+/* store_query(STORE_ROW) with key (len bytes) bound as ?1: the lookup of
+ * one row by a blob key. */
+int store_get_by_key(struct store *st, enum store_stmt id, const char *sql,
+    const void *key, size_t len, store_read_fn *read, void *out);
+
+/* One column of a result row, read by store_read_cols() into a field of
+ * the caller's row struct. */
+struct store_col {
+	enum { STORE_COL_BLOB, STORE_COL_TEXT, STORE_COL_INT } type;
+	void *dst;
+	size_t size;		/* blob, text: capacity of dst; int: sizeof *dst
+				 * (1, 2, 4 or 8: a bool or an [u]intN_t) */
+	size_t *len;		/* blob: gets its length (NULL: exactly size) */
+	bool *present;		/* blob: NULL allowed, says whether one was read */
+	int64_t min, max;	/* int: the range, else MESHD_E_PROTO */
+};
+#define COL_BLOB(d, cap)	\
+	((struct store_col){ .type = STORE_COL_BLOB, .dst = (d), .size = (cap) })
+#define COL_BLOB_LEN(d, cap, lenp)	((struct store_col){		\
+	.type = STORE_COL_BLOB, .dst = (d), .size = (cap), .len = (lenp) })
+#define COL_BLOB_OR_NULL(d, cap, presentp)	((struct store_col){	\
+	.type = STORE_COL_BLOB, .dst = (d), .size = (cap),		\
+	.present = (presentp) })
+#define COL_TEXT(d, cap)	\
+	((struct store_col){ .type = STORE_COL_TEXT, .dst = (d), .size = (cap) })
+#define COL_INT(d, lo, hi)	((struct store_col){ .type = STORE_COL_INT, \
+	.dst = (d), .size = sizeof *(d), .min = (lo), .max = (hi) })
+#define COL_I64(d)		COL_INT(d, INT64_MIN, INT64_MAX)
+/* An array of struct store_col as store_read_cols()'s cols and n. */
+#define STORE_COLS(c)	(c), sizeof (c) / sizeof (c)[0]
+
+/* Zeroes row (size bytes), then reads column i of the current row of s into
+ * cols[i] for i in 0..n. Returns 0, or MESHD_E_PROTO (a value that does not
+ * fit its field or range) with row zeroed again. */
+int store_read_cols(sqlite3_stmt *s, const struct store_col *cols, size_t n,
+    void *row, size_t size);
+
+/* Defines struct NAME_walk { fn, arg } and NAME_row(), the store_read_fn
+ * of a typed foreach: reads the row into a TYPE with READ and hands it to
+ * w->fn; a non-zero value of either stops the walk. */
+#define STORE_WALK_DEFINE(name, type, fn_type, read)			\
+struct name##_walk {							\
+	fn_type *fn;							\
+	void *arg;							\
+};									\
+static int name##_row(sqlite3_stmt *s, void *arg)			\
+{									\
+	const struct name##_walk *w = arg;				\
+	type v;								\
+	int r = read(s, &v);						\
+									\
+	return r != 0 ? r : w->fn(&v, w->arg);				\
+}
+
 /* migrate.c */
 
 /* Brings the database to version target (<= STORE_SCHEMA_LATEST), one

@@ -16,8 +16,14 @@ static bool kind_ok(int kind)
 
 int store_record_put(struct store *st, const struct store_record *rec)
 {
-	sqlite3_stmt *s;
-	int r = 0, rc;
+	const struct store_arg a[] = {
+		BIND_INT(rec->kind),
+		BIND_BLOB(rec->node_id, sizeof rec->node_id),
+		BIND_INT((int64_t)rec->version),
+		BIND_BLOB(rec->record, rec->record_len),
+		BIND_INT(rec->updated_at),
+	};
+	int r;
 
 	if (!kind_ok(rec->kind) || rec->version > INT64_MAX || rec->record_len == 0 ||
 	    rec->record_len > sizeof rec->record)
@@ -25,22 +31,12 @@ int store_record_put(struct store *st, const struct store_record *rec)
 	/* Newer replaces older in one statement: the WHERE on DO UPDATE
 	 * leaves a stored record of the same or a higher version alone, and
 	 * sqlite3_changes() then reports 0. */
-	s = store_stmt(st, STMT_RECORD_PUT, "INSERT INTO records (" RECORD_COLS
+	r = store_query(st, STMT_RECORD_PUT, "INSERT INTO records (" RECORD_COLS
 	    ") VALUES (?1, ?2, ?3, ?4, ?5) "
 	    "ON CONFLICT (kind, node_id) DO UPDATE SET version = excluded.version, "
 	    "record = excluded.record, updated_at = excluded.updated_at "
-	    "WHERE excluded.version > records.version", &r);
-	if (s == NULL)
-		return r;
-	if ((rc = sqlite3_bind_int(s, 1, rec->kind)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_blob(s, 2, rec->node_id, sizeof rec->node_id,
-	    SQLITE_STATIC)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(s, 3, (int64_t)rec->version)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_blob(s, 4, rec->record, (int)rec->record_len,
-	    SQLITE_STATIC)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(s, 5, rec->updated_at)) == SQLITE_OK)
-		rc = sqlite3_step(s);
-	r = store_finish_changes(st, s, rc);
+	    "WHERE excluded.version > records.version", STORE_ARGS(a),
+	    STORE_RUN_CHANGES, NULL, NULL);
 	return r == 0 ? MESHD_E_EXIST : r < 0 ? r : 0;
 }
 
@@ -48,77 +44,47 @@ int store_record_put(struct store *st, const struct store_record *rec)
 static int read_record(sqlite3_stmt *s, void *arg)
 {
 	struct store_record *out = arg;
-	int64_t v;
-	int kind, r;
+	const struct store_col c[] = {
+		COL_INT(&out->kind, 1, STORE_REC_KIND_MAX),
+		COL_BLOB(out->node_id, sizeof out->node_id),
+		COL_INT(&out->version, 0, INT64_MAX),
+		COL_BLOB_LEN(out->record, sizeof out->record, &out->record_len),
+		COL_I64(&out->updated_at),
+	};
 
-	memset(out, 0, sizeof *out);
-	kind = sqlite3_column_int(s, 0);
-	if (!kind_ok(kind))
-		return MESHD_E_PROTO;
-	out->kind = (uint8_t)kind;
-	if ((r = store_col_blob(s, 1, out->node_id, sizeof out->node_id,
-	    NULL)) != 0 ||
-	    (r = store_col_blob(s, 3, out->record, sizeof out->record,
-	    &out->record_len)) != 0)
-		return r;
-	if ((v = sqlite3_column_int64(s, 2)) < 0)
-		return MESHD_E_PROTO;
-	out->version = (uint64_t)v;
-	out->updated_at = sqlite3_column_int64(s, 4);
-	return 0;
+	return store_read_cols(s, STORE_COLS(c), out, sizeof *out);
 }
 
 int store_record_get(struct store *st, int kind,
     const uint8_t id[STORE_NODE_ID_LEN], struct store_record *out)
 {
-	sqlite3_stmt *s;
-	int r = 0, rc;
+	const struct store_arg a[] = {
+		BIND_INT(kind),
+		BIND_BLOB(id, STORE_NODE_ID_LEN),
+	};
 
 	memset(out, 0, sizeof *out);
 	if (!kind_ok(kind))
 		return MESHD_E_INVAL;
-	s = store_stmt(st, STMT_RECORD_GET, "SELECT " RECORD_COLS
-	    " FROM records WHERE kind = ?1 AND node_id = ?2", &r);
-	if (s == NULL)
-		return r;
-	if ((rc = sqlite3_bind_int(s, 1, kind)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_blob(s, 2, id, STORE_NODE_ID_LEN,
-	    SQLITE_STATIC)) != SQLITE_OK)
-		return store_finish(st, s, rc);
-	return store_step_one(st, s, read_record, out);
+	return store_query(st, STMT_RECORD_GET, "SELECT " RECORD_COLS
+	    " FROM records WHERE kind = ?1 AND node_id = ?2", STORE_ARGS(a),
+	    STORE_ROW, read_record, out);
 }
 
-struct record_walk {
-	store_record_fn *fn;
-	void *arg;
-};
-
-static int record_row(sqlite3_stmt *s, void *arg)
-{
-	const struct record_walk *w = arg;
-	struct store_record rec;
-	int r = read_record(s, &rec);
-
-	return r != 0 ? r : w->fn(&rec, w->arg);
-}
+STORE_WALK_DEFINE(record, struct store_record, store_record_fn, read_record)
 
 int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
     void *arg)
 {
 	struct record_walk w = { fn, arg };
-	sqlite3_stmt *s;
-	int r = 0, rc;
+	const struct store_arg a[] = { BIND_INT(kind) };
 
 	if (kind != 0 && !kind_ok(kind))
 		return MESHD_E_INVAL;
 	/* ?1 = 0 walks every kind */
-	s = store_stmt(st, STMT_RECORD_ALL, "SELECT " RECORD_COLS
-	    " FROM records WHERE ?1 = 0 OR kind = ?1 ORDER BY node_id, kind", &r);
-	if (s == NULL)
-		return r;
-	if ((rc = sqlite3_bind_int(s, 1, kind)) != SQLITE_OK)
-		return store_finish(st, s, rc);
-	return store_step_each(st, s, record_row, &w);
+	return store_query(st, STMT_RECORD_ALL, "SELECT " RECORD_COLS
+	    " FROM records WHERE ?1 = 0 OR kind = ?1 ORDER BY node_id, kind",
+	    STORE_ARGS(a), STORE_ROWS, record_row, &w);
 }
 
 /* ---- typed wrappers ----
@@ -146,49 +112,34 @@ int store_record_foreach(struct store *st, int kind, store_record_fn *fn,
 	memcpy((t)->record, (g).record, (g).record_len);		\
 } while (0)
 
-int store_endpoint_record_put(struct store *st,
-    const struct store_endpoint_record *rec)
-{
-	struct store_record g;
-
-	TO_GENERIC(g, STORE_REC_ENDPOINTS, rec);
-	return store_record_put(st, &g);
+/* Defines store_NAME_put() and store_NAME_get(), the view of one kind as
+ * struct store_NAME (store.h), over store_record_put()/_get(). */
+#define TYPED_RECORD_FNS(name, kind)					\
+int store_##name##_put(struct store *st, const struct store_##name *rec) \
+{									\
+	struct store_record g;						\
+									\
+	TO_GENERIC(g, kind, rec);					\
+	return store_record_put(st, &g);				\
+}									\
+									\
+int store_##name##_get(struct store *st,				\
+    const uint8_t id[STORE_NODE_ID_LEN], struct store_##name *out)	\
+{									\
+	struct store_record g;						\
+	int r;								\
+									\
+	memset(out, 0, sizeof *out);					\
+	if ((r = store_record_get(st, kind, id, &g)) != 0)		\
+		return r;						\
+	FROM_GENERIC(out, g);						\
+	return 0;							\
 }
 
-int store_endpoint_record_get(struct store *st,
-    const uint8_t id[STORE_NODE_ID_LEN], struct store_endpoint_record *out)
-{
-	struct store_record g;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	if ((r = store_record_get(st, STORE_REC_ENDPOINTS, id, &g)) != 0)
-		return r;
-	FROM_GENERIC(out, g);
-	return 0;
-}
-
-int store_route_record_put(struct store *st,
-    const struct store_route_record *rec)
-{
-	struct store_record g;
-
-	TO_GENERIC(g, STORE_REC_ROUTES, rec);
-	return store_record_put(st, &g);
-}
-
-int store_route_record_get(struct store *st,
-    const uint8_t id[STORE_NODE_ID_LEN], struct store_route_record *out)
-{
-	struct store_record g;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	if ((r = store_record_get(st, STORE_REC_ROUTES, id, &g)) != 0)
-		return r;
-	FROM_GENERIC(out, g);
-	return 0;
-}
+/* store_endpoint_record_put(), store_endpoint_record_get() */
+TYPED_RECORD_FNS(endpoint_record, STORE_REC_ENDPOINTS)
+/* store_route_record_put(), store_route_record_get() */
+TYPED_RECORD_FNS(route_record, STORE_REC_ROUTES)
 
 struct route_walk {
 	store_route_record_fn *fn;

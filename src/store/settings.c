@@ -6,38 +6,33 @@
 #include "store/internal.h"
 #include "util/err.h"
 
+/* Where store_setting_get() copies the value. */
+struct setting_out {
+	char *buf;
+	size_t cap;
+};
+
+/* Reads the value column into a struct setting_out (a store_read_fn). */
+static int read_value(sqlite3_stmt *s, void *arg)
+{
+	const struct setting_out *o = arg;
+	int n = sqlite3_column_bytes(s, 0);
+
+	if (n < 0 || (size_t)n >= o->cap)
+		return MESHD_E_RANGE;
+	return store_col_text(s, 0, o->buf, o->cap);
+}
+
 int store_setting_get(struct store *st, const char *key, char *out, size_t cap)
 {
-	sqlite3_stmt *s;
-	int r = 0, rc, n;
+	struct setting_out o = { out, cap };
+	const struct store_arg a[] = { BIND_TEXT(key) };
+	int r;
 
 	if (store_check_text(key, STORE_SETTING_KEY_MAX, false) != 0 || cap == 0)
 		return MESHD_E_INVAL;
-	s = store_stmt(st, STMT_SETTING_GET, "SELECT value FROM settings WHERE key = ?1", &r);
-	if (s == NULL)
-		return r;
-	out[0] = '\0';
-	if ((rc = sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC)) != SQLITE_OK) {
-		r = store_err(st, rc);
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		r = MESHD_E_NOENT;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		r = store_err(st, rc);
-		goto out;
-	}
-	n = sqlite3_column_bytes(s, 0);
-	if (n < 0 || (size_t)n >= cap) {
-		r = MESHD_E_RANGE;
-		goto out;
-	}
-	r = store_col_text(s, 0, out, cap);
-out:
-	store_stmt_done(s);
+	r = store_query(st, STMT_SETTING_GET, "SELECT value FROM settings WHERE key = ?1",
+	    STORE_ARGS(a), STORE_ROW, read_value, &o);
 	if (r != 0)
 		out[0] = '\0';
 	return r;
@@ -45,25 +40,15 @@ out:
 
 int store_setting_put(struct store *st, const char *key, const char *value)
 {
-	sqlite3_stmt *s;
-	int r = 0, rc;
+	const struct store_arg a[] = { BIND_TEXT(key), BIND_TEXT(value) };
 
 	if (store_check_text(key, STORE_SETTING_KEY_MAX, false) != 0 ||
 	    (value != NULL && store_check_text(value, STORE_SETTING_MAX, false) != 0))
 		return MESHD_E_INVAL;
 	if (value == NULL)
-		s = store_stmt(st, STMT_SETTING_DEL, "DELETE FROM settings WHERE key = ?1", &r);
-	else
-		s = store_stmt(st, STMT_SETTING_PUT, "INSERT INTO settings (key, value) "
-		    "VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-		    &r);
-	if (s == NULL)
-		return r;
-	if ((rc = sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (value != NULL &&
-	     (rc = sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC)) != SQLITE_OK) ||
-	    (rc = sqlite3_step(s)) != SQLITE_DONE)
-		r = store_err(st, rc);
-	store_stmt_done(s);
-	return r;
+		return store_query(st, STMT_SETTING_DEL, "DELETE FROM settings WHERE key = ?1",
+		    a, 1, STORE_RUN, NULL, NULL);
+	return store_query(st, STMT_SETTING_PUT, "INSERT INTO settings (key, value) "
+	    "VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	    STORE_ARGS(a), STORE_RUN, NULL, NULL);
 }

@@ -113,14 +113,19 @@ enum {
 	STORE_REC_KIND_MAX = 255,
 };
 
+/* The fields of a signed record of a node, as gossip carries it: those of
+ * struct store_record after its kind, and of each typed view below. */
+#define STORE_RECORD_FIELDS						\
+	uint8_t node_id[STORE_NODE_ID_LEN];				\
+	uint64_t version;			/* <= INT64_MAX */	\
+	int64_t updated_at;						\
+	size_t record_len;						\
+	uint8_t record[STORE_RECORD_MAX]	/* signed by that node */
+
 /* The latest signed record of one kind of a node, as gossip carries it. */
 struct store_record {
 	uint8_t kind;				/* 1..STORE_REC_KIND_MAX */
-	uint8_t node_id[STORE_NODE_ID_LEN];
-	uint64_t version;			/* <= INT64_MAX */
-	int64_t updated_at;
-	size_t record_len;
-	uint8_t record[STORE_RECORD_MAX];	/* signed */
+	STORE_RECORD_FIELDS;
 };
 
 /* Stores the record if it is newer than the stored one of the same kind and
@@ -155,11 +160,7 @@ int store_setting_put(struct store *st, const char *key, const char *value);
 
 /* The latest signed endpoint record of a node, as gossip carries it. */
 struct store_endpoint_record {
-	uint8_t node_id[STORE_NODE_ID_LEN];
-	uint64_t version;			/* <= INT64_MAX */
-	int64_t updated_at;
-	size_t record_len;
-	uint8_t record[STORE_RECORD_MAX];	/* signed by that node */
+	STORE_RECORD_FIELDS;
 };
 
 struct store_invite {
@@ -281,11 +282,7 @@ int store_endpoint_record_get(struct store *st,
 /* The latest signed ROUTES record of a node (mesh/routes.h), as gossip
  * carries it. Same rules as endpoint records. */
 struct store_route_record {
-	uint8_t node_id[STORE_NODE_ID_LEN];
-	uint64_t version;			/* <= INT64_MAX */
-	int64_t updated_at;
-	size_t record_len;
-	uint8_t record[STORE_RECORD_MAX];	/* signed by that node */
+	STORE_RECORD_FIELDS;
 };
 
 /* Stores the record if it is newer than the stored one (or none is stored).
