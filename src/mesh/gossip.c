@@ -17,6 +17,7 @@
 #include "mesh/gossip.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/rand.h"
 
 #define GOSSIP_BUCKET_DOMAIN "meshd gossip bucket v1"
 
@@ -84,15 +85,9 @@ struct mesh_gossip {
 
 static uint64_t rnd(struct mesh_gossip *g)
 {
-	uint64_t z;
-
 	if (g->cfg.rand != NULL)
 		return g->cfg.rand(g->cfg.ctx);
-	/* splitmix64 */
-	z = (g->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64(&g->rng);
 }
 
 static void send_msg(struct mesh_gossip *g, const uint8_t *to, const uint8_t *p, size_t n)

@@ -6,18 +6,13 @@
 
 #include "mesh/path_internal.h"
 #include "util/err.h"
+#include "util/rand.h"
 
 static uint64_t rnd(struct mesh_path *p)
 {
-	uint64_t z;
-
 	if (p->cfg.rand != NULL)
 		return p->cfg.rand(p->cfg.ctx);
-	/* splitmix64 */
-	z = (p->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64(&p->rng);
 }
 
 /* Twice the probe slots, up to PATH_TX_MAX; false when at the maximum or
