@@ -12,6 +12,7 @@
 
 /* Slots of a staged ring when first allocated (struct wg_peer). */
 #define STAGED_MIN 4
+_Static_assert(MAX_STAGED_PACKETS <= UINT16_MAX, "staged counts are 16-bit");
 
 const char *wg_peer_fpr(const struct wg_peer *peer, char buf[9])
 {
@@ -204,7 +205,7 @@ static size_t staged_room(size_t len)
  * most), its slots laid out again from the head. */
 static int staged_grow(struct wg_peer *peer)
 {
-	unsigned cap = peer->staged_cap ? 2 * peer->staged_cap : STAGED_MIN;
+	uint16_t cap = peer->staged_cap ? 2 * peer->staged_cap : STAGED_MIN;
 	struct wg_staged *v;
 
 	if (cap > MAX_STAGED_PACKETS)

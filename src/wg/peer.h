@@ -58,7 +58,7 @@ struct wg_peer {
 	 * 260 KB a peer; a full-size ring and a 2 KB buffer for every staged
 	 * keepalive left the heap fragmented.) */
 	struct wg_staged *staged;
-	unsigned staged_head, staged_count, staged_cap;
+	uint16_t staged_head, staged_count, staged_cap;	/* <= MAX_STAGED_PACKETS */
 
 	void *user;
 };
