@@ -43,7 +43,6 @@ struct wg_peer {
 	union endpoint endpoint;	/* AF_UNSPEC when unknown */
 	uint64_t rx_bytes, tx_bytes;
 	struct walltime last_handshake;
-	uint16_t keepalive_interval;	/* seconds; 0 = off */
 	mtime_ns last_data;		/* wg_peer_last_data(); 0: never */
 	mtime_ns initiated_now_at;	/* last wg_peer_initiate_now() initiation; 0: never */
 	struct wg_timers timers;
@@ -59,6 +58,7 @@ struct wg_peer {
 	 * keepalive left the heap fragmented.) */
 	struct wg_staged *staged;
 	uint16_t staged_head, staged_count, staged_cap;	/* <= MAX_STAGED_PACKETS */
+	uint16_t keepalive_interval;	/* seconds; 0 = off */
 
 	void *user;
 };
