@@ -41,6 +41,7 @@ START_TEST(test_replay_update_in_order)
 	wg_replay_init(&r);
 	for (c = 0; c < 3 * WG_REPLAY_BITS_TOTAL; c++)
 		UPD(c, true);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -59,6 +60,7 @@ START_TEST(test_replay_update_rejects_duplicate)
 	UPD(4, true);
 	UPD(2, true);
 	UPD(2, false);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -75,10 +77,12 @@ START_TEST(test_replay_update_counter_zero)
 	UPD(0, false);
 
 	/* 0 late, after higher counters */
+	wg_replay_clear(&r);
 	wg_replay_init(&r);
 	UPD(7, true);
 	UPD(0, true);
 	UPD(0, false);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -99,6 +103,7 @@ START_TEST(test_replay_update_window_edge)
 	UPD(hi - WG_REPLAY_WINDOW + 1, false);		/* now window + 0 behind, but seen */
 	UPD(hi - WG_REPLAY_WINDOW + 2, true);
 	UPD(hi - WG_REPLAY_WINDOW, false);		/* now window + 1 behind */
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -113,6 +118,7 @@ START_TEST(test_replay_update_too_old)
 	UPD(WG_REPLAY_BITS_TOTAL + 5000, true);
 	UPD(5000 + 63, false);
 	UPD(5000 + 64, true);				/* window behind */
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -134,6 +140,7 @@ START_TEST(test_replay_update_far_jump)
 	UPD(1000000, false);
 
 	/* a jump of less than the ring keeps the words still in the window */
+	wg_replay_clear(&r);
 	wg_replay_init(&r);
 	UPD(100, true);
 	UPD(200, true);
@@ -146,6 +153,7 @@ START_TEST(test_replay_update_far_jump)
 	UPD(200, false);
 	UPD(100 + WG_REPLAY_WINDOW, false);
 	UPD(101 + WG_REPLAY_WINDOW, true);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -162,11 +170,13 @@ START_TEST(test_replay_update_limit)
 	UPD_L(reject_after - 3, reject_after, true);	/* still within the window */
 	UPD_L(reject_after - 1, reject_after, false);
 
+	wg_replay_clear(&r);
 	wg_replay_init(&r);
 	CHK_L(10, 10, false);
 	UPD_L(10, 10, false);
 	UPD_L(9, 10, true);
 	CHK_L(0, 0, false);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -186,6 +196,7 @@ START_TEST(test_replay_check_does_not_record)
 	CHK(1000, false);
 	CHK(999, true);
 	CHK(999, true);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -263,13 +274,49 @@ static uint64_t sub_floor(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-START_TEST(test_replay_update_matches_model)
+/* A counter to try: spread over the window and beyond, or (near) the
+ * traffic of a session without the ring: mostly in order, reordered or
+ * jumping by around 64, from a first counter near 64. */
+static uint64_t diff_pick(const struct model *m, uint64_t limit, bool near)
 {
-	const uint64_t seed = DIFF_SEED;
+	uint64_t pick = rnd_below(100);
+
+	if (near) {
+		if (!m->any)
+			return rnd_below(70);
+		if (pick < 70)
+			return m->highest + 1;
+		if (pick < 85)
+			return sub_floor(m->highest, rnd_below(70));
+		if (pick < 97)
+			return m->highest + 1 + rnd_below(70);
+		return sub_floor(m->highest, rnd_below(WG_REPLAY_WINDOW + 200));
+	}
+	if (pick < 40)
+		return m->highest + 1 + rnd_below(3);		/* mostly in order */
+	if (pick < 65)
+		return sub_floor(m->highest, rnd_below(WG_REPLAY_WINDOW + 200));
+	if (pick < 75)
+		return sub_floor(m->highest, WG_REPLAY_WINDOW + rnd_below(2)); /* edge */
+	if (pick < 85)
+		return sub_floor(m->highest, rnd_below(64));	/* recent duplicates */
+	if (pick < 93)
+		return m->highest + rnd_below(3 * WG_REPLAY_BITS_TOTAL); /* jump */
+	if (pick < 96)
+		return m->highest + WG_REPLAY_BITS_TOTAL - 64 + rnd_below(128);
+	if (pick < 99)
+		return limit - 1 - rnd_below(3 * WG_REPLAY_BITS_TOTAL) + rnd_below(8);
+	return rnd_below(m->highest + 1);			/* anywhere seen */
+}
+
+/* near: diff_pick's near mode, and a fresh state every 300 operations or
+ * so (each one goes without the ring, then mostly brings it in). */
+static void diff_run(uint64_t seed, bool near)
+{
 	const uint64_t limit = 40000000;
 	struct wg_replay r;
 	struct model m = { .any = false, .highest = 0 };
-	uint64_t c, pick;
+	uint64_t c;
 	int i, accepted = 0;
 
 	m.seen.slot = calloc(SEEN_SLOTS, sizeof *m.seen.slot);
@@ -279,23 +326,7 @@ START_TEST(test_replay_update_matches_model)
 	for (i = 0; i < DIFF_OPS; i++) {
 		bool want, got, update = rnd_below(4) != 0;
 
-		pick = rnd_below(100);
-		if (pick < 40)
-			c = m.highest + 1 + rnd_below(3);		/* mostly in order */
-		else if (pick < 65)
-			c = sub_floor(m.highest, rnd_below(WG_REPLAY_WINDOW + 200));
-		else if (pick < 75)
-			c = sub_floor(m.highest, WG_REPLAY_WINDOW + rnd_below(2)); /* edge */
-		else if (pick < 85)
-			c = sub_floor(m.highest, rnd_below(64));	/* recent duplicates */
-		else if (pick < 93)
-			c = m.highest + rnd_below(3 * WG_REPLAY_BITS_TOTAL); /* jump */
-		else if (pick < 96)
-			c = m.highest + WG_REPLAY_BITS_TOTAL - 64 + rnd_below(128);
-		else if (pick < 99)
-			c = limit - 1 - rnd_below(3 * WG_REPLAY_BITS_TOTAL) + rnd_below(8);
-		else
-			c = rnd_below(m.highest + 1);			/* anywhere seen */
+		c = diff_pick(&m, limit, near);
 
 		want = model_check(&m, c, limit);
 		got = update ? wg_replay_update(&r, c, limit) : wg_replay_check(&r, c, limit);
@@ -312,15 +343,65 @@ START_TEST(test_replay_update_matches_model)
 		}
 		/* Occasionally restart from a fresh state so the limit region
 		 * does not dominate once it has been reached. */
-		if (m.highest > limit - 2 * WG_REPLAY_BITS_TOTAL && rnd_below(50) == 0) {
+		if (near ? rnd_below(300) == 0 :
+		    m.highest > limit - 2 * WG_REPLAY_BITS_TOTAL && rnd_below(50) == 0) {
 			memset(m.seen.slot, 0, SEEN_SLOTS * sizeof *m.seen.slot);
 			m.any = false;
 			m.highest = 0;
+			wg_replay_clear(&r);
 			wg_replay_init(&r);
 		}
 	}
 	ck_assert_int_gt(accepted, DIFF_OPS / 4);
 	free(m.seen.slot);
+	wg_replay_clear(&r);
+}
+
+START_TEST(test_replay_update_matches_model)
+{
+	diff_run(DIFF_SEED, false);
+}
+END_TEST
+
+START_TEST(test_replay_update_matches_model_near)
+{
+	diff_run(DIFF_SEED + 1, true);
+}
+END_TEST
+
+/* In-order traffic, and reordering by less than 64, need no ring; a
+ * counter lost inside the window brings it in; clear rejects everything. */
+START_TEST(test_replay_ring_on_demand)
+{
+	struct wg_replay r;
+	uint64_t c;
+
+	wg_replay_init(&r);
+	for (c = 0; c < 3 * WG_REPLAY_BITS_TOTAL; c++)
+		UPD(c, true);
+	UPD(c + 63, true);
+	for (uint64_t k = c; k < c + 63; k++)
+		UPD(k, true);
+	ck_assert_ptr_null(r.ring);
+	c += 64;
+	UPD(c + 1, true);				/* c is lost ... */
+	ck_assert_ptr_null(r.ring);
+	UPD(c + 64, true);				/* ... and leaves recent */
+	ck_assert_ptr_nonnull(r.ring);
+	UPD(c, true);
+	UPD(c, false);
+	UPD(c + 1, false);
+	UPD(c + 63, true);
+	wg_replay_clear(&r);
+	ck_assert_ptr_null(r.ring);
+	CHK(0, false);
+	CHK(c + 100, false);
+	wg_replay_init(&r);
+	UPD(64, true);					/* 0..63 unseen */
+	ck_assert_ptr_nonnull(r.ring);
+	UPD(0, true);
+	UPD(0, false);
+	wg_replay_clear(&r);
 }
 END_TEST
 
@@ -340,6 +421,8 @@ Suite *suite_replay(void)
 	tcase_add_test(tc, test_replay_update_limit);
 	tcase_add_test(tc, test_replay_check_does_not_record);
 	tcase_add_test(tc, test_replay_update_matches_model);
+	tcase_add_test(tc, test_replay_update_matches_model_near);
+	tcase_add_test(tc, test_replay_ring_on_demand);
 	suite_add_tcase(s, tc);
 	return s;
 }

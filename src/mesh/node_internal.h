@@ -126,28 +126,48 @@ struct mesh_rec_event;
 struct mesh_records;
 struct mesh_relay;
 
-/* One other member, as far as WireGuard is concerned. */
+/* One other member, as far as WireGuard is concerned. Fields are grouped
+ * by alignment (pointers and times, then byte arrays, then flags) so that
+ * the struct has no holes: there is one per member. */
 struct npeer {
 	struct mesh_node *n;
+	struct wg_peer *wp;		/* NULL when wg refused it */
+	/* path selection: the engine (its latest choice and the probe key
+	 * below) */
+	struct mesh_path *path;
+	/* subnet routes installed for it: in its wg allowed IPs and handed to
+	 * ops.route_add; and the ones refused at the last recompute (each
+	 * refusal is logged once). Arrays of MESH_CERT_MAX_ROUTES allocated
+	 * at first use and freed when empty (NULL then): most members
+	 * route nothing, and two inline arrays were 576 of a peer's bytes.
+	 * Counts: ninst, nrefused below. */
+	struct mesh_prefix *inst;
+	struct mesh_prefix *refused;
+	struct mesh_path_choice choice;
+	struct mesh_pmtu pmtu;		/* path MTU of the DIRECT path (node_paths.c) */
+	/* anti-abuse: ACK token bucket, answered txids (their low 32 bits),
+	 * PUNCH limits */
+	mtime_ns ack_refill;
+	mtime_ns punch_rx_at;		/* last PUNCH from this origin acted on */
+	mtime_ns punch_tx_at;		/* last PUNCH we sent about this target */
+	mtime_ns farewell_at;		/* see farewell */
+	uint32_t ack_tokens;
+	unsigned ack_seen_pos;
+	uint32_t ack_seen[NODE_ACK_SEEN];
+	/* endpoint candidates: from its record, in preference order, then the
+	 * join request's source (hint); those inside an installed subnet route
+	 * left out. The same set as handed to the path engine. */
+	union endpoint hint;
+	struct mesh_ep pcand[MESH_ENDPOINTS_MAX + 1];
+	uint8_t ncand;
+	uint8_t ninst, nrefused;
 	uint8_t node_id[MESH_NODE_ID_LEN];
 	char name[MESH_NAME_MAX + 1];
 	uint8_t wg_pk[MESH_WG_KEY_LEN];
 	uint8_t ipv4[4], ipv6[16];
-	bool admin;
-	struct wg_peer *wp;		/* NULL when wg refused it */
-	/* endpoint candidates: from its record, in preference order, then the
-	 * join request's source (hint); those inside an installed subnet route
-	 * left out. The same set as handed to the path engine. */
-	uint8_t ncand;
-	struct mesh_ep pcand[MESH_ENDPOINTS_MAX + 1];
-	union endpoint hint;
-	/* path selection: the engine, the probe key with this peer, its
-	 * latest choice */
-	struct mesh_path *path;
 	struct mesh_probe_key pkey;	/* secret */
 	bool have_pkey;
-	struct mesh_path_choice choice;
-	struct mesh_pmtu pmtu;		/* path MTU of the DIRECT path (node_paths.c) */
+	bool admin;
 	bool warm;			/* see NODE_IDLE_AFTER_S */
 	bool nat_anchor;		/* idle, probed for our NAT mapping */
 	bool relay_warm;		/* kept warm as a relay candidate */
@@ -155,23 +175,7 @@ struct npeer {
 	bool pinned;			/* reached over our TCP entry: path
 					 * selection leaves its WireGuard
 					 * endpoint alone (mesh_node_peer_pin) */
-	/* anti-abuse: ACK token bucket, answered txids, PUNCH limits */
-	uint32_t ack_tokens;
-	mtime_ns ack_refill;
-	uint64_t ack_seen[NODE_ACK_SEEN];
-	unsigned ack_seen_pos;
-	mtime_ns punch_rx_at;		/* last PUNCH from this origin acted on */
-	mtime_ns punch_tx_at;		/* last PUNCH we sent about this target */
 	bool farewell;			/* revoked; dropped at farewell_at */
-	mtime_ns farewell_at;
-	/* subnet routes installed for it: in its wg allowed IPs and handed to
-	 * ops.route_add; and the ones refused at the last recompute (each
-	 * refusal is logged once). Arrays of MESH_CERT_MAX_ROUTES allocated
-	 * at first use and freed when empty (NULL then): most members
-	 * route nothing, and two inline arrays were 576 of a peer's bytes. */
-	uint8_t ninst, nrefused;
-	struct mesh_prefix *inst;
-	struct mesh_prefix *refused;
 };
 
 struct mesh_node {

@@ -474,13 +474,17 @@ static bool ack_allowed(struct mesh_node *n, struct npeer *p)
 	return true;
 }
 
-/* True the first time txid is seen (among the last NODE_ACK_SEEN). */
+/* True the first time txid is seen (among the last NODE_ACK_SEEN; by its
+ * low 32 bits, random: a fresh txid taken for a seen one costs one
+ * unanswered probe). */
 static bool ack_fresh(struct npeer *p, uint64_t txid)
 {
+	uint32_t t = (uint32_t)txid;
+
 	for (unsigned i = 0; i < NODE_ACK_SEEN; i++)
-		if (p->ack_seen[i] == txid)
+		if (p->ack_seen[i] == t)
 			return false;
-	p->ack_seen[p->ack_seen_pos] = txid;
+	p->ack_seen[p->ack_seen_pos] = t;
 	p->ack_seen_pos = (p->ack_seen_pos + 1) % NODE_ACK_SEEN;
 	return true;
 }

@@ -412,6 +412,7 @@ static void keypair_drop(struct wg_device *dev, struct wg_keypair *kp)
 	wg_index_remove(&dev->index, &kp->entry);
 	wg_aead_ctx_clear(&kp->send);
 	wg_aead_ctx_clear(&kp->recv);
+	wg_replay_clear(&kp->replay);
 	kp->sending_valid = kp->receiving_valid = false;
 	kp->send_counter = 0;
 	kp->remote_index = 0;

@@ -42,6 +42,7 @@ struct wg_handshake {
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t precomputed_ss[NOISE_PUBLIC_KEY_LEN];	/* DH(Spriv_local, Spub_remote) */
 	bool have_ss;			/* false: no private key or low-order peer key */
+	bool have_consumed_initiation;	/* last_initiation_consumption is set */
 	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
@@ -49,7 +50,6 @@ struct wg_handshake {
 	uint8_t chaining_key[NOISE_HASH_LEN];
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];	/* greatest seen from the peer */
 	mtime_ns last_initiation_consumption;		/* monotonic; 0 = never */
-	bool have_consumed_initiation;
 	uint32_t remote_index;		/* host order */
 	/* The initiation of CREATED_INITIATION as sent (macs included):
 	 * public bytes, sent again when initiations cross (receive.c). */

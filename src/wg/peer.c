@@ -10,6 +10,10 @@
 #include "wg/device.h"
 #include "wg/peer.h"
 
+/* Slots of a staged ring when first allocated (struct wg_peer). */
+#define STAGED_MIN 4
+_Static_assert(MAX_STAGED_PACKETS <= UINT16_MAX, "staged counts are 16-bit");
+
 const char *wg_peer_fpr(const struct wg_peer *peer, char buf[9])
 {
 	hex_encode(buf, peer->public_key, 4);
@@ -64,14 +68,14 @@ static void staged_free(struct wg_peer *peer)
 {
 	if (!peer->staged)
 		return;
-	for (size_t i = 0; i < MAX_STAGED_PACKETS; i++) {
+	for (size_t i = 0; i < peer->staged_cap; i++) {
 		if (peer->staged[i].buf)
 			sodium_memzero(peer->staged[i].buf, peer->staged[i].cap);
 		free(peer->staged[i].buf);
 	}
 	free(peer->staged);
 	peer->staged = NULL;
-	peer->staged_head = peer->staged_count = 0;
+	peer->staged_head = peer->staged_count = peer->staged_cap = 0;
 }
 
 void wg_peer_remove(struct wg_device *dev, struct wg_peer *peer)
@@ -197,26 +201,47 @@ static size_t staged_room(size_t len)
 	return WG_HEADROOM + len + WG_TAILROOM;
 }
 
+/* Doubles the ring (STAGED_MIN slots at first, MAX_STAGED_PACKETS at
+ * most), its slots laid out again from the head. */
+static int staged_grow(struct wg_peer *peer)
+{
+	uint16_t cap = peer->staged_cap ? 2 * peer->staged_cap : STAGED_MIN;
+	struct wg_staged *v;
+
+	if (cap > MAX_STAGED_PACKETS)
+		cap = MAX_STAGED_PACKETS;
+	v = calloc(cap, sizeof *v);
+	if (!v)
+		return MESHD_E_NOMEM;
+	for (unsigned i = 0; i < peer->staged_cap; i++)
+		v[i] = peer->staged[(peer->staged_head + i) % peer->staged_cap];
+	free(peer->staged);
+	peer->staged = v;
+	peer->staged_head = 0;
+	peer->staged_cap = cap;
+	return 0;
+}
+
 int wg_peer_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 {
 	struct wg_staged *s;
 	unsigned slot;
 
-	if (!peer->staged) {
-		peer->staged = calloc(MAX_STAGED_PACKETS, sizeof *peer->staged);
-		if (!peer->staged)
-			return MESHD_E_NOMEM;
-	}
+	if (peer->staged_count == peer->staged_cap &&
+	    peer->staged_cap < MAX_STAGED_PACKETS &&
+	    staged_grow(peer) != 0)
+		return MESHD_E_NOMEM;
 	if (peer->staged_count == MAX_STAGED_PACKETS) {
 		/* Full: the oldest goes, as in the kernel. */
 		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
 		peer->staged_count--;
 	}
-	slot = (peer->staged_head + peer->staged_count) % MAX_STAGED_PACKETS;
+	slot = (peer->staged_head + peer->staged_count) % peer->staged_cap;
 	s = &peer->staged[slot];
 	if (s->cap < staged_room(len)) {
-		/* Grows only for a packet bigger than any this slot held. */
-		size_t cap = staged_room(len < 2048 ? 2048 : len);
+		/* Sized to the packet (a keepalive needs only the head and tail
+		 * room); grows only for a packet bigger than this slot held. */
+		size_t cap = staged_room(len);
 		uint8_t *b = malloc(cap);
 
 		if (!b)

@@ -43,19 +43,22 @@ struct wg_peer {
 	union endpoint endpoint;	/* AF_UNSPEC when unknown */
 	uint64_t rx_bytes, tx_bytes;
 	struct walltime last_handshake;
-	uint16_t keepalive_interval;	/* seconds; 0 = off */
 	mtime_ns last_data;		/* wg_peer_last_data(); 0: never */
 	mtime_ns initiated_now_at;	/* last wg_peer_initiate_now() initiation; 0: never */
 	struct wg_timers timers;
 
 	/* Staged packets (no session yet, or a keepalive): a ring of
-	 * MAX_STAGED_PACKETS slots, allocated on first use with a buffer per
-	 * slot used, and all freed again once the ring is empty. A peer with
-	 * a session sends without staging, so a peer holds this memory only
-	 * while it waits for a handshake. (Kept, a ring whose head turns with
-	 * every keepalive ended up holding all 128 buffers, 260 KB a peer.) */
+	 * staged_cap slots (0 = not allocated), allocated on first use and
+	 * doubled as it fills, up to MAX_STAGED_PACKETS, with a buffer the
+	 * size of its packet per slot used; all freed again once the ring is
+	 * empty. A peer with a session sends without staging, so a peer holds
+	 * this memory only while it waits for a handshake. (Kept, a ring whose
+	 * head turns with every keepalive ended up holding all 128 buffers,
+	 * 260 KB a peer; a full-size ring and a 2 KB buffer for every staged
+	 * keepalive left the heap fragmented.) */
 	struct wg_staged *staged;
-	unsigned staged_head, staged_count;
+	uint16_t staged_head, staged_count, staged_cap;	/* <= MAX_STAGED_PACKETS */
+	uint16_t keepalive_interval;	/* seconds; 0 = off */
 
 	void *user;
 };

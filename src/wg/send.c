@@ -155,7 +155,7 @@ void wg_send_staged(struct wg_device *dev, struct wg_peer *peer, mtime_ns now)
 		}
 		account_sent(peer, s->len == 0, now);
 		wg_send_buffer(dev, peer, s->buf, out);
-		peer->staged_head = (peer->staged_head + 1) % MAX_STAGED_PACKETS;
+		peer->staged_head = (peer->staged_head + 1) % peer->staged_cap;
 		peer->staged_count--;
 		sent = true;
 	}
