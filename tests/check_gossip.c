@@ -762,9 +762,9 @@ START_TEST(test_gossip_round_budget_scales)
 END_TEST
 
 /* One RECORDS message from peer 1 to peer 0 holding four ENDPOINTS records
- * of node 0x11 (peer 1 itself), seqs seq..seq+3, signatures spoiled when
- * bad. Returns the message length. */
-static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
+ * of node idb, seqs seq..seq+3, signatures spoiled when bad. Returns the
+ * message length. */
+static size_t records_msg(uint8_t idb, uint64_t seq, bool bad, uint8_t *m, size_t cap)
 {
 	size_t off = 5;
 
@@ -775,7 +775,7 @@ static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
 	m[4] = 4;
 	for (unsigned k = 0; k < 4; k++) {
 		uint8_t rec[MESH_ENDPOINTS_MAX_LEN];
-		size_t n = ep_for(0x11, seq + k, rec, sizeof rec);
+		size_t n = ep_for(idb, seq + k, rec, sizeof rec);
 
 		if (bad)
 			rec[n - 1] ^= 0x55;
@@ -787,6 +787,12 @@ static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
 		off += 3 + n;
 	}
 	return off;
+}
+
+/* The same, of node 0x11: peer 1's own records. */
+static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
+{
+	return records_msg(0x11, seq, bad, m, cap);
 }
 
 /* A member floods 1500 RECORDS messages a second for 5 s (4 records each,
@@ -839,34 +845,6 @@ START_TEST(test_gossip_verify_budget)
 }
 END_TEST
 
-/* One RECORDS message from peer 1 to peer 0 holding four ENDPOINTS records
- * of node idb (not peer 1: records about another member), seqs seq..seq+3,
- * signatures spoiled when bad. Returns the message length. */
-static size_t foreign_msg(uint8_t idb, uint64_t seq, bool bad, uint8_t *m, size_t cap)
-{
-	size_t off = 5;
-
-	m[0] = GOSSIP_VERSION;
-	m[1] = GOSSIP_MSG_RECORDS;
-	m[2] = 0;
-	m[3] = 0;
-	m[4] = 4;
-	for (unsigned k = 0; k < 4; k++) {
-		uint8_t rec[MESH_ENDPOINTS_MAX_LEN];
-		size_t n = ep_for(idb, seq + k, rec, sizeof rec);
-
-		if (bad)
-			rec[n - 1] ^= 0x55;
-		ck_assert_uint_le(off + 3 + n, cap);
-		m[off] = MESH_REC_ENDPOINTS;
-		m[off + 1] = (uint8_t)(n >> 8);
-		m[off + 2] = (uint8_t)n;
-		memcpy(m + off + 3, rec, n);
-		off += 3 + n;
-	}
-	return off;
-}
-
 enum { FOREIGN_NODES = 128, FOREIGN_MSGS = 1000 };
 
 /* Peer 1 sends FOREIGN_MSGS RECORDS messages within one second, 4 records
@@ -876,7 +854,7 @@ static void foreign_flood(bool bad, uint64_t *seq, mtime_ns *t)
 	uint8_t m[GOSSIP_DGRAM_MAX];
 
 	for (unsigned i = 0; i < FOREIGN_MSGS; i++) {
-		size_t n = foreign_msg((uint8_t)(0x20 + i % FOREIGN_NODES),
+		size_t n = records_msg((uint8_t)(0x20 + i % FOREIGN_NODES),
 		    *seq + (i / FOREIGN_NODES) * 4, bad, m, sizeof m);
 
 		*t += SEC(1) / FOREIGN_MSGS;
@@ -949,7 +927,7 @@ START_TEST(test_gossip_verify_foreign_alternating)
 	for (unsigned i = 0; i < FOREIGN_NODES; i++)
 		give(0, (uint8_t)(0x20 + i), false);
 	for (unsigned i = 0; i < 3000; i++) {
-		size_t n = i % 2 == 0 ? foreign_msg((uint8_t)(0x20 + (i / 2) % FOREIGN_NODES),
+		size_t n = i % 2 == 0 ? records_msg((uint8_t)(0x20 + (i / 2) % FOREIGN_NODES),
 		    seq + (i / 2 / FOREIGN_NODES) * 4, true, m, sizeof m) :
 		    flood_msg(own += 4, false, m, sizeof m);
 
