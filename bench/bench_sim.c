@@ -4,11 +4,14 @@
  * and memory grows as n^2 (every node holds every record: the bytes once, in
  * the sim's shared pool, plus a ~60-byte index entry per node and member).
  *
- *	make bench/bench_sim && ./bench/bench_sim [-v] [-c] [-s SEED] [N ...]
+ *	make bench/bench_sim && ./bench/bench_sim [-v] [-c] [-b] [-s SEED] [N ...]
  *
  * -v prints a line per simulated round to stderr (virtual time, wall time,
- * CPU time, RSS, bytes per online node in that round). -c runs the churn scenario
- * only (half the time for a mesh that takes hours).
+ * CPU time, RSS, bytes per online node in that round, and per online node the
+ * records received in RECORDS, of them held already, merged NEW, skipped for
+ * the sender's check budget, ORPHAN, and requests deferred). -c runs the churn
+ * scenario only (half the time for a mesh that takes hours). -b stops each run
+ * once the bootstrap converged (no steady-state or churn phase).
  *
  * Per N, two scenarios:
  *   clean  no loss, no churn: bootstrap from the join tree (each node knows
@@ -120,6 +123,7 @@ static uint64_t online_bytes(struct sim *s, unsigned total)
 
 /* One round; returns the bytes all nodes sent in it. */
 static bool verbose;	/* -v: a progress line per round on stderr */
+static bool bootstrap_only;	/* -b: stop each run once converged */
 static double t_start, c_start;
 
 static long rss_mb(void)
@@ -139,14 +143,27 @@ static long rss_mb(void)
 static uint64_t round_bytes(struct sim *s, unsigned total)
 {
 	uint64_t before = online_bytes(s, total), b;
+	struct mesh_gossip_stats g0, g1;
+	double on;
 
+	if (verbose)
+		sim_gossip_totals(s, &g0);
 	sim_run_until(s, sim_now(s) + SEC(1));
 	b = online_bytes(s, total) - before;
-	if (verbose)
-		fprintf(stderr, "  t=%4.0f s  %7.1f s  cpu %7.1f s  %ld MB  %.0f B/node\n",
-		    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, cpu_s() - c_start,
-		    rss_mb(),
-		    (double)b / sim_online_count(s));
+	if (!verbose)
+		return b;
+	sim_gossip_totals(s, &g1);
+	on = sim_online_count(s);
+	fprintf(stderr, "  t=%4.0f s  %7.1f s  cpu %7.1f s  %ld MB  %.0f B/node"
+	    "  per node: recv %.0f held %.0f new %.0f skipped %.0f orphan %.0f deferred %.1f\n",
+	    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, cpu_s() - c_start,
+	    rss_mb(), (double)b / on,
+	    (double)(g1.records_recv - g0.records_recv) / on,
+	    (double)(g1.records_held - g0.records_held) / on,
+	    (double)(g1.records_new - g0.records_new) / on,
+	    (double)(g1.records_skipped - g0.records_skipped) / on,
+	    (double)(g1.records_orphan - g0.records_orphan) / on,
+	    (double)(g1.msgs_deferred - g0.msgs_deferred) / on);
 	return b;
 }
 
@@ -198,7 +215,9 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 	row->conv_bpr = row->conv ? (double)b / ((double)n * row->conv) : 0;
 	row->ok = row->conv <= CONVERGE_LIMIT;
 	b = 0;
-	if (!churn) {
+	if (bootstrap_only) {
+		/* -b: the bootstrap alone */
+	} else if (!churn) {
 		for (unsigned r = 0; r < STEADY_ROUNDS; r++)
 			b += round_bytes(s, total);
 		row->after_bpr = (double)b / ((double)n * STEADY_ROUNDS);
@@ -279,6 +298,8 @@ int main(int argc, char **argv)
 			verbose = true;
 		else if (strcmp(argv[i], "-c") == 0)
 			churn_only = true;
+		else if (strcmp(argv[i], "-b") == 0)
+			bootstrap_only = true;
 		else if (nsizes < 16)
 			sizes[nsizes++] = (unsigned)strtoul(argv[i], NULL, 10);
 	}

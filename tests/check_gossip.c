@@ -762,9 +762,9 @@ START_TEST(test_gossip_round_budget_scales)
 END_TEST
 
 /* One RECORDS message from peer 1 to peer 0 holding four ENDPOINTS records
- * of node 0x11 (peer 1 itself), seqs seq..seq+3, signatures spoiled when
- * bad. Returns the message length. */
-static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
+ * of node idb, seqs seq..seq+3, signatures spoiled when bad. Returns the
+ * message length. */
+static size_t records_msg(uint8_t idb, uint64_t seq, bool bad, uint8_t *m, size_t cap)
 {
 	size_t off = 5;
 
@@ -775,7 +775,7 @@ static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
 	m[4] = 4;
 	for (unsigned k = 0; k < 4; k++) {
 		uint8_t rec[MESH_ENDPOINTS_MAX_LEN];
-		size_t n = ep_for(0x11, seq + k, rec, sizeof rec);
+		size_t n = ep_for(idb, seq + k, rec, sizeof rec);
 
 		if (bad)
 			rec[n - 1] ^= 0x55;
@@ -787,6 +787,12 @@ static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
 		off += 3 + n;
 	}
 	return off;
+}
+
+/* The same, of node 0x11: peer 1's own records. */
+static size_t flood_msg(uint64_t seq, bool bad, uint8_t *m, size_t cap)
+{
+	return records_msg(0x11, seq, bad, m, cap);
 }
 
 /* A member floods 1500 RECORDS messages a second for 5 s (4 records each,
@@ -839,6 +845,106 @@ START_TEST(test_gossip_verify_budget)
 }
 END_TEST
 
+enum { FOREIGN_NODES = 128, FOREIGN_MSGS = 1000 };
+
+/* Peer 1 sends FOREIGN_MSGS RECORDS messages within one second, 4 records
+ * each about the other members 0x20.. (ever newer): from phase 0 on. */
+static void foreign_flood(bool bad, uint64_t *seq, mtime_ns *t)
+{
+	uint8_t m[GOSSIP_DGRAM_MAX];
+
+	for (unsigned i = 0; i < FOREIGN_MSGS; i++) {
+		size_t n = records_msg((uint8_t)(0x20 + i % FOREIGN_NODES),
+		    *seq + (i / FOREIGN_NODES) * 4, bad, m, sizeof m);
+
+		*t += SEC(1) / FOREIGN_MSGS;
+		ck_assert_int_eq(mesh_gossip_input(peers[0].g, peers[1].id, m, n, *t, NOW), 0);
+		q_clear();
+	}
+	*seq += (FOREIGN_MSGS / FOREIGN_NODES + 1) * 4;
+}
+
+/* Records about other members (a bootstrap's bulk) from a sender whose
+ * records all verified are checked beyond the per-sender budget: 4,000 in
+ * one second, all NEW. A flood of invalid ones is capped as one of the
+ * sender's own (one unbudgeted check, then a handful), and after it the
+ * sender's good records are budgeted until NEW ones took its strikes away. */
+START_TEST(test_gossip_verify_foreign)
+{
+	struct mesh_gossip_stats st;
+	uint64_t seq = 2000;
+	mtime_ns t = SEC(100);
+
+	/* genuine, all verifying: no budget */
+	peers_new(2);
+	for (unsigned i = 0; i < FOREIGN_NODES; i++)
+		give(0, (uint8_t)(0x20 + i), false);
+	foreign_flood(false, &seq, &t);
+	mesh_gossip_get_stats(peers[0].g, &st);
+	ck_assert_uint_eq(st.records_new, 4 * FOREIGN_MSGS);
+	ck_assert_uint_eq(st.records_skipped, 0);
+	ck_assert_uint_eq(st.records_unbudgeted, 4 * FOREIGN_MSGS);
+	ck_assert_uint_gt(st.records_checked, GOSSIP_VERIFY_BURST + GOSSIP_VERIFY_PER_S);
+	peers_free();
+
+	/* invalid ones: one unbudgeted check, then the budget with strikes;
+	 * 5 floods of one second each (20,000 records) */
+	peers_new(2);
+	for (unsigned i = 0; i < FOREIGN_NODES; i++)
+		give(0, (uint8_t)(0x20 + i), false);
+	for (unsigned k = 0; k < 5; k++)
+		foreign_flood(true, &seq, &t);
+	mesh_gossip_get_stats(peers[0].g, &st);
+	ck_assert_uint_eq(st.records_new, 0);
+	ck_assert_uint_eq(st.records_unbudgeted, 1);
+	ck_assert_uint_le(st.records_checked, 64);
+	ck_assert_uint_ge(st.records_skipped, 5 * 4 * FOREIGN_MSGS - 64);
+	/* then good ones from the same sender: budgeted until NEW ones have
+	 * worked its strikes off, unbudgeted again after that */
+	foreign_flood(false, &seq, &t);
+	mesh_gossip_get_stats(peers[0].g, &st);
+	ck_assert_uint_gt(st.records_skipped, 5 * 4 * FOREIGN_MSGS);
+	ck_assert_uint_gt(st.records_new, 0);
+	ck_assert_uint_gt(st.records_unbudgeted, 1);
+	peers_free();
+}
+END_TEST
+
+/* A member alternates invalid records about others (unbudgeted while it has
+ * no strike) with valid ones of its own (budgeted; a NEW one takes a strike
+ * away): each unbudgeted check needs a budgeted NEW before it, so its
+ * checks stay within twice the budget. 1500 messages a second for 2 s,
+ * 12,000 records. */
+START_TEST(test_gossip_verify_foreign_alternating)
+{
+	uint8_t m[GOSSIP_DGRAM_MAX];
+	struct mesh_gossip_stats st;
+	uint64_t own = 5000, seq = 2000;
+	mtime_ns t = SEC(100);
+
+	peers_new(2);
+	give(0, 0x11, true);
+	for (unsigned i = 0; i < FOREIGN_NODES; i++)
+		give(0, (uint8_t)(0x20 + i), false);
+	for (unsigned i = 0; i < 3000; i++) {
+		size_t n = i % 2 == 0 ? records_msg((uint8_t)(0x20 + (i / 2) % FOREIGN_NODES),
+		    seq + (i / 2 / FOREIGN_NODES) * 4, true, m, sizeof m) :
+		    flood_msg(own += 4, false, m, sizeof m);
+
+		t += SEC(1) / 1500;
+		ck_assert_int_eq(mesh_gossip_input(peers[0].g, peers[1].id, m, n, t, NOW), 0);
+		q_clear();
+	}
+	mesh_gossip_get_stats(peers[0].g, &st);
+	ck_assert_uint_le(st.records_unbudgeted, st.records_new + 1);
+	ck_assert_uint_le(st.records_checked,
+	    2 * (GOSSIP_VERIFY_BURST + 2 * GOSSIP_VERIFY_PER_S) + 1);
+	ck_assert_uint_ge(st.records_skipped, 12000 - 2 * (GOSSIP_VERIFY_BURST +
+	    2 * GOSSIP_VERIFY_PER_S) - 1);
+	peers_free();
+}
+END_TEST
+
 static Suite *suite_gossip(void)
 {
 	Suite *s = suite_create("gossip");
@@ -860,6 +966,8 @@ static Suite *suite_gossip(void)
 	tcase_add_test(tc, test_gossip_round_budget);
 	tcase_add_test(tc, test_gossip_round_budget_scales);
 	tcase_add_test(tc, test_gossip_verify_budget);
+	tcase_add_test(tc, test_gossip_verify_foreign);
+	tcase_add_test(tc, test_gossip_verify_foreign_alternating);
 	suite_add_tcase(s, tc);
 	return s;
 }

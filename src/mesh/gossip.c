@@ -175,6 +175,14 @@ static uint64_t round_budget(const struct mesh_gossip *g)
 	return scaled > GOSSIP_ROUND_BUDGET ? scaled : GOSSIP_ROUND_BUDGET;
 }
 
+/* DIGEST datagrams we send per BUCKETS half (gossip.h). */
+static unsigned digest_dgrams_max(const struct mesh_gossip *g)
+{
+	size_t scaled = mesh_records_count(g->recs, 0) / GOSSIP_DIGEST_RECORDS_PER_DGRAM;
+
+	return scaled > GOSSIP_DIGEST_DGRAMS_MAX ? (unsigned)scaled : GOSSIP_DIGEST_DGRAMS_MAX;
+}
+
 /* ---- our buckets ---- */
 
 /* g->scr[0..nscr) := our digest entries of bucket b. 0 or MESHD_E_NOMEM. */
@@ -374,7 +382,7 @@ struct dig_out {
 	uint8_t buf[GOSSIP_DGRAM_MAX];
 	struct wr w;
 	uint8_t ngroups;
-	unsigned sent;
+	unsigned sent, max;	/* datagrams sent, and the cap */
 };
 
 static void dig_out_start(struct dig_out *o)
@@ -404,7 +412,7 @@ static bool dig_out_group(struct dig_out *o, const uint8_t *lo, const uint8_t *h
 
 	if (o->w.cap - o->w.off < need || o->ngroups == UINT8_MAX) {
 		dig_out_flush(o);
-		if (o->sent >= GOSSIP_DIGEST_DGRAMS_MAX)
+		if (o->sent >= o->max)
 			return false;
 	}
 	(void)(wr_bytes(&o->w, lo, MESH_NODE_ID_LEN) || wr_bytes(&o->w, hi, MESH_NODE_ID_LEN) ||
@@ -509,6 +517,7 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	o->g = g;
 	o->to = from;
 	o->sent = 0;
+	o->max = digest_dgrams_max(g);
 	dig_out_start(o);
 	/* a random start, so that a capped exchange does not always favour
 	 * the low buckets */
@@ -520,7 +529,7 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		/* groups ascend within a datagram: a new one at the wrap */
 		if (i == 0 && k > 0) {
 			dig_out_flush(o);
-			if (o->sent >= GOSSIP_DIGEST_DGRAMS_MAX)
+			if (o->sent >= o->max)
 				break;
 		}
 		if (memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
@@ -528,7 +537,7 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		if ((r = load_bucket(g, b)) != 0 || !dig_out_bucket(o, b))
 			break;
 	}
-	if (o->sent < GOSSIP_DIGEST_DGRAMS_MAX)
+	if (o->sent < o->max)
 		dig_out_flush(o);
 	free(o);
 	return r;
@@ -737,15 +746,27 @@ static bool held_identical(const struct mesh_gossip *g, uint8_t kind, const uint
 
 enum { MERGE_SKIPPED = 1000 };	/* not a MESH_MERGE_* nor a MESHD_E_* */
 
-/* Merges one record from member slot v within its budget; the outcome, or
+/* Merges one record from member from (budget slot v); the outcome, or
  * MERGE_SKIPPED. NEW and INVALID cost a check (DUP and STALE are found
- * before it, an ORPHAN waits for its cert). */
-static int merge_budgeted(struct mesh_gossip *g, unsigned v, uint8_t kind, const uint8_t *p,
-    size_t len, mtime_ns now, uint64_t now_unix)
+ * before it, an ORPHAN waits for its cert). A record about another member
+ * from a sender whose records have all verified (no strike) is checked
+ * without the budget: the sender cannot sign such a record, so a valid one
+ * is a genuine record newer than ours, NEW here once, and the number of
+ * those is the mesh's own (a bootstrap needs every member's). The first
+ * invalid one gives the sender a strike, and from then on every record it
+ * sends is budgeted as its own are (gossip.h). */
+static int merge_budgeted(struct mesh_gossip *g, const uint8_t *from, unsigned v, uint8_t kind,
+    const uint8_t *p, size_t len, mtime_ns now, uint64_t now_unix)
 {
+	bool foreign = len >= 1 + MESH_ID_LEN + MESH_NODE_ID_LEN &&
+	    id_cmp(p + 1 + MESH_ID_LEN, from) != 0;
+	bool unbudgeted = foreign && g->checks.s[v].strikes == 0;
+	/* refilled (and primed) either way, so that a strike empties it */
+	bool allowed = mesh_check_budget_allow(&g->checks, v, now, GOSSIP_VERIFY_PER_S,
+	    GOSSIP_VERIFY_BURST);
 	int r;
 
-	if (!mesh_check_budget_allow(&g->checks, v, now, GOSSIP_VERIFY_PER_S, GOSSIP_VERIFY_BURST)) {
+	if (!unbudgeted && !allowed) {
 		g->st.records_skipped++;
 		return MERGE_SKIPPED;
 	}
@@ -753,8 +774,11 @@ static int merge_budgeted(struct mesh_gossip *g, unsigned v, uint8_t kind, const
 	if (r == MESH_MERGE_NEW || r == MESH_MERGE_INVALID) {
 		g->st.records_checked++;
 		g->st.records_invalid += r == MESH_MERGE_INVALID;
-		mesh_check_budget_charge(&g->checks, v, r == MESH_MERGE_NEW);
+		g->st.records_unbudgeted += unbudgeted;
+		if (!unbudgeted || r == MESH_MERGE_INVALID)
+			mesh_check_budget_charge(&g->checks, v, r == MESH_MERGE_NEW);
 	}
+	g->st.records_orphan += r == MESH_MERGE_ORPHAN;
 	return r;
 }
 
@@ -785,13 +809,18 @@ static int on_records(struct mesh_gossip *g, const uint8_t *from, struct rd *rd,
 	if (rd_end(rd) != 0)
 		return MESHD_E_PROTO;
 	v = mesh_check_budget_slot(&g->checks, from, now);
+	g->st.records_recv += n;
 	for (size_t k = 0; k < NKINDS; k++)
 		for (size_t i = 0; i < n; i++) {
 			int r;
 
-			if (kinds[i] != kind_order[k] || held_identical(g, kinds[i], ps[i], lens[i]))
+			if (kinds[i] != kind_order[k])
 				continue;
-			r = merge_budgeted(g, v, kinds[i], ps[i], lens[i], now, now_unix);
+			if (held_identical(g, kinds[i], ps[i], lens[i])) {
+				g->st.records_held++;
+				continue;
+			}
+			r = merge_budgeted(g, from, v, kinds[i], ps[i], lens[i], now, now_unix);
 			if (r == MESHD_E_NOMEM)
 				err = r;
 			if (r != MESH_MERGE_NEW)

@@ -22,8 +22,9 @@
  *
  * Bounds: one message per datagram of at most GOSSIP_DGRAM_MAX bytes; each
  * input message causes a bounded amount of output (GOSSIP_DIGEST_DGRAMS_MAX
- * digest datagrams per BUCKETS half, GOSSIP_PUSH_MAX records per DIGEST,
- * GOSSIP_PULL_MAX keys per PULL), and once a node has sent its round budget
+ * digest datagrams per BUCKETS half, or one per GOSSIP_DIGEST_RECORDS_PER_DGRAM
+ * records held if more; GOSSIP_PUSH_MAX records per DIGEST, GOSSIP_PULL_MAX
+ * keys per PULL), and once a node has sent its round budget
  * it answers no more requests until its next round (so one answer's worth
  * above the budget at most); nothing is allocated from a count a peer sent.
  * Malformed input is dropped silently. The budget is GOSSIP_ROUND_BUDGET or
@@ -32,6 +33,12 @@
  * the rounds a mesh needs to converge grow linearly with its size (17 rounds
  * at 1,000 members in the simulation, against 6 with the scaled budget). In
  * steady state only SUMMARY messages flow, so the budget is never reached.
+ * The DIGEST cap scales for the same reason: when two large sets differ in
+ * every bucket (late in a bootstrap, and under churn), a fixed 16 datagrams
+ * per half compare only ~1,150 of the entries, so an exchange finds only
+ * that share of what differs and the bootstrap's tail grew with the mesh
+ * (15 rounds at 3,000 nodes, more than 26 at 10,000); one datagram per 64
+ * records held covers about the whole set (a datagram holds ~35 entries).
  *
  * The transport (WireGuard, in the daemon) authenticates the sender and
  * protects against replay, so messages carry no crypto of their own; the
@@ -45,6 +52,18 @@
  * that fails its check empties the sender's budget and halves its rate
  * (down to 1/64), a NEW one from it restores one halving: a member that
  * floods bad records costs us a few checks a second, not a core.
+ * Exception: a record about another member (node id not the sender's) from
+ * a sender with no strike is checked outside the budget. A member cannot
+ * sign another member's record (the authority signs certs and revocations,
+ * each node its own endpoint and routes records), so such a record verifies
+ * only if it is genuine and newer than ours: NEW once, and there are only as
+ * many as the mesh made (a new member needs ~2 per member, far beyond any
+ * fixed per-sender budget at 10,000 members). The first one that fails gives
+ * the sender a strike, and with a strike all its records are budgeted until
+ * budgeted NEW ones take the strikes away again; so every unbudgeted check
+ * that fails follows a budgeted NEW one, and a flood of invalid records costs
+ * at most twice the budget. (An admin member can sign certs: a hostile admin
+ * is outside this model anyway.)
  *
  * Time: every entry point takes the monotonic now (scheduling) and the unix
  * second now_unix (record validity), both handed in by the caller.
@@ -70,7 +89,9 @@ enum {
 	GOSSIP_BUCKETS = 256,		/* by node id first byte */
 	GOSSIP_BUCKET_HASH_LEN = 8,
 	GOSSIP_BUCKETS_PER_MSG = 128,	/* BUCKETS comes in two halves */
-	GOSSIP_DIGEST_DGRAMS_MAX = 16,	/* DIGEST datagrams per BUCKETS half */
+	GOSSIP_DIGEST_DGRAMS_MAX = 16,	/* DIGEST datagrams per BUCKETS half ... */
+	GOSSIP_DIGEST_RECORDS_PER_DGRAM = 64,	/* ... or one per this many records
+					 * held, if more */
 	GOSSIP_PUSH_MAX = 64,		/* records pushed per DIGEST received */
 	GOSSIP_PULL_MAX = 64,		/* keys per PULL */
 	GOSSIP_RUMOUR_TTL = 10,		/* hops a rumour travels at most */
@@ -119,6 +140,11 @@ struct mesh_gossip_stats {
 	uint64_t records_checked;	/* merges that cost a signature check */
 	uint64_t records_invalid;	/* of them, refused (bad signature ...) */
 	uint64_t records_skipped;	/* sender's check budget spent: skipped */
+	uint64_t records_recv;		/* records in RECORDS messages received */
+	uint64_t records_held;		/* of them, held byte for byte already */
+	uint64_t records_orphan;	/* merges that returned ORPHAN (no cert yet) */
+	uint64_t records_unbudgeted;	/* checks of records about other members
+					 * from a sender without strikes */
 };
 
 struct mesh_gossip;

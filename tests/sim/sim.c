@@ -670,6 +670,10 @@ void sim_gossip_totals(const struct sim *s, struct mesh_gossip_stats *sum)
 		sum->records_checked += st.records_checked;
 		sum->records_invalid += st.records_invalid;
 		sum->records_skipped += st.records_skipped;
+		sum->records_recv += st.records_recv;
+		sum->records_held += st.records_held;
+		sum->records_orphan += st.records_orphan;
+		sum->records_unbudgeted += st.records_unbudgeted;
 	}
 }
 
