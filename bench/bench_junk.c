@@ -4,10 +4,8 @@
  * node's), and for JOIN_REQ with a known invite id and a junk signature.
  *
  * Not part of `make check`. Build from a configured build directory:
- *   cc -O2 -I../src -Isrc ../bench/bench_junk.c libmesh.a libwg.a libutil.a \
- *      -lsodium -o bench_junk
- * (library names as in Makefile.am). Build it against an older relay.c to
- * get the "before" numbers.
+ *   make bench/bench_junk && ./bench/bench_junk
+ * Build it against an older relay.c to get the "before" numbers.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
