@@ -248,39 +248,73 @@ static void hdr(struct wr *w, uint8_t type)
 	(void)(wr_u8(w, GOSSIP_VERSION) || wr_u8(w, type));
 }
 
-/* Collects records into RECORDS datagrams and sends each when full. */
-struct rec_out {
+/* A datagram of counted items (RECORDS or DIGEST) under construction: the
+ * header is the version, the type, `npre` fixed bytes and the item count;
+ * each datagram is sent when the next item does not fit. */
+struct msg_out {
 	struct mesh_gossip *g;
 	const uint8_t *to;
-	uint8_t flags, ttl;
+	uint8_t type, npre, pre[2];
 	uint8_t buf[GOSSIP_DGRAM_MAX];
 	struct wr w;
-	uint8_t n;
+	uint8_t n;		/* items in buf */
+	unsigned sent;		/* datagrams sent */
 };
 
-static void rec_out_start(struct rec_out *o)
+static void out_start(struct msg_out *o)
 {
 	wr_init(&o->w, o->buf, sizeof o->buf);
-	hdr(&o->w, GOSSIP_MSG_RECORDS);
-	(void)(wr_u8(&o->w, o->flags) || wr_u8(&o->w, o->ttl) || wr_u8(&o->w, 0));
+	hdr(&o->w, o->type);
+	(void)(wr_bytes(&o->w, o->pre, o->npre) || wr_u8(&o->w, 0));
 	o->n = 0;
 }
 
-static void rec_out_flush(struct rec_out *o)
+static void out_init(struct msg_out *o, struct mesh_gossip *g, const uint8_t *to, uint8_t type,
+    uint8_t npre, const uint8_t *pre)
+{
+	o->g = g;
+	o->to = to;
+	o->type = type;
+	o->npre = npre;
+	if (npre > 0)
+		memcpy(o->pre, pre, npre);
+	o->sent = 0;
+	out_start(o);
+}
+
+/* Sends the datagram if it holds an item, and starts the next. */
+static void out_flush(struct msg_out *o)
 {
 	if (o->n == 0)
 		return;
-	o->buf[RECORDS_HDR_LEN - 1] = o->n;
+	o->buf[HDR_LEN + o->npre] = o->n;
 	send_msg(o->g, o->to, o->buf, o->w.off);
-	rec_out_start(o);
+	o->sent++;
+	out_start(o);
 }
 
-static void rec_out_add(struct rec_out *o, uint8_t kind, const uint8_t *p, size_t len)
+/* Makes room for an item of need bytes (flushing when the datagram is full
+ * or its count is). */
+static void out_room(struct msg_out *o, size_t need)
+{
+	if (o->w.cap - o->w.off < need || o->n == UINT8_MAX)
+		out_flush(o);
+}
+
+/* RECORDS datagrams: flags and ttl, then the count. */
+static void rec_out_init(struct msg_out *o, struct mesh_gossip *g, const uint8_t *to,
+    uint8_t flags, uint8_t ttl)
+{
+	const uint8_t pre[2] = { flags, ttl };
+
+	out_init(o, g, to, GOSSIP_MSG_RECORDS, sizeof pre, pre);
+}
+
+static void rec_out_add(struct msg_out *o, uint8_t kind, const uint8_t *p, size_t len)
 {
 	if (len == 0 || len > MESH_CERT_MAX_LEN)
 		return;
-	if (o->w.cap - o->w.off < RECORD_HDR_LEN + len || o->n == UINT8_MAX)
-		rec_out_flush(o);
+	out_room(o, RECORD_HDR_LEN + len);
 	(void)(wr_u8(&o->w, kind) || wr_u16(&o->w, (uint16_t)len) || wr_bytes(&o->w, p, len));
 	o->n++;
 }
@@ -290,13 +324,9 @@ static void rec_out_add(struct rec_out *o, uint8_t kind, const uint8_t *p, size_
 static void send_records(struct mesh_gossip *g, const uint8_t *to, const struct key *keys,
     size_t n)
 {
-	struct rec_out o;
+	struct msg_out o;
 
-	o.g = g;
-	o.to = to;
-	o.flags = 0;
-	o.ttl = 0;
-	rec_out_start(&o);
+	rec_out_init(&o, g, to, 0, 0);
 	for (size_t k = 0; k < NKINDS; k++)
 		for (size_t i = 0; i < n; i++) {
 			const uint8_t *p;
@@ -308,7 +338,7 @@ static void send_records(struct mesh_gossip *g, const uint8_t *to, const struct 
 				continue;
 			rec_out_add(&o, keys[i].kind, p, len);
 		}
-	rec_out_flush(&o);
+	out_flush(&o);
 }
 
 /* Rumour: the given records to FANOUT random peers other than exclude. */
@@ -325,16 +355,12 @@ static void send_rumour(struct mesh_gossip *g, const uint8_t *exclude, uint8_t t
 	for (size_t j = 0; j < np; j++)
 		memcpy(to[j], g->reach[peers[j]], MESH_NODE_ID_LEN);
 	for (size_t j = 0; j < np; j++) {
-		struct rec_out o;
+		struct msg_out o;
 
-		o.g = g;
-		o.to = to[j];
-		o.flags = GOSSIP_RECORDS_F_RUMOUR;
-		o.ttl = ttl;
-		rec_out_start(&o);
+		rec_out_init(&o, g, to[j], GOSSIP_RECORDS_F_RUMOUR, ttl);
 		for (size_t i = 0; i < n; i++)
 			rec_out_add(&o, kinds[i], ps[i], lens[i]);
-		rec_out_flush(&o);
+		out_flush(&o);
 	}
 }
 
@@ -375,55 +401,31 @@ static void send_buckets(struct mesh_gossip *g, const uint8_t *to)
 	}
 }
 
-/* DIGEST datagrams under construction. */
+/* DIGEST datagrams under construction, at most max of them. */
 struct dig_out {
-	struct mesh_gossip *g;
-	const uint8_t *to;
-	uint8_t buf[GOSSIP_DGRAM_MAX];
-	struct wr w;
-	uint8_t ngroups;
-	unsigned sent, max;	/* datagrams sent, and the cap */
+	struct msg_out m;
+	unsigned max;
 };
-
-static void dig_out_start(struct dig_out *o)
-{
-	wr_init(&o->w, o->buf, sizeof o->buf);
-	hdr(&o->w, GOSSIP_MSG_DIGEST);
-	(void)wr_u8(&o->w, 0);
-	o->ngroups = 0;
-}
-
-static void dig_out_flush(struct dig_out *o)
-{
-	if (o->ngroups == 0)
-		return;
-	o->buf[DIGEST_HDR_LEN - 1] = o->ngroups;
-	send_msg(o->g, o->to, o->buf, o->w.off);
-	o->sent++;
-	dig_out_start(o);
-}
 
 /* Adds the group [lo, hi] with our entries [i, j). False once the datagram
  * budget is spent. */
 static bool dig_out_group(struct dig_out *o, const uint8_t *lo, const uint8_t *hi, size_t i,
     size_t j)
 {
-	size_t need = GROUP_HDR_LEN + (j - i) * MESH_DIGEST_ENTRY_LEN;
+	struct msg_out *m = &o->m;
 
-	if (o->w.cap - o->w.off < need || o->ngroups == UINT8_MAX) {
-		dig_out_flush(o);
-		if (o->sent >= o->max)
-			return false;
-	}
-	(void)(wr_bytes(&o->w, lo, MESH_NODE_ID_LEN) || wr_bytes(&o->w, hi, MESH_NODE_ID_LEN) ||
-	    wr_u8(&o->w, (uint8_t)(j - i)));
+	out_room(m, GROUP_HDR_LEN + (j - i) * MESH_DIGEST_ENTRY_LEN);
+	if (m->sent >= o->max)
+		return false;
+	(void)(wr_bytes(&m->w, lo, MESH_NODE_ID_LEN) || wr_bytes(&m->w, hi, MESH_NODE_ID_LEN) ||
+	    wr_u8(&m->w, (uint8_t)(j - i)));
 	for (size_t k = i; k < j; k++) {
-		const struct mesh_digest_entry *e = &o->g->scr[k];
+		const struct mesh_digest_entry *e = &m->g->scr[k];
 
-		(void)(wr_u8(&o->w, e->kind) || wr_bytes(&o->w, e->node_id, MESH_NODE_ID_LEN) ||
-		    wr_u64(&o->w, e->version) || wr_bytes(&o->w, e->hash, MESH_DIGEST_HASH_LEN));
+		(void)(wr_u8(&m->w, e->kind) || wr_bytes(&m->w, e->node_id, MESH_NODE_ID_LEN) ||
+		    wr_u64(&m->w, e->version) || wr_bytes(&m->w, e->hash, MESH_DIGEST_HASH_LEN));
 	}
-	o->ngroups++;
+	m->n++;
 	return true;
 }
 
@@ -439,7 +441,7 @@ static void id_dec(uint8_t id[MESH_NODE_ID_LEN])
  * the whole bucket. */
 static bool dig_out_bucket(struct dig_out *o, unsigned b)
 {
-	struct mesh_gossip *g = o->g;
+	struct mesh_gossip *g = o->m.g;
 	size_t i = 0, end = g->nscr;
 	uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
 
@@ -514,11 +516,8 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		return r;
 	if ((o = malloc(sizeof *o)) == NULL)
 		return MESHD_E_NOMEM;
-	o->g = g;
-	o->to = from;
-	o->sent = 0;
+	out_init(&o->m, g, from, GOSSIP_MSG_DIGEST, 0, NULL);
 	o->max = digest_dgrams_max(g);
-	dig_out_start(o);
 	/* a random start, so that a capped exchange does not always favour
 	 * the low buckets */
 	start = (unsigned)(rnd(g) % GOSSIP_BUCKETS_PER_MSG);
@@ -528,8 +527,8 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 
 		/* groups ascend within a datagram: a new one at the wrap */
 		if (i == 0 && k > 0) {
-			dig_out_flush(o);
-			if (o->sent >= o->max)
+			out_flush(&o->m);
+			if (o->m.sent >= o->max)
 				break;
 		}
 		if (memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
@@ -537,8 +536,8 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		if ((r = load_bucket(g, b)) != 0 || !dig_out_bucket(o, b))
 			break;
 	}
-	if (o->sent < o->max)
-		dig_out_flush(o);
+	if (o->m.sent < o->max)
+		out_flush(&o->m);
 	free(o);
 	return r;
 }
