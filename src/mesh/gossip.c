@@ -13,30 +13,8 @@
 
 #include <sodium.h>
 
-#include "mesh/checkbudget.h"
-#include "mesh/gossip.h"
-#include "util/buf.h"
+#include "mesh/gossip_internal.h"
 #include "util/err.h"
-#include "util/rand.h"
-
-#define GOSSIP_BUCKET_DOMAIN "meshd gossip bucket v1"
-
-enum {
-	HDR_LEN = 2,			/* u8 version | u8 type */
-	SUMMARY_LEN = HDR_LEN + MESH_RECORDS_SET_HASH_LEN + 4,
-	BUCKETS_LEN = HDR_LEN + 1 + GOSSIP_BUCKETS_PER_MSG * GOSSIP_BUCKET_HASH_LEN,
-	GROUP_HDR_LEN = 2 * MESH_NODE_ID_LEN + 1,
-	DIGEST_HDR_LEN = HDR_LEN + 1,	/* + u8 group count */
-	/* entries that fit in a DIGEST with one group */
-	GROUP_MAX = (GOSSIP_DGRAM_MAX - DIGEST_HDR_LEN - GROUP_HDR_LEN) / MESH_DIGEST_ENTRY_LEN,
-	DIGEST_GROUPS_MAX = (GOSSIP_DGRAM_MAX - DIGEST_HDR_LEN) / GROUP_HDR_LEN,
-	RECORDS_HDR_LEN = HDR_LEN + 3,	/* u8 flags | u8 ttl | u8 count */
-	RECORD_HDR_LEN = 3,		/* u8 kind | u16 len */
-	RECORDS_MAX = UINT8_MAX,	/* the count is a u8 (and a record is >= 4 bytes) */
-	PULL_KEY_LEN = 1 + MESH_NODE_ID_LEN,
-	PULL_HDR_LEN = HDR_LEN + 1,
-	NKINDS = 4,
-};
 
 _Static_assert((int)PULL_HDR_LEN + GOSSIP_PULL_MAX * (int)PULL_KEY_LEN <= (int)GOSSIP_DGRAM_MAX,
     "pull size");
@@ -49,63 +27,11 @@ _Static_assert((int)GOSSIP_BUCKETS == (int)MESH_RECORDS_BUCKETS, "our buckets ar
 
 _Static_assert((int)MESH_ROUTES_MAX_LEN <= (int)MESH_CERT_MAX_LEN, "routes fit the record cap");
 
-/* Merge order of a batch: REVOKE, then CERT, then ENDPOINTS, then ROUTES. */
-static const uint8_t kind_order[NKINDS] = {
-	MESH_REC_REVOKE, MESH_REC_CERT, MESH_REC_ENDPOINTS, MESH_REC_ROUTES,
-};
-
-struct key {
-	uint8_t kind;
-	uint8_t node_id[MESH_NODE_ID_LEN];
-};
-
-struct mesh_gossip {
-	struct mesh_gossip_cfg cfg;
-	struct mesh_records *recs;
-	uint64_t rng;
-	bool started;
-	mtime_ns next_round;
-
-	uint8_t (*reach)[MESH_NODE_ID_LEN];	/* sorted, without us */
-	size_t nreach, capreach;
-
-	uint64_t bgen[GOSSIP_BUCKETS];		/* the set's bucket gen bhash is of */
-	uint8_t bhash[GOSSIP_BUCKETS][GOSSIP_BUCKET_HASH_LEN];
-	struct mesh_digest_entry *scr;		/* one bucket's entries (load_bucket) */
-	size_t nscr, capscr;
-
-	uint64_t round_bytes;			/* sent since the last round began */
-
-	struct mesh_check_budget checks;	/* signature checks per sender */
-
-	struct mesh_gossip_stats st;
-};
-
 /* ---- helpers ---- */
-
-static uint64_t rnd(struct mesh_gossip *g)
-{
-	if (g->cfg.rand != NULL)
-		return g->cfg.rand(g->cfg.ctx);
-	return splitmix64(&g->rng);
-}
-
-static void send_msg(struct mesh_gossip *g, const uint8_t *to, const uint8_t *p, size_t n)
-{
-	g->st.msgs_sent++;
-	g->st.bytes_sent += n;
-	g->round_bytes += n;
-	g->cfg.send(g->cfg.ctx, to, p, n);
-}
-
-static int id_cmp(const uint8_t *a, const uint8_t *b)
-{
-	return memcmp(a, b, MESH_NODE_ID_LEN);
-}
 
 static int key_cmp(uint8_t ka, const uint8_t *ida, uint8_t kb, const uint8_t *idb)
 {
-	int c = id_cmp(ida, idb);
+	int c = gossip_id_cmp(ida, idb);
 
 	if (c != 0)
 		return c;
@@ -125,7 +51,7 @@ static size_t reach_find(const struct mesh_gossip *g, const uint8_t *id)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (id_cmp(g->reach[mid], id) < 0)
+		if (gossip_id_cmp(g->reach[mid], id) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -135,7 +61,7 @@ static size_t reach_find(const struct mesh_gossip *g, const uint8_t *id)
 
 /* Up to GOSSIP_FANOUT distinct random reachable members other than
  * exclude (may be NULL). Returns how many were written to out. */
-static size_t pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
+size_t gossip_pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
     size_t out[GOSSIP_FANOUT])
 {
 	size_t skip = SIZE_MAX, avail = g->nreach, k = 0;
@@ -143,7 +69,7 @@ static size_t pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
 	if (exclude != NULL) {
 		size_t i = reach_find(g, exclude);
 
-		if (i < g->nreach && id_cmp(g->reach[i], exclude) == 0) {
+		if (i < g->nreach && gossip_id_cmp(g->reach[i], exclude) == 0) {
 			skip = i;
 			avail--;
 		}
@@ -156,7 +82,7 @@ static size_t pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
 	}
 	/* rejection sampling: avail > FANOUT, so it ends quickly */
 	while (k < GOSSIP_FANOUT) {
-		size_t i = (size_t)(rnd(g) % g->nreach);
+		size_t i = (size_t)(gossip_rnd(g) % g->nreach);
 		bool dup = i == skip;
 
 		for (size_t j = 0; j < k && !dup; j++)
@@ -175,18 +101,10 @@ static uint64_t round_budget(const struct mesh_gossip *g)
 	return scaled > GOSSIP_ROUND_BUDGET ? scaled : GOSSIP_ROUND_BUDGET;
 }
 
-/* DIGEST datagrams we send per BUCKETS half (gossip.h). */
-static unsigned digest_dgrams_max(const struct mesh_gossip *g)
-{
-	size_t scaled = mesh_records_count(g->recs, 0) / GOSSIP_DIGEST_RECORDS_PER_DGRAM;
-
-	return scaled > GOSSIP_DIGEST_DGRAMS_MAX ? (unsigned)scaled : GOSSIP_DIGEST_DGRAMS_MAX;
-}
-
 /* ---- our buckets ---- */
 
 /* g->scr[0..nscr) := our digest entries of bucket b. 0 or MESHD_E_NOMEM. */
-static int load_bucket(struct mesh_gossip *g, unsigned b)
+int gossip_load_bucket(struct mesh_gossip *g, unsigned b)
 {
 	size_t n = mesh_records_bucket_digest(g->recs, b, g->scr, g->capscr);
 
@@ -216,7 +134,7 @@ static int cache_refresh(struct mesh_gossip *g)
 
 		if (gen == g->bgen[b])
 			continue;
-		if ((r = load_bucket(g, b)) != 0)
+		if ((r = gossip_load_bucket(g, b)) != 0)
 			return r;
 		memset(g->bhash[b], 0, GOSSIP_BUCKET_HASH_LEN);
 		g->bgen[b] = gen;
@@ -241,242 +159,6 @@ static int cache_refresh(struct mesh_gossip *g)
 	return 0;
 }
 
-/* ---- message builders ---- */
-
-static void hdr(struct wr *w, uint8_t type)
-{
-	(void)(wr_u8(w, GOSSIP_VERSION) || wr_u8(w, type));
-}
-
-/* A datagram of counted items (RECORDS or DIGEST) under construction: the
- * header is the version, the type, `npre` fixed bytes and the item count;
- * each datagram is sent when the next item does not fit. */
-struct msg_out {
-	struct mesh_gossip *g;
-	const uint8_t *to;
-	uint8_t type, npre, pre[2];
-	uint8_t buf[GOSSIP_DGRAM_MAX];
-	struct wr w;
-	uint8_t n;		/* items in buf */
-	unsigned sent;		/* datagrams sent */
-};
-
-static void out_start(struct msg_out *o)
-{
-	wr_init(&o->w, o->buf, sizeof o->buf);
-	hdr(&o->w, o->type);
-	(void)(wr_bytes(&o->w, o->pre, o->npre) || wr_u8(&o->w, 0));
-	o->n = 0;
-}
-
-static void out_init(struct msg_out *o, struct mesh_gossip *g, const uint8_t *to, uint8_t type,
-    uint8_t npre, const uint8_t *pre)
-{
-	o->g = g;
-	o->to = to;
-	o->type = type;
-	o->npre = npre;
-	if (npre > 0)
-		memcpy(o->pre, pre, npre);
-	o->sent = 0;
-	out_start(o);
-}
-
-/* Sends the datagram if it holds an item, and starts the next. */
-static void out_flush(struct msg_out *o)
-{
-	if (o->n == 0)
-		return;
-	o->buf[HDR_LEN + o->npre] = o->n;
-	send_msg(o->g, o->to, o->buf, o->w.off);
-	o->sent++;
-	out_start(o);
-}
-
-/* Makes room for an item of need bytes (flushing when the datagram is full
- * or its count is). */
-static void out_room(struct msg_out *o, size_t need)
-{
-	if (o->w.cap - o->w.off < need || o->n == UINT8_MAX)
-		out_flush(o);
-}
-
-/* RECORDS datagrams: flags and ttl, then the count. */
-static void rec_out_init(struct msg_out *o, struct mesh_gossip *g, const uint8_t *to,
-    uint8_t flags, uint8_t ttl)
-{
-	const uint8_t pre[2] = { flags, ttl };
-
-	out_init(o, g, to, GOSSIP_MSG_RECORDS, sizeof pre, pre);
-}
-
-static void rec_out_add(struct msg_out *o, uint8_t kind, const uint8_t *p, size_t len)
-{
-	if (len == 0 || len > MESH_CERT_MAX_LEN)
-		return;
-	out_room(o, RECORD_HDR_LEN + len);
-	(void)(wr_u8(&o->w, kind) || wr_u16(&o->w, (uint16_t)len) || wr_bytes(&o->w, p, len));
-	o->n++;
-}
-
-/* Sends the records we hold for keys, REVOKE first, then CERT, then
- * ENDPOINTS; keys we do not hold (any more) are skipped. */
-static void send_records(struct mesh_gossip *g, const uint8_t *to, const struct key *keys,
-    size_t n)
-{
-	struct msg_out o;
-
-	rec_out_init(&o, g, to, 0, 0);
-	for (size_t k = 0; k < NKINDS; k++)
-		for (size_t i = 0; i < n; i++) {
-			const uint8_t *p;
-			size_t len;
-
-			if (keys[i].kind != kind_order[k] ||
-			    mesh_records_get(g->recs, (enum mesh_rec_kind)keys[i].kind,
-			    keys[i].node_id, &p, &len) != 0)
-				continue;
-			rec_out_add(&o, keys[i].kind, p, len);
-		}
-	out_flush(&o);
-}
-
-/* Rumour: the given records to FANOUT random peers other than exclude. */
-static void send_rumour(struct mesh_gossip *g, const uint8_t *exclude, uint8_t ttl,
-    const uint8_t *kinds, const uint8_t *const *ps, const size_t *lens, size_t n)
-{
-	size_t peers[GOSSIP_FANOUT], np;
-	uint8_t to[GOSSIP_FANOUT][MESH_NODE_ID_LEN];
-
-	if (n == 0)
-		return;
-	np = pick_peers(g, exclude, peers);
-	/* copy first: send may change the reachable set */
-	for (size_t j = 0; j < np; j++)
-		memcpy(to[j], g->reach[peers[j]], MESH_NODE_ID_LEN);
-	for (size_t j = 0; j < np; j++) {
-		struct msg_out o;
-
-		rec_out_init(&o, g, to[j], GOSSIP_RECORDS_F_RUMOUR, ttl);
-		for (size_t i = 0; i < n; i++)
-			rec_out_add(&o, kinds[i], ps[i], lens[i]);
-		out_flush(&o);
-	}
-}
-
-/* The record count a SUMMARY carries (saturated). */
-static uint32_t summary_count(const struct mesh_gossip *g)
-{
-	size_t count = mesh_records_count(g->recs, 0);
-
-	return count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
-}
-
-static void send_summary(struct mesh_gossip *g, const uint8_t *to)
-{
-	uint8_t buf[SUMMARY_LEN], h[MESH_RECORDS_SET_HASH_LEN];
-	struct wr w;
-
-	if (mesh_records_set_hash(g->recs, h) != 0)
-		return;
-	wr_init(&w, buf, sizeof buf);
-	hdr(&w, GOSSIP_MSG_SUMMARY);
-	(void)(wr_bytes(&w, h, sizeof h) || wr_u32(&w, summary_count(g)));
-	send_msg(g, to, buf, w.off);
-}
-
-static void send_buckets(struct mesh_gossip *g, const uint8_t *to)
-{
-	for (unsigned half = 0; half < 2; half++) {
-		uint8_t buf[BUCKETS_LEN];
-		struct wr w;
-
-		wr_init(&w, buf, sizeof buf);
-		hdr(&w, GOSSIP_MSG_BUCKETS);
-		(void)wr_u8(&w, (uint8_t)half);
-		for (size_t b = 0; b < GOSSIP_BUCKETS_PER_MSG; b++)
-			(void)wr_bytes(&w, g->bhash[half * GOSSIP_BUCKETS_PER_MSG + b],
-			    GOSSIP_BUCKET_HASH_LEN);
-		send_msg(g, to, buf, w.off);
-	}
-}
-
-/* DIGEST datagrams under construction, at most max of them. */
-struct dig_out {
-	struct msg_out m;
-	unsigned max;
-};
-
-/* Adds the group [lo, hi] with our entries [i, j). False once the datagram
- * budget is spent. */
-static bool dig_out_group(struct dig_out *o, const uint8_t *lo, const uint8_t *hi, size_t i,
-    size_t j)
-{
-	struct msg_out *m = &o->m;
-
-	out_room(m, GROUP_HDR_LEN + (j - i) * MESH_DIGEST_ENTRY_LEN);
-	if (m->sent >= o->max)
-		return false;
-	(void)(wr_bytes(&m->w, lo, MESH_NODE_ID_LEN) || wr_bytes(&m->w, hi, MESH_NODE_ID_LEN) ||
-	    wr_u8(&m->w, (uint8_t)(j - i)));
-	for (size_t k = i; k < j; k++) {
-		const struct mesh_digest_entry *e = &m->g->scr[k];
-
-		(void)(wr_u8(&m->w, e->kind) || wr_bytes(&m->w, e->node_id, MESH_NODE_ID_LEN) ||
-		    wr_u64(&m->w, e->version) || wr_bytes(&m->w, e->hash, MESH_DIGEST_HASH_LEN));
-	}
-	m->n++;
-	return true;
-}
-
-static void id_dec(uint8_t id[MESH_NODE_ID_LEN])
-{
-	for (size_t i = MESH_NODE_ID_LEN; i-- > 0;)
-		if (id[i]-- != 0)
-			break;
-}
-
-/* Our entries of bucket b (loaded in g->scr) as groups of at most
- * GROUP_MAX entries, never splitting one node id's entries; the groups cover
- * the whole bucket. */
-static bool dig_out_bucket(struct dig_out *o, unsigned b)
-{
-	struct mesh_gossip *g = o->m.g;
-	size_t i = 0, end = g->nscr;
-	uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
-
-	memset(lo, 0, sizeof lo);
-	lo[0] = (uint8_t)b;
-	do {
-		size_t j = i;
-
-		while (j < end) {
-			size_t k = j;
-
-			while (k < end && id_cmp(g->scr[k].node_id, g->scr[j].node_id) == 0)
-				k++;
-			if (k - i > GROUP_MAX)
-				break;
-			j = k;
-		}
-		if (j == i && i < end)
-			return false;	/* cannot happen: at most 4 entries per id */
-		if (j >= end) {
-			memset(hi, 0xff, sizeof hi);
-			hi[0] = (uint8_t)b;
-		} else {
-			memcpy(hi, g->scr[j].node_id, sizeof hi);
-			id_dec(hi);
-		}
-		if (!dig_out_group(o, lo, hi, i, j))
-			return false;
-		if (j < end)
-			memcpy(lo, g->scr[j].node_id, sizeof lo);
-		i = j;
-	} while (i < end);
-	return true;
-}
-
 /* ---- input handlers ---- */
 
 static int on_summary(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
@@ -490,7 +172,7 @@ static int on_summary(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		return MESHD_E_PROTO;
 	/* Another record count is another set: no need for our set hash,
 	 * which costs a pass over every record after each change. */
-	if (count == summary_count(g)) {
+	if (count == gossip_summary_count(g)) {
 		if ((r = mesh_records_set_hash(g->recs, ours)) != 0)
 			return r;
 		if (memcmp(theirs, ours, sizeof theirs) == 0)
@@ -498,15 +180,13 @@ static int on_summary(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	}
 	if ((r = cache_refresh(g)) != 0)
 		return r;
-	send_buckets(g, from);
+	gossip_send_buckets(g, from);
 	return 0;
 }
 
 static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 {
 	uint8_t half, theirs[GOSSIP_BUCKETS_PER_MSG][GOSSIP_BUCKET_HASH_LEN];
-	struct dig_out *o;
-	unsigned start;
 	int r;
 
 	if (rd_u8(rd, &half) != 0 || half > 1 || rd_bytes(rd, &theirs[0][0], sizeof theirs) != 0 ||
@@ -514,32 +194,7 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 		return MESHD_E_PROTO;
 	if ((r = cache_refresh(g)) != 0)
 		return r;
-	if ((o = malloc(sizeof *o)) == NULL)
-		return MESHD_E_NOMEM;
-	out_init(&o->m, g, from, GOSSIP_MSG_DIGEST, 0, NULL);
-	o->max = digest_dgrams_max(g);
-	/* a random start, so that a capped exchange does not always favour
-	 * the low buckets */
-	start = (unsigned)(rnd(g) % GOSSIP_BUCKETS_PER_MSG);
-	for (unsigned k = 0; k < GOSSIP_BUCKETS_PER_MSG; k++) {
-		unsigned i = (start + k) % GOSSIP_BUCKETS_PER_MSG;
-		unsigned b = half * GOSSIP_BUCKETS_PER_MSG + i;
-
-		/* groups ascend within a datagram: a new one at the wrap */
-		if (i == 0 && k > 0) {
-			out_flush(&o->m);
-			if (o->m.sent >= o->max)
-				break;
-		}
-		if (memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
-			continue;
-		if ((r = load_bucket(g, b)) != 0 || !dig_out_bucket(o, b))
-			break;
-	}
-	if (o->m.sent < o->max)
-		out_flush(&o->m);
-	free(o);
-	return r;
+	return gossip_send_digests(g, from, half, (const uint8_t (*)[GOSSIP_BUCKET_HASH_LEN])theirs);
 }
 
 struct group {
@@ -611,9 +266,9 @@ static int diff_group(struct mesh_gossip *g, struct diff_out *d, const struct gr
 
 		if (d->npush == GOSSIP_PUSH_MAX && d->npull == GOSSIP_PULL_MAX)
 			break;
-		if ((r = load_bucket(g, b)) != 0)
+		if ((r = gossip_load_bucket(g, b)) != 0)
 			return r;
-		while (oi < g->nscr && id_cmp(g->scr[oi].node_id, gr->lo) < 0)
+		while (oi < g->nscr && gossip_id_cmp(g->scr[oi].node_id, gr->lo) < 0)
 			oi++;
 		while (tend < gr->n && te[tend].node_id[0] == b)
 			tend++;
@@ -621,20 +276,20 @@ static int diff_group(struct mesh_gossip *g, struct diff_out *d, const struct gr
 			const struct mesh_digest_entry *ours[NKINDS] = { NULL },
 			    *theirs[NKINDS] = { NULL };
 			const uint8_t *id;
-			bool o_ok = oi < g->nscr && id_cmp(g->scr[oi].node_id, gr->hi) <= 0;
+			bool o_ok = oi < g->nscr && gossip_id_cmp(g->scr[oi].node_id, gr->hi) <= 0;
 			bool t_ok = ti < tend;
 
 			if (!o_ok && !t_ok)
 				break;
-			if (o_ok && (!t_ok || id_cmp(g->scr[oi].node_id, te[ti].node_id) <= 0))
+			if (o_ok && (!t_ok || gossip_id_cmp(g->scr[oi].node_id, te[ti].node_id) <= 0))
 				id = g->scr[oi].node_id;
 			else
 				id = te[ti].node_id;
-			while (oi < g->nscr && id_cmp(g->scr[oi].node_id, id) == 0) {
+			while (oi < g->nscr && gossip_id_cmp(g->scr[oi].node_id, id) == 0) {
 				ours[g->scr[oi].kind - 1] = &g->scr[oi];
 				oi++;
 			}
-			while (ti < tend && id_cmp(te[ti].node_id, id) == 0) {
+			while (ti < tend && gossip_id_cmp(te[ti].node_id, id) == 0) {
 				theirs[te[ti].kind - 1] = &te[ti];
 				ti++;
 			}
@@ -642,21 +297,6 @@ static int diff_group(struct mesh_gossip *g, struct diff_out *d, const struct gr
 		}
 	}
 	return 0;
-}
-
-static void send_pull(struct mesh_gossip *g, const uint8_t *to, const struct key *keys, size_t n)
-{
-	uint8_t buf[PULL_HDR_LEN + GOSSIP_PULL_MAX * PULL_KEY_LEN];
-	struct wr w;
-
-	if (n == 0)
-		return;
-	wr_init(&w, buf, sizeof buf);
-	hdr(&w, GOSSIP_MSG_PULL);
-	(void)wr_u8(&w, (uint8_t)n);
-	for (size_t i = 0; i < n; i++)
-		(void)(wr_u8(&w, keys[i].kind) || wr_bytes(&w, keys[i].node_id, MESH_NODE_ID_LEN));
-	send_msg(g, to, buf, w.off);
 }
 
 static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
@@ -675,8 +315,8 @@ static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 
 		if (rd_bytes(rd, gr[i].lo, MESH_NODE_ID_LEN) != 0 ||
 		    rd_bytes(rd, gr[i].hi, MESH_NODE_ID_LEN) != 0 || rd_u8(rd, &n) != 0 ||
-		    id_cmp(gr[i].lo, gr[i].hi) > 0 ||
-		    (i > 0 && id_cmp(gr[i - 1].hi, gr[i].lo) >= 0) ||
+		    gossip_id_cmp(gr[i].lo, gr[i].hi) > 0 ||
+		    (i > 0 && gossip_id_cmp(gr[i - 1].hi, gr[i].lo) >= 0) ||
 		    n > DIGEST_ENTRIES_MAX - nte)
 			return MESHD_E_PROTO;
 		gr[i].first = nte;
@@ -688,7 +328,7 @@ static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 			    rd_bytes(rd, e->node_id, MESH_NODE_ID_LEN) != 0 ||
 			    rd_u64(rd, &e->version) != 0 ||
 			    rd_bytes(rd, e->hash, MESH_DIGEST_HASH_LEN) != 0 ||
-			    id_cmp(e->node_id, gr[i].lo) < 0 || id_cmp(e->node_id, gr[i].hi) > 0 ||
+			    gossip_id_cmp(e->node_id, gr[i].lo) < 0 || gossip_id_cmp(e->node_id, gr[i].hi) > 0 ||
 			    (k > 0 && key_cmp(te[nte - 1].kind, te[nte - 1].node_id, e->kind,
 			    e->node_id) >= 0))
 				return MESHD_E_PROTO;
@@ -702,8 +342,8 @@ static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	d->npush = d->npull = 0;
 	for (size_t i = 0; i < ngroups && r == 0; i++)
 		r = diff_group(g, d, &gr[i], te + gr[i].first);
-	send_records(g, from, d->push, d->npush);
-	send_pull(g, from, d->pull, d->npull);
+	gossip_send_records(g, from, d->push, d->npush);
+	gossip_send_pull(g, from, d->pull, d->npull);
 	free(d);
 	return r;
 }
@@ -723,7 +363,7 @@ static int on_pull(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 			return MESHD_E_PROTO;
 	if (rd_end(rd) != 0)
 		return MESHD_E_PROTO;
-	send_records(g, from, keys, n);
+	gossip_send_records(g, from, keys, n);
 	return 0;
 }
 
@@ -758,7 +398,7 @@ static int merge_budgeted(struct mesh_gossip *g, const uint8_t *from, unsigned v
     const uint8_t *p, size_t len, mtime_ns now, uint64_t now_unix)
 {
 	bool foreign = len >= 1 + MESH_ID_LEN + MESH_NODE_ID_LEN &&
-	    id_cmp(p + 1 + MESH_ID_LEN, from) != 0;
+	    gossip_id_cmp(p + 1 + MESH_ID_LEN, from) != 0;
 	bool unbudgeted = foreign && g->checks.s[v].strikes == 0;
 	/* refilled (and primed) either way, so that a strike empties it */
 	bool allowed = mesh_check_budget_allow(&g->checks, v, now, GOSSIP_VERIFY_PER_S,
@@ -813,7 +453,7 @@ static int on_records(struct mesh_gossip *g, const uint8_t *from, struct rd *rd,
 		for (size_t i = 0; i < n; i++) {
 			int r;
 
-			if (kinds[i] != kind_order[k])
+			if (kinds[i] != gossip_kind_order[k])
 				continue;
 			if (held_identical(g, kinds[i], ps[i], lens[i])) {
 				g->st.records_held++;
@@ -831,7 +471,7 @@ static int on_records(struct mesh_gossip *g, const uint8_t *from, struct rd *rd,
 			nf++;
 		}
 	if ((flags & GOSSIP_RECORDS_F_RUMOUR) && ttl > 0)
-		send_rumour(g, from, (uint8_t)(ttl - 1), fkinds, fps, flens, nf);
+		gossip_send_rumour(g, from, (uint8_t)(ttl - 1), fkinds, fps, flens, nf);
 	return err;
 }
 
@@ -872,10 +512,10 @@ int mesh_gossip_set_reachable(struct mesh_gossip *g, const uint8_t node_id[MESH_
 	size_t i;
 	bool have;
 
-	if (id_cmp(node_id, g->cfg.node_id) == 0)
+	if (gossip_id_cmp(node_id, g->cfg.node_id) == 0)
 		return 0;
 	i = reach_find(g, node_id);
-	have = i < g->nreach && id_cmp(g->reach[i], node_id) == 0;
+	have = i < g->nreach && gossip_id_cmp(g->reach[i], node_id) == 0;
 	if (reachable == have)
 		return 0;
 	if (!reachable) {
@@ -970,7 +610,7 @@ int mesh_gossip_handle_expiry(struct mesh_gossip *g, mtime_ns now, uint64_t now_
 
 	if (!g->started) {
 		g->started = true;
-		g->next_round = now + rnd(g) % MSEC(GOSSIP_INTERVAL_MS);
+		g->next_round = now + gossip_rnd(g) % MSEC(GOSSIP_INTERVAL_MS);
 		return 0;
 	}
 	if (now < g->next_round)
@@ -983,12 +623,12 @@ int mesh_gossip_handle_expiry(struct mesh_gossip *g, mtime_ns now, uint64_t now_
 		return r;
 	g->st.rounds++;
 	g->round_bytes = 0;
-	np = pick_peers(g, NULL, peers);
+	np = gossip_pick_peers(g, NULL, peers);
 	/* copy first: send may change the reachable set */
 	for (size_t i = 0; i < np; i++)
 		memcpy(to[i], g->reach[peers[i]], MESH_NODE_ID_LEN);
 	for (size_t i = 0; i < np; i++)
-		send_summary(g, to[i]);
+		gossip_send_summary(g, to[i]);
 	return 0;
 }
 
@@ -1004,7 +644,7 @@ int mesh_gossip_publish(struct mesh_gossip *g, enum mesh_rec_kind kind, const ui
 	r = mesh_records_merge(g->recs, kind, bytes, len, now_unix);
 	if (r == MESH_MERGE_NEW) {
 		g->st.records_new++;
-		send_rumour(g, NULL, GOSSIP_RUMOUR_TTL, &k, &bytes, &len, 1);
+		gossip_send_rumour(g, NULL, GOSSIP_RUMOUR_TTL, &k, &bytes, &len, 1);
 	}
 	return r;
 }
