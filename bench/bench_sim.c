@@ -4,13 +4,14 @@
  * and memory grows as n^2 (every node holds every record: the bytes once, in
  * the sim's shared pool, plus a ~60-byte index entry per node and member).
  *
- *	make bench/bench_sim && ./bench/bench_sim [-v] [-c] [-b] [-s SEED] [N ...]
+ *	make bench/bench_sim && ./bench/bench_sim [-v] [-c|-k] [-b] [-s SEED] [N ...]
  *
  * -v prints a line per simulated round to stderr (virtual time, wall time,
  * CPU time, RSS, bytes per online node in that round, and per online node the
  * records received in RECORDS, of them held already, merged NEW, skipped for
  * the sender's check budget, ORPHAN, and requests deferred). -c runs the churn
- * scenario only (half the time for a mesh that takes hours). -b stops each run
+ * scenario only (half the time for a mesh that takes hours), -k the clean
+ * scenario only (the two can then run as two processes). -b stops each run
  * once the bootstrap converged (no steady-state or churn phase).
  *
  * Per N, two scenarios:
@@ -289,7 +290,7 @@ int main(int argc, char **argv)
 	static struct row rows[16][2];
 	unsigned sizes[16], nsizes = 0;
 	uint64_t seed = 1, hits, misses;
-	bool fail = false, churn_only = false;
+	bool fail = false, churn_only = false, clean_only = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
@@ -298,6 +299,8 @@ int main(int argc, char **argv)
 			verbose = true;
 		else if (strcmp(argv[i], "-c") == 0)
 			churn_only = true;
+		else if (strcmp(argv[i], "-k") == 0)
+			clean_only = true;
 		else if (strcmp(argv[i], "-b") == 0)
 			bootstrap_only = true;
 		else if (nsizes < 16)
@@ -311,7 +314,7 @@ int main(int argc, char **argv)
 	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s %8s\n", "nodes", "scenario", "conv",
 	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "CPU s", "peak RSS");
 	for (unsigned k = 0; k < nsizes; k++)
-		for (int churn = churn_only; churn < 2; churn++) {
+		for (int churn = churn_only; churn < (clean_only ? 1 : 2); churn++) {
 			char lag[16] = "-", resync[16] = "-";
 			struct row r;
 
@@ -330,7 +333,7 @@ int main(int argc, char **argv)
 	    "sender's\nsignature-check budget was spent), requests not answered (round byte "
 	    "budget spent)\n");
 	for (unsigned k = 0; k < nsizes; k++)
-		for (int churn = churn_only; churn < 2; churn++) {
+		for (int churn = churn_only; churn < (clean_only ? 1 : 2); churn++) {
 			const struct row *r = &rows[k][churn];
 
 			printf("%7u  %-17s new %8.0f  skipped %8.0f  deferred %6.1f\n", r->n,
