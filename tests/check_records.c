@@ -685,6 +685,44 @@ START_TEST(test_records_merge_revoke_removes_and_refuses)
 }
 END_TEST
 
+/* A record that loses on its version (or to a tombstone) is refused before
+ * its signature is checked: the outcome is the same with a broken
+ * signature, so a member replaying old genuine records spends none of our
+ * signature checks, which the gossip budgets count only for NEW and
+ * INVALID outcomes. A newer record with a broken signature is still
+ * checked, and refused. */
+START_TEST(test_records_merge_not_newer_costs_no_check)
+{
+	struct mesh_records *recs;
+	struct ev_log log;
+	struct bytes c1, c2, c3, rv, rv_old, rv_new;
+
+	recs = new_set(&log, 0, 0);
+	cert_bytes(&c1, auth_sk, 0x11, "alpha", NOW - 100, NOW + 1000, node_pk);
+	cert_bytes(&c2, auth_sk, 0x11, "alpha", NOW - 50, NOW + 2000, node_pk);
+	cert_bytes(&c3, auth_sk, 0x11, "alpha", NOW - 10, NOW + 3000, node_pk);
+	revoke_bytes(&rv, auth_sk, 0x11, NOW - 5);
+	revoke_bytes(&rv_old, auth_sk, 0x11, NOW - 20);
+	revoke_bytes(&rv_new, auth_sk, 0x11, NOW - 1);
+	MERGE(recs, MESH_REC_CERT, &c2, MESH_MERGE_NEW);
+	/* the last byte is the signature's: broken, every one of them */
+	c1.p[c1.n - 1] ^= 0x01;
+	c3.p[c3.n - 1] ^= 0x01;
+	MERGE(recs, MESH_REC_CERT, &c1, MESH_MERGE_STALE);	/* no check */
+	MERGE(recs, MESH_REC_CERT, &c3, MESH_MERGE_INVALID);	/* checked */
+	assert_held(recs, MESH_REC_CERT, 0x11, &c2);
+	MERGE(recs, MESH_REC_REVOKE, &rv, MESH_MERGE_NEW);
+	c2.p[c2.n - 1] ^= 0x01;
+	MERGE(recs, MESH_REC_CERT, &c2, MESH_MERGE_REVOKED);	/* no check */
+	rv_old.p[rv_old.n - 1] ^= 0x01;
+	rv_new.p[rv_new.n - 1] ^= 0x01;
+	MERGE(recs, MESH_REC_REVOKE, &rv_old, MESH_MERGE_STALE);	/* no check */
+	MERGE(recs, MESH_REC_REVOKE, &rv_new, MESH_MERGE_INVALID);	/* checked */
+	assert_held(recs, MESH_REC_REVOKE, 0x11, &rv);
+	mesh_records_free(recs);
+}
+END_TEST
+
 START_TEST(test_records_merge_revoke_before_cert)
 {
 	struct mesh_records *recs;
@@ -2204,6 +2242,7 @@ Suite *suite_records(void)
 	tcase_add_test(tc, test_records_merge_equal_version_deterministic);
 	tcase_add_test(tc, test_records_merge_endpoints_newer_older);
 	tcase_add_test(tc, test_records_merge_revoke_removes_and_refuses);
+	tcase_add_test(tc, test_records_merge_not_newer_costs_no_check);
 	tcase_add_test(tc, test_records_merge_revoke_before_cert);
 	tcase_add_test(tc, test_records_merge_foreign_authority_invalid);
 	tcase_add_test(tc, test_records_merge_endpoints_wrong_key_invalid);

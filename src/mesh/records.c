@@ -408,18 +408,22 @@ static int merge_cert(struct mesh_records *recs, const uint8_t *bytes, size_t le
 	unsigned k;
 	int r;
 
-	if (len > MESH_CERT_MAX_LEN || mesh_cert_decode(bytes, len, &c) != 0 ||
-	    !mesh_cert_verify(&c, recs->authority_pk, now))
+	if (len > MESH_CERT_MAX_LEN || mesh_cert_decode(bytes, len, &c) != 0)
 		return MESH_MERGE_INVALID;
+	/* revoked, or not newer: ignored whatever its signature, so no check
+	 * is spent (a signature is checked only for a NEW or INVALID outcome,
+	 * which is what the callers' check budgets count) */
 	if ((n = records_node_lookup(recs, c.node_id)) != NULL) {
 		expire_node(recs, n, now);
 		if (rec_of(n, K_REVOKE) != NULL)
 			return MESH_MERGE_REVOKED;
 		if (n->cert != NULL && rec_cmp(c.issued_at, bytes, len, n->cert) <= 0)
 			return not_newer(c.issued_at, bytes, len, n->cert);
-	} else if ((r = node_insert(recs, c.node_id, &n)) != 0) {
-		return r;
 	}
+	if (!mesh_cert_verify(&c, recs->authority_pk, now))
+		return MESH_MERGE_INVALID;
+	if (n == NULL && (r = node_insert(recs, c.node_id, &n)) != 0)
+		return r;
 	had = n->cert != NULL;
 	rekeyed = had && sodium_memcmp(n->cert->sign_pk, c.sign_pk, MESH_PK_LEN) != 0;
 	if ((r = rec_set(recs, n, K_CERT, bytes, len, c.issued_at, c.expires_at, c.sign_pk)) != 0)
@@ -455,17 +459,19 @@ static int merge_revoke(struct mesh_records *recs, const uint8_t *bytes, size_t 
 	bool member;
 	int r;
 
-	if (len != MESH_REVOKE_LEN || mesh_revoke_decode(bytes, len, &rv) != 0 ||
-	    !mesh_revoke_verify(&rv, recs->authority_pk))
+	if (len != MESH_REVOKE_LEN || mesh_revoke_decode(bytes, len, &rv) != 0)
 		return MESH_MERGE_INVALID;
+	/* not newer: ignored whatever its signature (as for certs) */
 	if ((n = records_node_lookup(recs, rv.node_id)) != NULL) {
 		expire_node(recs, n, now);
 		if (rec_of(n, K_REVOKE) != NULL &&
 		    rec_cmp(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE)) <= 0)
 			return not_newer(rv.revoked_at, bytes, len, rec_of(n, K_REVOKE));
-	} else if ((r = node_insert(recs, rv.node_id, &n)) != 0) {
-		return r;
 	}
+	if (!mesh_revoke_verify(&rv, recs->authority_pk))
+		return MESH_MERGE_INVALID;
+	if (n == NULL && (r = node_insert(recs, rv.node_id, &n)) != 0)
+		return r;
 	if ((r = rec_set(recs, n, K_REVOKE, bytes, len, rv.revoked_at, UINT64_MAX, NULL)) != 0)
 		return r;
 	member = n->cert != NULL;
