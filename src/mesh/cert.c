@@ -92,6 +92,33 @@ static int cert_encode_body(const void *rec, struct wr *w)
 	return 0;
 }
 
+/* Everything before the signature, checked as it is read. rd_str's "does
+ * not fit" cannot happen (cap > maxlen): still, one code. */
+static int cert_read_body(struct rd *rd, void *rec)
+{
+	struct mesh_cert *out = rec;
+	unsigned i;
+
+	if (head_read(rd, MESH_CERT_VERSION, &out->version, out->mesh_id, out->node_id) != 0 ||
+	    rd_str(rd, out->name, sizeof out->name, MESH_NAME_MAX) != 0 ||
+	    rd_bytes(rd, out->wg_pubkey, sizeof out->wg_pubkey) != 0 ||
+	    rd_bytes(rd, out->sign_pk, sizeof out->sign_pk) != 0 ||
+	    rd_bytes(rd, out->ipv4, sizeof out->ipv4) != 0 ||
+	    rd_bytes(rd, out->ipv6, sizeof out->ipv6) != 0 ||
+	    rd_u8(rd, &out->flags) != 0 ||
+	    rd_u8(rd, &out->nroutes) != 0)
+		return MESHD_E_PROTO;
+	if (!mesh_name_valid(out->name) || (out->flags & ~MESH_CERT_F_KNOWN) != 0 ||
+	    out->nroutes > MESH_CERT_MAX_ROUTES)
+		return MESHD_E_PROTO;
+	for (i = 0; i < out->nroutes; i++)
+		if (mesh_prefix_decode(rd, &out->routes[i]) != 0)
+			return MESHD_E_PROTO;
+	if (rd_u64(rd, &out->issued_at) != 0 || rd_u64(rd, &out->expires_at) != 0)
+		return MESHD_E_PROTO;
+	return 0;
+}
+
 int mesh_cert_encode(const struct mesh_cert *c, struct wr *w)
 {
 	return mesh_identity_encode_signed(cert_encode_body, c, c->sig, w);
@@ -99,42 +126,7 @@ int mesh_cert_encode(const struct mesh_cert *c, struct wr *w)
 
 int mesh_cert_decode(const uint8_t *p, size_t len, struct mesh_cert *out)
 {
-	struct rd rd;
-	unsigned i;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	rd_init(&rd, p, len);
-	if ((r = head_read(&rd, MESH_CERT_VERSION, &out->version, out->mesh_id,
-	    out->node_id)) != 0 ||
-	    (r = rd_str(&rd, out->name, sizeof out->name, MESH_NAME_MAX)) != 0 ||
-	    (r = rd_bytes(&rd, out->wg_pubkey, sizeof out->wg_pubkey)) != 0 ||
-	    (r = rd_bytes(&rd, out->sign_pk, sizeof out->sign_pk)) != 0 ||
-	    (r = rd_bytes(&rd, out->ipv4, sizeof out->ipv4)) != 0 ||
-	    (r = rd_bytes(&rd, out->ipv6, sizeof out->ipv6)) != 0 ||
-	    (r = rd_u8(&rd, &out->flags)) != 0 ||
-	    (r = rd_u8(&rd, &out->nroutes)) != 0)
-		goto out;
-	if (!mesh_name_valid(out->name) || (out->flags & ~MESH_CERT_F_KNOWN) != 0 ||
-	    out->nroutes > MESH_CERT_MAX_ROUTES) {
-		r = MESHD_E_PROTO;
-		goto out;
-	}
-	for (i = 0; i < out->nroutes; i++)
-		if ((r = mesh_prefix_decode(&rd, &out->routes[i])) != 0)
-			goto out;
-	if ((r = rd_u64(&rd, &out->issued_at)) != 0 ||
-	    (r = rd_u64(&rd, &out->expires_at)) != 0 ||
-	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
-	    (r = rd_end(&rd)) != 0)
-		goto out;
-out:
-	if (r != 0) {
-		/* rd_str's "does not fit" cannot happen (cap > maxlen): still, one code. */
-		r = MESHD_E_PROTO;
-		memset(out, 0, sizeof *out);
-	}
-	return r;
+	return mesh_identity_decode_signed(cert_read_body, p, len, out, sizeof *out, out->sig);
 }
 
 /* True when mesh_id is the id of authority_pk. */
@@ -255,6 +247,16 @@ static int revoke_encode_body(const void *rec, struct wr *w)
 	return 0;
 }
 
+static int revoke_read_body(struct rd *rd, void *rec)
+{
+	struct mesh_revoke *out = rec;
+
+	if (head_read(rd, MESH_REVOKE_VERSION, &out->version, out->mesh_id, out->node_id) != 0 ||
+	    rd_u64(rd, &out->revoked_at) != 0)
+		return MESHD_E_PROTO;
+	return 0;
+}
+
 int mesh_revoke_encode(const struct mesh_revoke *rv, struct wr *w)
 {
 	return mesh_identity_encode_signed(revoke_encode_body, rv, rv->sig, w);
@@ -262,21 +264,7 @@ int mesh_revoke_encode(const struct mesh_revoke *rv, struct wr *w)
 
 int mesh_revoke_decode(const uint8_t *p, size_t len, struct mesh_revoke *out)
 {
-	struct rd rd;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	rd_init(&rd, p, len);
-	if ((r = head_read(&rd, MESH_REVOKE_VERSION, &out->version, out->mesh_id,
-	    out->node_id)) != 0 ||
-	    (r = rd_u64(&rd, &out->revoked_at)) != 0 ||
-	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
-	    (r = rd_end(&rd)) != 0)
-		goto out;
-out:
-	if (r != 0)
-		memset(out, 0, sizeof *out);
-	return r;
+	return mesh_identity_decode_signed(revoke_read_body, p, len, out, sizeof *out, out->sig);
 }
 
 int mesh_revoke_sign(struct mesh_revoke *rv, const uint8_t authority_sk[MESH_SK_LEN])

@@ -99,6 +99,20 @@ int mesh_identity_encode_signed(mesh_signed_body_fn *body, const void *rec,
 	return r;
 }
 
+int mesh_identity_decode_signed(mesh_signed_read_fn *body, const uint8_t *p, size_t len,
+    void *rec, size_t size, uint8_t sig[MESH_SIG_LEN])
+{
+	struct rd rd;
+
+	memset(rec, 0, size);
+	rd_init(&rd, p, len);
+	if (body(&rd, rec) != 0 || rd_bytes(&rd, sig, MESH_SIG_LEN) != 0 || rd_end(&rd) != 0) {
+		memset(rec, 0, size);
+		return MESHD_E_PROTO;
+	}
+	return 0;
+}
+
 int mesh_identity_sign_body(mesh_signed_body_fn *body, const void *rec, const char *domain,
     const uint8_t sk[MESH_SK_LEN], uint8_t sig[MESH_SIG_LEN])
 {

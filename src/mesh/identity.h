@@ -72,6 +72,16 @@ typedef int mesh_signed_body_fn(const void *rec, struct wr *w);
 int mesh_identity_encode_signed(mesh_signed_body_fn *body, const void *rec,
     const uint8_t sig[MESH_SIG_LEN], struct wr *w);
 
+/* Reads the part of a record that its signature covers into rec, checking
+ * each field as it goes; 0 or MESHD_E_PROTO. */
+typedef int mesh_signed_read_fn(struct rd *rd, void *rec);
+
+/* The inverse of mesh_identity_encode_signed: zeroes rec (size bytes), reads
+ * body(rec) from p, then sig (which lies inside rec), and wants nothing after
+ * it. Returns 0 or MESHD_E_PROTO (rec zeroed). */
+int mesh_identity_decode_signed(mesh_signed_read_fn *body, const uint8_t *p, size_t len,
+    void *rec, size_t size, uint8_t sig[MESH_SIG_LEN]);
+
 /* mesh_identity_sign over body(rec). Returns 0; body's error (sig
  * untouched); MESHD_E_RANGE or MESHD_E_CRYPTO as mesh_identity_sign. */
 int mesh_identity_sign_body(mesh_signed_body_fn *body, const void *rec, const char *domain,

@@ -136,6 +136,23 @@ static int req_body(const void *rec, struct wr *w)
 	return 0;
 }
 
+static int req_read_body(struct rd *rd, void *rec)
+{
+	struct mesh_join_req *out = rec;
+
+	if (hdr_read(rd, MESH_MSG_JOIN_REQ) != 0 ||
+	    rd_bytes(rd, out->invite_id, sizeof out->invite_id) != 0 ||
+	    rd_bytes(rd, out->pin, sizeof out->pin) != 0 ||
+	    rd_str(rd, out->name, sizeof out->name, MESH_NAME_MAX) != 0 ||
+	    rd_bytes(rd, out->wg_pk, sizeof out->wg_pk) != 0 ||
+	    rd_bytes(rd, out->sign_pk, sizeof out->sign_pk) != 0 ||
+	    rd_u64(rd, &out->time) != 0 ||
+	    rd_bytes(rd, out->request_id, sizeof out->request_id) != 0 ||
+	    !mesh_name_valid(out->name))
+		return MESHD_E_PROTO;
+	return 0;
+}
+
 int mesh_join_req_encode(const struct mesh_join_req *req, struct wr *w)
 {
 	return mesh_identity_encode_signed(req_body, req, req->sig, w);
@@ -143,28 +160,7 @@ int mesh_join_req_encode(const struct mesh_join_req *req, struct wr *w)
 
 int mesh_join_req_decode(const uint8_t *p, size_t len, struct mesh_join_req *out)
 {
-	struct rd rd;
-	int r;
-
-	memset(out, 0, sizeof *out);
-	rd_init(&rd, p, len);
-	if ((r = hdr_read(&rd, MESH_MSG_JOIN_REQ)) != 0 ||
-	    (r = rd_bytes(&rd, out->invite_id, sizeof out->invite_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->pin, sizeof out->pin)) != 0 ||
-	    (r = rd_str(&rd, out->name, sizeof out->name, MESH_NAME_MAX)) != 0 ||
-	    (r = rd_bytes(&rd, out->wg_pk, sizeof out->wg_pk)) != 0 ||
-	    (r = rd_bytes(&rd, out->sign_pk, sizeof out->sign_pk)) != 0 ||
-	    (r = rd_u64(&rd, &out->time)) != 0 ||
-	    (r = rd_bytes(&rd, out->request_id, sizeof out->request_id)) != 0 ||
-	    (r = rd_bytes(&rd, out->sig, sizeof out->sig)) != 0 ||
-	    (r = rd_end(&rd)) != 0)
-		goto fail;
-	if (!mesh_name_valid(out->name))
-		goto fail;
-	return 0;
-fail:
-	memset(out, 0, sizeof *out);
-	return MESHD_E_PROTO;
+	return mesh_identity_decode_signed(req_read_body, p, len, out, sizeof *out, out->sig);
 }
 
 int mesh_join_req_sign(struct mesh_join_req *req, const uint8_t invite_sk[MESH_SK_LEN])
