@@ -27,6 +27,31 @@ static int prefix_format(const struct mesh_prefix *p, char *out, size_t cap)
 	return 0;
 }
 
+/* The rows a node starts with, written together by `init` and `join`: the
+ * node, its mesh and its own member row. node and mesh hold secrets. */
+struct start_rows {
+	struct store_node node;
+	struct store_mesh mesh;
+	struct store_member self;
+};
+
+static void rows_clear(struct start_rows *rows)
+{
+	store_node_clear(&rows->node);
+	store_mesh_clear(&rows->mesh);
+}
+
+static int rows_put(struct store *st, const struct start_rows *rows)
+{
+	int r;
+
+	if ((r = store_node_put(st, &rows->node)) != 0 ||
+	    (r = store_mesh_put(st, &rows->mesh)) != 0 ||
+	    (r = store_member_upsert(st, &rows->self)) != 0)
+		return r;
+	return 0;
+}
+
 /* ---- joining ---- */
 
 static int verify_roster_endpoints(struct store *st, const struct mesh_endpoints *e,
@@ -105,39 +130,35 @@ static int persist_record(struct store *st, const struct mesh_join_result *res,
 static int persist_rows(struct store *st, const struct mesh_join_result *res,
     const uint8_t *wg_sk, uint16_t listen_port, const char *ifname, uint64_t now_unix)
 {
-	struct store_node node;
-	struct store_mesh mesh;
-	struct store_member m;
+	struct start_rows rows;
+	struct store_node *node = &rows.node;
+	struct store_mesh *mesh = &rows.mesh;
 	int r;
 
-	memset(&node, 0, sizeof node);
-	memset(&mesh, 0, sizeof mesh);
-	memcpy(node.node_id, res->cert.node_id, MESH_NODE_ID_LEN);
-	snprintf(node.name, sizeof node.name, "%s", res->cert.name);
-	memcpy(node.wg_private_key, wg_sk, MESH_WG_KEY_LEN);
-	node.listen_port = listen_port;
+	memset(&rows, 0, sizeof rows);
+	memcpy(node->node_id, res->cert.node_id, MESH_NODE_ID_LEN);
+	snprintf(node->name, sizeof node->name, "%s", res->cert.name);
+	memcpy(node->wg_private_key, wg_sk, MESH_WG_KEY_LEN);
+	node->listen_port = listen_port;
 	r = MESHD_E_INVAL;
 	if (ifname != NULL &&
-	    (size_t)snprintf(node.ifname, sizeof node.ifname, "%s", ifname) >= sizeof node.ifname)
+	    (size_t)snprintf(node->ifname, sizeof node->ifname, "%s", ifname) >= sizeof node->ifname)
 		goto out;
-	node.created_at = (int64_t)now_unix;
-	memcpy(mesh.mesh_id, res->mesh_id, MESH_ID_LEN);
-	snprintf(mesh.name, sizeof mesh.name, "%s", res->resp.mesh_name);
-	memcpy(mesh.authority_pk, res->resp.authority_pk, MESH_PK_LEN);
-	mesh.created_at = (int64_t)now_unix;
-	if ((r = prefix_format(&res->resp.prefix4, mesh.prefix4, sizeof mesh.prefix4)) != 0 ||
-	    (r = prefix_format(&res->resp.prefix6, mesh.prefix6, sizeof mesh.prefix6)) != 0 ||
-	    (r = node_member_from_cert(&m, &res->cert, res->resp.cert, res->resp.cert_len,
-	    now_unix)) != 0)
-		goto out;
-	if ((r = store_node_put(st, &node)) != 0 || (r = store_mesh_put(st, &mesh)) != 0 ||
-	    (r = store_member_upsert(st, &m)) != 0)
+	node->created_at = (int64_t)now_unix;
+	memcpy(mesh->mesh_id, res->mesh_id, MESH_ID_LEN);
+	snprintf(mesh->name, sizeof mesh->name, "%s", res->resp.mesh_name);
+	memcpy(mesh->authority_pk, res->resp.authority_pk, MESH_PK_LEN);
+	mesh->created_at = (int64_t)now_unix;
+	if ((r = prefix_format(&res->resp.prefix4, mesh->prefix4, sizeof mesh->prefix4)) != 0 ||
+	    (r = prefix_format(&res->resp.prefix6, mesh->prefix6, sizeof mesh->prefix6)) != 0 ||
+	    (r = node_member_from_cert(&rows.self, &res->cert, res->resp.cert,
+	    res->resp.cert_len, now_unix)) != 0 ||
+	    (r = rows_put(st, &rows)) != 0)
 		goto out;
 	for (unsigned i = 0; i < res->resp.nrec && r == 0; i++)
 		r = persist_record(st, res, &res->resp.rec[i], now_unix);
 out:
-	store_node_clear(&node);
-	store_mesh_clear(&mesh);
+	rows_clear(&rows);
 	return r;
 }
 
@@ -246,9 +267,7 @@ int mesh_node_init_store(struct store *st, const char *name, const char *mesh_na
     const struct mesh_prefix *prefix4, uint16_t listen_port, const char *ifname,
     uint64_t now_unix, char *err, size_t errlen)
 {
-	struct store_node node;
-	struct store_mesh mesh;
-	struct store_member m;
+	struct start_rows rows;
 	struct mesh_cert c;
 	struct mesh_prefix p4;
 	uint8_t buf[MESH_CERT_MAX_LEN];
@@ -267,22 +286,20 @@ int mesh_node_init_store(struct store *st, const char *name, const char *mesh_na
 		p4 = *prefix4;
 	else
 		mesh_identity_ipv4_prefix(randombytes_random(), &p4);
-	memset(&node, 0, sizeof node);
-	memset(&mesh, 0, sizeof mesh);
-	snprintf(node.name, sizeof node.name, "%s", name);
-	snprintf(node.ifname, sizeof node.ifname, "%s", ifname ? ifname : "");
-	node.listen_port = listen_port;
-	node.created_at = (int64_t)now_unix;
-	snprintf(mesh.name, sizeof mesh.name, "%s", mesh_name);
-	mesh.created_at = (int64_t)now_unix;
-	if ((r = init_keys(&node, &mesh, &c, &p4, now_unix)) != 0 ||
+	memset(&rows, 0, sizeof rows);
+	snprintf(rows.node.name, sizeof rows.node.name, "%s", name);
+	snprintf(rows.node.ifname, sizeof rows.node.ifname, "%s", ifname ? ifname : "");
+	rows.node.listen_port = listen_port;
+	rows.node.created_at = (int64_t)now_unix;
+	snprintf(rows.mesh.name, sizeof rows.mesh.name, "%s", mesh_name);
+	rows.mesh.created_at = (int64_t)now_unix;
+	if ((r = init_keys(&rows.node, &rows.mesh, &c, &p4, now_unix)) != 0 ||
 	    (r = node_cert_to_bytes(&c, buf, sizeof buf, &len)) != 0 ||
-	    (r = node_member_from_cert(&m, &c, buf, len, now_unix)) != 0)
+	    (r = node_member_from_cert(&rows.self, &c, buf, len, now_unix)) != 0)
 		goto out;
 	if ((r = store_tx_begin(st)) != 0)
 		goto out;
-	if ((r = store_node_put(st, &node)) != 0 || (r = store_mesh_put(st, &mesh)) != 0 ||
-	    (r = store_member_upsert(st, &m)) != 0) {
+	if ((r = rows_put(st, &rows)) != 0) {
 		(void)store_tx_rollback(st);
 		goto out;
 	}
@@ -290,8 +307,7 @@ int mesh_node_init_store(struct store *st, const char *name, const char *mesh_na
 out:
 	if (r != 0 && err != NULL && errlen > 0 && err[0] == '\0')
 		set_err(err, errlen, "%s", meshd_strerror(r));
-	store_node_clear(&node);
-	store_mesh_clear(&mesh);
+	rows_clear(&rows);
 	return r;
 }
 
