@@ -140,6 +140,7 @@ static const struct reqserv_proto ctl_proto = {
 int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, ctl_handler_fn *handler,
 		     void (*stop)(void *ctx), void *ctx, char *err, size_t errlen)
 {
+	uv_pipe_t *listener;
 	int e;
 
 	memset(srv, 0, sizeof *srv);
@@ -151,30 +152,25 @@ int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, c
 		snprintf(err, errlen, "state directory path too long for a socket: %s", dir);
 		return MESHD_E_RANGE;
 	}
-	srv->listener = calloc(1, sizeof *srv->listener);
-	if (!srv->listener) {
+	listener = calloc(1, sizeof *listener);
+	if (!listener) {
 		snprintf(err, errlen, "out of memory");
 		return MESHD_E_NOMEM;
 	}
-	e = meshd_unixsock_listen(loop, srv->listener, &srv->rs, srv->path, CTL_MAX_CONNS,
+	e = meshd_unixsock_listen(loop, listener, &srv->rs, srv->path, CTL_MAX_CONNS,
 				  meshd_reqserv_on_connection, meshd_reqserv_listener_freed);
 	if (e) {
 		snprintf(err, errlen, "cannot listen on %s: %s", srv->path, uv_strerror(e));
-		srv->listener = NULL;
 		srv->path[0] = '\0';
 		errno = -e;
 		return MESHD_E_SYS;
 	}
-	srv->listening = true;
+	srv->rs.listener = (uv_handle_t *)listener;
 	return 0;
 }
 
 void ctl_server_stop(struct ctl_server *srv)
 {
-	if (!srv->listening)
-		return;
-	srv->listening = false;
-	unlink(srv->path);
-	meshd_reqserv_stop(&srv->rs, (uv_handle_t *)srv->listener);
-	srv->listener = NULL;
+	if (meshd_reqserv_stop(&srv->rs))
+		unlink(srv->path);
 }

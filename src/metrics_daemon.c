@@ -138,7 +138,7 @@ enum ctl_answer meshd_metrics_ctl_set(struct meshd *d, const char *value, struct
 {
 	char canon[ENDPOINT_STRLEN], old[ENDPOINT_STRLEN] = "";
 	union endpoint ep, oldep;
-	bool off, was = d->metrics.listening;
+	bool off, was = d->metrics.rs.listener != NULL;
 	int r;
 
 	if (metrics_addr_parse(value, &ep, &off) != 0) {

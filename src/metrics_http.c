@@ -109,6 +109,7 @@ static const struct reqserv_proto metrics_proto = {
 int metrics_http_start(struct metrics_http *m, uv_loop_t *loop, const union endpoint *ep,
 		       metrics_http_fn *fn, void *ctx, char *err, size_t errlen)
 {
+	uv_tcp_t *listener;
 	int e;
 
 	memset(m, 0, sizeof *m);
@@ -116,35 +117,30 @@ int metrics_http_start(struct metrics_http *m, uv_loop_t *loop, const union endp
 	m->fn = fn;
 	m->ctx = ctx;
 	endpoint_format(ep, m->addr, sizeof m->addr);
-	m->listener = calloc(1, sizeof *m->listener);
-	if (!m->listener) {
+	listener = calloc(1, sizeof *listener);
+	if (!listener) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return MESHD_E_SYS;
 	}
-	uv_tcp_init(loop, m->listener);
-	m->listener->data = &m->rs;
-	e = uv_tcp_bind(m->listener, &ep->sa, ep->sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	uv_tcp_init(loop, listener);
+	listener->data = &m->rs;
+	e = uv_tcp_bind(listener, &ep->sa, ep->sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
 	if (e == 0)
-		e = uv_listen((uv_stream_t *)m->listener, METRICS_BACKLOG,
+		e = uv_listen((uv_stream_t *)listener, METRICS_BACKLOG,
 			      meshd_reqserv_on_connection);
 	if (e) {
 		snprintf(err, errlen, "cannot listen on %s for metrics: %s", m->addr,
 			 uv_strerror(e));
-		uv_close((uv_handle_t *)m->listener, meshd_reqserv_listener_freed);
-		m->listener = NULL;
+		uv_close((uv_handle_t *)listener, meshd_reqserv_listener_freed);
 		errno = -e;
 		return MESHD_E_SYS;
 	}
-	m->listening = true;
+	m->rs.listener = (uv_handle_t *)listener;
 	return 0;
 }
 
 void metrics_http_stop(struct metrics_http *m)
 {
-	if (!m->listening)
-		return;
-	m->listening = false;
-	meshd_reqserv_stop(&m->rs, (uv_handle_t *)m->listener);
-	m->listener = NULL;
+	(void)meshd_reqserv_stop(&m->rs);
 }

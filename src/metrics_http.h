@@ -24,11 +24,9 @@ typedef int metrics_http_fn(void *ctx, enum metrics_target t, struct sbuf *body,
 			    const char **content_type);
 
 struct metrics_http {
-	uv_tcp_t *listener;	/* heap: closed asynchronously */
 	metrics_http_fn *fn;
 	void *ctx;
-	bool listening;
-	struct reqserv rs;	/* the live connections */
+	struct reqserv rs;	/* the listener and the live connections */
 	char addr[ENDPOINT_STRLEN];	/* where it listens, for logs */
 	unsigned long served, refused;	/* answers sent; connections over the cap */
 };

@@ -184,6 +184,7 @@ void meshd_reqserv_init(struct reqserv *rs, uv_loop_t *loop, const struct reqser
 {
 	rs->loop = loop;
 	rs->proto = proto;
+	rs->listener = NULL;
 	rs->nconns = 0;
 	list_init(&rs->conns);
 }
@@ -193,11 +194,15 @@ void meshd_reqserv_listener_freed(uv_handle_t *h)
 	free(h);
 }
 
-void meshd_reqserv_stop(struct reqserv *rs, uv_handle_t *listener)
+bool meshd_reqserv_stop(struct reqserv *rs)
 {
 	struct list *pos, *tmp;
 
-	uv_close(listener, meshd_reqserv_listener_freed);
+	if (rs->listener == NULL)
+		return false;
+	uv_close(rs->listener, meshd_reqserv_listener_freed);
+	rs->listener = NULL;
 	list_for_each_safe(pos, tmp, &rs->conns)
 		meshd_reqserv_close(container_of(pos, struct reqserv_conn, link));
+	return true;
 }

@@ -43,6 +43,7 @@ struct reqserv_proto {
 struct reqserv {
 	uv_loop_t *loop;
 	const struct reqserv_proto *proto;
+	uv_handle_t *listener;	/* heap, closed asynchronously; NULL: not listening */
 	unsigned nconns;
 	struct list conns;	/* live connections */
 };
@@ -75,8 +76,9 @@ void meshd_reqserv_on_connection(uv_stream_t *listener, int status);
  * memory: returns MESHD_E_NOMEM then, else 0). */
 int meshd_reqserv_send(struct reqserv_conn *c);
 void meshd_reqserv_close(struct reqserv_conn *c);
-/* Closes listener (a heap handle: freed once closed) and every connection. */
-void meshd_reqserv_stop(struct reqserv *rs, uv_handle_t *listener);
+/* Closes rs->listener (freed once closed) and every connection, and sets
+ * it to NULL. Returns false, doing nothing, when it was not listening. */
+bool meshd_reqserv_stop(struct reqserv *rs);
 /* A close callback that frees a heap listener. */
 void meshd_reqserv_listener_freed(uv_handle_t *h);
 

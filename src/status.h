@@ -216,13 +216,11 @@ typedef enum ctl_answer ctl_handler_fn(void *ctx, const char *req, struct sbuf *
 				       size_t errlen);
 
 struct ctl_server {
-	uv_pipe_t *listener;	/* heap: closed asynchronously */
 	char path[108];
 	ctl_handler_fn *handler;
 	void (*stop)(void *ctx);
 	void *ctx;
-	bool listening;
-	struct reqserv rs;	/* the live connections */
+	struct reqserv rs;	/* the listener and the live connections */
 };
 
 /* Whether dir's socket is free: 0 (absent, or stale and removed),
