@@ -316,6 +316,15 @@ void node_result_reset(struct mesh_node_result *res);
 /* Marks the record(s) what (NODE_DIRTY_*) of node id for the next flush;
  * nothing while loading. Arms the flush timer on the first mark. */
 void node_mark_dirty(struct mesh_node *n, const uint8_t *id, unsigned what);
+/* The revocations row for the revocation record bytes, decoded into *rv;
+ * 0 or MESHD_E_PROTO (too long, does not decode, time out of range). */
+int node_revocation_row(struct store_revocation *row, struct mesh_revoke *rv,
+    const uint8_t *bytes, size_t len);
+/* The records row for node id's record of kind (ENDPOINTS, ROUTES) with
+ * sequence number seq, stored at now_unix; 0 or MESHD_E_INVAL (seq over
+ * INT64_MAX, record too long). */
+int node_record_row(struct store_record *row, enum mesh_rec_kind kind, const uint8_t *id,
+    uint64_t seq, const uint8_t *bytes, size_t len, uint64_t now_unix);
 
 /* node_paths.c */
 /* RFC 1918, CGNAT, link-local or ULA: reachable on its own network only. */

@@ -76,7 +76,7 @@ static int persist_record(struct store *st, const struct mesh_join_result *res,
 	union {
 		struct store_member m;
 		struct store_revocation rv;
-		struct store_endpoint_record er;
+		struct store_record er;
 	} u;
 	struct mesh_cert c;
 	struct mesh_revoke rv;
@@ -95,30 +95,20 @@ static int persist_record(struct store *st, const struct mesh_join_result *res,
 		r = store_member_upsert(st, &u.m);
 		break;
 	case MESH_REC_REVOKE:
-		if (rec->len > sizeof u.rv.record || mesh_revoke_decode(b, rec->len, &rv) != 0 ||
-		    !mesh_revoke_verify(&rv, res->resp.authority_pk) || rv.revoked_at > INT64_MAX)
+		if (node_revocation_row(&u.rv, &rv, b, rec->len) != 0 ||
+		    !mesh_revoke_verify(&rv, res->resp.authority_pk))
 			return 0;
-		memset(&u.rv, 0, sizeof u.rv);
-		memcpy(u.rv.node_id, rv.node_id, MESH_NODE_ID_LEN);
-		u.rv.revoked_at = (int64_t)rv.revoked_at;
-		u.rv.record_len = rec->len;
-		memcpy(u.rv.record, b, rec->len);
 		r = store_revocation_put(st, &u.rv);
 		if (r == 0 || r == MESHD_E_EXIST)
 			r = store_member_delete(st, rv.node_id);
 		break;
 	case MESH_REC_ENDPOINTS:
-		if (rec->len > sizeof u.er.record || mesh_endpoints_decode(b, rec->len, &e) != 0 ||
-		    e.seq > INT64_MAX ||
+		if (mesh_endpoints_decode(b, rec->len, &e) != 0 ||
+		    node_record_row(&u.er, MESH_REC_ENDPOINTS, e.node_id, e.seq, b, rec->len,
+		    now_unix) != 0 ||
 		    verify_roster_endpoints(st, &e, res->mesh_id, now_unix) != 0)
 			return 0;
-		memset(&u.er, 0, sizeof u.er);
-		memcpy(u.er.node_id, e.node_id, MESH_NODE_ID_LEN);
-		u.er.version = e.seq;
-		u.er.updated_at = (int64_t)now_unix;
-		u.er.record_len = rec->len;
-		memcpy(u.er.record, b, rec->len);
-		r = store_endpoint_record_put(st, &u.er);
+		r = store_record_put(st, &u.er);
 		break;
 	}
 	/* conflicts and strays are skipped; real store failures are not */

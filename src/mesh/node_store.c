@@ -127,6 +127,20 @@ static int write_gone(struct mesh_node *n, const uint8_t *id)
 	return delete_member(n, id, "an expired");
 }
 
+int node_revocation_row(struct store_revocation *row, struct mesh_revoke *rv,
+    const uint8_t *bytes, size_t len)
+{
+	if (len > sizeof row->record || mesh_revoke_decode(bytes, len, rv) != 0 ||
+	    rv->revoked_at > INT64_MAX)
+		return MESHD_E_PROTO;
+	memset(row, 0, sizeof *row);
+	memcpy(row->node_id, rv->node_id, MESH_NODE_ID_LEN);
+	row->revoked_at = (int64_t)rv->revoked_at;
+	row->record_len = len;
+	memcpy(row->record, bytes, len);
+	return 0;
+}
+
 static int write_revoke(struct mesh_node *n, const uint8_t *id)
 {
 	struct store_revocation rv;
@@ -136,14 +150,8 @@ static int write_revoke(struct mesh_node *n, const uint8_t *id)
 	int r;
 
 	if (mesh_records_get(n->recs, MESH_REC_REVOKE, id, &bytes, &len) != 0 ||
-	    mesh_revoke_decode(bytes, len, &d) != 0 || len > sizeof rv.record ||
-	    d.revoked_at > INT64_MAX)
+	    node_revocation_row(&rv, &d, bytes, len) != 0)
 		return 0;
-	memset(&rv, 0, sizeof rv);
-	memcpy(rv.node_id, d.node_id, MESH_NODE_ID_LEN);
-	rv.revoked_at = (int64_t)d.revoked_at;
-	rv.record_len = len;
-	memcpy(rv.record, bytes, len);
 	r = store_revocation_put(n->st, &rv);	/* keeps the first one */
 	if (r != 0 && r != MESHD_E_EXIST) {
 		if (!retryable(r))
@@ -155,6 +163,21 @@ static int write_revoke(struct mesh_node *n, const uint8_t *id)
 
 _Static_assert((int)MESH_REC_ENDPOINTS == STORE_REC_ENDPOINTS &&
     (int)MESH_REC_ROUTES == STORE_REC_ROUTES, "record kinds");
+
+int node_record_row(struct store_record *row, enum mesh_rec_kind kind, const uint8_t *id,
+    uint64_t seq, const uint8_t *bytes, size_t len, uint64_t now_unix)
+{
+	if (seq > INT64_MAX || len > sizeof row->record)
+		return MESHD_E_INVAL;
+	memset(row, 0, sizeof *row);
+	row->kind = (uint8_t)kind;
+	memcpy(row->node_id, id, MESH_NODE_ID_LEN);
+	row->version = seq;
+	row->updated_at = (int64_t)now_unix;
+	row->record_len = len;
+	memcpy(row->record, bytes, len);
+	return 0;
+}
 
 /* The held ENDPOINTS or ROUTES record of id into the store, versioned by
  * its seq (a record we no longer hold, or cannot version, is skipped). */
@@ -174,16 +197,9 @@ static int write_record(struct mesh_node *n, enum mesh_rec_kind kind, const uint
 	} else if ((r = mesh_records_routes(n->recs, id, &rt)) == 0) {
 		seq = rt.seq;
 	}
-	if (r != 0 || seq > INT64_MAX ||
-	    mesh_records_get(n->recs, kind, id, &bytes, &len) != 0 || len > sizeof rec.record)
+	if (r != 0 || mesh_records_get(n->recs, kind, id, &bytes, &len) != 0 ||
+	    node_record_row(&rec, kind, id, seq, bytes, len, n->now_unix) != 0)
 		return 0;
-	memset(&rec, 0, sizeof rec);
-	rec.kind = (uint8_t)kind;
-	memcpy(rec.node_id, id, MESH_NODE_ID_LEN);
-	rec.version = seq;
-	rec.updated_at = (int64_t)n->now_unix;
-	rec.record_len = len;
-	memcpy(rec.record, bytes, len);
 	r = store_record_put(n->st, &rec);
 	if (r == MESHD_E_EXIST)
 		return 0;
