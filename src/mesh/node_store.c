@@ -17,6 +17,8 @@
  * back and every mark kept; the next flush (MESH_NODE_FLUSH_RETRY_MS later)
  * writes them.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +93,23 @@ static bool retryable(int r)
 	    r == MESHD_E_STATE;
 }
 
+/* A write's result r, logged as "mesh: <what>: <reason>" when it is an
+ * error that a retry would not cure. */
+static __attribute__((format(printf, 2, 3)))
+int write_done(int r, const char *fmt, ...)
+{
+	char what[96];
+	va_list ap;
+
+	if (r == 0 || retryable(r))
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	log_warn("mesh: %s: %s", what, meshd_strerror(r));
+	return r;
+}
+
 static int write_cert(struct mesh_node *n, const uint8_t *id)
 {
 	struct store_member m;
@@ -104,9 +123,7 @@ static int write_cert(struct mesh_node *n, const uint8_t *id)
 		return 0;	/* gone since the mark: a later mark says why */
 	if ((r = node_member_from_cert(&m, &c, bytes, len, n->now_unix)) == 0)
 		r = store_member_upsert(n->st, &m);
-	if (r != 0 && !retryable(r))
-		log_warn("mesh: storing member %s: %s", c.name, meshd_strerror(r));
-	return r;
+	return write_done(r, "storing member %s", c.name);
 }
 
 /* Deletes id's member row (one already gone is fine); what: "an expired",
@@ -117,9 +134,7 @@ static int delete_member(struct mesh_node *n, const uint8_t *id, const char *wha
 
 	if (r == MESHD_E_NOENT)
 		return 0;
-	if (r != 0 && !retryable(r))
-		log_warn("mesh: deleting %s member: %s", what, meshd_strerror(r));
-	return r;
+	return write_done(r, "deleting %s member", what);
 }
 
 static int write_gone(struct mesh_node *n, const uint8_t *id)
@@ -153,11 +168,8 @@ static int write_revoke(struct mesh_node *n, const uint8_t *id)
 	    node_revocation_row(&rv, &d, bytes, len) != 0)
 		return 0;
 	r = store_revocation_put(n->st, &rv);	/* keeps the first one */
-	if (r != 0 && r != MESHD_E_EXIST) {
-		if (!retryable(r))
-			log_warn("mesh: storing a revocation: %s", meshd_strerror(r));
-		return r;
-	}
+	if (r != 0 && r != MESHD_E_EXIST)
+		return write_done(r, "storing a revocation");
 	return delete_member(n, d.node_id, "a revoked");
 }
 
@@ -203,10 +215,8 @@ static int write_record(struct mesh_node *n, enum mesh_rec_kind kind, const uint
 	r = store_record_put(n->st, &rec);
 	if (r == MESHD_E_EXIST)
 		return 0;
-	if (r != 0 && !retryable(r))
-		log_warn("mesh: storing %s record: %s", kind == MESH_REC_ENDPOINTS ?
-		    "an endpoint" : "a routes", meshd_strerror(r));
-	return r;
+	return write_done(r, "storing %s record",
+	    kind == MESH_REC_ENDPOINTS ? "an endpoint" : "a routes");
 }
 
 /* One id's marks, in dependency order: the member row before the records
