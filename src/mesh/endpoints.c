@@ -157,12 +157,8 @@ int mesh_endpoints_encode(const struct mesh_endpoints *e, struct wr *w)
 
 int mesh_endpoints_decode(const uint8_t *p, size_t len, struct mesh_endpoints *out)
 {
-	memset(out, 0, sizeof *out);
-	if (mesh_envelope_decode(&mesh_endpoints_kind, p, len, &out->env, out, out->sig) != 0) {
-		memset(out, 0, sizeof *out);
-		return MESHD_E_PROTO;
-	}
-	return 0;
+	return mesh_envelope_decode(&mesh_endpoints_kind, p, len, &out->env, out, sizeof *out,
+	    out->sig);
 }
 
 int mesh_endpoints_sign(struct mesh_endpoints *e, const uint8_t node_sk[MESH_SK_LEN])

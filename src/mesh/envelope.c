@@ -39,10 +39,11 @@ int mesh_envelope_encode(const struct mesh_envelope_kind *k, const struct mesh_e
 }
 
 int mesh_envelope_decode(const struct mesh_envelope_kind *k, const uint8_t *p, size_t len,
-    struct mesh_envelope *env, void *rec, uint8_t sig[MESH_SIG_LEN])
+    struct mesh_envelope *env, void *rec, size_t size, uint8_t sig[MESH_SIG_LEN])
 {
 	struct rd rd;
 
+	memset(rec, 0, size);
 	rd_init(&rd, p, len);
 	if (rd_u8(&rd, &env->version) != 0 || env->version != k->version ||
 	    rd_bytes(&rd, env->mesh_id, sizeof env->mesh_id) != 0 ||
@@ -51,8 +52,10 @@ int mesh_envelope_decode(const struct mesh_envelope_kind *k, const uint8_t *p, s
 	    rd_u64(&rd, &env->timestamp) != 0 ||
 	    k->body_decode(&rd, rec) != 0 ||
 	    rd_bytes(&rd, sig, MESH_SIG_LEN) != 0 ||
-	    rd_end(&rd) != 0)
+	    rd_end(&rd) != 0) {
+		memset(rec, 0, size);
 		return MESHD_E_PROTO;
+	}
 	return 0;
 }
 

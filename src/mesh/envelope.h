@@ -67,11 +67,12 @@ struct mesh_envelope_kind {
 int mesh_envelope_encode(const struct mesh_envelope_kind *k, const struct mesh_envelope *env,
     const void *rec, const uint8_t sig[MESH_SIG_LEN], struct wr *w);
 
-/* Strict decode of exactly len bytes into env, the body in rec and sig.
- * Returns 0 or MESHD_E_PROTO; the caller zeroes its struct on error. Checks
- * neither the signature nor the mesh nor the times. */
+/* Strict decode of exactly len bytes into env, the body in rec and sig
+ * (env and sig lie inside rec, the kind's struct of size bytes). Zeroes rec
+ * first; returns 0 or MESHD_E_PROTO, with rec zeroed again. Checks neither
+ * the signature nor the mesh nor the times. */
 int mesh_envelope_decode(const struct mesh_envelope_kind *k, const uint8_t *p, size_t len,
-    struct mesh_envelope *env, void *rec, uint8_t sig[MESH_SIG_LEN]);
+    struct mesh_envelope *env, void *rec, size_t size, uint8_t sig[MESH_SIG_LEN]);
 
 /* Signs header and body with the node's Ed25519 secret key into sig.
  * Returns 0; MESHD_E_INVAL (not encodable); MESHD_E_CRYPTO. */

@@ -251,10 +251,12 @@ static int signed_decode(unsigned k, const uint8_t *bytes, size_t len, union sig
 {
 	const struct mesh_envelope_kind *ek = signed_kinds[k].env;
 
-	memset(out, 0, sizeof *out);
-	if (len > ek->max_len)
+	if (len > ek->max_len) {
+		memset(out, 0, sizeof *out);
 		return MESHD_E_PROTO;
-	return mesh_envelope_decode(ek, bytes, len, &out->env, out, signed_sig(k, out));
+	}
+	return mesh_envelope_decode(ek, bytes, len, &out->env, out, sizeof *out,
+	    signed_sig(k, out));
 }
 
 /* n holds a cert: its key signs n's records. */

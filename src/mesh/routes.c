@@ -163,12 +163,8 @@ int mesh_routes_encode(const struct mesh_routes *rt, struct wr *w)
 
 int mesh_routes_decode(const uint8_t *p, size_t len, struct mesh_routes *out)
 {
-	memset(out, 0, sizeof *out);
-	if (mesh_envelope_decode(&mesh_routes_kind, p, len, &out->env, out, out->sig) != 0) {
-		memset(out, 0, sizeof *out);
-		return MESHD_E_PROTO;
-	}
-	return 0;
+	return mesh_envelope_decode(&mesh_routes_kind, p, len, &out->env, out, sizeof *out,
+	    out->sig);
 }
 
 int mesh_routes_sign(struct mesh_routes *rt, const uint8_t node_sk[MESH_SK_LEN])
