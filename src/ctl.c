@@ -140,8 +140,7 @@ static const struct reqserv_proto ctl_proto = {
 int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, ctl_handler_fn *handler,
 		     void (*stop)(void *ctx), void *ctx, char *err, size_t errlen)
 {
-	uv_pipe_t *listener;
-	int e;
+	int r, e;
 
 	memset(srv, 0, sizeof *srv);
 	meshd_reqserv_init(&srv->rs, loop, &ctl_proto);
@@ -152,21 +151,15 @@ int ctl_server_start(struct ctl_server *srv, uv_loop_t *loop, const char *dir, c
 		snprintf(err, errlen, "state directory path too long for a socket: %s", dir);
 		return MESHD_E_RANGE;
 	}
-	listener = calloc(1, sizeof *listener);
-	if (!listener) {
+	r = meshd_reqserv_listen_unix(&srv->rs, srv->path, CTL_MAX_CONNS, &e);
+	if (r == MESHD_E_NOMEM) {
 		snprintf(err, errlen, "out of memory");
-		return MESHD_E_NOMEM;
-	}
-	e = meshd_unixsock_listen(loop, listener, &srv->rs, srv->path, CTL_MAX_CONNS,
-				  meshd_reqserv_on_connection, meshd_reqserv_listener_freed);
-	if (e) {
+	} else if (r != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", srv->path, uv_strerror(e));
 		srv->path[0] = '\0';
 		errno = -e;
-		return MESHD_E_SYS;
 	}
-	srv->rs.listener = (uv_handle_t *)listener;
-	return 0;
+	return r;
 }
 
 void ctl_server_stop(struct ctl_server *srv)

@@ -109,35 +109,25 @@ static const struct reqserv_proto metrics_proto = {
 int metrics_http_start(struct metrics_http *m, uv_loop_t *loop, const union endpoint *ep,
 		       metrics_http_fn *fn, void *ctx, char *err, size_t errlen)
 {
-	uv_tcp_t *listener;
-	int e;
+	int r, e;
 
 	memset(m, 0, sizeof *m);
 	meshd_reqserv_init(&m->rs, loop, &metrics_proto);
 	m->fn = fn;
 	m->ctx = ctx;
 	endpoint_format(ep, m->addr, sizeof m->addr);
-	listener = calloc(1, sizeof *listener);
-	if (!listener) {
+	r = meshd_reqserv_listen_tcp(&m->rs, ep, METRICS_BACKLOG, &e);
+	if (r == MESHD_E_NOMEM) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return MESHD_E_SYS;
 	}
-	uv_tcp_init(loop, listener);
-	listener->data = &m->rs;
-	e = uv_tcp_bind(listener, &ep->sa, ep->sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-	if (e == 0)
-		e = uv_listen((uv_stream_t *)listener, METRICS_BACKLOG,
-			      meshd_reqserv_on_connection);
-	if (e) {
+	if (r != 0) {
 		snprintf(err, errlen, "cannot listen on %s for metrics: %s", m->addr,
 			 uv_strerror(e));
-		uv_close((uv_handle_t *)listener, meshd_reqserv_listener_freed);
 		errno = -e;
-		return MESHD_E_SYS;
 	}
-	m->rs.listener = (uv_handle_t *)listener;
-	return 0;
+	return r;
 }
 
 void metrics_http_stop(struct metrics_http *m)

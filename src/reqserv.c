@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "reqserv.h"
+#include "unixsock.h"
 #include "util/err.h"
 
 enum {
@@ -142,7 +143,8 @@ int meshd_reqserv_send(struct reqserv_conn *c)
 	return 0;
 }
 
-void meshd_reqserv_on_connection(uv_stream_t *l, int status)
+/* The listener's connection callback; the listener's data is rs. */
+static void on_connection(uv_stream_t *l, int status)
 {
 	struct reqserv *rs = l->data;
 	const struct reqserv_proto *p = rs->proto;
@@ -180,6 +182,12 @@ void meshd_reqserv_on_connection(uv_stream_t *l, int status)
 		meshd_reqserv_close(c);
 }
 
+/* A close callback that frees a heap listener. */
+static void listener_freed(uv_handle_t *h)
+{
+	free(h);
+}
+
 void meshd_reqserv_init(struct reqserv *rs, uv_loop_t *loop, const struct reqserv_proto *proto)
 {
 	rs->loop = loop;
@@ -189,9 +197,39 @@ void meshd_reqserv_init(struct reqserv *rs, uv_loop_t *loop, const struct reqser
 	list_init(&rs->conns);
 }
 
-void meshd_reqserv_listener_freed(uv_handle_t *h)
+int meshd_reqserv_listen_unix(struct reqserv *rs, const char *path, int backlog, int *uv_err)
 {
-	free(h);
+	uv_pipe_t *p = calloc(1, sizeof *p);
+
+	if (p == NULL)
+		return MESHD_E_NOMEM;
+	*uv_err = meshd_unixsock_listen(rs->loop, p, rs, path, backlog, on_connection,
+					listener_freed);
+	if (*uv_err)
+		return MESHD_E_SYS;
+	rs->listener = (uv_handle_t *)p;
+	return 0;
+}
+
+int meshd_reqserv_listen_tcp(struct reqserv *rs, const union endpoint *ep, int backlog,
+			     int *uv_err)
+{
+	uv_tcp_t *t = calloc(1, sizeof *t);
+	int e;
+
+	if (t == NULL)
+		return MESHD_E_NOMEM;
+	uv_tcp_init(rs->loop, t);
+	t->data = rs;
+	e = uv_tcp_bind(t, &ep->sa, ep->sa.sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	if (e == 0)
+		e = uv_listen((uv_stream_t *)t, backlog, on_connection);
+	if ((*uv_err = e) != 0) {
+		uv_close((uv_handle_t *)t, listener_freed);
+		return MESHD_E_SYS;
+	}
+	rs->listener = (uv_handle_t *)t;
+	return 0;
 }
 
 bool meshd_reqserv_stop(struct reqserv *rs)
@@ -200,7 +238,7 @@ bool meshd_reqserv_stop(struct reqserv *rs)
 
 	if (rs->listener == NULL)
 		return false;
-	uv_close(rs->listener, meshd_reqserv_listener_freed);
+	uv_close(rs->listener, listener_freed);
 	rs->listener = NULL;
 	list_for_each_safe(pos, tmp, &rs->conns)
 		meshd_reqserv_close(container_of(pos, struct reqserv_conn, link));

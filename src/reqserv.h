@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "sbuf.h"
+#include "util/addr.h"
 #include "util/list.h"
 
 struct reqserv;
@@ -70,8 +71,14 @@ struct reqserv_conn {
 };
 
 void meshd_reqserv_init(struct reqserv *rs, uv_loop_t *loop, const struct reqserv_proto *proto);
-/* The listener's connection callback; the listener's data must be rs. */
-void meshd_reqserv_on_connection(uv_stream_t *listener, int status);
+/* Listens with backlog on a new heap listener, a Unix socket at path (made
+ * as meshd_unixsock_listen does) or TCP on ep (v6: v6 only), which becomes
+ * rs->listener. Returns 0; MESHD_E_NOMEM (no memory for the handle);
+ * MESHD_E_SYS with the libuv error in *uv_err (the handle is closed, the
+ * socket file removed). */
+int meshd_reqserv_listen_unix(struct reqserv *rs, const char *path, int backlog, int *uv_err);
+int meshd_reqserv_listen_tcp(struct reqserv *rs, const union endpoint *ep, int backlog,
+			     int *uv_err);
 /* Stops reading and writes c->out (closes c instead when it is out of
  * memory: returns MESHD_E_NOMEM then, else 0). */
 int meshd_reqserv_send(struct reqserv_conn *c);
@@ -79,7 +86,5 @@ void meshd_reqserv_close(struct reqserv_conn *c);
 /* Closes rs->listener (freed once closed) and every connection, and sets
  * it to NULL. Returns false, doing nothing, when it was not listening. */
 bool meshd_reqserv_stop(struct reqserv *rs);
-/* A close callback that frees a heap listener. */
-void meshd_reqserv_listener_freed(uv_handle_t *h);
 
 #endif
