@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,27 @@ mtime_ns wgdev_timer_next(void *ctx)
 	return t;
 }
 
+/* glibc keeps the pages of freed heap memory: after a peak (joins, a burst
+ * of gossip, a store flush) a member stays at the size of its largest
+ * moment, and more so the more members it has. Every HEAP_TRIM_INTERVAL,
+ * from the timers (which run every few seconds on a member with peers),
+ * the free pages go back to the kernel; a heap walk, about as costly as
+ * the free memory is fragmented. */
+#define HEAP_TRIM_INTERVAL SEC(10)
+
+static void heap_trim(struct wgdev *dev, mtime_ns now)
+{
+#ifdef __GLIBC__
+	if (dev->heap_trimmed_at != 0 && now - dev->heap_trimmed_at < HEAP_TRIM_INTERVAL)
+		return;
+	dev->heap_trimmed_at = now;
+	malloc_trim(0);
+#else
+	(void)dev;
+	(void)now;
+#endif
+}
+
 void wgdev_timer_fire(void *ctx, mtime_ns now)
 {
 	struct wgdev *dev = ctx;
@@ -71,6 +95,7 @@ void wgdev_timer_fire(void *ctx, mtime_ns now)
 	wg_handle_expiry(dev->wg, now);
 	if (dev->hooks.expire && !dev->stopping)
 		dev->hooks.expire(dev->hooks.ctx, now);
+	heap_trim(dev, now);
 }
 
 /* ---- data path: UDP -> wg -> TUN ---- */

@@ -191,6 +191,7 @@ struct wgdev {
 	 * page resident, and a burst of k small datagrams k pages. */
 	size_t rx_touched, page;
 	mtime_ns rx_trimmed_at;
+	mtime_ns heap_trimmed_at;	/* last malloc_trim (wgdev.c); 0: never */
 	bool gso_off;			/* the kernel refused UDP GSO: send one by one */
 
 	unsigned tun_ofl;		/* TUN_OFL_* in force (tun.h) */
