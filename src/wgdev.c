@@ -2,11 +2,15 @@
 
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/udp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -63,6 +67,27 @@ mtime_ns wgdev_timer_next(void *ctx)
 	return t;
 }
 
+/* glibc keeps the pages of freed heap memory: after a peak (joins, a burst
+ * of gossip, a store flush) a member stays at the size of its largest
+ * moment, and more so the more members it has. Every HEAP_TRIM_INTERVAL,
+ * from the timers (which run every few seconds on a member with peers),
+ * the free pages go back to the kernel; a heap walk, about as costly as
+ * the free memory is fragmented. */
+#define HEAP_TRIM_INTERVAL SEC(10)
+
+static void heap_trim(struct wgdev *dev, mtime_ns now)
+{
+#ifdef __GLIBC__
+	if (dev->heap_trimmed_at != 0 && now - dev->heap_trimmed_at < HEAP_TRIM_INTERVAL)
+		return;
+	dev->heap_trimmed_at = now;
+	malloc_trim(0);
+#else
+	(void)dev;
+	(void)now;
+#endif
+}
+
 void wgdev_timer_fire(void *ctx, mtime_ns now)
 {
 	struct wgdev *dev = ctx;
@@ -70,6 +95,7 @@ void wgdev_timer_fire(void *ctx, mtime_ns now)
 	wg_handle_expiry(dev->wg, now);
 	if (dev->hooks.expire && !dev->stopping)
 		dev->hooks.expire(dev->hooks.ctx, now);
+	heap_trim(dev, now);
 }
 
 /* ---- data path: UDP -> wg -> TUN ---- */
@@ -296,6 +322,30 @@ void wgdev_input_datagram(struct wgdev *dev, uint8_t *buf, size_t len, const uni
 	input_wg(dev, buf, len, src, sched_now());
 }
 
+/* The receive batch is 64 slots of 64 KB (GRO), and every datagram makes
+ * the first page of its slot resident: a member whose peers' keepalives
+ * and gossip arrive k at a time would keep k pages for good, 256 KB at
+ * most, a cost that grows with the mesh. After a burst that did not fill
+ * the batch (one that did says more are coming) and at most once per
+ * RX_TRIM_INTERVAL, the pages past the first go back to the kernel; they
+ * come back zeroed at the next burst that needs them. Under load the
+ * batch fills and nothing is trimmed; below that, one madvise a second
+ * and a page fault per page touched again. Nothing refers to rxbuf once
+ * a burst is handled (jobs and GRO are flushed). */
+#define RX_TRIM_INTERVAL SEC(1)
+
+static void rx_trim(struct wgdev *dev, unsigned n, mtime_ns now)
+{
+	if (dev->rx_touched <= dev->page || n >= dev->rx_vlen ||
+	    now - dev->rx_trimmed_at < RX_TRIM_INTERVAL)
+		return;
+	/* rxbuf is page-aligned (wgdev_setup.c) */
+	madvise(dev->rxbuf + dev->page, (dev->rx_touched - 1) / dev->page * dev->page,
+		MADV_DONTNEED);
+	dev->rx_touched = dev->page;
+	dev->rx_trimmed_at = now;
+}
+
 void wgdev_on_udp(uv_poll_t *h, int status, int events)
 {
 	struct wgdev_poll *p = h->data;
@@ -331,6 +381,9 @@ void wgdev_on_udp(uv_poll_t *h, int status, int events)
 	n = recvmmsg(p->fd, dev->rxmsg, dev->rx_vlen, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
+	/* slots fill in order, each message below WGDEV_BUF_SIZE: the last ends last */
+	if ((size_t)(n - 1) * WGDEV_BUF_SIZE + dev->rxmsg[n - 1].msg_len > dev->rx_touched)
+		dev->rx_touched = (size_t)(n - 1) * WGDEV_BUF_SIZE + dev->rxmsg[n - 1].msg_len;
 	now = sched_now();
 	npkts = 0;
 	dev->gro_batch = (dev->tun_ofl & TUN_OFL_VNET) && dev->gro.allow;
@@ -370,6 +423,7 @@ void wgdev_on_udp(uv_poll_t *h, int status, int events)
 	if (dev->gro_batch)
 		gro_flush(dev);
 	dev->gro_batch = false;
+	rx_trim(dev, (unsigned)n, now);
 	/* With GRO one message may hold dozens of packets: keep a callback's
 	 * work near one burst so the TUN side is not starved. */
 	if (npkts > 4 * WGDEV_BURST && dev->rx_vlen > 4)

@@ -186,6 +186,12 @@ struct wgdev {
 	} rxctl[WGDEV_BURST];
 	uint8_t *scratch;		/* one aligned buffer for unaligned GRO segments */
 	unsigned rx_vlen;		/* messages per recvmmsg (shrinks when GRO packs many) */
+	/* rxbuf bytes written since the last rx_trim() (wgdev.c), the time of
+	 * that trim, and the page size: each datagram makes its slot's first
+	 * page resident, and a burst of k small datagrams k pages. */
+	size_t rx_touched, page;
+	mtime_ns rx_trimmed_at;
+	mtime_ns heap_trimmed_at;	/* last malloc_trim (wgdev.c); 0: never */
 	bool gso_off;			/* the kernel refused UDP GSO: send one by one */
 
 	unsigned tun_ofl;		/* TUN_OFL_* in force (tun.h) */

@@ -153,11 +153,12 @@ static void on_sockwatch(uv_fs_event_t *h, const char *filename, int events, int
 
 /* ---- start / stop ---- */
 
-static void *buf_alloc(size_t n)
+/* n buffers of WGDEV_BUF_SIZE, align-byte aligned (a power of two). */
+static void *buf_alloc(size_t n, size_t align)
 {
 	void *p = NULL;
 
-	if (posix_memalign(&p, 64, n * WGDEV_BUF_SIZE) != 0)
+	if (posix_memalign(&p, align, n * WGDEV_BUF_SIZE) != 0)
 		return NULL;
 	return p;
 }
@@ -304,11 +305,13 @@ static int open_core(struct wgdev *dev, const char *ifname, uint16_t port, char 
 	bool inject = dev->hooks.inner || dev->hooks.underlay;
 	int r, mtu;
 
-	dev->txbuf = buf_alloc(WGDEV_BURST + 1);
-	dev->rxbuf = buf_alloc(WGDEV_BURST);
-	dev->scratch = buf_alloc(1);
+	dev->page = (size_t)sysconf(_SC_PAGESIZE);
+	dev->txbuf = buf_alloc(WGDEV_BURST + 1, 64);
+	/* page-aligned: rx_trim (wgdev.c) gives back whole pages of it */
+	dev->rxbuf = buf_alloc(WGDEV_BURST, dev->page);
+	dev->scratch = buf_alloc(1, 64);
 	if (inject)
-		dev->injbuf = buf_alloc(1);
+		dev->injbuf = buf_alloc(1, 64);
 	if (!dev->txbuf || !dev->rxbuf || !dev->scratch || (inject && !dev->injbuf))
 		FAIL("out of memory");
 	setup_msgs(dev);

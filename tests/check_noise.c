@@ -376,6 +376,10 @@ START_TEST(test_keypair_rotation)
 	ck_assert_ptr_nonnull(b1);
 	ck_assert_uint_eq(a1->remote_index, b1->entry.id);
 	ck_assert_uint_eq(b1->remote_index, a1->entry.id);
+	/* a finished handshake keeps none of its transient state */
+	ck_assert_int_eq(peer_of(0)->hs.state, WG_HS_ZEROED);
+	ck_assert_ptr_null(peer_of(0)->hs.live);
+	ck_assert_ptr_null(peer_of(1)->hs.live);
 
 	/* A packet under the first session, held back. */
 	ck_assert_int_eq(wgt_send_ip(&net, 0, false, 16, NULL), WG_ACT_SEND);
@@ -597,7 +601,7 @@ START_TEST(test_handshake_matches_whitepaper)
 	wg_send_keepalive(net.n[0].dev, peer_of(0), net.now);
 	ck_assert(wgt_pop(&net, &ini));
 	ck_assert_uint_eq(ini.len, 148);
-	memcpy(epriv_i, peer_of(0)->hs.ephemeral_private, 32);
+	memcpy(epriv_i, peer_of(0)->hs.live->ephemeral_private, 32);
 
 	/* Initiation, as the responder B computes it. */
 	blake2s(C, cons, NULL, 32, strlen(cons), 0);

@@ -169,7 +169,7 @@ START_TEST(test_input_datagram_data_unknown_receiver_dropped)
 	wg_send_handshake_initiation(net.n[1].dev, peer_of(1), false, net.now);
 	wgt_flush(&net);
 	d = pkt;
-	le32enc(d.buf + 4, peer_of(1)->hs.entry.id);
+	le32enc(d.buf + 4, peer_of(1)->hs.live->entry.id);
 	expect_dropped(d.buf, d.len);
 	d = pkt;
 	expect_accepted(d.buf, d.len);

@@ -143,6 +143,12 @@ struct npeer {
 	 * Counts: ninst, nrefused below. */
 	struct mesh_prefix *inst;
 	struct mesh_prefix *refused;
+	/* endpoint candidates: from its record, in preference order, then the
+	 * join request's source (hint); those inside an installed subnet route
+	 * left out. The same set as handed to the path engine: ncand of them,
+	 * allocated to that size (NULL when none; nine inline were 180 B a
+	 * peer, most members have one to three). */
+	struct mesh_ep *pcand;
 	struct mesh_path_choice choice;
 	struct mesh_pmtu pmtu;		/* path MTU of the DIRECT path (node_paths.c) */
 	/* anti-abuse: ACK token bucket, answered txids (their low 32 bits),
@@ -154,11 +160,7 @@ struct npeer {
 	uint32_t ack_tokens;
 	unsigned ack_seen_pos;
 	uint32_t ack_seen[NODE_ACK_SEEN];
-	/* endpoint candidates: from its record, in preference order, then the
-	 * join request's source (hint); those inside an installed subnet route
-	 * left out. The same set as handed to the path engine. */
-	union endpoint hint;
-	struct mesh_ep pcand[MESH_ENDPOINTS_MAX + 1];
+	union endpoint hint;		/* the join request's source */
 	uint8_t ncand;
 	uint8_t ninst, nrefused;
 	uint8_t node_id[MESH_NODE_ID_LEN];

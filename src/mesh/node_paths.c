@@ -11,6 +11,7 @@
  * origin acted on and per target sent.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -407,9 +408,15 @@ void node_peer_set_candidates(struct mesh_node *n, struct npeer *p,
 		if (i == k && node_ep_to_mesh(&p->hint, MESH_EP_REFLEXIVE, &pc[k]))
 			cand[k++] = p->hint;
 	}
-	changed = k != p->ncand || memcmp(pc, p->pcand, k * sizeof pc[0]) != 0;
-	p->ncand = (uint8_t)k;
-	memcpy(p->pcand, pc, k * sizeof pc[0]);
+	changed = k != p->ncand || (k > 0 && memcmp(pc, p->pcand, k * sizeof pc[0]) != 0);
+	if (changed) {
+		/* out of memory: none kept, the engine still gets them */
+		free(p->pcand);
+		p->pcand = k > 0 ? malloc(k * sizeof pc[0]) : NULL;
+		p->ncand = p->pcand != NULL ? (uint8_t)k : 0;
+		if (p->ncand > 0)
+			memcpy(p->pcand, pc, k * sizeof pc[0]);
+	}
 	if (changed && p->path != NULL &&
 	    (r = mesh_path_set_candidates(p->path, pc, k, n->now)) != 0)
 		log_warn("mesh: member %s: path candidates: %s", p->name, meshd_strerror(r));

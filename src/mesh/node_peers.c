@@ -86,6 +86,7 @@ void node_peer_free(struct npeer *p)
 	mesh_probe_key_clear(&p->pkey);
 	free(p->inst);
 	free(p->refused);
+	free(p->pcand);
 	sodium_memzero(p, sizeof *p);
 	free(p);
 }

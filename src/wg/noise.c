@@ -116,36 +116,53 @@ static bool send_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t h[NOISE_HASH_LEN]
 	return true;
 }
 
-/* A handshake message we built: it goes out under a fresh sender index with
- * its macs still zero, and hs keeps what its answer will need. */
+/* The handshake's transient half, allocated (zeroed) if it has none yet.
+ * False when out of memory. */
+static bool hs_live(struct wg_handshake *hs)
+{
+	if (!hs->live) {
+		hs->live = calloc(1, sizeof *hs->live);
+		if (!hs->live)
+			return false;
+		list_init(&hs->live->entry.link);
+	}
+	return true;
+}
+
+/* A handshake message we built (hs->live allocated): it goes out under a
+ * fresh sender index with its macs still zero, and hs keeps what its
+ * answer will need. */
 static void hs_created(struct wg_device *dev, struct wg_peer *peer, struct wg_msg_header *hdr,
 		       uint32_t type, uint32_t *sender_index, struct wg_msg_macs *macs,
 		       const uint8_t eph[NOISE_PUBLIC_KEY_LEN], const uint8_t ck[NOISE_HASH_LEN],
 		       const uint8_t h[NOISE_HASH_LEN], enum wg_handshake_state state)
 {
 	struct wg_handshake *hs = &peer->hs;
+	struct wg_handshake_live *live = hs->live;
 
 	le32enc(&hdr->type, type);
-	wg_index_insert_new(&dev->index, &hs->entry, WG_INDEX_HANDSHAKE, peer);
-	le32enc(sender_index, hs->entry.id);
+	wg_index_insert_new(&dev->index, &live->entry, WG_INDEX_HANDSHAKE, peer);
+	le32enc(sender_index, live->entry.id);
 	memset(macs, 0, sizeof *macs);
 
-	memcpy(hs->ephemeral_private, eph, NOISE_PUBLIC_KEY_LEN);
-	memcpy(hs->chaining_key, ck, NOISE_HASH_LEN);
-	memcpy(hs->hash, h, NOISE_HASH_LEN);
+	memcpy(live->ephemeral_private, eph, NOISE_PUBLIC_KEY_LEN);
+	memcpy(live->chaining_key, ck, NOISE_HASH_LEN);
+	memcpy(live->hash, h, NOISE_HASH_LEN);
 	hs->state = state;
 }
 
-/* A handshake message we accepted: hs keeps the sender's ephemeral and
- * index and where the symmetric state stands. */
+/* A handshake message we accepted (hs->live allocated): hs keeps the
+ * sender's ephemeral and index and where the symmetric state stands. */
 static void hs_consumed(struct wg_handshake *hs, const uint8_t e[NOISE_PUBLIC_KEY_LEN],
 			const uint8_t ck[NOISE_HASH_LEN], const uint8_t h[NOISE_HASH_LEN],
 			const uint32_t *sender_index, enum wg_handshake_state state)
 {
-	memcpy(hs->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
-	memcpy(hs->chaining_key, ck, NOISE_HASH_LEN);
-	memcpy(hs->hash, h, NOISE_HASH_LEN);
-	hs->remote_index = le32dec(sender_index);
+	struct wg_handshake_live *live = hs->live;
+
+	memcpy(live->remote_ephemeral, e, NOISE_PUBLIC_KEY_LEN);
+	memcpy(live->chaining_key, ck, NOISE_HASH_LEN);
+	memcpy(live->hash, h, NOISE_HASH_LEN);
+	live->remote_index = le32dec(sender_index);
 	hs->state = state;
 }
 
@@ -173,12 +190,12 @@ void wg_noise_handshake_clear(struct wg_device *dev, struct wg_peer *peer)
 {
 	struct wg_handshake *hs = &peer->hs;
 
-	wg_index_remove(&dev->index, &hs->entry);
-	sodium_memzero(hs->ephemeral_private, sizeof hs->ephemeral_private);
-	sodium_memzero(hs->remote_ephemeral, sizeof hs->remote_ephemeral);
-	sodium_memzero(hs->hash, sizeof hs->hash);
-	sodium_memzero(hs->chaining_key, sizeof hs->chaining_key);
-	hs->remote_index = 0;
+	if (hs->live) {
+		wg_index_remove(&dev->index, &hs->live->entry);
+		sodium_memzero(hs->live, sizeof *hs->live);
+		free(hs->live);
+		hs->live = NULL;
+	}
 	hs->state = WG_HS_ZEROED;
 }
 
@@ -218,6 +235,8 @@ bool wg_noise_create_initiation(struct wg_device *dev, struct wg_peer *peer,
 	wg_noise_tai64n(ts, wt.sec, wt.nsec);
 	encrypt_and_hash(msg->encrypted_timestamp, ts, sizeof ts, h, key);
 
+	if (!hs_live(hs))
+		goto out;
 	hs_created(dev, peer, &msg->header, WG_MSG_INITIATION, &msg->sender_index, &msg->macs,
 		   eph, ck, h, WG_HS_CREATED_INITIATION);
 	ok = true;
@@ -301,7 +320,9 @@ struct wg_peer *wg_noise_consume_initiation(struct wg_device *dev,
 		goto out;
 	}
 
-	sodium_memzero(hs->ephemeral_private, sizeof hs->ephemeral_private);
+	if (!hs_live(hs))
+		goto out;	/* no memory: dropped, as if lost on the way */
+	sodium_memzero(hs->live->ephemeral_private, sizeof hs->live->ephemeral_private);
 	hs_consumed(hs, e, ck, h, &msg->sender_index, WG_HS_CONSUMED_INITIATION);
 	peer = found;
 out:
@@ -320,15 +341,15 @@ bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
 
 	if (hs->state != WG_HS_CONSUMED_INITIATION)
 		goto out;
-	memcpy(ck, hs->chaining_key, sizeof ck);
-	memcpy(h, hs->hash, sizeof h);
+	memcpy(ck, hs->live->chaining_key, sizeof ck);
+	memcpy(h, hs->live->hash, sizeof h);
 
 	/* e */
 	if (!send_ephemeral(ck, h, eph, msg->unencrypted_ephemeral))
 		goto out;
 
 	/* ee */
-	if (!mix_dh(ck, NULL, eph, hs->remote_ephemeral))
+	if (!mix_dh(ck, NULL, eph, hs->live->remote_ephemeral))
 		goto out;
 
 	/* se */
@@ -342,7 +363,7 @@ bool wg_noise_create_response(struct wg_device *dev, struct wg_peer *peer,
 	/* {} */
 	encrypt_and_hash(msg->encrypted_nothing, NULL, 0, h, key);
 
-	le32enc(&msg->receiver_index, hs->remote_index);
+	le32enc(&msg->receiver_index, hs->live->remote_index);
 	hs_created(dev, peer, &msg->header, WG_MSG_RESPONSE, &msg->sender_index, &msg->macs,
 		   eph, ck, h, WG_HS_CREATED_RESPONSE);
 	ok = true;
@@ -372,14 +393,14 @@ struct wg_peer *wg_noise_consume_response(struct wg_device *dev,
 	hs = &found->hs;
 	if (hs->state != WG_HS_CREATED_INITIATION)
 		goto out;
-	memcpy(ck, hs->chaining_key, sizeof ck);
-	memcpy(h, hs->hash, sizeof h);
+	memcpy(ck, hs->live->chaining_key, sizeof ck);
+	memcpy(h, hs->live->hash, sizeof h);
 
 	/* e */
 	mix_ephemeral(ck, h, e);
 
 	/* ee */
-	if (!mix_dh(ck, NULL, hs->ephemeral_private, e))
+	if (!mix_dh(ck, NULL, hs->live->ephemeral_private, e))
 		goto out;
 
 	/* se */
@@ -458,9 +479,9 @@ bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_n
 	 * contexts before touching the slots, so that a failed allocation
 	 * leaves the running sessions alone. */
 	if (initiator)
-		wg_kdf(tsend, trecv, NULL, hs->chaining_key, NULL, 0);
+		wg_kdf(tsend, trecv, NULL, hs->live->chaining_key, NULL, 0);
 	else
-		wg_kdf(trecv, tsend, NULL, hs->chaining_key, NULL, 0);
+		wg_kdf(trecv, tsend, NULL, hs->live->chaining_key, NULL, 0);
 	ok = wg_aead_ctx_init(&send, tsend, true) == 0 && wg_aead_ctx_init(&recv, trecv, false) == 0;
 	sodium_memzero(tsend, sizeof tsend);
 	sodium_memzero(trecv, sizeof trecv);
@@ -501,11 +522,11 @@ bool wg_noise_begin_session(struct wg_device *dev, struct wg_peer *peer, mtime_n
 	kp->send_counter = 0;
 	wg_replay_init(&kp->replay);
 	kp->birth = now;
-	kp->remote_index = hs->remote_index;
+	kp->remote_index = hs->live->remote_index;
 	kp->i_am_initiator = initiator;
 	kp->sending_valid = kp->receiving_valid = true;
 	kp->internal_id = ++dev->next_internal_id;
-	wg_index_replace(&dev->index, &hs->entry, &kp->entry, WG_INDEX_KEYPAIR);
+	wg_index_replace(&dev->index, &hs->live->entry, &kp->entry, WG_INDEX_KEYPAIR);
 
 	if (initiator)
 		peer->current = kp;

@@ -10,8 +10,8 @@
  *             current when the first data message arrives under it;
  *   current   the keypair we send with;
  *   previous  the one before, still accepted for received packets.
- * The slots are preallocated in the peer; a keypair's receiver index takes
- * over the index of the handshake that produced it.
+ * The slots are allocated by the handshakes that fill them; a keypair's
+ * receiver index takes over the index of the handshake that produced it.
  */
 #ifndef MESHD_WG_NOISE_H
 #define MESHD_WG_NOISE_H
@@ -36,24 +36,31 @@ enum wg_handshake_state {
 	WG_HS_CONSUMED_RESPONSE,
 };
 
-struct wg_handshake {
-	struct wg_index_entry entry;	/* our sender index while in progress */
-	enum wg_handshake_state state;
-	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
-	uint8_t precomputed_ss[NOISE_PUBLIC_KEY_LEN];	/* DH(Spriv_local, Spub_remote) */
-	bool have_ss;			/* false: no private key or low-order peer key */
-	bool have_consumed_initiation;	/* last_initiation_consumption is set */
-	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
+/* What a handshake in progress needs, allocated when it starts (we create
+ * or accept its first message) and freed, zeroed, by
+ * wg_noise_handshake_clear(): a peer between handshakes holds none of it. */
+struct wg_handshake_live {
+	struct wg_index_entry entry;	/* our sender index, once we sent a message */
 	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
 	uint8_t hash[NOISE_HASH_LEN];
 	uint8_t chaining_key[NOISE_HASH_LEN];
-	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];	/* greatest seen from the peer */
-	mtime_ns last_initiation_consumption;		/* monotonic; 0 = never */
 	uint32_t remote_index;		/* host order */
 	/* The initiation of CREATED_INITIATION as sent (macs included):
 	 * public bytes, sent again when initiations cross (receive.c). */
 	struct wg_msg_initiation sent_initiation;
+};
+
+struct wg_handshake {
+	struct wg_handshake_live *live;	/* NULL exactly when state is WG_HS_ZEROED */
+	enum wg_handshake_state state;
+	bool have_ss;			/* false: no private key or low-order peer key */
+	bool have_consumed_initiation;	/* last_initiation_consumption is set */
+	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
+	uint8_t precomputed_ss[NOISE_PUBLIC_KEY_LEN];	/* DH(Spriv_local, Spub_remote) */
+	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];	/* greatest seen from the peer */
+	mtime_ns last_initiation_consumption;		/* monotonic; 0 = never */
 };
 
 struct wg_keypair {

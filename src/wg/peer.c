@@ -44,7 +44,6 @@ int wg_peer_add(struct wg_device *dev, const uint8_t pubkey[WG_KEY_LEN], mtime_n
 	memcpy(peer->public_key, pubkey, WG_KEY_LEN);
 	memcpy(peer->hs.remote_static, pubkey, WG_KEY_LEN);
 	peer->hs.state = WG_HS_ZEROED;
-	list_init(&peer->hs.entry.link);
 	wg_noise_precompute_ss(dev, peer);
 	wg_cookie_maker_init(&peer->cookie, pubkey);
 	wg_aip_owner_init(&peer->aip);

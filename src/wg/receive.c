@@ -87,8 +87,8 @@ static void receive_initiation(struct wg_device *dev, uint8_t *buf, size_t len,
 		 * came from, cost nothing when it did (a replay there). */
 		log_debug("peer %llu: crossed handshake initiations, keeping ours",
 			  (unsigned long long)peer->internal_id);
-		wg_send_buffer(dev, peer, (const uint8_t *)&peer->hs.sent_initiation,
-			       sizeof peer->hs.sent_initiation);
+		wg_send_buffer(dev, peer, (const uint8_t *)&peer->hs.live->sent_initiation,
+			       sizeof peer->hs.live->sent_initiation);
 	} else {
 		log_debug("peer %llu: received handshake initiation",
 			  (unsigned long long)peer->internal_id);

@@ -39,7 +39,7 @@ void wg_send_handshake_initiation(struct wg_device *dev, struct wg_peer *peer, b
 	if (!wg_noise_create_initiation(dev, peer, &msg))
 		return;
 	wg_cookie_add_macs(&peer->cookie, (uint8_t *)&msg, sizeof msg, now);
-	peer->hs.sent_initiation = msg;
+	peer->hs.live->sent_initiation = msg;
 	wg_timers_any_authenticated_packet_traversal(peer, now);
 	wg_timers_any_authenticated_packet_sent(peer);
 	log_debug("peer %llu: sending handshake initiation", (unsigned long long)peer->internal_id);
