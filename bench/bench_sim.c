@@ -4,7 +4,7 @@
  * and memory grows as n^2 (every node holds every record: the bytes once, in
  * the sim's shared pool, plus a ~60-byte index entry per node and member).
  *
- *	make bench/bench_sim && ./bench/bench_sim [-v] [-c|-k] [-b] [-s SEED] [N ...]
+ *	make bench/bench_sim && ./bench/bench_sim [-v] [-c|-k] [-b] [-m PERMILLE] [-s SEED] [N ...]
  *
  * -v prints a line per simulated round to stderr (virtual time, wall time,
  * CPU time, RSS, bytes per online node in that round, and per online node the
@@ -12,7 +12,10 @@
  * the sender's check budget, ORPHAN, and requests deferred). -c runs the churn
  * scenario only (half the time for a mesh that takes hours), -k the clean
  * scenario only (the two can then run as two processes). -b stops each run
- * once the bootstrap converged (no steady-state or churn phase).
+ * once the bootstrap converged (no steady-state or churn phase). -m makes
+ * PERMILLE of every 1000 nodes act as nodes from before SUBHASH (a mixed
+ * mesh during an upgrade: mesh_gossip_cfg.no_subhash). With -v a second
+ * line per round gives the bytes per node by message type.
  *
  * Per N, two scenarios:
  *   clean  no loss, no churn: bootstrap from the join tree (each node knows
@@ -125,6 +128,7 @@ static uint64_t online_bytes(struct sim *s, unsigned total)
 /* One round; returns the bytes all nodes sent in it. */
 static bool verbose;	/* -v: a progress line per round on stderr */
 static bool bootstrap_only;	/* -b: stop each run once converged */
+static unsigned old_permille;	/* -m: nodes from before SUBHASH, per 1000 */
 static double t_start, c_start;
 
 static long rss_mb(void)
@@ -145,16 +149,27 @@ static uint64_t round_bytes(struct sim *s, unsigned total)
 {
 	uint64_t before = online_bytes(s, total), b;
 	struct mesh_gossip_stats g0, g1;
+	uint64_t t0[SIM_MSG_TYPES], t1[SIM_MSG_TYPES];
 	double on;
 
-	if (verbose)
+	if (verbose) {
 		sim_gossip_totals(s, &g0);
+		sim_type_bytes(s, t0);
+	}
 	sim_run_until(s, sim_now(s) + SEC(1));
 	b = online_bytes(s, total) - before;
 	if (!verbose)
 		return b;
 	sim_gossip_totals(s, &g1);
+	sim_type_bytes(s, t1);
 	on = sim_online_count(s);
+	/* B/node by message type: SUMMARY BUCKETS DIGEST RECORDS PULL, and
+	 * the two-level bucket hashes */
+	fprintf(stderr, "  t=%4.0f s  by type B/node: summary %.0f buckets %.0f digest %.0f"
+	    " records %.0f pull %.0f subhash %.0f\n", (double)sim_now(s) / (double)SEC(1),
+	    (double)(t1[1] - t0[1]) / on, (double)(t1[2] - t0[2]) / on,
+	    (double)(t1[3] - t0[3]) / on, (double)(t1[4] - t0[4]) / on,
+	    (double)(t1[5] - t0[5]) / on, (double)(t1[6] - t0[6]) / on);
 	fprintf(stderr, "  t=%4.0f s  %7.1f s  cpu %7.1f s  %ld MB  %.0f B/node"
 	    "  per node: recv %.0f held %.0f new %.0f skipped %.0f orphan %.0f deferred %.1f\n",
 	    (double)sim_now(s) / (double)SEC(1), now_s() - t_start, cpu_s() - c_start,
@@ -198,6 +213,7 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 	struct sim_cfg cfg = {
 		.nodes = n, .seed = seed, .spares = spares,
 		.loss_permille = churn ? LOSS_PERMILLE : 0,
+		.old_permille = old_permille,
 	};
 	bool own_peak = peak_reset();
 	double t0 = t_start = now_s(), c0 = c_start = cpu_s();
@@ -303,6 +319,8 @@ int main(int argc, char **argv)
 			clean_only = true;
 		else if (strcmp(argv[i], "-b") == 0)
 			bootstrap_only = true;
+		else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
+			old_permille = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (nsizes < 16)
 			sizes[nsizes++] = (unsigned)strtoul(argv[i], NULL, 10);
 	}
@@ -310,7 +328,9 @@ int main(int argc, char **argv)
 		for (; nsizes < 2; nsizes++)
 			sizes[nsizes] = defaults[nsizes];
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("seed %" PRIu64 "\n", seed);
+	printf("seed %" PRIu64 "%s\n", seed, old_permille > 0 ? " (mixed mesh: -m)" : "");
+	if (old_permille > 0)
+		printf("%u of 1000 nodes act as from before SUBHASH\n", old_permille);
 	printf("%7s  %-17s %5s %11s %13s %8s %7s %8s %8s %8s\n", "nodes", "scenario", "conv",
 	    "conv B/n/r", "after B/n/r", "join lag", "resync", "seconds", "CPU s", "peak RSS");
 	for (unsigned k = 0; k < nsizes; k++)

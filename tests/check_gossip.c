@@ -36,6 +36,8 @@ struct peer {
 
 static struct peer peers[NNODES];
 static bool crowd;
+static bool old_peer1;			/* peer 1 acts as from before SUBHASH */
+static size_t type_bytes[NNODES][8];	/* sent by each peer, by message type */
 static struct mesh_rec_pool *share;	/* non-NULL: peers_new's sets use it */
 static struct msg q[MAXQ];
 static size_t qhead, qtail;
@@ -48,6 +50,8 @@ static void setup(void)
 	mesh_identity_mesh_id(auth_pk, mesh_id);
 	qhead = qtail = 0;
 	crowd = false;
+	old_peer1 = false;
+	memset(type_bytes, 0, sizeof type_bytes);
 	share = NULL;
 }
 
@@ -82,6 +86,8 @@ static void on_send(void *ctx, const uint8_t node_id[MESH_NODE_ID_LEN], const ui
 	ck_assert_int_ge(to, 0);
 	ck_assert_uint_le(len, GOSSIP_DGRAM_MAX);
 	ck_assert_uint_lt(qtail, MAXQ);
+	ck_assert_uint_ge(len, 2);
+	type_bytes[p->idx][bytes[1] & 7] += len;
 	q[qtail].from = p->idx;
 	q[qtail].to = (unsigned)to;
 	q[qtail].p = malloc(len);
@@ -203,6 +209,7 @@ static void peers_new(unsigned n)
 		memcpy(gc.node_id, peers[i].id, MESH_NODE_ID_LEN);
 		gc.send = on_send;
 		gc.rng_seed = 42 + i;
+		gc.no_subhash = old_peer1 && i == 1;
 		gc.ctx = &peers[i];
 		peers[i].g = mesh_gossip_new(&gc, peers[i].recs, &err);
 		ck_assert_ptr_nonnull(peers[i].g);
@@ -467,6 +474,7 @@ static void drop_case(const char *hex)
 }
 
 #define ID16(b) b b b b b b b b b b b b b b b "01"
+#define H64(b) ID16(b) ID16(b) ID16(b) ID16(b)	/* 64 bytes: 8 sub-bucket hashes */
 
 START_TEST(test_gossip_malformed_dropped)
 {
@@ -495,6 +503,12 @@ START_TEST(test_gossip_malformed_dropped)
 	    "01" ID16("21") "0000000000000001" "0000000000000000");
 	/* DIGEST, overlapping groups */
 	drop_case("010302" ID16("21") ID16("23") "00" ID16("22") ID16("24") "00");
+	drop_case("010600");			/* SUBHASH, no bucket */
+	drop_case("010601" "50" H64("11"));	/* SUBHASH, short */
+	drop_case("010601" "50" H64("11") H64("11") "00");	/* SUBHASH, trailing byte */
+	drop_case("010602" "51" H64("11") H64("11") "50" H64("11") H64("11"));	/* unordered */
+	drop_case("010602" "50" H64("11") H64("11") "50" H64("11") H64("11"));	/* twice */
+	drop_case("01060a" "50" H64("11") H64("11"));	/* SUBHASH, count above the maximum */
 	drop_case("010500");			/* PULL, none */
 	drop_case("01050101" ID16("21") "00");	/* PULL, trailing byte */
 	drop_case("0105020111111111111111111111111111111101"
@@ -577,6 +591,67 @@ START_TEST(test_gossip_crowded_bucket_split)
 		rounds++;
 	}
 	ck_assert_uint_eq(mesh_records_count(peers[1].recs, MESH_REC_CERT), 62);
+	peers_free();
+}
+END_TEST
+
+/* Both peers hold the same 60 crowded nodes (bucket 0x50, 120 entries: more
+ * than GOSSIP_SUBHASH_MIN), then each gets one newer endpoint record of its
+ * own (no rumour): the exchange narrows the bucket to the two sub-buckets
+ * that differ. Returns the rounds until both sets are equal. */
+static void ep_direct(unsigned p, uint8_t idb, uint64_t seq);
+
+static unsigned crowded_one_newer(void)
+{
+	mtime_ns t = 0;
+	unsigned rounds = 0;
+
+	crowd = true;
+	peers_new(2);
+	give(0, 0x11, true);
+	give(1, 0x10, true);
+	for (unsigned b = 0x60; b < 0x60 + 60; b++) {
+		give(0, (uint8_t)b, true);
+		give(1, (uint8_t)b, true);
+	}
+	ck_assert(same_set(0, 1));
+	ep_direct(0, 0x61, 2000);	/* sub-bucket 6 */
+	ep_direct(1, 0x95, 2000);	/* sub-bucket 9 */
+	while (!same_set(0, 1)) {
+		ck_assert_uint_lt(rounds, 10);
+		round_all(2, &t);
+		pump();
+		rounds++;
+	}
+	return rounds;
+}
+
+START_TEST(test_gossip_subhash_narrows)
+{
+	ck_assert_uint_eq(crowded_one_newer(), 1);
+	for (unsigned p = 0; p < 2; p++) {
+		/* SUBHASH went out, and the DIGEST answers listed two
+		 * sub-buckets (~32 entries each), not the bucket (120) */
+		ck_assert_uint_gt(type_bytes[p][GOSSIP_MSG_SUBHASH], 0);
+		ck_assert_uint_lt(type_bytes[p][GOSSIP_MSG_DIGEST], 70 * MESH_DIGEST_ENTRY_LEN);
+	}
+	peers_free();
+}
+END_TEST
+
+/* Peer 1 acts as a node from before SUBHASH: it never narrows and drops
+ * SUBHASH; the two still converge (peer 1 lists whole buckets, which
+ * peer 0 answers as always). */
+START_TEST(test_gossip_subhash_old_peer)
+{
+	struct mesh_gossip_stats st;
+
+	old_peer1 = true;
+	ck_assert_uint_le(crowded_one_newer(), 3);
+	ck_assert_uint_eq(type_bytes[1][GOSSIP_MSG_SUBHASH], 0);
+	ck_assert_uint_gt(type_bytes[0][GOSSIP_MSG_SUBHASH], 0);
+	mesh_gossip_get_stats(peers[1].g, &st);
+	ck_assert_uint_gt(st.msgs_dropped, 0);
 	peers_free();
 }
 END_TEST
@@ -961,6 +1036,8 @@ static Suite *suite_gossip(void)
 	tcase_add_test(tc, test_gossip_oversized_dropped);
 	tcase_add_test(tc, test_gossip_many_records_multi_datagram);
 	tcase_add_test(tc, test_gossip_crowded_bucket_split);
+	tcase_add_test(tc, test_gossip_subhash_narrows);
+	tcase_add_test(tc, test_gossip_subhash_old_peer);
 	tcase_add_test(tc, test_gossip_cache_follows_changes);
 	tcase_add_test(tc, test_gossip_cache_follows_changes_pooled);
 	tcase_add_test(tc, test_gossip_round_budget);

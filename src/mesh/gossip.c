@@ -103,11 +103,17 @@ static uint64_t round_budget(const struct mesh_gossip *g)
 
 /* ---- our buckets ---- */
 
-/* g->scr[0..nscr) := our digest entries of bucket b. 0 or MESHD_E_NOMEM. */
+/* g->scr[0..nscr) := our digest entries of bucket b (kept while the bucket
+ * does not change). 0 or MESHD_E_NOMEM. */
 int gossip_load_bucket(struct mesh_gossip *g, unsigned b)
 {
-	size_t n = mesh_records_bucket_digest(g->recs, b, g->scr, g->capscr);
+	uint64_t gen = mesh_records_bucket_gen(g->recs, b);
+	size_t n;
 
+	if (g->scr_ok && g->scr_b == b && g->scr_gen == gen)
+		return 0;
+	g->scr_ok = false;
+	n = mesh_records_bucket_digest(g->recs, b, g->scr, g->capscr);
 	if (n > g->capscr) {
 		size_t cap = n + n / 2 + 8;
 		struct mesh_digest_entry *p = realloc(g->scr, cap * sizeof *p);
@@ -119,7 +125,35 @@ int gossip_load_bucket(struct mesh_gossip *g, unsigned b)
 		n = mesh_records_bucket_digest(g->recs, b, g->scr, g->capscr);
 	}
 	g->nscr = n;
+	g->scr_ok = true;
+	g->scr_b = b;
+	g->scr_gen = gen;
 	return 0;
+}
+
+/* The hash of n digest entries under domain, truncated; zeros when n == 0. */
+static void hash_entries(const char *domain, const struct mesh_digest_entry *e, size_t n,
+    uint8_t out[GOSSIP_BUCKET_HASH_LEN])
+{
+	crypto_generichash_state st;
+	uint8_t h[crypto_generichash_BYTES_MIN];
+
+	memset(out, 0, GOSSIP_BUCKET_HASH_LEN);
+	if (n == 0)
+		return;
+	crypto_generichash_init(&st, NULL, 0, sizeof h);
+	crypto_generichash_update(&st, (const uint8_t *)domain, strlen(domain));
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ent[MESH_DIGEST_ENTRY_LEN];
+		struct wr w;
+
+		wr_init(&w, ent, sizeof ent);
+		(void)(wr_u8(&w, e[i].kind) || wr_bytes(&w, e[i].node_id, MESH_NODE_ID_LEN) ||
+		    wr_u64(&w, e[i].version) || wr_bytes(&w, e[i].hash, MESH_DIGEST_HASH_LEN));
+		crypto_generichash_update(&st, ent, sizeof ent);
+	}
+	crypto_generichash_final(&st, h, sizeof h);
+	memcpy(out, h, GOSSIP_BUCKET_HASH_LEN);
 }
 
 /* Brings the bucket hashes of the buckets that changed up to date. */
@@ -129,33 +163,39 @@ static int cache_refresh(struct mesh_gossip *g)
 
 	for (unsigned b = 0; b < GOSSIP_BUCKETS; b++) {
 		uint64_t gen = mesh_records_bucket_gen(g->recs, b);
-		crypto_generichash_state st;
-		uint8_t out[crypto_generichash_BYTES_MIN];
 
 		if (gen == g->bgen[b])
 			continue;
 		if ((r = gossip_load_bucket(g, b)) != 0)
 			return r;
-		memset(g->bhash[b], 0, GOSSIP_BUCKET_HASH_LEN);
+		hash_entries(GOSSIP_BUCKET_DOMAIN, g->scr, g->nscr, g->bhash[b]);
 		g->bgen[b] = gen;
-		if (g->nscr == 0)
-			continue;	/* an empty bucket hashes to zeros */
-		crypto_generichash_init(&st, NULL, 0, sizeof out);
-		crypto_generichash_update(&st, (const uint8_t *)GOSSIP_BUCKET_DOMAIN,
-		    strlen(GOSSIP_BUCKET_DOMAIN));
-		for (size_t i = 0; i < g->nscr; i++) {
-			const struct mesh_digest_entry *e = &g->scr[i];
-			uint8_t ent[MESH_DIGEST_ENTRY_LEN];
-			struct wr w;
-
-			wr_init(&w, ent, sizeof ent);
-			(void)(wr_u8(&w, e->kind) || wr_bytes(&w, e->node_id, MESH_NODE_ID_LEN) ||
-			    wr_u64(&w, e->version) || wr_bytes(&w, e->hash, MESH_DIGEST_HASH_LEN));
-			crypto_generichash_update(&st, ent, sizeof ent);
-		}
-		crypto_generichash_final(&st, out, sizeof out);
-		memcpy(g->bhash[b], out, GOSSIP_BUCKET_HASH_LEN);
 	}
+	return 0;
+}
+
+int gossip_sub_refresh(struct mesh_gossip *g, unsigned b)
+{
+	uint64_t gen = mesh_records_bucket_gen(g->recs, b);
+	size_t i = 0;
+	int r;
+
+	if (g->sub == NULL && (g->sub = calloc(1, sizeof *g->sub)) == NULL)
+		return MESHD_E_NOMEM;
+	if ((r = gossip_load_bucket(g, b)) != 0)
+		return r;
+	if (g->sub->gen[b] == gen)
+		return 0;
+	/* entries are in node id order, so each sub-bucket is one run */
+	for (unsigned sb = 0; sb < GOSSIP_SUBBUCKETS; sb++) {
+		size_t j = i;
+
+		while (j < g->nscr && gossip_sub_of(&g->scr[j]) == sb)
+			j++;
+		hash_entries(GOSSIP_SUB_DOMAIN, g->scr + i, j - i, g->sub->h[b][sb]);
+		i = j;
+	}
+	g->sub->gen[b] = gen;
 	return 0;
 }
 
@@ -195,6 +235,22 @@ static int on_buckets(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	if ((r = cache_refresh(g)) != 0)
 		return r;
 	return gossip_send_digests(g, from, half, (const uint8_t (*)[GOSSIP_BUCKET_HASH_LEN])theirs);
+}
+
+static int on_subhash(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
+{
+	uint8_t n, buckets[SUBHASH_PER_MSG];
+	gossip_sub_hashes theirs[SUBHASH_PER_MSG];
+
+	if (g->cfg.no_subhash || rd_u8(rd, &n) != 0 || n == 0 || n > SUBHASH_PER_MSG)
+		return MESHD_E_PROTO;
+	for (size_t i = 0; i < n; i++)
+		if (rd_u8(rd, &buckets[i]) != 0 || (i > 0 && buckets[i] <= buckets[i - 1]) ||
+		    rd_bytes(rd, &theirs[i][0][0], sizeof theirs[i]) != 0)
+			return MESHD_E_PROTO;
+	if (rd_end(rd) != 0)
+		return MESHD_E_PROTO;
+	return gossip_send_sub_digests(g, from, buckets, (const gossip_sub_hashes *)theirs, n);
 }
 
 struct group {
@@ -502,6 +558,7 @@ void mesh_gossip_free(struct mesh_gossip *g)
 	if (g == NULL)
 		return;
 	free(g->scr);
+	free(g->sub);
 	free(g->reach);
 	free(g);
 }
@@ -585,6 +642,9 @@ int mesh_gossip_input(struct mesh_gossip *g, const uint8_t from_id[MESH_NODE_ID_
 		break;
 	case GOSSIP_MSG_PULL:
 		r = on_pull(g, from, &rd);
+		break;
+	case GOSSIP_MSG_SUBHASH:
+		r = on_subhash(g, from, &rd);
 		break;
 	default:
 		r = MESHD_E_PROTO;

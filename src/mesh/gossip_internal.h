@@ -14,6 +14,7 @@
 #include "util/rand.h"
 
 #define GOSSIP_BUCKET_DOMAIN "meshd gossip bucket v1"
+#define GOSSIP_SUB_DOMAIN "meshd gossip sub-bucket v1"
 
 enum {
 	HDR_LEN = 2,			/* u8 version | u8 type */
@@ -30,6 +31,19 @@ enum {
 	PULL_KEY_LEN = 1 + MESH_NODE_ID_LEN,
 	PULL_HDR_LEN = HDR_LEN + 1,
 	NKINDS = 4,
+	/* SUBHASH: u8 count | count x (u8 bucket | 16 sub-bucket hashes) */
+	SUBHASH_HDR_LEN = HDR_LEN + 1,
+	SUBHASH_ITEM_LEN = 1 + GOSSIP_SUBBUCKETS * GOSSIP_BUCKET_HASH_LEN,
+	SUBHASH_PER_MSG = (GOSSIP_DGRAM_MAX - SUBHASH_HDR_LEN) / SUBHASH_ITEM_LEN,
+};
+
+typedef uint8_t gossip_sub_hashes[GOSSIP_SUBBUCKETS][GOSSIP_BUCKET_HASH_LEN];
+
+/* Sub-bucket hashes, made when first needed (only large sets narrow): h[b]
+ * is of the set's bucket generation gen[b] (0 and zeros: never held). */
+struct gossip_sub_cache {
+	uint64_t gen[GOSSIP_BUCKETS];
+	gossip_sub_hashes h[GOSSIP_BUCKETS];
 };
 
 /* Merge order of a batch: REVOKE, then CERT, then ENDPOINTS, then ROUTES. */
@@ -56,6 +70,10 @@ struct mesh_gossip {
 	uint8_t bhash[GOSSIP_BUCKETS][GOSSIP_BUCKET_HASH_LEN];
 	struct mesh_digest_entry *scr;		/* one bucket's entries (load_bucket) */
 	size_t nscr, capscr;
+	bool scr_ok;				/* scr holds bucket scr_b at gen scr_gen */
+	unsigned scr_b;
+	uint64_t scr_gen;
+	struct gossip_sub_cache *sub;		/* NULL until a bucket is narrowed */
 
 	uint64_t round_bytes;			/* sent since the last round began */
 
@@ -79,6 +97,12 @@ static inline void gossip_send_msg(struct mesh_gossip *g, const uint8_t *to, con
 	g->cfg.send(g->cfg.ctx, to, p, n);
 }
 
+/* The sub-bucket of an entry within its bucket. */
+static inline unsigned gossip_sub_of(const struct mesh_digest_entry *e)
+{
+	return e->node_id[1] >> 4;
+}
+
 static inline int gossip_id_cmp(const uint8_t *a, const uint8_t *b)
 {
 	return memcmp(a, b, MESH_NODE_ID_LEN);
@@ -88,6 +112,8 @@ static inline int gossip_id_cmp(const uint8_t *a, const uint8_t *b)
 size_t gossip_pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
     size_t out[GOSSIP_FANOUT]);
 int gossip_load_bucket(struct mesh_gossip *g, unsigned b);
+/* Brings g->sub->h[b] up to date (and loads bucket b). 0 or MESHD_E_NOMEM. */
+int gossip_sub_refresh(struct mesh_gossip *g, unsigned b);
 
 /* gossip_send.c */
 uint32_t gossip_summary_count(const struct mesh_gossip *g);
@@ -103,5 +129,10 @@ void gossip_send_pull(struct mesh_gossip *g, const uint8_t *to, const struct key
  * (bucket hashes fresh). 0 or MESHD_E_NOMEM. */
 int gossip_send_digests(struct mesh_gossip *g, const uint8_t *to, uint8_t half,
     const uint8_t theirs[GOSSIP_BUCKETS_PER_MSG][GOSSIP_BUCKET_HASH_LEN]);
+/* DIGEST datagrams for the sub-buckets of buckets[0..n) (ascending) whose
+ * hashes differ from theirs[i]: one group per such sub-bucket, empty ones
+ * too. 0 or MESHD_E_NOMEM. */
+int gossip_send_sub_digests(struct mesh_gossip *g, const uint8_t *to, const uint8_t *buckets,
+    const gossip_sub_hashes *theirs, size_t n);
 
 #endif

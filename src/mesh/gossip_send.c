@@ -1,6 +1,6 @@
 /* The gossip engine's messages (gossip_internal.h): datagram builders for
  * RECORDS and DIGEST, and the senders of RECORDS, rumours, SUMMARY, BUCKETS,
- * DIGEST and PULL. Bytes as in docs/wire-formats.md "Gossip messages". */
+ * DIGEST, SUBHASH and PULL. Bytes as in docs/wire-formats.md "Gossip messages". */
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,17 +208,31 @@ static void id_dec(uint8_t id[MESH_NODE_ID_LEN])
 			break;
 }
 
-/* Our entries of bucket b (loaded in g->scr) as groups of at most
- * GROUP_MAX entries, never splitting one node id's entries; the groups cover
- * the whole bucket. */
-static bool dig_out_bucket(struct dig_out *o, unsigned b)
+/* The node ids of bucket b, or of its sub-bucket sb (sb < GOSSIP_SUBBUCKETS):
+ * [lo, hi]. */
+static void range_of(unsigned b, unsigned sb, uint8_t lo[MESH_NODE_ID_LEN],
+    uint8_t hi[MESH_NODE_ID_LEN])
+{
+	memset(lo, 0, MESH_NODE_ID_LEN);
+	memset(hi, 0xff, MESH_NODE_ID_LEN);
+	lo[0] = hi[0] = (uint8_t)b;
+	if (sb < GOSSIP_SUBBUCKETS) {
+		lo[1] = (uint8_t)(sb << 4);
+		hi[1] = (uint8_t)(sb << 4 | 0x0f);
+	}
+}
+
+/* Our entries scr[i, end) (loaded with gossip_load_bucket), which are those
+ * with node id in [lo0, hi0], as groups of at most GROUP_MAX entries, never
+ * splitting one node id's entries; the groups cover [lo0, hi0] (one empty
+ * group when there are no entries). */
+static bool dig_out_range(struct dig_out *o, const uint8_t *lo0, const uint8_t *hi0, size_t i,
+    size_t end)
 {
 	struct mesh_gossip *g = o->m.g;
-	size_t i = 0, end = g->nscr;
 	uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
 
-	memset(lo, 0, sizeof lo);
-	lo[0] = (uint8_t)b;
+	memcpy(lo, lo0, sizeof lo);
 	do {
 		size_t j = i;
 
@@ -234,8 +248,7 @@ static bool dig_out_bucket(struct dig_out *o, unsigned b)
 		if (j == i && i < end)
 			return false;	/* cannot happen: at most 4 entries per id */
 		if (j >= end) {
-			memset(hi, 0xff, sizeof hi);
-			hi[0] = (uint8_t)b;
+			memcpy(hi, hi0, sizeof hi);
 		} else {
 			memcpy(hi, g->scr[j].node_id, sizeof hi);
 			id_dec(hi);
@@ -264,14 +277,104 @@ void gossip_send_pull(struct mesh_gossip *g, const uint8_t *to, const struct key
 	gossip_send_msg(g, to, buf, w.off);
 }
 
-/* DIGEST answers to a BUCKETS half. */
+static bool hash_zero(const uint8_t h[GOSSIP_BUCKET_HASH_LEN])
+{
+	static const uint8_t zero[GOSSIP_BUCKET_HASH_LEN];
+
+	return memcmp(h, zero, sizeof zero) == 0;
+}
+
+/* SUBHASH datagrams for the buckets b of half with narrow[b % 128] set. */
+static int send_subhash(struct mesh_gossip *g, const uint8_t *to, unsigned half,
+    const bool narrow[GOSSIP_BUCKETS_PER_MSG])
+{
+	uint8_t buf[SUBHASH_HDR_LEN + SUBHASH_PER_MSG * SUBHASH_ITEM_LEN];
+	struct wr w;
+	uint8_t n = 0;
+	int r;
+
+	wr_init(&w, buf, sizeof buf);
+	for (unsigned i = 0; i <= GOSSIP_BUCKETS_PER_MSG; i++) {
+		unsigned b = half * GOSSIP_BUCKETS_PER_MSG + i;
+
+		if (n > 0 && (i == GOSSIP_BUCKETS_PER_MSG || n == SUBHASH_PER_MSG)) {
+			buf[HDR_LEN] = n;
+			gossip_send_msg(g, to, buf, w.off);
+			n = 0;
+		}
+		if (i == GOSSIP_BUCKETS_PER_MSG || !narrow[i])
+			continue;
+		if ((r = gossip_sub_refresh(g, b)) != 0)
+			return r;
+		if (n == 0) {
+			wr_init(&w, buf, sizeof buf);
+			hdr(&w, GOSSIP_MSG_SUBHASH);
+			(void)wr_u8(&w, 0);
+		}
+		(void)(wr_u8(&w, (uint8_t)b) ||
+		    wr_bytes(&w, &g->sub->h[b][0][0], sizeof g->sub->h[b]));
+		n++;
+	}
+	return 0;
+}
+
+int gossip_send_sub_digests(struct mesh_gossip *g, const uint8_t *to, const uint8_t *buckets,
+    const gossip_sub_hashes *theirs, size_t n)
+{
+	struct dig_out *o;
+	int r = 0;
+
+	if ((o = malloc(sizeof *o)) == NULL)
+		return MESHD_E_NOMEM;
+	out_init(&o->m, g, to, GOSSIP_MSG_DIGEST, 0, NULL);
+	o->max = digest_dgrams_max(g);
+	for (size_t k = 0; k < n && r == 0; k++) {
+		unsigned b = buckets[k];
+		size_t i = 0;
+
+		if ((r = gossip_sub_refresh(g, b)) != 0)
+			break;
+		for (unsigned sb = 0; sb < GOSSIP_SUBBUCKETS; sb++) {
+			uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
+			size_t j = i;
+
+			while (j < g->nscr && gossip_sub_of(&g->scr[j]) == sb)
+				j++;
+			if (memcmp(theirs[k][sb], g->sub->h[b][sb], GOSSIP_BUCKET_HASH_LEN) != 0) {
+				range_of(b, sb, lo, hi);
+				if (!dig_out_range(o, lo, hi, i, j))
+					break;
+			}
+			i = j;
+		}
+		if (o->m.sent >= o->max)
+			break;
+	}
+	if (o->m.sent < o->max)
+		out_flush(&o->m);
+	free(o);
+	return r;
+}
+
+/* DIGEST answers to a BUCKETS half; SUBHASH for the large buckets that
+ * differ (gossip.h). */
 int gossip_send_digests(struct mesh_gossip *g, const uint8_t *to, uint8_t half,
     const uint8_t theirs[GOSSIP_BUCKETS_PER_MSG][GOSSIP_BUCKET_HASH_LEN])
 {
+	bool narrow[GOSSIP_BUCKETS_PER_MSG], any = false;
 	struct dig_out *o;
 	unsigned start;
 	int r = 0;
 
+	for (unsigned i = 0; i < GOSSIP_BUCKETS_PER_MSG; i++) {
+		unsigned b = half * GOSSIP_BUCKETS_PER_MSG + i;
+
+		narrow[i] = !g->cfg.no_subhash &&
+		    memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) != 0 &&
+		    !hash_zero(theirs[i]) &&
+		    mesh_records_bucket_digest(g->recs, b, NULL, 0) > GOSSIP_SUBHASH_MIN;
+		any |= narrow[i];
+	}
 	if ((o = malloc(sizeof *o)) == NULL)
 		return MESHD_E_NOMEM;
 	out_init(&o->m, g, to, GOSSIP_MSG_DIGEST, 0, NULL);
@@ -282,6 +385,7 @@ int gossip_send_digests(struct mesh_gossip *g, const uint8_t *to, uint8_t half,
 	for (unsigned k = 0; k < GOSSIP_BUCKETS_PER_MSG; k++) {
 		unsigned i = (start + k) % GOSSIP_BUCKETS_PER_MSG;
 		unsigned b = half * GOSSIP_BUCKETS_PER_MSG + i;
+		uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
 
 		/* groups ascend within a datagram: a new one at the wrap */
 		if (i == 0 && k > 0) {
@@ -289,13 +393,18 @@ int gossip_send_digests(struct mesh_gossip *g, const uint8_t *to, uint8_t half,
 			if (o->m.sent >= o->max)
 				break;
 		}
-		if (memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
+		if (narrow[i] || memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) == 0)
 			continue;
-		if ((r = gossip_load_bucket(g, b)) != 0 || !dig_out_bucket(o, b))
+		if ((r = gossip_load_bucket(g, b)) != 0)
+			break;
+		range_of(b, GOSSIP_SUBBUCKETS, lo, hi);
+		if (!dig_out_range(o, lo, hi, 0, g->nscr))
 			break;
 	}
 	if (o->m.sent < o->max)
 		out_flush(&o->m);
 	free(o);
+	if (r == 0 && any)
+		r = send_subhash(g, to, half, narrow);
 	return r;
 }

@@ -58,6 +58,7 @@ struct sim {
 	size_t nheap, capheap;
 	uint64_t seq;
 	uint64_t delivered, lost, dropped_offline;
+	uint64_t type_bytes[SIM_MSG_TYPES];	/* sent, by gossip message type */
 };
 
 static void die(const char *what)
@@ -186,6 +187,7 @@ static void on_send(void *ctx, const uint8_t node_id[MESH_NODE_ID_LEN], const ui
 	if (to < 0)
 		die("send to an unknown node");
 	nd->bytes += len;
+	s->type_bytes[len >= 2 && bytes[1] < SIM_MSG_TYPES ? bytes[1] : 0] += len;
 	if (sim_rand(s) % 1000 < s->cfg.loss_permille) {
 		s->lost++;
 		return;
@@ -394,6 +396,7 @@ struct sim *sim_new(const struct sim_cfg *cfg)
 		gc.send = on_send;
 		gc.rand = NULL;
 		gc.rng_seed = sim_rand(s);
+		gc.no_subhash = (uint64_t)i * 1000 / n < s->cfg.old_permille;
 		gc.ctx = nd;
 		if ((nd->g = mesh_gossip_new(&gc, nd->recs, &err)) == NULL)
 			die("gossip");
@@ -506,6 +509,11 @@ bool sim_converged(struct sim *s)
 		first = false;
 	}
 	return true;
+}
+
+void sim_type_bytes(const struct sim *s, uint64_t out[SIM_MSG_TYPES])
+{
+	memcpy(out, s->type_bytes, sizeof s->type_bytes);
 }
 
 uint64_t sim_node_bytes(const struct sim *s, unsigned i)

@@ -44,6 +44,8 @@ struct sim_cfg {
 	unsigned loss_permille;		/* datagrams lost, out of 1000 */
 	mtime_ns latency;		/* one-way; 0: 20 ms */
 	unsigned spares;		/* nodes nodes..nodes+spares-1: not joined yet */
+	unsigned old_permille;		/* nodes acting as from before SUBHASH
+					 * (mesh_gossip_cfg.no_subhash), out of 1000 */
 };
 
 struct sim;
@@ -85,6 +87,11 @@ void sim_pool_stats(const struct sim *s, size_t *records, size_t *bytes);
 
 /* Signature checks answered from the memo / done for real (sim_verify.c). */
 void sim_verify_stats(uint64_t *hits, uint64_t *misses);
+
+/* Bytes all nodes have handed to the network so far, by gossip message type
+ * (the second byte of a message; 0: anything else). */
+enum { SIM_MSG_TYPES = 8 };
+void sim_type_bytes(const struct sim *s, uint64_t out[SIM_MSG_TYPES]);
 
 /* Bytes node i has handed to the network so far (lost ones included). */
 uint64_t sim_node_bytes(const struct sim *s, unsigned i);
