@@ -531,6 +531,17 @@ static int on_records(struct mesh_gossip *g, const uint8_t *from, struct rd *rd,
 	return err;
 }
 
+typedef int request_fn(struct mesh_gossip *g, const uint8_t *from, struct rd *rd);
+
+/* The requests (every type but RECORDS), by message type. */
+static request_fn *const requests[] = {
+	[GOSSIP_MSG_SUMMARY] = on_summary,
+	[GOSSIP_MSG_BUCKETS] = on_buckets,
+	[GOSSIP_MSG_DIGEST] = on_digest,
+	[GOSSIP_MSG_PULL] = on_pull,
+	[GOSSIP_MSG_SUBHASH] = on_subhash,
+};
+
 /* ---- public API ---- */
 
 struct mesh_gossip *mesh_gossip_new(const struct mesh_gossip_cfg *cfg, struct mesh_records *recs,
@@ -627,29 +638,12 @@ int mesh_gossip_input(struct mesh_gossip *g, const uint8_t from_id[MESH_NODE_ID_
 		g->st.msgs_deferred++;
 		return 0;
 	}
-	switch (type) {
-	case GOSSIP_MSG_SUMMARY:
-		r = on_summary(g, from, &rd);
-		break;
-	case GOSSIP_MSG_BUCKETS:
-		r = on_buckets(g, from, &rd);
-		break;
-	case GOSSIP_MSG_DIGEST:
-		r = on_digest(g, from, &rd);
-		break;
-	case GOSSIP_MSG_RECORDS:
+	if (type == GOSSIP_MSG_RECORDS)
 		r = on_records(g, from, &rd, now, now_unix);
-		break;
-	case GOSSIP_MSG_PULL:
-		r = on_pull(g, from, &rd);
-		break;
-	case GOSSIP_MSG_SUBHASH:
-		r = on_subhash(g, from, &rd);
-		break;
-	default:
+	else if (type < sizeof requests / sizeof requests[0] && requests[type] != NULL)
+		r = requests[type](g, from, &rd);
+	else
 		r = MESHD_E_PROTO;
-		break;
-	}
 	if (r == MESHD_E_PROTO) {
 		g->st.msgs_dropped++;
 		return 0;
