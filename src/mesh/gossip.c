@@ -180,11 +180,11 @@ int gossip_sub_refresh(struct mesh_gossip *g, unsigned b)
 	size_t i = 0;
 	int r;
 
-	if (g->sub == NULL && (g->sub = calloc(1, sizeof *g->sub)) == NULL)
+	if (g->sub[b] == NULL && (g->sub[b] = calloc(1, sizeof *g->sub[b])) == NULL)
 		return MESHD_E_NOMEM;
 	if ((r = gossip_load_bucket(g, b)) != 0)
 		return r;
-	if (g->sub->gen[b] == gen)
+	if (g->sub[b]->made && g->sub[b]->gen == gen)
 		return 0;
 	/* entries are in node id order, so each sub-bucket is one run */
 	for (unsigned sb = 0; sb < GOSSIP_SUBBUCKETS; sb++) {
@@ -192,10 +192,11 @@ int gossip_sub_refresh(struct mesh_gossip *g, unsigned b)
 
 		while (j < g->nscr && gossip_sub_of(&g->scr[j]) == sb)
 			j++;
-		hash_entries(GOSSIP_SUB_DOMAIN, g->scr + i, j - i, g->sub->h[b][sb]);
+		hash_entries(GOSSIP_SUB_DOMAIN, g->scr + i, j - i, g->sub[b]->h[sb]);
 		i = j;
 	}
-	g->sub->gen[b] = gen;
+	g->sub[b]->gen = gen;
+	g->sub[b]->made = true;
 	return 0;
 }
 
@@ -569,7 +570,8 @@ void mesh_gossip_free(struct mesh_gossip *g)
 	if (g == NULL)
 		return;
 	free(g->scr);
-	free(g->sub);
+	for (unsigned b = 0; b < GOSSIP_BUCKETS; b++)
+		free(g->sub[b]);
 	free(g->reach);
 	free(g);
 }

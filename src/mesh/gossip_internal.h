@@ -39,11 +39,13 @@ enum {
 
 typedef uint8_t gossip_sub_hashes[GOSSIP_SUBBUCKETS][GOSSIP_BUCKET_HASH_LEN];
 
-/* Sub-bucket hashes, made when first needed (only large sets narrow): h[b]
- * is of the set's bucket generation gen[b] (0 and zeros: never held). */
+/* One bucket's sub-bucket hashes, made when first needed (only buckets of
+ * more than GOSSIP_SUBHASH_MIN entries are narrowed): h is of the set's
+ * bucket generation gen. */
 struct gossip_sub_cache {
-	uint64_t gen[GOSSIP_BUCKETS];
-	gossip_sub_hashes h[GOSSIP_BUCKETS];
+	bool made;
+	uint64_t gen;
+	gossip_sub_hashes h;
 };
 
 /* Merge order of a batch: REVOKE, then CERT, then ENDPOINTS, then ROUTES. */
@@ -73,7 +75,7 @@ struct mesh_gossip {
 	bool scr_ok;				/* scr holds bucket scr_b at gen scr_gen */
 	unsigned scr_b;
 	uint64_t scr_gen;
-	struct gossip_sub_cache *sub;		/* NULL until a bucket is narrowed */
+	struct gossip_sub_cache *sub[GOSSIP_BUCKETS];	/* NULL: not needed yet */
 
 	uint64_t round_bytes;			/* sent since the last round began */
 
@@ -112,7 +114,7 @@ static inline int gossip_id_cmp(const uint8_t *a, const uint8_t *b)
 size_t gossip_pick_peers(struct mesh_gossip *g, const uint8_t *exclude,
     size_t out[GOSSIP_FANOUT]);
 int gossip_load_bucket(struct mesh_gossip *g, unsigned b);
-/* Brings g->sub->h[b] up to date (and loads bucket b). 0 or MESHD_E_NOMEM. */
+/* Brings g->sub[b] up to date (and loads bucket b). 0 or MESHD_E_NOMEM. */
 int gossip_sub_refresh(struct mesh_gossip *g, unsigned b);
 
 /* gossip_send.c */

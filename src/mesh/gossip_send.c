@@ -312,7 +312,7 @@ static int send_subhash(struct mesh_gossip *g, const uint8_t *to, unsigned half,
 			(void)wr_u8(&w, 0);
 		}
 		(void)(wr_u8(&w, (uint8_t)b) ||
-		    wr_bytes(&w, &g->sub->h[b][0][0], sizeof g->sub->h[b]));
+		    wr_bytes(&w, &g->sub[b]->h[0][0], sizeof g->sub[b]->h));
 		n++;
 	}
 	return 0;
@@ -340,7 +340,7 @@ int gossip_send_sub_digests(struct mesh_gossip *g, const uint8_t *to, const uint
 
 			while (j < g->nscr && gossip_sub_of(&g->scr[j]) == sb)
 				j++;
-			if (memcmp(theirs[k][sb], g->sub->h[b][sb], GOSSIP_BUCKET_HASH_LEN) != 0) {
+			if (memcmp(theirs[k][sb], g->sub[b]->h[sb], GOSSIP_BUCKET_HASH_LEN) != 0) {
 				range_of(b, sb, lo, hi);
 				if (!dig_out_range(o, lo, hi, i, j))
 					break;
