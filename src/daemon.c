@@ -535,6 +535,8 @@ static int start_or_say(struct meshd *d, const char *ifname)
 
 	if (daemon_start(d, ifname, err, sizeof err) != 0) {
 		fprintf(stderr, "meshd: %s\n", err[0] ? err : "start-up failed");
+		if (d->opts.start_hint)
+			fprintf(stderr, "meshd: %s\n", d->opts.start_hint);
 		return 1;
 	}
 	return 0;
