@@ -466,5 +466,40 @@ run 1 "routes approve, not running" -- "$MESHD" routes approve alpha 10.1.0.0/24
 err_has "^meshd: not running" "routes approve, not running"
 one_line "routes approve, not running"
 
+echo "[10] every option a command takes is in the docs and the completion"
+# The long options of `meshd CMD --help` must appear in: that command's
+# entry of `meshd --help` (unless it ends in "[...]"), its SYNOPSIS lines
+# and its .SS headers in man/meshd.8, and its list in the bash completion.
+# -d, -i and -f count for --dir, --interface and --foreground.
+MAN=${top_srcdir:-$(dirname "$0")/..}/man/meshd.8
+COMP=${top_srcdir:-$(dirname "$0")/..}/contrib/completion/meshd.bash
+if [ -r "$MAN" ] && [ -r "$COMP" ]; then
+	"$MESHD" --help >"$T/top" 2>/dev/null
+	for c in init up invite join status revoke down set routes graph wg; do
+		"$MESHD" $c --help 2>/dev/null | grep -Eo -- '--[a-z][a-z-]*' | grep -vx -- --help |
+		    sort -u >"$T/opts"
+		awk -v c="$c" '$0 ~ "^  " c " " { on = 1; print; next }
+		    on && /^        \[/ { print; next } { on = 0 }' "$T/top" >"$T/d.top"
+		awk -v c="$c" '/^\.SH SYNOPSIS/ { s = 1 } /^\.SH DESCRIPTION/ { s = 0 }
+		    s && $0 == ".B meshd " c { on = 1; next } on && /^\.br/ { on = 0 }
+		    on { print }' "$MAN" | sed 's/\\-/-/g' >"$T/d.syn"
+		grep "^\.SS meshd $c " "$MAN" | sed 's/\\-/-/g' >"$T/d.ss"
+		grep -E "^[[:space:]]*([a-z]+ \| )*$c( \| [a-z]+)*\) opts=" "$COMP" >"$T/d.comp"
+		while read -r o; do
+			case $o in
+			--dir) alt=-d ;; --interface) alt=-i ;; --foreground) alt=-f ;; *) alt=$o ;;
+			esac
+			for d in top syn ss comp; do
+				[ $d = top ] && grep -q '\[\.\.\.\]' "$T/d.top" && continue
+				if grep -Eq -- "(^|[^a-z-])($o|$alt)([^a-z-]|\$)" "$T/d.$d"; then ok; else
+					: >"$ERR"; bad "$c $o: missing from $d ($(cat "$T/d.$d" | tr '\n' ' '))"; fi
+			done
+		done <"$T/opts"
+		[ -s "$T/opts" ] || [ "$c" = down ] || bad "$c --help lists no options"
+	done
+else
+	echo "  (man page or completion not found: skipped)"
+fi
+
 echo "cli_usage: $pass passed, $fail failed"
 [ "$fail" = 0 ]
