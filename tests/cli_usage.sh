@@ -105,6 +105,13 @@ for c in init up invite join status revoke down set routes; do
 	run 2 "$c -d (no value)" -- "$MESHD" $c -d
 	err_has "needs a value" "$c -d"
 done
+# a flag given a value: named as typed, not as getopt's internal key
+for f in "status --json=yes" "up --foreground=1" "up --hosts-file-short=x" \
+    "routes --json=" "init --help=1"; do
+	set -- $f
+	run 2 "$f" -- "$MESHD" "$1" -d "$T/x" "$2"
+	err_has "^meshd $1: option '${2%%=*}' takes no value$" "$f"
+done
 for c in init up invite status down set; do
 	run 2 "$c extra" -- "$MESHD" $c -d "$T/x" extra
 	err_has "unexpected argument 'extra'" "$c extra"
