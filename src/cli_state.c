@@ -35,6 +35,8 @@ static int store_fail(const char *what, const char *path, int r)
 		return cli_fail("%s was written by a newer meshd", path);
 	if (r == MESHD_E_AGAIN)
 		return cli_fail("%s is locked by another process", path);
+	if (r == MESHD_E_PROTO)
+		return cli_fail("%s %s: not a meshd database, or a damaged one", what, path);
 	return cli_fail("%s %s: %s", what, path, meshd_strerror(r));
 }
 

@@ -195,6 +195,15 @@ run 0 "init into an empty 0755 dir" -- "$MESHD" init -d "$T/empty" --name emp
 mode=$(stat -c %a "$T/empty")
 if [ "$mode" = 700 ]; then ok; else bad "empty dir mode $mode, want 700"; fi
 
+# a state directory whose meshd.db is not a database: said so, and kept
+mkdir -m 700 "$T/junk" && echo "not a database" >"$T/junk/meshd.db"
+for c in "init --name x" "invite" "revoke ghost" "status"; do
+	set -- $c
+	run 1 "$c, junk db" -- "$MESHD" "$@" -d "$T/junk"
+	err_has "not a meshd database, or a damaged one" "$c, junk db"
+done
+if [ "$(cat "$T/junk/meshd.db")" = "not a database" ]; then ok; else bad "junk db changed"; fi
+
 echo "[5] invite"
 run 0 "invite" -- env MESHD_INVITE_ENDPOINTS=192.0.2.1:51820 \
     "$MESHD" invite -d "$T/n1/state" --ttl 7d --uses 3
