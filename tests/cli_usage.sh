@@ -355,7 +355,15 @@ path, log, answer = sys.argv[1], sys.argv[2], sys.argv[3].encode().decode("unico
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(path)
 s.listen(4)
+s.settimeout(20)	# a client that stops asking must not hang the test
 open(path + ".ready", "w").close()
+# the first BUSY connections are turned away unread, as a daemon with all
+# its control connections in use does
+busy = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+for _ in range(busy):
+    c, _ = s.accept()
+    c.sendall(b"error: too many control connections\n")
+    c.close()
 for _ in range(int(sys.argv[4])):
     c, _ = s.accept()
     c.settimeout(5)
@@ -372,9 +380,9 @@ for _ in range(int(sys.argv[4])):
 s.close()
 os.unlink(path)
 PYEOF
-	fake() { # fake ANSWER N: serve N requests with ANSWER, in the background
+	fake() { # fake ANSWER N [BUSY]: serve N requests with ANSWER, in the background
 		rm -f "$T/n1/state/meshd.sock.ready" "$T/req"
-		python3 "$T/fake.py" "$T/n1/state/meshd.sock" "$T/req" "$1" "$2" &
+		python3 "$T/fake.py" "$T/n1/state/meshd.sock" "$T/req" "$1" "$2" "${3:-0}" &
 		HOLDER=$!
 		wait_for 5 test -e "$T/n1/state/meshd.sock.ready" || bad "stand-in daemon did not start"
 	}
@@ -396,6 +404,13 @@ invite 86400 1" ]; then ok; else bad "invite requests: $(tr '\n' '|' <"$T/req")"
 	err_has "^meshd: this node is not an admin of the mesh; only admins can invite$" "invite refused"
 	one_line "invite refused"
 	if [ -s "$OUT" ]; then bad "invite refused: printed a token"; else ok; fi
+	# a daemon busy with other control connections: asked again, not
+	# "Broken pipe" (the request was never read, so it is safe to repeat)
+	fake 'ok\nmeshd-AFTERBUSY\n' 1 3
+	run 0 "invite, daemon busy three times" -- "$MESHD" invite -d "$T/n1/state"
+	fake_done
+	if [ "$(cat "$OUT")" = meshd-AFTERBUSY ]; then ok; else bad "invite after busy: printed '$(cat "$OUT")'"; fi
+	if [ "$(cat "$T/req")" = "invite 86400 1" ]; then ok; else bad "invite after busy: requests $(tr '\n' '|' <"$T/req")"; fi
 	# bad MESHD_INVITE_ENDPOINTS is refused before the daemon is asked
 	run 1 "invite, bad endpoints, checked before asking" -- env MESHD_INVITE_ENDPOINTS=nowhere \
 	    "$MESHD" invite -d "$T/n1/state"
