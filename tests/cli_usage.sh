@@ -149,6 +149,14 @@ for t in 0s 0 0d 10 10x abc 1.5h -1h h " 1h" 99999999999999999999999d 100000d 20
 	run 2 "invite --ttl '$t'" -- "$MESHD" invite -d "$T/x" --ttl "$t"
 	err_has "invalid --ttl" "invite --ttl '$t'"
 done
+# --cert-ttl: 60s to 3650d, as --help and the man page say
+for t in 59s 3651d 0 1y 99999999999999999999d; do
+	run 2 "init --cert-ttl '$t'" -- "$MESHD" init -d "$T/x" --cert-ttl "$t"
+	err_has "invalid --cert-ttl '$t'" "init --cert-ttl '$t'"
+done
+"$MESHD" init --help | grep -q '60s to 3650d' && ok || bad "init --help: --cert-ttl range"
+grep -q '^from 60s to 3650d' "${top_srcdir:-$(dirname "$0")/..}/man/meshd.8" && ok ||
+    bad "man page: --cert-ttl range"
 run 2 "ttl 0" -- "$MESHD" invite -d "$T/x" --ttl 0m
 err_has "more than 0" "ttl 0"
 run 2 "ttl 2106" -- "$MESHD" invite -d "$T/x" --ttl 100000d
@@ -182,6 +190,8 @@ if [ "$mode" = 600 ]; then ok; else bad "db mode $mode, want 600"; fi
 run 1 "second init" -- "$MESHD" init -d "$T/n1/state" --name beta
 err_has "already holds a node \\(mesh '[a-z0-9-]+'\\); remove it or use another -d" "second init"
 one_line "second init"
+run 0 "init --cert-ttl 3650d" -- "$MESHD" init -d "$T/n5" --name ct --cert-ttl 3650d
+out_has "^certs: +last 315360000 s" "init --cert-ttl 3650d: summary"
 run 0 "init with the host name" -- "$MESHD" init -d "$T/n2"
 run 0 "init via MESHD_STATE_DIR" -- env MESHD_STATE_DIR="$T/n3" "$MESHD" init --name gamma
 if [ -f "$T/n3/meshd.db" ]; then ok; else bad "MESHD_STATE_DIR not used"; fi
