@@ -190,6 +190,9 @@ if [ "$mode" = 600 ]; then ok; else bad "db mode $mode, want 600"; fi
 run 1 "second init" -- "$MESHD" init -d "$T/n1/state" --name beta
 err_has "already holds a node \\(mesh '[a-z0-9-]+'\\); remove it or use another -d" "second init"
 one_line "second init"
+# an option given twice: the last value counts (man page, OPTIONS)
+run 0 "init --name twice" -- "$MESHD" init --name first -d "$T/n6" --name second
+out_has "^node: +second " "init --name twice: the last one"
 run 0 "init --cert-ttl 3650d" -- "$MESHD" init -d "$T/n5" --name ct --cert-ttl 3650d
 out_has "^certs: +last 315360000 s" "init --cert-ttl 3650d: summary"
 run 0 "init with the host name" -- "$MESHD" init -d "$T/n2"
