@@ -486,6 +486,14 @@ err_has "invalid --advertise-routes" "set, bad list"
 run 1 "set, not running" -- "$MESHD" set -d "$T/n1/state" --advertise-routes none
 err_has "^meshd: not running; use 'meshd up --advertise-routes \\.\\.\\.'" "set, not running"
 one_line "set, not running"
+# with --tcp-port next to a setting that needs the daemon: all or nothing
+for o in "--advertise-routes none" "--metrics 127.0.0.1:9100"; do
+	run 1 "set $o --tcp-port, not running" -- "$MESHD" set -d "$T/n1/state" $o --tcp-port 555
+	one_line "set $o --tcp-port, not running"
+	if [ -s "$OUT" ]; then bad "set $o --tcp-port, not running: printed $(cat "$OUT")"; else ok; fi
+	"$MESHD" status --json -d "$T/n1/state" 2>/dev/null | grep -q '"tcp_port": 0,' && ok ||
+	    bad "set $o --tcp-port, not running: the TCP port was stored"
+done
 run 1 "routes, not running" -- "$MESHD" routes -d "$T/n1/state"
 err_has "^meshd: not running" "routes, not running"
 run 1 "routes --json, not running" -- "$MESHD" routes --json -d "$T/n1/state"
