@@ -228,6 +228,12 @@ run 1 "invite, bad MESHD_INVITE_ENDPOINTS" -- env MESHD_INVITE_ENDPOINTS=nowhere
     "$MESHD" invite -d "$T/n1/state"
 err_has "MESHD_INVITE_ENDPOINTS" "bad MESHD_INVITE_ENDPOINTS"
 one_line "bad MESHD_INVITE_ENDPOINTS"
+for e in 0.0.0.0:51820 224.0.0.1:51820 "[ff02::1]:51820" "[fe80::1]:51820"; do
+	run 1 "invite, MESHD_INVITE_ENDPOINTS=$e" -- env MESHD_INVITE_ENDPOINTS="$e" \
+	    "$MESHD" invite -d "$T/n1/state"
+	err_has "address '.*' cannot be used in a token \\(link-local, unspecified, multicast" \
+	    "MESHD_INVITE_ENDPOINTS=$e"
+done
 # from the interfaces: a token, or a clear failure on a host with only lo
 "$MESHD" invite -d "$T/n1/state" >"$OUT" 2>"$ERR"
 case $? in
