@@ -304,14 +304,14 @@ static int open_tun(struct wgdev *dev, const char *ifname, char *err, size_t err
 
 int wgdev_check_ifname(const char *ifname, char *err, size_t errlen)
 {
-	int fd, r = check_uapi_free(ifname, err, errlen);
+	int r = check_uapi_free(ifname, err, errlen);
 
 	if (r != 0)
 		return r;
-	fd = tun_open(ifname);
-	if (fd < 0)
+	if (tun_name_held(ifname)) {
+		errno = EINVAL;
 		return tun_fail(ifname, err, errlen);
-	close(fd);
+	}
 	return 0;
 }
 
