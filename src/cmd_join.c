@@ -642,7 +642,8 @@ static int do_join(const char *dir, const char *tokstr, const char *name,
 				 dir, mesh_name);
 		return 1;
 	}
-	if (join_preflight(o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME, tcp_port) != 0) {
+	if (cli_check_store_dir(dir) != 0 ||
+	    join_preflight(o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME, tcp_port) != 0) {
 		mesh_token_clear(&tok);
 		return 1;
 	}

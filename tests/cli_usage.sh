@@ -319,6 +319,18 @@ time.sleep(300)' "$T/ports" &
 	read -r dead busy <"$T/ports"
 	if MESHD_INVITE_ENDPOINTS=127.0.0.1:$dead "$MESHD" invite -d "$T/n1/state" >"$T/tok" \
 	    2>"$ERR"; then ok; else bad "invite to loopback"; fi
+	# a state directory join could not create is refused before the
+	# inviter is asked (else the invite is spent on a node never stored)
+	: >"$T/afile"
+	mkdir -m 755 "$T/shared" && : >"$T/shared/other"
+	for d in "$T/afile|exists and is not a directory" \
+	    "$T/afile/sub|cannot create $T/afile/sub: Not a directory" \
+	    "$T/shared|accessible by other users"; do
+		run 1 "join -d ${d%%|*}" -- "$MESHD" join "$(cat "$T/tok")" -d "${d%%|*}" --port "$busy"
+		err_has "${d#*|}" "join -d ${d%%|*}"
+		one_line "join -d ${d%%|*}"
+	done
+	[ -e "$T/shared/meshd.db" ] && bad "join wrote into a shared dir"
 	run 1 "join on a busy port" -- "$MESHD" join "$(cat "$T/tok")" -d "$J" --port "$busy"
 	err_has "UDP port $busy is in use" "busy port"
 	[ -e "$T/j" ] && bad "busy-port join created $T/j"
