@@ -117,6 +117,11 @@ int cli_holds_node(const char *dir, char mesh_name[MESH_NAME_MAX + 1]);
 int cli_create_store(const char *dir, struct store **st, bool *dir_created,
 		     bool *db_created);
 
+/* Whether cli_create_store(dir) would get past the directory (make_dir's
+ * checks, and write permission), creating and changing nothing: for a
+ * join, before the inviter spends the invite. 0, or 1 (printed). */
+int cli_check_store_dir(const char *dir);
+
 /* Removes a store this command created, and the directory if it is new. */
 void cli_undo_create(const char *dir, bool dir_created, bool db_created);
 

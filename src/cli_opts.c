@@ -37,6 +37,12 @@ static int opt_error(const struct cli_cmd *cmd, int c, char **argv)
 	if (c == ':')
 		return cli_usage_error(cmd, "option '%s' needs a value",
 				       cli_show(arg, b, sizeof b));
+	/* "--flag=VALUE": getopt reports the flag's key in optopt */
+	if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '=')) {
+		cli_show(arg, b, sizeof b);
+		b[strcspn(b, "=")] = '\0';
+		return cli_usage_error(cmd, "option '%s' takes no value", b);
+	}
 	if (optopt && optopt < 0x80 && optopt >= 0x20)
 		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
 	return cli_usage_error(cmd, "unknown option '%s'", cli_show(arg, b, sizeof b));

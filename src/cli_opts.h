@@ -43,9 +43,9 @@ typedef int cli_parse_fn(const char *cmd, const char *value, void *dest);
 
 struct cli_opt {
 	const char *name;	/* long option, without "--" */
-	char key;		/* getopt_long's value for it: getopt reports a flag
-				 * given "=VALUE" through it ("unknown option '-j'"),
-				 * so keys stay the letters messages always showed */
+	char key;		/* getopt_long's value for it (a flag given
+				 * "=VALUE" comes back through optopt: "option
+				 * '--json' takes no value") */
 	bool short_opt;		/* "-KEY" is accepted too */
 	enum cli_kind kind;
 	void *dest;

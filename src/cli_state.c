@@ -35,6 +35,8 @@ static int store_fail(const char *what, const char *path, int r)
 		return cli_fail("%s was written by a newer meshd", path);
 	if (r == MESHD_E_AGAIN)
 		return cli_fail("%s is locked by another process", path);
+	if (r == MESHD_E_PROTO)
+		return cli_fail("%s %s: not a meshd database, or a damaged one", what, path);
 	return cli_fail("%s %s: %s", what, path, meshd_strerror(r));
 }
 
@@ -135,6 +137,57 @@ static int make_dir(const char *dir, bool *created)
 				"directory (chmod 700)", dir);
 	if (chmod(dir, 0700) != 0)
 		return cli_fail("cannot chmod %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* The nearest existing ancestor of dir (dir not existing) must be a
+ * directory we may create entries in. */
+static int check_parent(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	char *slash;
+
+	snprintf(path, sizeof path, "%s", dir);
+	for (;;) {
+		slash = strrchr(path, '/');
+		if (!slash)
+			snprintf(path, sizeof path, ".");
+		else if (slash == path)
+			path[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(path, &sb) == 0)
+			break;
+		if (errno != ENOENT || !slash || slash == path)
+			return cli_fail("cannot create %s: %s", dir, strerror(errno));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return cli_fail("cannot create %s: %s", dir, strerror(ENOTDIR));
+	if (access(path, W_OK | X_OK) != 0)
+		return cli_fail("cannot create %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int cli_check_store_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (cli_db_path(dir, path, sizeof path) != 0)
+		return cli_fail("state directory path too long: %s", dir);
+	if (stat(dir, &sb) != 0) {
+		if (errno == ENOENT)
+			return check_parent(dir);
+		return cli_fail("cannot create %s: %s", dir, strerror(errno));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return cli_fail("%s exists and is not a directory", dir);
+	if ((sb.st_mode & 077) && !dir_is_empty(dir))
+		return cli_fail("%s is accessible by other users; use an empty or private "
+				"directory (chmod 700)", dir);
+	if (access(dir, W_OK | X_OK) != 0)
+		return cli_fail("cannot write in %s: %s", dir, strerror(errno));
 	return 0;
 }
 

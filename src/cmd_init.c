@@ -32,7 +32,7 @@ static const char usage_init[] =
 	"      --port N       UDP listen port (default: 51820)\n"
 	CLI_TCP_PORT_HELP
 	"      --cert-ttl DURATION  how long member certificates last: Ns, Nm, Nh or\n"
-	"                     Nd, at least 60s (default: 365d); admins renew them\n"
+	"                     Nd, 60s to 3650d (default: 365d); admins renew them\n"
 	"                     when a third of that is left\n"
 	CLI_HELP_HELP;
 

@@ -120,8 +120,9 @@ static int eps_from_env(const char *val, struct meshd_invite_req *r)
 					"ip:port or [ipv6]:port)", cli_show(item, b, sizeof b));
 		e = meshd_invite_add_ep(r, &ep);
 		if (e == MESHD_E_INVAL)
-			return cli_fail("MESHD_INVITE_ENDPOINTS: link-local address '%s' cannot "
-					"be used in a token", cli_show(item, b, sizeof b));
+			return cli_fail("MESHD_INVITE_ENDPOINTS: address '%s' cannot be used "
+					"in a token (" INVITE_EP_NOT_UNICAST ")",
+					cli_show(item, b, sizeof b));
 		if (e == MESHD_E_FULL)
 			return cli_fail("MESHD_INVITE_ENDPOINTS: at most %d endpoints",
 					MESH_TOKEN_MAX_EP);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/time.h"
+#include "wgdev.h"
 
 enum {
 	TOKEN_LINE_MAX = 4096,
@@ -565,11 +567,62 @@ static int join_persist(const char *dir, const struct mesh_join_result *res,
 	return 0;
 }
 
+/* 0 when TCP port can be bound in each family the host has (as the TCP
+ * entry binds it: SO_REUSEADDR, IPv6 only on the IPv6 socket), else errno. */
+static int tcp_port_error(uint16_t port)
+{
+	for (int f = 0; f < 2; f++) {
+		int af = f ? AF_INET6 : AF_INET, one = 1, fd, e = 0;
+		union endpoint ep;
+
+		memset(&ep, 0, sizeof ep);
+		fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			if (errno == EAFNOSUPPORT)
+				continue;
+			return errno;
+		}
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (f) {
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+			ep.sin6.sin6_family = AF_INET6;
+			ep.sin6.sin6_port = htons(port);
+		} else {
+			ep.sin.sin_family = AF_INET;
+			ep.sin.sin_port = htons(port);
+		}
+		if (bind(fd, &ep.sa, (socklen_t)endpoint_len(&ep)) != 0 &&
+		    errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT)
+			e = errno;
+		close(fd);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+/* What would stop the node from starting once joined, checked before the
+ * join uses up the invite: the interface (taken by another interface or
+ * daemon, no permission) and the TCP entry's port. 0 or 1 (printed). */
+static int join_preflight(const char *ifname, int tcp_port)
+{
+	char err[256];
+	int e;
+
+	if (wgdev_check_ifname(ifname, err, sizeof err) != 0)
+		return cli_fail("%s; nothing was joined", err);
+	if (tcp_port > 0 && (e = tcp_port_error((uint16_t)tcp_port)) != 0)
+		return cli_fail("cannot listen on TCP port %d: %s%s; nothing was joined", tcp_port,
+				strerror(e), e == EADDRINUSE ? " (choose another with --tcp-port)" :
+				e == EACCES ? " (ports below 1024 need CAP_NET_BIND_SERVICE)" : "");
+	return 0;
+}
+
 static int do_join(const char *dir, const char *tokstr, const char *name,
 		   struct meshd_run_opts *o, uint16_t port, int tcp_port)
 {
 	uint8_t wg_pk[32], wg_sk[32];
-	char mesh_name[MESH_NAME_MAX + 1];
+	char mesh_name[MESH_NAME_MAX + 1], hint[2 * PATH_MAX + 96];
 	struct mesh_join_joiner *j = NULL;
 	struct mesh_token tok;
 	int r, ret = 1;
@@ -587,6 +640,11 @@ static int do_join(const char *dir, const char *tokstr, const char *name,
 		if (r > 0)
 			cli_fail("%s already holds a node (mesh '%s'); remove it or use another -d",
 				 dir, mesh_name);
+		return 1;
+	}
+	if (cli_check_store_dir(dir) != 0 ||
+	    join_preflight(o->ifname ? o->ifname : MESHD_DEFAULT_IFNAME, tcp_port) != 0) {
+		mesh_token_clear(&tok);
 		return 1;
 	}
 	j = calloc(1, sizeof *j);
@@ -608,6 +666,10 @@ out:
 	free(j);
 	if (ret != 2)
 		return ret;
+	/* the invite is used up and the node stored: say how to go on */
+	snprintf(hint, sizeof hint, "the node has joined and is stored in %s; once that is "
+		 "fixed, 'meshd up -d %s' starts it", dir, dir);
+	o->start_hint = hint;
 	fflush(NULL);
 	return meshd_daemon_run_opts(dir, o);
 }

@@ -135,17 +135,19 @@ int cmd_set(int argc, char **argv)
 		return cli_usage_error(&cmd, "nothing to set (give --advertise-routes, "
 				       "--metrics or --tcp-port)");
 	dir = meshd_state_dir(dir);
+	/* The settings that need the daemon first: with no node running they
+	 * fail before --tcp-port (which is then stored) changes anything. */
 	if (metrics && (r = set_metrics(dir, metrics)) != 0)
 		return r;
+	if (adv) {
+		if ((r = set_request(dir, "advertise-routes", adv, "these routes", NULL)) != 0)
+			return r;
+		if (!strcmp(adv, "none"))
+			printf("advertising no routes\n");
+		else
+			printf("advertising %s (each needs an admin's approval)\n", adv);
+	}
 	if (tcp_port >= 0 && (r = set_tcp_port(dir, tcp_port)) != 0)
 		return r;
-	if (!adv)
-		return 0;
-	if ((r = set_request(dir, "advertise-routes", adv, "these routes", NULL)) != 0)
-		return r;
-	if (!strcmp(adv, "none"))
-		printf("advertising no routes\n");
-	else
-		printf("advertising %s (each needs an admin's approval)\n", adv);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -13,7 +14,9 @@
 #include "cmd_mesh.h"
 #include "ctl.h"
 #include "metrics.h"
+#include "mesh/tcpframe.h"
 #include "store/store.h"
+#include "util/err.h"
 
 static const char usage_up[] =
 	"Usage: meshd up [-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]]\n"
@@ -107,12 +110,54 @@ static int store_metrics(const char *dir, const char *value)
 	return 0;
 }
 
-static int start_node(const char *dir, const struct meshd_run_opts *o, const char *metrics,
+/* The stored settings that up's options replace before the daemon starts
+ * (it reads them there), kept to be put back when the start fails: a
+ * failed `up --tcp-port N` must not leave N for the next plain `up`. */
+struct saved_setting {
+	const char *key;
+	bool saved, present;
+	char value[128];
+};
+
+static void settings_save(const char *dir, struct saved_setting *s, size_t n)
+{
+	struct store *st;
+	int r;
+
+	if (cli_open_existing(dir, &st) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		r = store_setting_get(st, s[i].key, s[i].value, sizeof s[i].value);
+		s[i].present = r == 0;
+		s[i].saved = r == 0 || r == MESHD_E_NOENT;
+	}
+	store_close(st);
+}
+
+static void settings_restore(const char *dir, const struct saved_setting *s, size_t n)
+{
+	struct store *st;
+
+	if (cli_open_existing(dir, &st) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (s[i].saved && store_setting_put(st, s[i].key,
+						    s[i].present ? s[i].value : NULL) != 0)
+			cli_fail("cannot put back the stored %s setting in %s", s[i].key, dir);
+	store_close(st);
+}
+
+static int start_node(const char *dir, struct meshd_run_opts *o, const char *metrics,
 		      int tcp_port)
 {
 	struct mesh_prefix r[MESH_CERT_MAX_ROUTES];
+	struct saved_setting saved[2] = {
+		{ .key = METRICS_SETTING }, { .key = MESH_TCP_PORT_SETTING },
+	};
 	char path[PATH_MAX];
+	bool started = false;
 	size_t n = 0;
+	int rc;
 
 	if (cli_db_path(dir, path, sizeof path) != 0)
 		return cli_fail("state directory path too long: %s", dir);
@@ -126,16 +171,20 @@ static int start_node(const char *dir, const struct meshd_run_opts *o, const cha
 		if (check_advert_overlay(dir, r, n))
 			return 1;
 	}
-	if (metrics) {
-		int rc = store_metrics(dir, metrics);
-
-		if (rc)
-			return rc;
-	}
-	if (cli_store_tcp_port_in(dir, tcp_port) != 0)
+	if (metrics || tcp_port >= 0)
+		settings_save(dir, saved, 2);
+	if (metrics && (rc = store_metrics(dir, metrics)) != 0)
+		return rc;
+	if (cli_store_tcp_port_in(dir, tcp_port) != 0) {
+		settings_restore(dir, saved, 2);
 		return 1;
+	}
 	fflush(NULL);
-	return meshd_daemon_run_opts(dir, o);
+	o->started = &started;
+	rc = meshd_daemon_run_opts(dir, o);
+	if (!started && (metrics || tcp_port >= 0))
+		settings_restore(dir, saved, 2);
+	return rc;
 }
 
 int cmd_up(int argc, char **argv)

@@ -106,7 +106,7 @@ static void conn_timeout(struct reqserv_conn *c)
 static void conn_refused(struct reqserv_conn *c)
 {
 	/* best effort, never queued: this slot is not ours to hold */
-	static const char busy[] = "error: too many control connections\n";
+	static const char busy[] = "error: " CTL_ERR_BUSY "\n";
 	uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
 
 	log_ratelimited(LOG_LVL_WARN, "control socket: too many connections");

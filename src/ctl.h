@@ -41,7 +41,13 @@ enum {
 	CTL_TIMEOUT_MS = 5000,
 	CTL_MAX_CONNS = 16,
 	CTL_RESP_MAX = 4 * 1024 * 1024,	/* client refuses longer answers */
+	CTL_BUSY_RETRY_MS = 50,		/* client: pause before asking a busy daemon again */
 };
+
+/* The error a daemon with CTL_MAX_CONNS connections open answers a new one
+ * with, before closing it unread; ctl_request() asks again (within
+ * CTL_TIMEOUT_MS) when it gets it. */
+#define CTL_ERR_BUSY "too many control connections"
 
 #define CTL_SOCKET_NAME "meshd.sock"
 
@@ -50,7 +56,8 @@ enum {
  * NUL-terminated, caller frees). On "error: M": returns 1 and copies M into
  * err. Returns -1 with err set when the daemon is not running (no socket, or
  * connection refused: err = "not running (DIR/meshd.sock: REASON)") or on
- * I/O errors / timeout (CTL_TIMEOUT_MS). */
+ * I/O errors / timeout (CTL_TIMEOUT_MS). A daemon that is busy
+ * (CTL_ERR_BUSY) is asked again until CTL_TIMEOUT_MS has passed. */
 int ctl_request(const char *dir, const char *req, char **body, char *err, size_t errlen);
 
 /* True when a daemon answers on DIR/meshd.sock. */

@@ -103,9 +103,11 @@ static int send_all(int fd, const char *p, size_t len, int64_t deadline, char *e
 	return 0;
 }
 
-/* Reads until EOF into a malloc'd, NUL-terminated buffer. */
-static int recv_all(int fd, char **out, size_t *outlen, int64_t deadline, char *err,
-		    size_t errlen)
+/* Reads until EOF into a malloc'd, NUL-terminated buffer. A reset after
+ * some bytes (the daemon closed with our request unread) ends the answer
+ * too, with *reset set. */
+static int recv_all(int fd, char **out, size_t *outlen, bool *reset, int64_t deadline,
+		    char *err, size_t errlen)
 {
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap), *nb;
@@ -139,6 +141,10 @@ static int recv_all(int fd, char **out, size_t *outlen, int64_t deadline, char *
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			snprintf(err, errlen, "reading from the daemon: %s", strerror(errno));
+			if (errno == ECONNRESET && len > 0) {
+				*reset = true;
+				break;
+			}
 			goto fail;
 		}
 		len += (size_t)n;
@@ -177,13 +183,53 @@ static int parse_answer(char *buf, size_t len, char *err, size_t errlen)
 	return -1;
 }
 
+/* One exchange on a new connection. Returns as ctl_request(). The answer
+ * is read even when sending failed: a daemon that turns the connection
+ * away (CTL_ERR_BUSY) writes why and closes without reading. */
+static int ctl_exchange(const char *dir, const char *line, size_t len, int64_t deadline,
+			char **body, char *err, size_t errlen)
+{
+	char serr[256], rerr[256];
+	bool sent, reset = false;
+	size_t rlen;
+	char *buf = NULL;
+	int fd, r = -1;
+
+	fd = ctl_connect(dir, err, errlen);
+	if (fd < 0)
+		return -1;
+	sent = send_all(fd, line, len, deadline, serr, sizeof serr) == 0;
+	if (recv_all(fd, &buf, &rlen, &reset, deadline, err, errlen) != 0)
+		goto out;
+	if (!sent && rlen == 0)
+		goto out;
+	if (reset)
+		snprintf(rerr, sizeof rerr, "%s", err);
+	r = parse_answer(buf, rlen, err, errlen);
+	/* after a reset only the busy answer is whole for sure */
+	if (reset && (r != 1 || strcmp(err, CTL_ERR_BUSY) != 0)) {
+		snprintf(err, errlen, "%s", rerr);
+		r = -1;
+		goto out;
+	}
+	if (r == 0) {
+		*body = buf;
+		buf = NULL;
+	}
+out:
+	if (r < 0 && !sent)
+		snprintf(err, errlen, "%s", serr);
+	free(buf);
+	close(fd);
+	return r;
+}
+
 int ctl_request(const char *dir, const char *req, char **body, char *err, size_t errlen)
 {
 	char line[CTL_REQ_MAX + 1];
 	int64_t deadline;
-	size_t len, rlen;
-	char *buf = NULL;
-	int fd, r;
+	size_t rlen;
+	int r;
 
 	*body = NULL;
 	rlen = strlen(req);
@@ -194,24 +240,16 @@ int ctl_request(const char *dir, const char *req, char **body, char *err, size_t
 	}
 	memcpy(line, req, rlen);
 	line[rlen] = '\n';
-	fd = ctl_connect(dir, err, errlen);
-	if (fd < 0)
-		return -1;
 	deadline = now_ms() + CTL_TIMEOUT_MS;
-	r = -1;
-	if (send_all(fd, line, rlen + 1, deadline, err, errlen) != 0)
-		goto out;
-	if (recv_all(fd, &buf, &len, deadline, err, errlen) != 0)
-		goto out;
-	r = parse_answer(buf, len, err, errlen);
-	if (r == 0) {
-		*body = buf;
-		buf = NULL;
+	/* A busy daemon has not read the request: ask again until the
+	 * deadline, CTL_BUSY_RETRY_MS apart. */
+	for (;;) {
+		r = ctl_exchange(dir, line, rlen + 1, deadline, body, err, errlen);
+		if (r != 1 || strcmp(err, CTL_ERR_BUSY) != 0 ||
+		    now_ms() + CTL_BUSY_RETRY_MS >= deadline)
+			return r;
+		poll(NULL, 0, CTL_BUSY_RETRY_MS);
 	}
-out:
-	free(buf);
-	close(fd);
-	return r;
 }
 
 int ctl_running(const char *dir)

@@ -535,6 +535,8 @@ static int start_or_say(struct meshd *d, const char *ifname)
 
 	if (daemon_start(d, ifname, err, sizeof err) != 0) {
 		fprintf(stderr, "meshd: %s\n", err[0] ? err : "start-up failed");
+		if (d->opts.start_hint)
+			fprintf(stderr, "meshd: %s\n", d->opts.start_hint);
 		return 1;
 	}
 	return 0;
@@ -596,9 +598,17 @@ int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o)
 	}
 	keep_logs = daemonize_log_level_from_env();
 	signal(SIGPIPE, SIG_IGN);
-	if (!foreground)
-		return daemonize(d.dir, bg_start, bg_run, &d, keep_logs);
+	if (!foreground) {
+		int rc = daemonize(d.dir, bg_start, bg_run, &d, keep_logs);
+
+		/* the parent: 0 once the child runs */
+		if (rc == 0 && o->started)
+			*o->started = true;
+		return rc;
+	}
 	if (start_or_say(&d, ifname) != 0)
 		return 1;
+	if (o->started)
+		*o->started = true;
 	return daemon_loop(&d);
 }

@@ -68,6 +68,10 @@ struct meshd_run_opts {
 	bool hosts_short;
 	bool udp_blocked;	/* `join` got its answer only over TCP: start
 				 * on the TCP fallback at once */
+	const char *start_hint;	/* a second line after the reason when the
+				 * start fails (`join`: the node is stored) */
+	bool *started;		/* if set: made true once the node runs, so a
+				 * failure can be told from a failed start */
 };
 int meshd_daemon_run_opts(const char *dir, const struct meshd_run_opts *o);
 

@@ -42,8 +42,17 @@ int meshd_invite_add_ep(struct meshd_invite_req *r, const union endpoint *in)
 
 	endpoint_unmap(&ep);
 	if (ep.sa.sa_family == AF_INET6 && (ep.sin6.sin6_scope_id ||
-	    IN6_IS_ADDR_LINKLOCAL(&ep.sin6.sin6_addr)))
+	    IN6_IS_ADDR_LINKLOCAL(&ep.sin6.sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&ep.sin6.sin6_addr) ||
+	    IN6_IS_ADDR_MULTICAST(&ep.sin6.sin6_addr)))
 		return MESHD_E_INVAL;
+	if (ep.sa.sa_family == AF_INET) {
+		uint32_t a = ntohl(ep.sin.sin_addr.s_addr);
+
+		/* 0.0.0.0/8, multicast, 255.255.255.255: nobody to reach */
+		if ((a >> 24) == 0 || (a >> 28) == 0xe || a == 0xffffffffu)
+			return MESHD_E_INVAL;
+	}
 	if (has_ep(r, &ep))
 		return 0;
 	if (r->nep == MESH_TOKEN_MAX_EP)
@@ -116,8 +125,8 @@ static int parse_eps(const char *s, struct meshd_invite_req *r, char *err, size_
 		before = r->nep;
 		e = meshd_invite_add_ep(r, &ep);
 		if (e == MESHD_E_INVAL)
-			return fail(err, errlen, "invite: link-local address '%s' cannot be "
-				    "used in a token", one);
+			return fail(err, errlen, "invite: address '%s' cannot be used in a "
+				    "token (" INVITE_EP_NOT_UNICAST ")", one);
 		if (e == MESHD_E_FULL)
 			return fail(err, errlen, "invite: at most %d endpoints",
 				    MESH_TOKEN_MAX_EP);

@@ -40,8 +40,12 @@ struct meshd_invite_req {
 	union endpoint ep[MESH_TOKEN_MAX_EP];	/* unicast, no scope, distinct */
 };
 
-/* Adds ep to r unless r holds it already. Returns 0; MESHD_E_INVAL for a
- * link-local or scoped IPv6 address (a token cannot carry it);
+/* What MESHD_E_INVAL of meshd_invite_add_ep() means, for messages. */
+#define INVITE_EP_NOT_UNICAST "link-local, unspecified, multicast or broadcast"
+
+/* Adds ep to r unless r holds it already. Returns 0; MESHD_E_INVAL for an
+ * address nobody can be asked to reach (INVITE_EP_NOT_UNICAST) or a scoped
+ * IPv6 one (a token cannot carry it);
  * MESHD_E_FULL when r holds MESH_TOKEN_MAX_EP. ep is unmapped first. */
 int meshd_invite_add_ep(struct meshd_invite_req *r, const union endpoint *ep);
 

@@ -20,11 +20,13 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "init", cmd_init, "[-d DIR] [--name NODE] [--mesh-name NAME] [--prefix CIDR] [--port N]",
+	{ "init", cmd_init,
+	  "[-d DIR] [--name NODE] [--mesh-name NAME] [--prefix CIDR] [--port N]\n"
+	  "        [--tcp-port N] [--cert-ttl DURATION]",
 	  "create a new mesh with this node as its admin" },
 	{ "up", cmd_up,
 	  "[-d DIR] [-i IFNAME] [-f] [--advertise-routes CIDR[,CIDR...]] [--hosts-file [PATH]]\n"
-	  "        [--metrics ADDR:PORT|off]",
+	  "        [--hosts-file-short] [--metrics ADDR:PORT|off] [--tcp-port N]",
 	  "start the node stored in DIR" },
 	{ "invite", cmd_invite, "[-d DIR] [--ttl DURATION] [--uses N]",
 	  "print an invite token (admin only)" },
@@ -33,8 +35,10 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "[-d DIR] [--json]", "show the running node and its peers" },
 	{ "revoke", cmd_revoke, "NODE [-d DIR]", "revoke a member (admin only)" },
 	{ "down", cmd_down, "[-d DIR]", "stop the running node" },
-	{ "set", cmd_set, "[-d DIR] [--advertise-routes CIDR[,CIDR...]|none] [--metrics ADDR:PORT|off]",
-	  "change what the running node advertises, or its metrics listener" },
+	{ "set", cmd_set,
+	  "[-d DIR] [--advertise-routes CIDR[,CIDR...]|none] [--metrics ADDR:PORT|off]\n"
+	  "        [--tcp-port N]",
+	  "change what the running node advertises, its metrics listener or TCP entry" },
 	{ "routes", cmd_routes, "[-d DIR] [--json] | approve|deny NODE CIDR [-d DIR]",
 	  "list subnet routes; approve or deny one (admin only)" },
 	{ "graph", cmd_graph, "[-d DIR]", "print the mesh as a Graphviz (DOT) graph" },

@@ -34,6 +34,11 @@ enum {
  * tun_open(). */
 int tun_open_offload(const char *name, unsigned *features);
 
+/* Whether an interface called name exists and is not a TUN (its ethtool
+ * driver is not "tun"; without driver information, it has a link-layer
+ * type), so tun_open(name) would fail. Creates nothing. */
+bool tun_name_held(const char *name);
+
 /* Interface settings through an AF_INET datagram socket. 0 or MESHD_E_SYS. */
 int tun_set_mtu(const char *name, int mtu);
 int tun_get_mtu(const char *name, int *mtu);

@@ -8,8 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <linux/if.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 
 #include "tun.h"
 #include "util/err.h"
@@ -124,6 +127,24 @@ int tun_get_mtu(const char *name, int *mtu)
 	if (!r)
 		*mtu = ifr.ifr_mtu;
 	return r;
+}
+
+bool tun_name_held(const char *name)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+
+	if (if_nametoindex(name) == 0)
+		return false;
+	memset(&ifr, 0, sizeof ifr);
+	ifr.ifr_data = (void *)&info;
+	if (ifreq_ioctl(name, SIOCETHTOOL, &ifr) == 0)
+		return strcmp(info.driver, "tun") != 0;
+	/* no driver info (lo has none): a TUN has no link-layer address */
+	memset(&ifr, 0, sizeof ifr);
+	if (ifreq_ioctl(name, SIOCGIFHWADDR, &ifr) == 0)
+		return ifr.ifr_hwaddr.sa_family != ARPHRD_NONE;
+	return false;	/* cannot tell: let the open say */
 }
 
 int tun_set_txqueuelen(const char *name, int qlen)

@@ -228,6 +228,13 @@ void wgdev_tun_write(struct wgdev *dev, const uint8_t *pkt, size_t len);
  * must be zeroed by the caller. */
 int wgdev_start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, char *err,
 		size_t errlen);
+/* Whether the interface name ifname is free for wgdev_start(): no live
+ * daemon serves it and no interface of another type holds it. Creates
+ * nothing (permission is not checked: that needs a TUN made). For a
+ * command that must not do anything lasting (a join) before it knows the
+ * start will not fail there. 0, or MESHD_E_* with the reason in err as
+ * wgdev_start() words it. */
+int wgdev_check_ifname(const char *ifname, char *err, size_t errlen);
 /* The mesh variant: the UDP sockets are bound to port (0: a random one; a
  * busy port fails with "UDP port N is in use") and hooks are installed
  * (copied). */

@@ -273,6 +273,16 @@ static int check_uapi_free(const char *ifname, char *err, size_t errlen)
 	FAIL("cannot use %s: %s", path, strerror(errno));
 }
 
+/* Why tun_open*() failed (errno), as one line in err. */
+static int tun_fail(const char *ifname, char *err, size_t errlen)
+{
+	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+		FAIL("cannot create TUN '%s': /dev/net/tun: %s", ifname, strerror(errno));
+	if (errno == EINVAL && if_nametoindex(ifname) != 0)
+		FAIL("cannot create TUN '%s': an interface of another type has that name", ifname);
+	FAIL("cannot create TUN '%s': %s", ifname, strerror(errno));
+}
+
 static int open_tun(struct wgdev *dev, const char *ifname, char *err, size_t errlen)
 {
 	int mtu;
@@ -280,14 +290,8 @@ static int open_tun(struct wgdev *dev, const char *ifname, char *err, size_t err
 	fault_init(dev);
 	dev->tun_fd = dev->fault & WGDEV_FAULT_TUN_PLAIN ? tun_open(ifname) :
 		      tun_open_offload(ifname, &dev->tun_ofl);
-	if (dev->tun_fd < 0) {
-		if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
-			FAIL("cannot create TUN '%s': /dev/net/tun: %s", ifname, strerror(errno));
-		if (errno == EINVAL && if_nametoindex(ifname) != 0)
-			FAIL("cannot create TUN '%s': an interface of another type has that name",
-			     ifname);
-		FAIL("cannot create TUN '%s': %s", ifname, strerror(errno));
-	}
+	if (dev->tun_fd < 0)
+		return tun_fail(ifname, err, errlen);
 	/* Keep an MTU the user already chose (re-attaching), else the WireGuard default. */
 	if (tun_get_mtu(ifname, &mtu) != 0 || mtu == 1500) {
 		if (tun_set_mtu(ifname, TUN_DEFAULT_MTU) != 0)
@@ -295,6 +299,19 @@ static int open_tun(struct wgdev *dev, const char *ifname, char *err, size_t err
 	}
 	if (tun_set_txqueuelen(ifname, TUN_TXQUEUELEN) != 0)
 		log_warn("cannot set txqueuelen of '%s': %s", ifname, strerror(errno));
+	return 0;
+}
+
+int wgdev_check_ifname(const char *ifname, char *err, size_t errlen)
+{
+	int r = check_uapi_free(ifname, err, errlen);
+
+	if (r != 0)
+		return r;
+	if (tun_name_held(ifname)) {
+		errno = EINVAL;
+		return tun_fail(ifname, err, errlen);
+	}
 	return 0;
 }
 

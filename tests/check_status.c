@@ -489,6 +489,17 @@ START_TEST(test_invite_req_parse)
 	invite_case("60 1 192.0.2.1:1 192.0.2.2:1", false, 0, 0, 0);
 	invite_case("60 1 [fe80::1]:5", false, 0, 0, 0);
 	invite_case("60 1 [fe80::1%1]:5", false, 0, 0, 0);
+	/* not unicast: no joiner could reach it */
+	invite_case("60 1 0.0.0.0:5", false, 0, 0, 0);
+	invite_case("60 1 0.1.2.3:5", false, 0, 0, 0);
+	invite_case("60 1 224.0.0.1:5", false, 0, 0, 0);
+	invite_case("60 1 239.255.255.255:5", false, 0, 0, 0);
+	invite_case("60 1 255.255.255.255:5", false, 0, 0, 0);
+	invite_case("60 1 [::]:5", false, 0, 0, 0);
+	invite_case("60 1 [ff02::1]:5", false, 0, 0, 0);
+	invite_case("60 1 [::ffff:224.0.0.1]:5", false, 0, 0, 0);
+	invite_case("60 1 223.255.255.255:5,[2001:db8::1]:5", true, 60, 1, 2);
+	invite_case("60 1 127.0.0.1:5", true, 60, 1, 1);	/* loopback: tests use it */
 	invite_case("60 1 1.1.1.1:1,1.1.1.2:1,1.1.1.3:1,1.1.1.4:1,1.1.1.5:1", false, 0, 0, 0);
 	invite_case("99999999999999999999999 1", false, 0, 0, 0);
 }

@@ -105,6 +105,13 @@ for c in init up invite join status revoke down set routes; do
 	run 2 "$c -d (no value)" -- "$MESHD" $c -d
 	err_has "needs a value" "$c -d"
 done
+# a flag given a value: named as typed, not as getopt's internal key
+for f in "status --json=yes" "up --foreground=1" "up --hosts-file-short=x" \
+    "routes --json=" "init --help=1"; do
+	set -- $f
+	run 2 "$f" -- "$MESHD" "$1" -d "$T/x" "$2"
+	err_has "^meshd $1: option '${2%%=*}' takes no value$" "$f"
+done
 for c in init up invite status down set; do
 	run 2 "$c extra" -- "$MESHD" $c -d "$T/x" extra
 	err_has "unexpected argument 'extra'" "$c extra"
@@ -142,6 +149,14 @@ for t in 0s 0 0d 10 10x abc 1.5h -1h h " 1h" 99999999999999999999999d 100000d 20
 	run 2 "invite --ttl '$t'" -- "$MESHD" invite -d "$T/x" --ttl "$t"
 	err_has "invalid --ttl" "invite --ttl '$t'"
 done
+# --cert-ttl: 60s to 3650d, as --help and the man page say
+for t in 59s 3651d 0 1y 99999999999999999999d; do
+	run 2 "init --cert-ttl '$t'" -- "$MESHD" init -d "$T/x" --cert-ttl "$t"
+	err_has "invalid --cert-ttl '$t'" "init --cert-ttl '$t'"
+done
+"$MESHD" init --help | grep -q '60s to 3650d' && ok || bad "init --help: --cert-ttl range"
+grep -q '^from 60s to 3650d' "${top_srcdir:-$(dirname "$0")/..}/man/meshd.8" && ok ||
+    bad "man page: --cert-ttl range"
 run 2 "ttl 0" -- "$MESHD" invite -d "$T/x" --ttl 0m
 err_has "more than 0" "ttl 0"
 run 2 "ttl 2106" -- "$MESHD" invite -d "$T/x" --ttl 100000d
@@ -175,6 +190,11 @@ if [ "$mode" = 600 ]; then ok; else bad "db mode $mode, want 600"; fi
 run 1 "second init" -- "$MESHD" init -d "$T/n1/state" --name beta
 err_has "already holds a node \\(mesh '[a-z0-9-]+'\\); remove it or use another -d" "second init"
 one_line "second init"
+# an option given twice: the last value counts (man page, OPTIONS)
+run 0 "init --name twice" -- "$MESHD" init --name first -d "$T/n6" --name second
+out_has "^node: +second " "init --name twice: the last one"
+run 0 "init --cert-ttl 3650d" -- "$MESHD" init -d "$T/n5" --name ct --cert-ttl 3650d
+out_has "^certs: +last 315360000 s" "init --cert-ttl 3650d: summary"
 run 0 "init with the host name" -- "$MESHD" init -d "$T/n2"
 run 0 "init via MESHD_STATE_DIR" -- env MESHD_STATE_DIR="$T/n3" "$MESHD" init --name gamma
 if [ -f "$T/n3/meshd.db" ]; then ok; else bad "MESHD_STATE_DIR not used"; fi
@@ -188,6 +208,15 @@ run 0 "init into an empty 0755 dir" -- "$MESHD" init -d "$T/empty" --name emp
 mode=$(stat -c %a "$T/empty")
 if [ "$mode" = 700 ]; then ok; else bad "empty dir mode $mode, want 700"; fi
 
+# a state directory whose meshd.db is not a database: said so, and kept
+mkdir -m 700 "$T/junk" && echo "not a database" >"$T/junk/meshd.db"
+for c in "init --name x" "invite" "revoke ghost" "status"; do
+	set -- $c
+	run 1 "$c, junk db" -- "$MESHD" "$@" -d "$T/junk"
+	err_has "not a meshd database, or a damaged one" "$c, junk db"
+done
+if [ "$(cat "$T/junk/meshd.db")" = "not a database" ]; then ok; else bad "junk db changed"; fi
+
 echo "[5] invite"
 run 0 "invite" -- env MESHD_INVITE_ENDPOINTS=192.0.2.1:51820 \
     "$MESHD" invite -d "$T/n1/state" --ttl 7d --uses 3
@@ -199,6 +228,12 @@ run 1 "invite, bad MESHD_INVITE_ENDPOINTS" -- env MESHD_INVITE_ENDPOINTS=nowhere
     "$MESHD" invite -d "$T/n1/state"
 err_has "MESHD_INVITE_ENDPOINTS" "bad MESHD_INVITE_ENDPOINTS"
 one_line "bad MESHD_INVITE_ENDPOINTS"
+for e in 0.0.0.0:51820 224.0.0.1:51820 "[ff02::1]:51820" "[fe80::1]:51820"; do
+	run 1 "invite, MESHD_INVITE_ENDPOINTS=$e" -- env MESHD_INVITE_ENDPOINTS="$e" \
+	    "$MESHD" invite -d "$T/n1/state"
+	err_has "address '.*' cannot be used in a token \\(link-local, unspecified, multicast" \
+	    "MESHD_INVITE_ENDPOINTS=$e"
+done
 # from the interfaces: a token, or a clear failure on a host with only lo
 "$MESHD" invite -d "$T/n1/state" >"$OUT" 2>"$ERR"
 case $? in
@@ -284,6 +319,18 @@ time.sleep(300)' "$T/ports" &
 	read -r dead busy <"$T/ports"
 	if MESHD_INVITE_ENDPOINTS=127.0.0.1:$dead "$MESHD" invite -d "$T/n1/state" >"$T/tok" \
 	    2>"$ERR"; then ok; else bad "invite to loopback"; fi
+	# a state directory join could not create is refused before the
+	# inviter is asked (else the invite is spent on a node never stored)
+	: >"$T/afile"
+	mkdir -m 755 "$T/shared" && : >"$T/shared/other"
+	for d in "$T/afile|exists and is not a directory" \
+	    "$T/afile/sub|cannot create $T/afile/sub: Not a directory" \
+	    "$T/shared|accessible by other users"; do
+		run 1 "join -d ${d%%|*}" -- "$MESHD" join "$(cat "$T/tok")" -d "${d%%|*}" --port "$busy"
+		err_has "${d#*|}" "join -d ${d%%|*}"
+		one_line "join -d ${d%%|*}"
+	done
+	[ -e "$T/shared/meshd.db" ] && bad "join wrote into a shared dir"
 	run 1 "join on a busy port" -- "$MESHD" join "$(cat "$T/tok")" -d "$J" --port "$busy"
 	err_has "UDP port $busy is in use" "busy port"
 	[ -e "$T/j" ] && bad "busy-port join created $T/j"
@@ -339,7 +386,15 @@ path, log, answer = sys.argv[1], sys.argv[2], sys.argv[3].encode().decode("unico
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(path)
 s.listen(4)
+s.settimeout(20)	# a client that stops asking must not hang the test
 open(path + ".ready", "w").close()
+# the first BUSY connections are turned away unread, as a daemon with all
+# its control connections in use does
+busy = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+for _ in range(busy):
+    c, _ = s.accept()
+    c.sendall(b"error: too many control connections\n")
+    c.close()
 for _ in range(int(sys.argv[4])):
     c, _ = s.accept()
     c.settimeout(5)
@@ -356,9 +411,9 @@ for _ in range(int(sys.argv[4])):
 s.close()
 os.unlink(path)
 PYEOF
-	fake() { # fake ANSWER N: serve N requests with ANSWER, in the background
+	fake() { # fake ANSWER N [BUSY]: serve N requests with ANSWER, in the background
 		rm -f "$T/n1/state/meshd.sock.ready" "$T/req"
-		python3 "$T/fake.py" "$T/n1/state/meshd.sock" "$T/req" "$1" "$2" &
+		python3 "$T/fake.py" "$T/n1/state/meshd.sock" "$T/req" "$1" "$2" "${3:-0}" &
 		HOLDER=$!
 		wait_for 5 test -e "$T/n1/state/meshd.sock.ready" || bad "stand-in daemon did not start"
 	}
@@ -380,6 +435,13 @@ invite 86400 1" ]; then ok; else bad "invite requests: $(tr '\n' '|' <"$T/req")"
 	err_has "^meshd: this node is not an admin of the mesh; only admins can invite$" "invite refused"
 	one_line "invite refused"
 	if [ -s "$OUT" ]; then bad "invite refused: printed a token"; else ok; fi
+	# a daemon busy with other control connections: asked again, not
+	# "Broken pipe" (the request was never read, so it is safe to repeat)
+	fake 'ok\nmeshd-AFTERBUSY\n' 1 3
+	run 0 "invite, daemon busy three times" -- "$MESHD" invite -d "$T/n1/state"
+	fake_done
+	if [ "$(cat "$OUT")" = meshd-AFTERBUSY ]; then ok; else bad "invite after busy: printed '$(cat "$OUT")'"; fi
+	if [ "$(cat "$T/req")" = "invite 86400 1" ]; then ok; else bad "invite after busy: requests $(tr '\n' '|' <"$T/req")"; fi
 	# bad MESHD_INVITE_ENDPOINTS is refused before the daemon is asked
 	run 1 "invite, bad endpoints, checked before asking" -- env MESHD_INVITE_ENDPOINTS=nowhere \
 	    "$MESHD" invite -d "$T/n1/state"
@@ -442,6 +504,14 @@ err_has "invalid --advertise-routes" "set, bad list"
 run 1 "set, not running" -- "$MESHD" set -d "$T/n1/state" --advertise-routes none
 err_has "^meshd: not running; use 'meshd up --advertise-routes \\.\\.\\.'" "set, not running"
 one_line "set, not running"
+# with --tcp-port next to a setting that needs the daemon: all or nothing
+for o in "--advertise-routes none" "--metrics 127.0.0.1:9100"; do
+	run 1 "set $o --tcp-port, not running" -- "$MESHD" set -d "$T/n1/state" $o --tcp-port 555
+	one_line "set $o --tcp-port, not running"
+	if [ -s "$OUT" ]; then bad "set $o --tcp-port, not running: printed $(cat "$OUT")"; else ok; fi
+	"$MESHD" status --json -d "$T/n1/state" 2>/dev/null | grep -q '"tcp_port": 0,' && ok ||
+	    bad "set $o --tcp-port, not running: the TCP port was stored"
+done
 run 1 "routes, not running" -- "$MESHD" routes -d "$T/n1/state"
 err_has "^meshd: not running" "routes, not running"
 run 1 "routes --json, not running" -- "$MESHD" routes --json -d "$T/n1/state"
@@ -465,6 +535,41 @@ run 2 "routes approve, none" -- "$MESHD" routes approve alpha none
 run 1 "routes approve, not running" -- "$MESHD" routes approve alpha 10.1.0.0/24 -d "$T/n1/state"
 err_has "^meshd: not running" "routes approve, not running"
 one_line "routes approve, not running"
+
+echo "[10] every option a command takes is in the docs and the completion"
+# The long options of `meshd CMD --help` must appear in: that command's
+# entry of `meshd --help` (unless it ends in "[...]"), its SYNOPSIS lines
+# and its .SS headers in man/meshd.8, and its list in the bash completion.
+# -d, -i and -f count for --dir, --interface and --foreground.
+MAN=${top_srcdir:-$(dirname "$0")/..}/man/meshd.8
+COMP=${top_srcdir:-$(dirname "$0")/..}/contrib/completion/meshd.bash
+if [ -r "$MAN" ] && [ -r "$COMP" ]; then
+	"$MESHD" --help >"$T/top" 2>/dev/null
+	for c in init up invite join status revoke down set routes graph wg; do
+		"$MESHD" $c --help 2>/dev/null | grep -Eo -- '--[a-z][a-z-]*' | grep -vx -- --help |
+		    sort -u >"$T/opts"
+		awk -v c="$c" '$0 ~ "^  " c " " { on = 1; print; next }
+		    on && /^        \[/ { print; next } { on = 0 }' "$T/top" >"$T/d.top"
+		awk -v c="$c" '/^\.SH SYNOPSIS/ { s = 1 } /^\.SH DESCRIPTION/ { s = 0 }
+		    s && $0 == ".B meshd " c { on = 1; next } on && /^\.br/ { on = 0 }
+		    on { print }' "$MAN" | sed 's/\\-/-/g' >"$T/d.syn"
+		grep "^\.SS meshd $c " "$MAN" | sed 's/\\-/-/g' >"$T/d.ss"
+		grep -E "^[[:space:]]*([a-z]+ \| )*$c( \| [a-z]+)*\) opts=" "$COMP" >"$T/d.comp"
+		while read -r o; do
+			case $o in
+			--dir) alt=-d ;; --interface) alt=-i ;; --foreground) alt=-f ;; *) alt=$o ;;
+			esac
+			for d in top syn ss comp; do
+				[ $d = top ] && grep -q '\[\.\.\.\]' "$T/d.top" && continue
+				if grep -Eq -- "(^|[^a-z-])($o|$alt)([^a-z-]|\$)" "$T/d.$d"; then ok; else
+					: >"$ERR"; bad "$c $o: missing from $d ($(cat "$T/d.$d" | tr '\n' ' '))"; fi
+			done
+		done <"$T/opts"
+		[ -s "$T/opts" ] || [ "$c" = down ] || bad "$c --help lists no options"
+	done
+else
+	echo "  (man page or completion not found: skipped)"
+fi
 
 echo "cli_usage: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -10,8 +10,11 @@ _meshd()
 	fi
 	cmd=${COMP_WORDS[1]}
 	case $prev in
-	-d | --dir | --hosts-file)
+	-d | --dir)
 		COMPREPLY=($(compgen -d -- "$cur"))
+		return ;;
+	--hosts-file)
+		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--metrics)
 		COMPREPLY=($(compgen -W "127.0.0.1:9100 [::1]:9100 off" -- "$cur"))
@@ -22,10 +25,11 @@ _meshd()
 	esac
 	case $cmd in
 	init) opts="-d --dir --name --mesh-name --prefix --port --tcp-port --cert-ttl" ;;
-	up) opts="-d --dir -i --interface -f --foreground --advertise-routes --hosts-file --metrics --tcp-port" ;;
+	up) opts="-d --dir -i --interface -f --foreground --advertise-routes --hosts-file --hosts-file-short --metrics --tcp-port" ;;
 	invite) opts="-d --dir --ttl --uses" ;;
-	join) opts="-d --dir --name -i --interface --port --tcp-port -f --foreground --advertise-routes --hosts-file" ;;
-	status | routes) opts="-d --dir --json approve deny" ;;
+	join) opts="-d --dir --name -i --interface --port --tcp-port -f --foreground --advertise-routes --hosts-file --hosts-file-short" ;;
+	status) opts="-d --dir --json" ;;
+	routes) opts="-d --dir --json approve deny" ;;
 	set) opts="-d --dir --advertise-routes --metrics --tcp-port" ;;
 	revoke | down | graph) opts="-d --dir" ;;
 	wg) opts="-f --foreground" ;;

@@ -5,12 +5,16 @@
 #                px  198.51.100.20 (node wpad, joins with the token in argv)
 #
 # 1. `meshd join TOKEN`: the daemon's /proc/PID/cmdline no longer holds the
-#    token (nor its secret part).
+#    token (nor its secret part). Before it, joins whose node could not
+#    start (interface taken, TCP entry port taken) fail without using up
+#    the one-use invite that join then uses.
 # 2. --hosts-file: fully qualified names only; a member called "wpad" does
 #    not get a bare "wpad" line. With --hosts-file-short the bare names are
 #    there (opt-in).
 # 3. SIGHUP to a foreground `up -f --hosts-file` stops it cleanly within 5 s:
 #    the hosts block and the pid file are gone, exit status 0.
+# 4. A join whose node fails to start afterwards (a route inside the overlay,
+#    known only once joined) says the node is stored and `meshd up` starts it.
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +48,38 @@ lab_m pub pub up -d "$(lab_dir pub)" -i "${LAB_NODE_IF[pub]}" \
 	--hosts-file "$WORK/pub.hosts" --hosts-file-short >/dev/null || fail "pub: up failed"
 lab_track pub || fail "pub: daemon not running after up"
 TOK=$(lab_m pub pub invite -d "$(lab_dir pub)" --uses 1) || fail "invite failed"
+
+# Before the one-use invite goes to wpad: joins whose node could not start
+# (its interface name served by pub's daemon, or held by the veth e0; its
+# TCP entry port taken) are refused before the inviter is asked, so they
+# write nothing and leave the invite unused for the join below.
+# shellcheck disable=SC2317 # called through wait_for
+held() { [ -e "$WORK/tcp_held" ]; }
+nx px python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8443)); s.listen(1); open(sys.argv[1], "w").close(); time.sleep(60)' \
+	"$WORK/tcp_held" &
+HOLD=$!
+PID_LIST+=("$HOLD")
+wait_for 10 held || fail "the TCP port holder did not start"
+for bad in "-i ${LAB_NODE_IF[pub]}|already served by a running daemon" \
+	"-i e0|an interface of another type has that name" \
+	"-i ${LAB_NODE_IF[wpad]} --tcp-port 8443|cannot listen on TCP port 8443: Address already in use"; do
+	args=${bad%%|*}
+	want=${bad#*|}
+	: >"$WORK/pre.err"
+	# shellcheck disable=SC2086 # args is a word list
+	if nx px "$MESHD" join "$TOK" -d "$(lab_dir wpad)" --name wpad $args \
+		>/dev/null 2>"$WORK/pre.err" 9>&-; then
+		fail "join $args: succeeded"
+	fi
+	grep -q "$want.*; nothing was joined" "$WORK/pre.err" ||
+		fail "join $args: want '$want; nothing was joined', got: $(cat "$WORK/pre.err")"
+	[ ! -e "$(lab_dir wpad)" ] || fail "join $args: wrote $(lab_dir wpad)"
+done
+kill "$HOLD" 2>/dev/null
+pass "3 joins that could not start refused before the inviter is asked, nothing written"
+
 lab_m px wpad join "$TOK" -d "$(lab_dir wpad)" --name wpad -i "${LAB_NODE_IF[wpad]}" \
 	--hosts-file "$WORK/px.hosts" >/dev/null || fail "wpad: join failed"
 lab_track wpad || fail "wpad: no daemon after join"
@@ -96,4 +132,29 @@ wait "$FG" || rc=$?
 [ ! -e "$(lab_dir wpad)/meshd.pid" ] || fail "SIGHUP left the pid file behind"
 grep -q 'shutting down (SIGHUP)' "$WORK/wpad.err" || fail "no 'shutting down (SIGHUP)' in the log"
 pass "SIGHUP: exit 0, hosts block and pid file removed"
+
+step "4. a join whose node then fails to start says the node is stored and how to start it"
+# The overlay prefix is known only once joined: advertising a route inside
+# it passes every check before the join and fails the start after it.
+OV=$(lab_m pub pub status --json -d "$(lab_dir pub)" |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["node"]["overlay_ipv4"])') ||
+	fail "pub: no overlay address"
+BAD=${OV%.*.*}.9.0/24
+LAB_NODE_NS[late]=px
+LAB_NODE_IF[late]=$(ifname late)
+LAB_NODES+=(late)
+TOK=$(lab_m pub pub invite -d "$(lab_dir pub)" --uses 1) || fail "invite failed"
+: >"$WORK/late.out"
+if nx px "$MESHD" join "$TOK" -d "$(lab_dir late)" --name late -i "${LAB_NODE_IF[late]}" \
+	--advertise-routes "$BAD" >"$WORK/late.out" 2>"$WORK/late.err" 9>&-; then
+	fail "join --advertise-routes $BAD (inside the overlay): succeeded"
+fi
+grep -q "^joined mesh 'corp' as 'late'" "$WORK/late.out" || fail "join: no 'joined' line"
+grep -q "overlaps the mesh overlay prefix" "$WORK/late.err" ||
+	fail "join: no reason given: $(cat "$WORK/late.err")"
+grep -qF "the node has joined and is stored in $(lab_dir late); once that is fixed, 'meshd up -d $(lab_dir late)' starts it" \
+	"$WORK/late.err" || fail "join: no hint that the node is stored: $(cat "$WORK/late.err")"
+lab_m px late up -d "$(lab_dir late)" >/dev/null || fail "late: up after the failed start failed"
+lab_track late || fail "late: no daemon after up"
+pass "failed start after the join: reason, then where the node is and 'meshd up' starts it"
 exit 0

@@ -22,7 +22,8 @@
 #    `set --tcp-port 8444` listens there; a busy port is refused with a clear
 #    error and the old listener stays.
 # 5. The setting survives `down` + `up`; `status` without a daemon shows it;
-#    `set --tcp-port` with no daemon stores it for the next `up`.
+#    `set --tcp-port` with no daemon stores it for the next `up`; an `up`
+#    whose --tcp-port is busy fails and leaves the stored port as it was.
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -260,8 +261,14 @@ wait_for 10 not_listening n1 8444 || fail "8444 still open after down"
 [ "$(js n1 'j["node"]["tcp_port"]')" = 8444 ] || fail "stored tcp_port not shown without a daemon"
 m n1 set -d "$(ndir n1)" --tcp-port 8445 >"$WORK/set.out" || fail "set with no daemon"
 grep -q "next 'meshd up'" "$WORK/set.out" || fail "set without daemon: $(cat "$WORK/set.out")"
+# an up that fails on its --tcp-port (9000 is still held) keeps the stored 8445
+rc=0
+m n1 up -d "$(ndir n1)" -i "${NODE_IF[n1]}" --tcp-port 9000 >/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "up --tcp-port on a busy port: exit $rc, want 1"
+[ "$(js n1 'j["node"]["tcp_port"]')" = 8445 ] ||
+	fail "a failed up --tcp-port 9000 left tcp_port $(js n1 'j["node"]["tcp_port"]') stored"
 m n1 up -d "$(ndir n1)" -i "${NODE_IF[n1]}" >/dev/null || fail "up n1 again"
 track n1
 listening n1 8445 || fail "n1 does not listen on the stored 8445 after up"
 wait_for 30 all_direct || fail "not all pairs direct again within 30 s"
-pass "stored across down/up, shown without a daemon, set offline for the next up"
+pass "stored across down/up, shown without a daemon, set offline for the next up, kept by a failed up"
