@@ -38,8 +38,9 @@
  *
  * Bounds: one message per datagram of at most GOSSIP_DGRAM_MAX bytes; each
  * input message causes a bounded amount of output (GOSSIP_DIGEST_DGRAMS_MAX
- * digest datagrams per BUCKETS half, or one per GOSSIP_DIGEST_RECORDS_PER_DGRAM
- * records held if more; GOSSIP_PUSH_MAX records per DIGEST, GOSSIP_PULL_MAX
+ * digest datagrams per BUCKETS half or SUBHASH, or one per
+ * GOSSIP_DIGEST_RECORDS_PER_DGRAM records held if more, plus at most 15
+ * SUBHASH datagrams per BUCKETS half; GOSSIP_PUSH_MAX records per DIGEST, GOSSIP_PULL_MAX
  * keys per PULL), and once a node has sent its round budget
  * it answers no more requests until its next round (so one answer's worth
  * above the budget at most); nothing is allocated from a count a peer sent.
