@@ -132,8 +132,8 @@ void gossip_send_pull(struct mesh_gossip *g, const uint8_t *to, const struct key
 int gossip_send_digests(struct mesh_gossip *g, const uint8_t *to, uint8_t half,
     const uint8_t theirs[GOSSIP_BUCKETS_PER_MSG][GOSSIP_BUCKET_HASH_LEN]);
 /* DIGEST datagrams for the sub-buckets of buckets[0..n) (ascending) whose
- * hashes differ from theirs[i]: one group per such sub-bucket, empty ones
- * too. 0 or MESHD_E_NOMEM. */
+ * hashes differ from theirs[i]: one group per run of adjacent such
+ * sub-buckets, empty ones too. 0 or MESHD_E_NOMEM. */
 int gossip_send_sub_digests(struct mesh_gossip *g, const uint8_t *to, const uint8_t *buckets,
     const gossip_sub_hashes *theirs, size_t n);
 

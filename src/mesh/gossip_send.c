@@ -318,6 +318,12 @@ static int send_subhash(struct mesh_gossip *g, const uint8_t *to, unsigned half,
 	return 0;
 }
 
+static bool sub_differs(const struct mesh_gossip *g, unsigned b, const gossip_sub_hashes theirs,
+    unsigned sb)
+{
+	return memcmp(theirs[sb], g->sub[b]->h[sb], GOSSIP_BUCKET_HASH_LEN) != 0;
+}
+
 int gossip_send_sub_digests(struct mesh_gossip *g, const uint8_t *to, const uint8_t *buckets,
     const gossip_sub_hashes *theirs, size_t n)
 {
@@ -334,14 +340,20 @@ int gossip_send_sub_digests(struct mesh_gossip *g, const uint8_t *to, const uint
 
 		if ((r = gossip_sub_refresh(g, b)) != 0)
 			break;
-		for (unsigned sb = 0; sb < GOSSIP_SUBBUCKETS; sb++) {
-			uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN];
+		for (unsigned sb = 0, se; sb < GOSSIP_SUBBUCKETS; sb = se) {
+			uint8_t lo[MESH_NODE_ID_LEN], hi[MESH_NODE_ID_LEN], x[MESH_NODE_ID_LEN];
 			size_t j = i;
 
-			while (j < g->nscr && gossip_sub_of(&g->scr[j]) == sb)
-				j++;
-			if (memcmp(theirs[k][sb], g->sub[b]->h[sb], GOSSIP_BUCKET_HASH_LEN) != 0) {
-				range_of(b, sb, lo, hi);
+			/* a run of sub-buckets that all differ, or all agree */
+			for (se = sb; se < GOSSIP_SUBBUCKETS && sub_differs(g, b, theirs[k], se) ==
+			    sub_differs(g, b, theirs[k], sb); se++)
+				while (j < g->nscr && gossip_sub_of(&g->scr[j]) == se)
+					j++;
+			if (sub_differs(g, b, theirs[k], sb)) {
+				/* one group for the run: during a bootstrap most
+				 * sub-buckets differ, and a group header is 33 bytes */
+				range_of(b, sb, lo, x);
+				range_of(b, se - 1, x, hi);
 				if (!dig_out_range(o, lo, hi, i, j))
 					break;
 			}
