@@ -277,6 +277,22 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 			if (!done[i] && CHURN_ROUNDS - join_round[i] + row->resync > row->lag_max)
 				row->lag_max = CHURN_ROUNDS - join_round[i] + row->resync;
 		row->ok &= row->resync <= CONVERGE_LIMIT;
+		/* online nodes that hold less than half the certs: cut off? */
+		for (unsigned i = 0, shown = 0; !row->ok && i < next_spare && shown < 5; i++) {
+			size_t certs;
+			unsigned known;
+
+			if (!sim_online(s, i))
+				continue;
+			sim_node_view(s, i, &certs, &known);
+			if (certs * 2 >= sim_online_count(s))
+				continue;
+			fprintf(stderr, "  node %u%s holds %zu certs; %u of the members it knows "
+			    "are online\n", i, i >= n ? " (a joiner)" : "", certs, known);
+			if (i >= n)
+				fprintf(stderr, "    joined in churn round %u\n", join_round[i]);
+			shown++;
+		}
 		for (unsigned i = n, shown = 0; !row->ok && i < next_spare && shown < 5; i++) {
 			if (!sim_online(s, i) || sim_known_by(s, i) == sim_online_count(s))
 				continue;

@@ -637,6 +637,14 @@ unsigned sim_online_count(const struct sim *s)
 	return n;
 }
 
+void sim_node_view(const struct sim *s, unsigned i, size_t *certs, unsigned *known_online)
+{
+	*certs = mesh_records_count(s->nodes[i].recs, MESH_REC_CERT);
+	*known_online = 0;
+	for (unsigned j = 0; j < s->total; j++)
+		*known_online += j != i && s->nodes[i].knows[j] && s->nodes[j].online;
+}
+
 unsigned sim_known_by(struct sim *s, unsigned i)
 {
 	unsigned n = 0;

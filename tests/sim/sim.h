@@ -95,6 +95,9 @@ void sim_type_bytes(const struct sim *s, uint64_t out[SIM_MSG_TYPES]);
 
 /* Bytes node i has handed to the network so far (lost ones included). */
 uint64_t sim_node_bytes(const struct sim *s, unsigned i);
+/* Node i's view: the certs it holds, and how many of the members it holds
+ * a cert of (it takes tunnels from) are online. */
+void sim_node_view(const struct sim *s, unsigned i, size_t *certs, unsigned *known_online);
 uint64_t sim_delivered(const struct sim *s);
 uint64_t sim_lost(const struct sim *s);
 
