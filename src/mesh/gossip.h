@@ -17,7 +17,10 @@
  *
  * A bucket that differs and where A holds more than GOSSIP_SUBHASH_MIN
  * entries (a mesh of some thousands) is narrowed before it is listed, unless
- * B's bucket is empty:
+ * B's bucket is empty or more than GOSSIP_SUBHASH_DIFF_MAX of the 128
+ * buckets of that BUCKETS half differ (sets far apart, as in a bootstrap:
+ * most entries would be listed anyway, and the round trip slowed the
+ * bootstrap of 10,000 nodes from 13 to 17 rounds):
  *
  *	A -> B	SUBHASH		per such bucket, A's 16 sub-bucket hashes
  *				(second byte of the node id, high nibble)
@@ -110,7 +113,8 @@ enum {
 	GOSSIP_DIGEST_RECORDS_PER_DGRAM = 64,	/* ... or one per this many records
 					 * held, if more */
 	GOSSIP_SUBBUCKETS = 16,		/* per bucket: node id byte 1, high nibble */
-	GOSSIP_SUBHASH_MIN = 16,	/* narrow a differing bucket holding more */
+	GOSSIP_SUBHASH_MIN = 16,	/* narrow a differing bucket holding more, */
+	GOSSIP_SUBHASH_DIFF_MAX = 96,	/* unless more buckets of the half differ */
 	GOSSIP_PUSH_MAX = 64,		/* records pushed per DIGEST received */
 	GOSSIP_PULL_MAX = 64,		/* keys per PULL */
 	GOSSIP_RUMOUR_TTL = 10,		/* hops a rumour travels at most */

@@ -375,13 +375,19 @@ int gossip_send_digests(struct mesh_gossip *g, const uint8_t *to, uint8_t half,
 {
 	bool narrow[GOSSIP_BUCKETS_PER_MSG], any = false;
 	struct dig_out *o;
-	unsigned start;
+	unsigned start, ndiff = 0;
 	int r = 0;
 
+	for (unsigned i = 0; i < GOSSIP_BUCKETS_PER_MSG; i++)
+		ndiff += memcmp(theirs[i], g->bhash[half * GOSSIP_BUCKETS_PER_MSG + i],
+		    GOSSIP_BUCKET_HASH_LEN) != 0;
+	/* nearly every bucket differs: the sets are far apart (a bootstrap),
+	 * most entries would be listed anyway, and narrowing only adds a
+	 * round trip */
 	for (unsigned i = 0; i < GOSSIP_BUCKETS_PER_MSG; i++) {
 		unsigned b = half * GOSSIP_BUCKETS_PER_MSG + i;
 
-		narrow[i] = !g->cfg.no_subhash &&
+		narrow[i] = !g->cfg.no_subhash && ndiff <= GOSSIP_SUBHASH_DIFF_MAX &&
 		    memcmp(theirs[i], g->bhash[b], GOSSIP_BUCKET_HASH_LEN) != 0 &&
 		    !hash_zero(theirs[i]) &&
 		    mesh_records_bucket_digest(g->recs, b, NULL, 0) > GOSSIP_SUBHASH_MIN;
