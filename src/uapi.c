@@ -583,7 +583,7 @@ int uapi_handle_request(struct uapi_host *host, const char *req, size_t len, mti
 	} else {
 		return UAPI_CLOSE;
 	}
-	if (e) {
+	if (e && out->len > start) {
 		/* a failed get sends no partial data */
 		sodium_memzero(out->buf + start, out->len - start);
 		out->len = start;

@@ -186,13 +186,15 @@ int gossip_sub_refresh(struct mesh_gossip *g, unsigned b)
 		return r;
 	if (g->sub[b]->made && g->sub[b]->gen == gen)
 		return 0;
-	/* entries are in node id order, so each sub-bucket is one run */
+	/* entries are in node id order, so each sub-bucket is one run (no
+	 * entries: scr may be NULL, and every hash is zeros) */
 	for (unsigned sb = 0; sb < GOSSIP_SUBBUCKETS; sb++) {
 		size_t j = i;
 
 		while (j < g->nscr && gossip_sub_of(&g->scr[j]) == sb)
 			j++;
-		hash_entries(GOSSIP_SUB_DOMAIN, g->scr + i, j - i, g->sub[b]->h[sb]);
+		hash_entries(GOSSIP_SUB_DOMAIN, j > i ? &g->scr[i] : NULL, j - i,
+		    g->sub[b]->h[sb]);
 		i = j;
 	}
 	g->sub[b]->gen = gen;

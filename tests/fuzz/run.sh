@@ -22,6 +22,10 @@ cd "$bdir"
 	{ cat configure.out; exit 1; }
 make -j2 fuzzers >make.out 2>&1 || { tail -30 make.out; exit 1; }
 
+# A sanitizer report is a failure: UBSan alone would print and go on, and
+# the run would pass (two reports went unnoticed that way).
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
 rc=0
 for f in tests/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
