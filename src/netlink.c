@@ -61,36 +61,47 @@ static struct nlmsghdr *put_header(char *buf, uint16_t type, uint16_t flags)
 	return nlh;
 }
 
-/* The address length of family for an address or route on ifindex; 0 when
- * an argument is invalid (no interface, no address, another family, a
- * prefix longer than the address). */
-static size_t prefix_len(int ifindex, int family, const void *addr,
-    uint8_t prefixlen)
-{
-	size_t alen;
+/* An address or route request's subject: addr/prefixlen of family on the
+ * interface ifindex. */
+struct prefix_msg {
+	int ifindex;
+	int family;
+	const void *addr;
+	uint8_t prefixlen;
+	size_t alen;		/* set by put_prefix_msg: 4 or 16 */
+};
 
-	if (ifindex <= 0 || !addr)
-		return 0;
-	if (family == AF_INET)
-		alen = 4;
-	else if (family == AF_INET6)
-		alen = 16;
+/* Starts a request for m in buf (put_header) with a family header of
+ * hdr_len bytes after it, zeroed and returned; NULL when an argument is
+ * invalid (no interface, no address, another family, a prefix longer than
+ * the address). */
+static void *put_prefix_msg(char *buf, uint16_t type, uint16_t flags, size_t hdr_len,
+			    struct prefix_msg *m, struct nlmsghdr **nlh)
+{
+	if (m->ifindex <= 0 || !m->addr)
+		return NULL;
+	if (m->family == AF_INET)
+		m->alen = 4;
+	else if (m->family == AF_INET6)
+		m->alen = 16;
 	else
-		return 0;
-	return prefixlen <= alen * 8 ? alen : 0;
+		return NULL;
+	if (m->prefixlen > m->alen * 8)
+		return NULL;
+	*nlh = put_header(buf, type, flags);
+	return mnl_nlmsg_put_extra_header(*nlh, hdr_len);
 }
 
 int netlink_addr_add(int ifindex, int family, const void *addr, uint8_t prefixlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct prefix_msg m = { ifindex, family, addr, prefixlen, 0 };
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
-	size_t alen;
 
-	if ((alen = prefix_len(ifindex, family, addr, prefixlen)) == 0)
+	ifa = put_prefix_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof *ifa, &m, &nlh);
+	if (!ifa)
 		return MESHD_E_INVAL;
-	nlh = put_header(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
 	ifa->ifa_family = (uint8_t)family;
 	ifa->ifa_prefixlen = prefixlen;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
@@ -98,8 +109,8 @@ int netlink_addr_add(int ifindex, int family, const void *addr, uint8_t prefixle
 	/* NODAD: nobody else is on a TUN, and DAD would hold the address
 	 * "tentative" for a second or more, failing early binds and sends. */
 	ifa->ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
-	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
-	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
+	mnl_attr_put(nlh, IFA_LOCAL, m.alen, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, m.alen, addr);
 	if (family == AF_INET6)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
 	return talk(nlh);
@@ -126,21 +137,19 @@ static int route(uint16_t type, uint16_t flags, int ifindex, int family, const v
 		 uint8_t prefixlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct prefix_msg m = { ifindex, family, addr, prefixlen, 0 };
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	size_t alen;
 
-	if ((alen = prefix_len(ifindex, family, addr, prefixlen)) == 0)
+	if (!(rtm = put_prefix_msg(buf, type, flags, sizeof *rtm, &m, &nlh)))
 		return MESHD_E_INVAL;
-	nlh = put_header(buf, type, flags);
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
 	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = prefixlen;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = NETLINK_RTPROT_MESHD;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, alen, addr);
+	mnl_attr_put(nlh, RTA_DST, m.alen, addr);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return talk(nlh);
 }
