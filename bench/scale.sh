@@ -38,6 +38,7 @@
 #   MESHD=$PWD/build/meshd bash bench/scale.sh [N]
 # Environment: SCALE_LOG_LEVEL (default info: daemon logs in $WORK/nK.err),
 # SCALE_CONV_MAX_S, SCALE_IDLE_S, SCALE_PING_PAIRS, SCALE_STATIC_NEIGH (default 1, see above),
+# SCALE_MAPS=1 (log the first member's RSS by mapping: libraries, heap, anonymous),
 # SCALE_SAVE_DIR=DIR (copy the logs and last
 # statuses there at the end), KEEP_WORK=1 (keep the work dir on failure).
 # The machine-readable summary is the RESULT line at the end.
@@ -379,6 +380,14 @@ for n in "$@"; do
 	# the daemon's own memory: RSS less the (shared) library pages
 	ANON+=("$(awk '$1 == "Anonymous:" { print $2 }' "/proc/${NODE_PID[$n]}/smaps_rollup")")
 done
+if [ "${SCALE_MAPS:-0}" = 1 ]; then
+	# where the first member's RSS lies, by mapping (kB; [anon]: no file)
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { name = NF >= 6 ? $6 : "[anon]"; sub(/.*\//, "", name) }
+	     $1 == "Rss:" { rss[name] += $2 }
+	     END { for (n in rss) if (rss[n] > 0) printf "%d %s\n", rss[n], n }' \
+		"/proc/${NODE_PID[$1]}/smaps" | sort -rn | head -12 |
+		while read -r kb name; do info "RSS by mapping ($1): $kb kB $name"; done
+fi
 read -r IMIN IMED IMAX <<<"$(py stats - "${INS[@]}")"
 read -r OMIN OMED OMAX <<<"$(py stats - "${OUTS[@]}")"
 read -r CMIN CMED CMAX <<<"$(py stats - "${CPUS[@]}")"

@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "wg/crypto.h"
@@ -338,6 +342,65 @@ START_TEST(test_aead_ctx_matches_sodium_random)
 }
 END_TEST
 
+/* A system OpenSSL configuration that would take ChaCha20-Poly1305 away
+ * (default properties "fips=yes": the default provider has no FIPS
+ * algorithms, as on a host in FIPS mode) does not reach the data plane:
+ * crypto.c sets libcrypto up without reading it. Each side runs in its own
+ * child, so that OPENSSL_CONF and libcrypto's one-time set-up are its own
+ * whatever check's fork mode; the control child shows that the file does
+ * take the cipher away from a program that loads it. */
+static const char hostile_cnf[] = "openssl_conf = openssl_init\n"
+				  "[openssl_init]\nalg_section = algs\n"
+				  "[algs]\ndefault_properties = fips=yes\n";
+
+static int child_status(const char *conf, bool load_config)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct wg_aead_ctx c;
+		uint8_t key[32] = { 1 }, nonce[12] = { 0 }, buf[64] = { 0 }, tag[16];
+		bool ok;
+
+		memset(&c, 0, sizeof c);
+		setenv("OPENSSL_CONF", conf, 1);
+		if (load_config) {
+			EVP_CIPHER *f;
+
+			OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+			f = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+			_exit(f == NULL ? 3 : 4);
+		}
+		ok = wg_aead_ctx_init(&c, key, true) == 0 &&
+		     wg_aead_ctx_seal(&c, buf, sizeof buf, NULL, 0, nonce, tag);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_aead_ctx_ignores_openssl_conf)
+{
+	char path[] = "/tmp/check_aead_cnf.XXXXXX";
+	int fd = mkstemp(path), loaded, ours;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, hostile_cnf, sizeof hostile_cnf - 1),
+			 (ssize_t)(sizeof hostile_cnf - 1));
+	close(fd);
+	loaded = child_status(path, true);
+	ours = child_status(path, false);
+	unlink(path);
+	/* 3: the configuration hides the cipher from a program that loads it */
+	ck_assert_int_eq(loaded, 3);
+	/* 0: the data plane seals all the same */
+	ck_assert_int_eq(ours, 0);
+}
+END_TEST
+
 Suite *suite_aead(void);
 
 Suite *suite_aead(void)
@@ -352,6 +415,7 @@ Suite *suite_aead(void)
 	tcase_add_test(tc, test_aead_ctx_clear_is_idempotent);
 	tcase_add_test(tc, test_aead_ctx_shared_interleaved);
 	tcase_add_test(tc, test_aead_ctx_matches_sodium_random);
+	tcase_add_test(tc, test_aead_ctx_ignores_openssl_conf);
 	suite_add_tcase(s, tc);
 	return s;
 }

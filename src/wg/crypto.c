@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -87,13 +88,27 @@ static _Thread_local struct {
 } aead_tl;
 static atomic_uint_fast64_t aead_next_id = 1;
 
+/* libcrypto's set-up, without the system's OpenSSL configuration: the data
+ * plane's cipher is fixed by the WireGuard protocol, so a site-wide
+ * openssl.cnf (a FIPS-only provider list, say, which has no ChaCha20) must
+ * not be able to take it away, and not reading and applying the file keeps
+ * about 0.6 MB of libcrypto out of RSS (bench/rss_floor.sh). Nor does
+ * meshd look ciphers or digests up by name. The first call in the process
+ * decides, and this file is libcrypto's only user in meshd. Thread-safe and
+ * idempotent. */
+static bool crypto_lib_init(void)
+{
+	return OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+				   OPENSSL_INIT_NO_ADD_ALL_DIGESTS, NULL) == 1;
+}
+
 static EVP_CIPHER_CTX *shared_ctx(bool encrypt)
 {
 	EVP_CIPHER_CTX *evp = aead_tl.evp[encrypt];
 
 	if (evp)
 		return evp;
-	if (!(evp = EVP_CIPHER_CTX_new()))
+	if (!crypto_lib_init() || !(evp = EVP_CIPHER_CTX_new()))
 		return NULL;
 	/* The length checks pin the cipher we got. */
 	if (EVP_CipherInit_ex(evp, EVP_chacha20_poly1305(), NULL, NULL, NULL, encrypt ? 1 : 0) != 1 ||
