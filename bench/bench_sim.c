@@ -33,6 +33,7 @@
  * (on a shared machine the wall time says mostly how loaded it was). A failed
  * run prints its seed.
  */
+#include <errno.h>
 #include <inttypes.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -316,6 +317,30 @@ static void run(unsigned n, bool churn, uint64_t seed, struct row *row)
 #endif
 }
 
+static void usage(void)
+{
+	fputs("usage: bench_sim [-v] [-c|-k] [-b] [-m PERMILLE] [-s SEED] [N ...]\n"
+	      "  N: nodes per run, 2 to 100000 (default: 100 and 1000), at most 16 runs\n", stderr);
+	exit(2);
+}
+
+/* argv value s as a number in [lo, hi], or the usage and exit 2. */
+static unsigned long long num_arg(const char *what, const char *s, unsigned long long lo,
+				  unsigned long long hi)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+		fprintf(stderr, "bench_sim: %s '%s': want a number from %llu to %llu\n", what, s,
+			lo, hi);
+		usage();
+	}
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	static const unsigned defaults[] = { 100, 1000 };
@@ -326,7 +351,7 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
-			seed = strtoull(argv[++i], NULL, 10);
+			seed = num_arg("-s", argv[++i], 0, UINT64_MAX);
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose = true;
 		else if (strcmp(argv[i], "-c") == 0)
@@ -336,9 +361,18 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "-b") == 0)
 			bootstrap_only = true;
 		else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
-			old_permille = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (nsizes < 16)
-			sizes[nsizes++] = (unsigned)strtoul(argv[i], NULL, 10);
+			old_permille = (unsigned)num_arg("-m", argv[++i], 0, 1000);
+		else if (argv[i][0] == '-') {
+			fprintf(stderr, "bench_sim: unknown option '%s'\n", argv[i]);
+			usage();
+		} else if (nsizes < 16)
+			sizes[nsizes++] = (unsigned)num_arg("N", argv[i], 2, 100000);
+		else
+			usage();
+	}
+	if (churn_only && clean_only) {
+		fputs("bench_sim: -c and -k exclude each other\n", stderr);
+		usage();
 	}
 	if (nsizes == 0)
 		for (; nsizes < 2; nsizes++)
