@@ -56,7 +56,7 @@ util/addr.c sys arpa/inet.h net/if.h
 util/log.c  sys time.h
 
 wg    proj  util/*
-wg    sys   $LIBC sodium.h blake2.h openssl/evp.h
+wg    sys   $LIBC sodium.h blake2.h openssl/crypto.h openssl/evp.h
 wg    never $NEVER
 wg/allowedips.c sys netinet/in.h
 wg/crypto.c sys stdatomic.h
