@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "cli_opts.h"
 #include "cmd_mesh.h"
+#include "daemonize.h"
 #include "ipv6.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
@@ -716,6 +717,9 @@ int cmd_join(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
+	/* before the invite is spent: a daemon that could not start */
+	if (daemonize_log_level_check() != 0)
+		return 1;
 	if (!name) {
 		cli_default_name(defname);
 		name = defname;

@@ -13,6 +13,7 @@
 #include "cli_opts.h"
 #include "cmd_mesh.h"
 #include "ctl.h"
+#include "daemonize.h"
 #include "metrics.h"
 #include "mesh/tcpframe.h"
 #include "store/store.h"
@@ -44,7 +45,8 @@ static const char usage_up[] =
 	CLI_TCP_PORT_HELP
 	CLI_HELP_HELP
 	"\n"
-	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
+	"Environment: LOG_LEVEL=error|info|verbose|debug|silent (another value is\n"
+	"refused).\n";
 
 /* The advertised prefixes must stay outside the overlay prefixes of the
  * mesh in dir (the daemon checks again; this says it before forking). */
@@ -208,5 +210,7 @@ int cmd_up(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
+	if (daemonize_log_level_check() != 0)
+		return 1;
 	return start_node(meshd_state_dir(dir), &o, metrics, tcp_port);
 }

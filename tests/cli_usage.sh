@@ -536,7 +536,32 @@ run 1 "routes approve, not running" -- "$MESHD" routes approve alpha 10.1.0.0/24
 err_has "^meshd: not running" "routes approve, not running"
 one_line "routes approve, not running"
 
-echo "[10] every option a command takes is in the docs and the completion"
+echo "[10] LOG_LEVEL: up and join refuse an unknown value, wg warns"
+# Each case would fail before creating anything with a good LOG_LEVEL too
+# (no node, a bad token, a bad interface name): nothing here can start a
+# daemon, whatever the build does with LOG_LEVEL.
+levels="error, info, verbose, debug or silent"
+run 1 "up, LOG_LEVEL=bogus" -- env LOG_LEVEL=bogus "$MESHD" up -d "$T/none"
+err_has "^meshd: invalid LOG_LEVEL 'bogus': use $levels" "up, LOG_LEVEL=bogus"
+one_line "up, LOG_LEVEL=bogus"
+run 1 "join, LOG_LEVEL=bogus" -- env LOG_LEVEL=bogus "$MESHD" join hello-world -d "$J"
+err_has "^meshd: invalid LOG_LEVEL 'bogus': use $levels" "join, LOG_LEVEL=bogus"
+one_line "join, LOG_LEVEL=bogus"
+[ -e "$T/j" ] && bad "join with LOG_LEVEL=bogus created $T/j"
+for l in error info verbose debug silent ""; do
+	run 1 "up, LOG_LEVEL='$l'" -- env LOG_LEVEL="$l" "$MESHD" up -d "$T/none"
+	err_has "no node in" "up, LOG_LEVEL='$l' is accepted"
+done
+# wg keeps wireguard-go's contract (an unknown value is no error): a
+# warning, then the same failure as without LOG_LEVEL
+run 1 "wg, LOG_LEVEL=bogus" -- env LOG_LEVEL=bogus "$MESHD" wg bad/name
+err_has "^meshd: warning: unknown LOG_LEVEL 'bogus' \\(use $levels\\)" "wg, LOG_LEVEL=bogus"
+err_has "invalid interface name 'bad/name'" "wg, LOG_LEVEL=bogus: the real error"
+if [ "$(wc -l <"$ERR")" -eq 2 ]; then ok; else bad "wg, LOG_LEVEL=bogus: not two lines"; fi
+run 1 "wg, LOG_LEVEL=info" -- env LOG_LEVEL=info "$MESHD" wg bad/name
+one_line "wg, LOG_LEVEL=info"
+
+echo "[11] every option a command takes is in the docs and the completion"
 # The long options of `meshd CMD --help` must appear in: that command's
 # entry of `meshd --help` (unless it ends in "[...]"), its SYNOPSIS lines
 # and its .SS headers in man/meshd.8, and its list in the bash completion.
