@@ -133,7 +133,7 @@ static void print_summary(struct store *st, const char *dir)
 static int do_init(const char *dir, const struct init_args *a)
 {
 	char mesh_name[MESH_NAME_MAX + 1], err[256] = "";
-	bool dir_created, db_created;
+	struct cli_created made;
 	struct store *st;
 	int r;
 
@@ -143,7 +143,7 @@ static int do_init(const char *dir, const struct init_args *a)
 	if (r > 0)
 		return cli_fail("%s already holds a node (mesh '%s'); remove it or use another "
 				"-d", dir, mesh_name);
-	if (cli_create_store(dir, &st, &dir_created, &db_created) != 0)
+	if (cli_create_store(dir, &st, &made) != 0)
 		return 1;
 	r = mesh_node_init_store(st, a->name, a->mesh, a->has_prefix ? &a->prefix : NULL,
 				 a->port, MESHD_DEFAULT_IFNAME, (uint64_t)time(NULL), err,
@@ -155,7 +155,7 @@ static int do_init(const char *dir, const struct init_args *a)
 		r = MESHD_E_SYS;	/* printed */
 	if (r != 0) {
 		store_close(st);
-		cli_undo_create(dir, dir_created, db_created);
+		cli_undo_create(dir, &made);
 		if (r == MESHD_E_EXIST)
 			return cli_fail("%s already holds a node; remove it or use another -d",
 					dir);

@@ -208,6 +208,18 @@ run 0 "init into an empty 0755 dir" -- "$MESHD" init -d "$T/empty" --name emp
 mode=$(stat -c %a "$T/empty")
 if [ "$mode" = 700 ]; then ok; else bad "empty dir mode $mode, want 700"; fi
 
+# a failed init removes the directories it made, and only those: here
+# the last component is too long (NAME_MAX), after its parents were made
+long=$(printf 'x%.0s' $(seq 1 300))
+run 1 "init, name too long after new parents" -- "$MESHD" init -d "$T/mk/a/b/$long"
+err_has "cannot create $T/mk/a/b/x+: File name too long" "init, name too long"
+one_line "init, name too long"
+[ -e "$T/mk" ] && bad "a failed init left $(cd "$T" && find mk | tr '\n' ' ')"
+mkdir -m 700 "$T/keep"
+run 1 "init, name too long under an existing dir" -- "$MESHD" init -d "$T/keep/a/$long"
+[ -e "$T/keep/a" ] && bad "a failed init left $T/keep/a"
+[ -d "$T/keep" ] || bad "a failed init removed $T/keep, which it did not make"
+
 # a state directory whose meshd.db is not a database: said so, and kept
 mkdir -m 700 "$T/junk" && echo "not a database" >"$T/junk/meshd.db"
 for c in "init --name x" "invite" "revoke ghost" "status"; do
