@@ -27,17 +27,28 @@ int cli_db_path(const char *dir, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+const char *cli_store_strerror(int r)
+{
+	switch (r) {
+	case MESHD_E_SYS:
+		return strerror(errno);
+	case MESHD_E_PROTO:
+		return "not a meshd database, or a damaged one";
+	case MESHD_E_RANGE:
+		return "written by a newer meshd; upgrade meshd";
+	case MESHD_E_AGAIN:
+		return "locked by another process";
+	}
+	return meshd_strerror(r);
+}
+
 static int store_fail(const char *what, const char *path, int r)
 {
-	if (r == MESHD_E_SYS)
-		return cli_fail("%s %s: %s", what, path, strerror(errno));
 	if (r == MESHD_E_RANGE)
-		return cli_fail("%s was written by a newer meshd", path);
+		return cli_fail("%s was %s", path, cli_store_strerror(r));
 	if (r == MESHD_E_AGAIN)
-		return cli_fail("%s is locked by another process", path);
-	if (r == MESHD_E_PROTO)
-		return cli_fail("%s %s: not a meshd database, or a damaged one", what, path);
-	return cli_fail("%s %s: %s", what, path, meshd_strerror(r));
+		return cli_fail("%s is %s", path, cli_store_strerror(r));
+	return cli_fail("%s %s: %s", what, path, cli_store_strerror(r));
 }
 
 int cli_open_existing(const char *dir, struct store **st)
@@ -306,12 +317,14 @@ void cli_warn_metrics_exposed(const char *addr)
 int cli_store_tcp_port(struct store *st, const char *dir, int port)
 {
 	char v[16];
+	int r;
 
 	if (port < 0)
 		return 0;
 	snprintf(v, sizeof v, "%d", port);
-	if (store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL) != 0)
-		return cli_fail("cannot store --tcp-port in %s", dir);
+	r = store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL);
+	if (r != 0)
+		return cli_fail("cannot store --tcp-port in %s: %s", dir, cli_store_strerror(r));
 	return 0;
 }
 

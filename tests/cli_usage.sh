@@ -221,13 +221,37 @@ run 1 "init, name too long under an existing dir" -- "$MESHD" init -d "$T/keep/a
 [ -d "$T/keep" ] || bad "a failed init removed $T/keep, which it did not make"
 
 # a state directory whose meshd.db is not a database: said so, and kept
+# (one line each: the store logs nothing of what it returns). `up` with
+# --tcp-port stops in the command, before a daemon could be started.
 mkdir -m 700 "$T/junk" && echo "not a database" >"$T/junk/meshd.db"
-for c in "init --name x" "invite" "revoke ghost" "status"; do
+# a meshd.db that cannot be opened at all: a directory
+mkdir -m 700 "$T/dirdb" && mkdir "$T/dirdb/meshd.db"
+for c in "init --name x" "invite" "revoke ghost" "status" "up --tcp-port 5" \
+    "set --tcp-port 5"; do
 	set -- $c
 	run 1 "$c, junk db" -- "$MESHD" "$@" -d "$T/junk"
 	err_has "not a meshd database, or a damaged one" "$c, junk db"
+	one_line "$c, junk db"
+	run 1 "$c, db is a directory" -- "$MESHD" "$@" -d "$T/dirdb"
+	err_has ": Is a directory$" "$c, db is a directory"
+	one_line "$c, db is a directory"
 done
 if [ "$(cat "$T/junk/meshd.db")" = "not a database" ]; then ok; else bad "junk db changed"; fi
+# a database from a newer meshd (schema version above ours)
+if python3 -c 'import sqlite3' 2>/dev/null; then
+	run 0 "init for the newer-schema case" -- "$MESHD" init -d "$T/newer" --name nw
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' \
+	    "$T/newer/meshd.db"
+	for c in "invite" "status" "up --tcp-port 5"; do
+		set -- $c
+		run 1 "$c, newer db" -- "$MESHD" "$@" -d "$T/newer"
+		err_has "written by a newer meshd; upgrade meshd" "$c, newer db"
+		one_line "$c, newer db"
+	done
+else
+	echo "  (python3 sqlite3 missing: newer-schema case skipped)"
+fi
 
 echo "[5] invite"
 run 0 "invite" -- env MESHD_INVITE_ENDPOINTS=192.0.2.1:51820 \
