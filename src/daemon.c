@@ -414,17 +414,27 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 	d->prefix4 = self.prefix4;
 	d->prefix6 = self.prefix6;
 	snprintf(d->domain, sizeof d->domain, "%s", self.mesh_name);
-	if (d->opts.advertise) {
-		nerr[0] = '\0';
-		r = meshd_set_advertised(d, d->opts.advertise, NULL, nerr, sizeof nerr);
-		if (r) {
-			snprintf(err, errlen, "%s", nerr);
-			return r;
-		}
-	} else {
+	if (!d->opts.advertise)
 		meshd_check_forwarding(self.adv, self.nadv, NULL);
-	}
 	return 0;
+}
+
+/* --advertise-routes: signed and stored as our routes record, so it is the
+ * last step of the start, once nothing else can fail it. A start that
+ * fails earlier leaves the stored routes as they were: a signed record can
+ * only be replaced by a newer one, so there would be no putting the old
+ * one back afterwards (as `up` does for its settings). */
+static int apply_advertised(struct meshd *d, char *err, size_t errlen)
+{
+	char nerr[256] = "";
+	int r;
+
+	if (!d->opts.advertise)
+		return 0;
+	r = meshd_set_advertised(d, d->opts.advertise, NULL, nerr, sizeof nerr);
+	if (r)
+		snprintf(err, errlen, "%s", nerr[0] ? nerr : meshd_strerror(r));
+	return r;
 }
 
 /* ---- the loop: ours; the wg device, the node's timers, the control and
@@ -512,6 +522,8 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	if (!r)
 		r = ctl_server_start(&d->ctl, &d->loop, d->dir, meshd_ctl_handle,
 				     meshd_ctl_stop, d, err, errlen);
+	if (!r)	/* last: see apply_advertised() */
+		r = apply_advertised(d, err, errlen);
 	if (r) {
 		wgdev_shutdown(&d->dev, "start-up failed");
 		loop_run(d);
