@@ -103,6 +103,13 @@ int cli_print_body(char *body);
 /* dir/MESHD_DB_NAME into buf; -1 when it does not fit. */
 int cli_db_path(const char *dir, char *buf, size_t len);
 
+/* The reason for a store error r, in words for a user: errno's text for
+ * MESHD_E_SYS (so call it before anything else changes errno), "not a
+ * meshd database, or a damaged one", "written by a newer meshd; upgrade
+ * meshd", "locked by another process", else meshd_strerror(r). The store
+ * logs none of the errors it returns: the caller's line is the only one. */
+const char *cli_store_strerror(int r);
+
 /* Opens an existing store; a missing one is "no node here". Returns 0 or 1
  * (message printed). */
 int cli_open_existing(const char *dir, struct store **st);
@@ -111,19 +118,27 @@ int cli_open_existing(const char *dir, struct store **st);
  * not, -1 on error (message printed). Never creates anything. */
 int cli_holds_node(const char *dir, char mesh_name[MESH_NAME_MAX + 1]);
 
-/* Creates dir (mode 0700, if needed) and opens a new store in it; tells
- * what it created, for cli_undo_create. Returns 0 or 1 (message printed,
- * nothing left behind). */
-int cli_create_store(const char *dir, struct store **st, bool *dir_created,
-		     bool *db_created);
+/* What cli_create_store made, for cli_undo_create: the directories
+ * dir[0..top) down to dir[0..last) (0: none; `init -d /a/b/c` with only /a
+ * existing makes /a/b and /a/b/c), and the database file. */
+struct cli_created {
+	size_t top, last;
+	bool db;
+};
+
+/* Creates dir (mode 0700, and its missing parents, if needed) and opens a
+ * new store in it; tells what it created in *c. Returns 0 or 1 (message
+ * printed, nothing left behind). */
+int cli_create_store(const char *dir, struct store **st, struct cli_created *c);
 
 /* Whether cli_create_store(dir) would get past the directory (make_dir's
  * checks, and write permission), creating and changing nothing: for a
  * join, before the inviter spends the invite. 0, or 1 (printed). */
 int cli_check_store_dir(const char *dir);
 
-/* Removes a store this command created, and the directory if it is new. */
-void cli_undo_create(const char *dir, bool dir_created, bool db_created);
+/* Removes a store this command created, and the directories it made
+ * (deepest first, each only while empty). */
+void cli_undo_create(const char *dir, const struct cli_created *c);
 
 /* --tcp-port N (init, join, up, set): a cli_parse_fn into an int (callers
  * start it at -1: not given). 0..65535; 0 turns the TCP entry off. */

@@ -27,17 +27,28 @@ int cli_db_path(const char *dir, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+const char *cli_store_strerror(int r)
+{
+	switch (r) {
+	case MESHD_E_SYS:
+		return strerror(errno);
+	case MESHD_E_PROTO:
+		return "not a meshd database, or a damaged one";
+	case MESHD_E_RANGE:
+		return "written by a newer meshd; upgrade meshd";
+	case MESHD_E_AGAIN:
+		return "locked by another process";
+	}
+	return meshd_strerror(r);
+}
+
 static int store_fail(const char *what, const char *path, int r)
 {
-	if (r == MESHD_E_SYS)
-		return cli_fail("%s %s: %s", what, path, strerror(errno));
 	if (r == MESHD_E_RANGE)
-		return cli_fail("%s was written by a newer meshd", path);
+		return cli_fail("%s was %s", path, cli_store_strerror(r));
 	if (r == MESHD_E_AGAIN)
-		return cli_fail("%s is locked by another process", path);
-	if (r == MESHD_E_PROTO)
-		return cli_fail("%s %s: not a meshd database, or a damaged one", what, path);
-	return cli_fail("%s %s: %s", what, path, meshd_strerror(r));
+		return cli_fail("%s is %s", path, cli_store_strerror(r));
+	return cli_fail("%s %s: %s", what, path, cli_store_strerror(r));
 }
 
 int cli_open_existing(const char *dir, struct store **st)
@@ -101,43 +112,91 @@ static bool dir_is_empty(const char *dir)
 	return empty;
 }
 
-/* mkdir -p dir, the last component mode 0700. *created tells whether dir
- * itself is new (so a failure later may remove it). An existing directory
- * others can read is tightened when empty, refused otherwise. */
-static int make_dir(const char *dir, bool *created)
+/* Removes the directories c says this command made (dir[0..c->last) up to
+ * dir[0..c->top)), deepest first, each only if empty: rmdir refuses a
+ * directory that holds anything, and then the ones above it stay too. */
+static void remove_made_dirs(const char *dir, const struct cli_created *c)
+{
+	char path[PATH_MAX];
+	size_t n = c->last;
+
+	if (c->top == 0 || n >= sizeof path)
+		return;
+	memcpy(path, dir, n);
+	while (n >= c->top) {
+		path[n] = '\0';
+		if (rmdir(path) != 0)
+			return;
+		while (n > 0 && path[n - 1] != '/')	/* the last component */
+			n--;
+		while (n > 1 && path[n - 1] == '/')	/* the slashes before it */
+			n--;
+		if (n == 0 || (n == 1 && path[0] == '/'))
+			return;
+	}
+}
+
+/* mkdir -p dir, the last component mode 0700. c->top and c->last tell
+ * which directories are new (so a failure, here or later, removes them
+ * again, and nothing that was there before). An existing directory others
+ * can read is tightened when empty, refused otherwise. */
+static int make_dir(const char *dir, struct cli_created *c)
 {
 	char path[PATH_MAX];
 	struct stat sb;
 	size_t i;
+	int ret;
 
-	*created = false;
+	c->top = c->last = 0;
 	snprintf(path, sizeof path, "%s", dir);
 	for (i = 1; path[i]; i++) {
-		if (path[i] != '/')
+		if (path[i] != '/' || path[i - 1] == '/')
 			continue;
 		path[i] = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST)
-			return cli_fail("cannot create %s: %s", path, strerror(errno));
+		if (mkdir(path, 0755) == 0) {
+			if (c->top == 0)
+				c->top = i;
+			c->last = i;
+		} else if (errno != EEXIST) {
+			ret = cli_fail("cannot create %s: %s", path, strerror(errno));
+			goto fail;
+		}
 		path[i] = '/';
 	}
 	if (mkdir(dir, 0700) == 0) {
-		*created = true;
+		if (c->top == 0)
+			c->top = strlen(dir);
+		c->last = strlen(dir);
 		return 0;
 	}
-	if (errno != EEXIST)
-		return cli_fail("cannot create %s: %s", dir, strerror(errno));
-	if (stat(dir, &sb) != 0)
-		return cli_fail("%s: %s", dir, strerror(errno));
-	if (!S_ISDIR(sb.st_mode))
-		return cli_fail("%s exists and is not a directory", dir);
+	if (errno != EEXIST) {
+		ret = cli_fail("cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (stat(dir, &sb) != 0) {
+		ret = cli_fail("%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		ret = cli_fail("%s exists and is not a directory", dir);
+		goto fail;
+	}
 	if (!(sb.st_mode & 077))
 		return 0;
-	if (!dir_is_empty(dir))
-		return cli_fail("%s is accessible by other users; use an empty or private "
-				"directory (chmod 700)", dir);
-	if (chmod(dir, 0700) != 0)
-		return cli_fail("cannot chmod %s: %s", dir, strerror(errno));
+	if (!dir_is_empty(dir)) {
+		ret = cli_fail("%s is accessible by other users; use an empty or private "
+			       "directory (chmod 700)", dir);
+		goto fail;
+	}
+	if (chmod(dir, 0700) != 0) {
+		ret = cli_fail("cannot chmod %s: %s", dir, strerror(errno));
+		goto fail;
+	}
 	return 0;
+fail:
+	remove_made_dirs(dir, c);
+	c->top = c->last = 0;
+	return ret;
 }
 
 /* The nearest existing ancestor of dir (dir not existing) must be a
@@ -191,36 +250,35 @@ int cli_check_store_dir(const char *dir)
 	return 0;
 }
 
-void cli_undo_create(const char *dir, bool dir_created, bool db_created)
+void cli_undo_create(const char *dir, const struct cli_created *c)
 {
 	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
 	char path[PATH_MAX + 16];
 
-	if (db_created)
+	if (c->db)
 		for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
 			snprintf(path, sizeof path, "%s/%s%s", dir, MESHD_DB_NAME, sfx[i]);
 			unlink(path);
 		}
-	if (dir_created)
-		rmdir(dir);
+	remove_made_dirs(dir, c);
 }
 
-int cli_create_store(const char *dir, struct store **st, bool *dir_created,
-		     bool *db_created)
+int cli_create_store(const char *dir, struct store **st, struct cli_created *c)
 {
 	char path[PATH_MAX];
 	int r;
 
-	*db_created = false;
+	c->db = false;
+	c->top = c->last = 0;
 	if (cli_db_path(dir, path, sizeof path) != 0)
 		return cli_fail("state directory path too long: %s", dir);
-	if (make_dir(dir, dir_created) != 0)
+	if (make_dir(dir, c) != 0)
 		return 1;
-	*db_created = access(path, F_OK) != 0;
+	c->db = access(path, F_OK) != 0;
 	r = store_open(path, st);
 	if (r != 0) {
 		store_fail("cannot create", path, r);
-		cli_undo_create(dir, *dir_created, *db_created);
+		cli_undo_create(dir, c);
 		return 1;
 	}
 	return 0;
@@ -259,12 +317,14 @@ void cli_warn_metrics_exposed(const char *addr)
 int cli_store_tcp_port(struct store *st, const char *dir, int port)
 {
 	char v[16];
+	int r;
 
 	if (port < 0)
 		return 0;
 	snprintf(v, sizeof v, "%d", port);
-	if (store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL) != 0)
-		return cli_fail("cannot store --tcp-port in %s", dir);
+	r = store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL);
+	if (r != 0)
+		return cli_fail("cannot store --tcp-port in %s: %s", dir, cli_store_strerror(r));
 	return 0;
 }
 

@@ -133,7 +133,7 @@ static void print_summary(struct store *st, const char *dir)
 static int do_init(const char *dir, const struct init_args *a)
 {
 	char mesh_name[MESH_NAME_MAX + 1], err[256] = "";
-	bool dir_created, db_created;
+	struct cli_created made;
 	struct store *st;
 	int r;
 
@@ -143,23 +143,28 @@ static int do_init(const char *dir, const struct init_args *a)
 	if (r > 0)
 		return cli_fail("%s already holds a node (mesh '%s'); remove it or use another "
 				"-d", dir, mesh_name);
-	if (cli_create_store(dir, &st, &dir_created, &db_created) != 0)
+	if (cli_create_store(dir, &st, &made) != 0)
 		return 1;
 	r = mesh_node_init_store(st, a->name, a->mesh, a->has_prefix ? &a->prefix : NULL,
 				 a->port, MESHD_DEFAULT_IFNAME, (uint64_t)time(NULL), err,
 				 sizeof err);
 	if (r == 0 && (r = mesh_node_set_cert_ttl(st, a->cert_ttl)) != 0)
 		snprintf(err, sizeof err, "storing the certificate lifetime: %s",
-			 meshd_strerror(r));
-	if (r == 0 && cli_store_tcp_port(st, dir, a->tcp_port) != 0)
-		r = MESHD_E_SYS;	/* printed */
+			 cli_store_strerror(r));
+	if (r == 0 && cli_store_tcp_port(st, dir, a->tcp_port) != 0) {
+		store_close(st);	/* said so already */
+		cli_undo_create(dir, &made);
+		return 1;
+	}
 	if (r != 0) {
+		if (!*err)	/* now: errno may change below */
+			snprintf(err, sizeof err, "%s", cli_store_strerror(r));
 		store_close(st);
-		cli_undo_create(dir, dir_created, db_created);
+		cli_undo_create(dir, &made);
 		if (r == MESHD_E_EXIST)
 			return cli_fail("%s already holds a node; remove it or use another -d",
 					dir);
-		return cli_fail("init failed: %s", *err ? err : meshd_strerror(r));
+		return cli_fail("init failed: %s", err);
 	}
 	print_summary(st, dir);
 	store_close(st);

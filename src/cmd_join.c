@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "cli_opts.h"
 #include "cmd_mesh.h"
+#include "daemonize.h"
 #include "ipv6.h"
 #include "mesh/join.h"
 #include "mesh/node.h"
@@ -541,26 +542,26 @@ static int join_exchange(struct mesh_join_joiner *j, const struct mesh_token *to
 static int join_persist(const char *dir, const struct mesh_join_result *res,
 			const uint8_t wg_sk[32], uint16_t port, int tcp_port, const char *ifname)
 {
-	bool dir_created, db_created;
+	struct cli_created made;
 	struct store *st;
 	int r;
 
-	if (cli_create_store(dir, &st, &dir_created, &db_created) != 0)
+	if (cli_create_store(dir, &st, &made) != 0)
 		return 1;
 	r = mesh_node_persist_join(st, res, wg_sk, port, ifname, (uint64_t)time(NULL));
 	if (r == 0 && cli_store_tcp_port(st, dir, tcp_port) != 0) {
 		store_close(st);
-		cli_undo_create(dir, dir_created, db_created);
+		cli_undo_create(dir, &made);
 		return 1;
 	}
 	store_close(st);
 	if (r != 0) {
-		cli_undo_create(dir, dir_created, db_created);
+		cli_undo_create(dir, &made);
 		if (r == MESHD_E_EXIST)
 			return cli_fail("%s already holds a node; remove it or use another -d",
 					dir);
 		return cli_fail("joined, but cannot store the node in %s: %s", dir,
-				meshd_strerror(r));
+				cli_store_strerror(r));
 	}
 	printf("joined mesh '%s' as '%s'\n", res->resp.mesh_name, res->cert.name);
 	fflush(stdout);
@@ -716,6 +717,9 @@ int cmd_join(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
+	/* before the invite is spent: a daemon that could not start */
+	if (daemonize_log_level_check() != 0)
+		return 1;
 	if (!name) {
 		cli_default_name(defname);
 		name = defname;

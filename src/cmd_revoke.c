@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,11 +29,12 @@ static const char usage_revoke[] =
 static int revoke_offline(const char *dir, const char *name)
 {
 	struct store *st;
-	int r;
+	int r, sys;
 
 	if (cli_open_existing(dir, &st) != 0)
 		return 1;
 	r = mesh_node_revoke_offline(st, name, (uint64_t)time(NULL));
+	sys = errno;	/* MESHD_E_SYS: the reason, which closing may change */
 	store_close(st);
 	switch (r) {
 	case 0:
@@ -48,7 +50,8 @@ static int revoke_offline(const char *dir, const char *name)
 	case MESHD_E_EXIST:
 		return cli_fail("'%s' is already revoked", name);
 	}
-	return cli_fail("cannot revoke '%s': %s", name, meshd_strerror(r));
+	errno = sys;
+	return cli_fail("cannot revoke '%s': %s", name, cli_store_strerror(r));
 }
 
 int cmd_revoke(int argc, char **argv)

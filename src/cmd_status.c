@@ -58,9 +58,7 @@ static int status_offline(const char *dir, bool json, const char *why)
 	if (r != 0) {
 		sbuf_free(&b);
 		return cli_fail("%s; cannot read the stored state: %s", why,
-				r == MESHD_E_SYS ? strerror(errno) :
-				r == MESHD_E_PROTO ? "not a meshd database, or a damaged one" :
-				meshd_strerror(r));
+				cli_store_strerror(r));
 	}
 	fputs(b.buf, stdout);
 	sbuf_free(&b);

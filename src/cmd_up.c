@@ -13,6 +13,7 @@
 #include "cli_opts.h"
 #include "cmd_mesh.h"
 #include "ctl.h"
+#include "daemonize.h"
 #include "metrics.h"
 #include "mesh/tcpframe.h"
 #include "store/store.h"
@@ -44,7 +45,8 @@ static const char usage_up[] =
 	CLI_TCP_PORT_HELP
 	CLI_HELP_HELP
 	"\n"
-	"Environment: LOG_LEVEL=error|info|verbose|debug|silent.\n";
+	"Environment: LOG_LEVEL=error|info|verbose|debug|silent (another value is\n"
+	"refused).\n";
 
 /* The advertised prefixes must stay outside the overlay prefixes of the
  * mesh in dir (the daemon checks again; this says it before forking). */
@@ -61,9 +63,10 @@ static int check_advert_overlay(const char *dir, const struct mesh_prefix *r, si
 		return 0;
 	if (cli_open_existing(dir, &st) != 0)
 		return 1;
-	if (store_mesh_get(st, &mesh) != 0) {
+	if ((ret = store_mesh_get(st, &mesh)) != 0) {
+		ret = cli_fail("cannot read the mesh from %s: %s", dir, cli_store_strerror(ret));
 		store_close(st);
-		return cli_fail("cannot read the mesh from %s", dir);
+		return ret;
 	}
 	ovs[0] = mesh.prefix4;
 	ovs[1] = mesh.prefix6;
@@ -104,10 +107,10 @@ static int store_metrics(const char *dir, const char *value)
 	if (cli_open_existing(dir, &st) != 0)
 		return 1;
 	r = store_setting_put(st, METRICS_SETTING, off ? NULL : canon);
-	store_close(st);
 	if (r)
-		return cli_fail("cannot store --metrics in %s", dir);
-	return 0;
+		r = cli_fail("cannot store --metrics in %s: %s", dir, cli_store_strerror(r));
+	store_close(st);
+	return r;
 }
 
 /* The stored settings that up's options replace before the daemon starts
@@ -119,31 +122,36 @@ struct saved_setting {
 	char value[128];
 };
 
-static void settings_save(const char *dir, struct saved_setting *s, size_t n)
+/* 0, or 1 when the store cannot be opened (said so: the caller stops, as
+ * every later step would fail on it again). */
+static int settings_save(const char *dir, struct saved_setting *s, size_t n)
 {
 	struct store *st;
 	int r;
 
 	if (cli_open_existing(dir, &st) != 0)
-		return;
+		return 1;
 	for (size_t i = 0; i < n; i++) {
 		r = store_setting_get(st, s[i].key, s[i].value, sizeof s[i].value);
 		s[i].present = r == 0;
 		s[i].saved = r == 0 || r == MESHD_E_NOENT;
 	}
 	store_close(st);
+	return 0;
 }
 
 static void settings_restore(const char *dir, const struct saved_setting *s, size_t n)
 {
 	struct store *st;
+	int r;
 
 	if (cli_open_existing(dir, &st) != 0)
 		return;
 	for (size_t i = 0; i < n; i++)
-		if (s[i].saved && store_setting_put(st, s[i].key,
-						    s[i].present ? s[i].value : NULL) != 0)
-			cli_fail("cannot put back the stored %s setting in %s", s[i].key, dir);
+		if (s[i].saved && (r = store_setting_put(st, s[i].key,
+							 s[i].present ? s[i].value : NULL)) != 0)
+			cli_fail("cannot put back the stored %s setting in %s: %s", s[i].key, dir,
+				 cli_store_strerror(r));
 	store_close(st);
 }
 
@@ -171,8 +179,8 @@ static int start_node(const char *dir, struct meshd_run_opts *o, const char *met
 		if (check_advert_overlay(dir, r, n))
 			return 1;
 	}
-	if (metrics || tcp_port >= 0)
-		settings_save(dir, saved, 2);
+	if ((metrics || tcp_port >= 0) && settings_save(dir, saved, 2) != 0)
+		return 1;
 	if (metrics && (rc = store_metrics(dir, metrics)) != 0)
 		return rc;
 	if (cli_store_tcp_port_in(dir, tcp_port) != 0) {
@@ -208,5 +216,7 @@ int cmd_up(int argc, char **argv)
 
 	if ((r = cli_parse(&cmd, argc, argv, &argi)) != CLI_GO)
 		return r;
+	if (daemonize_log_level_check() != 0)
+		return 1;
 	return start_node(meshd_state_dir(dir), &o, metrics, tcp_port);
 }

@@ -31,8 +31,9 @@ static void usage(FILE *f)
 		"  -f, --foreground  stay in the foreground (default: daemonize once ready)\n"
 		"  -h, --help        show this help\n"
 		"\n"
-		"Environment: LOG_LEVEL=error|info|verbose|debug|silent (default: warnings;\n"
-		"a daemon keeps stdout/stderr only when LOG_LEVEL is set).\n");
+		"Environment: LOG_LEVEL=error|info|verbose|debug|silent (default, and for\n"
+		"any other value after a warning: warnings; a daemon keeps stdout/stderr\n"
+		"only when LOG_LEVEL is set).\n");
 }
 
 /* The loop is ours; the device is a set of handles on it. */
@@ -131,13 +132,13 @@ int cmd_wg(int argc, char **argv)
 		fprintf(stderr, "meshd wg: missing interface name\n");
 		goto usage_err;
 	}
+	keep_logs = daemonize_log_level_from_env();
 	if (!tun_name_valid(ifname)) {
 		fprintf(stderr, "meshd: invalid interface name '%s': use 1-15 characters, "
 			"no '/', ':' or whitespace\n", ifname);
 		return 1;
 	}
 
-	keep_logs = daemonize_log_level_from_env();
 	log_set_tag(ifname);
 	signal(SIGPIPE, SIG_IGN);
 

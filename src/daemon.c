@@ -319,6 +319,23 @@ static void store_ifname(struct meshd *d)
 		log_warn("cannot store interface name '%s': %s", d->ifname, meshd_strerror(r));
 }
 
+/* "WHAT DB: reason" for a store error r, in the words the CLI uses (the
+ * store itself logs no error it returns). */
+static void store_reason(char *err, size_t errlen, const char *what, const char *db, int r)
+{
+	if (r == MESHD_E_SYS)
+		snprintf(err, errlen, "%s %.300s: %s", what, db, strerror(errno));
+	else if (r == MESHD_E_RANGE)
+		snprintf(err, errlen, "%.300s was written by a newer meshd; upgrade meshd", db);
+	else if (r == MESHD_E_AGAIN)
+		snprintf(err, errlen, "%.300s is locked by another process", db);
+	else if (r == MESHD_E_PROTO)
+		snprintf(err, errlen, "%s %.300s: not a meshd database, or a damaged one", what,
+			 db);
+	else
+		snprintf(err, errlen, "%s %.300s: %s", what, db, meshd_strerror(r));
+}
+
 /* Store and node row; picks the interface name. */
 static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, char *err,
 		      size_t errlen)
@@ -334,8 +351,7 @@ static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, c
 	}
 	r = store_open(db, &d->st);
 	if (r) {
-		snprintf(err, errlen, "cannot open %.300s: %s", db,
-			 r == MESHD_E_SYS ? strerror(errno) : meshd_strerror(r));
+		store_reason(err, errlen, "cannot open", db, r);
 		return r;
 	}
 	/* The loop never waits long on another process's lock (a CLI command):
@@ -346,7 +362,7 @@ static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, c
 		if (r == MESHD_E_NOENT)
 			not_initialised(d, err, errlen);
 		else
-			snprintf(err, errlen, "cannot read %.300s: %s", db, meshd_strerror(r));
+			store_reason(err, errlen, "cannot read", db, r);
 		return r;
 	}
 	if (ifname_opt)
@@ -398,17 +414,27 @@ static int open_node(struct meshd *d, char *err, size_t errlen)
 	d->prefix4 = self.prefix4;
 	d->prefix6 = self.prefix6;
 	snprintf(d->domain, sizeof d->domain, "%s", self.mesh_name);
-	if (d->opts.advertise) {
-		nerr[0] = '\0';
-		r = meshd_set_advertised(d, d->opts.advertise, NULL, nerr, sizeof nerr);
-		if (r) {
-			snprintf(err, errlen, "%s", nerr);
-			return r;
-		}
-	} else {
+	if (!d->opts.advertise)
 		meshd_check_forwarding(self.adv, self.nadv, NULL);
-	}
 	return 0;
+}
+
+/* --advertise-routes: signed and stored as our routes record, so it is the
+ * last step of the start, once nothing else can fail it. A start that
+ * fails earlier leaves the stored routes as they were: a signed record can
+ * only be replaced by a newer one, so there would be no putting the old
+ * one back afterwards (as `up` does for its settings). */
+static int apply_advertised(struct meshd *d, char *err, size_t errlen)
+{
+	char nerr[256] = "";
+	int r;
+
+	if (!d->opts.advertise)
+		return 0;
+	r = meshd_set_advertised(d, d->opts.advertise, NULL, nerr, sizeof nerr);
+	if (r)
+		snprintf(err, errlen, "%s", nerr[0] ? nerr : meshd_strerror(r));
+	return r;
 }
 
 /* ---- the loop: ours; the wg device, the node's timers, the control and
@@ -496,6 +522,8 @@ static int daemon_start(struct meshd *d, const char *ifname_opt, char *err, size
 	if (!r)
 		r = ctl_server_start(&d->ctl, &d->loop, d->dir, meshd_ctl_handle,
 				     meshd_ctl_stop, d, err, errlen);
+	if (!r)	/* last: see apply_advertised() */
+		r = apply_advertised(d, err, errlen);
 	if (r) {
 		wgdev_shutdown(&d->dev, "start-up failed");
 		loop_run(d);

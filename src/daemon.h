@@ -53,8 +53,10 @@ enum {
  * "meshd: REASON". */
 int meshd_daemon_run(const char *dir, const char *ifname, bool foreground);
 /* The same with options: advertise (NULL: keep what the store holds; else
- * "CIDR[,CIDR...]" or "none", applied with mesh_node_set_advertised() at
- * start, a bad list failing the start with its message); hosts_file (NULL:
+ * "CIDR[,CIDR...]" or "none", applied with mesh_node_set_advertised() as
+ * the last step of the start, so a start that fails otherwise leaves the
+ * stored routes as they were, and a bad list fails the start with its
+ * message); hosts_file (NULL:
  * none; else a file such as /etc/hosts in which the daemon keeps a managed
  * block "NAME.MESH" -> overlay addresses, rewritten atomically when members
  * change and removed at stop); hosts_short (also the bare "NAME" on each

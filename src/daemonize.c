@@ -13,24 +13,60 @@
 #include "daemonize.h"
 #include "util/log.h"
 
+/* LOG_LEVEL's values and what each sets; keep = a background daemon keeps
+ * its stdout/stderr for the logs. */
+static const struct {
+	const char *name;
+	enum log_level lvl;
+	bool keep;
+} log_levels[] = {
+	{ "error", LOG_LVL_ERROR, true },
+	{ "info", LOG_LVL_INFO, true },
+	{ "verbose", LOG_LVL_DEBUG, true },
+	{ "debug", LOG_LVL_DEBUG, true },
+	{ "silent", LOG_LVL_WARN, false },
+};
+
+/* The entry for lvl, or -1 for a value none names. */
+static int log_level_find(const char *lvl)
+{
+	for (size_t i = 0; i < sizeof log_levels / sizeof log_levels[0]; i++)
+		if (!strcmp(lvl, log_levels[i].name))
+			return (int)i;
+	return -1;
+}
+
+int daemonize_log_level_check(void)
+{
+	const char *lvl = getenv("LOG_LEVEL");
+
+	if (!lvl || !*lvl || log_level_find(lvl) >= 0)
+		return 0;
+	fprintf(stderr, "meshd: invalid LOG_LEVEL '%.40s': use " DAEMONIZE_LOG_LEVELS
+		" (or unset it)\n", lvl);
+	return 1;
+}
+
 bool daemonize_log_level_from_env(void)
 {
 	const char *lvl = getenv("LOG_LEVEL");
 	const char *stamp = getenv("LOG_TIME");
+	int i;
 
 	log_set_timestamps(stamp != NULL && strcmp(stamp, "1") == 0);
 	log_set_level(LOG_LVL_WARN);	/* quiet by default, as wireguard-go */
 	if (!lvl || !*lvl)
 		return false;
-	if (!strcmp(lvl, "verbose") || !strcmp(lvl, "debug"))
-		log_set_level(LOG_LVL_DEBUG);
-	else if (!strcmp(lvl, "info"))
-		log_set_level(LOG_LVL_INFO);
-	else if (!strcmp(lvl, "error"))
-		log_set_level(LOG_LVL_ERROR);
-	else if (!strcmp(lvl, "silent"))
-		return false;
-	return true;
+	i = log_level_find(lvl);
+	if (i < 0) {
+		/* wireguard-go runs on with its default here, and keeps the
+		 * streams (LOG_LEVEL is set and not "silent") */
+		fprintf(stderr, "meshd: warning: unknown LOG_LEVEL '%.40s' (use "
+			DAEMONIZE_LOG_LEVELS "); logging warnings and errors\n", lvl);
+		return true;
+	}
+	log_set_level(log_levels[i].lvl);
+	return log_levels[i].keep;
 }
 
 static void detach_stdio(bool keep_logs)

@@ -24,10 +24,20 @@ typedef int daemonize_run_fn(void *ctx);
 int daemonize(const char *label, daemonize_start_fn *start, daemonize_run_fn *run, void *ctx,
 	      bool keep_logs);
 
-/* The log level from $LOG_LEVEL (error|info|verbose|debug|silent; default and
- * unknown values: warnings). Returns true when a background daemon should
- * keep its stdout/stderr, which is whenever LOG_LEVEL names a level other
- * than silent (as wireguard-go). */
+/* The values LOG_LEVEL takes, for messages and help. */
+#define DAEMONIZE_LOG_LEVELS "error, info, verbose, debug or silent"
+
+/* 0 when $LOG_LEVEL is unset, empty or one of DAEMONIZE_LOG_LEVELS; else 1
+ * after "meshd: invalid LOG_LEVEL '...': use ..." on stderr. The mesh
+ * commands that start a daemon (up, join) call it before they change
+ * anything; `meshd wg` does not (it warns instead, as below). */
+int daemonize_log_level_check(void);
+
+/* The log level from $LOG_LEVEL (error|info|verbose|debug|silent; default:
+ * warnings). An unknown value gets a one-line warning on stderr and the
+ * default, as wireguard-go runs on with its default. Returns true when a
+ * background daemon should keep its stdout/stderr, which is whenever
+ * LOG_LEVEL is set to anything but silent (as wireguard-go). */
 bool daemonize_log_level_from_env(void);
 
 #endif

@@ -208,14 +208,50 @@ run 0 "init into an empty 0755 dir" -- "$MESHD" init -d "$T/empty" --name emp
 mode=$(stat -c %a "$T/empty")
 if [ "$mode" = 700 ]; then ok; else bad "empty dir mode $mode, want 700"; fi
 
+# a failed init removes the directories it made, and only those: here
+# the last component is too long (NAME_MAX), after its parents were made
+long=$(printf 'x%.0s' $(seq 1 300))
+run 1 "init, name too long after new parents" -- "$MESHD" init -d "$T/mk/a/b/$long"
+err_has "cannot create $T/mk/a/b/x+: File name too long" "init, name too long"
+one_line "init, name too long"
+[ -e "$T/mk" ] && bad "a failed init left $(cd "$T" && find mk | tr '\n' ' ')"
+mkdir -m 700 "$T/keep"
+run 1 "init, name too long under an existing dir" -- "$MESHD" init -d "$T/keep/a/$long"
+[ -e "$T/keep/a" ] && bad "a failed init left $T/keep/a"
+[ -d "$T/keep" ] || bad "a failed init removed $T/keep, which it did not make"
+
 # a state directory whose meshd.db is not a database: said so, and kept
+# (one line each: the store logs nothing of what it returns). `up` with
+# --tcp-port stops in the command, before a daemon could be started.
 mkdir -m 700 "$T/junk" && echo "not a database" >"$T/junk/meshd.db"
-for c in "init --name x" "invite" "revoke ghost" "status"; do
+# a meshd.db that cannot be opened at all: a directory
+mkdir -m 700 "$T/dirdb" && mkdir "$T/dirdb/meshd.db"
+for c in "init --name x" "invite" "revoke ghost" "status" "up --tcp-port 5" \
+    "set --tcp-port 5"; do
 	set -- $c
 	run 1 "$c, junk db" -- "$MESHD" "$@" -d "$T/junk"
 	err_has "not a meshd database, or a damaged one" "$c, junk db"
+	one_line "$c, junk db"
+	run 1 "$c, db is a directory" -- "$MESHD" "$@" -d "$T/dirdb"
+	err_has ": Is a directory$" "$c, db is a directory"
+	one_line "$c, db is a directory"
 done
 if [ "$(cat "$T/junk/meshd.db")" = "not a database" ]; then ok; else bad "junk db changed"; fi
+# a database from a newer meshd (schema version above ours)
+if python3 -c 'import sqlite3' 2>/dev/null; then
+	run 0 "init for the newer-schema case" -- "$MESHD" init -d "$T/newer" --name nw
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' \
+	    "$T/newer/meshd.db"
+	for c in "invite" "status" "up --tcp-port 5"; do
+		set -- $c
+		run 1 "$c, newer db" -- "$MESHD" "$@" -d "$T/newer"
+		err_has "written by a newer meshd; upgrade meshd" "$c, newer db"
+		one_line "$c, newer db"
+	done
+else
+	echo "  (python3 sqlite3 missing: newer-schema case skipped)"
+fi
 
 echo "[5] invite"
 run 0 "invite" -- env MESHD_INVITE_ENDPOINTS=192.0.2.1:51820 \
@@ -536,7 +572,32 @@ run 1 "routes approve, not running" -- "$MESHD" routes approve alpha 10.1.0.0/24
 err_has "^meshd: not running" "routes approve, not running"
 one_line "routes approve, not running"
 
-echo "[10] every option a command takes is in the docs and the completion"
+echo "[10] LOG_LEVEL: up and join refuse an unknown value, wg warns"
+# Each case would fail before creating anything with a good LOG_LEVEL too
+# (no node, a bad token, a bad interface name): nothing here can start a
+# daemon, whatever the build does with LOG_LEVEL.
+levels="error, info, verbose, debug or silent"
+run 1 "up, LOG_LEVEL=bogus" -- env LOG_LEVEL=bogus "$MESHD" up -d "$T/none"
+err_has "^meshd: invalid LOG_LEVEL 'bogus': use $levels" "up, LOG_LEVEL=bogus"
+one_line "up, LOG_LEVEL=bogus"
+run 1 "join, LOG_LEVEL=bogus" -- env LOG_LEVEL=bogus "$MESHD" join hello-world -d "$J"
+err_has "^meshd: invalid LOG_LEVEL 'bogus': use $levels" "join, LOG_LEVEL=bogus"
+one_line "join, LOG_LEVEL=bogus"
+[ -e "$T/j" ] && bad "join with LOG_LEVEL=bogus created $T/j"
+for l in error info verbose debug silent ""; do
+	run 1 "up, LOG_LEVEL='$l'" -- env LOG_LEVEL="$l" "$MESHD" up -d "$T/none"
+	err_has "no node in" "up, LOG_LEVEL='$l' is accepted"
+done
+# wg keeps wireguard-go's contract (an unknown value is no error): a
+# warning, then the same failure as without LOG_LEVEL
+run 1 "wg, LOG_LEVEL=bogus" -- env LOG_LEVEL=bogus "$MESHD" wg bad/name
+err_has "^meshd: warning: unknown LOG_LEVEL 'bogus' \\(use $levels\\)" "wg, LOG_LEVEL=bogus"
+err_has "invalid interface name 'bad/name'" "wg, LOG_LEVEL=bogus: the real error"
+if [ "$(wc -l <"$ERR")" -eq 2 ]; then ok; else bad "wg, LOG_LEVEL=bogus: not two lines"; fi
+run 1 "wg, LOG_LEVEL=info" -- env LOG_LEVEL=info "$MESHD" wg bad/name
+one_line "wg, LOG_LEVEL=info"
+
+echo "[11] every option a command takes is in the docs and the completion"
 # The long options of `meshd CMD --help` must appear in: that command's
 # entry of `meshd --help` (unless it ends in "[...]"), its SYNOPSIS lines
 # and its .SS headers in man/meshd.8, and its list in the bash completion.

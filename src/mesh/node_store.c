@@ -17,6 +17,7 @@
  * back and every mark kept; the next flush (MESH_NODE_FLUSH_RETRY_MS later)
  * writes them.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,7 @@ static __attribute__((format(printf, 2, 3)))
 int write_done(int r, const char *fmt, ...)
 {
 	char what[96];
+	int sys = errno;	/* MESHD_E_SYS: the store's reason */
 	va_list ap;
 
 	if (r == 0 || retryable(r))
@@ -106,7 +108,7 @@ int write_done(int r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	log_warn("mesh: %s: %s", what, meshd_strerror(r));
+	log_warn("mesh: %s: %s", what, r == MESHD_E_SYS ? strerror(sys) : meshd_strerror(r));
 	return r;
 }
 

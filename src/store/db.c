@@ -30,6 +30,10 @@
 
 _Static_assert(STORE_IP_STRLEN == INET6_ADDRSTRLEN, "address text size");
 
+/* The caller reports the code this returns (with errno for MESHD_E_SYS),
+ * so SQLite's own text goes to the debug log only: one failure, one line.
+ * A query bug (MESHD_E_STATE) is logged as an error, its text being the
+ * only clue. */
 int store_err(struct store *st, int rc)
 {
 	int sys;
@@ -59,7 +63,7 @@ int store_err(struct store *st, int rc)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 	case SQLITE_FORMAT:
-		log_error("store: %s", sqlite3_errstr(rc));
+		log_debug("store: %s", sqlite3_errstr(rc));
 		return MESHD_E_PROTO;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
@@ -69,7 +73,7 @@ int store_err(struct store *st, int rc)
 	case SQLITE_PROTOCOL:
 		sys = st != NULL && st->db != NULL ?
 		    sqlite3_system_errno(st->db) : 0;
-		log_error("store: %s", sqlite3_errstr(rc));
+		log_debug("store: %s", sqlite3_errstr(rc));
 		errno = sys != 0 ? sys : EIO;
 		return MESHD_E_SYS;
 	}
@@ -349,7 +353,7 @@ static int configure(struct store *st, bool file)
 		r = store_err(st, rc);
 	else if ((mode = (const char *)sqlite3_column_text(s, 0)) == NULL ||
 	    sqlite3_stricmp(mode, "wal") != 0) {
-		log_error("store: cannot enable WAL mode");
+		log_debug("store: cannot enable WAL mode");
 		errno = ENOTSUP;
 		r = MESHD_E_SYS;
 	}
@@ -376,7 +380,7 @@ static int open_at(const char *path, int version, struct store **out)
 		return MESHD_E_INVAL;
 	*out = NULL;
 	if (file && (r = create_private(path)) != 0) {
-		log_error("store: cannot create %s: %s", path, strerror(errno));
+		log_debug("store: cannot create %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((st = calloc(1, sizeof *st)) == NULL) {
@@ -396,7 +400,7 @@ static int open_at(const char *path, int version, struct store **out)
 		goto out;
 	}
 	if (v > STORE_SCHEMA_LATEST) {
-		log_error("store: %s has schema version %d, newer than this "
+		log_debug("store: %s has schema version %d, newer than this "
 		    "meshd understands (%d): upgrade meshd", file ? path :
 		    ":memory:", v, STORE_SCHEMA_LATEST);
 		r = MESHD_E_RANGE;

@@ -200,14 +200,14 @@ static int step(struct store *st, int target, int *from)
 		return v;
 	*from = v;
 	if (v > STORE_SCHEMA_LATEST) {
-		log_error("store: schema version %d is newer than this meshd "
+		log_debug("store: schema version %d is newer than this meshd "
 		    "understands (%d): upgrade meshd", v, STORE_SCHEMA_LATEST);
 		return MESHD_E_RANGE;
 	}
 	if (v >= target)
 		return 0;
 	if ((r = store_exec(st, migrations[v])) != 0) {
-		log_error("store: migration to schema version %d failed", v + 1);
+		log_debug("store: migration to schema version %d failed", v + 1);
 		return r;
 	}
 	snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);

@@ -15,6 +15,9 @@
 #    the hosts block and the pid file are gone, exit status 0.
 # 4. A join whose node fails to start afterwards (a route inside the overlay,
 #    known only once joined) says the node is stored and `meshd up` starts it.
+# 5. An `up --advertise-routes` whose start fails later (its TCP entry port
+#    is taken) leaves the stored routes as they were: the next plain `up`
+#    advertises the old list.
 set -eu
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -157,4 +160,50 @@ grep -qF "the node has joined and is stored in $(lab_dir late); once that is fix
 lab_m px late up -d "$(lab_dir late)" >/dev/null || fail "late: up after the failed start failed"
 lab_track late || fail "late: no daemon after up"
 pass "failed start after the join: reason, then where the node is and 'meshd up' starts it"
+
+step "5. up --advertise-routes whose start fails later: the stored routes stay"
+# late's advertised list, as its running daemon reports it
+# shellcheck disable=SC2317 # called below
+late_adv() {
+	lab_m px late routes --json -d "$(lab_dir late)" | python3 -c 'import json, sys
+for n in json.load(sys.stdin)["nodes"]:
+    if n["name"] == "late":
+        print(",".join(n["advertised"]))'
+}
+lab_m px late set -d "$(lab_dir late)" --advertise-routes 10.50.0.0/24 >/dev/null ||
+	fail "late: set --advertise-routes failed"
+[ "$(late_adv)" = 10.50.0.0/24 ] || fail "late advertises '$(late_adv)', want 10.50.0.0/24"
+LPID=${LAB_NODE_PID[late]}
+lab_m px late down -d "$(lab_dir late)" >/dev/null || fail "late: down failed"
+wait_for 10 lab_dead "$LPID" || fail "late did not stop after down"
+# (8444: step 1's holder of 8443 may still be there.) The holder writes
+# its own pid, the one to kill (nx's pid is not python's).
+rm -f "$WORK/tcp_held"
+# (its shell's "Terminated" notice goes to hold5.err, with python's errors)
+{ nx px python3 -c 'import os, socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8444)); s.listen(1)
+open(sys.argv[1] + ".tmp", "w").write(str(os.getpid())); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(60)' "$WORK/tcp_held"; } 2>"$WORK/hold5.err" &
+BG=$!
+PID_LIST+=("$BG")
+wait_for 10 held || fail "the TCP port holder did not start: $(cat "$WORK/hold5.err")"
+HOLD=$(cat "$WORK/tcp_held")
+PID_LIST+=("$HOLD")
+# the TCP entry starts after the node is opened: the routes were signed
+# and stored by then before the fix
+rc=0
+nx px "$MESHD" up -d "$(lab_dir late)" -i "${LAB_NODE_IF[late]}" \
+	--advertise-routes 10.60.0.0/24 --tcp-port 8444 >/dev/null 2>"$WORK/late5.err" 9>&- || rc=$?
+kill "$HOLD" 2>/dev/null
+wait "$BG" 2>/dev/null || :
+[ "$rc" = 1 ] || fail "up --advertise-routes with port 8444 taken: exit $rc, want 1"
+grep -q "cannot listen on TCP port 8444" "$WORK/late5.err" ||
+	fail "up with port 8444 taken: $(cat "$WORK/late5.err")"
+lab_m px late up -d "$(lab_dir late)" -i "${LAB_NODE_IF[late]}" >/dev/null ||
+	fail "late: plain up after the failed one failed"
+lab_track late || fail "late: no daemon after the plain up"
+[ "$(late_adv)" = 10.50.0.0/24 ] ||
+	fail "after a failed up --advertise-routes 10.60.0.0/24, late advertises '$(late_adv)'"
+pass "a failed up --advertise-routes 10.60.0.0/24 left the stored 10.50.0.0/24"
 exit 0
