@@ -103,13 +103,6 @@ int cli_print_body(char *body);
 /* dir/MESHD_DB_NAME into buf; -1 when it does not fit. */
 int cli_db_path(const char *dir, char *buf, size_t len);
 
-/* The reason for a store error r, in words for a user: errno's text for
- * MESHD_E_SYS (so call it before anything else changes errno), "not a
- * meshd database, or a damaged one", "written by a newer meshd; upgrade
- * meshd", "locked by another process", else meshd_strerror(r). The store
- * logs none of the errors it returns: the caller's line is the only one. */
-const char *cli_store_strerror(int r);
-
 /* Opens an existing store; a missing one is "no node here". Returns 0 or 1
  * (message printed). */
 int cli_open_existing(const char *dir, struct store **st);

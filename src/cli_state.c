@@ -27,28 +27,12 @@ int cli_db_path(const char *dir, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-const char *cli_store_strerror(int r)
-{
-	switch (r) {
-	case MESHD_E_SYS:
-		return strerror(errno);
-	case MESHD_E_PROTO:
-		return "not a meshd database, or a damaged one";
-	case MESHD_E_RANGE:
-		return "written by a newer meshd; upgrade meshd";
-	case MESHD_E_AGAIN:
-		return "locked by another process";
-	}
-	return meshd_strerror(r);
-}
-
 static int store_fail(const char *what, const char *path, int r)
 {
-	if (r == MESHD_E_RANGE)
-		return cli_fail("%s was %s", path, cli_store_strerror(r));
-	if (r == MESHD_E_AGAIN)
-		return cli_fail("%s is %s", path, cli_store_strerror(r));
-	return cli_fail("%s %s: %s", what, path, cli_store_strerror(r));
+	char line[PATH_MAX + 128];
+
+	store_error_line(line, sizeof line, what, path, r);
+	return cli_fail("%s", line);
 }
 
 int cli_open_existing(const char *dir, struct store **st)
@@ -324,7 +308,7 @@ int cli_store_tcp_port(struct store *st, const char *dir, int port)
 	snprintf(v, sizeof v, "%d", port);
 	r = store_setting_put(st, MESH_TCP_PORT_SETTING, port ? v : NULL);
 	if (r != 0)
-		return cli_fail("cannot store --tcp-port in %s: %s", dir, cli_store_strerror(r));
+		return cli_fail("cannot store --tcp-port in %s: %s", dir, store_strerror(r));
 	return 0;
 }
 

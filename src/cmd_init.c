@@ -150,7 +150,7 @@ static int do_init(const char *dir, const struct init_args *a)
 				 sizeof err);
 	if (r == 0 && (r = mesh_node_set_cert_ttl(st, a->cert_ttl)) != 0)
 		snprintf(err, sizeof err, "storing the certificate lifetime: %s",
-			 cli_store_strerror(r));
+			 store_strerror(r));
 	if (r == 0 && cli_store_tcp_port(st, dir, a->tcp_port) != 0) {
 		store_close(st);	/* said so already */
 		cli_undo_create(dir, &made);
@@ -158,7 +158,7 @@ static int do_init(const char *dir, const struct init_args *a)
 	}
 	if (r != 0) {
 		if (!*err)	/* now: errno may change below */
-			snprintf(err, sizeof err, "%s", cli_store_strerror(r));
+			snprintf(err, sizeof err, "%s", store_strerror(r));
 		store_close(st);
 		cli_undo_create(dir, &made);
 		if (r == MESHD_E_EXIST)

@@ -561,7 +561,7 @@ static int join_persist(const char *dir, const struct mesh_join_result *res,
 			return cli_fail("%s already holds a node; remove it or use another -d",
 					dir);
 		return cli_fail("joined, but cannot store the node in %s: %s", dir,
-				cli_store_strerror(r));
+				store_strerror(r));
 	}
 	printf("joined mesh '%s' as '%s'\n", res->resp.mesh_name, res->cert.name);
 	fflush(stdout);

@@ -51,7 +51,7 @@ static int revoke_offline(const char *dir, const char *name)
 		return cli_fail("'%s' is already revoked", name);
 	}
 	errno = sys;
-	return cli_fail("cannot revoke '%s': %s", name, cli_store_strerror(r));
+	return cli_fail("cannot revoke '%s': %s", name, store_strerror(r));
 }
 
 int cmd_revoke(int argc, char **argv)

@@ -58,7 +58,7 @@ static int status_offline(const char *dir, bool json, const char *why)
 	if (r != 0) {
 		sbuf_free(&b);
 		return cli_fail("%s; cannot read the stored state: %s", why,
-				cli_store_strerror(r));
+				store_strerror(r));
 	}
 	fputs(b.buf, stdout);
 	sbuf_free(&b);

@@ -64,7 +64,7 @@ static int check_advert_overlay(const char *dir, const struct mesh_prefix *r, si
 	if (cli_open_existing(dir, &st) != 0)
 		return 1;
 	if ((ret = store_mesh_get(st, &mesh)) != 0) {
-		ret = cli_fail("cannot read the mesh from %s: %s", dir, cli_store_strerror(ret));
+		ret = cli_fail("cannot read the mesh from %s: %s", dir, store_strerror(ret));
 		store_close(st);
 		return ret;
 	}
@@ -108,7 +108,7 @@ static int store_metrics(const char *dir, const char *value)
 		return 1;
 	r = store_setting_put(st, METRICS_SETTING, off ? NULL : canon);
 	if (r)
-		r = cli_fail("cannot store --metrics in %s: %s", dir, cli_store_strerror(r));
+		r = cli_fail("cannot store --metrics in %s: %s", dir, store_strerror(r));
 	store_close(st);
 	return r;
 }
@@ -151,7 +151,7 @@ static void settings_restore(const char *dir, const struct saved_setting *s, siz
 		if (s[i].saved && (r = store_setting_put(st, s[i].key,
 							 s[i].present ? s[i].value : NULL)) != 0)
 			cli_fail("cannot put back the stored %s setting in %s: %s", s[i].key, dir,
-				 cli_store_strerror(r));
+				 store_strerror(r));
 	store_close(st);
 }
 

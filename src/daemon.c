@@ -319,23 +319,6 @@ static void store_ifname(struct meshd *d)
 		log_warn("cannot store interface name '%s': %s", d->ifname, meshd_strerror(r));
 }
 
-/* "WHAT DB: reason" for a store error r, in the words the CLI uses (the
- * store itself logs no error it returns). */
-static void store_reason(char *err, size_t errlen, const char *what, const char *db, int r)
-{
-	if (r == MESHD_E_SYS)
-		snprintf(err, errlen, "%s %.300s: %s", what, db, strerror(errno));
-	else if (r == MESHD_E_RANGE)
-		snprintf(err, errlen, "%.300s was written by a newer meshd; upgrade meshd", db);
-	else if (r == MESHD_E_AGAIN)
-		snprintf(err, errlen, "%.300s is locked by another process", db);
-	else if (r == MESHD_E_PROTO)
-		snprintf(err, errlen, "%s %.300s: not a meshd database, or a damaged one", what,
-			 db);
-	else
-		snprintf(err, errlen, "%s %.300s: %s", what, db, meshd_strerror(r));
-}
-
 /* Store and node row; picks the interface name. */
 static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, char *err,
 		      size_t errlen)
@@ -351,7 +334,7 @@ static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, c
 	}
 	r = store_open(db, &d->st);
 	if (r) {
-		store_reason(err, errlen, "cannot open", db, r);
+		store_error_line(err, errlen, "cannot open", db, r);
 		return r;
 	}
 	/* The loop never waits long on another process's lock (a CLI command):
@@ -362,7 +345,7 @@ static int open_store(struct meshd *d, const char *ifname_opt, uint16_t *port, c
 		if (r == MESHD_E_NOENT)
 			not_initialised(d, err, errlen);
 		else
-			store_reason(err, errlen, "cannot read", db, r);
+			store_error_line(err, errlen, "cannot read", db, r);
 		return r;
 	}
 	if (ifname_opt)

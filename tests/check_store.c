@@ -1835,6 +1835,27 @@ END_TEST
 
 /* ---- durability ---- */
 
+/* One line per store error, in a user's words (the CLI and the daemon both
+ * print these). */
+START_TEST(test_store_error_line)
+{
+	char line[96];
+
+	store_error_line(line, sizeof line, "cannot open", "/d/meshd.db", MESHD_E_RANGE);
+	ck_assert_str_eq(line, "/d/meshd.db was written by a newer meshd; upgrade meshd");
+	store_error_line(line, sizeof line, "cannot open", "/d/meshd.db", MESHD_E_AGAIN);
+	ck_assert_str_eq(line, "/d/meshd.db is locked by another process");
+	store_error_line(line, sizeof line, "cannot open", "/d/meshd.db", MESHD_E_PROTO);
+	ck_assert_str_eq(line, "cannot open /d/meshd.db: not a meshd database, or a damaged one");
+	errno = EACCES;
+	store_error_line(line, sizeof line, "cannot read", "/d/meshd.db", MESHD_E_SYS);
+	ck_assert_str_eq(line, "cannot read /d/meshd.db: Permission denied");
+	/* cut short, still terminated */
+	store_error_line(line, 8, "cannot open", "/d/meshd.db", MESHD_E_PROTO);
+	ck_assert_str_eq(line, "cannot ");
+}
+END_TEST
+
 START_TEST(test_store_commit_survives_sigkill)
 {
 	struct tmpdb t;
@@ -1931,6 +1952,7 @@ Suite *suite_store(void)
 	tcase_add_test(tc, test_store_close_rolls_back_open_tx);
 	tcase_add_test(tc, test_store_tx_begin_busy_is_again);
 	tcase_add_test(tc, test_store_commit_survives_sigkill);
+	tcase_add_test(tc, test_store_error_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -423,6 +423,30 @@ out:
 
 /* ":memory:" would give an in-memory database but leave a file of that name
  * behind: store_open_memory() is the way to ask for one. */
+const char *store_strerror(int r)
+{
+	switch (r) {
+	case MESHD_E_SYS:
+		return strerror(errno);
+	case MESHD_E_PROTO:
+		return "not a meshd database, or a damaged one";
+	case MESHD_E_RANGE:
+		return "written by a newer meshd; upgrade meshd";
+	case MESHD_E_AGAIN:
+		return "locked by another process";
+	}
+	return meshd_strerror(r);
+}
+
+void store_error_line(char *buf, size_t len, const char *what, const char *path, int r)
+{
+	if (r == MESHD_E_RANGE || r == MESHD_E_AGAIN)
+		snprintf(buf, len, "%s %s %s", path, r == MESHD_E_RANGE ? "was" : "is",
+			 store_strerror(r));
+	else
+		snprintf(buf, len, "%s %s: %s", what, path, store_strerror(r));
+}
+
 int store_open(const char *path, struct store **out)
 {
 	if (out != NULL)

@@ -187,6 +187,20 @@ int store_open(const char *path, struct store **out);
 /* An in-memory database with the same schema, for tests. */
 int store_open_memory(struct store **out);
 
+/* What a store error r means, in words for a user: errno's text for
+ * MESHD_E_SYS (so call it before anything else changes errno), "not a meshd
+ * database, or a damaged one", "written by a newer meshd; upgrade meshd",
+ * "locked by another process", else meshd_strerror(r). The store logs none
+ * of the errors it returns (only at debug level): the caller's line is the
+ * only one. */
+const char *store_strerror(int r);
+
+/* The whole line for store error r on path (at most len bytes, cut short
+ * if need be): "PATH was written by a newer meshd; upgrade meshd", "PATH is
+ * locked by another process", or "WHAT PATH: store_strerror(r)" (what:
+ * "cannot open", say). */
+void store_error_line(char *buf, size_t len, const char *what, const char *path, int r);
+
 /* Closes the database, rolling back an open transaction. NULL is a no-op. */
 void store_close(struct store *st);
 
