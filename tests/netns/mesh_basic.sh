@@ -14,7 +14,8 @@
 # 4. n1 (the inviter, only admin) is SIGKILLed; n2..n6 `down` + `up` and
 #    reconverge without it (30 s); n1 comes back with `up` and its peers.
 # 5. `meshd revoke n6` on n1: within 10 s nobody lists n6 (status, wg show)
-#    and n6 reaches nobody over the overlay.
+#    and n6 reaches nobody over the overlay; n6 stops and its stored status
+#    says "revoked" (text and JSON).
 # 6. Bad tokens (malformed, truncated, foreign mesh, expired, used up,
 #    unreachable inviter): exit 1, distinct one-line messages, no join DIR
 #    left behind, n1's member count unchanged.
@@ -434,6 +435,21 @@ for k in 1 2 3 4 5; do
 done
 ! nx n1 ping -n -q -c1 -W1 "$N6_V4" >/dev/null 2>&1 || fail "n1 still pings revoked n6"
 pass "n6 reaches nobody over the overlay"
+# n6 stops itself; its stored status then says it was revoked (and still
+# shows its key), instead of an empty node that looks merely stopped.
+n6_stopped() { [ ! -e "$(ndir n6)/meshd.pid" ]; }
+wait_for 10 n6_stopped || fail "revoked n6 still runs 10 s after the revoke"
+rc=0
+nx n6 "$MESHD" status -d "$(ndir n6)" >"$WORK/n6.status" 2>/dev/null 9>&- || rc=$?
+[ "$rc" = 1 ] || fail "revoked n6: status exit $rc, want 1"
+head -n 1 "$WORK/n6.status" | grep -q '^status: *revoked ' ||
+	fail "revoked n6: status does not say revoked: $(head -n 3 "$WORK/n6.status")"
+grep -q "^public key: $N6_KEY\$" "$WORK/n6.status" ||
+	fail "revoked n6: status lost its key: $(grep '^public key' "$WORK/n6.status")"
+nx n6 "$MESHD" status -d "$(ndir n6)" --json 2>/dev/null 9>&- |
+	python3 -c 'import json, sys; n = json.load(sys.stdin)["node"]; sys.exit(0 if n["revoked"] is True else 1)' ||
+	fail "revoked n6: status --json lacks \"revoked\": true"
+pass "revoked n6 stopped; its stored status says revoked (text and JSON)"
 
 # --- 6. bad tokens ---------------------------------------------------------------------------
 
