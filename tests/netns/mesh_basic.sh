@@ -10,7 +10,8 @@
 #    stdin); each join's wall time is measured.
 # 2. Every node lists the 5 others with path "direct" (30 s bound, timed from
 #    the last join); all 30 ordered pairs ping over the overlay, IPv4 and IPv6.
-# 3. `wg show` in every node's namespace lists 5 peers.
+# 3. `wg show` in every node's namespace lists 5 peers; `wg set` there takes
+#    fwmark only (peer remove and listen-port: EPERM, nothing changes).
 # 4. n1 (the inviter, only admin) is SIGKILLed; n2..n6 `down` + `up` and
 #    reconverge without it (30 s); n1 comes back with `up` and its peers.
 # 5. `meshd revoke n6` on n1: within 10 s nobody lists n6 (status, wg show)
@@ -286,12 +287,30 @@ ping_all n1 n2 n3 n4 n5 n6
 
 # --- 3. wg show ----------------------------------------------------------------------
 
-step "3. wg show in each namespace lists 5 peers"
+step "3. wg show in each namespace lists 5 peers; wg set takes only fwmark"
 for k in $ALL; do
 	c=$(wg_peers "n$k")
 	[ "$c" = 5 ] || fail "wg show ${NODE_IF[n$k]} in n$k: $c peers, want 5"
 done
 pass "wg show: 5 peers on each of the 6 nodes"
+# The mesh owns a node's peers, key and port: `wg set` may change fwmark
+# only; removing a member's peer behind the mesh's back is refused (it
+# would stay "direct" in status with no way through).
+peer2=$(nx n2 wg show "${NODE_IF[n2]}" public-key)
+if nx n1 wg set "${NODE_IF[n1]}" peer "$peer2" remove 2>"$WORK/wgset.err"; then
+	fail "wg set peer remove on a mesh interface was accepted"
+fi
+grep -q 'Operation not permitted' "$WORK/wgset.err" ||
+	fail "wg set peer remove: '$(cat "$WORK/wgset.err")', want Operation not permitted"
+! nx n1 wg set "${NODE_IF[n1]}" listen-port 4000 2>/dev/null ||
+	fail "wg set listen-port on a mesh interface was accepted"
+nx n1 wg set "${NODE_IF[n1]}" fwmark 0x42 || fail "wg set fwmark on a mesh interface failed"
+[ "$(nx n1 wg show "${NODE_IF[n1]}" fwmark)" = 0x42 ] || fail "fwmark 0x42 not set"
+nx n1 wg set "${NODE_IF[n1]}" fwmark 0 || fail "wg set fwmark 0 failed"
+[ "$(wg_peers n1)" = 5 ] || fail "n1 lost a peer to a refused wg set"
+[ "$(nx n1 wg show "${NODE_IF[n1]}" listen-port)" = 51820 ] || fail "n1's port moved"
+ping_ok n1 "${OV4[n2]}" || fail "n1 no longer pings n2 after the refused wg set"
+pass "wg set on a mesh interface: peer remove and listen-port refused (EPERM), fwmark taken"
 
 # Bad control-socket requests get one "error: ..." line each, the daemon
 # stays up and still answers (the socket is local and 0600, but a confused
