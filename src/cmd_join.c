@@ -61,7 +61,8 @@ static const char usage_join[] =
 	CLI_TCP_PORT_HELP
 	"  -f, --foreground   stay in the foreground once joined\n"
 	"      --advertise-routes LIST  offer these subnets once joined (see 'meshd up')\n"
-	"      --hosts-file [PATH]  keep NODE.MESH names in PATH (default: /etc/hosts)\n"
+	"      --hosts-file [PATH]  keep NODE.MESH names in PATH (default: /etc/hosts;\n"
+	"                     not kept: see 'meshd up')\n"
 	"      --hosts-file-short  also the bare NODE names (see 'meshd up')\n"
 	CLI_HELP_HELP;
 

@@ -77,6 +77,19 @@ static int set_request(const char *dir, const char *opt, const char *value,
 	return 0;
 }
 
+/* Each line of a daemon's answer to stderr as "meshd: LINE". */
+static void print_warnings(const char *body)
+{
+	while (body && *body) {
+		size_t n = strcspn(body, "\n");
+
+		if (n)
+			fprintf(stderr, "meshd: %.*s\n", (int)n, body);
+		body += n;
+		body += *body == '\n';
+	}
+}
+
 static int set_metrics(const char *dir, const char *value)
 {
 	char *body;
@@ -140,12 +153,19 @@ int cmd_set(int argc, char **argv)
 	if (metrics && (r = set_metrics(dir, metrics)) != 0)
 		return r;
 	if (adv) {
-		if ((r = set_request(dir, "advertise-routes", adv, "these routes", NULL)) != 0)
+		char *warn;
+
+		if ((r = set_request(dir, "advertise-routes", adv, "these routes", &warn)) != 0)
 			return r;
 		if (!strcmp(adv, "none"))
 			printf("advertising no routes\n");
 		else
 			printf("advertising %s (each needs an admin's approval)\n", adv);
+		/* The daemon's answer holds its warnings ("warning: forwarding is
+		 * off ..."), one a line: the daemon's own log is /dev/null in the
+		 * background, so this is where the operator sees them. */
+		print_warnings(warn);
+		free(warn);
 	}
 	if (tcp_port >= 0 && (r = set_tcp_port(dir, tcp_port)) != 0)
 		return r;

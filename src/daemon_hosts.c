@@ -1,6 +1,7 @@
 /* The --hosts-file block of the mesh daemon: "NAME.MESH" lines for every
  * member between "# BEGIN meshd MESH" and "# END meshd MESH", rebuilt every
- * HOSTS_CHECK_S and written (temporary file, rename) only when its hash
+ * HOSTS_CHECK_S and written (temporary file, rename; in place when the file
+ * is a mount point, as a container's /etc/hosts) only when its hash
  * changes; removed at stop. The rest of the file is kept byte for byte.
  *
  * Only fully qualified names by default: a joiner picks its own NAME, and a
@@ -65,8 +66,28 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h | 1;	/* never 0: 0 means "no block written" */
 }
 
+/* Overwrites path with buf in place (the file stays the same inode). */
+static int write_in_place(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = -1, e;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, buf, len) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
+	    fsync(fd) == 0)
+		r = 0;
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 /* The file without our block, plus block (NULL: none), written to a
- * temporary file in the same directory and renamed over it, mode kept. */
+ * temporary file in the same directory and renamed over it, mode kept.
+ * A hosts file that is a mount point cannot be renamed over (EBUSY: a
+ * container's /etc/hosts is a bind mount), nor can a temporary file be
+ * made beside it in a read-only directory: the file is then rewritten in
+ * place, which is not atomic, but the only way to change it at all. */
 static int hosts_write(const struct meshd *d, const char *block)
 {
 	char begin[MESH_NAME_MAX + 32], end[MESH_NAME_MAX + 32], tmp[PATH_MAX + 16];
@@ -75,6 +96,7 @@ static int hosts_write(const struct meshd *d, const char *block)
 	mode_t mode = 0644;
 	char *old = NULL, *b, *e;
 	size_t olen = 0;
+	bool existed = false;
 	FILE *f;
 	int fd, r = -1;
 
@@ -82,6 +104,7 @@ static int hosts_write(const struct meshd *d, const char *block)
 	snprintf(end, sizeof end, "# END meshd %s\n", d->domain);
 	f = fopen(d->opts.hosts_file, "re");
 	if (f) {
+		existed = true;
 		if (fstat(fileno(f), &sb) == 0)
 			mode = sb.st_mode & 07777;
 		old = malloc(HOSTS_FILE_MAX + 1);
@@ -124,15 +147,26 @@ static int hosts_write(const struct meshd *d, const char *block)
 	snprintf(tmp, sizeof tmp, "%s.meshdXXXXXX", d->opts.hosts_file);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
+		if (existed && (errno == EROFS || errno == EACCES))
+			r = write_in_place(d->opts.hosts_file, out.buf ? out.buf : "", out.len);
 		sbuf_free(&out);
-		return -1;
+		return r;
 	}
 	if (fchmod(fd, mode) == 0 && write(fd, out.buf ? out.buf : "", out.len) == (ssize_t)out.len &&
 	    fsync(fd) == 0)
 		r = 0;
 	close(fd);
-	if (r == 0 && rename(tmp, d->opts.hosts_file) != 0)
-		r = -1;
+	if (r == 0 && rename(tmp, d->opts.hosts_file) != 0) {
+		bool mounted = errno == EBUSY || errno == EXDEV;
+		int saved = errno;
+
+		unlink(tmp);
+		r = mounted ? write_in_place(d->opts.hosts_file, out.buf ? out.buf : "", out.len) : -1;
+		if (!mounted)
+			errno = saved;
+		sbuf_free(&out);
+		return r;
+	}
 	if (r)
 		unlink(tmp);
 	sbuf_free(&out);

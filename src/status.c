@@ -189,7 +189,8 @@ static void json_self(struct sbuf *b, const struct status_self *s)
 		json_field(b, "transport", s->ep[i].transport ? s->ep[i].transport : "udp");
 		sbuf_puts(b, "}");
 	}
-	sbuf_printf(b, "], \"cert_expires\": %" PRIu64 "}", s->cert_expires);
+	sbuf_printf(b, "], \"cert_expires\": %" PRIu64 ", \"revoked\": %s}", s->cert_expires,
+		    s->revoked ? "true" : "false");
 }
 
 /* `, "candidates": [...], "probes_denied": N, "punches_held": N`: what the
@@ -364,16 +365,22 @@ void status_format_text(struct sbuf *b, const struct status_self *self,
 	static char cell[COLS][CELL];	/* 7 KiB: single-threaded daemon */
 	int w[COLS];
 
-	if (!self->running)
+	if (!self->running && self->revoked)
+		sbuf_puts(b, "status:     revoked (this node is no longer a member of the mesh; "
+			  "it cannot start again)\n");
+	else if (!self->running)
 		sbuf_puts(b, "status:     not running (stored state: no paths, handshakes or "
 			  "traffic)\n");
 	sbuf_printf(b, "node:       %s (%s.%s)\n", self->name, self->name, self->mesh);
 	sbuf_printf(b, "mesh:       %s (%zu members)\n", self->mesh, self->members);
 	sbuf_printf(b, "public key: %s\n", self->public_key);
-	sbuf_printf(b, "overlay:    %s/%u  %s/%u%s\n", self->ipv4, self->prefix4_len, self->ipv6,
-		    self->prefix6_len,
-		    self->ipv6_active || !self->running ? "" :
-		    " (IPv6 not active: disabled on this host)");
+	if (!self->ipv4[0] && !self->ipv6[0])	/* no certificate (revoked) */
+		sbuf_puts(b, "overlay:    none\n");
+	else
+		sbuf_printf(b, "overlay:    %s/%u  %s/%u%s\n", self->ipv4, self->prefix4_len,
+			    self->ipv6, self->prefix6_len,
+			    self->ipv6_active || !self->running ? "" :
+			    " (IPv6 not active: disabled on this host)");
 	sbuf_printf(b, "port:       %u\n", self->listen_port);
 	if (self->tcp_port)
 		sbuf_printf(b, "tcp port:   %u (entry for members whose UDP is blocked)\n",
@@ -710,7 +717,7 @@ int status_collect_store(struct store *st, struct status_self *self, struct stat
 {
 	struct store_node node;
 	struct store_mesh mesh;
-	uint8_t id[STORE_NODE_ID_LEN];
+	uint8_t id[STORE_NODE_ID_LEN], pk[crypto_scalarmult_curve25519_BYTES];
 	struct store_collect sc = { .st = st, .self_id = id, .self = self };
 	int r;
 
@@ -722,7 +729,14 @@ int status_collect_store(struct store *st, struct status_self *self, struct stat
 	memcpy(id, node.node_id, sizeof id);
 	snprintf(self->name, sizeof self->name, "%s", node.name);
 	self->listen_port = node.listen_port;
+	/* The public key from the private one: a revoked node has no member
+	 * row (certificate) of its own left to read it from. */
+	if (crypto_scalarmult_curve25519_base(pk, node.wg_private_key) == 0)
+		key_b64(self->public_key, pk);
 	store_node_clear(&node);
+	if ((r = store_revocation_exists(st, id)) < 0)
+		return r;
+	self->revoked = r > 0;
 	self->tcp_port = stored_tcp_port(st);	/* it carries the private key */
 	if ((r = store_mesh_get(st, &mesh)) != 0)
 		return r;

@@ -51,6 +51,11 @@
  * Every peer then has path "none", latest_handshake 0 (table: "never"), no
  * traffic and no routes; ipv6_active is false. The table starts with a line
  * "status:     not running (...)".
+ * revoked (an addition, last key of "node"): true only in the stored state
+ * of a node whose own revocation arrived (it stopped itself and `meshd up`
+ * refuses it); its certificate is gone, so no overlay addresses or expiry,
+ * and the table's first line says "revoked" instead. A running node is
+ * never revoked (it stops at once).
  */
 #ifndef MESHD_STATUS_H
 #define MESHD_STATUS_H
@@ -102,6 +107,7 @@ struct status_self {
 	struct status_ep ep[STATUS_EP_MAX];
 	uint64_t cert_expires;		/* unix s; 0 unknown */
 	bool cert_unrenewed;		/* a third of its life left, not renewed */
+	bool revoked;			/* stored state only: this node was revoked */
 };
 
 /* A direct candidate of a peer, as our path engine probes it. */

@@ -560,6 +560,16 @@ static int apply_set(struct uapi_host *host, const struct ops *ops, mtime_ns now
 
 /* ---- entry point ---- */
 
+/* Whether a managed host (struct uapi_host.managed) may apply ops: fwmark
+ * only. */
+static bool managed_ok(const struct ops *ops)
+{
+	for (size_t i = 0; i < ops->n; i++)
+		if (ops->v[i].kind != OP_FWMARK)
+			return false;
+	return true;
+}
+
 int uapi_handle_request(struct uapi_host *host, const char *req, size_t len, mtime_ns now,
 			struct uapi_out *out)
 {
@@ -577,6 +587,8 @@ int uapi_handle_request(struct uapi_host *host, const char *req, size_t len, mti
 			e = -EPROTO;
 		else
 			e = parse_set(&ops, req + 6, len - 6);
+		if (!e && host->managed && !managed_ok(&ops))
+			e = -EPERM;
 		if (!e)
 			e = apply_set(host, &ops, now);
 		ops_clear(&ops);

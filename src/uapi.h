@@ -50,6 +50,11 @@ struct uapi_host {
 	 * May be NULL (tests, fuzzer): the values are then just recorded. */
 	int (*rebind)(void *ctx, uint16_t *port, uint32_t fwmark, bool port_changed);
 	void *ctx;
+	/* A mesh node's interface: its key, port and peers belong to the mesh,
+	 * which would not notice a change made behind its back (peers silently
+	 * gone, a key or port its members do not know). A set then takes only
+	 * fwmark; any other key refuses the whole request with -EPERM. */
+	bool managed;
 };
 
 /* A growable reply buffer. */

@@ -479,6 +479,11 @@ int wgdev_start(struct wgdev *dev, uv_loop_t *loop, const char *ifname, char *er
 int wgdev_start_hooks(struct wgdev *dev, uv_loop_t *loop, const char *ifname, uint16_t port,
 		      const struct wgdev_hooks *hooks, char *err, size_t errlen)
 {
+	int r;
+
 	dev->hooks = *hooks;
-	return start(dev, loop, ifname, port, err, errlen);
+	r = start(dev, loop, ifname, port, err, errlen);
+	if (r == 0)
+		dev->host.managed = true;	/* peers, key and port are the mesh's */
+	return r;
 }

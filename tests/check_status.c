@@ -148,7 +148,7 @@ START_TEST(test_json_contract)
 		"\"endpoints\": [{\"addr\": \"198.51.100.1:51820\", \"source\": \"local\", "
 		"\"transport\": \"udp\"}, {\"addr\": \"198.51.100.1:443\", \"source\": \"local\", "
 		"\"transport\": \"tcp\"}], "
-		"\"cert_expires\": 1700000000}, "
+		"\"cert_expires\": 1700000000, \"revoked\": false}, "
 		"\"peers\": [{\"name\": \"be\\\"ta\", \"public_key\": \"BBBB\", "
 		"\"overlay_ipv4\": \"100.64.0.2\", \"overlay_ipv6\": \"fd00:1::2\", "
 		"\"path\": \"direct\", \"transport\": \"udp\", \"endpoint\": \"198.51.100.2:51820\", \"via\": null, "
@@ -168,7 +168,7 @@ START_TEST(test_json_contract)
 	self.admin = false;
 	status_format_json(&b, &self, NULL, 0, 1010);
 	ck_assert_ptr_nonnull(strstr(b.buf, "\"admin\": false, \"endpoints\": [], "
-	    "\"cert_expires\": 1700000000}, \"peers\": []}"));
+	    "\"cert_expires\": 1700000000, \"revoked\": false}, \"peers\": []}"));
 	sbuf_free(&b);
 }
 END_TEST
@@ -410,6 +410,46 @@ static struct store *alpha_store(void)
 	return st;
 }
 
+/* A node whose own revocation arrived: its member row (certificate) is
+ * gone; the stored status says "revoked" and still shows its key. */
+START_TEST(test_status_store_revoked)
+{
+	struct store *st = alpha_store();
+	struct store_node node;
+	struct store_revocation rv = { .revoked_at = 1700000100, .record_len = 1 };
+	struct status_self self;
+	struct status_peer *peers = NULL;
+	struct sbuf b = { 0 };
+	char want[80];
+	size_t n = 99;
+
+	ck_assert_int_eq(status_collect_store(st, &self, &peers, &n), 0);
+	free(peers);
+	ck_assert(!self.revoked);
+	snprintf(want, sizeof want, "public key: %s\n", self.public_key);
+	ck_assert_int_eq(store_node_get(st, &node), 0);
+	memcpy(rv.node_id, node.node_id, sizeof rv.node_id);
+	ck_assert_int_eq(store_member_delete(st, node.node_id), 0);
+	store_node_clear(&node);
+	ck_assert_int_eq(store_revocation_put(st, &rv), 0);
+
+	ck_assert_int_eq(status_collect_store(st, &self, &peers, &n), 0);
+	free(peers);
+	ck_assert(self.revoked);
+	ck_assert_uint_eq(self.members, 0);
+	ck_assert_int_eq(status_build_store(&b, st, false, 1700000200), 0);
+	ck_assert_msg(starts_with(b.buf, "status:     revoked ("), "%s", b.buf);
+	ck_assert_ptr_nonnull(strstr(b.buf, want));
+	ck_assert_ptr_nonnull(strstr(b.buf, "overlay:    none\n"));
+	sbuf_free(&b);
+	ck_assert_int_eq(status_build_store(&b, st, true, 1700000200), 0);
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"revoked\": true}"));
+	ck_assert_ptr_null(strstr(b.buf, "\"public_key\": \"\""));
+	sbuf_free(&b);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_status_collect_store)
 {
 	struct store *st = alpha_store(), *empty;
@@ -434,6 +474,7 @@ START_TEST(test_status_collect_store)
 	ck_assert_int_eq(status_build_store(&b, st, true, 1700000000), 0);
 	ck_assert_ptr_nonnull(strstr(b.buf, "{\"running\": false, \"node\": {\"name\": \"alpha\""));
 	ck_assert_ptr_nonnull(strstr(b.buf, "\"peers\": []}\n"));
+	ck_assert_ptr_nonnull(strstr(b.buf, "\"revoked\": false}"));
 	sbuf_free(&b);
 	store_close(st);
 
@@ -581,6 +622,7 @@ static Suite *suite_status(void)
 	tcase_add_test(tc, test_prefix_format);
 	tcase_add_test(tc, test_status_not_running_marked);
 	tcase_add_test(tc, test_status_collect_store);
+	tcase_add_test(tc, test_status_store_revoked);
 	tcase_add_test(tc, test_invite_req_parse);
 	tcase_add_test(tc, test_invite_req_roundtrip);
 	tcase_add_test(tc, test_invite_make);

@@ -421,6 +421,34 @@ START_TEST(test_uapi_listen_port)
 }
 END_TEST
 
+/* A mesh node's interface (managed): `wg set` may change fwmark only; a
+ * key, port, peer or replace_peers refuses the whole request (EPERM) and
+ * changes nothing; get still works. */
+START_TEST(test_uapi_managed)
+{
+	char r[512], *got;
+
+	snprintf(r, sizeof r, "set=1\npublic_key=%s\nallowed_ip=10.0.0.2/32\n\n", hexkey(2));
+	expect(r, "errno=0\n\n");
+	host.managed = true;
+	expect_errno_unchanged("set=1\nlisten_port=4000\n\n", EPERM);
+	snprintf(r, sizeof r, "set=1\nprivate_key=%s\n\n", hexkey(9));
+	expect_errno_unchanged(r, EPERM);
+	snprintf(r, sizeof r, "set=1\npublic_key=%s\nremove=true\n\n", hexkey(2));
+	expect_errno_unchanged(r, EPERM);
+	snprintf(r, sizeof r, "set=1\nfwmark=3\npublic_key=%s\nendpoint=192.0.2.1:1\n\n",
+		 hexkey(3));
+	expect_errno_unchanged(r, EPERM);
+	expect_errno_unchanged("set=1\nreplace_peers=true\n\n", EPERM);
+	ck_assert_int_eq(count_peers(), 1);
+	expect_errno_unchanged("set=1\nfwmark=x\n\n", EINVAL);	/* bad value first */
+	expect("set=1\nfwmark=5\n\n", "errno=0\n\n");
+	got = req("get=1\n\n");
+	ck_assert_msg(!strncmp(got, "listen_port=51820\nfwmark=5\npublic_key=", 38), "%s", got);
+	free(got);
+}
+END_TEST
+
 START_TEST(test_uapi_not_get_or_set_closes)
 {
 	struct uapi_out out = { 0 };
@@ -506,6 +534,7 @@ static Suite *suite_uapi(void)
 	tcase_add_test(tc, test_uapi_own_key_ignored);
 	tcase_add_test(tc, test_uapi_allowed_ip_remove);
 	tcase_add_test(tc, test_uapi_listen_port);
+	tcase_add_test(tc, test_uapi_managed);
 	tcase_add_test(tc, test_uapi_not_get_or_set_closes);
 	tcase_add_test(tc, test_uapi_request_len);
 	tcase_add_test(tc, test_uapi_random_garbage);

@@ -157,6 +157,11 @@ done
 "$MESHD" init --help | grep -q '60s to 3650d' && ok || bad "init --help: --cert-ttl range"
 grep -q '^from 60s to 3650d' "${top_srcdir:-$(dirname "$0")/..}/man/meshd.8" && ok ||
     bad "man page: --cert-ttl range"
+# --hosts-file is not stored (routes and metrics are): --help and the man
+# page both say to give it at every start.
+"$MESHD" up --help | grep -q 'Not kept: give it' && ok || bad "up --help: --hosts-file not kept"
+grep -q '^unlike the routes and metrics settings it is not kept in' \
+    "${top_srcdir:-$(dirname "$0")/..}/man/meshd.8" && ok || bad "man page: --hosts-file not kept"
 run 2 "ttl 0" -- "$MESHD" invite -d "$T/x" --ttl 0m
 err_has "more than 0" "ttl 0"
 run 2 "ttl 2106" -- "$MESHD" invite -d "$T/x" --ttl 100000d

@@ -12,7 +12,9 @@
 #    not get a bare "wpad" line. With --hosts-file-short the bare names are
 #    there (opt-in).
 # 3. SIGHUP to a foreground `up -f --hosts-file` stops it cleanly within 5 s:
-#    the hosts block and the pid file are gone, exit status 0.
+#    the hosts block and the pid file are gone, exit status 0. A hosts file
+#    that is a bind mount (a container's /etc/hosts) is written in place
+#    and its block removed at down.
 # 4. A join whose node fails to start afterwards (a route inside the overlay,
 #    known only once joined) says the node is stored and `meshd up` starts it.
 # 5. An `up --advertise-routes` whose start fails later (its TCP entry port
@@ -135,6 +137,27 @@ wait "$FG" || rc=$?
 [ ! -e "$(lab_dir wpad)/meshd.pid" ] || fail "SIGHUP left the pid file behind"
 grep -q 'shutting down (SIGHUP)' "$WORK/wpad.err" || fail "no 'shutting down (SIGHUP)' in the log"
 pass "SIGHUP: exit 0, hosts block and pid file removed"
+
+# A container's /etc/hosts is a bind mount: it cannot be renamed over
+# (EBUSY), so the block is written in place, and removed at down.
+command -v unshare >/dev/null 2>&1 || skip "'unshare' not installed"
+printf '127.0.0.1 localhost\n' >"$WORK/bound.hosts"
+printf 'mount point\n' >"$WORK/mnt.hosts"
+nx px unshare -m --propagation private sh -c \
+	'mount --bind "$1" "$2" && exec "$3" up -d "$4" -i "$5" --hosts-file="$2"' sh \
+	"$WORK/bound.hosts" "$WORK/mnt.hosts" "$MESHD" "$(lab_dir wpad)" "${LAB_NODE_IF[wpad]}" \
+	2>>"$WORK/wpad.err" 9>&- || fail "wpad: up with a bind-mounted hosts file failed"
+lab_track wpad || fail "wpad: no daemon after up (bind-mounted hosts file)"
+# shellcheck disable=SC2317 # called through wait_for
+bound_named() { grep -Eq '[[:space:]]pub\.corp([[:space:]]|$)' "$WORK/bound.hosts"; }
+wait_for 10 bound_named ||
+	fail "bind-mounted hosts file not written: $(cat "$WORK/bound.hosts"); $(tail -n 3 "$WORK/wpad.err")"
+grep -q '^127.0.0.1 localhost$' "$WORK/bound.hosts" || fail "bind-mounted hosts file lost its lines"
+lab_m px wpad down -d "$(lab_dir wpad)" >/dev/null || fail "wpad: down failed"
+! grep -q 'BEGIN meshd' "$WORK/bound.hosts" ||
+	fail "down left the block in the bind-mounted hosts file: $(cat "$WORK/bound.hosts")"
+[ "$(cat "$WORK/mnt.hosts")" = "mount point" ] || fail "the mount point's own file was changed"
+pass "hosts file that is a mount point (a container's /etc/hosts): written in place, removed at down"
 
 step "4. a join whose node then fails to start says the node is stored and how to start it"
 # The overlay prefix is known only once joined: advertising a route inside

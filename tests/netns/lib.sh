@@ -10,7 +10,7 @@
 #   addr_add a a0 198.51.100.1/24 2001:db8:1::1/64
 #   impl_start a "$(ifname a)" meshd    # or wggo; waits for the UAPI socket
 #
-# Rules kept here so every test gets them for free (docs/testing.md):
+# Rules kept here so every test gets them for free (README.md, "Tests"):
 #  - every namespace, link and daemon is the test's own; nothing touches the root
 #    namespace's links, routes, addresses or firewall;
 #  - namespaces carry a per-test prefix (TAG + PID), interface names are unique

@@ -10,11 +10,13 @@
 #    stdin); each join's wall time is measured.
 # 2. Every node lists the 5 others with path "direct" (30 s bound, timed from
 #    the last join); all 30 ordered pairs ping over the overlay, IPv4 and IPv6.
-# 3. `wg show` in every node's namespace lists 5 peers.
+# 3. `wg show` in every node's namespace lists 5 peers; `wg set` there takes
+#    fwmark only (peer remove and listen-port: EPERM, nothing changes).
 # 4. n1 (the inviter, only admin) is SIGKILLed; n2..n6 `down` + `up` and
 #    reconverge without it (30 s); n1 comes back with `up` and its peers.
 # 5. `meshd revoke n6` on n1: within 10 s nobody lists n6 (status, wg show)
-#    and n6 reaches nobody over the overlay.
+#    and n6 reaches nobody over the overlay; n6 stops and its stored status
+#    says "revoked" (text and JSON).
 # 6. Bad tokens (malformed, truncated, foreign mesh, expired, used up,
 #    unreachable inviter): exit 1, distinct one-line messages, no join DIR
 #    left behind, n1's member count unchanged.
@@ -285,12 +287,30 @@ ping_all n1 n2 n3 n4 n5 n6
 
 # --- 3. wg show ----------------------------------------------------------------------
 
-step "3. wg show in each namespace lists 5 peers"
+step "3. wg show in each namespace lists 5 peers; wg set takes only fwmark"
 for k in $ALL; do
 	c=$(wg_peers "n$k")
 	[ "$c" = 5 ] || fail "wg show ${NODE_IF[n$k]} in n$k: $c peers, want 5"
 done
 pass "wg show: 5 peers on each of the 6 nodes"
+# The mesh owns a node's peers, key and port: `wg set` may change fwmark
+# only; removing a member's peer behind the mesh's back is refused (it
+# would stay "direct" in status with no way through).
+peer2=$(nx n2 wg show "${NODE_IF[n2]}" public-key)
+if nx n1 wg set "${NODE_IF[n1]}" peer "$peer2" remove 2>"$WORK/wgset.err"; then
+	fail "wg set peer remove on a mesh interface was accepted"
+fi
+grep -q 'Operation not permitted' "$WORK/wgset.err" ||
+	fail "wg set peer remove: '$(cat "$WORK/wgset.err")', want Operation not permitted"
+! nx n1 wg set "${NODE_IF[n1]}" listen-port 4000 2>/dev/null ||
+	fail "wg set listen-port on a mesh interface was accepted"
+nx n1 wg set "${NODE_IF[n1]}" fwmark 0x42 || fail "wg set fwmark on a mesh interface failed"
+[ "$(nx n1 wg show "${NODE_IF[n1]}" fwmark)" = 0x42 ] || fail "fwmark 0x42 not set"
+nx n1 wg set "${NODE_IF[n1]}" fwmark 0 || fail "wg set fwmark 0 failed"
+[ "$(wg_peers n1)" = 5 ] || fail "n1 lost a peer to a refused wg set"
+[ "$(nx n1 wg show "${NODE_IF[n1]}" listen-port)" = 51820 ] || fail "n1's port moved"
+ping_ok n1 "${OV4[n2]}" || fail "n1 no longer pings n2 after the refused wg set"
+pass "wg set on a mesh interface: peer remove and listen-port refused (EPERM), fwmark taken"
 
 # Bad control-socket requests get one "error: ..." line each, the daemon
 # stays up and still answers (the socket is local and 0600, but a confused
@@ -434,6 +454,21 @@ for k in 1 2 3 4 5; do
 done
 ! nx n1 ping -n -q -c1 -W1 "$N6_V4" >/dev/null 2>&1 || fail "n1 still pings revoked n6"
 pass "n6 reaches nobody over the overlay"
+# n6 stops itself; its stored status then says it was revoked (and still
+# shows its key), instead of an empty node that looks merely stopped.
+n6_stopped() { [ ! -e "$(ndir n6)/meshd.pid" ]; }
+wait_for 10 n6_stopped || fail "revoked n6 still runs 10 s after the revoke"
+rc=0
+nx n6 "$MESHD" status -d "$(ndir n6)" >"$WORK/n6.status" 2>/dev/null 9>&- || rc=$?
+[ "$rc" = 1 ] || fail "revoked n6: status exit $rc, want 1"
+head -n 1 "$WORK/n6.status" | grep -q '^status: *revoked ' ||
+	fail "revoked n6: status does not say revoked: $(head -n 3 "$WORK/n6.status")"
+grep -q "^public key: $N6_KEY\$" "$WORK/n6.status" ||
+	fail "revoked n6: status lost its key: $(grep '^public key' "$WORK/n6.status")"
+nx n6 "$MESHD" status -d "$(ndir n6)" --json 2>/dev/null 9>&- |
+	python3 -c 'import json, sys; n = json.load(sys.stdin)["node"]; sys.exit(0 if n["revoked"] is True else 1)' ||
+	fail "revoked n6: status --json lacks \"revoked\": true"
+pass "revoked n6 stopped; its stored status says revoked (text and JSON)"
 
 # --- 6. bad tokens ---------------------------------------------------------------------------
 

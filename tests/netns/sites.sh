@@ -13,7 +13,7 @@
 #
 # gwa: init --mesh-name corp --prefix 10.99.0.0/16, up --advertise-routes
 # 10.1.0.0/24,fd00:a::/64; gwb and lp join (lp with --hosts-file FILE in the
-# work dir); gwb advertises with `set`.
+# work dir); gwb advertises with `set`; lp (no forwarding) gets its warning.
 # Forwarding is enabled inside gwa and gwb only.
 #  1. `up --advertise-routes` of a prefix inside the overlay is refused.
 #  2. Before approval: `routes` shows the prefixes advertised, not approved,
@@ -378,8 +378,18 @@ done
 t=$(now_ms)
 wait_for 30 converged || fail "gwa, gwb, lp not converged after 30 s ($CONV_WHY)"
 pass "gwa, gwb, lp converged (direct paths): $(secs $(($(now_ms) - t))) s"
-m gwb set -d "$(ndir gwb)" --advertise-routes 10.2.0.0/24,fd00:b::/64 >/dev/null ||
-	fail "gwb: set --advertise-routes failed"
+mc gwb set -d "$(ndir gwb)" --advertise-routes 10.2.0.0/24,fd00:b::/64 ||
+	fail "gwb: set --advertise-routes failed: $(cat "$WORK/last.err")"
+[ -s "$WORK/last.err" ] && fail "gwb (forwarding on): set warned: $(cat "$WORK/last.err")"
+# The laptop forwards nothing: `set` must say so, as `up` does (the
+# background daemon's own log goes nowhere), and still advertise.
+mc lp set -d "$(ndir lp)" --advertise-routes 10.9.0.0/24 ||
+	fail "lp: set --advertise-routes 10.9.0.0/24 failed: $(cat "$WORK/last.err")"
+grep -q '^meshd: warning: forwarding is off: .*sysctl -w net.ipv4.ip_forward=1' \
+	"$WORK/last.err" || fail "lp (forwarding off): set gave no warning: '$(cat "$WORK/last.err")'"
+grep -q 'net.ipv6' "$WORK/last.err" && fail "lp: IPv6 forwarding warning for an IPv4 list"
+pass "set --advertise-routes with forwarding off: $(cat "$WORK/last.err")"
+mc lp set -d "$(ndir lp)" --advertise-routes none || fail "lp: set none failed"
 
 # --- 2. before approval ------------------------------------------------------------
 
