@@ -90,17 +90,41 @@ static void print_warnings(const char *body)
 	}
 }
 
-static int set_metrics(const char *dir, const char *value)
+/* A setting only a running daemon takes: "set OPT VALUE", then one line
+ * that says what it is now, and the daemon's warnings. */
+struct live_setting {
+	const char *opt, *what;		/* set_request's */
+	const char *off, *off_line;	/* the value that turns it off; what to say */
+	const char *on_pre, *on_post;	/* the line around the value (or the answer) */
+	bool answer_is_value;		/* the daemon answers the value in use (the
+					 * metrics address) instead of warnings */
+};
+
+static const struct live_setting metrics_setting = {
+	"metrics", "metrics", "off", "metrics off", "metrics on http://", "/", true,
+};
+
+/* The daemon's answer holds its warnings ("warning: forwarding is off
+ * ..."): the daemon's own log is /dev/null in the background, so this is
+ * where the operator sees them. */
+static const struct live_setting routes_setting = {
+	"advertise-routes", "these routes", "none", "advertising no routes", "advertising ",
+	" (each needs an admin's approval)", false,
+};
+
+static int set_live(const char *dir, const struct live_setting *ls, const char *value)
 {
 	char *body;
 	int r;
 
-	if ((r = set_request(dir, "metrics", value, "metrics", &body)) != 0)
+	if ((r = set_request(dir, ls->opt, value, ls->what, &body)) != 0)
 		return r;
-	if (!strcmp(value, "off"))
-		printf("metrics off\n");
+	if (!strcmp(value, ls->off))
+		printf("%s\n", ls->off_line);
 	else
-		printf("metrics on http://%s/\n", body);
+		printf("%s%s%s\n", ls->on_pre, ls->answer_is_value ? body : value, ls->on_post);
+	if (!ls->answer_is_value)
+		print_warnings(body);
 	free(body);
 	return 0;
 }
@@ -150,23 +174,10 @@ int cmd_set(int argc, char **argv)
 	dir = meshd_state_dir(dir);
 	/* The settings that need the daemon first: with no node running they
 	 * fail before --tcp-port (which is then stored) changes anything. */
-	if (metrics && (r = set_metrics(dir, metrics)) != 0)
+	if (metrics && (r = set_live(dir, &metrics_setting, metrics)) != 0)
 		return r;
-	if (adv) {
-		char *warn;
-
-		if ((r = set_request(dir, "advertise-routes", adv, "these routes", &warn)) != 0)
-			return r;
-		if (!strcmp(adv, "none"))
-			printf("advertising no routes\n");
-		else
-			printf("advertising %s (each needs an admin's approval)\n", adv);
-		/* The daemon's answer holds its warnings ("warning: forwarding is
-		 * off ..."), one a line: the daemon's own log is /dev/null in the
-		 * background, so this is where the operator sees them. */
-		print_warnings(warn);
-		free(warn);
-	}
+	if (adv && (r = set_live(dir, &routes_setting, adv)) != 0)
+		return r;
 	if (tcp_port >= 0 && (r = set_tcp_port(dir, tcp_port)) != 0)
 		return r;
 	return 0;
