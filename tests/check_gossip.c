@@ -639,6 +639,37 @@ START_TEST(test_gossip_subhash_narrows)
 }
 END_TEST
 
+/* A peer far behind in one bucket: peer 0 holds 160 crowded nodes (320
+ * entries over sub-buckets 6-15 of bucket 0x50), peer 1 one node of each of
+ * those sub-buckets (20 entries). Only peer 0 starts an exchange: it narrows
+ * the bucket, peer 1 answers with its entries of the ten sub-buckets, and
+ * peer 0 pushes all 300 records it lacks at once (64 per sub-bucket listed),
+ * not 64 for the whole answer. */
+START_TEST(test_gossip_subhash_answer_push_cap)
+{
+	mtime_ns t = 0;
+
+	crowd = true;
+	peers_new(2);
+	for (unsigned p = 0; p < 2; p++) {
+		give(p, 0x10, true);
+		give(p, 0x11, true);
+	}
+	for (unsigned b = 0x60; b <= 0xff; b++) {
+		give(0, (uint8_t)b, true);
+		if ((b & 0x0f) == 0)
+			give(1, (uint8_t)b, true);
+	}
+	round_all(1, &t);	/* peer 0 only */
+	pump();
+	ck_assert_uint_gt(type_bytes[0][GOSSIP_MSG_SUBHASH], 0);
+	ck_assert_uint_eq(mesh_records_count(peers[1].recs, MESH_REC_CERT), 2 + 160);
+	ck_assert_uint_eq(mesh_records_count(peers[1].recs, MESH_REC_ENDPOINTS), 2 + 160);
+	ck_assert(same_set(0, 1));
+	peers_free();
+}
+END_TEST
+
 /* Peer 1 acts as a node from before SUBHASH: it never narrows and drops
  * SUBHASH; the two still converge (peer 1 lists whole buckets, which
  * peer 0 answers as always). */
@@ -1038,6 +1069,7 @@ static Suite *suite_gossip(void)
 	tcase_add_test(tc, test_gossip_crowded_bucket_split);
 	tcase_add_test(tc, test_gossip_subhash_narrows);
 	tcase_add_test(tc, test_gossip_subhash_old_peer);
+	tcase_add_test(tc, test_gossip_subhash_answer_push_cap);
 	tcase_add_test(tc, test_gossip_cache_follows_changes);
 	tcase_add_test(tc, test_gossip_cache_follows_changes_pooled);
 	tcase_add_test(tc, test_gossip_round_budget);

@@ -264,9 +264,10 @@ struct group {
 enum { DIGEST_ENTRIES_MAX = (GOSSIP_DGRAM_MAX - DIGEST_HDR_LEN) / MESH_DIGEST_ENTRY_LEN };
 
 struct diff_out {
-	struct key push[GOSSIP_PUSH_MAX];
+	struct key push[GOSSIP_PUSH_ANSWER_MAX];
 	struct key pull[GOSSIP_PULL_MAX];
 	size_t npush, npull;
+	size_t push_cap;	/* push_cap_of() */
 };
 
 static void add_key(struct key *v, size_t *n, size_t cap, uint8_t kind, const uint8_t *id)
@@ -305,7 +306,7 @@ static void diff_node(struct diff_out *d, const uint8_t *id,
 				push = pull = true;
 		}
 		if (push)
-			add_key(d->push, &d->npush, GOSSIP_PUSH_MAX, kind, id);
+			add_key(d->push, &d->npush, d->push_cap, kind, id);
 		if (pull)
 			add_key(d->pull, &d->npull, GOSSIP_PULL_MAX, kind, id);
 	}
@@ -323,7 +324,7 @@ static int diff_group(struct mesh_gossip *g, struct diff_out *d, const struct gr
 	for (unsigned b = gr->lo[0]; b <= gr->hi[0]; b++) {
 		size_t oi = 0, tend = ti;
 
-		if (d->npush == GOSSIP_PUSH_MAX && d->npull == GOSSIP_PULL_MAX)
+		if (d->npush == d->push_cap && d->npull == GOSSIP_PULL_MAX)
 			break;
 		if ((r = gossip_load_bucket(g, b)) != 0)
 			return r;
@@ -356,6 +357,40 @@ static int diff_group(struct mesh_gossip *g, struct diff_out *d, const struct gr
 		}
 	}
 	return 0;
+}
+
+/* How many whole sub-buckets a DIGEST group covers when it covers part of
+ * one bucket along sub-bucket lines (the answer to a SUBHASH we sent:
+ * gossip_send_sub_digests), else 0. */
+static size_t group_subs(const struct group *gr)
+{
+	if (gr->lo[0] != gr->hi[0] || (gr->lo[1] & 0x0f) != 0 || (gr->hi[1] & 0x0f) != 0x0f ||
+	    (gr->lo[1] == 0 && gr->hi[1] == 0xff))
+		return 0;
+	for (size_t i = 2; i < MESH_NODE_ID_LEN; i++)
+		if (gr->lo[i] != 0 || gr->hi[i] != 0xff)
+			return 0;
+	return (size_t)(gr->hi[1] >> 4) - (size_t)(gr->lo[1] >> 4) + 1;
+}
+
+/* How many records we push for one DIGEST: GOSSIP_PUSH_MAX, or that many
+ * per sub-bucket it lists when it answers our SUBHASH (up to
+ * GOSSIP_PUSH_ANSWER_MAX). There the peer lists its entries of the
+ * sub-buckets that differ, and what it lacks, we push: had we listed the
+ * buckets whole instead, it would have pulled as much from our digest
+ * datagrams. One cap of 64 for the whole answer held a peer far behind to
+ * 64 records an exchange and slowed the end of a bootstrap (bench/README,
+ * "Sub-bucket hashes"). */
+static size_t push_cap_of(const struct group *gr, size_t ngroups)
+{
+	size_t nsub = 0;
+
+	for (size_t i = 0; i < ngroups; i++)
+		nsub += group_subs(&gr[i]);
+	if (nsub <= 1)
+		return GOSSIP_PUSH_MAX;
+	return nsub * GOSSIP_PUSH_MAX < GOSSIP_PUSH_ANSWER_MAX ? nsub * GOSSIP_PUSH_MAX :
+								   GOSSIP_PUSH_ANSWER_MAX;
 }
 
 static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
@@ -399,6 +434,7 @@ static int on_digest(struct mesh_gossip *g, const uint8_t *from, struct rd *rd)
 	if ((d = malloc(sizeof *d)) == NULL)
 		return MESHD_E_NOMEM;
 	d->npush = d->npull = 0;
+	d->push_cap = push_cap_of(gr, ngroups);
 	for (size_t i = 0; i < ngroups && r == 0; i++)
 		r = diff_group(g, d, &gr[i], te + gr[i].first);
 	gossip_send_records(g, from, d->push, d->npush);

@@ -43,8 +43,9 @@
  * input message causes a bounded amount of output (GOSSIP_DIGEST_DGRAMS_MAX
  * digest datagrams per BUCKETS half or SUBHASH, or one per
  * GOSSIP_DIGEST_RECORDS_PER_DGRAM records held if more, plus at most 15
- * SUBHASH datagrams per BUCKETS half; GOSSIP_PUSH_MAX records per DIGEST, GOSSIP_PULL_MAX
- * keys per PULL), and once a node has sent its round budget
+ * SUBHASH datagrams per BUCKETS half; GOSSIP_PUSH_MAX records per DIGEST,
+ * or that many per sub-bucket of one answering our SUBHASH up to
+ * GOSSIP_PUSH_ANSWER_MAX; GOSSIP_PULL_MAX keys per PULL), and once a node has sent its round budget
  * it answers no more requests until its next round (so one answer's worth
  * above the budget at most); nothing is allocated from a count a peer sent.
  * Malformed input is dropped silently. The budget is GOSSIP_ROUND_BUDGET or
@@ -115,7 +116,9 @@ enum {
 	GOSSIP_SUBBUCKETS = 16,		/* per bucket: node id byte 1, high nibble */
 	GOSSIP_SUBHASH_MIN = 16,	/* narrow a differing bucket holding more, */
 	GOSSIP_SUBHASH_DIFF_MAX = 96,	/* unless more buckets of the half differ */
-	GOSSIP_PUSH_MAX = 64,		/* records pushed per DIGEST received */
+	GOSSIP_PUSH_MAX = 64,		/* records pushed per DIGEST received, */
+	GOSSIP_PUSH_ANSWER_MAX = 1024,	/* or 64 per sub-bucket listed in one
+					 * answering our SUBHASH, up to this */
 	GOSSIP_PULL_MAX = 64,		/* keys per PULL */
 	GOSSIP_RUMOUR_TTL = 10,		/* hops a rumour travels at most */
 	GOSSIP_ROUND_BUDGET = 64 * 1024,	/* bytes a node sends per round in answers
