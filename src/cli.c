@@ -303,6 +303,18 @@ int cli_print_body(char *body)
 	return fflush(stdout) == 0 ? 0 : cli_fail("cannot write: %s", strerror(errno));
 }
 
+void cli_print_notes(const char *body)
+{
+	while (body && *body) {
+		size_t n = strcspn(body, "\n");
+
+		if (n)
+			fprintf(stderr, "meshd: %.*s\n", (int)n, body);
+		body += n;
+		body += *body == '\n';
+	}
+}
+
 int cli_ctl_print(const char *dir, const char *req)
 {
 	char err[512], *body;

@@ -97,6 +97,9 @@ int cli_ctl_print(const char *dir, const char *req);
 /* Prints a daemon's reply body (malloc'd; freed here) with a final
  * newline. Returns 0 or 1 (message printed). */
 int cli_print_body(char *body);
+/* Each line of a daemon's reply body (its warnings and notes) to stderr as
+ * "meshd: LINE"; NULL or "" prints nothing. */
+void cli_print_notes(const char *body);
 
 /* ---- state directory and store (src/cli_state.c) ---- */
 

@@ -57,8 +57,9 @@ static int routes_verb(const struct cli_cmd *cmd, const char *dir, bool json, ch
 	snprintf(req, sizeof req, "routes %s %s %s", verb, node, cidr);
 	if (ctl_request(dir, req, &body, err, sizeof err) != 0)
 		return cli_fail("%s", err);
-	free(body);
 	printf("%s %s for '%s'\n", approve ? "approved" : "denied", cidr, node);
+	cli_print_notes(body);	/* "note: NODE does not advertise it" */
+	free(body);
 	return 0;
 }
 

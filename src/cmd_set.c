@@ -77,19 +77,6 @@ static int set_request(const char *dir, const char *opt, const char *value,
 	return 0;
 }
 
-/* Each line of a daemon's answer to stderr as "meshd: LINE". */
-static void print_warnings(const char *body)
-{
-	while (body && *body) {
-		size_t n = strcspn(body, "\n");
-
-		if (n)
-			fprintf(stderr, "meshd: %.*s\n", (int)n, body);
-		body += n;
-		body += *body == '\n';
-	}
-}
-
 /* A setting only a running daemon takes: "set OPT VALUE", then one line
  * that says what it is now, and the daemon's warnings. */
 struct live_setting {
@@ -124,7 +111,7 @@ static int set_live(const char *dir, const struct live_setting *ls, const char *
 	else
 		printf("%s%s%s\n", ls->on_pre, ls->answer_is_value ? body : value, ls->on_post);
 	if (!ls->answer_is_value)
-		print_warnings(body);
+		cli_print_notes(body);
 	free(body);
 	return 0;
 }

@@ -48,8 +48,8 @@ static enum ctl_answer ctl_revoke(struct meshd *d, const char *name, char *err, 
 }
 
 /* "NODE CIDR" of `routes approve|deny NODE CIDR`. */
-static enum ctl_answer ctl_route_set(struct meshd *d, const char *args, bool approve, char *err,
-				     size_t errlen)
+static enum ctl_answer ctl_route_set(struct meshd *d, const char *args, bool approve,
+				     struct sbuf *body, char *err, size_t errlen)
 {
 	char name[MESH_NAME_MAX + 2], cidr[MESH_PREFIX_STRLEN], pbuf[MESH_PREFIX_STRLEN];
 	const char *verb = approve ? "approve" : "deny";
@@ -76,6 +76,9 @@ static enum ctl_answer ctl_route_set(struct meshd *d, const char *args, bool app
 	switch (e) {
 	case 0:
 		log_info("routes: %s %s for '%s'", approve ? "approved" : "denied", pbuf, name);
+		if (approve && !mesh_node_member_advertises(d->node, name, &r))
+			sbuf_printf(body, "note: '%s' does not advertise %s (yet): the route is "
+				    "installed once it does\n", name, pbuf);
 		return CTL_ANSWER_OK;
 	case MESHD_E_PERM:
 		snprintf(err, errlen, "this node is not an admin");
@@ -112,9 +115,9 @@ static enum ctl_answer ctl_routes(struct meshd *d, const char *req, struct sbuf 
 		return CTL_ANSWER_OK;
 	}
 	if (!strncmp(req, " approve ", 9))
-		return ctl_route_set(d, req + 9, true, err, errlen);
+		return ctl_route_set(d, req + 9, true, body, err, errlen);
 	if (!strncmp(req, " deny ", 6))
-		return ctl_route_set(d, req + 6, false, err, errlen);
+		return ctl_route_set(d, req + 6, false, body, err, errlen);
 	snprintf(err, errlen, "unknown request 'routes%.64s'", req);
 	return CTL_ANSWER_ERROR;
 }

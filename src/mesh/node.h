@@ -317,6 +317,12 @@ int mesh_node_set_advertised(struct mesh_node *n, const struct mesh_prefix *r, s
 int mesh_node_route_set(struct mesh_node *n, const char *name, const struct mesh_prefix *r,
     bool approve, mtime_ns now, uint64_t now_unix, char *err, size_t errlen);
 
+/* Whether member name (us included) advertises exactly r in its ROUTES
+ * record, as we hold it: an approval of a prefix not (yet) advertised is
+ * valid, but installs nothing until it is. */
+bool mesh_node_member_advertises(const struct mesh_node *n, const char *name,
+    const struct mesh_prefix *r);
+
 /* ---- status ---- */
 
 struct mesh_node_self {

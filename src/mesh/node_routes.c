@@ -364,6 +364,21 @@ static int member_cert_by_name(const struct mesh_node *n, const char *name,
 	return MESHD_E_NOENT;
 }
 
+bool mesh_node_member_advertises(const struct mesh_node *n, const char *name,
+    const struct mesh_prefix *r)
+{
+	struct mesh_routes rt;
+	struct mesh_cert c;
+
+	if (name == NULL || r == NULL || member_cert_by_name(n, name, &c) != 0 ||
+	    mesh_records_routes(n->recs, c.node_id, &rt) != 0)
+		return false;
+	for (size_t k = 0; k < rt.n; k++)
+		if (mesh_prefix_cmp(&rt.r[k], r) == 0)
+			return true;
+	return false;
+}
+
 /* MESHD_E_INVAL with err set when r overlaps a prefix approved for a member
  * other than node id except. */
 static int approved_elsewhere(const struct mesh_node *n, const struct mesh_prefix *r,

@@ -414,7 +414,8 @@ step "3. approve the four prefixes on gwa"
 t=$(now_ms)
 for a in "gwa 10.1.0.0/24" "gwa fd00:a::/64" "gwb 10.2.0.0/24" "gwb fd00:b::/64"; do
 	# shellcheck disable=SC2086 # NODE CIDR
-	m gwa routes approve $a -d "$(ndir gwa)" >/dev/null || fail "routes approve $a failed"
+	mc gwa routes approve $a -d "$(ndir gwa)" || fail "routes approve $a failed: $(cat "$WORK/last.err")"
+	[ ! -s "$WORK/last.err" ] || fail "routes approve $a (advertised): '$(cat "$WORK/last.err")'"
 done
 both_ways() {
 	ping_ok ha1 10.2.0.11 1 && ping_ok ha1 fd00:b::11 1 &&
@@ -437,6 +438,15 @@ mc gwa routes approve lp 10.1.0.0/25 -d "$(ndir gwa)" || rc=$?
 grep -q "10.1.0.0/24" "$WORK/last.err" ||
 	fail "overlapping approval: message does not name 10.1.0.0/24: '$(cat "$WORK/last.err")'"
 pass "overlapping approval refused: $(cat "$WORK/last.err")"
+# approving a prefix the member does not advertise is valid (it is
+# installed once advertised), and the admin is told so
+mc gwa routes approve gwb 10.3.0.0/24 -d "$(ndir gwa)" ||
+	fail "approve gwb 10.3.0.0/24 (not advertised): $(cat "$WORK/last.err")"
+grep -q "^meshd: note: 'gwb' does not advertise 10.3.0.0/24" "$WORK/last.err" ||
+	fail "approve of a prefix gwb does not advertise: no note: '$(cat "$WORK/last.err")'"
+mc gwa routes deny gwb 10.3.0.0/24 -d "$(ndir gwa)" ||
+	fail "deny gwb 10.3.0.0/24: $(cat "$WORK/last.err")"
+pass "approving a prefix gwb does not advertise: accepted with a note"
 
 # --- 4. names -----------------------------------------------------------------------
 
