@@ -781,6 +781,7 @@ void status_format_routes(struct sbuf *b, const struct status_routes *rows, size
 		for (size_t i = 0; i < n; i++) {
 			sbuf_puts(b, i ? ", {\"name\": " : "{\"name\": ");
 			sbuf_json_str(b, rows[i].name);
+			sbuf_puts(b, rows[i].self ? ", \"self\": true" : ", \"self\": false");
 			sbuf_puts(b, ", \"advertised\": ");
 			json_list(b, rows[i].adv, rows[i].nadv);
 			sbuf_puts(b, ", \"approved\": ");

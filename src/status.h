@@ -194,8 +194,8 @@ struct status_routes {
 
 /* Table: NODE ADVERTISED APPROVED INSTALLED-HERE, one row per node (prefix
  * lists comma-separated, "-" when empty; our own name marked "(self)").
- * JSON: {"nodes": [{"name", "advertised": [..], "approved": [..],
- * "installed": [..]}]}. */
+ * JSON: {"nodes": [{"name", "self": bool (this node), "advertised": [..],
+ * "approved": [..], "installed": [..]}]}. */
 void status_format_routes(struct sbuf *b, const struct status_routes *rows, size_t n, bool json);
 
 /* Collects rows (us first, then the peers in name order) and formats them.

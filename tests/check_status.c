@@ -333,9 +333,10 @@ START_TEST(test_routes_formats)
 	status_format_routes(&b, r, 2, true);
 	ck_assert(!b.oom);
 	ck_assert_str_eq(b.buf,
-		"{\"nodes\": [{\"name\": \"gw1\", \"advertised\": [\"10.1.0.0/16\", "
-		"\"fd00:1:2::/64\"], \"approved\": [\"10.1.0.0/16\"], \"installed\": []}, "
-		"{\"name\": \"gateway-two\", \"advertised\": [\"10.2.0.0/16\"], "
+		"{\"nodes\": [{\"name\": \"gw1\", \"self\": true, \"advertised\": "
+		"[\"10.1.0.0/16\", \"fd00:1:2::/64\"], \"approved\": [\"10.1.0.0/16\"], "
+		"\"installed\": []}, "
+		"{\"name\": \"gateway-two\", \"self\": false, \"advertised\": [\"10.2.0.0/16\"], "
 		"\"approved\": [\"10.2.0.0/16\"], \"installed\": [\"10.2.0.0/16\"]}]}\n");
 	sbuf_free(&b);
 
