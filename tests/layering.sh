@@ -70,7 +70,7 @@ nat   proj  util/*
 nat   sys   $LIBC netinet/in.h arpa/inet.h
 nat   never $NEVER
 nat/natpmp.c sys natpmp.h sys/select.h sys/socket.h sys/time.h time.h
-nat/upnp.c   sys miniupnpc/*
+nat/upnp.c   sys miniupnpc/* sys/socket.h unistd.h
 
 mesh  proj  util/* wg/wg.h nat/nat.h nat/portmap.h store/store.h
 mesh  sys   $LIBC sodium.h arpa/inet.h

@@ -9,9 +9,12 @@
  * lease is read back with GetSpecificPortMappingEntry where the IGD tells.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
@@ -90,6 +93,28 @@ static enum nat_pm_status cmd_status(int r)
 	}
 }
 
+/* Whether the host has a route for SSDP's multicast group: connect() on
+ * a UDP socket looks the route up and sends nothing. miniupnpc sends its
+ * search anyway and prints "sendto: Network is unreachable" to stderr at
+ * every attempt on a host without one (no default route, no multicast
+ * route), which is just noise in a daemon's log: such a host has no
+ * gateway to ask. Any other failure: try, and let discovery say. */
+static bool ssdp_routable(void)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e;
+
+	if (fd < 0)
+		return true;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_port = htons(1900);
+	a.sin_addr.s_addr = htonl(0xeffffffaU);	/* 239.255.255.250 */
+	e = connect(fd, (const struct sockaddr *)&a, sizeof a) == 0 ? 0 : errno;
+	close(fd);
+	return e != ENETUNREACH;
+}
+
 void nat_upnp_discover(struct nat_upnp *u, const struct nat_pm_op *op,
 		       struct nat_pm_result *res)
 {
@@ -99,6 +124,10 @@ void nat_upnp_discover(struct nat_upnp *u, const struct nat_pm_op *op,
 
 	result_init(res, op);
 	forget_igd(u);
+	if (!ssdp_routable()) {
+		res->status = NAT_PM_E_NO_GATEWAY;
+		return;
+	}
 	devs = upnpDiscover(NAT_UPNP_DISCOVER_MS, NULL, NULL,
 			    UPNP_LOCAL_PORT_ANY, 0, UPNP_SSDP_TTL, &err);
 	if (devs == NULL) {

@@ -12,7 +12,9 @@
 #    not get a bare "wpad" line. With --hosts-file-short the bare names are
 #    there (opt-in).
 # 3. SIGHUP to a foreground `up -f --hosts-file` stops it cleanly within 5 s:
-#    the hosts block and the pid file are gone, exit status 0. A hosts file
+#    the hosts block and the pid file are gone, exit status 0. Before it:
+#    without a default route, UPnP discovery puts no raw miniupnpc
+#    "sendto" lines on the daemon's stderr. A hosts file
 #    that is a bind mount (a container's /etc/hosts) is written in place
 #    and its block removed at down.
 # 4. A join whose node fails to start afterwards (a route inside the overlay,
@@ -119,14 +121,23 @@ step "3. SIGHUP to a foreground run: clean stop"
 lab_m px wpad down -d "$(lab_dir wpad)" >/dev/null || fail "wpad: down failed"
 wait_for 10 lab_dead "$WPID" || fail "wpad did not stop after down"
 ! grep -q 'BEGIN meshd' "$WORK/px.hosts" || fail "down left the hosts block behind"
-nx px env LOG_LEVEL=info "$MESHD" up -f -d "$(lab_dir wpad)" -i "${LAB_NODE_IF[wpad]}" \
-	--hosts-file "$WORK/px.hosts" 2>>"$WORK/wpad.err" 9>&- &
+: >"$WORK/fg.err"
+nx px env LOG_LEVEL=debug "$MESHD" up -f -d "$(lab_dir wpad)" -i "${LAB_NODE_IF[wpad]}" \
+	--hosts-file "$WORK/px.hosts" 2>>"$WORK/fg.err" 9>&- &
 FG=$!
 PID_LIST+=("$FG")
 SOCK_LIST+=("$WG_SOCK_DIR/${LAB_NODE_IF[wpad]}.sock")
 # shellcheck disable=SC2317 # called through wait_for
 fg_ready() { grep -q 'BEGIN meshd' "$WORK/px.hosts" && [ -e "$(lab_dir wpad)/meshd.pid" ]; }
 wait_for 20 fg_ready || fail "foreground wpad: no hosts block or pid file"
+# px has no default route, so no route for SSDP's multicast either: UPnP
+# discovery says "no gateway" without miniupnpc's raw "sendto: Network is
+# unreachable" lines on the daemon's stderr
+# shellcheck disable=SC2317 # called through wait_for
+upnp_tried() { grep -q 'port mapping: no upnp gateway' "$WORK/fg.err"; }
+wait_for 20 upnp_tried || fail "foreground wpad: no UPnP discovery within 20 s"
+! grep -q 'sendto' "$WORK/fg.err" ||
+	fail "raw miniupnpc noise on stderr: $(grep -m 1 sendto "$WORK/fg.err")"
 FGPID=$(cat "$(lab_dir wpad)/meshd.pid")
 kill -HUP "$FGPID"
 wait_for 5 lab_dead "$FGPID" || fail "foreground wpad still running 5 s after SIGHUP"
@@ -135,8 +146,9 @@ wait "$FG" || rc=$?
 [ "$rc" = 0 ] || fail "foreground wpad exited $rc after SIGHUP"
 ! grep -q 'BEGIN meshd' "$WORK/px.hosts" || fail "SIGHUP left the hosts block behind: $(cat "$WORK/px.hosts")"
 [ ! -e "$(lab_dir wpad)/meshd.pid" ] || fail "SIGHUP left the pid file behind"
-grep -q 'shutting down (SIGHUP)' "$WORK/wpad.err" || fail "no 'shutting down (SIGHUP)' in the log"
-pass "SIGHUP: exit 0, hosts block and pid file removed"
+grep -q 'shutting down (SIGHUP)' "$WORK/fg.err" || fail "no 'shutting down (SIGHUP)' in the log"
+cat "$WORK/fg.err" >>"$WORK/wpad.err"
+pass "SIGHUP: exit 0, hosts block and pid file removed; no raw UPnP noise without a default route"
 
 # A container's /etc/hosts is a bind mount: it cannot be renamed over
 # (EBUSY), so the block is written in place, and removed at down.
