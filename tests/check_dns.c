@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mesh/dns.h"
 #include "util/err.h"
@@ -169,7 +170,8 @@ static void decode(const uint8_t *p, size_t len, struct reply *rp)
 		off += 1 + 4;
 	}
 	rp->qend = off;
-	for (unsigned i = 0; i < rp->an; i++) {
+	ck_assert_uint_le(rp->an + rp->ns, 4);
+	for (unsigned i = 0; i < rp->an + rp->ns; i++) {
 		struct rr *r = &rp->rr[i];
 
 		ck_assert_uint_le(off + 10, len);
@@ -185,6 +187,31 @@ static void decode(const uint8_t *p, size_t len, struct reply *rp)
 	ck_assert_uint_eq(off, len);		/* nothing after the answers */
 }
 
+/* The zone's SOA for the default domain "mesh" at offset dom of the reply:
+ * the record r, whose bytes are at p (owner, MNAME and RNAME's parent are
+ * pointers to dom). */
+static void check_soa(const uint8_t *p, const struct rr *r, unsigned dom)
+{
+	static const uint8_t rdata_tail[] = {
+		10, 'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r',
+	};
+	const uint8_t *d = r->rdata;
+
+	ck_assert_uint_eq(r->name, 0xc000 | dom);
+	ck_assert_uint_eq(p[dom], 4);
+	ck_assert(!strncasecmp((const char *)p + dom + 1, "mesh", 4));
+	ck_assert_uint_eq(p[dom + 5], 0);
+	ck_assert_uint_eq(r->type, 6);
+	ck_assert_uint_eq(r->klass, C_IN);
+	ck_assert_uint_eq(r->ttl, MESH_DNS_NEG_TTL);
+	ck_assert_uint_eq(r->rdlen, 35);
+	ck_assert_uint_eq(get16(d, 0), 0xc000 | dom);		/* MNAME */
+	ck_assert_mem_eq(d + 2, rdata_tail, sizeof rdata_tail);	/* RNAME */
+	ck_assert_uint_eq(get16(d, 13), 0xc000 | dom);
+	ck_assert_uint_eq(get16(d, 15) << 16 | get16(d, 17), 1);	/* serial */
+	ck_assert_uint_eq(get16(d, 31) << 16 | get16(d, 33), MESH_DNS_NEG_TTL);	/* minimum */
+}
+
 /* Runs one query with the default domain and decodes the reply. */
 static void ask(const uint8_t *q, size_t qlen, struct stub *st, struct reply *rp, uint8_t *out,
     size_t *outlen)
@@ -195,8 +222,19 @@ static void ask(const uint8_t *q, size_t qlen, struct stub *st, struct reply *rp
 	ck_assert(rp->f1 & 0x80);			/* QR */
 	ck_assert_uint_eq(rp->f1 & 0x02, 0);		/* TC */
 	ck_assert_uint_eq(rp->f2 & 0xf0, 0);		/* RA, Z */
-	ck_assert_uint_eq(rp->ns, 0);
 	ck_assert_uint_eq(rp->ar, 0);
+	/* the SOA in the authority section: for negative answers about our
+	 * domain only (RFC 2308), and then the only record there */
+	if ((rp->f1 & 0x04) && rp->an == 0 &&
+	    ((rp->f2 & 0x0f) == R_NOERROR || (rp->f2 & 0x0f) == R_NXDOMAIN)) {
+		ck_assert_uint_eq(rp->ns, 1);
+		check_soa(out, &rp->rr[0], (unsigned)(rp->qend - 5 - 5));
+	} else {
+		ck_assert_uint_eq(rp->ns, 0);
+	}
+	for (unsigned i = 0; i < rp->an; i++)
+		if (rp->rr[i].type == 6)		/* the apex's SOA */
+			check_soa(out, &rp->rr[i], (unsigned)(rp->qend - 5 - 5));
 }
 
 /* name, qtype -> rcode, answer count, AA; and the question echoed verbatim */
@@ -329,8 +367,10 @@ START_TEST(test_dns_answer_rcodes)
 	expect("-bad.mesh", T_A, R_NXDOMAIN, 0, true);		/* not a member name */
 	expect("n_2.mesh", T_A, R_NXDOMAIN, 0, true);
 	expect("mesh", T_A, R_NOERROR, 0, true);			/* apex */
-	expect("mesh", T_ANY, R_NOERROR, 0, true);
+	expect("mesh", T_ANY, R_NOERROR, 1, true);		/* the SOA */
 	expect("MESH", T_AAAA, R_NOERROR, 0, true);
+	expect("mesh", 6, R_NOERROR, 1, true);			/* apex SOA */
+	expect("n2.mesh", 6, R_NOERROR, 0, true);		/* NODATA */
 	expect("broken.mesh", T_A, R_SERVFAIL, 0, false);
 	expect("", T_A, R_REFUSED, 0, false);			/* root */
 	expect("example.com", T_A, R_REFUSED, 0, false);

@@ -19,9 +19,19 @@ enum {
 };
 
 _Static_assert((int)MESH_DNS_LABEL_MAX == (int)MESH_NAME_MAX, "a member name is one DNS label");
-/* the longest reply: header, question, A and AAAA; no size check can fail for cap >= 512 */
+enum {
+	SOA_RNAME_LABEL_LEN = 10,	/* "hostmaster" */
+	/* MNAME pointer, RNAME label and pointer, five 32-bit numbers */
+	SOA_RDLEN = 2 + 1 + SOA_RNAME_LABEL_LEN + 2 + 5 * 4,
+	SOA_RR_LEN = 12 + SOA_RDLEN,
+};
+
+/* the longest reply: header, question, then A and AAAA, or the SOA; no size
+ * check can fail for cap >= 512 */
 _Static_assert(MESH_DNS_HDR_LEN + MESH_DNS_NAME_MAX + 4 + (12 + 4) + (12 + 16) <=
     MESH_DNS_UDP_MAX, "reply size");
+_Static_assert(MESH_DNS_HDR_LEN + MESH_DNS_NAME_MAX + 4 + SOA_RR_LEN <= MESH_DNS_UDP_MAX,
+    "reply size with the SOA");
 
 struct question {
 	size_t name_len;	/* wire bytes of the name at QNAME_OFF, root octet included */
@@ -177,7 +187,8 @@ static void add(struct answer *ans, unsigned *nans, uint16_t type, const uint8_t
 /* Decides the RCODE and the answers of a well-formed query; *aa tells
  * whether the reply is about our domain. */
 static int resolve(const uint8_t *q, const struct question *qu, const char *domain,
-    mesh_dns_lookup_fn *lookup, void *ctx, struct answer *ans, unsigned *nans, bool *aa)
+    mesh_dns_lookup_fn *lookup, void *ctx, struct answer *ans, unsigned *nans, bool *aa,
+    bool *soa_answer)
 {
 	char label[MESH_DNS_LABEL_MAX + 1];
 	uint8_t v4[4] = { 0 }, v6[16] = { 0 };
@@ -186,13 +197,17 @@ static int resolve(const uint8_t *q, const struct question *qu, const char *doma
 
 	*nans = 0;
 	*aa = false;
+	*soa_answer = false;
 	if (qu->qclass != MESH_DNS_CLASS_IN && qu->qclass != MESH_DNS_CLASS_ANY)
 		return MESH_DNS_REFUSED;
 	if (qu->nlabels == 0 || !label_is(q, qu->last, domain))
 		return MESH_DNS_REFUSED;
 	*aa = true;
-	if (qu->nlabels == 1)
-		return MESH_DNS_NOERROR;	/* the apex: it exists, holds no A/AAAA */
+	if (qu->nlabels == 1) {
+		/* the apex: it exists, holds the SOA and no A/AAAA */
+		*soa_answer = qu->qtype == MESH_DNS_TYPE_SOA || qu->qtype == MESH_DNS_TYPE_ANY;
+		return MESH_DNS_NOERROR;
+	}
 	if (qu->nlabels > 2)
 		return MESH_DNS_NXDOMAIN;	/* members have no subdomains */
 	if (!label_lower(q + qu->first + 1, q[qu->first], label) || !mesh_name_valid(label))
@@ -212,14 +227,15 @@ static int resolve(const uint8_t *q, const struct question *qu, const char *doma
 }
 
 static int write_header(struct wr *w, const uint8_t *q, bool aa, int rcode, uint16_t qdcount,
-    uint16_t ancount)
+    uint16_t ancount, uint16_t nscount)
 {
 	uint8_t f1 = (uint8_t)(FLAG_QR | (q[2] & (FLAG_OPCODE | FLAG_RD)) | (aa ? FLAG_AA : 0));
 	int r;
 
 	if ((r = wr_bytes(w, q, 2)) != 0 || (r = wr_u8(w, f1)) != 0 ||
 	    (r = wr_u8(w, (uint8_t)rcode)) != 0 || (r = wr_u16(w, qdcount)) != 0 ||
-	    (r = wr_u16(w, ancount)) != 0 || (r = wr_u16(w, 0)) != 0 || (r = wr_u16(w, 0)) != 0)
+	    (r = wr_u16(w, ancount)) != 0 || (r = wr_u16(w, nscount)) != 0 ||
+	    (r = wr_u16(w, 0)) != 0)
 		return r;
 	return 0;
 }
@@ -235,13 +251,35 @@ static int write_answer(struct wr *w, const struct answer *a)
 	return 0;
 }
 
+/* The zone's SOA record (dns.h); the owner, MNAME and RNAME's parent are
+ * pointers to DOMAIN, the question's last label at offset dom in q. */
+static int write_soa(struct wr *w, size_t dom)
+{
+	static const uint8_t rname[SOA_RNAME_LABEL_LEN] = { 'h', 'o', 's', 't', 'm', 'a', 's',
+							    't', 'e', 'r' };
+	static const uint32_t times[5] = { 1, 3600, 600, 86400, MESH_DNS_NEG_TTL };
+	uint16_t ptr = (uint16_t)(0xc000 | dom);
+	int r;
+
+	if ((r = wr_u16(w, ptr)) != 0 || (r = wr_u16(w, MESH_DNS_TYPE_SOA)) != 0 ||
+	    (r = wr_u16(w, MESH_DNS_CLASS_IN)) != 0 || (r = wr_u32(w, MESH_DNS_NEG_TTL)) != 0 ||
+	    (r = wr_u16(w, SOA_RDLEN)) != 0 || (r = wr_u16(w, ptr)) != 0 ||
+	    (r = wr_u8(w, SOA_RNAME_LABEL_LEN)) != 0 ||
+	    (r = wr_bytes(w, rname, sizeof rname)) != 0 || (r = wr_u16(w, ptr)) != 0)
+		return r;
+	for (size_t i = 0; i < 5; i++)
+		if ((r = wr_u32(w, times[i])) != 0)
+			return r;
+	return 0;
+}
+
 int mesh_dns_answer(const uint8_t *q, size_t qlen, const char *domain, mesh_dns_lookup_fn *lookup,
     void *ctx, uint8_t *out, size_t cap, size_t *outlen)
 {
 	struct answer ans[MAX_ANSWERS];
 	struct question qu;
 	unsigned nans = 0, i;
-	bool aa = false;
+	bool aa = false, soa_answer, soa_auth;
 	struct wr w;
 	int rcode, r;
 
@@ -257,16 +295,21 @@ int mesh_dns_answer(const uint8_t *q, size_t qlen, const char *domain, mesh_dns_
 	wr_init(&w, out, cap < MESH_DNS_UDP_MAX ? cap : MESH_DNS_UDP_MAX);
 	rcode = parse_query(q, qlen, &qu);
 	if (rcode != MESH_DNS_NOERROR) {
-		r = write_header(&w, q, false, rcode, 0, 0);
+		r = write_header(&w, q, false, rcode, 0, 0, 0);
 		goto out;
 	}
-	rcode = resolve(q, &qu, domain, lookup, ctx, ans, &nans, &aa);
-	if ((r = write_header(&w, q, aa, rcode, 1, (uint16_t)nans)) != 0 ||
+	rcode = resolve(q, &qu, domain, lookup, ctx, ans, &nans, &aa, &soa_answer);
+	/* a negative answer about our domain: NXDOMAIN, or NODATA */
+	soa_auth = aa && !soa_answer && nans == 0 &&
+		   (rcode == MESH_DNS_NXDOMAIN || rcode == MESH_DNS_NOERROR);
+	if ((r = write_header(&w, q, aa, rcode, 1, (uint16_t)(nans + soa_answer), soa_auth)) != 0 ||
 	    (r = wr_bytes(&w, q + QNAME_OFF, qu.name_len + 4)) != 0)
 		goto out;
 	for (i = 0; i < nans; i++)
 		if ((r = write_answer(&w, &ans[i])) != 0)
 			goto out;
+	if (soa_answer || soa_auth)
+		r = write_soa(&w, qu.last);
 out:
 	if (r != 0)
 		return r;

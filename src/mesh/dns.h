@@ -12,7 +12,8 @@
  *				family: NOERROR with no answer (NODATA)
  *	NAME.DOMAIN, unknown	NXDOMAIN (also a.b.DOMAIN and deeper, and a
  *				NAME that is not a valid member name)
- *	DOMAIN itself		NOERROR, no answer
+ *	DOMAIN itself		SOA, ANY: the zone's SOA (below); any
+ *				other type: NOERROR with no answer
  *	anything else		REFUSED (other domains, classes other than IN
  *				and ANY)
  *	malformed query		FORMERR, header only, id echoed: QDCOUNT != 1,
@@ -33,6 +34,14 @@
  * and ignored: the reply carries no OPT and so never exceeds
  * MESH_DNS_UDP_MAX. Answer owner names are a compression pointer to the
  * question name (0xC00C).
+ *
+ * Negative answers (NXDOMAIN, NODATA) carry the zone's SOA in the authority
+ * section, as RFC 2308 section 3 asks of an authoritative server (without
+ * it a resolver may not cache the answer at all, and asks again at once):
+ * owner DOMAIN, MNAME DOMAIN, RNAME hostmaster.DOMAIN (pointers into the
+ * question), serial 1, refresh 3600, retry 600, expire 86400, and minimum
+ * and TTL MESH_DNS_NEG_TTL: a member who joins is resolvable within that
+ * many seconds wherever its name was asked before.
  */
 #ifndef MESHD_MESH_DNS_H
 #define MESHD_MESH_DNS_H
@@ -43,7 +52,8 @@
 
 enum {
 	MESH_DNS_PORT = 53,
-	MESH_DNS_TTL = 60,		/* s, on every answer record */
+	MESH_DNS_TTL = 60,		/* s, on every address record */
+	MESH_DNS_NEG_TTL = 5,		/* s, negative answers (the SOA's) */
 	MESH_DNS_UDP_MAX = 512,		/* RFC 1035 4.2.1: no reply is longer */
 	MESH_DNS_HDR_LEN = 12,
 	MESH_DNS_LABEL_MAX = 63,
@@ -53,6 +63,7 @@ enum {
 /* RR types and classes (RFC 1035 3.2.2-3.2.5, RFC 3596, RFC 6891) */
 enum {
 	MESH_DNS_TYPE_A = 1,
+	MESH_DNS_TYPE_SOA = 6,
 	MESH_DNS_TYPE_AAAA = 28,
 	MESH_DNS_TYPE_OPT = 41,
 	MESH_DNS_TYPE_ANY = 255,

@@ -21,7 +21,7 @@
 #  3. Four approvals on gwa: within 10 s ha1 <-> hb1 over IPv4 and IPv6; ha2
 #     too; the laptop reaches both LANs. An overlapping approval is refused.
 #  4. DNS on gwa's overlay IPv4:53 (asked from lp, through the tunnel):
-#     gwb.corp A/AAAA = gwb's overlay addresses, nosuch.corp NXDOMAIN,
+#     gwb.corp A/AAAA = gwb's overlay addresses, nosuch.corp NXDOMAIN (with the SOA),
 #     example.com REFUSED. lp's hosts file names gwa.corp and gwb.corp.
 #  5. 64 MiB ha1 -> hb1 over TCP, sha256 checked, the MSS seen by ha1 clamped
 #     to fit the tunnel; prints Mbit/s.
@@ -95,7 +95,8 @@ def load(path):
         return None
 
 def dns(server, name, qtype):
-    """One query over UDP; prints 'RCODE addr...' (A/AAAA answers)."""
+    """One query over UDP; prints 'RCODE addr...' (A/AAAA answers), then
+    'SOA' for an SOA in the authority section (a negative answer's)."""
     qt = {"A": 1, "AAAA": 28}[qtype]
     qid = random.randrange(65536)
     q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
@@ -118,7 +119,7 @@ def dns(server, name, qtype):
     if r is None:
         print("TIMEOUT")
         return 1
-    _, flags, qd, an, _, _ = struct.unpack("!HHHHHH", r[:12])
+    _, flags, qd, an, ns, _ = struct.unpack("!HHHHHH", r[:12])
     rcode = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}.get(
         flags & 0xF, str(flags & 0xF))
     off = 12
@@ -143,6 +144,12 @@ def dns(server, name, qtype):
             out.append(socket.inet_ntop(socket.AF_INET, rd))
         elif t == 28 and rdlen == 16:
             out.append(socket.inet_ntop(socket.AF_INET6, rd))
+    for _ in range(ns):
+        off = skip_name(off)
+        t, _, _, rdlen = struct.unpack("!HHIH", r[off:off + 10])
+        off += 10 + rdlen
+        if t == 6:
+            out.append("SOA")
     print(" ".join([rcode] + out))
     return 0
 
@@ -465,10 +472,10 @@ r=$(dnsq gwb.corp A)
 r=$(dnsq gwb.corp AAAA)
 [ "$r" = "NOERROR $GWB6" ] || fail "gwb.corp AAAA: '$r', want 'NOERROR $GWB6'"
 r=$(dnsq nosuch.corp A)
-[ "$r" = NXDOMAIN ] || fail "nosuch.corp: '$r', want NXDOMAIN"
+[ "$r" = "NXDOMAIN SOA" ] || fail "nosuch.corp: '$r', want NXDOMAIN with the zone's SOA"
 r=$(dnsq example.com A)
 [ "$r" = REFUSED ] || fail "example.com: '$r', want REFUSED"
-pass "gwb.corp -> $GWB4 $GWB6; nosuch.corp NXDOMAIN; example.com REFUSED"
+pass "gwb.corp -> $GWB4 $GWB6; nosuch.corp NXDOMAIN (with the SOA); example.com REFUSED"
 hosts_ok() {
 	grep -Eq "^${GWB4}[[:space:]]+gwb\.corp([[:space:]]|\$)" "$WORK/lp.hosts" &&
 		grep -Eq "^${GWB6}[[:space:]]+gwb\.corp([[:space:]]|\$)" "$WORK/lp.hosts" &&
