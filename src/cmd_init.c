@@ -105,6 +105,25 @@ static int parse_cert_ttl(const char *cmd, const char *s, void *dest)
 	return 0;
 }
 
+/* "certs: last 365d (31536000 s), ...": in the largest unit of --cert-ttl
+ * that divides the lifetime, and in seconds. */
+static void print_cert_life(uint64_t s)
+{
+	static const struct {
+		uint64_t secs;
+		char unit;
+	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
+
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (s >= units[i].secs && s % units[i].secs == 0) {
+			printf("certs:    last %llu%c (%llu s), renewed by any online admin\n",
+			       (unsigned long long)(s / units[i].secs), units[i].unit,
+			       (unsigned long long)s);
+			return;
+		}
+	printf("certs:    last %llu s, renewed by any online admin\n", (unsigned long long)s);
+}
+
 static void print_summary(struct store *st, const char *dir)
 {
 	struct store_member m;
@@ -122,8 +141,7 @@ static void print_summary(struct store *st, const char *dir)
 		printf("port:     %u/udp\n", (unsigned)node.listen_port);
 		if (store_member_get_by_name(st, node.name, &m) == 0 &&
 		    mesh_cert_decode(m.cert, m.cert_len, &c) == 0)
-			printf("certs:    last %llu s, renewed by any online admin\n",
-			       (unsigned long long)(c.expires_at - c.issued_at));
+			print_cert_life(c.expires_at - c.issued_at);
 	}
 	store_node_clear(&node);
 	store_mesh_clear(&mesh);
